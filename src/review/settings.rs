@@ -1,0 +1,95 @@
+//! The `review` and `risk` sections of `bytegate.yaml`.
+
+use super::finding::{RiskLevel, Severity};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `review:`: rule severities and options, and custom pattern rules.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewSettings {
+    /// Per built-in rule id: severity (overall and per environment) and options.
+    pub rules: BTreeMap<String, RuleSetting>,
+    /// Regex rules written by the team.
+    pub custom: Vec<CustomRule>,
+}
+
+/// Configuration of one built-in rule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuleSetting {
+    /// Severity in every environment, unless `environments` says otherwise.
+    pub severity: Option<Severity>,
+    /// Severity per environment name (overrides `severity`).
+    pub environments: BTreeMap<String, Severity>,
+    /// Naming rules: the regex names must match.
+    pub pattern: Option<String>,
+    /// Length limits: `text-type-limit` (characters), `naming-snake-case` (bytes).
+    pub max_length: Option<u32>,
+    /// Size limits: `max-sql-size` (bytes).
+    pub max_bytes: Option<u64>,
+}
+
+/// A team's own rule: regexes matched on the statement text with comments
+/// stripped and whitespace folded to single spaces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomRule {
+    /// Rule name as shown in findings (e.g. `no_truncate_in_prod`).
+    pub name: String,
+    /// Severity of a match.
+    pub severity: Severity,
+    /// Environments the rule applies to; empty means all.
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// Regexes; any match flags the statement (case-insensitive unless the regex says otherwise).
+    pub patterns: Vec<String>,
+    /// What the author is told.
+    pub message: String,
+}
+
+/// `risk:`: which environments count as production, thresholds, and ordered
+/// override rules (first match wins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskSettings {
+    /// Environments where any schema change is high risk.
+    pub production_environments: Vec<String>,
+    /// A row estimate above this makes a change at least medium risk.
+    pub large_table_rows: u64,
+    /// Ordered overrides; the first matching rule sets the level.
+    pub rules: Vec<RiskRule>,
+}
+
+impl Default for RiskSettings {
+    fn default() -> Self {
+        RiskSettings {
+            production_environments: vec!["production".to_string()],
+            large_table_rows: 1_000_000,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// One risk override: when every given condition matches, use `level`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskRule {
+    /// Level to assign.
+    pub level: RiskLevel,
+    /// Environment name to match.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Statement class to match (e.g. `drop-table`, `create-index`, `update`).
+    #[serde(default)]
+    pub statement: Option<String>,
+    /// Table name to match.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// Minimum row estimate to match.
+    #[serde(default)]
+    pub min_rows: Option<u64>,
+    /// Reason shown with the level.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
