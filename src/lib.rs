@@ -1,1 +1,13 @@
+//! bytegate: database CI/CD that lives in pull requests.
+//!
+//! The data flow of DESIGN.md is visible in the modules: `webhook` (verify,
+//! parse) → `store` (deliveries, job queue, audit) → `jobs` (workers) →
+//! `review` (parse, rules, risk, report) → `forge` (publish) → `policy`
+//! (approvals) → `deploy` (targets, history).
 
+pub mod cli;
+pub mod config;
+pub mod review;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -59,6 +59,9 @@ pub struct RiskSettings {
     pub large_table_rows: u64,
     /// Ordered overrides; the first matching rule sets the level.
     pub rules: Vec<RiskRule>,
+    /// Row estimates per table name (until the target's catalog is read): a
+    /// change to a table above `large_table_rows` is at least medium risk.
+    pub table_rows: BTreeMap<String, u64>,
 }
 
 impl Default for RiskSettings {
@@ -67,6 +70,7 @@ impl Default for RiskSettings {
             production_environments: vec!["production".to_string()],
             large_table_rows: 1_000_000,
             rules: Vec::new(),
+            table_rows: BTreeMap::new(),
         }
     }
 }

@@ -1,0 +1,223 @@
+//! The command line: `serve`, `review`, `config check`, `migrate`.
+
+pub mod review;
+
+use crate::config::Config;
+use crate::server::AppState;
+use crate::store::embedded::EmbeddedPostgres;
+use crate::telemetry::{self, LogFormat};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Exit status when the command could not do its job (bad arguments, config, I/O).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bytegate",
+    version,
+    about = "Database CI/CD in pull requests: SQL review, approvals and deploys",
+    long_about = "bytegate reviews pull requests (GitHub) and merge requests (GitLab) that change \
+                  schema migrations, counts approvals against each environment's policy, and on \
+                  merge applies the change environment by environment, keeping an audit trail.\n\n\
+                  Start with `bytegate serve --config bytegate.yaml`; check a config with \
+                  `bytegate config check bytegate.yaml`; lint migrations locally with \
+                  `bytegate review schema/migrations`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the webhook service (HTTP server + job workers).
+    Serve(ServeArgs),
+    /// Review migration files and print findings and risk (exit 1 on errors).
+    Review(review::ReviewArgs),
+    /// Inspect configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Apply the meta-database schema and exit.
+    Migrate(MetaDbArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Validate a bytegate.yaml (exit 2 and name the key when it is wrong).
+    Check {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+/// Where the meta database is.
+#[derive(Args, Debug, Clone)]
+struct MetaDbArgs {
+    /// PostgreSQL URL of the meta database. Unset: an embedded PostgreSQL is
+    /// started under the data directory with this machine's PostgreSQL binaries.
+    #[arg(long, env = "PG_URL", hide_env_values = true)]
+    pg_url: Option<String>,
+    /// Data directory (embedded meta database, backups).
+    #[arg(long, env = "BYTEBASE_DATA_DIR", default_value = "./bytegate-data")]
+    data_dir: PathBuf,
+    /// Verbose (debug) logs.
+    #[arg(long, env = "BB_DEBUG")]
+    debug: bool,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Configuration file.
+    #[arg(long, short, env = "BB_CONFIG", default_value = "bytegate.yaml")]
+    config: PathBuf,
+    /// Port to listen on.
+    #[arg(long, env = "BB_PORT", default_value_t = 5678)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: String,
+    /// The URL people and forges reach bytegate at (links in comments and checks).
+    #[arg(long, env = "BB_EXTERNAL_URL")]
+    external_url: Option<String>,
+    #[command(flatten)]
+    meta: MetaDbArgs,
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Review(args) => review::run(&args),
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => config_check(&file),
+        Command::Serve(args) => block_on(serve(args)),
+        Command::Migrate(args) => block_on(migrate(args)),
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bytegate: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match rt.block_on(f) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("bytegate: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn config_check(file: &Path) -> ExitCode {
+    match Config::load(file) {
+        Ok(c) => {
+            let envs: Vec<&str> = c.environments.iter().map(|e| e.name.as_str()).collect();
+            println!(
+                "{}: ok (project {}, environments: {}, roles: {}, custom rules: {})",
+                file.display(),
+                c.project.key,
+                if envs.is_empty() {
+                    "none".to_string()
+                } else {
+                    envs.join(" → ")
+                },
+                c.roles.len(),
+                c.review.custom.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// The meta database for this run: the given URL, or an embedded cluster.
+async fn meta_database(args: &MetaDbArgs) -> Result<(String, Option<EmbeddedPostgres>), String> {
+    match &args.pg_url {
+        Some(url) if !url.is_empty() => {
+            tracing::info!(database = %crate::store::redact_url(url), "using the meta database from PG_URL");
+            Ok((url.clone(), None))
+        }
+        _ => {
+            let pg = EmbeddedPostgres::start(&args.data_dir)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((pg.url(), Some(pg)))
+        }
+    }
+}
+
+async fn migrate(args: MetaDbArgs) -> Result<(), String> {
+    telemetry::init(args.log_format, args.debug);
+    let (url, embedded) = meta_database(&args).await?;
+    let result = async {
+        let pool = crate::store::connect(&url).await?;
+        crate::store::migrate(&pool).await?;
+        pool.close().await;
+        Ok::<_, crate::store::StoreError>(())
+    }
+    .await;
+    if let Some(pg) = embedded
+        && let Err(e) = pg.stop().await
+    {
+        tracing::warn!(error = %e, "stopping the embedded PostgreSQL failed");
+    }
+    result.map_err(|e| e.to_string())?;
+    println!("meta database schema is up to date");
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    telemetry::init(args.meta.log_format, args.meta.debug);
+    let config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    if let Some(gh) = &config.forges.github
+        && gh.webhook_secret.expose().is_empty()
+    {
+        tracing::warn!("forges.github.webhook_secret is empty: GitHub deliveries will be refused");
+    }
+    let (url, embedded) = meta_database(&args.meta).await?;
+    let result = run_server(&args, config, &url).await;
+    if let Some(pg) = embedded
+        && let Err(e) = pg.stop().await
+    {
+        tracing::warn!(error = %e, "stopping the embedded PostgreSQL failed");
+    }
+    result
+}
+
+async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), String> {
+    let pool = crate::store::connect(url).await.map_err(|e| e.to_string())?;
+    crate::store::migrate(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = format!("{}:{}", args.bind, args.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, external_url = ?args.external_url, "bytegate listening");
+    let state = AppState {
+        db: pool.clone(),
+        config: Arc::new(config),
+    };
+    let served = crate::server::serve(listener, state, crate::server::shutdown_signal()).await;
+    pool.close().await;
+    served.map_err(|e| format!("server error: {e}"))
+}

@@ -1,0 +1,295 @@
+//! `bytegate.yaml`: typed configuration, `${ENV_VAR}` expansion and validation.
+//!
+//! Loading happens in three steps (see [`load`]): YAML text → a YAML value
+//! with every string's `${VAR}` expanded → typed structs (unknown keys are
+//! rejected) → cross-field validation. Every error names the key path.
+
+mod duration;
+mod load;
+mod secret;
+mod validate;
+mod window;
+
+pub use duration::HumanDuration;
+pub use load::ConfigError;
+pub use secret::Secret;
+pub use window::{DeployWindow, Weekday};
+
+use crate::review::settings::{ReviewSettings, RiskSettings};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Project identity and repository layout.
+    pub project: Project,
+    /// Service tuning (workers, limits).
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// GitHub and/or GitLab connection settings.
+    #[serde(default)]
+    pub forges: Forges,
+    /// Named roles (e.g. `dba`, `owner`): the users and teams that hold them.
+    #[serde(default)]
+    pub roles: BTreeMap<String, Role>,
+    /// Environments in rollout order.
+    #[serde(default)]
+    pub environments: Vec<Environment>,
+    /// Review rule severities and custom rules.
+    #[serde(default)]
+    pub review: ReviewSettings,
+    /// Risk classification settings.
+    #[serde(default)]
+    pub risk: RiskSettings,
+    /// Outgoing notifications.
+    #[serde(default)]
+    pub notifications: Notifications,
+}
+
+impl Config {
+    /// Reads, expands (`${VAR}` from the process environment) and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        load::load_file(path, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses config text; `lookup` resolves `${VAR}` references. `origin` names the
+    /// source in error messages.
+    pub fn from_yaml(
+        text: &str,
+        origin: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        load::load_str(text, origin, lookup)
+    }
+
+    /// The environment with this name.
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+}
+
+/// `project:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Short key, used in audit records (e.g. `SHOP`).
+    pub key: String,
+    /// Human name.
+    pub name: String,
+    /// Folder of the migrations in the repository.
+    #[serde(default = "default_migrations_dir")]
+    pub migrations_dir: String,
+    /// Prefix of comment commands.
+    #[serde(default = "default_command_prefix")]
+    pub command_prefix: String,
+}
+
+fn default_migrations_dir() -> String {
+    "schema/migrations".to_string()
+}
+
+fn default_command_prefix() -> String {
+    "/bytebase".to_string()
+}
+
+/// `server:`: how the service runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Job workers in this process.
+    pub workers: usize,
+    /// Largest accepted webhook body (GitHub payloads never exceed 25 MB).
+    pub max_body_bytes: usize,
+    /// Attempts before a job is marked failed.
+    pub job_max_attempts: i32,
+    /// How long a claimed job stays leased before another worker may take it.
+    pub job_lease: HumanDuration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            workers: 2,
+            max_body_bytes: 25 * 1024 * 1024,
+            job_max_attempts: 5,
+            job_lease: HumanDuration::from_secs(300),
+        }
+    }
+}
+
+/// `forges:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Forges {
+    /// GitHub.com or GitHub Enterprise Server.
+    #[serde(default)]
+    pub github: Option<GithubForge>,
+    /// GitLab.com or self-managed GitLab.
+    #[serde(default)]
+    pub gitlab: Option<GitlabForge>,
+}
+
+/// `forges.github:`. Authenticate as a GitHub App (`app_id` + private key; check
+/// runs need an App) or with a `token` (commit statuses instead of check runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubForge {
+    /// REST API base: `https://api.github.com`, or `https://HOST/api/v3` for GHES.
+    #[serde(default = "default_github_api")]
+    pub api_url: String,
+    /// Secret of the webhook (HMAC-SHA256 of each delivery).
+    pub webhook_secret: Secret,
+    /// GitHub App id.
+    #[serde(default)]
+    pub app_id: Option<u64>,
+    /// GitHub App private key (PEM text).
+    #[serde(default)]
+    pub private_key: Option<Secret>,
+    /// GitHub App private key file (PEM).
+    #[serde(default)]
+    pub private_key_path: Option<String>,
+    /// Personal or fine-grained access token (instead of an App).
+    #[serde(default)]
+    pub token: Option<Secret>,
+}
+
+fn default_github_api() -> String {
+    "https://api.github.com".to_string()
+}
+
+/// `forges.gitlab:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitlabForge {
+    /// GitLab base URL (`https://gitlab.com` or self-managed).
+    #[serde(default = "default_gitlab_url")]
+    pub url: String,
+    /// The `X-Gitlab-Token` every webhook must carry.
+    pub webhook_token: Secret,
+    /// API token (project or personal access token, `api` scope).
+    #[serde(default)]
+    pub token: Option<Secret>,
+}
+
+fn default_gitlab_url() -> String {
+    "https://gitlab.com".to_string()
+}
+
+/// `roles.NAME:`: who holds the role.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Role {
+    /// Forge user logins.
+    pub users: Vec<String>,
+    /// Teams (`org/team-slug` on GitHub, group paths on GitLab).
+    pub teams: Vec<String>,
+}
+
+/// One environment of the rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Unique name (`development`, `staging`, `production`).
+    pub name: String,
+    /// Approvals required before deploying here.
+    #[serde(default)]
+    pub approvals: u32,
+    /// Roles that must each be present among the approvers.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Whether users with write permission on the repository count as approvers
+    /// (otherwise only users holding a configured role count).
+    #[serde(default)]
+    pub allow_write_permission: bool,
+    /// Approvals older than the last migration change stop counting.
+    #[serde(default = "yes")]
+    pub stale_reset: bool,
+    /// Extra approvals required when the change is high risk.
+    #[serde(default)]
+    pub high_risk_extra_approvals: u32,
+    /// Whether the approval check requires this environment before merge.
+    #[serde(default = "yes")]
+    pub required_before_merge: bool,
+    /// When deploys may run; absent means always.
+    #[serde(default)]
+    pub deploy_window: Option<DeployWindow>,
+    /// Backups taken before deploys.
+    #[serde(default)]
+    pub backup: Backup,
+    /// `lock_timeout` set for every migration transaction.
+    #[serde(default)]
+    pub lock_timeout: Option<HumanDuration>,
+    /// `statement_timeout` set for every migration transaction.
+    #[serde(default)]
+    pub statement_timeout: Option<HumanDuration>,
+    /// Target databases.
+    #[serde(default)]
+    pub databases: Vec<Database>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `environments[].backup:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backup {
+    /// Whether a backup is taken before each deploy.
+    pub enabled: bool,
+    /// Days a backup is kept.
+    pub retention_days: u32,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup {
+            enabled: true,
+            retention_days: 7,
+        }
+    }
+}
+
+/// A database engine bytegate can deploy to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
+}
+
+/// `environments[].databases[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// Name shown in reports.
+    pub name: String,
+    /// Engine.
+    pub engine: Engine,
+    /// Connection URL (a secret: never logged).
+    pub url: Secret,
+}
+
+/// `notifications:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Notifications {
+    /// Outgoing webhooks.
+    pub webhooks: Vec<NotificationWebhook>,
+}
+
+/// One outgoing webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationWebhook {
+    /// Where to POST (a secret: may embed a token).
+    pub url: Secret,
+    /// Events to send (empty: all).
+    #[serde(default)]
+    pub events: Vec<String>,
+}

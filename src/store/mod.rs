@@ -1,0 +1,84 @@
+//! The meta database: connection, schema migrations, and the queries of each
+//! concern (deliveries, jobs, audit) in their own modules. SQL lives here only.
+
+pub mod embedded;
+pub mod testdb;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+
+/// The schema in `migrations/`, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Meta-database failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Connecting failed (the URL is not shown: it may hold a password).
+    #[error("cannot connect to the meta database at {target}: {source}")]
+    Connect {
+        /// Host and database, without credentials.
+        target: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// Applying the schema failed.
+    #[error("applying meta-database migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("meta-database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// Opens a pool on the meta database.
+pub async fn connect(url: &str) -> Result<PgPool, StoreError> {
+    PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .map_err(|source| StoreError::Connect {
+            target: redact_url(url),
+            source,
+        })
+}
+
+/// Applies pending schema migrations. Safe to run from several processes at
+/// once: sqlx takes an advisory lock before it reads the migration table.
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Jobs waiting to run (queued or running), for `/health` and metrics.
+pub async fn queue_depth(pool: &PgPool) -> Result<i64, StoreError> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")
+            .fetch_one(pool)
+            .await?;
+    Ok(n)
+}
+
+/// `scheme://host:port/db` without user, password or query, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(unparsable URL)".to_string();
+    };
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+    format!("{scheme}://{rest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(
+            redact_url("postgres://u:p%40ss@db:5432/meta?sslmode=require"),
+            "postgres://db:5432/meta"
+        );
+        assert_eq!(redact_url("garbage"), "(unparsable URL)");
+    }
+}
