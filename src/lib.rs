@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod event;
 pub mod review;
 pub mod server;
 pub mod store;
