@@ -1,5 +1,10 @@
 //! SQL review: parse migrations into bytegate's statement model, run the rules,
 //! classify risk, render reports.
+//!
+//! [`review`] is the one entry point, shared by `bytegate review` and the
+//! pull-request flow: it takes (path, bytes) pairs and a configuration and
+//! returns a [`ReviewReport`] (findings per file, risk, summary). It never
+//! panics and never fails: unreadable SQL becomes `parse-error` findings.
 
 pub mod finding;
 pub mod model;
@@ -8,3 +13,381 @@ pub mod report;
 pub mod risk;
 pub mod rules;
 pub mod settings;
+pub mod version;
+
+use finding::{Finding, Position, RiskLevel, Severity, Span};
+use model::{Dialect, Statement};
+use risk::{FileRisk, RiskContext, RiskFile, RiskReport};
+use serde::Serialize;
+use serde_json::{Value, json};
+use settings::{ReviewSettings, RiskSettings};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+pub use version::{VersionKey, version_key};
+
+// The rules engine's entry points (review::rules, in progress): until it lands,
+// a stand-in with the contract's shapes that finds nothing.
+#[allow(dead_code, missing_docs)]
+pub(crate) mod lint_api {
+    use super::finding::Finding;
+    use super::model::{Comment, Dialect, Statement};
+    use super::settings::ReviewSettings;
+    pub struct LintFile<'a> {
+        pub path: &'a str,
+        pub size_bytes: u64,
+        pub statements: &'a [Statement],
+        pub change: super::FileChange,
+        pub header_comments: &'a [Comment],
+    }
+    pub struct LintInput<'a> {
+        pub files: &'a [LintFile<'a>],
+        pub dialect: Dialect,
+        pub environment: Option<&'a str>,
+        pub settings: &'a ReviewSettings,
+        pub lock_timeout_configured: bool,
+        pub base_versions: &'a [String],
+    }
+    pub struct FileFindings {
+        pub path: String,
+        pub findings: Vec<Finding>,
+        pub suppressed: usize,
+    }
+    pub struct RuleInfo {
+        pub id: &'static str,
+        pub default_severity: super::finding::Severity,
+        pub description: &'static str,
+        pub why: &'static str,
+        pub instead: &'static str,
+        pub dialects: &'static [Dialect],
+    }
+    pub fn registry() -> &'static [RuleInfo] {
+        &[]
+    }
+    pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
+        let _ = (
+            input.files.len(),
+            input.dialect,
+            input.environment,
+            input.settings,
+            input.lock_timeout_configured,
+            input.base_versions,
+        );
+        for f in input.files {
+            let _ = (
+                f.path,
+                f.size_bytes,
+                f.statements,
+                &f.change,
+                f.header_comments,
+            );
+        }
+        Vec::new()
+    }
+}
+pub(crate) use lint_api as rules_api;
+
+/// How a pull request touches a migration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileChange {
+    /// A new file.
+    Added,
+    /// An edited file.
+    Modified,
+    /// A deleted file (its old text is reviewed for `migration-edited`).
+    Removed,
+    /// A moved file.
+    Renamed {
+        /// The old path.
+        from: String,
+    },
+    /// Not touched by the change: given for context (earlier migrations).
+    Unchanged,
+}
+
+impl FileChange {
+    /// True when applying the change runs this file.
+    pub fn is_applied(&self) -> bool {
+        matches!(
+            self,
+            FileChange::Added | FileChange::Modified | FileChange::Renamed { .. }
+        )
+    }
+}
+
+/// One migration file to review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewInput {
+    /// Path as shown in reports (relative to the repository root in the PR flow).
+    pub path: String,
+    /// The file's bytes; invalid UTF-8 is replaced, never rejected.
+    pub text: Vec<u8>,
+    /// How the change touches the file (the CLI reviews everything as `Added`).
+    pub change: FileChange,
+}
+
+/// How to review: dialect, target environment and configuration.
+#[derive(Debug, Clone)]
+pub struct ReviewOptions<'a> {
+    /// SQL dialect of the migrations.
+    pub dialect: Dialect,
+    /// Target environment (selects per-environment severities, custom-rule
+    /// scope and production risk); `None` reviews for no particular environment.
+    pub environment: Option<&'a str>,
+    /// The `review` config section.
+    pub settings: &'a ReviewSettings,
+    /// The `risk` config section.
+    pub risk: &'a RiskSettings,
+    /// The environment sets a `lock_timeout` for every migration (lowers
+    /// `require-lock-timeout` to info).
+    pub lock_timeout_configured: bool,
+    /// Versions already on the base branch (for `migration-out-of-order`).
+    pub base_versions: Vec<String>,
+}
+
+/// The outcome of one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileReport {
+    /// The file's path.
+    pub path: String,
+    /// Number of statements in the file.
+    pub statements: usize,
+    /// Findings after configuration and suppression, ordered by position.
+    pub findings: Vec<Finding>,
+    /// Findings silenced by `bytegate-ignore` comments.
+    pub suppressed: usize,
+    /// The file's risk, with per-statement levels.
+    pub risk: FileRisk,
+}
+
+/// Counts over all files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Error-severity findings.
+    pub errors: usize,
+    /// Warning-severity findings.
+    pub warnings: usize,
+    /// Info-severity findings.
+    pub infos: usize,
+    /// Findings silenced by suppression comments.
+    pub suppressed: usize,
+}
+
+/// The result of [`review`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewReport {
+    /// One entry per reviewed file, in version order.
+    pub files: Vec<FileReport>,
+    /// The change's overall risk.
+    pub risk: RiskReport,
+    /// Finding counts.
+    pub summary: Summary,
+}
+
+impl ReviewReport {
+    /// True when at least one finding has error severity (`bytegate review` exits 1).
+    pub fn has_errors(&self) -> bool {
+        self.summary.errors > 0
+    }
+
+    /// Total number of statements reviewed.
+    pub fn statement_count(&self) -> usize {
+        self.files.iter().map(|f| f.statements).sum()
+    }
+
+    /// The JSON document of `bytegate review --format json`, exactly as
+    /// DESIGN.md ("Outputs that other tools read") shows it.
+    pub fn to_json(&self) -> Value {
+        let files: Vec<Value> = self
+            .files
+            .iter()
+            .map(|f| {
+                let findings: Vec<Value> = f
+                    .findings
+                    .iter()
+                    .map(|x| {
+                        json!({
+                            "rule": x.rule,
+                            "severity": x.severity.as_str(),
+                            "line": x.span.start.line,
+                            "column": x.span.start.column,
+                            "end_line": x.span.end.line.max(x.span.start.line),
+                            "message": x.message,
+                        })
+                    })
+                    .collect();
+                json!({"path": f.path, "statements": f.statements, "findings": findings})
+            })
+            .collect();
+        let reasons: Vec<Value> = self
+            .risk
+            .reasons
+            .iter()
+            .map(|r| json!({"rule": r.rule, "path": r.path, "line": r.line}))
+            .collect();
+        json!({
+            "files": files,
+            "risk": {"level": self.risk.level.as_str(), "reasons": reasons},
+            "summary": {
+                "errors": self.summary.errors,
+                "warnings": self.summary.warnings,
+                "infos": self.summary.infos,
+                "suppressed": self.summary.suppressed,
+            },
+        })
+    }
+}
+
+/// Rule id of the finding reported when a stage of the engine itself failed
+/// (a bug): the file's result is incomplete, so the check must not pass.
+pub const INTERNAL_ERROR_RULE: &str = "internal-error";
+
+/// Reviews a migration set: files are ordered by [`version_key`], decoded
+/// (invalid UTF-8 replaced), parsed, linted, and their risk assessed.
+pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport {
+    let mut ordered: Vec<&ReviewInput> = inputs.iter().collect();
+    ordered.sort_by_cached_key(|i| version_key(&i.path));
+
+    let mut internal: Vec<Vec<Finding>> = vec![Vec::new(); ordered.len()];
+    let parsed: Vec<model::ParsedFile> = ordered
+        .iter()
+        .zip(internal.iter_mut())
+        .map(|(input, errors)| {
+            let text = String::from_utf8_lossy(&input.text);
+            guarded("parsing", errors, || {
+                parse::parse_source(&text, opts.dialect)
+            })
+            .unwrap_or_default()
+        })
+        .collect();
+
+    let lint_files: Vec<rules_api::LintFile<'_>> = ordered
+        .iter()
+        .zip(&parsed)
+        .map(|(input, file)| rules_api::LintFile {
+            path: &input.path,
+            size_bytes: input.text.len() as u64,
+            statements: &file.statements,
+            change: input.change.clone(),
+            header_comments: &file.header_comments,
+        })
+        .collect();
+    let lint_input = rules_api::LintInput {
+        files: &lint_files,
+        dialect: opts.dialect,
+        environment: opts.environment,
+        settings: opts.settings,
+        lock_timeout_configured: opts.lock_timeout_configured,
+        base_versions: &opts.base_versions,
+    };
+    let mut lint_errors = Vec::new();
+    let linted =
+        guarded("linting", &mut lint_errors, || rules_api::lint(&lint_input)).unwrap_or_default();
+    if !lint_errors.is_empty() {
+        for errors in &mut internal {
+            errors.extend(lint_errors.iter().cloned());
+        }
+    }
+
+    let risk_files: Vec<RiskFile<'_>> = ordered
+        .iter()
+        .zip(&parsed)
+        .map(|(input, file)| RiskFile {
+            path: &input.path,
+            statements: &file.statements,
+            in_change: input.change.is_applied(),
+        })
+        .collect();
+    let ctx = RiskContext {
+        environment: opts.environment,
+        settings: opts.risk,
+    };
+    let mut risk_errors = Vec::new();
+    let (file_risks, overall) = guarded("risk analysis", &mut risk_errors, || {
+        risk::assess(&risk_files, &ctx)
+    })
+    .unwrap_or_else(|| {
+        // Unknown risk must not read as low.
+        let reason = risk::RiskReason {
+            rule: INTERNAL_ERROR_RULE.to_string(),
+            path: String::new(),
+            line: 0,
+            message: "risk analysis failed; treat the change as high risk".to_string(),
+        };
+        (
+            vec![FileRisk::default(); ordered.len()],
+            RiskReport {
+                level: RiskLevel::High,
+                reasons: vec![reason],
+            },
+        )
+    });
+
+    let mut summary = Summary::default();
+    let mut files = Vec::with_capacity(ordered.len());
+    for (i, input) in ordered.iter().enumerate() {
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut suppressed = 0;
+        for ff in linted.iter().filter(|ff| ff.path == input.path) {
+            findings.extend(ff.findings.iter().cloned());
+            suppressed += ff.suppressed;
+        }
+        findings.extend(internal[i].iter().cloned());
+        findings.extend(risk_errors.iter().cloned());
+        findings.retain(|f| f.severity != Severity::Off);
+        findings.sort_by(|a, b| {
+            (a.span.start, &a.rule, &a.message).cmp(&(b.span.start, &b.rule, &b.message))
+        });
+        for f in &findings {
+            match f.severity {
+                Severity::Error => summary.errors += 1,
+                Severity::Warning => summary.warnings += 1,
+                Severity::Info => summary.infos += 1,
+                Severity::Off => {}
+            }
+        }
+        summary.suppressed += suppressed;
+        files.push(FileReport {
+            path: input.path.clone(),
+            statements: parsed.get(i).map_or(0, |p| p.statements.len()),
+            findings,
+            suppressed,
+            risk: file_risks.get(i).cloned().unwrap_or_default(),
+        });
+    }
+    ReviewReport {
+        files,
+        risk: overall,
+        summary,
+    }
+}
+
+/// Runs one stage; a panic (a bug, never expected) becomes an `internal-error`
+/// finding instead of taking down the server or the CLI.
+fn guarded<T>(stage: &str, errors: &mut Vec<Finding>, f: impl FnOnce() -> T) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => Some(v),
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let at = Position { line: 1, column: 1 };
+            errors.push(Finding {
+                rule: INTERNAL_ERROR_RULE.to_string(),
+                severity: Severity::Error,
+                span: Span { start: at, end: at },
+                message: format!("bytegate failed while {stage} this file: {detail}"),
+                help: Some(
+                    "This is a bug in bytegate; the review of this file is incomplete.".to_string(),
+                ),
+            });
+            None
+        }
+    }
+}
+
+/// Statements of a file, parsed the way [`review`] parses them (for tools and tests).
+pub fn parse_bytes(text: &[u8], dialect: Dialect) -> Vec<Statement> {
+    parse::parse_file(&String::from_utf8_lossy(text), dialect)
+}

@@ -74,8 +74,9 @@ pub struct RiskFile<'a> {
     pub path: &'a str,
     /// Its statements, in order.
     pub statements: &'a [Statement],
-    /// False for files already applied (unchanged in the pull request): tables
-    /// they create exist in the database, so changes to them are not "new".
+    /// False for files this change does not apply (unchanged or removed in the
+    /// pull request): they are not assessed, and tables they create count as
+    /// existing ones.
     pub in_change: bool,
 }
 
@@ -113,10 +114,10 @@ pub fn assess(files: &[RiskFile<'_>], ctx: &RiskContext<'_>) -> (Vec<FileRisk>, 
     let mut created: HashSet<String> = HashSet::new();
     let mut per_file = Vec::with_capacity(files.len());
     for file in files {
-        let mut statements = Vec::with_capacity(file.statements.len());
-        for stmt in file.statements {
-            statements.push(assess_statement(file.path, stmt, &created, ctx));
-            if file.in_change {
+        let mut statements = Vec::new();
+        if file.in_change {
+            for stmt in file.statements {
+                statements.push(assess_statement(file.path, stmt, &created, ctx));
                 note_created_tables(&stmt.kind, &mut created);
             }
         }
@@ -232,7 +233,14 @@ fn assess_statement(
     let fact_ids: Vec<&str> = facts.iter().map(|(_, id, _)| *id).collect();
     let row_estimate = rows.map(|(_, r)| r);
     for (n, rule) in ctx.settings.rules.iter().enumerate() {
-        if rule_matches(rule, ctx.environment, &class, &fact_ids, &tables, row_estimate) {
+        if rule_matches(
+            rule,
+            ctx.environment,
+            &class,
+            &fact_ids,
+            &tables,
+            row_estimate,
+        ) {
             let message = rule
                 .reason
                 .clone()
@@ -359,8 +367,12 @@ fn statement_facts(stmt: &Statement, created: &HashSet<String>) -> Vec<Fact> {
             "truncate",
             format!("TRUNCATE {} deletes every row", names(&t.tables)),
         )),
-        StatementKind::Update(u) => facts.push(dml_fact("UPDATE", &u.table.to_string(), u.has_where)),
-        StatementKind::Delete(d) => facts.push(dml_fact("DELETE", &names_plain(&d.tables), d.has_where)),
+        StatementKind::Update(u) => {
+            facts.push(dml_fact("UPDATE", &u.table.to_string(), u.has_where))
+        }
+        StatementKind::Delete(d) => {
+            facts.push(dml_fact("DELETE", &names_plain(&d.tables), d.has_where))
+        }
         StatementKind::AlterTable(a) => {
             let table = &a.name;
             let is_existing = existing(table);
@@ -588,17 +600,25 @@ fn lexical_facts(lexical: &LexicalClass, facts: &mut Vec<Fact>) {
     let note = "(not parsed: classified from its keywords)";
     let fact: Option<Fact> = match lexical {
         LexicalClass::DropTable => Some((High, "drop-table", format!("DROP TABLE {note}"))),
-        LexicalClass::DropDatabase => Some((High, "drop-database", format!("DROP DATABASE {note}"))),
+        LexicalClass::DropDatabase => {
+            Some((High, "drop-database", format!("DROP DATABASE {note}")))
+        }
         LexicalClass::DropSchema => Some((High, "drop-schema", format!("DROP SCHEMA {note}"))),
-        LexicalClass::DropIndex { .. } => Some((Medium, "drop-index", format!("DROP INDEX {note}"))),
+        LexicalClass::DropIndex { .. } => {
+            Some((Medium, "drop-index", format!("DROP INDEX {note}")))
+        }
         LexicalClass::DropOther => Some((Medium, "drop-object", format!("DROP {note}"))),
         LexicalClass::Truncate => Some((High, "truncate", format!("TRUNCATE {note}"))),
-        LexicalClass::Delete { has_where: false } => {
-            Some((High, "dml-without-where", format!("DELETE without WHERE {note}")))
-        }
-        LexicalClass::Update { has_where: false } => {
-            Some((High, "dml-without-where", format!("UPDATE without WHERE {note}")))
-        }
+        LexicalClass::Delete { has_where: false } => Some((
+            High,
+            "dml-without-where",
+            format!("DELETE without WHERE {note}"),
+        )),
+        LexicalClass::Update { has_where: false } => Some((
+            High,
+            "dml-without-where",
+            format!("UPDATE without WHERE {note}"),
+        )),
         LexicalClass::Delete { has_where: true } => {
             Some((Medium, "dml-with-where", format!("DELETE {note}")))
         }
@@ -674,7 +694,11 @@ fn tables_of(kind: &StatementKind) -> Vec<String> {
             renames.iter().map(|(f, _)| f.normalized()).collect()
         }
         StatementKind::CreateOther(c) => c.table.iter().map(ObjectName::normalized).collect(),
-        other => other.table().map(ObjectName::normalized).into_iter().collect(),
+        other => other
+            .table()
+            .map(ObjectName::normalized)
+            .into_iter()
+            .collect(),
     }
 }
 

@@ -87,8 +87,7 @@ pub fn version_key(path: &str) -> VersionKey {
 fn version_parts(name: &str) -> Vec<String> {
     let bytes = name.as_bytes();
     let mut i = 0;
-    if matches!(bytes.first(), Some(b'v' | b'V')) && bytes.get(1).is_some_and(u8::is_ascii_digit)
-    {
+    if matches!(bytes.first(), Some(b'v' | b'V')) && bytes.get(1).is_some_and(u8::is_ascii_digit) {
         i = 1;
     }
     let mut parts = Vec::new();
@@ -104,8 +103,7 @@ fn version_parts(name: &str) -> Vec<String> {
         let trimmed = digits.trim_start_matches('0');
         parts.push(if trimmed.is_empty() { "0" } else { trimmed }.to_string());
         let Some(&sep) = bytes.get(i) else { break };
-        if !matches!(sep, b'.' | b'-' | b'_') || !bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
-        {
+        if !matches!(sep, b'.' | b'-' | b'_') || !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
             break;
         }
         if sep == b'_' {
@@ -151,7 +149,10 @@ mod tests {
             sorted(&["V1.10__x.sql", "v1.2_y.sql", "V1__z.sql"]),
             ["V1__z.sql", "v1.2_y.sql", "V1.10__x.sql"]
         );
-        assert_eq!(version_key("V1.2.3__x.sql").version().as_deref(), Some("1.2.3"));
+        assert_eq!(
+            version_key("V1.2.3__x.sql").version().as_deref(),
+            Some("1.2.3")
+        );
     }
 
     #[test]

@@ -1,1 +1,80 @@
-//! (to be written)
+//! Renderers of a [`ReviewReport`](super::ReviewReport): `text` for people,
+//! `json` for tools (DESIGN.md's shape), `sarif` 2.1.0 for code scanning, and
+//! `github` workflow-command annotations.
+
+pub mod github;
+pub mod json;
+pub mod sarif;
+pub mod text;
+
+use super::ReviewReport;
+use std::fmt;
+use std::str::FromStr;
+
+/// An output format of `bytegate review`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// `path:line:col: severity [rule] message`, with why / instead hints.
+    #[default]
+    Text,
+    /// One JSON document (DESIGN.md "Outputs that other tools read").
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning and other SARIF consumers).
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`).
+    Github,
+}
+
+impl Format {
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Sarif => "sarif",
+            Format::Github => "github",
+        }
+    }
+
+    /// Renders `report` in this format.
+    pub fn render(self, report: &ReviewReport) -> String {
+        match self {
+            Format::Text => text::render(report),
+            Format::Json => json::render(report),
+            Format::Sarif => sarif::render(report),
+            Format::Github => github::render(report),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" => Ok(Format::Text),
+            "json" => Ok(Format::Json),
+            "sarif" => Ok(Format::Sarif),
+            "github" => Ok(Format::Github),
+            other => Err(format!(
+                "unknown format `{other}` (expected text, json, sarif or github)"
+            )),
+        }
+    }
+}
+
+/// The "why it matters" and "do instead" texts of a rule, from the registry.
+pub(crate) fn rule_hint(rule: &str) -> Option<(&'static str, &'static str)> {
+    super::rules_api::registry()
+        .iter()
+        .find(|r| r.id == rule)
+        .map(|r| (r.why, r.instead))
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
