@@ -244,7 +244,7 @@ mod tests {
             .iter()
             .map(|p| p.strip_prefix(root).unwrap().display().to_string())
             .collect();
-        assert_eq!(names, ["9_a/up.sql", "9_a/down.sql", "10_b/up.sql"]);
+        assert_eq!(names, ["9_a/up.sql", "10_b/up.sql", "9_a/down.sql"]);
     }
 
     #[test]

@@ -391,3 +391,215 @@ fn guarded<T>(stage: &str, errors: &mut Vec<Finding>, f: impl FnOnce() -> T) -> 
 pub fn parse_bytes(text: &[u8], dialect: Dialect) -> Vec<Statement> {
     parse::parse_file(&String::from_utf8_lossy(text), dialect)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn input(path: &str, text: &[u8]) -> ReviewInput {
+        ReviewInput {
+            path: path.to_string(),
+            text: text.to_vec(),
+            change: FileChange::Added,
+        }
+    }
+
+    fn run(inputs: &[ReviewInput], env: Option<&str>) -> ReviewReport {
+        let settings = ReviewSettings::default();
+        let risk = RiskSettings::default();
+        review(
+            inputs,
+            &ReviewOptions {
+                dialect: Dialect::Postgres,
+                environment: env,
+                settings: &settings,
+                risk: &risk,
+                lock_timeout_configured: false,
+                base_versions: Vec::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn files_come_out_in_version_order() {
+        let report = run(
+            &[
+                input("m/10_c.sql", b"SELECT 1;"),
+                input("m/2_b.sql", b"SELECT 1;"),
+                input("m/001_a.sql", b"SELECT 1;"),
+            ],
+            None,
+        );
+        let paths: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["m/001_a.sql", "m/2_b.sql", "m/10_c.sql"]);
+    }
+
+    #[test]
+    fn empty_input_is_low_risk_with_no_findings() {
+        let report = run(&[], None);
+        assert!(report.files.is_empty());
+        assert_eq!(report.risk.level, RiskLevel::Low);
+        assert!(!report.has_errors());
+        assert_eq!(report.to_json()["summary"]["errors"], 0);
+    }
+
+    #[test]
+    fn destructive_change_is_high_risk_pointing_at_its_line() {
+        let report = run(
+            &[input(
+                "m/002_drop.sql",
+                b"SET lock_timeout = '5s';\n\nDROP TABLE old_orders;\n",
+            )],
+            None,
+        );
+        assert_eq!(report.risk.level, RiskLevel::High);
+        let reason = &report.risk.reasons[0];
+        assert_eq!((reason.rule.as_str(), reason.line), ("drop-table", 3));
+        assert_eq!(report.files[0].statements, 2);
+    }
+
+    #[test]
+    fn non_utf8_bytes_are_replaced_not_rejected() {
+        let report = run(
+            &[input(
+                "m/001.sql",
+                b"DELETE FROM t\xff\xfe;\nDELETE FROM u WHERE id = 1;",
+            )],
+            None,
+        );
+        assert_eq!(report.files[0].statements, 2);
+        assert_eq!(report.risk.level, RiskLevel::High);
+    }
+
+    fn assert_sane(report: &ReviewReport, files: usize) {
+        assert_eq!(report.files.len(), files);
+        let mut counted = Summary::default();
+        for f in &report.files {
+            counted.suppressed += f.suppressed;
+            for x in &f.findings {
+                assert_ne!(x.rule, INTERNAL_ERROR_RULE, "{}: {}", f.path, x.message);
+                assert!(x.span.start.line >= 1, "{x:?}");
+                match x.severity {
+                    Severity::Error => counted.errors += 1,
+                    Severity::Warning => counted.warnings += 1,
+                    Severity::Info => counted.infos += 1,
+                    Severity::Off => panic!("an `off` finding was reported"),
+                }
+            }
+            assert!(f.risk.level <= report.risk.level);
+        }
+        assert_eq!(counted, report.summary);
+        // Every renderer copes with whatever came out.
+        for format in [
+            report::Format::Text,
+            report::Format::Json,
+            report::Format::Sarif,
+            report::Format::Github,
+        ] {
+            assert!(!format.render(report).is_empty());
+        }
+    }
+
+    /// Pieces SQL is made of, including the ones that trip up splitters:
+    /// quotes, dollar quotes, comments, nesting, non-ASCII.
+    const PIECES: &[&str] = &[
+        "CREATE TABLE ",
+        "ALTER TABLE ",
+        "DROP TABLE ",
+        "CREATE INDEX CONCURRENTLY ",
+        "ON ",
+        "t",
+        "users",
+        "(",
+        ")",
+        ",",
+        ";",
+        " ",
+        "\n",
+        "id bigint PRIMARY KEY",
+        "NOT NULL",
+        "DEFAULT ",
+        "now()",
+        "'",
+        "''",
+        "\"",
+        "$$",
+        "$tag$",
+        "--",
+        "/*",
+        "*/",
+        "E'\\'",
+        "DELETE FROM ",
+        "UPDATE ",
+        "SET ",
+        "WHERE ",
+        "= 1",
+        "BEGIN",
+        "COMMIT",
+        "TRUNCATE ",
+        "DO ",
+        "REFERENCES ",
+        "CHECK (",
+        "NOT VALID",
+        "-- bytegate-ignore ",
+        "drop-table",
+        "é",
+        "\u{0}",
+        "\u{feff}",
+        "`",
+        "#",
+        "\\",
+        "ADD COLUMN ",
+        "TYPE ",
+        "varchar(99999999999999999999)",
+        "RENAME TO ",
+    ];
+
+    fn sql_soup() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 0..80).prop_map(|v| v.concat())
+    }
+
+    const SEED: &str = "SET lock_timeout = '5s';\nCREATE TABLE user_preferences (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  user_id bigint NOT NULL REFERENCES users (id),\n  theme varchar(20) DEFAULT 'light'\n);\nCREATE INDEX idx_user_preferences_user_id ON user_preferences (user_id);\nALTER TABLE users ADD COLUMN note text, ALTER COLUMN age TYPE bigint;\nDO $$ BEGIN PERFORM 1; END $$;\n-- bytegate-ignore drop-table\nDROP TABLE old;\nDELETE FROM x WHERE id = 1;\n";
+
+    /// The seed migration with byte-level edits: inserts, deletions, overwrites.
+    fn mutated_seed() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec((0..SEED.len(), any::<u8>(), 0..3u8), 0..12).prop_map(|edits| {
+            let mut bytes = SEED.as_bytes().to_vec();
+            for (at, byte, op) in edits {
+                let at = at.min(bytes.len());
+                match op {
+                    0 => bytes.insert(at, byte),
+                    1 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    _ if at < bytes.len() => bytes[at] = byte,
+                    _ => bytes.push(byte),
+                }
+            }
+            bytes
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_sql_never_panics(a in sql_soup(), b in sql_soup()) {
+            let report = run(&[input("m/002_b.sql", b.as_bytes()), input("m/001_a.sql", a.as_bytes())], Some("production"));
+            assert_sane(&report, 2);
+        }
+
+        #[test]
+        fn mutated_migrations_never_panic(bytes in mutated_seed()) {
+            let report = run(&[input("m/001.sql", &bytes)], None);
+            assert_sane(&report, 1);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let report = run(&[input("m/001.sql", &bytes)], Some("development"));
+            assert_sane(&report, 1);
+        }
+    }
+}

@@ -4,6 +4,9 @@
 //! `20250120143000_add.sql` (timestamps), and diesel-style folders
 //! `2019-02-26-002946_create_user/up.sql`. Versions compare numerically part by
 //! part (so `9_x` < `10_x`); files without a version sort after versioned ones.
+//! `down.sql` files (reverts) come after every other file, newest first: the
+//! order that applies the whole set and then rolls it back, so the schema
+//! model seen by each forward migration is never disturbed by a revert.
 
 use std::cmp::Ordering;
 
@@ -12,7 +15,7 @@ use std::cmp::Ordering;
 pub struct VersionKey {
     /// Numeric version parts without leading zeros (`[]` when there is no version).
     parts: Vec<String>,
-    /// Within one diesel-style folder: `up.sql` 0, other files 1, `down.sql` 2.
+    /// Within one diesel-style folder: `up.sql` 0, other files 1, `down.sql` [`ROLE_DOWN`].
     role: u8,
     /// The whole path, the final tie-breaker so the order is total and stable.
     path: String,
@@ -31,6 +34,23 @@ impl VersionKey {
 
 impl Ord for VersionKey {
     fn cmp(&self, other: &Self) -> Ordering {
+        let down = (self.role == ROLE_DOWN, other.role == ROLE_DOWN);
+        match down {
+            (false, true) => return Ordering::Less,
+            (true, false) => return Ordering::Greater,
+            // Reverts run newest first.
+            (true, true) => return other.forward_cmp(self),
+            (false, false) => {}
+        }
+        self.forward_cmp(other)
+    }
+}
+
+/// `role` of a diesel-style `down.sql`.
+const ROLE_DOWN: u8 = 2;
+
+impl VersionKey {
+    fn forward_cmp(&self, other: &Self) -> Ordering {
         // Versioned files first; then part by part as numbers.
         match (self.parts.is_empty(), other.parts.is_empty()) {
             (false, true) => return Ordering::Less,
@@ -67,7 +87,7 @@ pub fn version_key(path: &str) -> VersionKey {
         // `up.sql` / `down.sql` inside a versioned folder take the folder's version.
         let role = match file.to_ascii_lowercase().as_str() {
             "up.sql" => 0,
-            "down.sql" => 2,
+            "down.sql" => ROLE_DOWN,
             _ => 1,
         };
         (version_parts(parent), role)
@@ -164,10 +184,11 @@ mod tests {
     }
 
     #[test]
-    fn diesel_folders_use_the_folder_version_up_before_down() {
+    fn diesel_folders_use_the_folder_version_and_downs_come_last_newest_first() {
         let got = sorted(&[
             "m/2019-03-03-163336_create_post/down.sql",
             "m/2019-03-03-163336_create_post/up.sql",
+            "m/2019-02-26-002946_create_user/down.sql",
             "m/2019-02-26-002946_create_user/up.sql",
             "m/00000000000000_diesel_initial_setup/up.sql",
         ]);
@@ -178,6 +199,7 @@ mod tests {
                 "m/2019-02-26-002946_create_user/up.sql",
                 "m/2019-03-03-163336_create_post/up.sql",
                 "m/2019-03-03-163336_create_post/down.sql",
+                "m/2019-02-26-002946_create_user/down.sql",
             ]
         );
         assert_eq!(
