@@ -299,7 +299,7 @@ fn rule_matches(
         return false;
     }
     if let Some(min) = rule.min_rows
-        && !rows.is_some_and(|r| r >= min)
+        && rows.is_none_or(|r| r < min)
     {
         return false;
     }

@@ -116,7 +116,6 @@ pub fn to_value(report: &ReviewReport) -> Value {
         "runs": [{
             "tool": {"driver": {
                 "name": "bytegate",
-                "informationUri": "https://github.com/bytegate/bytegate",
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
