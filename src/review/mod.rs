@@ -247,18 +247,8 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
     let mut ordered: Vec<&ReviewInput> = inputs.iter().collect();
     ordered.sort_by_cached_key(|i| version_key(&i.path));
 
-    let mut internal: Vec<Vec<Finding>> = vec![Vec::new(); ordered.len()];
-    let parsed: Vec<model::ParsedFile> = ordered
-        .iter()
-        .zip(internal.iter_mut())
-        .map(|(input, errors)| {
-            let text = String::from_utf8_lossy(&input.text);
-            guarded("parsing", errors, || {
-                parse::parse_source(&text, opts.dialect)
-            })
-            .unwrap_or_default()
-        })
-        .collect();
+    let (parsed, mut internal): (Vec<model::ParsedFile>, Vec<Vec<Finding>>) =
+        parse_all(&ordered, opts.dialect).into_iter().unzip();
 
     let lint_files: Vec<rules_api::LintFile<'_>> = ordered
         .iter()
@@ -359,6 +349,67 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
         risk: overall,
         summary,
     }
+}
+
+/// Below this much SQL, starting threads costs more than it saves.
+const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
+
+/// Parses every file (files are independent, so large sets are parsed on all
+/// cores); returns each file's statements and any internal-error finding.
+fn parse_all(inputs: &[&ReviewInput], dialect: Dialect) -> Vec<(model::ParsedFile, Vec<Finding>)> {
+    let parse_one = |input: &ReviewInput| {
+        let mut errors = Vec::new();
+        let text = String::from_utf8_lossy(&input.text);
+        let parsed = guarded("parsing", &mut errors, || {
+            parse::parse_source(&text, dialect)
+        })
+        .unwrap_or_default();
+        (parsed, errors)
+    };
+    let total: usize = inputs.iter().map(|i| i.text.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(inputs.len())
+        .min(16);
+    if threads <= 1 || total < PARALLEL_PARSE_BYTES {
+        return inputs.iter().map(|i| parse_one(i)).collect();
+    }
+    // Workers take the next unparsed file until none is left; the calling
+    // thread works too, so a failed spawn only costs parallelism.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(input) = inputs.get(i) else { break };
+            done.push((i, parse_one(input)));
+        }
+        done
+    };
+    let mut results: Vec<Option<(model::ParsedFile, Vec<Finding>)>> =
+        (0..inputs.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        let mut all = work();
+        for handle in handles {
+            // A worker only panics if `guarded` itself failed; its files are redone below.
+            if let Ok(done) = handle.join() {
+                all.extend(done);
+            }
+        }
+        for (i, r) in all {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .zip(inputs)
+        .map(|(r, input)| r.unwrap_or_else(|| parse_one(input)))
+        .collect()
 }
 
 /// Runs one stage; a panic (a bug, never expected) becomes an `internal-error`
@@ -470,6 +521,24 @@ mod tests {
         );
         assert_eq!(report.files[0].statements, 2);
         assert_eq!(report.risk.level, RiskLevel::High);
+    }
+
+    #[test]
+    fn large_sets_parse_in_parallel_with_the_same_result_in_order() {
+        let body =
+            "CREATE TABLE t (id bigint PRIMARY KEY);\nDELETE FROM t WHERE id = 1;\n".repeat(200);
+        let inputs: Vec<ReviewInput> = (0..40)
+            .map(|i| input(&format!("m/{i:03}_x.sql"), body.as_bytes()))
+            .collect();
+        assert!(inputs.iter().map(|i| i.text.len()).sum::<usize>() > PARALLEL_PARSE_BYTES);
+        let ordered: Vec<&ReviewInput> = inputs.iter().collect();
+        let parsed = parse_all(&ordered, Dialect::Postgres);
+        assert_eq!(parsed.len(), 40);
+        for (file, errors) in &parsed {
+            assert!(errors.is_empty());
+            assert_eq!(file.statements, parse::parse_file(&body, Dialect::Postgres));
+        }
+        assert_eq!(parsed[0].0.statements.len(), 400);
     }
 
     fn assert_sane(report: &ReviewReport, files: usize) {
