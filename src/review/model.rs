@@ -179,7 +179,7 @@ impl fmt::Display for Ident {
 }
 
 /// A possibly schema-qualified object name (`schema.table`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObjectName {
     /// The dotted parts, in order; the last one is the object's own name.
     pub parts: Vec<Ident>,
@@ -412,12 +412,6 @@ pub struct CreateTable {
     pub partition_of: Option<ObjectName>,
     /// MySQL `ENGINE=...` (as written).
     pub engine: Option<String>,
-}
-
-impl Default for ObjectName {
-    fn default() -> Self {
-        ObjectName { parts: Vec::new() }
-    }
 }
 
 /// A column definition (`CREATE TABLE`, `ADD COLUMN`, MySQL `MODIFY`/`CHANGE`).

@@ -1,8 +1,31 @@
 //! Parsing migration files into bytegate's statement model (`review::model`).
 //!
-//! (Work in progress: the splitter, adapter and recognizers land next.)
+//! Pipeline per file: `split` (sqlparser's tokenizer → statements with their
+//! tokens, spans and comments) → for each statement, sqlparser's parser on
+//! those tokens → `adapter` (AST → model). A statement sqlparser rejects goes
+//! to the token-level `recognize`rs; one nobody understands becomes
+//! `Unparsed` with the parser's message and a `lexical` classification.
+//! Nothing here panics or fails on any input.
 
-use super::model::{Dialect, LexicalClass, ParsedFile, Statement};
+mod adapter;
+mod lexical;
+mod recognize;
+mod scan;
+mod split;
+mod tokens;
+
+use super::finding::{Position, Span};
+use super::model::{
+    Comment, Dialect, LexicalClass, ParseError, ParsedFile, Statement, StatementKind,
+    StatementSource,
+};
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
+use std::ops::Range;
+
+/// sqlparser's nesting limit per statement. Deeper input is a parse error
+/// (sqlparser also grows its stack on demand, so this is about time, not crashes).
+const RECURSION_LIMIT: usize = 128;
 
 /// Parses a file into statements. Never panics, never fails: statements that
 /// cannot be understood come back as `Unparsed`.
@@ -12,11 +35,174 @@ pub fn parse_file(text: &str, dialect: Dialect) -> Vec<Statement> {
 
 /// Parses a file into statements plus its comments (header comments for
 /// file-level suppression).
-pub fn parse_source(_text: &str, _dialect: Dialect) -> ParsedFile {
-    ParsedFile::default()
+pub fn parse_source(text: &str, dialect: Dialect) -> ParsedFile {
+    let split = split::split(text, dialect);
+    let mut statements = Vec::with_capacity(split.statements.len());
+    for (index, raw) in split.statements.into_iter().enumerate() {
+        let stmt_text = text
+            .get(raw.byte_range.clone())
+            .unwrap_or_default()
+            .to_string();
+        let (kind, source) = understand(raw.tokens, raw.error, &stmt_text, raw.span, dialect);
+        statements.push(Statement {
+            kind,
+            span: raw.span,
+            text: stmt_text,
+            byte_range: raw.byte_range,
+            index,
+            source,
+            leading_comments: raw.leading_comments,
+            trailing_comment: raw.trailing_comment,
+        });
+    }
+    let header_comments = header(&split.comments, statements.first().map(|s| s.span.start));
+    ParsedFile {
+        statements,
+        header_comments,
+        comments: split.comments,
+    }
 }
 
-/// Classifies a statement's text from its leading keywords (fallback for risk).
-pub fn lexical_class(_text: &str) -> LexicalClass {
-    LexicalClass::Other
+/// One statement's place in a file, as found by the splitter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementSlice {
+    /// Byte range of the statement's text (no trailing `;`).
+    pub byte_range: Range<usize>,
+    /// First to last character.
+    pub span: Span,
 }
+
+/// Splits a file into statements without parsing them (tokenizer-based:
+/// strings, comments, dollar quotes and function bodies are respected).
+pub fn split_statements(text: &str, dialect: Dialect) -> Vec<StatementSlice> {
+    split::split(text, dialect)
+        .statements
+        .into_iter()
+        .map(|s| StatementSlice {
+            byte_range: s.byte_range,
+            span: s.span,
+        })
+        .collect()
+}
+
+/// Classifies a statement's text from its keywords (the fallback risk uses
+/// for statements nobody could parse). Assumes PostgreSQL quoting.
+pub fn lexical_class(text: &str) -> LexicalClass {
+    let (tokens, _) = split::tokenize_at(text, Location::new(1, 1), Dialect::Postgres);
+    lexical::classify(&tokens)
+}
+
+fn header(comments: &[Comment], first: Option<Position>) -> Vec<Comment> {
+    comments
+        .iter()
+        .filter(|c| first.is_none_or(|p| (c.line, c.column) < (p.line, p.column)))
+        .cloned()
+        .collect()
+}
+
+fn location(p: Position) -> Location {
+    Location::new(u64::from(p.line), u64::from(p.column))
+}
+
+/// Turns a statement's tokens into the model: parser, then recognizers, then
+/// the lexical fallback.
+fn understand(
+    tokens: Vec<TokenWithSpan>,
+    tokenizer_error: Option<ParseError>,
+    text: &str,
+    span: Span,
+    dialect: Dialect,
+) -> (StatementKind, StatementSource) {
+    if let Some(error) = tokenizer_error {
+        // The tokens before the failure still say what kind of statement it is.
+        let (partial, _) = split::tokenize_at(text, location(span.start), dialect);
+        return (
+            StatementKind::Unparsed {
+                lexical: lexical::classify(&partial),
+            },
+            StatementSource::Unparsed { error },
+        );
+    }
+    let keyword = tokens
+        .iter()
+        .find_map(|t| tokens::word_upper(&t.token))
+        .unwrap_or_default();
+    match parse_tokens(tokens, dialect) {
+        Ok(stmt) => (adapter::adapt(&stmt, &keyword), StatementSource::Parsed),
+        Err(mut error) => {
+            // The parser consumed the tokens; statements that fail are few, so
+            // tokenize again rather than clone every statement's tokens.
+            let (tokens, _) = split::tokenize_at(text, location(span.start), dialect);
+            let parse = |t: Vec<TokenWithSpan>| parse_tokens(t, dialect).ok();
+            if let Some(kind) = recognize::recognize(&tokens, dialect, &parse) {
+                return (kind, StatementSource::Recognized);
+            }
+            if error.position.is_none() {
+                error.position = Some(span.start);
+            }
+            (
+                StatementKind::Unparsed {
+                    lexical: lexical::classify(&tokens),
+                },
+                StatementSource::Unparsed { error },
+            )
+        }
+    }
+}
+
+/// Parses one statement's tokens; all of them must be consumed (sqlparser
+/// stops at what it understands: `DROP INDEX CONCURRENTLY i` would otherwise
+/// read as dropping an index named `CONCURRENTLY`).
+pub(crate) fn parse_tokens(
+    tokens: Vec<TokenWithSpan>,
+    dialect: Dialect,
+) -> Result<sqlparser::ast::Statement, ParseError> {
+    let mut parser = Parser::new(split::sql_dialect(dialect))
+        .with_recursion_limit(RECURSION_LIMIT)
+        .with_tokens_with_locations(tokens);
+    let stmt = parser.parse_statement().map_err(parser_error)?;
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        return Err(ParseError {
+            message: format!("Expected: end of statement, found: {}", next.token),
+            position: split::span_of(next.span).map(|s| s.start),
+        });
+    }
+    Ok(stmt)
+}
+
+/// sqlparser's error as a model error, with the position taken out of the
+/// message (`... at Line: 3, Column: 7`).
+fn parser_error(e: ParserError) -> ParseError {
+    let message = match e {
+        ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
+        ParserError::RecursionLimitExceeded => {
+            "statement nests too deeply (recursion limit exceeded)".to_string()
+        }
+    };
+    match message.rfind(" at Line: ") {
+        Some(at) => {
+            let pos = parse_line_col(&message[at + " at Line: ".len()..]);
+            ParseError {
+                message: message[..at].to_string(),
+                position: pos,
+            }
+        }
+        None => ParseError {
+            message,
+            position: None,
+        },
+    }
+}
+
+fn parse_line_col(s: &str) -> Option<Position> {
+    let (line, rest) = s.split_once(", Column: ")?;
+    let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some(Position {
+        line: line.trim().parse().ok()?,
+        column: column.parse().ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

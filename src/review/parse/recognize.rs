@@ -1,0 +1,906 @@
+//! Token-level recognizers for statements sqlparser 0.64 rejects but a
+//! migration linter must understand. Each returns `None` unless the whole
+//! statement matches, so a recognizer never guesses.
+//!
+//! Two kinds:
+//! - whole-statement recognizers over the significant tokens (`DROP INDEX
+//!   CONCURRENTLY`, `REINDEX`, `DO`, `VACUUM (...)`, `CLUSTER`, `ALTER SEQUENCE`
+//!   and other non-table `ALTER`s, `CREATE STATISTICS`, `CREATE FUNCTION ... COST`
+//!   and other non-table `CREATE`s, `DROP STATISTICS`, `CREATE INDEX` forms);
+//! - repairs that let sqlparser do most of the work: `ALTER TABLE` is parsed
+//!   action by action (so `ALTER CONSTRAINT` or a PG 18 `ADD CONSTRAINT ... NOT
+//!   NULL col` does not hide the other actions) and `CREATE TABLE` is parsed
+//!   with its PG 18 `[CONSTRAINT n] NOT NULL col` elements taken out and added back.
+
+use super::adapter;
+use super::tokens::{Toks, is_kw, significant, word_upper};
+use crate::review::model::{
+    AlterAction, AlterOther, AlterTable, Cluster, ConstraintKind, CreateIndex, CreateOther,
+    Dialect, Drop, Ident, IndexColumn, ObjectKind, ObjectName, Reindex, StatementKind,
+    TableConstraint, Vacuum,
+};
+use sqlparser::tokenizer::{Token, TokenWithSpan};
+
+/// Parses tokens with sqlparser (supplied by the caller to keep one parser setup).
+pub(crate) type ParseFn<'a> = &'a dyn Fn(Vec<TokenWithSpan>) -> Option<sqlparser::ast::Statement>;
+
+/// Tries every recognizer on a statement's tokens.
+pub(crate) fn recognize(
+    tokens: &[TokenWithSpan],
+    dialect: Dialect,
+    parse: ParseFn<'_>,
+) -> Option<StatementKind> {
+    let mut t = Toks::new(tokens);
+    let first = t.peek().and_then(word_upper)?;
+    let _ = dialect;
+    match first.as_str() {
+        "DROP" => drop(&mut t),
+        "REINDEX" => reindex(&mut t),
+        "DO" => do_block(&mut t),
+        "VACUUM" => vacuum(&mut t),
+        "CLUSTER" => cluster(&mut t),
+        "ANALYZE" | "ANALYSE" => analyze(&mut t),
+        "ALTER" => {
+            if t.peek_at(1).is_some_and(|x| is_kw(x, "TABLE")) {
+                alter_table(tokens, parse)
+            } else {
+                alter_other(&mut t)
+            }
+        }
+        "CREATE" => create(tokens, &mut t, parse),
+        _ => None,
+    }
+}
+
+/// Keywords naming an object kind, and how to build it.
+type KindEntry = (&'static [&'static str], fn() -> ObjectKind);
+
+/// Object kinds as they follow `CREATE`/`ALTER`/`DROP`; longest first.
+const KINDS: &[KindEntry] = &[
+    (&["MATERIALIZED", "VIEW"], || ObjectKind::MaterializedView),
+    (&["FOREIGN", "TABLE"], || {
+        ObjectKind::Other("FOREIGN TABLE".into())
+    }),
+    (&["EVENT", "TRIGGER"], || {
+        ObjectKind::Other("EVENT TRIGGER".into())
+    }),
+    (&["CONSTRAINT", "TRIGGER"], || ObjectKind::Trigger),
+    (&["TEXT", "SEARCH", "CONFIGURATION"], || {
+        ObjectKind::Other("TEXT SEARCH CONFIGURATION".into())
+    }),
+    (&["TEXT", "SEARCH", "DICTIONARY"], || {
+        ObjectKind::Other("TEXT SEARCH DICTIONARY".into())
+    }),
+    (&["FOREIGN", "DATA", "WRAPPER"], || {
+        ObjectKind::Other("FOREIGN DATA WRAPPER".into())
+    }),
+    (&["TABLE"], || ObjectKind::Table),
+    (&["INDEX"], || ObjectKind::Index),
+    (&["VIEW"], || ObjectKind::View),
+    (&["SEQUENCE"], || ObjectKind::Sequence),
+    (&["SCHEMA"], || ObjectKind::Schema),
+    (&["DATABASE"], || ObjectKind::Database),
+    (&["FUNCTION"], || ObjectKind::Function),
+    (&["PROCEDURE"], || ObjectKind::Procedure),
+    (&["ROUTINE"], || ObjectKind::Function),
+    (&["TRIGGER"], || ObjectKind::Trigger),
+    (&["TYPE"], || ObjectKind::Type),
+    (&["DOMAIN"], || ObjectKind::Domain),
+    (&["EXTENSION"], || ObjectKind::Extension),
+    (&["ROLE"], || ObjectKind::Role),
+    (&["USER"], || ObjectKind::Role),
+    (&["GROUP"], || ObjectKind::Role),
+    (&["STATISTICS"], || ObjectKind::Statistics),
+    (&["POLICY"], || ObjectKind::Policy),
+    (&["AGGREGATE"], || ObjectKind::Other("AGGREGATE".into())),
+    (&["COLLATION"], || ObjectKind::Other("COLLATION".into())),
+    (&["CONVERSION"], || ObjectKind::Other("CONVERSION".into())),
+    (&["OPERATOR"], || ObjectKind::Other("OPERATOR".into())),
+    (&["RULE"], || ObjectKind::Other("RULE".into())),
+    (&["SERVER"], || ObjectKind::Other("SERVER".into())),
+    (&["PUBLICATION"], || ObjectKind::Other("PUBLICATION".into())),
+    (&["SUBSCRIPTION"], || {
+        ObjectKind::Other("SUBSCRIPTION".into())
+    }),
+    (&["TABLESPACE"], || ObjectKind::Other("TABLESPACE".into())),
+    (&["LANGUAGE"], || ObjectKind::Other("LANGUAGE".into())),
+    (&["CAST"], || ObjectKind::Other("CAST".into())),
+];
+
+fn object_kind(t: &mut Toks<'_>) -> Option<ObjectKind> {
+    KINDS
+        .iter()
+        .find(|(words, _)| t.eat_kws(words))
+        .map(|(_, make)| make())
+}
+
+/// Kinds whose names take an argument list (`f(int, text)`).
+fn has_args(kind: &ObjectKind) -> bool {
+    match kind {
+        ObjectKind::Function | ObjectKind::Procedure => true,
+        ObjectKind::Other(s) => s == "AGGREGATE" || s == "OPERATOR",
+        _ => false,
+    }
+}
+
+/// `DROP kind [CONCURRENTLY] [IF EXISTS] name [(args)] [, ...] [ON table] [CASCADE | RESTRICT]`.
+fn drop(t: &mut Toks<'_>) -> Option<StatementKind> {
+    t.eat_kw("DROP");
+    let object = object_kind(t)?;
+    let concurrently = object == ObjectKind::Index && t.eat_kw("CONCURRENTLY");
+    let if_exists = t.eat_kws(&["IF", "EXISTS"]);
+    let mut names = Vec::new();
+    loop {
+        names.push(t.object_name()?);
+        if has_args(&object) {
+            t.parens();
+        }
+        if !t.eat(&Token::Comma) {
+            break;
+        }
+    }
+    let table = if t.eat_kw("ON") {
+        Some(t.object_name()?)
+    } else {
+        None
+    };
+    let cascade = t.eat_kw("CASCADE");
+    if !cascade {
+        t.eat_kw("RESTRICT");
+    }
+    t.at_end().then_some(StatementKind::Drop(Drop {
+        object,
+        names,
+        if_exists,
+        cascade,
+        concurrently,
+        table,
+    }))
+}
+
+/// Whether a parenthesized option list (`(FULL, ANALYZE)`, `(CONCURRENTLY true)`)
+/// turns `opt` on.
+fn option_on(opts: &[&TokenWithSpan], opt: &str) -> bool {
+    let mut i = 0;
+    while i < opts.len() {
+        if is_kw(&opts[i].token, opt) {
+            let off = opts.get(i + 1).is_some_and(|n| {
+                is_kw(&n.token, "false")
+                    || is_kw(&n.token, "off")
+                    || matches!(&n.token, Token::Number(s, _) if s == "0")
+            });
+            return !off;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// `REINDEX [(opts)] {INDEX|TABLE|SCHEMA|DATABASE|SYSTEM} [CONCURRENTLY] [name]`.
+fn reindex(t: &mut Toks<'_>) -> Option<StatementKind> {
+    t.eat_kw("REINDEX");
+    let mut concurrently = false;
+    if let Some(r) = t.parens() {
+        concurrently = option_on(t.slice(r), "CONCURRENTLY");
+    }
+    let target = if t.eat_kw("INDEX") {
+        ObjectKind::Index
+    } else if t.eat_kw("TABLE") {
+        ObjectKind::Table
+    } else if t.eat_kw("SCHEMA") {
+        ObjectKind::Schema
+    } else if t.eat_kw("DATABASE") {
+        ObjectKind::Database
+    } else if t.eat_kw("SYSTEM") {
+        ObjectKind::Other("SYSTEM".into())
+    } else {
+        return None;
+    };
+    concurrently |= t.eat_kw("CONCURRENTLY");
+    let name = if t.at_end() {
+        None
+    } else {
+        Some(t.object_name()?)
+    };
+    t.at_end().then_some(StatementKind::Reindex(Reindex {
+        concurrently,
+        target,
+        name,
+    }))
+}
+
+fn is_string(t: &Token) -> bool {
+    matches!(
+        t,
+        Token::DollarQuotedString(_)
+            | Token::SingleQuotedString(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+    )
+}
+
+/// `DO [LANGUAGE lang] code [LANGUAGE lang]`.
+fn do_block(t: &mut Toks<'_>) -> Option<StatementKind> {
+    t.eat_kw("DO");
+    if t.eat_kw("LANGUAGE") {
+        t.ident()?;
+    }
+    if !t.next().is_some_and(|x| is_string(&x.token)) {
+        return None;
+    }
+    if t.eat_kw("LANGUAGE") {
+        t.ident()?;
+    }
+    t.at_end().then_some(StatementKind::DoBlock)
+}
+
+/// `name [(cols)] [, ...]` until the end.
+fn table_list(t: &mut Toks<'_>) -> Option<Vec<ObjectName>> {
+    let mut tables = Vec::new();
+    while !t.at_end() {
+        tables.push(t.object_name()?);
+        t.parens();
+        if !t.eat(&Token::Comma) {
+            break;
+        }
+    }
+    t.at_end().then_some(tables)
+}
+
+/// `VACUUM [(opts)] [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table [(cols)], ...]`.
+fn vacuum(t: &mut Toks<'_>) -> Option<StatementKind> {
+    t.eat_kw("VACUUM");
+    let (mut full, mut analyze) = (false, false);
+    if let Some(r) = t.parens() {
+        let opts = t.slice(r);
+        full = option_on(opts, "FULL");
+        analyze = option_on(opts, "ANALYZE") || option_on(opts, "ANALYSE");
+    }
+    loop {
+        if t.eat_kw("FULL") {
+            full = true;
+        } else if t.eat_kw("ANALYZE") || t.eat_kw("ANALYSE") {
+            analyze = true;
+        } else if !(t.eat_kw("FREEZE") || t.eat_kw("VERBOSE")) {
+            break;
+        }
+    }
+    let tables = table_list(t)?;
+    Some(StatementKind::Vacuum(Vacuum {
+        full,
+        analyze,
+        tables,
+    }))
+}
+
+/// `ANALYZE [(opts)] [VERBOSE] [table [(cols)], ...]`.
+fn analyze(t: &mut Toks<'_>) -> Option<StatementKind> {
+    t.next();
+    t.parens();
+    t.eat_kw("VERBOSE");
+    let tables = table_list(t)?;
+    Some(StatementKind::Analyze { tables })
+}
+
+/// `CLUSTER [VERBOSE] [(opts)] [table [USING index]]` or the old `CLUSTER index ON table`.
+fn cluster(t: &mut Toks<'_>) -> Option<StatementKind> {
+    t.eat_kw("CLUSTER");
+    t.parens();
+    t.eat_kw("VERBOSE");
+    if t.at_end() {
+        return Some(StatementKind::Cluster(Cluster {
+            table: None,
+            index: None,
+        }));
+    }
+    let first = t.object_name()?;
+    let (table, index) = if t.eat_kw("USING") {
+        (Some(first), Some(t.ident()?))
+    } else if t.eat_kw("ON") {
+        (Some(t.object_name()?), first.parts.last().cloned())
+    } else {
+        (Some(first), None)
+    };
+    t.at_end()
+        .then_some(StatementKind::Cluster(Cluster { table, index }))
+}
+
+/// `ALTER kind [IF EXISTS] name [(args)] action...` for kinds other than TABLE.
+fn alter_other(t: &mut Toks<'_>) -> Option<StatementKind> {
+    t.eat_kw("ALTER");
+    if t.eat_kws(&["DEFAULT", "PRIVILEGES"]) {
+        return Some(StatementKind::Grant { revoke: false });
+    }
+    let object = object_kind(t)?;
+    if object == ObjectKind::Table {
+        return None;
+    }
+    t.eat_kws(&["IF", "EXISTS"]);
+    // `ALTER INDEX ALL IN TABLESPACE ...` and friends have no single name.
+    let name = if t.peek_kw("ALL") {
+        None
+    } else {
+        Some(t.object_name()?)
+    };
+    if has_args(&object) {
+        t.parens();
+    }
+    // Triggers and policies are named `name ON table`.
+    if t.eat_kw("ON") {
+        t.object_name()?;
+    }
+    let action = t.head_words(2);
+    if action.is_empty() {
+        return None;
+    }
+    Some(StatementKind::AlterOther(AlterOther {
+        object,
+        name,
+        action,
+    }))
+}
+
+/// `CREATE ...`: repaired `CREATE TABLE`, token-level `CREATE INDEX`, and
+/// other objects by kind and name.
+fn create(tokens: &[TokenWithSpan], t: &mut Toks<'_>, parse: ParseFn<'_>) -> Option<StatementKind> {
+    t.eat_kw("CREATE");
+    let or_replace = t.eat_kws(&["OR", "REPLACE"]);
+    for kw in [
+        "GLOBAL",
+        "LOCAL",
+        "TEMPORARY",
+        "TEMP",
+        "UNLOGGED",
+        "TRUSTED",
+        "PROCEDURAL",
+    ] {
+        t.eat_kw(kw);
+    }
+    let unique = t.eat_kw("UNIQUE");
+    let start = t.pos();
+    let object = object_kind(t)?;
+    match object {
+        ObjectKind::Table if !unique => create_table(tokens, parse),
+        ObjectKind::Index => create_index(t, unique),
+        _ if unique => None,
+        ObjectKind::Table => None,
+        ObjectKind::Role | ObjectKind::Database | ObjectKind::Schema | ObjectKind::Extension => {
+            // These sqlparser handles; when it fails the statement is unusual.
+            let _ = start;
+            None
+        }
+        object => {
+            let if_not_exists = t.eat_kws(&["IF", "NOT", "EXISTS"]);
+            let name = t.object_name()?;
+            // For triggers, policies, rules and statistics: the table.
+            let table = match &object {
+                ObjectKind::Trigger | ObjectKind::Policy => find_after(t, "ON"),
+                ObjectKind::Other(s) if s == "RULE" => find_after(t, "TO"),
+                ObjectKind::Statistics => find_after(t, "FROM"),
+                _ => None,
+            };
+            Some(StatementKind::CreateOther(CreateOther {
+                object,
+                name: Some(name),
+                or_replace,
+                if_not_exists,
+                table,
+            }))
+        }
+    }
+}
+
+/// The object name after the first top-level `kw` from here on.
+fn find_after(t: &mut Toks<'_>, kw: &str) -> Option<ObjectName> {
+    let mut depth = 0i64;
+    while let Some(tok) = t.next() {
+        match &tok.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            x if depth == 0 && is_kw(x, kw) => return t.object_name(),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] [name] ON [ONLY] table
+/// [USING method] (keys) ...` at token level.
+fn create_index(t: &mut Toks<'_>, unique: bool) -> Option<StatementKind> {
+    let concurrently = t.eat_kw("CONCURRENTLY");
+    let if_not_exists = t.eat_kws(&["IF", "NOT", "EXISTS"]);
+    let name = if t.peek_kw("ON") {
+        None
+    } else {
+        Some(t.ident()?)
+    };
+    if !t.eat_kw("ON") {
+        return None;
+    }
+    t.eat_kw("ONLY");
+    let table = t.object_name()?;
+    let using = if t.eat_kw("USING") {
+        Some(t.ident()?.value.to_lowercase())
+    } else {
+        None
+    };
+    let keys = t.parens()?;
+    let columns = split_commas(t.slice(keys))
+        .into_iter()
+        .map(|key| {
+            let column = match key {
+                [one] => match &one.token {
+                    Token::Word(w) => Some(Ident {
+                        value: w.value.clone(),
+                        quoted: w.quote_style.is_some(),
+                        span: super::split::span_of(one.span),
+                    }),
+                    _ => None,
+                },
+                _ => None,
+            };
+            IndexColumn {
+                column,
+                expr: key
+                    .iter()
+                    .map(|x| x.token.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            }
+        })
+        .collect();
+    let partial = t.has_top_level_kw("WHERE");
+    Some(StatementKind::CreateIndex(CreateIndex {
+        name,
+        table,
+        columns,
+        unique,
+        concurrently,
+        if_not_exists,
+        using,
+        partial,
+    }))
+}
+
+/// Splits tokens at top-level commas.
+fn split_commas<'a, 'b>(toks: &'b [&'a TokenWithSpan]) -> Vec<&'b [&'a TokenWithSpan]> {
+    let mut out = Vec::new();
+    let mut depth = 0i64;
+    let mut start = 0;
+    for (i, t) in toks.iter().enumerate() {
+        match t.token {
+            Token::LParen | Token::LBracket => depth += 1,
+            Token::RParen | Token::RBracket => depth -= 1,
+            Token::Comma if depth == 0 => {
+                out.push(&toks[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&toks[start..]);
+    out
+}
+
+/// Indices (into the full token list) of top-level commas between `from` and `to`.
+fn top_level_commas(tokens: &[TokenWithSpan], from: usize, to: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut depth = 0i64;
+    for (i, t) in tokens.iter().enumerate().take(to).skip(from) {
+        match t.token {
+            Token::LParen | Token::LBracket => depth += 1,
+            Token::RParen | Token::RBracket => depth -= 1,
+            Token::Comma if depth == 0 => out.push(i),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `[CONSTRAINT name] NOT NULL col [NO INHERIT] [NOT VALID]` (PostgreSQL 18).
+fn not_null_constraint(toks: &[TokenWithSpan], add_keyword: bool) -> Option<TableConstraint> {
+    let mut t = Toks::new(toks);
+    if add_keyword && !t.eat_kw("ADD") {
+        return None;
+    }
+    let name = if t.eat_kw("CONSTRAINT") {
+        Some(t.ident()?)
+    } else {
+        None
+    };
+    if !t.eat_kws(&["NOT", "NULL"]) {
+        return None;
+    }
+    let column = t.ident()?;
+    t.eat_kws(&["NO", "INHERIT"]);
+    let not_valid = t.eat_kws(&["NOT", "VALID"]);
+    let first = toks.iter().find(|x| significant(x))?;
+    let last = toks.iter().rev().find(|x| significant(x))?;
+    let span = super::split::span_of(sqlparser::tokenizer::Span::new(
+        first.span.start,
+        last.span.end,
+    ));
+    t.at_end().then_some(TableConstraint {
+        name,
+        kind: ConstraintKind::NotNull { column },
+        not_valid,
+        span,
+    })
+}
+
+/// Index of the first top-level `(` in `tokens`.
+fn first_paren(tokens: &[TokenWithSpan]) -> Option<usize> {
+    tokens.iter().position(|t| t.token == Token::LParen)
+}
+
+/// Index of the `)` matching the `(` at `open`.
+fn matching_paren(tokens: &[TokenWithSpan], open: usize) -> Option<usize> {
+    let mut depth = 0i64;
+    for (i, t) in tokens.iter().enumerate().skip(open) {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `CREATE TABLE` with PostgreSQL 18 `NOT NULL` table constraints: parse the
+/// rest with sqlparser and add the constraints back.
+fn create_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<StatementKind> {
+    let open = first_paren(tokens)?;
+    let close = matching_paren(tokens, open)?;
+    let commas = top_level_commas(tokens, open + 1, close);
+    // Element boundaries: (start, end) exclusive, in the full token list.
+    let mut bounds = Vec::with_capacity(commas.len() + 1);
+    let mut s = open + 1;
+    for &c in &commas {
+        bounds.push((s, c));
+        s = c + 1;
+    }
+    bounds.push((s, close));
+    let mut extra = Vec::new();
+    let mut kept: Vec<(usize, usize)> = Vec::new();
+    for &(s, e) in &bounds {
+        match not_null_constraint(&tokens[s..e], false) {
+            Some(c) => extra.push(c),
+            None => kept.push((s, e)),
+        }
+    }
+    if extra.is_empty() {
+        return None;
+    }
+    // Rebuild `( kept, elements )` with one comma between kept elements.
+    let comma = commas
+        .first()
+        .map_or_else(|| TokenWithSpan::wrap(Token::Comma), |&c| tokens[c].clone());
+    let mut repaired: Vec<TokenWithSpan> = tokens[..=open].to_vec();
+    for (j, &(s, e)) in kept.iter().enumerate() {
+        if j > 0 {
+            repaired.push(comma.clone());
+        }
+        repaired.extend_from_slice(&tokens[s..e]);
+    }
+    repaired.extend_from_slice(&tokens[close..]);
+    let stmt = parse(repaired)?;
+    match adapter::adapt(&stmt, "CREATE") {
+        StatementKind::CreateTable(mut ct) => {
+            ct.constraints.extend(extra);
+            Some(StatementKind::CreateTable(ct))
+        }
+        _ => None,
+    }
+}
+
+/// `ALTER TABLE` parsed action by action: sqlparser for each action it knows,
+/// token recognizers for `ALTER CONSTRAINT` and PG 18 `ADD [CONSTRAINT n] NOT NULL col`.
+/// `None` if any action is understood by neither.
+fn alter_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<StatementKind> {
+    // Header: ALTER TABLE [IF EXISTS] [ONLY] name [*]
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| significant(&tokens[i]))
+        .collect();
+    let mut k = 2; // past ALTER TABLE
+    let at = |k: usize| sig.get(k).map(|&i| &tokens[i].token);
+    let if_exists =
+        at(k).is_some_and(|x| is_kw(x, "IF")) && at(k + 1).is_some_and(|x| is_kw(x, "EXISTS"));
+    if if_exists {
+        k += 2;
+    }
+    let only = at(k).is_some_and(|x| is_kw(x, "ONLY"));
+    if only {
+        k += 1;
+    }
+    // The name: word (. word)*
+    if !matches!(at(k), Some(Token::Word(_))) {
+        return None;
+    }
+    k += 1;
+    while at(k) == Some(&Token::Period) && matches!(at(k + 1), Some(Token::Word(_))) {
+        k += 2;
+    }
+    if at(k) == Some(&Token::Mul) {
+        k += 1;
+    }
+    let header_end = *sig.get(k)?; // first token of the first action
+    let header = &tokens[..header_end];
+    let name = {
+        let mut t = Toks::new(header);
+        t.eat_kws(&["ALTER", "TABLE"]);
+        t.eat_kws(&["IF", "EXISTS"]);
+        t.eat_kw("ONLY");
+        t.object_name()?
+    };
+    let commas = top_level_commas(tokens, header_end, tokens.len());
+    let mut bounds = Vec::with_capacity(commas.len() + 1);
+    let mut s = header_end;
+    for &c in &commas {
+        bounds.push((s, c));
+        s = c + 1;
+    }
+    bounds.push((s, tokens.len()));
+    let mut out = AlterTable {
+        name,
+        if_exists,
+        only,
+        actions: Vec::new(),
+        algorithm: None,
+        lock: None,
+    };
+    for (s, e) in bounds {
+        let action = &tokens[s..e];
+        if let Some(c) = not_null_constraint(action, true) {
+            out.actions
+                .push(AlterAction::AddConstraint { constraint: c });
+            continue;
+        }
+        let mut t = Toks::new(action);
+        if t.eat_kws(&["ALTER", "CONSTRAINT"]) {
+            let name = t.ident()?;
+            out.actions.push(AlterAction::AlterConstraint { name });
+            continue;
+        }
+        let mut one: Vec<TokenWithSpan> = header.to_vec();
+        one.extend_from_slice(action);
+        let stmt = parse(one)?;
+        match adapter::adapt(&stmt, "ALTER") {
+            StatementKind::AlterTable(a) => {
+                out.actions.extend(a.actions);
+                out.algorithm = out.algorithm.or(a.algorithm);
+                out.lock = out.lock.or(a.lock);
+            }
+            _ => return None,
+        }
+    }
+    Some(StatementKind::AlterTable(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::parse::parse_tokens;
+    use crate::review::parse::split::tokenize_at;
+    use sqlparser::tokenizer::Location;
+
+    fn rec(sql: &str) -> Option<StatementKind> {
+        let toks = tokenize_at(sql, Location::new(1, 1), Dialect::Postgres).0;
+        let parse = |t: Vec<TokenWithSpan>| parse_tokens(t, Dialect::Postgres).ok();
+        recognize(&toks, Dialect::Postgres, &parse)
+    }
+
+    fn name(s: &str) -> String {
+        s.to_string()
+    }
+
+    fn opt(n: &Option<ObjectName>) -> Option<String> {
+        n.as_ref().map(ToString::to_string)
+    }
+
+    fn names(v: &[ObjectName]) -> Vec<String> {
+        v.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn drop_index_concurrently() {
+        let Some(StatementKind::Drop(d)) =
+            rec("DROP INDEX CONCURRENTLY IF EXISTS a.i1, i2 CASCADE")
+        else {
+            panic!()
+        };
+        assert_eq!(d.object, ObjectKind::Index);
+        assert!(d.concurrently && d.if_exists && d.cascade);
+        assert_eq!(names(&d.names), vec!["a.i1", "i2"]);
+        assert!(rec("DROP INDEX CONCURRENTLY i junk").is_none());
+    }
+
+    #[test]
+    fn drop_statistics_and_functions() {
+        let Some(StatementKind::Drop(d)) = rec("DROP statistics s1, s2") else {
+            panic!()
+        };
+        assert_eq!(d.object, ObjectKind::Statistics);
+        assert_eq!(names(&d.names), vec!["s1", "s2"]);
+        let Some(StatementKind::Drop(d)) = rec("DROP FUNCTION IF EXISTS f(int, text) RESTRICT")
+        else {
+            panic!()
+        };
+        assert_eq!((d.object, d.cascade), (ObjectKind::Function, false));
+    }
+
+    #[test]
+    fn reindex_forms() {
+        let r = |s| match rec(s) {
+            Some(StatementKind::Reindex(r)) => r,
+            other => panic!("{other:?}"),
+        };
+        let x = r("REINDEX TABLE post");
+        assert_eq!(
+            (x.concurrently, x.target, opt(&x.name)),
+            (false, ObjectKind::Table, Some(name("post")))
+        );
+        assert!(r("REINDEX INDEX CONCURRENTLY i").concurrently);
+        assert!(r("REINDEX (CONCURRENTLY, VERBOSE) TABLE t").concurrently);
+        assert!(!r("REINDEX (CONCURRENTLY false) TABLE t").concurrently);
+        assert_eq!(r("REINDEX SYSTEM").name, None);
+    }
+
+    #[test]
+    fn do_blocks() {
+        assert_eq!(
+            rec("DO $$ BEGIN NULL; END $$"),
+            Some(StatementKind::DoBlock)
+        );
+        assert_eq!(
+            rec("DO LANGUAGE plpgsql $x$ BEGIN END $x$"),
+            Some(StatementKind::DoBlock)
+        );
+        assert_eq!(
+            rec("DO 'select 1' LANGUAGE sql"),
+            Some(StatementKind::DoBlock)
+        );
+        assert_eq!(rec("DO nothing"), None);
+    }
+
+    #[test]
+    fn vacuum_forms() {
+        let v = |s| match rec(s) {
+            Some(StatementKind::Vacuum(v)) => v,
+            other => panic!("{other:?}"),
+        };
+        let x = v("VACUUM (FULL, ANALYZE) a, b (c)");
+        assert!(x.full && x.analyze);
+        assert_eq!(names(&x.tables), vec!["a", "b"]);
+        assert!(!v("VACUUM (FULL false) a").full);
+        assert!(v("VACUUM FULL VERBOSE").full);
+    }
+
+    #[test]
+    fn cluster_forms() {
+        let c = |s| match rec(s) {
+            Some(StatementKind::Cluster(c)) => c,
+            other => panic!("{other:?}"),
+        };
+        let x = c("CLUSTER foo USING foo_idx");
+        assert_eq!(opt(&x.table), Some(name("foo")));
+        assert_eq!(x.index.unwrap().value, "foo_idx");
+        let x = c("CLUSTER foo_idx ON foo");
+        assert_eq!(opt(&x.table), Some(name("foo")));
+        assert_eq!(opt(&c("CLUSTER").table), None);
+    }
+
+    #[test]
+    fn alter_sequence_and_other_alters() {
+        let Some(StatementKind::AlterOther(a)) = rec("ALTER SEQUENCE s RENAME TO t") else {
+            panic!()
+        };
+        assert_eq!(a.object, ObjectKind::Sequence);
+        assert_eq!(opt(&a.name), Some(name("s")));
+        assert_eq!(a.action, "RENAME TO");
+        let Some(StatementKind::AlterOther(a)) = rec("ALTER SEQUENCE s OWNED BY t.id") else {
+            panic!()
+        };
+        assert_eq!(a.action, "OWNED BY");
+        assert_eq!(rec("ALTER SEQUENCE s"), None);
+    }
+
+    #[test]
+    fn create_statistics_and_function_with_cost() {
+        let Some(StatementKind::CreateOther(c)) =
+            rec("CREATE statistics st ON (liked IS NULL), (x IS NULL) FROM comment_actions")
+        else {
+            panic!()
+        };
+        assert_eq!(c.object, ObjectKind::Statistics);
+        assert_eq!(opt(&c.name), Some(name("st")));
+        assert_eq!(opt(&c.table), Some(name("comment_actions")));
+        let Some(StatementKind::CreateOther(c)) = rec(
+            "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql COST 100 AS $$ select 1 $$",
+        ) else {
+            panic!()
+        };
+        assert_eq!((c.object, c.or_replace), (ObjectKind::Function, true));
+    }
+
+    #[test]
+    fn create_index_token_level() {
+        let Some(StatementKind::CreateIndex(c)) = rec(
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON ONLY t USING btree (a, lower(b)) NULLS NOT DISTINCT WHERE x",
+        ) else {
+            panic!()
+        };
+        assert!(c.unique && c.concurrently && c.if_not_exists && c.partial);
+        assert_eq!(c.table.to_string(), name("t"));
+        assert_eq!(c.columns.len(), 2);
+        assert_eq!(c.columns[0].column.as_ref().unwrap().value, "a");
+        assert_eq!(c.columns[1].column, None);
+    }
+
+    #[test]
+    fn alter_table_alter_constraint_keeps_other_actions() {
+        let Some(StatementKind::AlterTable(a)) = rec(
+            "ALTER TABLE mod_ban ALTER COLUMN instance_id SET NOT NULL, ALTER CONSTRAINT fk NOT DEFERRABLE, DROP COLUMN x",
+        ) else {
+            panic!()
+        };
+        assert_eq!(a.name.to_string(), name("mod_ban"));
+        assert!(
+            matches!(&a.actions[0], AlterAction::SetNotNull { column } if column.value == "instance_id")
+        );
+        assert!(
+            matches!(&a.actions[1], AlterAction::AlterConstraint { name } if name.value == "fk")
+        );
+        assert!(matches!(&a.actions[2], AlterAction::DropColumn { name, .. } if name.value == "x"));
+    }
+
+    #[test]
+    fn alter_table_pg18_not_null_constraint() {
+        let Some(StatementKind::AlterTable(a)) = rec(
+            "ALTER TABLE person ADD COLUMN banned boolean DEFAULT FALSE, ADD CONSTRAINT nn NOT NULL banned",
+        ) else {
+            panic!()
+        };
+        assert!(matches!(&a.actions[0], AlterAction::AddColumn { .. }));
+        let AlterAction::AddConstraint { constraint } = &a.actions[1] else {
+            panic!()
+        };
+        assert_eq!(constraint.name.as_ref().unwrap().value, "nn");
+        assert!(
+            matches!(&constraint.kind, ConstraintKind::NotNull { column } if column.value == "banned")
+        );
+        assert!(constraint.span.is_some());
+    }
+
+    #[test]
+    fn alter_table_with_an_unknown_action_is_not_recognized() {
+        assert_eq!(
+            rec("ALTER TABLE t ALTER CONSTRAINT c NOT DEFERRABLE, FROB x"),
+            None
+        );
+    }
+
+    #[test]
+    fn create_table_pg18_not_null_constraints() {
+        let Some(StatementKind::CreateTable(c)) = rec(
+            "CREATE TABLE t (a int REFERENCES p ON DELETE CASCADE, CONSTRAINT a_nn NOT NULL a, b text, NOT NULL b)",
+        ) else {
+            panic!()
+        };
+        assert_eq!(c.columns.len(), 2);
+        assert_eq!(c.constraints.len(), 2);
+        assert!(c.columns[0].references.is_some());
+        assert!(
+            matches!(&c.constraints[1].kind, ConstraintKind::NotNull { column } if column.value == "b")
+        );
+        // Only NOT NULL elements: all commas go.
+        let Some(StatementKind::CreateTable(c)) = rec("CREATE TABLE t (NOT NULL a)") else {
+            panic!()
+        };
+        assert_eq!(c.constraints.len(), 1);
+    }
+}

@@ -1,0 +1,541 @@
+//! Splitting a file into statements with sqlparser's tokenizer.
+//!
+//! The tokenizer already knows strings, quoted identifiers, comments, dollar
+//! quotes (so function bodies and `DO` blocks with their inner `;`s stay
+//! whole) and `COPY ... FROM stdin` data; a statement ends at a top-level `;`
+//! (not inside a `BEGIN ATOMIC ... END` body). Each statement keeps its tokens,
+//! already moved to file coordinates, so the parser's spans are file spans.
+//!
+//! Big files are tokenized in windows of about [`WINDOW`] bytes cut at
+//! top-level `;`s found by `scan`, so memory stays bounded. When the tokenizer
+//! rejects a statement (unterminated string, stray character), that statement
+//! runs to the next `;` the scanner finds (or the end of the file) and is kept
+//! as an error; splitting resumes after it.
+
+use super::scan;
+use crate::review::finding::{Position, Span};
+use crate::review::model::{Comment, Dialect, ParseError};
+use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace};
+use std::ops::Range;
+
+/// Files above this size are tokenized in windows of about this many bytes.
+pub(crate) const WINDOW: usize = 1 << 20;
+
+/// One statement's raw material.
+#[derive(Debug, Clone)]
+pub(crate) struct RawStatement {
+    /// Tokens from the first to the last significant one (file coordinates).
+    /// Empty when the tokenizer failed (`error` is set).
+    pub tokens: Vec<TokenWithSpan>,
+    /// Byte range of the statement text.
+    pub byte_range: Range<usize>,
+    /// First to last character.
+    pub span: Span,
+    /// Comments since the previous statement.
+    pub leading_comments: Vec<Comment>,
+    /// Comment after the `;` on the last line.
+    pub trailing_comment: Option<Comment>,
+    /// The tokenizer rejected this statement.
+    pub error: Option<ParseError>,
+}
+
+/// The statements and comments of a file.
+#[derive(Debug, Default)]
+pub(crate) struct SplitFile {
+    /// Statements in order.
+    pub statements: Vec<RawStatement>,
+    /// Every comment seen by the tokenizer, in order.
+    pub comments: Vec<Comment>,
+}
+
+/// sqlparser's dialect object for a bytegate dialect.
+pub(crate) fn sql_dialect(dialect: Dialect) -> &'static dyn sqlparser::dialect::Dialect {
+    static PG: PostgreSqlDialect = PostgreSqlDialect {};
+    static MY: MySqlDialect = MySqlDialect {};
+    match dialect {
+        Dialect::Postgres => &PG,
+        Dialect::Mysql => &MY,
+    }
+}
+
+/// Converts between byte offsets and sqlparser's (line, column-in-chars)
+/// locations, moving forward through the text (O(n) over a whole file).
+pub(crate) struct Cursor<'a> {
+    text: &'a str,
+    byte: usize,
+    line: u64,
+    col: u64,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `text`.
+    pub fn new(text: &'a str) -> Self {
+        Cursor {
+            text,
+            byte: 0,
+            line: 1,
+            col: 1,
+        }
+    }
+
+    fn rewind_if_past(&mut self, behind: bool) {
+        // Requests come in order; a backwards request restarts (correct, rare).
+        if behind {
+            self.byte = 0;
+            self.line = 1;
+            self.col = 1;
+        }
+    }
+
+    fn step(&mut self) -> bool {
+        let Some(c) = self.text[self.byte..].chars().next() else {
+            return false;
+        };
+        self.byte += c.len_utf8();
+        if c == '\n' {
+            self.line += 1;
+            self.col = 1;
+        } else {
+            self.col += 1;
+        }
+        true
+    }
+
+    /// Byte offset of a location (clamped to the text).
+    pub fn byte_of(&mut self, loc: Location) -> usize {
+        let target = (loc.line, loc.column);
+        self.rewind_if_past(target < (self.line, self.col));
+        while (self.line, self.col) < target {
+            if !self.step() {
+                break;
+            }
+        }
+        self.byte
+    }
+
+    /// Location of a byte offset (rounded up to a character boundary).
+    pub fn loc_of(&mut self, byte: usize) -> Location {
+        self.rewind_if_past(byte < self.byte);
+        while self.byte < byte {
+            if !self.step() {
+                break;
+            }
+        }
+        Location::new(self.line, self.col)
+    }
+}
+
+/// Converts a sqlparser location to a model position (saturating).
+pub(crate) fn position(loc: Location) -> Position {
+    Position {
+        line: u32::try_from(loc.line).unwrap_or(u32::MAX),
+        column: u32::try_from(loc.column).unwrap_or(u32::MAX),
+    }
+}
+
+/// A model span from a sqlparser span (whose end is exclusive); `None` when empty.
+pub(crate) fn span_of(s: sqlparser::tokenizer::Span) -> Option<Span> {
+    if s.start.line == 0 || s.end.line == 0 {
+        return None;
+    }
+    Some(Span {
+        start: position(s.start),
+        end: position(Location::new(
+            s.end.line,
+            s.end.column.saturating_sub(1).max(1),
+        )),
+    })
+}
+
+fn shift(loc: Location, base: Location) -> Location {
+    if loc.line == 0 {
+        return loc;
+    }
+    if loc.line == 1 {
+        Location::new(base.line, base.column + loc.column - 1)
+    } else {
+        Location::new(base.line + loc.line - 1, loc.column)
+    }
+}
+
+/// Tokenizes `text` (which starts at `base` in its file) with file coordinates.
+/// On error, returns the tokens before the failing one and the error.
+pub(crate) fn tokenize_at(
+    text: &str,
+    base: Location,
+    dialect: Dialect,
+) -> (Vec<TokenWithSpan>, Option<ParseError>) {
+    let mut buf = Vec::new();
+    let res = Tokenizer::new(sql_dialect(dialect), text).tokenize_with_location_into_buf(&mut buf);
+    for t in &mut buf {
+        t.span.start = shift(t.span.start, base);
+        t.span.end = shift(t.span.end, base);
+    }
+    let err = res.err().map(|e| ParseError {
+        message: e.message,
+        position: Some(position(shift(e.location, base))),
+    });
+    (buf, err)
+}
+
+fn comment_of(t: &TokenWithSpan) -> Option<Comment> {
+    let (text, block) = match &t.token {
+        Token::Whitespace(Whitespace::SingleLineComment { comment, .. }) => {
+            (comment.trim_end_matches('\r').to_string(), false)
+        }
+        Token::Whitespace(Whitespace::MultiLineComment(c)) => (c.clone(), true),
+        _ => return None,
+    };
+    let start = position(t.span.start);
+    let end_line = if block {
+        position(t.span.end).line
+    } else {
+        start.line
+    };
+    Some(Comment {
+        line: start.line,
+        column: start.column,
+        end_line,
+        text,
+        block,
+    })
+}
+
+fn is_word(t: &TokenWithSpan, kw: Keyword) -> bool {
+    matches!(&t.token, Token::Word(w) if w.keyword == kw && w.quote_style.is_none())
+}
+
+/// Accumulates tokens into statements across windows.
+struct Splitter<'a> {
+    cursor: Cursor<'a>,
+    out: SplitFile,
+    current: Vec<TokenWithSpan>,
+    pending: Vec<Comment>,
+    /// After a `;`, until the next newline: a comment here trails the last statement.
+    trailing_open: bool,
+    /// Inside `BEGIN ATOMIC ... END` (nesting of `CASE ... END` inside it).
+    atomic_depth: u32,
+}
+
+impl<'a> Splitter<'a> {
+    fn push(&mut self, t: TokenWithSpan) {
+        match &t.token {
+            Token::Whitespace(Whitespace::Newline) => {
+                self.trailing_open = false;
+                if !self.current.is_empty() {
+                    self.current.push(t);
+                }
+            }
+            Token::Whitespace(Whitespace::SingleLineComment { .. })
+            | Token::Whitespace(Whitespace::MultiLineComment(_)) => {
+                // A single-line comment runs to the end of the line.
+                let line_comment = matches!(
+                    t.token,
+                    Token::Whitespace(Whitespace::SingleLineComment { .. })
+                );
+                if let Some(c) = comment_of(&t) {
+                    self.out.comments.push(c.clone());
+                    if !self.current.is_empty() {
+                        self.current.push(t);
+                    } else if self.trailing_open
+                        && let Some(last) = self.out.statements.last_mut()
+                        && last.trailing_comment.is_none()
+                        && last.span.end.line == c.line
+                    {
+                        last.trailing_comment = Some(c);
+                    } else {
+                        self.pending.push(c);
+                    }
+                }
+                if line_comment {
+                    self.trailing_open = false;
+                }
+            }
+            Token::Whitespace(_) => {
+                if !self.current.is_empty() {
+                    self.current.push(t);
+                }
+            }
+            Token::SemiColon if self.atomic_depth == 0 => {
+                self.finish();
+                self.trailing_open = true;
+            }
+            _ => {
+                self.track_atomic(&t);
+                if self.current.is_empty() {
+                    self.trailing_open = false;
+                }
+                self.current.push(t);
+            }
+        }
+    }
+
+    fn track_atomic(&mut self, t: &TokenWithSpan) {
+        if self.atomic_depth > 0 {
+            if is_word(t, Keyword::CASE) {
+                self.atomic_depth += 1;
+            } else if is_word(t, Keyword::END) {
+                self.atomic_depth -= 1;
+            }
+        } else if is_word(t, Keyword::ATOMIC)
+            && self
+                .current
+                .iter()
+                .rev()
+                .find(|x| !matches!(x.token, Token::Whitespace(_)))
+                .is_some_and(|x| is_word(x, Keyword::BEGIN))
+            && self
+                .current
+                .first()
+                .is_some_and(|x| is_word(x, Keyword::CREATE))
+        {
+            self.atomic_depth = 1;
+        }
+    }
+
+    /// Ends the current statement (if it has tokens).
+    fn finish(&mut self) {
+        self.atomic_depth = 0;
+        while self
+            .current
+            .last()
+            .is_some_and(|t| matches!(t.token, Token::Whitespace(_)))
+        {
+            self.current.pop();
+        }
+        let (Some(first), Some(last)) = (self.current.first(), self.current.last()) else {
+            return;
+        };
+        let start_loc = first.span.start;
+        let end_loc = last.span.end;
+        let start = self.cursor.byte_of(start_loc);
+        let end = self.cursor.byte_of(end_loc).max(start);
+        let span = Span {
+            start: position(start_loc),
+            end: position(Location::new(
+                end_loc.line,
+                end_loc.column.saturating_sub(1).max(1),
+            )),
+        };
+        let tokens = std::mem::take(&mut self.current);
+        self.out.statements.push(RawStatement {
+            tokens,
+            byte_range: start..end,
+            span,
+            leading_comments: std::mem::take(&mut self.pending),
+            trailing_comment: None,
+            error: None,
+        });
+    }
+
+    /// Records `text[start..end]` as a statement the tokenizer rejected.
+    fn push_failed(&mut self, text: &str, start: usize, end: usize, error: ParseError) {
+        self.current.clear();
+        self.atomic_depth = 0;
+        let end = start + text[start..end].trim_end().len();
+        if end <= start {
+            return;
+        }
+        let start_loc = self.cursor.loc_of(start);
+        let last_char = text[start..end]
+            .chars()
+            .next_back()
+            .map_or(1, char::len_utf8);
+        let end_loc = self.cursor.loc_of(end - last_char);
+        self.out.statements.push(RawStatement {
+            tokens: Vec::new(),
+            byte_range: start..end,
+            span: Span {
+                start: position(start_loc),
+                end: position(end_loc),
+            },
+            leading_comments: std::mem::take(&mut self.pending),
+            trailing_comment: None,
+            error: Some(error),
+        });
+    }
+}
+
+/// Splits `text` into statements (see the module docs).
+pub(crate) fn split(text: &str, dialect: Dialect) -> SplitFile {
+    split_with_window(text, dialect, WINDOW)
+}
+
+/// [`split`] with a chosen window size (tests use small ones).
+pub(crate) fn split_with_window(text: &str, dialect: Dialect, window: usize) -> SplitFile {
+    let mut sp = Splitter {
+        cursor: Cursor::new(text),
+        out: SplitFile::default(),
+        current: Vec::new(),
+        pending: Vec::new(),
+        trailing_open: false,
+        atomic_depth: 0,
+    };
+    let mut pos = 0usize;
+    while pos < text.len() {
+        let end = if text.len() - pos > window {
+            scan::window_end(text, pos, window, dialect)
+        } else {
+            text.len()
+        };
+        let base = sp.cursor.loc_of(pos);
+        let (tokens, error) = tokenize_at(&text[pos..end], base, dialect);
+        // Where the failing token starts: right after the last token produced.
+        let resume_from = match tokens.last() {
+            Some(t) => t.span.end,
+            None => base,
+        };
+        for t in tokens {
+            sp.push(t);
+        }
+        match error {
+            None => {
+                // A statement without a final `;` ends with its window.
+                sp.finish();
+                pos = end;
+            }
+            Some(err) => {
+                let start = match sp.current.first() {
+                    Some(t) => t.span.start,
+                    None => resume_from,
+                };
+                let start = sp.cursor.byte_of(start).max(pos);
+                let stop = scan::next_semicolon(text, start, dialect);
+                let stmt_end = stop.unwrap_or(text.len());
+                sp.push_failed(text, start, stmt_end, err);
+                pos = stop.map_or(text.len(), |s| s + 1);
+                sp.trailing_open = stop.is_some();
+            }
+        }
+    }
+    sp.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(text: &str) -> Vec<String> {
+        split(text, Dialect::Postgres)
+            .statements
+            .iter()
+            .map(|s| text[s.byte_range.clone()].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn splits_on_top_level_semicolons() {
+        assert_eq!(
+            texts("create table a (x int);\n\nselect 1 ;select ';';"),
+            vec!["create table a (x int)", "select 1", "select ';'"]
+        );
+    }
+
+    #[test]
+    fn dollar_quoted_bodies_stay_whole() {
+        let sql = "CREATE FUNCTION f() RETURNS int AS $body$\nBEGIN\n  RETURN 1;\nEND;\n$body$ LANGUAGE plpgsql;\nDO $$ BEGIN PERFORM 1; END $$;";
+        let t = texts(sql);
+        assert_eq!(t.len(), 2);
+        assert!(t[0].ends_with("LANGUAGE plpgsql"));
+        assert_eq!(t[1], "DO $$ BEGIN PERFORM 1; END $$");
+    }
+
+    #[test]
+    fn comments_with_semicolons_do_not_split() {
+        let t = texts("select 1 -- a; b\n/* c; d */ + 2;");
+        assert_eq!(t, vec!["select 1 -- a; b\n/* c; d */ + 2"]);
+    }
+
+    #[test]
+    fn begin_atomic_bodies_stay_whole() {
+        let sql = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; SELECT 2; END;\nselect 3;";
+        let t = texts(sql);
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert!(t[0].ends_with("SELECT 2; END"));
+    }
+
+    #[test]
+    fn positions_are_one_based_and_count_characters() {
+        let f = split("-- head\n  select 'é';\nselect\n  2;", Dialect::Postgres);
+        let s = &f.statements;
+        assert_eq!(s[0].span.start, Position { line: 2, column: 3 });
+        assert_eq!(
+            s[0].span.end,
+            Position {
+                line: 2,
+                column: 12
+            }
+        );
+        assert_eq!(s[1].span.start, Position { line: 3, column: 1 });
+        assert_eq!(s[1].span.end, Position { line: 4, column: 3 });
+    }
+
+    #[test]
+    fn leading_and_trailing_comments_attach() {
+        let f = split(
+            "-- header\n\n-- bytegate-ignore drop-table\ndrop table a; -- why\n-- next\nselect 1;",
+            Dialect::Postgres,
+        );
+        let s = &f.statements;
+        assert_eq!(s[0].leading_comments.len(), 2);
+        assert_eq!(s[0].leading_comments[1].text, " bytegate-ignore drop-table");
+        assert_eq!(s[0].leading_comments[1].line, 3);
+        assert_eq!(s[0].trailing_comment.as_ref().unwrap().text, " why");
+        assert_eq!(s[1].leading_comments.len(), 1);
+        assert_eq!(s[1].leading_comments[0].text, " next");
+        assert_eq!(f.comments.len(), 4);
+    }
+
+    #[test]
+    fn unterminated_string_becomes_one_failed_statement_to_the_end() {
+        let f = split("select 1;\nselect 'abc;\nselect 2;", Dialect::Postgres);
+        let s = &f.statements;
+        assert_eq!(s.len(), 2);
+        assert!(s[1].error.is_some());
+        assert_eq!(s[1].span.start.line, 2);
+        assert_eq!(s[1].byte_range.end, 32);
+    }
+
+    #[test]
+    fn a_local_tokenizer_error_does_not_hide_later_statements() {
+        // `1_` is rejected by the tokenizer; the next statement survives.
+        let f = split("select 1_;\nselect 2;", Dialect::Postgres);
+        let s = &f.statements;
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert!(s[0].error.is_some());
+        assert!(s[1].error.is_none());
+        assert_eq!(s[1].span.start.line, 2);
+    }
+
+    #[test]
+    fn unterminated_dollar_quote_keeps_its_start() {
+        let f = split("select 1;\nDO $$ begin;\nselect 2;", Dialect::Postgres);
+        let s = &f.statements;
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].span.start, Position { line: 2, column: 1 });
+        assert!(s[1].error.as_ref().unwrap().message.contains("dollar"));
+    }
+
+    #[test]
+    fn windows_give_the_same_statements_and_positions() {
+        let mut sql = String::new();
+        for i in 0..200 {
+            sql.push_str(&format!(
+                "-- c{i}\ninsert into t values ({i}, 'x;y'); -- t{i}\n"
+            ));
+        }
+        let whole = split_with_window(&sql, Dialect::Postgres, usize::MAX);
+        let windowed = split_with_window(&sql, Dialect::Postgres, 100);
+        assert_eq!(whole.statements.len(), 200);
+        assert_eq!(windowed.statements.len(), 200);
+        for (a, b) in whole.statements.iter().zip(&windowed.statements) {
+            assert_eq!(a.byte_range, b.byte_range);
+            assert_eq!(a.span, b.span);
+            assert_eq!(a.leading_comments, b.leading_comments);
+            assert_eq!(a.trailing_comment, b.trailing_comment);
+            assert_eq!(a.tokens, b.tokens);
+        }
+    }
+}
