@@ -6,13 +6,16 @@
 //! returns a [`ReviewReport`] (findings per file, risk, summary). It never
 //! panics and never fails: unreadable SQL becomes `parse-error` findings.
 
+pub mod custom;
 pub mod finding;
 pub mod model;
 pub mod parse;
 pub mod report;
 pub mod risk;
 pub mod rules;
+pub mod schema;
 pub mod settings;
+pub mod suppress;
 pub mod version;
 
 use finding::{Finding, Position, RiskLevel, Severity, Span};

@@ -1,1 +1,964 @@
-//! (to be written)
+//! The review rules: one file per rule, one registry table ([`REGISTRY`]), and
+//! [`lint`], which runs them over a migration set.
+//!
+//! A rule is a [`RuleInfo`]: its id, default severity, the texts shown to
+//! people, the dialects it applies to, and its check. Checks come in three
+//! shapes: per statement (with the schema model as it was just before the
+//! statement), per file (transactions, sizes, versions), and per set (after the
+//! last file: foreign keys whose index may come in a later statement).
+//!
+//! [`lint`] resolves severities (per environment > per rule > default; `off`
+//! drops a finding), adds the custom pattern rules, and applies suppression
+//! comments. Every rule, `off` or not, is evaluated, so that an ignore comment
+//! naming it is judged by what it would silence, not by the environment.
+
+use super::FileChange;
+use super::custom::{self, CompiledCustomRule};
+use super::finding::{Finding, Position, Severity, Span};
+use super::model::{
+    ColumnDef, Comment, DataType, Dialect, Ident, ObjectName, Statement, StatementKind,
+};
+use super::schema::{Origin, Schema};
+use super::settings::ReviewSettings;
+use super::suppress::{self, Directive};
+use super::version::version_key;
+use regex::Regex;
+
+mod add_column_forces_rewrite;
+mod add_column_volatile_default;
+mod add_required_column;
+mod ban_char_type;
+mod check_constraint_not_valid;
+mod column_type_change;
+mod create_index_concurrently;
+mod dml_require_where;
+mod drop_cascade;
+mod drop_column;
+mod drop_database;
+mod drop_index_concurrently;
+mod drop_not_null;
+mod drop_schema;
+mod drop_table;
+mod duplicate_column_assignment;
+mod fk_require_index;
+mod foreign_key_not_valid;
+mod identifier_max_length;
+mod index_no_duplicate_column;
+mod insert_explicit_columns;
+mod max_sql_size;
+mod migration_edited;
+mod migration_out_of_order;
+mod mysql_online_ddl_options;
+mod mysql_require_innodb;
+mod naming_snake_case;
+mod non_transactional_in_transaction;
+mod parse_error;
+mod pk_no_null;
+mod prefer_bigint;
+mod prefer_identity;
+mod prefer_jsonb;
+mod prefer_repack;
+mod prefer_timestamptz;
+mod primary_key_via_index;
+mod reindex_concurrently;
+mod rename_column;
+mod rename_table;
+mod require_lock_timeout;
+mod set_not_null;
+mod table_require_pk;
+mod text_type_limit;
+mod transaction_nesting;
+mod truncate;
+mod uncommitted_transaction;
+mod unique_constraint_via_index;
+mod unknown_ignore;
+mod validate_in_separate_tx;
+
+#[cfg(test)]
+pub(crate) mod test_utils;
+
+/// What every rule file imports.
+mod prelude {
+    pub(super) use super::{
+        ALL, Check, FileCtx, Hit, MYSQL, PG, RuleInfo, SetCtx, StmtCtx, typed_columns,
+    };
+    pub(super) use crate::review::finding::Severity;
+    pub(super) use crate::review::model::*;
+}
+
+/// Both dialects.
+const ALL: &[Dialect] = &[Dialect::Postgres, Dialect::Mysql];
+/// PostgreSQL only.
+const PG: &[Dialect] = &[Dialect::Postgres];
+/// MySQL only.
+const MYSQL: &[Dialect] = &[Dialect::Mysql];
+
+/// Every built-in rule, in the order `bytegate review --help` and docs list them.
+/// Adding a rule means: a file with its `RULE` constant, a `mod` line, one row here.
+pub static REGISTRY: &[RuleInfo] = &[
+    // Seed rules.
+    table_require_pk::RULE,
+    pk_no_null::RULE,
+    fk_require_index::RULE,
+    naming_snake_case::RULE,
+    text_type_limit::RULE,
+    // Locking and online DDL.
+    create_index_concurrently::RULE,
+    drop_index_concurrently::RULE,
+    reindex_concurrently::RULE,
+    non_transactional_in_transaction::RULE,
+    check_constraint_not_valid::RULE,
+    foreign_key_not_valid::RULE,
+    validate_in_separate_tx::RULE,
+    unique_constraint_via_index::RULE,
+    primary_key_via_index::RULE,
+    set_not_null::RULE,
+    add_column_volatile_default::RULE,
+    add_column_forces_rewrite::RULE,
+    column_type_change::RULE,
+    require_lock_timeout::RULE,
+    prefer_repack::RULE,
+    mysql_online_ddl_options::RULE,
+    // Transactions and files.
+    parse_error::RULE,
+    transaction_nesting::RULE,
+    uncommitted_transaction::RULE,
+    max_sql_size::RULE,
+    migration_edited::RULE,
+    migration_out_of_order::RULE,
+    unknown_ignore::RULE,
+    // Destructive and backward-incompatible.
+    drop_table::RULE,
+    drop_database::RULE,
+    drop_schema::RULE,
+    drop_column::RULE,
+    drop_cascade::RULE,
+    truncate::RULE,
+    truncate::CASCADE_RULE,
+    rename_table::RULE,
+    rename_column::RULE,
+    drop_not_null::RULE,
+    add_required_column::RULE,
+    // Data changes.
+    dml_require_where::RULE,
+    insert_explicit_columns::RULE,
+    // Schema design and types.
+    prefer_jsonb::RULE,
+    ban_char_type::RULE,
+    prefer_bigint::RULE,
+    prefer_identity::RULE,
+    prefer_timestamptz::RULE,
+    index_no_duplicate_column::RULE,
+    identifier_max_length::RULE,
+    duplicate_column_assignment::RULE,
+    mysql_require_innodb::RULE,
+];
+
+/// A built-in rule: what it is, what people are told, and its check.
+#[derive(Debug)]
+pub struct RuleInfo {
+    /// Stable kebab-case id (config, JSON, SARIF `ruleId`, docs).
+    pub id: &'static str,
+    /// Severity when the configuration says nothing.
+    pub default_severity: Severity,
+    /// What it flags, in one line.
+    pub description: &'static str,
+    /// Why it matters: the lock taken or the failure caused.
+    pub why: &'static str,
+    /// The safe alternative.
+    pub instead: &'static str,
+    /// Dialects it applies to.
+    pub dialects: &'static [Dialect],
+    pub(crate) check: Check,
+}
+
+impl RuleInfo {
+    /// The help text attached to findings: why, then what to do instead.
+    pub fn help(&self) -> String {
+        format!("{} Instead: {}", self.why, self.instead)
+    }
+}
+
+/// The shapes a rule's check can take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Check {
+    /// Called for every statement of every reviewed file.
+    Statement(fn(&StmtCtx<'_>, &mut Vec<Hit>)),
+    /// Called once per reviewed file.
+    File(fn(&FileCtx<'_>, &mut Vec<Hit>)),
+    /// Called once after the last file, with the final schema model.
+    Set(fn(&SetCtx<'_>, &mut Vec<Hit>)),
+    /// Reported by [`lint`] itself (suppression bookkeeping).
+    Engine,
+}
+
+/// Every built-in rule.
+pub fn registry() -> &'static [RuleInfo] {
+    REGISTRY
+}
+
+/// A built-in rule by id.
+pub fn rule_info(id: &str) -> Option<&'static RuleInfo> {
+    REGISTRY.iter().find(|r| r.id == id)
+}
+
+/// True when `id` names a built-in rule.
+pub fn is_known_rule(id: &str) -> bool {
+    rule_info(id).is_some()
+}
+
+/// Problems in the `review` settings: unknown rule ids, bad regexes. The
+/// linter itself tolerates them (bad patterns are skipped, the default naming
+/// pattern is used), so config loading should call this and refuse.
+pub fn validate_settings(settings: &ReviewSettings) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (id, setting) in &settings.rules {
+        if !is_known_rule(id) && !settings.custom.iter().any(|c| &c.name == id) {
+            problems.push(format!("review.rules: unknown rule `{id}`"));
+        }
+        if let Some(p) = &setting.pattern
+            && let Err(e) = Regex::new(p)
+        {
+            problems.push(format!(
+                "review.rules.{id}.pattern: `{p}` does not compile: {e}"
+            ));
+        }
+    }
+    problems.extend(custom::validate(&settings.custom));
+    problems
+}
+
+/// One file of the migration set.
+#[derive(Debug, Clone)]
+pub struct LintFile<'a> {
+    /// Path as reported.
+    pub path: &'a str,
+    /// Size of the file in bytes (`max-sql-size`).
+    pub size_bytes: u64,
+    /// The parsed statements.
+    pub statements: &'a [Statement],
+    /// How the change touches the file. `Unchanged` files are context: they
+    /// feed the schema model as existing objects and get no findings.
+    pub change: FileChange,
+    /// Comments before the first statement (`bytegate-ignore-file`).
+    pub header_comments: &'a [Comment],
+}
+
+/// Everything [`lint`] needs.
+#[derive(Debug, Clone)]
+pub struct LintInput<'a> {
+    /// The migration set, in any order (linted in version order).
+    pub files: &'a [LintFile<'a>],
+    /// SQL dialect.
+    pub dialect: Dialect,
+    /// Target environment, when reviewing for one.
+    pub environment: Option<&'a str>,
+    /// The `review` config section.
+    pub settings: &'a ReviewSettings,
+    /// The environment's executor sets a lock timeout (`require-lock-timeout` → info).
+    pub lock_timeout_configured: bool,
+    /// Paths (or file names) of the migrations on the base branch.
+    pub base_versions: &'a [String],
+}
+
+/// A suppressed finding and the reason given for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppressed {
+    /// The finding that was silenced.
+    pub finding: Finding,
+    /// The text after `--` in the ignore comment, when given.
+    pub reason: Option<String>,
+}
+
+/// The findings of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFindings {
+    /// The file's path.
+    pub path: String,
+    /// Findings after configuration and suppression, ordered by position.
+    pub findings: Vec<Finding>,
+    /// How many findings suppression comments silenced.
+    pub suppressed: usize,
+    /// The silenced findings, with reasons (`suppressed == suppressions.len()`).
+    pub suppressions: Vec<Suppressed>,
+}
+
+/// Which rule a hit belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RuleRef {
+    /// Index into [`REGISTRY`].
+    Builtin(usize),
+    /// Index into the configured custom rules.
+    Custom(usize),
+}
+
+/// A rule firing, before configuration and suppression.
+#[derive(Debug, Clone)]
+pub(crate) struct Hit {
+    rule: RuleRef,
+    file: usize,
+    /// The statement, for statement-level suppression.
+    stmt: Option<usize>,
+    span: Span,
+    message: String,
+}
+
+/// Rule options resolved from the settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// `naming-snake-case` pattern (the default one compiles, so `None` never
+    /// happens in practice).
+    pub naming_pattern: Option<Regex>,
+    /// `naming-snake-case` maximum length in bytes.
+    pub naming_max_length: usize,
+    /// `text-type-limit` maximum (var)char length.
+    pub text_max_length: u64,
+    /// `max-sql-size` limit in bytes.
+    pub max_sql_bytes: u64,
+}
+
+/// The default naming pattern: lower snake_case.
+pub const DEFAULT_NAMING_PATTERN: &str = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$";
+
+impl Options {
+    fn from_settings(settings: &ReviewSettings) -> Options {
+        let rule = |id: &str| settings.rules.get(id);
+        let naming = rule(naming_snake_case::RULE.id);
+        let naming_pattern = naming
+            .and_then(|s| s.pattern.as_deref())
+            .and_then(|p| Regex::new(p).ok())
+            .or_else(|| Regex::new(DEFAULT_NAMING_PATTERN).ok());
+        Options {
+            naming_pattern,
+            naming_max_length: naming.and_then(|s| s.max_length).map_or(63, |n| n as usize),
+            text_max_length: rule(text_type_limit::RULE.id)
+                .and_then(|s| s.max_length)
+                .map_or(1024, u64::from),
+            max_sql_bytes: rule(max_sql_size::RULE.id)
+                .and_then(|s| s.max_bytes)
+                .unwrap_or(2 * 1024 * 1024),
+        }
+    }
+}
+
+/// What a statement check sees.
+pub(crate) struct StmtCtx<'a> {
+    /// The statement.
+    pub stmt: &'a Statement,
+    /// The schema model just before the statement.
+    pub schema: &'a Schema,
+    /// The dialect.
+    pub dialect: Dialect,
+    /// Rule options.
+    pub opts: &'a Options,
+    file: usize,
+    index: usize,
+}
+
+impl StmtCtx<'_> {
+    /// A hit at `span` (the statement's span when `None`).
+    pub fn hit(&self, span: Option<Span>, message: impl Into<String>) -> Hit {
+        Hit {
+            rule: RuleRef::Builtin(0),
+            file: self.file,
+            stmt: Some(self.index),
+            span: span.unwrap_or(self.stmt.span),
+            message: message.into(),
+        }
+    }
+
+    /// True when the table existed before the change under review (or is
+    /// unknown, which is assumed to exist).
+    pub fn existing(&self, table: &ObjectName) -> bool {
+        !self.schema.is_new_table(table)
+    }
+}
+
+/// What a file check sees.
+pub(crate) struct FileCtx<'a> {
+    /// The file.
+    pub file: &'a LintFile<'a>,
+    /// The whole input (base versions, dialect).
+    pub input: &'a LintInput<'a>,
+    /// Rule options.
+    pub opts: &'a Options,
+    /// Per statement: takes a lock that blocks reads or writes of an existing table.
+    pub blocking: &'a [bool],
+    index: usize,
+}
+
+impl FileCtx<'_> {
+    /// A hit on statement `stmt` (its span unless `span` is given).
+    pub fn stmt_hit(&self, stmt: usize, span: Option<Span>, message: impl Into<String>) -> Hit {
+        let fallback = self
+            .file
+            .statements
+            .get(stmt)
+            .map(|s| s.span)
+            .unwrap_or_default();
+        Hit {
+            rule: RuleRef::Builtin(0),
+            file: self.index,
+            stmt: Some(stmt),
+            span: span.unwrap_or(fallback),
+            message: message.into(),
+        }
+    }
+
+    /// A hit on the file as a whole (line 1).
+    pub fn file_hit(&self, message: impl Into<String>) -> Hit {
+        let at = Position { line: 1, column: 1 };
+        Hit {
+            rule: RuleRef::Builtin(0),
+            file: self.index,
+            stmt: None,
+            span: Span { start: at, end: at },
+            message: message.into(),
+        }
+    }
+}
+
+/// What a set check sees.
+pub(crate) struct SetCtx<'a> {
+    /// The schema model after the last file.
+    pub schema: &'a Schema,
+}
+
+impl SetCtx<'_> {
+    /// A hit on statement `stmt` of file `file`.
+    pub fn hit(&self, file: usize, stmt: usize, span: Span, message: impl Into<String>) -> Hit {
+        Hit {
+            rule: RuleRef::Builtin(0),
+            file,
+            stmt: Some(stmt),
+            span,
+            message: message.into(),
+        }
+    }
+}
+
+/// A column a statement defines or retypes, for the type and naming rules.
+pub(crate) struct TypedColumn<'a> {
+    /// The column's name.
+    pub name: &'a Ident,
+    /// Its (new) type.
+    pub data_type: &'a DataType,
+    /// Where to point.
+    pub span: Option<Span>,
+}
+
+/// Columns a statement creates or retypes (CREATE TABLE, ADD COLUMN, ALTER
+/// COLUMN TYPE, MySQL MODIFY/CHANGE).
+pub(crate) fn typed_columns(stmt: &Statement) -> Vec<TypedColumn<'_>> {
+    use super::model::AlterAction as A;
+    fn def(c: &ColumnDef) -> TypedColumn<'_> {
+        TypedColumn {
+            name: &c.name,
+            data_type: &c.data_type,
+            span: c.name.span.or(c.span),
+        }
+    }
+    match &stmt.kind {
+        StatementKind::CreateTable(ct) => ct.columns.iter().map(def).collect(),
+        StatementKind::AlterTable(at) => at
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                A::AddColumn { column, .. }
+                | A::ModifyColumn { column }
+                | A::ChangeColumn { column, .. } => Some(def(column)),
+                A::AlterColumnType {
+                    column, data_type, ..
+                } => Some(TypedColumn {
+                    name: column,
+                    data_type,
+                    span: column.span,
+                }),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Runs every rule over the migration set. Never panics; returns one entry
+/// per reviewed (not `Unchanged`) file, in input order.
+pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
+    let opts = Options::from_settings(input.settings);
+    let customs: Vec<CompiledCustomRule> = input
+        .settings
+        .custom
+        .iter()
+        .map(CompiledCustomRule::new)
+        .collect();
+    let rules: Vec<(usize, &RuleInfo)> = REGISTRY
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.dialects.contains(&input.dialect))
+        .collect();
+
+    let mut order: Vec<usize> = (0..input.files.len()).collect();
+    order.sort_by_cached_key(|&i| input.files.get(i).map(|f| version_key(f.path)));
+
+    let mut schema = Schema::new();
+    let mut hits: Vec<Hit> = Vec::new();
+    for &fi in &order {
+        let Some(file) = input.files.get(fi) else {
+            continue;
+        };
+        match file.change {
+            FileChange::Unchanged => {
+                for s in file.statements {
+                    schema.apply(s, Origin::Existing);
+                }
+                continue;
+            }
+            FileChange::Removed => {}
+            FileChange::Added | FileChange::Modified | FileChange::Renamed { .. } => {
+                let mut blocking = vec![false; file.statements.len()];
+                for (si, stmt) in file.statements.iter().enumerate() {
+                    let cx = StmtCtx {
+                        stmt,
+                        schema: &schema,
+                        dialect: input.dialect,
+                        opts: &opts,
+                        file: fi,
+                        index: si,
+                    };
+                    for &(ri, rule) in &rules {
+                        if let Check::Statement(check) = rule.check {
+                            let start = hits.len();
+                            check(&cx, &mut hits);
+                            tag(&mut hits[start..], RuleRef::Builtin(ri));
+                        }
+                    }
+                    if !customs.is_empty() {
+                        let text = custom::normalize_text(&stmt.text, input.dialect);
+                        for (ci, c) in customs.iter().enumerate() {
+                            if c.matches(&text) {
+                                let mut h = cx.hit(None, c.rule.message.clone());
+                                h.rule = RuleRef::Custom(ci);
+                                hits.push(h);
+                            }
+                        }
+                    }
+                    if let Some(b) = blocking.get_mut(si) {
+                        *b = require_lock_timeout::takes_blocking_lock(stmt, &schema);
+                    }
+                    schema.apply(stmt, Origin::New { file: fi, stmt: si });
+                }
+                let fcx = FileCtx {
+                    file,
+                    input,
+                    opts: &opts,
+                    blocking: &blocking,
+                    index: fi,
+                };
+                for &(ri, rule) in &rules {
+                    if let Check::File(check) = rule.check {
+                        let start = hits.len();
+                        check(&fcx, &mut hits);
+                        tag(&mut hits[start..], RuleRef::Builtin(ri));
+                    }
+                }
+                continue;
+            }
+        }
+        // Removed files: only the file-level checks (migration-edited).
+        let fcx = FileCtx {
+            file,
+            input,
+            opts: &opts,
+            blocking: &[],
+            index: fi,
+        };
+        for &(ri, rule) in &rules {
+            if let Check::File(check) = rule.check
+                && rule.id == migration_edited::RULE.id
+            {
+                let start = hits.len();
+                check(&fcx, &mut hits);
+                tag(&mut hits[start..], RuleRef::Builtin(ri));
+            }
+        }
+    }
+    let scx = SetCtx { schema: &schema };
+    for &(ri, rule) in &rules {
+        if let Check::Set(check) = rule.check {
+            let start = hits.len();
+            check(&scx, &mut hits);
+            tag(&mut hits[start..], RuleRef::Builtin(ri));
+        }
+    }
+
+    let mut per_file: Vec<Vec<Hit>> = vec![Vec::new(); input.files.len()];
+    for h in hits {
+        if let Some(v) = per_file.get_mut(h.file) {
+            v.push(h);
+        }
+    }
+    input
+        .files
+        .iter()
+        .zip(per_file)
+        .filter(|(f, _)| f.change != FileChange::Unchanged)
+        .map(|(f, hits)| finish_file(input, f, hits, &customs))
+        .collect()
+}
+
+fn tag(hits: &mut [Hit], rule: RuleRef) {
+    for h in hits {
+        h.rule = rule;
+    }
+}
+
+/// The severity a built-in rule has in this run.
+fn builtin_severity(input: &LintInput<'_>, rule: &RuleInfo) -> Severity {
+    let default = if rule.id == require_lock_timeout::RULE.id && input.lock_timeout_configured {
+        Severity::Info
+    } else {
+        rule.default_severity
+    };
+    configured(input, rule.id, default)
+}
+
+/// Per-environment setting > rule setting > `default`.
+fn configured(input: &LintInput<'_>, id: &str, default: Severity) -> Severity {
+    let Some(s) = input.settings.rules.get(id) else {
+        return default;
+    };
+    input
+        .environment
+        .and_then(|e| s.environments.get(e).copied())
+        .or(s.severity)
+        .unwrap_or(default)
+}
+
+fn rule_name(rule: RuleRef, customs: &[CompiledCustomRule]) -> &str {
+    match rule {
+        RuleRef::Builtin(i) => REGISTRY.get(i).map_or("", |r| r.id),
+        RuleRef::Custom(i) => customs.get(i).map_or("", |c| c.rule.name.as_str()),
+    }
+}
+
+/// Applies suppression and severities to one file's hits.
+fn finish_file(
+    input: &LintInput<'_>,
+    file: &LintFile<'_>,
+    mut hits: Vec<Hit>,
+    customs: &[CompiledCustomRule],
+) -> FileFindings {
+    hits.sort_by_key(|h| (h.span.start, h.stmt));
+    let mut file_dirs = suppress::file_directives(file.header_comments);
+    let mut stmt_dirs: Vec<Vec<Directive>> = Vec::with_capacity(file.statements.len());
+    let mut detached: Vec<Directive> = Vec::new();
+    for i in 0..file.statements.len() {
+        let (attached, lost) = suppress::statement_directives(file.statements, i);
+        stmt_dirs.push(attached);
+        detached.extend(lost);
+    }
+    let mut out = FileFindings {
+        path: file.path.to_string(),
+        findings: Vec::new(),
+        suppressed: 0,
+        suppressions: Vec::new(),
+    };
+    for h in hits {
+        let name = rule_name(h.rule, customs);
+        let (severity, help) = match h.rule {
+            RuleRef::Builtin(i) => match REGISTRY.get(i) {
+                Some(r) => (builtin_severity(input, r), Some(r.help())),
+                None => continue,
+            },
+            RuleRef::Custom(i) => match customs.get(i) {
+                Some(c) if c.applies_in(input.environment) => {
+                    (configured(input, name, c.rule.severity), None)
+                }
+                Some(_) => (Severity::Off, None),
+                None => continue,
+            },
+        };
+        let reason = take_suppression(&mut stmt_dirs, &mut file_dirs, h.stmt, name);
+        if severity == Severity::Off {
+            continue;
+        }
+        let finding = Finding {
+            rule: name.to_string(),
+            severity,
+            span: h.span,
+            message: h.message,
+            help,
+        };
+        match reason {
+            Some(reason) => out.suppressions.push(Suppressed { finding, reason }),
+            None => out.findings.push(finding),
+        }
+    }
+    unknown_ignore::report(input, &mut out, stmt_dirs, file_dirs, &detached, customs);
+    out.suppressed = out.suppressions.len();
+    out.findings.sort_by(|a, b| {
+        (a.span.start, &a.rule, &a.message).cmp(&(b.span.start, &b.rule, &b.message))
+    });
+    out
+}
+
+/// `Some(reason)` when a statement or file directive silences `rule` (the
+/// statement's own directive is preferred).
+fn take_suppression(
+    stmt_dirs: &mut [Vec<Directive>],
+    file_dirs: &mut [Directive],
+    stmt: Option<usize>,
+    rule: &str,
+) -> Option<Option<String>> {
+    if let Some(dirs) = stmt.and_then(|i| stmt_dirs.get_mut(i)) {
+        for d in dirs.iter_mut() {
+            if d.take(rule) {
+                return Some(d.reason.clone());
+            }
+        }
+    }
+    for d in file_dirs.iter_mut() {
+        if d.take(rule) {
+            return Some(d.reason.clone());
+        }
+    }
+    None
+}
+
+/// True when `name` is a built-in rule or a configured custom rule.
+fn is_known_name(name: &str, customs: &[CompiledCustomRule]) -> bool {
+    is_known_rule(name) || customs.iter().any(|c| c.rule.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_utils::*;
+    use super::*;
+    use crate::review::settings::{CustomRule, RuleSetting};
+
+    #[test]
+    fn registry_ids_are_unique_kebab_case_and_documented() {
+        let mut seen = std::collections::HashSet::new();
+        for r in registry() {
+            assert!(seen.insert(r.id), "duplicate id {}", r.id);
+            assert!(
+                r.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{}",
+                r.id
+            );
+            assert!(!r.description.is_empty() && !r.why.is_empty() && !r.instead.is_empty());
+            assert!(!r.dialects.is_empty());
+        }
+        assert!(is_known_rule("table-require-pk"));
+        assert!(is_known_rule("truncate-cascade"));
+        assert!(!is_known_rule("no-such-rule"));
+    }
+
+    #[test]
+    fn registry_has_the_seed_rules_with_their_severities() {
+        let sev = |id| rule_info(id).map(|r| r.default_severity);
+        assert_eq!(sev("table-require-pk"), Some(Severity::Error));
+        assert_eq!(sev("pk-no-null"), Some(Severity::Error));
+        assert_eq!(sev("fk-require-index"), Some(Severity::Warning));
+        assert_eq!(sev("naming-snake-case"), Some(Severity::Warning));
+        assert_eq!(sev("text-type-limit"), Some(Severity::Warning));
+    }
+
+    fn settings_with(id: &str, setting: RuleSetting) -> ReviewSettings {
+        let mut s = ReviewSettings::default();
+        s.rules.insert(id.to_string(), setting);
+        s
+    }
+
+    #[test]
+    fn severity_resolution_env_over_rule_over_default() {
+        let sql = "DROP TABLE users;";
+        let mut envs = std::collections::BTreeMap::new();
+        envs.insert("development".to_string(), Severity::Info);
+        let s = settings_with(
+            "drop-table",
+            RuleSetting {
+                severity: Some(Severity::Warning),
+                environments: envs,
+                ..RuleSetting::default()
+            },
+        );
+        let sev = |env| {
+            lint_with(sql, Dialect::Postgres, env, &s)
+                .findings
+                .iter()
+                .find(|f| f.rule == "drop-table")
+                .map(|f| f.severity)
+        };
+        assert_eq!(sev(Some("development")), Some(Severity::Info));
+        assert_eq!(sev(Some("production")), Some(Severity::Warning));
+        assert_eq!(sev(None), Some(Severity::Warning));
+        let default = lint_with(sql, Dialect::Postgres, None, &ReviewSettings::default());
+        let f = default
+            .findings
+            .iter()
+            .find(|f| f.rule == "drop-table")
+            .unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert!(f.help.as_deref().unwrap().contains("Instead:"));
+    }
+
+    #[test]
+    fn off_drops_the_finding_without_counting_it() {
+        let s = settings_with(
+            "drop-table",
+            RuleSetting {
+                severity: Some(Severity::Off),
+                ..RuleSetting::default()
+            },
+        );
+        let out = lint_with("DROP TABLE users;", Dialect::Postgres, None, &s);
+        assert!(out.findings.iter().all(|f| f.rule != "drop-table"));
+        assert_eq!(out.suppressed, 0);
+    }
+
+    #[test]
+    fn require_lock_timeout_is_info_when_the_environment_sets_one() {
+        let sql = "ALTER TABLE users ADD COLUMN note text;";
+        let sev = |configured| {
+            lint_files_with(
+                &[("001_a.sql", sql, FileChange::Added)],
+                Dialect::Postgres,
+                None,
+                &ReviewSettings::default(),
+                configured,
+                &[],
+            )[0]
+            .findings
+            .iter()
+            .find(|f| f.rule == "require-lock-timeout")
+            .map(|f| f.severity)
+        };
+        assert_eq!(sev(false), Some(Severity::Warning));
+        assert_eq!(sev(true), Some(Severity::Info));
+    }
+
+    fn seed_custom() -> ReviewSettings {
+        ReviewSettings {
+            rules: Default::default(),
+            custom: vec![
+                CustomRule {
+                    name: "no_truncate_in_prod".into(),
+                    severity: Severity::Error,
+                    environments: vec!["production".into()],
+                    patterns: vec![r"\bTRUNCATE\b".into()],
+                    message: "TRUNCATE is not allowed in production.".into(),
+                },
+                CustomRule {
+                    name: "require_soft_delete".into(),
+                    severity: Severity::Warning,
+                    environments: vec![],
+                    patterns: vec![r"^\s*DELETE\s+FROM\b".into()],
+                    message: "Prefer a soft delete.".into(),
+                },
+            ],
+        }
+    }
+
+    fn custom_hits(sql: &str, env: Option<&str>) -> Vec<(String, Severity, u32)> {
+        lint_with(sql, Dialect::Postgres, env, &seed_custom())
+            .findings
+            .into_iter()
+            .filter(|f| f.rule.contains('_'))
+            .map(|f| (f.rule, f.severity, f.span.start.line))
+            .collect()
+    }
+
+    #[test]
+    fn seed_truncate_custom_rule_fires_only_in_production() {
+        let sql = "SELECT 1;\nTRUNCATE TABLE sessions;";
+        assert_eq!(
+            custom_hits(sql, Some("production")),
+            [("no_truncate_in_prod".to_string(), Severity::Error, 2)]
+        );
+        assert!(custom_hits(sql, Some("development")).is_empty());
+        assert!(custom_hits(sql, None).is_empty());
+    }
+
+    #[test]
+    fn seed_soft_delete_custom_rule_in_every_environment() {
+        let sql = "/* cleanup */ delete\n  from sessions where id = 1;\nUPDATE t SET deleted_at = now() WHERE id = 1;";
+        for env in [Some("development"), Some("production"), None] {
+            assert_eq!(
+                custom_hits(sql, env),
+                [("require_soft_delete".to_string(), Severity::Warning, 1)]
+            );
+        }
+    }
+
+    #[test]
+    fn custom_patterns_ignore_comments() {
+        let sql = "-- TRUNCATE is banned\nSELECT 1 /* truncate */;";
+        assert!(custom_hits(sql, Some("production")).is_empty());
+    }
+
+    #[test]
+    fn validate_settings_reports_unknown_ids_and_bad_patterns() {
+        let mut s = seed_custom();
+        s.rules
+            .insert("no_truncate_in_prod".into(), RuleSetting::default());
+        assert!(validate_settings(&s).is_empty());
+        s.rules.insert("nope".into(), RuleSetting::default());
+        s.rules.insert(
+            "naming-snake-case".into(),
+            RuleSetting {
+                pattern: Some("(".into()),
+                ..RuleSetting::default()
+            },
+        );
+        assert_eq!(validate_settings(&s).len(), 2);
+    }
+
+    #[test]
+    fn unchanged_files_are_context_only() {
+        let out = lint_files_with(
+            &[
+                (
+                    "001_a.sql",
+                    "CREATE TABLE a (x int);",
+                    FileChange::Unchanged,
+                ),
+                ("002_b.sql", "DROP TABLE a;", FileChange::Added),
+            ],
+            Dialect::Postgres,
+            None,
+            &ReviewSettings::default(),
+            false,
+            &[],
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].path, "002_b.sql");
+        assert!(out[0].findings.iter().any(|f| f.rule == "drop-table"));
+    }
+
+    #[test]
+    fn a_later_file_sees_tables_an_earlier_one_created() {
+        // Given out of order on purpose: lint follows version order.
+        let out = lint_files_with(
+            &[
+                (
+                    "002_b.sql",
+                    "CREATE INDEX a_x_idx ON a (x);",
+                    FileChange::Added,
+                ),
+                (
+                    "001_a.sql",
+                    "CREATE TABLE a (id bigint PRIMARY KEY, x bigint);",
+                    FileChange::Added,
+                ),
+            ],
+            Dialect::Postgres,
+            None,
+            &ReviewSettings::default(),
+            false,
+            &[],
+        );
+        assert_eq!(out[0].path, "002_b.sql");
+        assert!(out[0].findings.is_empty(), "{:?}", out[0].findings);
+    }
+}

@@ -1,0 +1,107 @@
+//! Test helpers: lint SQL text through the real parser and the real driver.
+
+use super::{FileFindings, LintFile, LintInput, lint};
+use crate::review::FileChange;
+use crate::review::model::Dialect;
+use crate::review::parse::parse_source;
+use crate::review::settings::ReviewSettings;
+
+/// Lints several files (path, sql, change) with full control.
+pub(crate) fn lint_files_with(
+    files: &[(&str, &str, FileChange)],
+    dialect: Dialect,
+    environment: Option<&str>,
+    settings: &ReviewSettings,
+    lock_timeout_configured: bool,
+    base_versions: &[String],
+) -> Vec<FileFindings> {
+    let parsed: Vec<_> = files
+        .iter()
+        .map(|(_, sql, _)| parse_source(sql, dialect))
+        .collect();
+    let lint_files: Vec<LintFile<'_>> = files
+        .iter()
+        .zip(&parsed)
+        .map(|((path, sql, change), p)| LintFile {
+            path,
+            size_bytes: sql.len() as u64,
+            statements: &p.statements,
+            change: change.clone(),
+            header_comments: &p.header_comments,
+        })
+        .collect();
+    lint(&LintInput {
+        files: &lint_files,
+        dialect,
+        environment,
+        settings,
+        lock_timeout_configured,
+        base_versions,
+    })
+}
+
+/// Lints one added file.
+pub(crate) fn lint_with(
+    sql: &str,
+    dialect: Dialect,
+    environment: Option<&str>,
+    settings: &ReviewSettings,
+) -> FileFindings {
+    lint_files_with(
+        &[("001_test.sql", sql, FileChange::Added)],
+        dialect,
+        environment,
+        settings,
+        false,
+        &[],
+    )
+    .into_iter()
+    .next()
+    .unwrap()
+}
+
+/// Every finding of a PostgreSQL file with default settings, as (rule, line).
+pub(crate) fn lint_errors(sql: &str) -> Vec<(String, u32)> {
+    lint_with(sql, Dialect::Postgres, None, &ReviewSettings::default())
+        .findings
+        .into_iter()
+        .map(|f| (f.rule, f.span.start.line))
+        .collect()
+}
+
+/// Asserts a PostgreSQL file has no findings at all.
+#[allow(dead_code)]
+pub(crate) fn lint_ok(sql: &str) {
+    let errors = lint_errors(sql);
+    assert!(errors.is_empty(), "expected no findings, got {errors:?}");
+}
+
+/// Lines where `rule` fires in a PostgreSQL file (default settings).
+pub(crate) fn lines(sql: &str, rule: &str) -> Vec<u32> {
+    lines_in(sql, rule, Dialect::Postgres)
+}
+
+/// Lines where `rule` fires in a MySQL file (default settings).
+pub(crate) fn lines_mysql(sql: &str, rule: &str) -> Vec<u32> {
+    lines_in(sql, rule, Dialect::Mysql)
+}
+
+fn lines_in(sql: &str, rule: &str, dialect: Dialect) -> Vec<u32> {
+    lint_with(sql, dialect, None, &ReviewSettings::default())
+        .findings
+        .into_iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| f.span.start.line)
+        .collect()
+}
+
+/// Messages of `rule`'s findings in a PostgreSQL file.
+#[allow(dead_code)]
+pub(crate) fn messages(sql: &str, rule: &str) -> Vec<String> {
+    lint_with(sql, Dialect::Postgres, None, &ReviewSettings::default())
+        .findings
+        .into_iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| f.message)
+        .collect()
+}

@@ -1,0 +1,538 @@
+//! The schema model: what the earlier statements of a migration set created,
+//! so rules know whether a table is new (no traffic, no rows, no lock worries)
+//! or already exists (sbdchd/squawk#349: the linters' most common false positive
+//! is a locking rule firing on a table created two statements earlier).
+//!
+//! The model is fed statement by statement in apply order. Objects from files
+//! that are already applied (unchanged) are [`Origin::Existing`]; objects from
+//! the change under review are [`Origin::New`]. A table the model never saw
+//! created is assumed to exist already, with unknown columns.
+
+use super::finding::Span;
+use super::model::{
+    AlterAction, AlterTable, ColumnDef, ConstraintKind, CreateIndex, CreateTable, DataType, Ident,
+    ObjectKind, ObjectName, Statement, StatementKind, TableConstraint,
+};
+use std::collections::HashMap;
+
+/// Where an object of the model comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Created by an already-applied migration, or assumed to exist.
+    Existing,
+    /// Created by the change under review: file index (in the lint input) and
+    /// statement index.
+    New {
+        /// Index of the file in the lint input.
+        file: usize,
+        /// Index of the statement in its file.
+        stmt: usize,
+    },
+}
+
+impl Origin {
+    /// True for objects created by the change under review.
+    pub fn is_new(self) -> bool {
+        matches!(self, Origin::New { .. })
+    }
+}
+
+/// What the model knows about a column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Normalized name.
+    pub name: String,
+    /// Declared type.
+    pub data_type: DataType,
+    /// False when declared `NOT NULL` or part of the primary key.
+    pub nullable: bool,
+}
+
+/// A CHECK, UNIQUE, PRIMARY KEY, FOREIGN KEY or other named constraint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constraint {
+    /// Normalized name, when named.
+    pub name: Option<String>,
+    /// Columns a CHECK proves non-null (`col IS NOT NULL`).
+    pub not_null_columns: Vec<String>,
+    /// Primary key constraint.
+    pub primary_key: bool,
+    /// Added `NOT VALID` and not validated since.
+    pub not_valid: bool,
+}
+
+/// An index (explicit, or implied by a PRIMARY KEY / UNIQUE constraint).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Index {
+    /// Normalized name, when known.
+    pub name: Option<String>,
+    /// Key columns in order (`None` for expression keys).
+    pub columns: Vec<Option<String>>,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// A foreign key added by the change under review (what `fk-require-index` checks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignKey {
+    /// Normalized referencing columns.
+    pub columns: Vec<String>,
+    /// The referenced table as written.
+    pub references: String,
+    /// File and statement that added it.
+    pub file: usize,
+    /// Statement index in that file.
+    pub stmt: usize,
+    /// The constraint's (or statement's) location.
+    pub span: Span,
+}
+
+/// What the model knows about a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The name as last written.
+    pub name: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// True when the model saw the table created (column list complete).
+    pub complete: bool,
+    /// Known columns.
+    pub columns: Vec<Column>,
+    /// Primary key columns, when known.
+    pub primary_key: Option<Vec<String>>,
+    /// Known constraints.
+    pub constraints: Vec<Constraint>,
+    /// Known indexes.
+    pub indexes: Vec<Index>,
+    /// Foreign keys added by the change under review.
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+impl Table {
+    fn new(name: &ObjectName, origin: Origin, complete: bool) -> Table {
+        Table {
+            name: name.to_string(),
+            origin,
+            complete,
+            columns: Vec::new(),
+            primary_key: None,
+            constraints: Vec::new(),
+            indexes: Vec::new(),
+            foreign_keys: Vec::new(),
+        }
+    }
+
+    /// A column by (unnormalized) name.
+    pub fn column(&self, name: &Ident) -> Option<&Column> {
+        let n = name.normalized();
+        self.columns.iter().find(|c| c.name == n)
+    }
+
+    /// True when some index's leading keys are exactly `columns` (any order).
+    pub fn has_index_covering(&self, columns: &[String]) -> bool {
+        if columns.is_empty() {
+            return true;
+        }
+        self.indexes.iter().any(|ix| {
+            ix.columns.len() >= columns.len()
+                && ix.columns[..columns.len()]
+                    .iter()
+                    .all(|c| c.as_ref().is_some_and(|c| columns.contains(c)))
+        })
+    }
+
+    /// True when a validated CHECK proves `column` non-null.
+    pub fn has_valid_not_null_check(&self, column: &Ident) -> bool {
+        let n = column.normalized();
+        self.constraints
+            .iter()
+            .any(|c| !c.not_valid && c.not_null_columns.contains(&n))
+    }
+
+    fn column_mut(&mut self, name: &str) -> Option<&mut Column> {
+        self.columns.iter_mut().find(|c| c.name == name)
+    }
+
+    fn add_column(&mut self, col: &ColumnDef) {
+        let name = col.name.normalized();
+        self.columns.retain(|c| c.name != name);
+        self.columns.push(Column {
+            name,
+            data_type: col.data_type.clone(),
+            nullable: col.nullable != Some(false) && !col.primary_key,
+        });
+    }
+}
+
+/// The schema as of some point in the migration set.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    tables: HashMap<String, Table>,
+    /// Index name → table key.
+    index_tables: HashMap<String, String>,
+}
+
+fn key(name: &ObjectName) -> String {
+    name.normalized()
+}
+
+fn idents(cols: &[Ident]) -> Vec<String> {
+    cols.iter().map(Ident::normalized).collect()
+}
+
+impl Schema {
+    /// An empty model.
+    pub fn new() -> Schema {
+        Schema::default()
+    }
+
+    /// A table the model knows about.
+    pub fn table(&self, name: &ObjectName) -> Option<&Table> {
+        self.tables.get(&key(name))
+    }
+
+    /// Every table the model knows about (any order).
+    pub fn tables(&self) -> impl Iterator<Item = &Table> {
+        self.tables.values()
+    }
+
+    /// True when the table was created by the change under review.
+    pub fn is_new_table(&self, name: &ObjectName) -> bool {
+        self.table(name).is_some_and(|t| t.origin.is_new())
+    }
+
+    /// The table an index (by name) belongs to, when known.
+    pub fn index_table(&self, index: &ObjectName) -> Option<&Table> {
+        self.index_tables
+            .get(&key(index))
+            .and_then(|t| self.tables.get(t))
+    }
+
+    /// True when the index was created by the change under review, or belongs to
+    /// a table that was.
+    pub fn is_new_index(&self, index: &ObjectName) -> bool {
+        let name = key(index);
+        self.index_table(index).is_some_and(|t| {
+            t.origin.is_new()
+                || t.indexes
+                    .iter()
+                    .any(|i| i.name.as_deref() == Some(name.as_str()) && i.origin.is_new())
+        })
+    }
+
+    fn table_entry(&mut self, name: &ObjectName) -> &mut Table {
+        self.tables
+            .entry(key(name))
+            .or_insert_with(|| Table::new(name, Origin::Existing, false))
+    }
+
+    /// Records what `stmt` does. `origin` says whether it belongs to the change
+    /// under review.
+    pub fn apply(&mut self, stmt: &Statement, origin: Origin) {
+        match &stmt.kind {
+            StatementKind::CreateTable(ct) => self.create_table(ct, stmt, origin),
+            StatementKind::AlterTable(at) => self.alter_table(at, stmt, origin),
+            StatementKind::CreateIndex(ci) => self.create_index(ci, origin),
+            StatementKind::Drop(d) => match d.object {
+                ObjectKind::Table => {
+                    for n in &d.names {
+                        self.tables.remove(&key(n));
+                    }
+                }
+                ObjectKind::Index => {
+                    for n in &d.names {
+                        let name = key(n);
+                        if let Some(t) = self.index_tables.remove(&name)
+                            && let Some(t) = self.tables.get_mut(&t)
+                        {
+                            t.indexes
+                                .retain(|i| i.name.as_deref() != Some(name.as_str()));
+                        }
+                    }
+                }
+                _ => {}
+            },
+            StatementKind::RenameTable { renames } => {
+                for (from, to) in renames {
+                    self.rename_table(from, to);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn rename_table(&mut self, from: &ObjectName, to: &ObjectName) {
+        if let Some(mut t) = self.tables.remove(&key(from)) {
+            t.name = to.to_string();
+            let new_key = key(to);
+            for ix in &t.indexes {
+                if let Some(n) = &ix.name {
+                    self.index_tables.insert(n.clone(), new_key.clone());
+                }
+            }
+            self.tables.insert(new_key, t);
+        }
+    }
+
+    fn create_table(&mut self, ct: &CreateTable, stmt: &Statement, origin: Origin) {
+        let k = key(&ct.name);
+        if ct.if_not_exists && self.tables.contains_key(&k) {
+            return;
+        }
+        let mut t = Table::new(&ct.name, origin, !ct.derived);
+        for col in &ct.columns {
+            t.add_column(col);
+            if col.primary_key {
+                t.primary_key = Some(vec![col.name.normalized()]);
+                t.constraints.push(Constraint {
+                    name: None,
+                    not_null_columns: Vec::new(),
+                    primary_key: true,
+                    not_valid: false,
+                });
+                t.indexes.push(Index {
+                    name: None,
+                    columns: vec![Some(col.name.normalized())],
+                    origin,
+                });
+            } else if col.unique {
+                t.indexes.push(Index {
+                    name: None,
+                    columns: vec![Some(col.name.normalized())],
+                    origin,
+                });
+            }
+            if let (Some(_), Origin::New { file, stmt: s }) = (&col.references, origin) {
+                let r = col.references.as_ref().map(|r| r.table.to_string());
+                t.foreign_keys.push(ForeignKey {
+                    columns: vec![col.name.normalized()],
+                    references: r.unwrap_or_default(),
+                    file,
+                    stmt: s,
+                    span: col.span.unwrap_or(stmt.span),
+                });
+            }
+        }
+        self.tables.insert(k.clone(), t);
+        for c in &ct.constraints {
+            self.add_constraint(&k, c, stmt, origin);
+        }
+    }
+
+    fn add_constraint(&mut self, k: &str, c: &TableConstraint, stmt: &Statement, origin: Origin) {
+        let Some(t) = self.tables.get_mut(k) else {
+            return;
+        };
+        let name = c.name.as_ref().map(Ident::normalized);
+        let mut constraint = Constraint {
+            name: name.clone(),
+            not_null_columns: Vec::new(),
+            primary_key: false,
+            not_valid: c.not_valid,
+        };
+        match &c.kind {
+            ConstraintKind::PrimaryKey {
+                columns,
+                using_index,
+            } => {
+                constraint.primary_key = true;
+                let cols = idents(columns);
+                for col in &cols {
+                    if let Some(c) = t.column_mut(col) {
+                        c.nullable = false;
+                    }
+                }
+                if let Some(ix) = using_index {
+                    let ixn = ix.normalized();
+                    let cols = t
+                        .indexes
+                        .iter()
+                        .find(|i| i.name.as_deref() == Some(ixn.as_str()))
+                        .map(|i| i.columns.iter().flatten().cloned().collect::<Vec<_>>());
+                    t.primary_key = cols;
+                } else {
+                    t.primary_key = Some(cols.clone());
+                    t.indexes.push(Index {
+                        name: name.clone(),
+                        columns: cols.into_iter().map(Some).collect(),
+                        origin,
+                    });
+                }
+            }
+            ConstraintKind::Unique { columns, .. } | ConstraintKind::Index { columns } => {
+                if !columns.is_empty() {
+                    t.indexes.push(Index {
+                        name: name.clone(),
+                        columns: idents(columns).into_iter().map(Some).collect(),
+                        origin,
+                    });
+                }
+            }
+            ConstraintKind::Check {
+                not_null_columns, ..
+            } => constraint.not_null_columns = idents(not_null_columns),
+            ConstraintKind::ForeignKey {
+                columns,
+                references,
+            } => {
+                if let Origin::New { file, stmt: s } = origin {
+                    t.foreign_keys.push(ForeignKey {
+                        columns: idents(columns),
+                        references: references.table.to_string(),
+                        file,
+                        stmt: s,
+                        span: c.span.unwrap_or(stmt.span),
+                    });
+                }
+            }
+            ConstraintKind::NotNull { column } => {
+                if let Some(c) = t.column_mut(&column.normalized()) {
+                    c.nullable = false;
+                }
+            }
+            ConstraintKind::Exclude => {}
+        }
+        if let Some(n) = &name
+            && t.indexes.iter().any(|i| i.name.as_ref() == Some(n))
+        {
+            self.index_tables.insert(n.clone(), k.to_string());
+        }
+        t.constraints.push(constraint);
+    }
+
+    fn alter_table(&mut self, at: &AlterTable, stmt: &Statement, origin: Origin) {
+        let mut k = key(&at.name);
+        self.table_entry(&at.name);
+        for action in &at.actions {
+            let Some(t) = self.tables.get_mut(&k) else {
+                return;
+            };
+            match action {
+                AlterAction::AddColumn { column, .. } => {
+                    t.add_column(column);
+                    if column.primary_key {
+                        t.primary_key = Some(vec![column.name.normalized()]);
+                    }
+                    if column.primary_key || column.unique {
+                        t.indexes.push(Index {
+                            name: None,
+                            columns: vec![Some(column.name.normalized())],
+                            origin,
+                        });
+                    }
+                    if let (Some(r), Origin::New { file, stmt: s }) = (&column.references, origin) {
+                        t.foreign_keys.push(ForeignKey {
+                            columns: vec![column.name.normalized()],
+                            references: r.table.to_string(),
+                            file,
+                            stmt: s,
+                            span: column.span.unwrap_or(stmt.span),
+                        });
+                    }
+                }
+                AlterAction::DropColumn { name, .. } => {
+                    let n = name.normalized();
+                    t.columns.retain(|c| c.name != n);
+                    t.indexes
+                        .retain(|i| !i.columns.iter().any(|c| c.as_deref() == Some(&n)));
+                    t.foreign_keys.retain(|f| !f.columns.contains(&n));
+                }
+                AlterAction::AlterColumnType {
+                    column, data_type, ..
+                } => {
+                    if let Some(c) = t.column_mut(&column.normalized()) {
+                        c.data_type = data_type.clone();
+                    }
+                }
+                AlterAction::SetNotNull { column } => {
+                    if let Some(c) = t.column_mut(&column.normalized()) {
+                        c.nullable = false;
+                    }
+                }
+                AlterAction::DropNotNull { column } => {
+                    if let Some(c) = t.column_mut(&column.normalized()) {
+                        c.nullable = true;
+                    }
+                }
+                AlterAction::AddConstraint { constraint } => {
+                    let kk = k.clone();
+                    self.add_constraint(&kk, constraint, stmt, origin);
+                }
+                AlterAction::DropConstraint { name, .. } => {
+                    let n = name.normalized();
+                    if t.constraints
+                        .iter()
+                        .any(|c| c.primary_key && c.name.as_deref() == Some(n.as_str()))
+                    {
+                        t.primary_key = None;
+                    }
+                    t.constraints
+                        .retain(|c| c.name.as_deref() != Some(n.as_str()));
+                    t.indexes.retain(|i| i.name.as_deref() != Some(n.as_str()));
+                }
+                AlterAction::DropPrimaryKey => {
+                    t.primary_key = None;
+                    t.constraints.retain(|c| !c.primary_key);
+                }
+                AlterAction::DropIndex { name } => {
+                    let n = name.normalized();
+                    t.indexes.retain(|i| i.name.as_deref() != Some(n.as_str()));
+                    self.index_tables.remove(&n);
+                }
+                AlterAction::ValidateConstraint { name } => {
+                    let n = name.normalized();
+                    for c in &mut t.constraints {
+                        if c.name.as_deref() == Some(n.as_str()) {
+                            c.not_valid = false;
+                        }
+                    }
+                }
+                AlterAction::RenameColumn { from, to } => {
+                    let (f, tn) = (from.normalized(), to.normalized());
+                    if let Some(c) = t.column_mut(&f) {
+                        c.name = tn.clone();
+                    }
+                    for ix in &mut t.indexes {
+                        for c in ix.columns.iter_mut().flatten() {
+                            if *c == f {
+                                *c = tn.clone();
+                            }
+                        }
+                    }
+                }
+                AlterAction::ChangeColumn { old_name, column } => {
+                    let old = old_name.normalized();
+                    t.columns.retain(|c| c.name != old);
+                    t.add_column(column);
+                }
+                AlterAction::ModifyColumn { column } => t.add_column(column),
+                AlterAction::RenameTable { to } => {
+                    let from = ObjectName {
+                        parts: vec![Ident::new(k.clone())],
+                    };
+                    self.rename_table(&from, to);
+                    k = key(to);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn create_index(&mut self, ci: &CreateIndex, origin: Origin) {
+        let k = key(&ci.table);
+        let name = ci.name.as_ref().map(Ident::normalized);
+        let t = self.table_entry(&ci.table);
+        t.indexes.push(Index {
+            name: name.clone(),
+            columns: ci
+                .columns
+                .iter()
+                .map(|c| c.column.as_ref().map(Ident::normalized))
+                .collect(),
+            origin,
+        });
+        if let Some(n) = name {
+            self.index_tables.insert(n, k);
+        }
+    }
+}
