@@ -233,8 +233,20 @@ impl Schema {
             StatementKind::CreateTable(ct) => self.create_table(ct, stmt, origin),
             StatementKind::AlterTable(at) => self.alter_table(at, stmt, origin),
             StatementKind::CreateIndex(ci) => self.create_index(ci, origin),
+            StatementKind::CreateOther(co)
+                if matches!(co.object, ObjectKind::View | ObjectKind::MaterializedView) =>
+            {
+                // Views are relations too: indexes (materialized views) and
+                // drops on a view created in this change are not on live data.
+                if let Some(name) = &co.name {
+                    let k = key(name);
+                    if !self.tables.contains_key(&k) {
+                        self.tables.insert(k, Table::new(name, origin, false));
+                    }
+                }
+            }
             StatementKind::Drop(d) => match d.object {
-                ObjectKind::Table => {
+                ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView => {
                     for n in &d.names {
                         self.tables.remove(&key(n));
                     }
@@ -534,5 +546,102 @@ impl Schema {
         if let Some(n) = name {
             self.index_tables.insert(n, k);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::model::Dialect;
+    use crate::review::parse::parse_file;
+
+    fn schema_after(existing: &str, new: &str) -> Schema {
+        let mut s = Schema::new();
+        for st in parse_file(existing, Dialect::Postgres) {
+            s.apply(&st, Origin::Existing);
+        }
+        for (i, st) in parse_file(new, Dialect::Postgres).iter().enumerate() {
+            s.apply(st, Origin::New { file: 0, stmt: i });
+        }
+        s
+    }
+
+    fn name(n: &str) -> ObjectName {
+        ObjectName::simple(n)
+    }
+
+    #[test]
+    fn tables_created_in_the_change_are_new() {
+        let s = schema_after(
+            "CREATE TABLE old (id bigint PRIMARY KEY);",
+            "CREATE TABLE fresh (id bigint PRIMARY KEY);",
+        );
+        assert!(s.is_new_table(&name("fresh")));
+        assert!(!s.is_new_table(&name("old")));
+        assert!(!s.is_new_table(&name("never_seen")));
+        assert!(
+            s.table(&name("FRESH")).is_some(),
+            "unquoted names fold case"
+        );
+    }
+
+    #[test]
+    fn renames_and_drops_follow_the_table() {
+        let s = schema_after(
+            "",
+            "CREATE TABLE a (id bigint PRIMARY KEY);\nALTER TABLE a RENAME TO b;\nCREATE TABLE c (id bigint);\nDROP TABLE c;",
+        );
+        assert!(s.is_new_table(&name("b")));
+        assert!(s.table(&name("a")).is_none());
+        assert!(s.table(&name("c")).is_none());
+    }
+
+    #[test]
+    fn columns_nullability_and_types_are_tracked() {
+        let s = schema_after(
+            "CREATE TABLE u (id bigint PRIMARY KEY, email text, n integer NOT NULL);",
+            "ALTER TABLE u ALTER COLUMN email SET NOT NULL, ALTER COLUMN n DROP NOT NULL, ALTER COLUMN n TYPE bigint;",
+        );
+        let t = s.table(&name("u")).unwrap();
+        let col = |c: &str| t.column(&Ident::new(c)).unwrap();
+        assert!(!col("id").nullable);
+        assert!(!col("email").nullable);
+        assert!(col("n").nullable);
+        assert_eq!(col("n").data_type.name, "bigint");
+    }
+
+    #[test]
+    fn indexes_and_checks_are_tracked() {
+        let s = schema_after(
+            "CREATE TABLE o (id bigint PRIMARY KEY, u bigint, v bigint);",
+            "CREATE INDEX o_u_v ON o (u, v);\nALTER TABLE o ADD CONSTRAINT v_nn CHECK (v IS NOT NULL) NOT VALID;",
+        );
+        let t = s.table(&name("o")).unwrap();
+        assert!(t.has_index_covering(&["u".to_string()]));
+        assert!(t.has_index_covering(&["v".to_string(), "u".to_string()]));
+        assert!(!t.has_index_covering(&["v".to_string()]));
+        assert!(!t.has_valid_not_null_check(&Ident::new("v")));
+        assert!(s.is_new_index(&name("o_u_v")));
+        let s2 = schema_after(
+            "CREATE TABLE o (id bigint PRIMARY KEY, v bigint);\nALTER TABLE o ADD CONSTRAINT v_nn CHECK (v IS NOT NULL) NOT VALID;",
+            "ALTER TABLE o VALIDATE CONSTRAINT v_nn;",
+        );
+        assert!(
+            s2.table(&name("o"))
+                .unwrap()
+                .has_valid_not_null_check(&Ident::new("v"))
+        );
+    }
+
+    #[test]
+    fn foreign_keys_are_recorded_only_for_the_change() {
+        let s = schema_after(
+            "CREATE TABLE a (id bigint PRIMARY KEY, p bigint REFERENCES p (id));",
+            "CREATE TABLE b (id bigint PRIMARY KEY, p bigint REFERENCES p (id));",
+        );
+        assert!(s.table(&name("a")).unwrap().foreign_keys.is_empty());
+        let fks = &s.table(&name("b")).unwrap().foreign_keys;
+        assert_eq!(fks.len(), 1);
+        assert_eq!(fks[0].columns, ["p"]);
     }
 }

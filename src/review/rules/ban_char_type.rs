@@ -39,6 +39,10 @@ mod tests {
             ),
             [2]
         );
+        assert_eq!(
+            lines_mysql("ALTER TABLE a ADD COLUMN c char(2), ALGORITHM=INSTANT;", ID),
+            [1]
+        );
     }
 
     #[test]

@@ -56,6 +56,9 @@ mod tests {
         );
         let sql = "CREATE TABLE t (id bigint PRIMARY KEY, x bigint);\nCREATE INDEX t_x ON t (x);";
         assert!(lines(sql, ID).is_empty());
+        let sql =
+            "CREATE MATERIALIZED VIEW v AS SELECT 1 AS id;\nCREATE UNIQUE INDEX v_id ON v (id);";
+        assert!(lines(sql, ID).is_empty());
         assert!(lines_mysql("CREATE INDEX users_email ON users (email);", ID).is_empty());
     }
 }

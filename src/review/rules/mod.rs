@@ -915,6 +915,46 @@ mod tests {
     }
 
     #[test]
+    fn seed_guide_user_preferences_without_pk() {
+        let sql = "CREATE TABLE user_preferences (\n  user_id bigint NOT NULL REFERENCES users (id),\n  theme varchar(20) NOT NULL DEFAULT 'light'\n);\nCREATE INDEX idx_user_preferences_user_id ON user_preferences (user_id);";
+        // Only the missing key: the FK is indexed, and the index is on a new table.
+        assert_eq!(lint_errors(sql), [("table-require-pk".to_string(), 1)]);
+    }
+
+    #[test]
+    fn seed_guide_user_preferences_with_pk_and_index_is_clean() {
+        lint_ok(
+            "CREATE TABLE user_preferences (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  user_id bigint NOT NULL REFERENCES users (id),\n  theme varchar(20) NOT NULL DEFAULT 'light',\n  created_at timestamptz NOT NULL DEFAULT now()\n);\nCREATE INDEX idx_user_preferences_user_id ON user_preferences (user_id);",
+        );
+    }
+
+    #[test]
+    fn seed_guide_delete_with_and_without_where() {
+        assert_eq!(
+            lint_errors("DELETE FROM x;"),
+            [("dml-require-where".to_string(), 1)]
+        );
+        lint_ok("DELETE FROM x WHERE id = 1;");
+    }
+
+    #[test]
+    fn findings_carry_configured_severity_help_and_position() {
+        let out = lint_with(
+            "SELECT 1;\n  DROP TABLE users;",
+            Dialect::Postgres,
+            None,
+            &ReviewSettings::default(),
+        );
+        let f = out
+            .findings
+            .iter()
+            .find(|f| f.rule == "drop-table")
+            .unwrap();
+        assert_eq!((f.span.start.line, f.span.start.column), (2, 14));
+        assert!(f.message.contains("users"));
+    }
+
+    #[test]
     fn unchanged_files_are_context_only() {
         let out = lint_files_with(
             &[
@@ -960,5 +1000,89 @@ mod tests {
         );
         assert_eq!(out[0].path, "002_b.sql");
         assert!(out[0].findings.is_empty(), "{:?}", out[0].findings);
+    }
+}
+
+/// Lints the Lemmy corpus (up.sql files as one added set) and prints counts
+/// per rule: a tool for spotting false positives, not an assertion on them.
+/// Run: `cargo test --lib review::rules::corpus -- --ignored --nocapture`
+#[cfg(test)]
+mod corpus {
+    use super::*;
+    use crate::review::parse::parse_source;
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    fn up_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                up_files(&p, out);
+            } else if p.file_name().is_some_and(|n| n == "up.sql") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn lemmy_rule_counts() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/upstream/corpus/lemmy");
+        let mut paths = Vec::new();
+        up_files(&root, &mut paths);
+        let texts: Vec<(String, String)> = paths
+            .iter()
+            .map(|p| {
+                let t = std::fs::read(p).unwrap_or_default();
+                (
+                    p.display().to_string(),
+                    String::from_utf8_lossy(&t).into_owned(),
+                )
+            })
+            .collect();
+        let parsed: Vec<_> = texts
+            .iter()
+            .map(|(_, t)| parse_source(t, Dialect::Postgres))
+            .collect();
+        let files: Vec<LintFile<'_>> = texts
+            .iter()
+            .zip(&parsed)
+            .map(|((p, t), f)| LintFile {
+                path: p,
+                size_bytes: t.len() as u64,
+                statements: &f.statements,
+                change: FileChange::Added,
+                header_comments: &f.header_comments,
+            })
+            .collect();
+        let settings = ReviewSettings::default();
+        let out = lint(&LintInput {
+            files: &files,
+            dialect: Dialect::Postgres,
+            environment: None,
+            settings: &settings,
+            lock_timeout_configured: false,
+            base_versions: &[],
+        });
+        let mut counts: BTreeMap<&str, (usize, Vec<String>)> = BTreeMap::new();
+        for f in &out {
+            for x in &f.findings {
+                let e = counts.entry(x.rule.as_str()).or_default();
+                e.0 += 1;
+                if e.1.len() < 3 {
+                    let short = f.path.rsplit('/').nth(1).unwrap_or("");
+                    e.1.push(format!("{short}:{} {}", x.span.start.line, x.message));
+                }
+            }
+        }
+        for (rule, (n, samples)) in &counts {
+            println!("{rule}: {n}");
+            for s in samples {
+                println!("    {s}");
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     if let StatementKind::Reindex(r) = &cx.stmt.kind
         && !r.concurrently
+        && super::require_lock_timeout::reindexes_existing(r, cx.schema)
     {
         let what = r
             .name
@@ -41,5 +42,7 @@ mod tests {
     fn concurrently_is_fine() {
         assert!(lines("REINDEX INDEX CONCURRENTLY users_email;", ID).is_empty());
         assert!(lines("REINDEX (CONCURRENTLY) TABLE users;", ID).is_empty());
+        let sql = "CREATE TABLE t (id bigint PRIMARY KEY);\nREINDEX TABLE t;";
+        assert!(lines(sql, ID).is_empty());
     }
 }

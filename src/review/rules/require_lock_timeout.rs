@@ -35,18 +35,28 @@ pub(super) fn takes_blocking_lock(stmt: &Statement, schema: &Schema) -> bool {
         StatementKind::Drop(d) => match d.object {
             ObjectKind::Table => d.names.iter().any(existing),
             ObjectKind::Index => !d.concurrently && d.names.iter().any(|n| !schema.is_new_index(n)),
-            ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Trigger => true,
+            ObjectKind::View | ObjectKind::MaterializedView => d.names.iter().any(existing),
+            ObjectKind::Trigger => d.table.as_ref().is_none_or(existing),
             _ => false,
         },
         StatementKind::Truncate(t) => t.tables.iter().any(existing),
         StatementKind::Vacuum(v) => v.full,
         StatementKind::Cluster(_) | StatementKind::Lock { .. } => true,
-        StatementKind::Reindex(r) => !r.concurrently,
+        StatementKind::Reindex(r) => !r.concurrently && reindexes_existing(r, schema),
         StatementKind::RefreshMaterializedView { concurrently, .. } => !concurrently,
         StatementKind::CreateOther(co) => {
             co.object == ObjectKind::Trigger && co.table.as_ref().is_some_and(existing)
         }
         _ => false,
+    }
+}
+
+/// True unless the REINDEX target was created by the change under review.
+pub(super) fn reindexes_existing(r: &Reindex, schema: &Schema) -> bool {
+    match (&r.target, &r.name) {
+        (ObjectKind::Table, Some(n)) => !schema.is_new_table(n),
+        (ObjectKind::Index, Some(n)) => !schema.is_new_index(n),
+        _ => true,
     }
 }
 
@@ -99,6 +109,9 @@ mod tests {
         assert!(lines(sql, ID).is_empty());
         let sql = "CREATE TABLE t (id bigint PRIMARY KEY);\nALTER TABLE t ADD COLUMN a text;\nCREATE INDEX CONCURRENTLY i ON users (a);";
         assert!(lines(sql, ID).is_empty());
+        let sql = "CREATE MATERIALIZED VIEW v AS SELECT 1 AS id;\nCREATE INDEX v_id ON v (id);\nREINDEX TABLE v;\nDROP MATERIALIZED VIEW v;";
+        assert!(lines(sql, ID).is_empty());
+        assert_eq!(lines("SELECT 1;\nDROP VIEW v;", ID), [2]);
         let sql = "SET lock_timeout = 0;\nALTER TABLE users ADD COLUMN a text;";
         assert_eq!(lines(sql, ID), [2]);
     }
