@@ -8,6 +8,8 @@
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod flow;
+pub mod forge;
 pub mod review;
 pub mod server;
 pub mod store;

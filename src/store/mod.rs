@@ -1,7 +1,10 @@
 //! The meta database: connection, schema migrations, and the queries of each
 //! concern (deliveries, jobs, audit) in their own modules. SQL lives here only.
 
+pub mod audit;
+pub mod change_requests;
 pub mod embedded;
+pub mod reviews;
 pub mod testdb;
 
 use sqlx::PgPool;

@@ -1,0 +1,435 @@
+//! Pure part of the pull-request flow: which changed files are migrations, and
+//! how the reviews of several environments combine into one result.
+
+use crate::config::{Config, Engine, Environment};
+use crate::forge::{ChangedFile, CheckConclusion, FileStatus};
+use crate::review::finding::{Finding, RiskLevel, Severity};
+use crate::review::model::Dialect;
+use crate::review::risk::RiskReason;
+use crate::review::{FileChange, ReviewReport};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// A migration file the pull request touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationChange {
+    /// Path at the head (for removed files: the deleted path).
+    pub path: String,
+    /// How the PR touches it.
+    pub change: FileChange,
+    /// Blob id at the head, when known.
+    pub blob_sha: Option<String>,
+}
+
+/// True when `path` is a `.sql` file inside `dir` (at any depth).
+pub fn is_migration(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_matches('/');
+    let inside = dir.is_empty()
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'));
+    inside && path.to_ascii_lowercase().ends_with(".sql")
+}
+
+/// The PR's changed files that are migrations. A file renamed into the folder
+/// counts as added, one renamed out of it as removed.
+pub fn migration_changes(files: &[ChangedFile], dir: &str) -> Vec<MigrationChange> {
+    let mut out = Vec::new();
+    for f in files {
+        let here = is_migration(&f.path, dir);
+        let change = match &f.status {
+            FileStatus::Added | FileStatus::Copied { .. } if here => FileChange::Added,
+            FileStatus::Modified if here => FileChange::Modified,
+            FileStatus::Removed if here => FileChange::Removed,
+            FileStatus::Renamed { from } => match (is_migration(from, dir), here) {
+                (true, true) => FileChange::Renamed { from: from.clone() },
+                (false, true) => FileChange::Added,
+                (true, false) => {
+                    out.push(MigrationChange {
+                        path: from.clone(),
+                        change: FileChange::Removed,
+                        blob_sha: None,
+                    });
+                    continue;
+                }
+                (false, false) => continue,
+            },
+            _ => continue,
+        };
+        out.push(MigrationChange {
+            path: f.path.clone(),
+            change,
+            blob_sha: f.blob_sha.clone(),
+        });
+    }
+    out
+}
+
+/// A digest of the migration files at a commit (paths, changes, blob ids):
+/// when it changes between pushes, the migrations changed.
+pub fn migrations_digest(changes: &[MigrationChange]) -> String {
+    let mut lines: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{}\t{}\t{}",
+                c.path,
+                change_label(&c.change),
+                c.blob_sha.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    lines.sort();
+    hex::encode(Sha256::digest(lines.join("\n").as_bytes()))
+}
+
+/// `added`, `modified`, `removed`, `renamed from X`.
+pub fn change_label(change: &FileChange) -> String {
+    match change {
+        FileChange::Added => "added".to_string(),
+        FileChange::Modified => "modified".to_string(),
+        FileChange::Removed => "removed".to_string(),
+        FileChange::Renamed { from } => format!("renamed from {from}"),
+        FileChange::Unchanged => "unchanged".to_string(),
+    }
+}
+
+/// One review to run: an environment (or none) with its SQL dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewTarget {
+    /// Environment name (`None` when the config has no environments).
+    pub environment: Option<String>,
+    /// Dialect of the environment's databases.
+    pub dialect: Dialect,
+    /// The environment sets a lock timeout for migrations.
+    pub lock_timeout_configured: bool,
+}
+
+/// The reviews to run for a configuration: one per environment, in rollout order.
+pub fn review_targets(config: &Config) -> Vec<ReviewTarget> {
+    if config.environments.is_empty() {
+        return vec![ReviewTarget {
+            environment: None,
+            dialect: Dialect::Postgres,
+            lock_timeout_configured: false,
+        }];
+    }
+    config.environments.iter().map(target_for).collect()
+}
+
+fn target_for(env: &Environment) -> ReviewTarget {
+    let dialect = match env.databases.first().map(|d| d.engine) {
+        Some(Engine::Mysql) => Dialect::Mysql,
+        _ => Dialect::Postgres,
+    };
+    ReviewTarget {
+        environment: Some(env.name.clone()),
+        dialect,
+        lock_timeout_configured: env.lock_timeout.is_some(),
+    }
+}
+
+/// A finding as reported in more than one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedFinding {
+    /// The file.
+    pub path: String,
+    /// The finding (as reported by the first environment that has it).
+    pub finding: Finding,
+    /// The environments that report it; `None` when every reviewed environment does.
+    pub only_in: Option<Vec<String>>,
+}
+
+/// Risk of one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvRisk {
+    /// Environment (`None`: no environments configured).
+    pub environment: Option<String>,
+    /// Level.
+    pub level: RiskLevel,
+    /// Reasons at that level.
+    pub reasons: Vec<RiskReason>,
+}
+
+/// The combined result of every environment's review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Combined {
+    /// Files in version order with how they changed and their statement count.
+    pub files: Vec<(String, String, usize)>,
+    /// Findings, per file in version order, then by position.
+    pub findings: Vec<MergedFinding>,
+    /// Per-environment risk.
+    pub risks: Vec<EnvRisk>,
+    /// The highest risk over environments.
+    pub risk: RiskLevel,
+    /// Error-severity findings (counted once over environments).
+    pub errors: usize,
+    /// Warnings.
+    pub warnings: usize,
+    /// Infos.
+    pub infos: usize,
+    /// Suppressed by comments (the maximum over environments).
+    pub suppressed: usize,
+    /// failure (an error), neutral (warnings only), success.
+    pub conclusion: CheckConclusion,
+}
+
+/// Merges per-environment reports: a finding reported identically (same file,
+/// position, rule, severity and message) in several environments is listed
+/// once, with the environments that have it when not all do.
+pub fn combine(
+    reports: &[(Option<String>, ReviewReport)],
+    changes: &[MigrationChange],
+) -> Combined {
+    let all_envs: Vec<String> = reports.iter().filter_map(|(e, _)| e.clone()).collect();
+    // key → (order, finding, envs)
+    type Key = (usize, String, u32, u32, String, Severity, String);
+    let mut merged: BTreeMap<Key, (MergedFinding, Vec<String>)> = BTreeMap::new();
+    let mut file_order: Vec<String> = Vec::new();
+    let mut files = Vec::new();
+    for (env, report) in reports {
+        for file in &report.files {
+            let idx = match file_order.iter().position(|p| p == &file.path) {
+                Some(i) => i,
+                None => {
+                    file_order.push(file.path.clone());
+                    let change = changes
+                        .iter()
+                        .find(|c| c.path == file.path)
+                        .map(|c| change_label(&c.change))
+                        .unwrap_or_else(|| "changed".to_string());
+                    files.push((file.path.clone(), change, file.statements));
+                    file_order.len() - 1
+                }
+            };
+            for f in &file.findings {
+                let key = (
+                    idx,
+                    f.rule.clone(),
+                    f.span.start.line,
+                    f.span.start.column,
+                    f.message.clone(),
+                    f.severity,
+                    file.path.clone(),
+                );
+                let entry = merged.entry(key).or_insert_with(|| {
+                    (
+                        MergedFinding {
+                            path: file.path.clone(),
+                            finding: f.clone(),
+                            only_in: None,
+                        },
+                        Vec::new(),
+                    )
+                });
+                if let Some(e) = env
+                    && !entry.1.contains(e)
+                {
+                    entry.1.push(e.clone());
+                }
+            }
+        }
+    }
+    let mut findings: Vec<MergedFinding> = merged
+        .into_values()
+        .map(|(mut m, envs)| {
+            if !all_envs.is_empty() && envs.len() < all_envs.len() {
+                m.only_in = Some(envs);
+            }
+            m
+        })
+        .collect();
+    // Key order is (file, rule, line, …); present by position within a file.
+    findings.sort_by(|a, b| {
+        let ia = file_order.iter().position(|p| p == &a.path);
+        let ib = file_order.iter().position(|p| p == &b.path);
+        (ia, a.finding.span.start, &a.finding.rule).cmp(&(
+            ib,
+            b.finding.span.start,
+            &b.finding.rule,
+        ))
+    });
+    let count = |s: Severity| findings.iter().filter(|m| m.finding.severity == s).count();
+    let (errors, warnings, infos) = (
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+    );
+    let risks: Vec<EnvRisk> = reports
+        .iter()
+        .map(|(env, r)| EnvRisk {
+            environment: env.clone(),
+            level: r.risk.level,
+            reasons: r.risk.reasons.clone(),
+        })
+        .collect();
+    let risk = risks.iter().map(|r| r.level).max().unwrap_or_default();
+    let conclusion = if errors > 0 {
+        CheckConclusion::Failure
+    } else if warnings > 0 {
+        CheckConclusion::Neutral
+    } else {
+        CheckConclusion::Success
+    };
+    Combined {
+        files,
+        findings,
+        risks,
+        risk,
+        errors,
+        warnings,
+        infos,
+        suppressed: reports
+            .iter()
+            .map(|(_, r)| r.summary.suppressed)
+            .max()
+            .unwrap_or(0),
+        conclusion,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::finding::{Position, Span};
+    use crate::review::{FileReport, Summary};
+
+    fn file(path: &str, status: FileStatus) -> ChangedFile {
+        ChangedFile {
+            path: path.to_string(),
+            status,
+            blob_sha: Some("b".into()),
+        }
+    }
+
+    #[test]
+    fn migration_paths_are_sql_files_inside_the_folder() {
+        let dir = "schema/migrations/";
+        assert!(is_migration("schema/migrations/001_a.sql", dir));
+        assert!(is_migration("schema/migrations/pg/001_a.SQL", dir));
+        assert!(!is_migration("schema/migrations/README.md", dir));
+        assert!(!is_migration("schema/migrations_old/001.sql", dir));
+        assert!(!is_migration("other/001.sql", dir));
+    }
+
+    #[test]
+    fn renames_across_the_folder_boundary_are_adds_or_removes() {
+        let dir = "m";
+        let files = [
+            file("m/1.sql", FileStatus::Added),
+            file("m/2.sql", FileStatus::Removed),
+            file(
+                "m/3.sql",
+                FileStatus::Renamed {
+                    from: "m/old3.sql".into(),
+                },
+            ),
+            file(
+                "m/4.sql",
+                FileStatus::Renamed {
+                    from: "x/4.sql".into(),
+                },
+            ),
+            file(
+                "y/5.sql",
+                FileStatus::Renamed {
+                    from: "m/5.sql".into(),
+                },
+            ),
+            file("README.md", FileStatus::Modified),
+        ];
+        let got: Vec<(String, FileChange)> = migration_changes(&files, dir)
+            .into_iter()
+            .map(|c| (c.path, c.change))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("m/1.sql".into(), FileChange::Added),
+                ("m/2.sql".into(), FileChange::Removed),
+                (
+                    "m/3.sql".into(),
+                    FileChange::Renamed {
+                        from: "m/old3.sql".into()
+                    }
+                ),
+                ("m/4.sql".into(), FileChange::Added),
+                ("m/5.sql".into(), FileChange::Removed),
+            ]
+        );
+    }
+
+    #[test]
+    fn digest_changes_with_blob_ids_only() {
+        let a = migration_changes(&[file("m/1.sql", FileStatus::Added)], "m");
+        let mut b = a.clone();
+        assert_eq!(migrations_digest(&a), migrations_digest(&b));
+        b[0].blob_sha = Some("other".into());
+        assert_ne!(migrations_digest(&a), migrations_digest(&b));
+    }
+
+    fn finding(rule: &str, line: u32, severity: Severity) -> Finding {
+        let at = Position { line, column: 1 };
+        Finding {
+            rule: rule.into(),
+            severity,
+            span: Span { start: at, end: at },
+            message: format!("{rule} at {line}"),
+            help: None,
+        }
+    }
+
+    fn report(findings: Vec<Finding>, level: RiskLevel) -> ReviewReport {
+        ReviewReport {
+            files: vec![FileReport {
+                path: "m/1.sql".into(),
+                statements: 2,
+                findings,
+                suppressed: 0,
+                risk: Default::default(),
+            }],
+            risk: crate::review::risk::RiskReport {
+                level,
+                reasons: vec![],
+            },
+            summary: Summary::default(),
+        }
+    }
+
+    #[test]
+    fn findings_shared_by_all_environments_are_listed_once() {
+        let shared = finding("table-require-pk", 1, Severity::Error);
+        let prod_only = finding("no-truncate", 3, Severity::Warning);
+        let reports = vec![
+            (
+                Some("staging".to_string()),
+                report(vec![shared.clone()], RiskLevel::Low),
+            ),
+            (
+                Some("production".to_string()),
+                report(vec![shared.clone(), prod_only.clone()], RiskLevel::High),
+            ),
+        ];
+        let c = combine(&reports, &[]);
+        assert_eq!(c.findings.len(), 2);
+        assert_eq!(c.findings[0].only_in, None);
+        assert_eq!(c.findings[1].only_in, Some(vec!["production".to_string()]));
+        assert_eq!((c.errors, c.warnings), (1, 1));
+        assert_eq!(c.risk, RiskLevel::High);
+        assert_eq!(c.conclusion, CheckConclusion::Failure);
+    }
+
+    #[test]
+    fn conclusion_follows_the_worst_severity() {
+        let warn = vec![(
+            None,
+            report(vec![finding("w", 1, Severity::Warning)], RiskLevel::Low),
+        )];
+        assert_eq!(combine(&warn, &[]).conclusion, CheckConclusion::Neutral);
+        let info = vec![(
+            None,
+            report(vec![finding("i", 1, Severity::Info)], RiskLevel::Low),
+        )];
+        assert_eq!(combine(&info, &[]).conclusion, CheckConclusion::Success);
+    }
+}

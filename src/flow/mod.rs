@@ -1,0 +1,566 @@
+//! The pull-request flow, forge-neutral: what bytegate does for each event.
+//!
+//! For a pull request that wants review (opened, synchronize, reopened,
+//! ready_for_review, base changed) and touches the migrations folder:
+//! list the changed files, read each migration at the head commit, review it
+//! for every environment, then publish a check (`bytegate/sql-review`) on the
+//! head commit and one sticky comment, and store the results and audit entries.
+//!
+//! Ordering: every event records the newest head it knows of
+//! ([`store::change_requests::record_seen`] never moves the head backwards).
+//! A review of an older commit still completes its own check, but the sticky
+//! comment is edited only under a row lock and only while the reviewed commit
+//! is still the newest head, so a slow job never overwrites newer results.
+//!
+//! Fork pull requests are reviewed statically: this module never connects to
+//! a target database for any pull request.
+
+pub mod analysis;
+pub mod render;
+pub mod repo_config;
+
+use crate::config::Config;
+use crate::event::{Event, PrAction, PullRequestEvent, RerunEvent};
+use crate::forge::{CheckConclusion, CheckHandle, CheckResult, Forge, ForgeError, ForgeSet};
+use crate::review::{self, ReviewInput, ReviewOptions, ReviewReport};
+use crate::store::audit::{self, AuditAction, AuditEntry};
+use crate::store::change_requests::{self, ChangeRequest, PrSeen};
+use crate::store::{StoreError, reviews};
+use analysis::MigrationChange;
+use futures::{StreamExt, TryStreamExt};
+use render::{CHECK_NAME, COMMENT_MARKER, RenderContext};
+use repo_config::{REPO_CONFIG_PATH, RepoConfig};
+use serde_json::json;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The actor recorded in the audit trail for the bot's own actions.
+pub const BOT_ACTOR: &str = "bytegate";
+/// Files read from the forge at the same time (well under GitHub's concurrency limit).
+const CONCURRENT_READS: usize = 8;
+
+/// Everything the flow needs, shared by all workers.
+#[derive(Clone)]
+pub struct FlowContext {
+    /// The meta database.
+    pub db: PgPool,
+    /// The server's configuration.
+    pub config: Arc<Config>,
+    /// Forge clients.
+    pub forges: ForgeSet,
+    /// bytegate's public URL (`BB_EXTERNAL_URL`), linked from checks.
+    pub external_url: Option<String>,
+}
+
+/// Why handling an event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// Talking to the forge failed.
+    #[error(transparent)]
+    Forge(#[from] ForgeError),
+    /// The meta database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// bytegate itself failed (a bug): retrying will not help.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl FlowError {
+    /// True when the job should be retried (with backoff).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FlowError::Forge(e) => e.is_retryable(),
+            // Connection loss, deadlocks, failover: worth another attempt.
+            FlowError::Store(_) => true,
+            FlowError::Internal(_) => false,
+        }
+    }
+
+    /// The earliest sensible retry, when the forge said so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FlowError::Forge(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for FlowError {
+    fn from(e: sqlx::Error) -> Self {
+        FlowError::Store(StoreError::Query(e))
+    }
+}
+
+/// Handles one event. Events the flow does not act on (yet) succeed without effect.
+pub async fn handle_event(ctx: &FlowContext, event: &Event) -> Result<(), FlowError> {
+    match event {
+        Event::PullRequest(pr) if pr.action.wants_review() => review_pull_request(ctx, pr).await,
+        Event::PullRequest(pr) => pull_request_lifecycle(ctx, pr).await,
+        Event::Rerun(rerun) => rerun_review(ctx, rerun).await,
+        // Reviews and comments drive approvals (a later issue).
+        Event::Review(_) | Event::Comment(_) => Ok(()),
+    }
+}
+
+fn seen(pr: &PullRequestEvent) -> PrSeen<'_> {
+    PrSeen {
+        forge: pr.pr.repo.forge.as_str(),
+        repo: &pr.pr.repo.full_name,
+        number: pr.pr.number as i64,
+        title: &pr.title,
+        author: &pr.author,
+        head_sha: &pr.head_sha,
+        base_ref: &pr.base_ref,
+        is_fork: pr.is_fork,
+        at: pr.at,
+    }
+}
+
+fn entry<'a>(
+    pr: &'a PullRequestEvent,
+    action: AuditAction,
+    detail: serde_json::Value,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        actor: BOT_ACTOR,
+        action,
+        forge: Some(pr.pr.repo.forge.as_str()),
+        repo: Some(&pr.pr.repo.full_name),
+        number: Some(pr.pr.number as i64),
+        environment: None,
+        detail,
+    }
+}
+
+/// Closed, merged, or edited without a base change: record the state.
+async fn pull_request_lifecycle(ctx: &FlowContext, pr: &PullRequestEvent) -> Result<(), FlowError> {
+    let cr = change_requests::record_seen(&ctx.db, &seen(pr)).await?;
+    if let PrAction::Closed { merged, merge_sha } = &pr.action {
+        let (state, action) = if *merged {
+            ("merged", AuditAction::ChangeRequestMerged)
+        } else {
+            ("closed", AuditAction::ChangeRequestClosed)
+        };
+        change_requests::set_state(&ctx.db, cr.id, state, merge_sha.as_deref()).await?;
+        let e = entry(
+            pr,
+            action,
+            json!({"head_sha": pr.head_sha, "merge_sha": merge_sha}),
+        );
+        audit::append(&ctx.db, &e).await?;
+    }
+    Ok(())
+}
+
+/// A user asked to re-run the check: review the PR's current head again.
+async fn rerun_review(ctx: &FlowContext, rerun: &RerunEvent) -> Result<(), FlowError> {
+    let forge = ctx.forges.for_repo(&rerun.repo)?;
+    for &number in &rerun.pr_numbers {
+        let pr_ref = crate::event::PrRef {
+            repo: rerun.repo.clone(),
+            number,
+        };
+        let info = forge.get_pull_request(&pr_ref).await?;
+        if info.state != "open" {
+            continue;
+        }
+        let event = PullRequestEvent {
+            pr: pr_ref,
+            action: PrAction::Synchronize,
+            head_sha: info.head_sha,
+            base_ref: info.base_ref,
+            base_sha: info.base_sha,
+            author: info.author,
+            title: info.title,
+            html_url: String::new(),
+            is_fork: info.is_fork,
+            draft: info.draft,
+            at: chrono::Utc::now(),
+        };
+        review_pull_request(ctx, &event).await?;
+    }
+    if rerun.pr_numbers.is_empty() {
+        // GitHub leaves `pull_requests` empty for forks; bytegate cannot map the sha back yet.
+        tracing::info!(repo = %rerun.repo.full_name, sha = %rerun.head_sha, "re-run without a pull request number; ignored");
+    }
+    Ok(())
+}
+
+/// Reviews a pull request's head commit and publishes the result.
+pub async fn review_pull_request(
+    ctx: &FlowContext,
+    pr: &PullRequestEvent,
+) -> Result<(), FlowError> {
+    let forge = ctx.forges.for_repo(&pr.pr.repo)?;
+    let cr = change_requests::record_seen(&ctx.db, &seen(pr)).await?;
+    if pr.action == PrAction::Reopened && cr.state != "open" {
+        change_requests::reopen(&ctx.db, cr.id).await?;
+        audit::append(
+            &ctx.db,
+            &entry(pr, AuditAction::ChangeRequestReopened, json!({})),
+        )
+        .await?;
+    }
+
+    // The repository's own settings come from the base commit, never the head.
+    let (repo_config, repo_config_error) = match forge
+        .file_content(&pr.pr.repo, REPO_CONFIG_PATH, &pr.base_sha)
+        .await?
+    {
+        None => (RepoConfig::default(), None),
+        Some(bytes) => match RepoConfig::parse(&String::from_utf8_lossy(&bytes)) {
+            Ok(c) => (c, None),
+            Err(e) => (RepoConfig::default(), Some(e)),
+        },
+    };
+    let dir = repo_config
+        .migrations_dir
+        .clone()
+        .unwrap_or_else(|| ctx.config.project.migrations_dir.clone());
+
+    let files = forge.list_pr_files(&pr.pr).await?;
+    let changes = analysis::migration_changes(&files, &dir);
+    if changes.is_empty() {
+        if cr.comment_id.is_some() {
+            // It used to change migrations: say that it no longer does.
+            let body = render::comment_no_migrations(&pr.head_sha);
+            publish_comment(ctx, forge.as_ref(), &cr, pr, &body).await?;
+        }
+        return Ok(());
+    }
+
+    let handle = match (&cr.check_sha, &cr.check_handle) {
+        (Some(sha), Some(stored)) if sha == &pr.head_sha => CheckHandle::from_stored(stored),
+        _ => None,
+    };
+    let handle = match handle {
+        Some(h) => h,
+        None => {
+            let h = forge
+                .start_check(
+                    &pr.pr.repo,
+                    &pr.head_sha,
+                    CHECK_NAME,
+                    ctx.external_url.as_deref(),
+                )
+                .await?;
+            change_requests::set_check(&ctx.db, cr.id, &pr.head_sha, &h.to_stored()).await?;
+            h
+        }
+    };
+    audit::append(
+        &ctx.db,
+        &entry(
+            pr,
+            AuditAction::ReviewStarted,
+            json!({"head_sha": pr.head_sha, "files": changes.len()}),
+        ),
+    )
+    .await?;
+
+    match review_and_publish(
+        ctx,
+        forge.as_ref(),
+        &cr,
+        pr,
+        &changes,
+        &repo_config,
+        repo_config_error,
+        &handle,
+    )
+    .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let detail = json!({"head_sha": pr.head_sha, "error": e.to_string(), "retryable": e.is_retryable()});
+            // Best effort: the error being reported is the one that matters.
+            let _ = audit::append(&ctx.db, &entry(pr, AuditAction::ReviewFailed, detail)).await;
+            if !e.is_retryable() {
+                let result = CheckResult {
+                    conclusion: CheckConclusion::Failure,
+                    title: "bytegate could not finish the review".to_string(),
+                    summary: format!("The review failed and will not be retried:\n\n```\n{e}\n```"),
+                    annotations: Vec::new(),
+                    details_url: ctx.external_url.clone(),
+                };
+                let _ = forge
+                    .complete_check(
+                        &pr.pr.repo,
+                        &pr.head_sha,
+                        CHECK_NAME,
+                        Some(&handle),
+                        &result,
+                    )
+                    .await;
+            }
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn review_and_publish(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    pr: &PullRequestEvent,
+    changes: &[MigrationChange],
+    repo_config: &RepoConfig,
+    repo_config_error: Option<String>,
+    handle: &CheckHandle,
+) -> Result<(), FlowError> {
+    let inputs = read_inputs(forge, pr, changes).await?;
+    let dir = repo_config
+        .migrations_dir
+        .clone()
+        .unwrap_or_else(|| ctx.config.project.migrations_dir.clone());
+    let base_versions: Vec<String> = forge
+        .list_directory(&pr.pr.repo, &dir, &pr.base_sha)
+        .await?
+        .into_iter()
+        .filter(|e| e.is_file && analysis::is_migration(&e.path, &dir))
+        .map(|e| e.path)
+        .collect();
+
+    let reports = run_reviews(
+        ctx.config.clone(),
+        repo_config.merged_review(&ctx.config.review),
+        inputs,
+        base_versions,
+    )
+    .await?;
+    let combined = analysis::combine(&reports, changes);
+    let rctx = RenderContext {
+        head_sha: &pr.head_sha,
+        is_fork: pr.is_fork,
+        multi_env: reports.len() > 1,
+    };
+
+    store_results(&ctx.db, cr.id, &pr.head_sha, &reports).await?;
+    change_requests::note_migrations(
+        &ctx.db,
+        cr.id,
+        &pr.head_sha,
+        &analysis::migrations_digest(changes),
+        pr.at,
+    )
+    .await?;
+
+    let mut summary = render::check_summary(&combined, &rctx);
+    if let Some(err) = &repo_config_error {
+        summary = format!(
+            "> **{REPO_CONFIG_PATH} on the base branch is invalid and was ignored:** {err}\n\n{summary}"
+        );
+    }
+    let result = CheckResult {
+        conclusion: combined.conclusion,
+        title: render::check_title(&combined),
+        summary,
+        annotations: if forge.checks_have_annotations() {
+            render::annotations(&combined)
+        } else {
+            Vec::new()
+        },
+        details_url: ctx.external_url.clone(),
+    };
+    forge
+        .complete_check(&pr.pr.repo, &pr.head_sha, CHECK_NAME, Some(handle), &result)
+        .await?;
+
+    let body = render::comment(&combined, &rctx, forge.max_comment_chars());
+    let published = publish_comment(ctx, forge, cr, pr, &body).await?;
+    let detail = json!({
+        "head_sha": pr.head_sha,
+        "conclusion": combined.conclusion.as_str(),
+        "risk": combined.risk.as_str(),
+        "errors": combined.errors,
+        "warnings": combined.warnings,
+        "infos": combined.infos,
+        "comment": published.as_str(),
+    });
+    audit::append(&ctx.db, &entry(pr, AuditAction::ReviewCompleted, detail)).await?;
+    Ok(())
+}
+
+/// Reads every migration's text: at the head commit, or at the base for removed files.
+async fn read_inputs(
+    forge: &dyn Forge,
+    pr: &PullRequestEvent,
+    changes: &[MigrationChange],
+) -> Result<Vec<ReviewInput>, FlowError> {
+    futures::stream::iter(changes.iter())
+        .map(|c| async move {
+            let at = if c.change == review::FileChange::Removed {
+                &pr.base_sha
+            } else {
+                &pr.head_sha
+            };
+            let text = forge.file_content(&pr.pr.repo, &c.path, at).await?;
+            let text = match (text, &c.change) {
+                (Some(t), _) => t,
+                (None, review::FileChange::Removed) => Vec::new(),
+                (None, _) => {
+                    // Listed in the diff but absent at the head: a force-push raced us.
+                    return Err(FlowError::Forge(ForgeError::Transient {
+                        op: "repos/get-content",
+                        message: format!("{} is missing at {}", c.path, at),
+                    }));
+                }
+            };
+            Ok(ReviewInput {
+                path: c.path.clone(),
+                text,
+                change: c.change.clone(),
+            })
+        })
+        .buffered(CONCURRENT_READS)
+        .try_collect()
+        .await
+}
+
+/// Runs one review per environment, off the async runtime (it is CPU-bound).
+async fn run_reviews(
+    config: Arc<Config>,
+    settings: review::settings::ReviewSettings,
+    inputs: Vec<ReviewInput>,
+    base_versions: Vec<String>,
+) -> Result<Vec<(Option<String>, ReviewReport)>, FlowError> {
+    tokio::task::spawn_blocking(move || {
+        analysis::review_targets(&config)
+            .into_iter()
+            .map(|t| {
+                let opts = ReviewOptions {
+                    dialect: t.dialect,
+                    environment: t.environment.as_deref(),
+                    settings: &settings,
+                    risk: &config.risk,
+                    lock_timeout_configured: t.lock_timeout_configured,
+                    base_versions: base_versions.clone(),
+                };
+                let report = review::review(&inputs, &opts);
+                (t.environment, report)
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| FlowError::Internal(format!("the review task failed: {e}")))
+}
+
+async fn store_results(
+    db: &PgPool,
+    cr_id: i64,
+    sha: &str,
+    reports: &[(Option<String>, ReviewReport)],
+) -> Result<(), FlowError> {
+    for (env, report) in reports {
+        let json = report.to_json();
+        let conclusion = if report.summary.errors > 0 {
+            CheckConclusion::Failure
+        } else if report.summary.warnings > 0 {
+            CheckConclusion::Neutral
+        } else {
+            CheckConclusion::Success
+        };
+        reviews::insert(
+            db,
+            &reviews::NewReviewResult {
+                change_request_id: cr_id,
+                head_sha: sha,
+                environment: env.as_deref(),
+                errors: report.summary.errors as i32,
+                warnings: report.summary.warnings as i32,
+                infos: report.summary.infos as i32,
+                risk_level: report.risk.level.as_str(),
+                conclusion: conclusion.as_str(),
+                report: &json,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// What happened to the sticky comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentOutcome {
+    /// Posted for the first time.
+    Created,
+    /// Edited in place.
+    Updated,
+    /// Already said exactly this.
+    Unchanged,
+    /// A newer head exists: left alone.
+    Superseded,
+}
+
+impl CommentOutcome {
+    /// Lowercase name for audit details.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommentOutcome::Created => "created",
+            CommentOutcome::Updated => "updated",
+            CommentOutcome::Unchanged => "unchanged",
+            CommentOutcome::Superseded => "superseded",
+        }
+    }
+}
+
+/// Creates or edits the sticky comment, under the change request's row lock
+/// and only while `pr.head_sha` is the newest known head.
+async fn publish_comment(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    pr: &PullRequestEvent,
+    body: &str,
+) -> Result<CommentOutcome, FlowError> {
+    let mut tx = ctx.db.begin().await?;
+    let current = change_requests::lock(&mut tx, cr.id).await?;
+    if current.head_sha != pr.head_sha {
+        tx.rollback().await?;
+        let detail = json!({"head_sha": pr.head_sha, "newer_head": current.head_sha});
+        audit::append(&ctx.db, &entry(pr, AuditAction::ReviewSuperseded, detail)).await?;
+        return Ok(CommentOutcome::Superseded);
+    }
+    let comments = forge.list_comments(&pr.pr).await?;
+    let stored_id = current
+        .comment_id
+        .as_deref()
+        .and_then(|s| s.parse::<u64>().ok());
+    let existing = comments
+        .iter()
+        .find(|c| Some(c.id) == stored_id && c.body.contains(COMMENT_MARKER))
+        .or_else(|| comments.iter().find(|c| c.body.starts_with(COMMENT_MARKER)));
+    let (id, outcome) = match existing {
+        Some(c) if c.body == body => (c.id, CommentOutcome::Unchanged),
+        Some(c) => {
+            forge.update_comment(&pr.pr, c.id, body).await?;
+            (c.id, CommentOutcome::Updated)
+        }
+        None => (
+            forge.create_comment(&pr.pr, body).await?.id,
+            CommentOutcome::Created,
+        ),
+    };
+    change_requests::set_comment(&mut tx, cr.id, &id.to_string(), &pr.head_sha).await?;
+    let action = match outcome {
+        CommentOutcome::Created => Some(AuditAction::CommentCreated),
+        CommentOutcome::Updated => Some(AuditAction::CommentUpdated),
+        _ => None,
+    };
+    if let Some(action) = action {
+        audit::append(
+            &mut *tx,
+            &entry(
+                pr,
+                action,
+                json!({"comment_id": id, "head_sha": pr.head_sha}),
+            ),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}

@@ -1,0 +1,219 @@
+//! When to retry a forge request and how long to wait: a pure function of the
+//! response (status, headers, body), unit-tested without a server.
+//!
+//! GitHub's rules: 5xx and 429 are retryable; a 403 is a (secondary) rate
+//! limit when it carries `retry-after`, `x-ratelimit-remaining: 0`, or says
+//! "rate limit" in its message; otherwise a 403 is a real refusal. Honour
+//! `retry-after` (seconds); else wait for `x-ratelimit-reset` (epoch seconds);
+//! else back off, from a minute for rate limits.
+
+use http::HeaderMap;
+use std::time::Duration;
+
+/// Bounded retry settings for one forge request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total (1 = no retry).
+    pub max_attempts: u32,
+    /// First backoff for server errors; doubled per attempt.
+    pub base_delay: Duration,
+    /// Largest backoff between two attempts for server errors.
+    pub max_delay: Duration,
+    /// Wait used for a rate limit without any header telling how long.
+    pub rate_limit_default: Duration,
+    /// Longest wait done in-line; a longer one is returned as
+    /// `ForgeError::RateLimited` so the job queue reschedules the work.
+    pub max_inline_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+            rate_limit_default: Duration::from_secs(60),
+            max_inline_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy with tiny waits, for tests against a fake forge.
+    pub fn fast() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+            rate_limit_default: Duration::from_millis(50),
+            max_inline_wait: Duration::from_secs(2),
+        }
+    }
+
+    /// Exponential backoff before attempt `attempt + 1` (`attempt` counts from 1),
+    /// with up to 25% jitter so replicas do not retry in lockstep.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = attempt.saturating_sub(1).min(16);
+        let raw = self.base_delay.saturating_mul(1u32 << exp);
+        let capped = raw.min(self.max_delay);
+        let jitter_ms = (capped.as_millis() as u64) / 4;
+        let jitter = if jitter_ms == 0 {
+            0
+        } else {
+            rand::random::<u64>() % (jitter_ms + 1)
+        };
+        capped.saturating_add(Duration::from_millis(jitter))
+    }
+}
+
+/// What a response means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx/3xx: done.
+    Ok,
+    /// 404 (or 410): the object is not there.
+    NotFound,
+    /// Try again; `wait` is the server's instruction, if it gave one.
+    Retry {
+        /// How long the server asked to wait.
+        wait: Option<Duration>,
+        /// A rate limit (as opposed to a server error).
+        rate_limited: bool,
+    },
+    /// Another 4xx: retrying cannot help.
+    Permanent,
+}
+
+/// Classifies a response. `now_epoch` is the current Unix time in seconds
+/// (for `x-ratelimit-reset`).
+pub fn classify(status: u16, headers: &HeaderMap, body: &str, now_epoch: u64) -> Verdict {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let retry_after = header("retry-after")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let remaining_zero = header("x-ratelimit-remaining") == Some("0");
+    let reset_wait = header("x-ratelimit-reset")
+        .and_then(|v| v.parse::<u64>().ok())
+        // One second of slack: the reset time is rounded down.
+        .map(|reset| Duration::from_secs(reset.saturating_sub(now_epoch) + 1));
+    let server_wait = retry_after.or(if remaining_zero { reset_wait } else { None });
+
+    match status {
+        200..=399 => Verdict::Ok,
+        404 | 410 => Verdict::NotFound,
+        429 => Verdict::Retry {
+            wait: server_wait.or(reset_wait),
+            rate_limited: true,
+        },
+        403 => {
+            let says_rate_limit = body.to_ascii_lowercase().contains("rate limit");
+            if retry_after.is_some() || remaining_zero || says_rate_limit {
+                Verdict::Retry {
+                    wait: server_wait,
+                    rate_limited: true,
+                }
+            } else {
+                Verdict::Permanent
+            }
+        }
+        500..=599 => Verdict::Retry {
+            wait: retry_after,
+            rate_limited: false,
+        },
+        _ => Verdict::Permanent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn server_errors_retry_without_a_server_wait() {
+        assert_eq!(
+            classify(502, &HeaderMap::new(), "", 0),
+            Verdict::Retry {
+                wait: None,
+                rate_limited: false
+            }
+        );
+    }
+
+    #[test]
+    fn retry_after_is_honoured() {
+        let v = classify(429, &headers(&[("retry-after", "7")]), "", 0);
+        assert_eq!(
+            v,
+            Verdict::Retry {
+                wait: Some(Duration::from_secs(7)),
+                rate_limited: true
+            }
+        );
+    }
+
+    #[test]
+    fn exhausted_primary_limit_waits_for_the_reset() {
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1000"),
+        ]);
+        assert_eq!(
+            classify(403, &h, "API rate limit exceeded", 990),
+            Verdict::Retry {
+                wait: Some(Duration::from_secs(11)),
+                rate_limited: true
+            }
+        );
+    }
+
+    #[test]
+    fn secondary_rate_limit_403_is_retryable_plain_403_is_not() {
+        let body = r#"{"message":"You have exceeded a secondary rate limit"}"#;
+        assert_eq!(
+            classify(403, &HeaderMap::new(), body, 0),
+            Verdict::Retry {
+                wait: None,
+                rate_limited: true
+            }
+        );
+        let body = r#"{"message":"Resource not accessible by integration"}"#;
+        assert_eq!(
+            classify(403, &HeaderMap::new(), body, 0),
+            Verdict::Permanent
+        );
+    }
+
+    #[test]
+    fn other_client_errors_are_permanent() {
+        assert_eq!(classify(422, &HeaderMap::new(), "", 0), Verdict::Permanent);
+        assert_eq!(classify(404, &HeaderMap::new(), "", 0), Verdict::NotFound);
+        assert_eq!(classify(201, &HeaderMap::new(), "", 0), Verdict::Ok);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(300),
+            ..RetryPolicy::default()
+        };
+        assert!(p.backoff(1) >= Duration::from_millis(100));
+        assert!(p.backoff(1) <= Duration::from_millis(125));
+        assert!(p.backoff(10) >= Duration::from_millis(300));
+        assert!(p.backoff(10) <= Duration::from_millis(375));
+    }
+}
