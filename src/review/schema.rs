@@ -240,9 +240,9 @@ impl Schema {
                 // drops on a view created in this change are not on live data.
                 if let Some(name) = &co.name {
                     let k = key(name);
-                    if !self.tables.contains_key(&k) {
-                        self.tables.insert(k, Table::new(name, origin, false));
-                    }
+                    self.tables
+                        .entry(k)
+                        .or_insert_with(|| Table::new(name, origin, false));
                 }
             }
             StatementKind::Drop(d) => match d.object {

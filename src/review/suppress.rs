@@ -133,8 +133,8 @@ pub fn statement_directives(stmts: &[Statement], i: usize) -> (Vec<Directive>, V
         }
         // The previous statement's trailing comment is that statement's.
         if c.line <= prev_end
-            && stmts
-                .get(i - 1)
+            && i.checked_sub(1)
+                .and_then(|p| stmts.get(p))
                 .is_some_and(|p| p.trailing_comment.as_ref() == Some(c))
         {
             continue;

@@ -954,6 +954,47 @@ mod tests {
         assert!(f.message.contains("users"));
     }
 
+    const FRAGMENTS: &[&str] = &[
+        "CREATE TABLE t (id int PRIMARY KEY, a text NULL REFERENCES p (id));",
+        "ALTER TABLE t ADD COLUMN b bigserial NOT NULL DEFAULT random();",
+        "ALTER TABLE t DROP CONSTRAINT t_pkey CASCADE;",
+        "CREATE INDEX CONCURRENTLY i ON t (a, a);",
+        "DROP INDEX i;",
+        "BEGIN;",
+        "COMMIT;",
+        "-- bytegate-ignore drop-table, nope -- why\n",
+        "-- bytegate-ignore-file truncate\n",
+        "/* bytegate-ignore */",
+        "TRUNCATE t CASCADE;",
+        "DELETE FROM t;",
+        "UPDATE t SET a = 1, a = 2;",
+        "SET lock_timeout = '1s';",
+        "VACUUM FULL t;",
+        "ALTER TABLE t VALIDATE CONSTRAINT c;",
+        "$$",
+        "'",
+        "(((",
+        ";",
+        "\n",
+        "ALTER TABLE t RENAME TO u;",
+        "INSERT INTO t VALUES (1);",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn lint_never_panics_on_mixed_fragments(
+            picks in proptest::collection::vec(0..FRAGMENTS.len(), 0..24),
+            noise in "[ -~\\n]{0,40}",
+            mysql in proptest::bool::ANY,
+        ) {
+            let mut sql: String = picks.iter().map(|&i| FRAGMENTS[i]).collect::<Vec<_>>().join(" ");
+            sql.push_str(&noise);
+            let dialect = if mysql { Dialect::Mysql } else { Dialect::Postgres };
+            let out = lint_with(&sql, dialect, Some("production"), &seed_custom());
+            proptest::prop_assert_eq!(out.suppressed, out.suppressions.len());
+        }
+    }
+
     #[test]
     fn unchanged_files_are_context_only() {
         let out = lint_files_with(
