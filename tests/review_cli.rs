@@ -158,9 +158,12 @@ fn error_findings_exit_1_with_file_line_and_hint_in_text() {
     assert_eq!(code, 1);
     let first = stdout.lines().next().unwrap();
     assert!(
-        first.starts_with("fixtures/review/drop-table.sql:3:1: error [drop-table] "),
+        first.starts_with("fixtures/review/drop-table.sql:3:")
+            && first.contains(": error [drop-table] "),
         "{stdout}"
     );
+    assert!(stdout.contains("\n  why: "), "{stdout}");
+    assert!(stdout.contains("\n  instead: "), "{stdout}");
     assert!(stdout.contains("risk: high"), "{stdout}");
 }
 

@@ -28,67 +28,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use version::{VersionKey, version_key};
 
-// The rules engine's entry points (review::rules, in progress): until it lands,
-// a stand-in with the contract's shapes that finds nothing.
-#[allow(dead_code, missing_docs)]
-pub(crate) mod lint_api {
-    use super::finding::Finding;
-    use super::model::{Comment, Dialect, Statement};
-    use super::settings::ReviewSettings;
-    pub struct LintFile<'a> {
-        pub path: &'a str,
-        pub size_bytes: u64,
-        pub statements: &'a [Statement],
-        pub change: super::FileChange,
-        pub header_comments: &'a [Comment],
-    }
-    pub struct LintInput<'a> {
-        pub files: &'a [LintFile<'a>],
-        pub dialect: Dialect,
-        pub environment: Option<&'a str>,
-        pub settings: &'a ReviewSettings,
-        pub lock_timeout_configured: bool,
-        pub base_versions: &'a [String],
-    }
-    pub struct FileFindings {
-        pub path: String,
-        pub findings: Vec<Finding>,
-        pub suppressed: usize,
-    }
-    pub struct RuleInfo {
-        pub id: &'static str,
-        pub default_severity: super::finding::Severity,
-        pub description: &'static str,
-        pub why: &'static str,
-        pub instead: &'static str,
-        pub dialects: &'static [Dialect],
-    }
-    pub fn registry() -> &'static [RuleInfo] {
-        &[]
-    }
-    pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
-        let _ = (
-            input.files.len(),
-            input.dialect,
-            input.environment,
-            input.settings,
-            input.lock_timeout_configured,
-            input.base_versions,
-        );
-        for f in input.files {
-            let _ = (
-                f.path,
-                f.size_bytes,
-                f.statements,
-                &f.change,
-                f.header_comments,
-            );
-        }
-        Vec::new()
-    }
-}
-pub(crate) use lint_api as rules_api;
-
 /// How a pull request touches a migration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileChange {
@@ -253,10 +192,10 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
     let (parsed, mut internal): (Vec<model::ParsedFile>, Vec<Vec<Finding>>) =
         parse_all(&ordered, opts.dialect).into_iter().unzip();
 
-    let lint_files: Vec<rules_api::LintFile<'_>> = ordered
+    let lint_files: Vec<rules::LintFile<'_>> = ordered
         .iter()
         .zip(&parsed)
-        .map(|(input, file)| rules_api::LintFile {
+        .map(|(input, file)| rules::LintFile {
             path: &input.path,
             size_bytes: input.text.len() as u64,
             statements: &file.statements,
@@ -264,7 +203,7 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
             header_comments: &file.header_comments,
         })
         .collect();
-    let lint_input = rules_api::LintInput {
+    let lint_input = rules::LintInput {
         files: &lint_files,
         dialect: opts.dialect,
         environment: opts.environment,
@@ -274,7 +213,7 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
     };
     let mut lint_errors = Vec::new();
     let linted =
-        guarded("linting", &mut lint_errors, || rules_api::lint(&lint_input)).unwrap_or_default();
+        guarded("linting", &mut lint_errors, || rules::lint(&lint_input)).unwrap_or_default();
     if !lint_errors.is_empty() {
         for errors in &mut internal {
             errors.extend(lint_errors.iter().cloned());

@@ -20,10 +20,7 @@ pub fn render(report: &ReviewReport) -> String {
             let start = f.span.start;
             let end_line = f.span.end.line.max(start.line);
             let mut message = f.message.clone();
-            if let Some(help) = f.help.as_deref().filter(|h| !h.trim().is_empty()) {
-                message.push('\n');
-                message.push_str(help.trim());
-            } else if let Some((why, instead)) = rule_hint(&f.rule) {
+            if let Some((why, instead)) = rule_hint(&f.rule) {
                 if !why.is_empty() {
                     message.push_str("\nWhy: ");
                     message.push_str(why);
@@ -32,6 +29,9 @@ pub fn render(report: &ReviewReport) -> String {
                     message.push_str("\nInstead: ");
                     message.push_str(instead);
                 }
+            } else if let Some(help) = f.help.as_deref().filter(|h| !h.trim().is_empty()) {
+                message.push('\n');
+                message.push_str(help.trim());
             }
             let _ = writeln!(
                 out,

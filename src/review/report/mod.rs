@@ -70,7 +70,7 @@ impl FromStr for Format {
 
 /// The "why it matters" and "do instead" texts of a rule, from the registry.
 pub(crate) fn rule_hint(rule: &str) -> Option<(&'static str, &'static str)> {
-    super::rules_api::registry()
+    super::rules::registry()
         .iter()
         .find(|r| r.id == rule)
         .map(|r| (r.why, r.instead))

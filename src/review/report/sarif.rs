@@ -6,7 +6,7 @@
 
 use crate::review::ReviewReport;
 use crate::review::finding::Severity;
-use crate::review::rules_api::registry;
+use crate::review::rules::registry;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

@@ -73,16 +73,9 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The finding's own help, else the registry's why / instead texts.
+/// The rule's why / instead texts from the registry; for rules outside it
+/// (custom rules), the finding's own help.
 fn hint_lines(help: Option<&str>, rule: &str) -> Vec<String> {
-    if let Some(help) = help.filter(|h| !h.trim().is_empty()) {
-        return help
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
-    }
     let mut lines = Vec::new();
     if let Some((why, instead)) = rule_hint(rule) {
         if !why.is_empty() {
@@ -91,6 +84,13 @@ fn hint_lines(help: Option<&str>, rule: &str) -> Vec<String> {
         if !instead.is_empty() {
             lines.push(format!("instead: {}", one_line(instead)));
         }
+    } else if let Some(help) = help {
+        lines.extend(
+            help.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        );
     }
     lines
 }
