@@ -86,7 +86,9 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         // Drop runs outside async context and maybe inside a runtime that is
         // shutting down: clean up on a thread with its own small runtime.
-        let (server, name, pool) = (self.server.clone(), self.name.clone(), self.pool.clone());
+        // The pool's connections belong to the test's runtime, which this thread
+        // blocks: never await them here. FORCE ends them server-side.
+        let (server, name) = (self.server.clone(), self.name.clone());
         let cleanup = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -95,7 +97,6 @@ impl Drop for TestDb {
                 return;
             };
             rt.block_on(async move {
-                pool.close().await;
                 if let Ok(mut admin) = PgConnection::connect(&server).await {
                     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
