@@ -754,6 +754,33 @@ mod tests {
         assert!(!is_known_rule("no-such-rule"));
     }
 
+    /// Every `first`-tier rule of the catalog (../shared/RULES.md, when present)
+    /// is registered, with the catalog's default severity.
+    #[test]
+    fn registry_covers_the_catalogs_first_tier() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/RULES.md");
+        let Ok(catalog) = std::fs::read_to_string(path) else {
+            return;
+        };
+        let mut checked = 0;
+        for line in catalog.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if cells.len() < 4 || cells.get(2) != Some(&"first") {
+                continue;
+            }
+            let Some(id) = cells[1].strip_prefix('`').and_then(|c| c.strip_suffix('`')) else {
+                continue;
+            };
+            let info =
+                rule_info(id).unwrap_or_else(|| panic!("catalog rule `{id}` is not registered"));
+            // The severity is the second-to-last cell before the anchors.
+            let sev: Severity = cells[cells.len() - 3].parse().unwrap();
+            assert_eq!(info.default_severity, sev, "{id}");
+            checked += 1;
+        }
+        assert!(checked >= 40, "only {checked} catalog rows read");
+    }
+
     #[test]
     fn registry_has_the_seed_rules_with_their_severities() {
         let sev = |id| rule_info(id).map(|r| r.default_severity);
@@ -993,6 +1020,57 @@ mod tests {
             let out = lint_with(&sql, dialect, Some("production"), &seed_custom());
             proptest::prop_assert_eq!(out.suppressed, out.suppressions.len());
         }
+    }
+
+    fn render(out: &FileFindings) -> String {
+        let mut s: String = out
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}:{} {} {}: {}\n",
+                    f.span.start.line, f.span.start.column, f.severity, f.rule, f.message
+                )
+            })
+            .collect();
+        s.push_str(&format!("suppressed: {}\n", out.suppressed));
+        s
+    }
+
+    #[test]
+    fn snapshot_postgres_kitchen_sink() {
+        let sql = "\
+-- bytegate-ignore-file prefer-identity
+CREATE TABLE \"Events\" (
+  id serial PRIMARY KEY,
+  payload json,
+  at timestamp,
+  code char(2),
+  owner_id bigint REFERENCES users (id)
+);
+ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;
+CREATE INDEX users_tenant ON users (tenant_id);
+-- bytegate-ignore drop-column -- unused since v3
+ALTER TABLE users DROP COLUMN legacy;
+DELETE FROM sessions;
+BEGIN;
+TRUNCATE audit CASCADE;
+";
+        let out = lint_with(sql, Dialect::Postgres, Some("production"), &seed_custom());
+        insta::assert_snapshot!(render(&out));
+    }
+
+    #[test]
+    fn snapshot_mysql_kitchen_sink() {
+        let sql = "\
+CREATE TABLE logs (id int AUTO_INCREMENT, msg varchar(2000)) ENGINE=MyISAM;
+ALTER TABLE users ADD COLUMN age int NOT NULL;
+ALTER TABLE users CHANGE name full_name varchar(100), ALGORITHM=INPLACE, LOCK=NONE;
+UPDATE users SET age = 1, age = 2;
+INSERT INTO users VALUES (1, 'a');
+";
+        let out = lint_with(sql, Dialect::Mysql, None, &ReviewSettings::default());
+        insta::assert_snapshot!(render(&out));
     }
 
     #[test]

@@ -33,7 +33,7 @@ mod tests {
     fn flags_garbage_and_continues() {
         let sql = "SELECT 1;\nCREATE TABLBLE x (;\nDROP TABLE users;";
         assert_eq!(lines(sql, ID), [2]);
-        assert_eq!(lines(sql, "drop-table"), [3]);
+        assert!(lint_errors(sql).contains(&("drop-table".to_string(), 3)));
     }
 
     #[test]

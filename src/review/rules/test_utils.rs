@@ -87,8 +87,20 @@ pub(crate) fn lines_mysql(sql: &str, rule: &str) -> Vec<u32> {
 }
 
 fn lines_in(sql: &str, rule: &str, dialect: Dialect) -> Vec<u32> {
-    lint_with(sql, dialect, None, &ReviewSettings::default())
-        .findings
+    let findings = lint_with(sql, dialect, None, &ReviewSettings::default()).findings;
+    // A statement the parser did not understand would make a "rule stays
+    // silent" test pass for the wrong reason.
+    if rule != "parse-error" {
+        let unparsed: Vec<_> = findings
+            .iter()
+            .filter(|f| f.rule == "parse-error")
+            .collect();
+        assert!(
+            unparsed.is_empty(),
+            "test SQL does not parse ({dialect}): {unparsed:?}"
+        );
+    }
+    findings
         .into_iter()
         .filter(|f| f.rule == rule)
         .map(|f| f.span.start.line)
@@ -104,4 +116,18 @@ pub(crate) fn messages(sql: &str, rule: &str) -> Vec<String> {
         .filter(|f| f.rule == rule)
         .map(|f| f.message)
         .collect()
+}
+
+#[test]
+#[ignore]
+fn dump_statements() {
+    let sql = std::env::var("DUMP_SQL").unwrap_or_default();
+    let dialect = if std::env::var("DUMP_MYSQL").is_ok() {
+        Dialect::Mysql
+    } else {
+        Dialect::Postgres
+    };
+    for s in parse_source(&sql, dialect).statements {
+        println!("{:#?}", s.kind);
+    }
 }
