@@ -36,9 +36,8 @@ pub fn parse_file(text: &str, dialect: Dialect) -> Vec<Statement> {
 /// Parses a file into statements plus its comments (header comments for
 /// file-level suppression).
 pub fn parse_source(text: &str, dialect: Dialect) -> ParsedFile {
-    let split = split::split(text, dialect);
-    let mut statements = Vec::with_capacity(split.statements.len());
-    for (index, raw) in split.statements.into_iter().enumerate() {
+    let mut statements = Vec::new();
+    let comments = split::split_each(text, dialect, split::WINDOW, &mut |raw| {
         let stmt_text = text
             .get(raw.byte_range.clone())
             .unwrap_or_default()
@@ -49,17 +48,17 @@ pub fn parse_source(text: &str, dialect: Dialect) -> ParsedFile {
             span: raw.span,
             text: stmt_text,
             byte_range: raw.byte_range,
-            index,
+            index: statements.len(),
             source,
             leading_comments: raw.leading_comments,
             trailing_comment: raw.trailing_comment,
         });
-    }
-    let header_comments = header(&split.comments, statements.first().map(|s| s.span.start));
+    });
+    let header_comments = header(&comments, statements.first().map(|s| s.span.start));
     ParsedFile {
         statements,
         header_comments,
-        comments: split.comments,
+        comments,
     }
 }
 

@@ -21,7 +21,7 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace
 use std::ops::Range;
 
 /// Files above this size are tokenized in windows of about this many bytes.
-pub(crate) const WINDOW: usize = 1 << 20;
+pub(crate) const WINDOW: usize = 256 << 10;
 
 /// One statement's raw material.
 #[derive(Debug, Clone)]
@@ -168,16 +168,27 @@ pub(crate) fn tokenize_at(
     dialect: Dialect,
 ) -> (Vec<TokenWithSpan>, Option<ParseError>) {
     let mut buf = Vec::new();
-    let res = Tokenizer::new(sql_dialect(dialect), text).tokenize_with_location_into_buf(&mut buf);
-    for t in &mut buf {
+    let err = tokenize_into(text, base, dialect, &mut buf);
+    (buf, err)
+}
+
+/// [`tokenize_at`] into a reusable buffer (cleared first).
+fn tokenize_into(
+    text: &str,
+    base: Location,
+    dialect: Dialect,
+    buf: &mut Vec<TokenWithSpan>,
+) -> Option<ParseError> {
+    buf.clear();
+    let res = Tokenizer::new(sql_dialect(dialect), text).tokenize_with_location_into_buf(buf);
+    for t in buf.iter_mut() {
         t.span.start = shift(t.span.start, base);
         t.span.end = shift(t.span.end, base);
     }
-    let err = res.err().map(|e| ParseError {
+    res.err().map(|e| ParseError {
         message: e.message,
         position: Some(position(shift(e.location, base))),
-    });
-    (buf, err)
+    })
 }
 
 fn comment_of(t: &TokenWithSpan) -> Option<Comment> {
@@ -365,6 +376,23 @@ pub(crate) fn split(text: &str, dialect: Dialect) -> SplitFile {
 
 /// [`split`] with a chosen window size (tests use small ones).
 pub(crate) fn split_with_window(text: &str, dialect: Dialect, window: usize) -> SplitFile {
+    let mut statements = Vec::new();
+    let comments = split_each(text, dialect, window, &mut |s| statements.push(s));
+    SplitFile {
+        statements,
+        comments,
+    }
+}
+
+/// Splits `text`, handing each statement to `sink` as soon as it is complete
+/// (so a huge file never holds every statement's tokens at once). Returns the
+/// file's comments.
+pub(crate) fn split_each(
+    text: &str,
+    dialect: Dialect,
+    window: usize,
+    sink: &mut dyn FnMut(RawStatement),
+) -> Vec<Comment> {
     let mut sp = Splitter {
         cursor: Cursor::new(text),
         out: SplitFile::default(),
@@ -373,6 +401,7 @@ pub(crate) fn split_with_window(text: &str, dialect: Dialect, window: usize) -> 
         trailing_open: false,
         atomic_depth: 0,
     };
+    let mut buf = Vec::new();
     let mut pos = 0usize;
     while pos < text.len() {
         let end = if text.len() - pos > window {
@@ -381,13 +410,13 @@ pub(crate) fn split_with_window(text: &str, dialect: Dialect, window: usize) -> 
             text.len()
         };
         let base = sp.cursor.loc_of(pos);
-        let (tokens, error) = tokenize_at(&text[pos..end], base, dialect);
+        let error = tokenize_into(&text[pos..end], base, dialect, &mut buf);
         // Where the failing token starts: right after the last token produced.
-        let resume_from = match tokens.last() {
+        let resume_from = match buf.last() {
             Some(t) => t.span.end,
             None => base,
         };
-        for t in tokens {
+        for t in buf.drain(..) {
             sp.push(t);
         }
         match error {
@@ -409,8 +438,12 @@ pub(crate) fn split_with_window(text: &str, dialect: Dialect, window: usize) -> 
                 sp.trailing_open = stop.is_some();
             }
         }
+        // Keep the last statement: a trailing comment may still attach to it.
+        let ready = sp.out.statements.len().saturating_sub(1);
+        sp.out.statements.drain(..ready).for_each(&mut *sink);
     }
-    sp.out
+    sp.out.statements.drain(..).for_each(&mut *sink);
+    sp.out.comments
 }
 
 #[cfg(test)]
