@@ -228,6 +228,19 @@ pub fn validate_settings(settings: &ReviewSettings) -> Vec<String> {
     problems
 }
 
+/// Why `stmt` cannot run inside a transaction block (`CREATE INDEX
+/// CONCURRENTLY`, `VACUUM`, ...), or `None`. The deploy executor runs such
+/// statements on their own.
+pub fn non_transactional_reason(stmt: &Statement) -> Option<&'static str> {
+    non_transactional_in_transaction::non_transactional(stmt)
+}
+
+/// True when `stmt` takes a lock that blocks reads or writes of a table that
+/// `schema` (the model just before the statement) says already existed.
+pub fn takes_blocking_lock(stmt: &Statement, schema: &Schema) -> bool {
+    require_lock_timeout::takes_blocking_lock(stmt, schema)
+}
+
 /// One file of the migration set.
 #[derive(Debug, Clone)]
 pub struct LintFile<'a> {

@@ -14,7 +14,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 };
 
 /// What makes `stmt` non-transactional, if anything.
-fn non_transactional(stmt: &Statement) -> Option<&'static str> {
+pub(super) fn non_transactional(stmt: &Statement) -> Option<&'static str> {
     match &stmt.kind {
         StatementKind::CreateIndex(ci) if ci.concurrently => Some("CREATE INDEX CONCURRENTLY"),
         StatementKind::Drop(d) if d.object == ObjectKind::Index && d.concurrently => {

@@ -174,4 +174,67 @@ mod tests {
             [3]
         );
     }
+
+    #[test]
+    fn trailing_ignore_belongs_to_its_own_statement_only() {
+        let (findings, suppressed) =
+            run("DROP TABLE a; -- bytegate-ignore drop-table\nDROP TABLE b;");
+        assert_eq!(suppressed, 1);
+        let drops: Vec<u32> = findings
+            .iter()
+            .filter(|(r, _)| r == "drop-table")
+            .map(|(_, l)| *l)
+            .collect();
+        assert_eq!(drops, [2]);
+        assert!(findings.iter().all(|(r, _)| r != ID), "{findings:?}");
+    }
+
+    #[test]
+    fn stacked_comments_and_block_comments_attach() {
+        let (findings, suppressed) = run(
+            "SELECT 1;\n-- bytegate-ignore drop-table\n-- (the table was archived)\nDROP TABLE a;\n/* bytegate-ignore drop-table */\nDROP TABLE b;",
+        );
+        assert_eq!(suppressed, 2);
+        assert!(
+            findings.iter().all(|(r, _)| r != "drop-table" && r != ID),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn ignore_file_outside_the_header_is_reported() {
+        let (findings, suppressed) =
+            run("SELECT 1;\n-- bytegate-ignore-file drop-table\nDROP TABLE a;");
+        assert_eq!(suppressed, 0);
+        assert!(findings.contains(&(ID.to_string(), 2)));
+        assert!(findings.contains(&("drop-table".to_string(), 3)));
+    }
+
+    #[test]
+    fn custom_rule_names_can_be_ignored() {
+        use crate::review::finding::Severity;
+        use crate::review::settings::CustomRule;
+        let settings = ReviewSettings {
+            rules: Default::default(),
+            custom: vec![CustomRule {
+                name: "no_truncate_in_prod".into(),
+                severity: Severity::Error,
+                environments: vec!["production".into()],
+                patterns: vec![r"\bTRUNCATE\b".into()],
+                message: "no".into(),
+            }],
+        };
+        let sql = "-- bytegate-ignore no_truncate_in_prod, truncate\nTRUNCATE sessions;";
+        for env in ["production", "development"] {
+            let out = lint_with(sql, Dialect::Postgres, Some(env), &settings);
+            // Out of scope in development: nothing to count, but the ignore is not "unused" either.
+            assert!(
+                out.findings.iter().all(|f| f.rule != ID),
+                "{env}: {:?}",
+                out.findings
+            );
+            let expected = if env == "production" { 2 } else { 1 };
+            assert_eq!(out.suppressed, expected, "{env}");
+        }
+    }
 }
