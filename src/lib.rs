@@ -8,9 +8,11 @@
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod jobs;
 pub mod flow;
 pub mod forge;
 pub mod review;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;

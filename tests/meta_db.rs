@@ -95,10 +95,7 @@ async fn health_reports_a_reachable_database_and_queue_depth() {
         .execute(&db.pool)
         .await
         .unwrap();
-    let (code, health) = get_health(AppState {
-        db: db.pool.clone(),
-        config: example_config(),
-    })
+    let (code, health) = get_health(AppState::new(db.pool.clone(), example_config()))
     .await;
     assert_eq!(code, 200);
     assert_eq!(health.status, "ok");
@@ -114,10 +111,7 @@ async fn health_reports_a_dead_database_as_503() {
         .acquire_timeout(std::time::Duration::from_secs(1))
         .connect_lazy(&format!("postgres://nobody@127.0.0.1:{port}/none"))
         .unwrap();
-    let (code, health) = get_health(AppState {
-        db: pool,
-        config: example_config(),
-    })
+    let (code, health) = get_health(AppState::new(pool, example_config()))
     .await;
     assert_eq!(code, 503);
     assert_eq!(health.status, "unhealthy");

@@ -213,10 +213,7 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, external_url = ?args.external_url, "bytegate listening");
-    let state = AppState {
-        db: pool.clone(),
-        config: Arc::new(config),
-    };
+    let state = AppState::new(pool.clone(), Arc::new(config));
     let served = crate::server::serve(listener, state, crate::server::shutdown_signal()).await;
     pool.close().await;
     served.map_err(|e| format!("server error: {e}"))

@@ -21,6 +21,19 @@ pub struct AppState {
     pub db: PgPool,
     /// Loaded configuration.
     pub config: Arc<Config>,
+    /// Wakes an idle worker when a job is queued.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+impl AppState {
+    /// State over a pool and a config.
+    pub fn new(db: PgPool, config: Arc<Config>) -> Self {
+        AppState {
+            db,
+            config,
+            wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
 }
 
 /// The application's routes.
@@ -28,6 +41,10 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     Router::new()
         .route("/health", get(health))
+        .route(
+            "/webhooks/github",
+            axum::routing::post(crate::webhook::github_webhook),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())

@@ -2,6 +2,8 @@
 //! concern (deliveries, jobs, audit) in their own modules. SQL lives here only.
 
 pub mod audit;
+pub mod deliveries;
+pub mod jobs;
 pub mod change_requests;
 pub mod embedded;
 pub mod reviews;

@@ -1,0 +1,190 @@
+//! The durable job queue: claim with `FOR UPDATE SKIP LOCKED`, hold a lease,
+//! retry with backoff, fail for good after `max_attempts`.
+
+use super::StoreError;
+use sqlx::{PgExecutor, PgPool};
+use std::time::Duration;
+
+/// A job to insert.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// What kind of work (`event`).
+    pub kind: String,
+    /// The work's input.
+    pub payload: serde_json::Value,
+    /// Semantically equal work shares a key; a second insert is a no-op.
+    pub coalesce_key: Option<String>,
+    /// Attempts before the job fails for good.
+    pub max_attempts: i32,
+}
+
+/// What happened to an enqueue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// A new job with this id.
+    Queued(i64),
+    /// Equal work was already queued (or done): nothing added.
+    Coalesced,
+}
+
+/// A claimed job.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    /// Row id.
+    pub id: i64,
+    /// Kind.
+    pub kind: String,
+    /// Input.
+    pub payload: serde_json::Value,
+    /// Attempts so far, including this one.
+    pub attempts: i32,
+    /// Limit.
+    pub max_attempts: i32,
+    /// The delivery that created it.
+    pub delivery_id: Option<i64>,
+}
+
+/// Inserts a job (in the caller's transaction, next to its delivery).
+pub async fn enqueue<'e>(
+    exec: impl PgExecutor<'e>,
+    delivery: Option<i64>,
+    job: &NewJob,
+) -> Result<Enqueued, StoreError> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO jobs (kind, delivery_id, coalesce_key, payload, max_attempts)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (coalesce_key) WHERE coalesce_key IS NOT NULL DO NOTHING
+         RETURNING id",
+    )
+    .bind(&job.kind)
+    .bind(delivery)
+    .bind(&job.coalesce_key)
+    .bind(&job.payload)
+    .bind(job.max_attempts)
+    .fetch_optional(exec)
+    .await?;
+    Ok(row.map_or(Enqueued::Coalesced, |(id,)| Enqueued::Queued(id)))
+}
+
+/// Claims the next runnable job: queued and due, or running with an expired
+/// lease (its worker died). Concurrent claimers never get the same job.
+pub async fn claim(pool: &PgPool, worker: &str, lease: Duration) -> Result<Option<Job>, StoreError> {
+    let job = sqlx::query_as::<_, Job>(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
+                lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
+         WHERE id = (
+             SELECT id FROM jobs
+             WHERE (state = 'queued' AND run_after <= now())
+                OR (state = 'running' AND lease_expires_at < now())
+             ORDER BY run_after, id
+             FOR UPDATE SKIP LOCKED
+             LIMIT 1)
+         RETURNING id, kind, payload, attempts, max_attempts, delivery_id",
+    )
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .fetch_optional(pool)
+    .await?;
+    Ok(job)
+}
+
+/// Extends the lease of a job this worker still holds. `false`: the lease was
+/// lost (another worker took the job over).
+pub async fn heartbeat(
+    pool: &PgPool,
+    id: i64,
+    worker: &str,
+    lease: Duration,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+         WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Marks a job done (only if this worker still holds it).
+pub async fn complete(pool: &PgPool, id: i64, worker: &str) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE jobs SET state = 'done', finished_at = now(), updated_at = now(),
+                lease_expires_at = NULL, last_error = NULL
+         WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(worker)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// What a failure did to the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    /// It will run again after the backoff.
+    WillRetry,
+    /// It is failed for good.
+    GaveUp,
+}
+
+/// Records a failed attempt: back to the queue after `retry_in`, or failed for
+/// good when `retry_in` is `None` or the attempts are used up.
+pub async fn fail(
+    pool: &PgPool,
+    id: i64,
+    worker: &str,
+    error: &str,
+    retry_in: Option<Duration>,
+) -> Result<Failed, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "UPDATE jobs SET
+            state = CASE WHEN $4::float8 IS NOT NULL AND attempts < max_attempts
+                         THEN 'queued' ELSE 'failed' END,
+            run_after = now() + make_interval(secs => coalesce($4::float8, 0)),
+            finished_at = CASE WHEN $4::float8 IS NOT NULL AND attempts < max_attempts
+                               THEN NULL ELSE now() END,
+            last_error = $3, lease_expires_at = NULL, updated_at = now()
+         WHERE id = $1 AND locked_by = $2 AND state = 'running'
+         RETURNING state",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(error)
+    .bind(retry_in.map(|d| d.as_secs_f64()))
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some((s,)) if s == "queued" => Failed::WillRetry,
+        _ => Failed::GaveUp,
+    })
+}
+
+/// A job's state as stored, for tests, `/health` and the API.
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq)]
+pub struct JobRow {
+    /// Row id.
+    pub id: i64,
+    /// Kind.
+    pub kind: String,
+    /// queued | running | done | failed.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// Last error message.
+    pub last_error: Option<String>,
+    /// Worker holding or last holding it.
+    pub locked_by: Option<String>,
+}
+
+/// All jobs, oldest first.
+pub async fn list(pool: &PgPool) -> Result<Vec<JobRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, kind, state, attempts, last_error, locked_by FROM jobs ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?)
+}
