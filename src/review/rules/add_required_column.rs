@@ -6,7 +6,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     id: "add-required-column",
     default_severity: Severity::Error,
     description: "ADD COLUMN … NOT NULL without DEFAULT on an existing table",
-    why: "Existing rows have no value for the column: the migration fails on any non-empty table, and running application versions that do not know the column cannot insert.",
+    why: "Existing rows have no value for the column: PostgreSQL fails the migration on any non-empty table, MySQL silently fills an implicit default (0, '') — and inserts from application versions that do not know the column yet fail.",
     instead: "Add the column with a (constant) DEFAULT, or add it nullable, backfill, then enforce NOT NULL via a validated CHECK.",
     dialects: ALL,
     check: Check::Statement(check),

@@ -207,6 +207,27 @@ pub fn is_known_rule(id: &str) -> bool {
     rule_info(id).is_some()
 }
 
+/// The registry as a Markdown table (id, default severity, dialects, what it
+/// flags, why, what to do instead): for `--list-rules` and the docs.
+pub fn catalog_markdown() -> String {
+    let mut out = String::from(
+        "| id | severity | dialects | flags | why | instead |\n|---|---|---|---|---|---|\n",
+    );
+    for r in REGISTRY {
+        let dialects: Vec<&str> = r.dialects.iter().map(|d| d.as_str()).collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            r.id,
+            r.default_severity,
+            dialects.join(", "),
+            r.description.replace('|', "\\|"),
+            r.why.replace('|', "\\|"),
+            r.instead.replace('|', "\\|"),
+        ));
+    }
+    out
+}
+
 /// Problems in the `review` settings: unknown rule ids, bad regexes. The
 /// linter itself tolerates them (bad patterns are skipped, the default naming
 /// pattern is used), so config loading should call this and refuse.
@@ -792,6 +813,13 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 40, "only {checked} catalog rows read");
+    }
+
+    #[test]
+    fn catalog_markdown_lists_every_rule() {
+        let md = catalog_markdown();
+        assert_eq!(md.lines().count(), registry().len() + 2);
+        assert!(md.contains("| `table-require-pk` | error | postgres, mysql |"));
     }
 
     #[test]

@@ -23,7 +23,12 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     for a in &at.actions {
         match a {
             AlterAction::SetNotNull { column } => {
-                if table.is_some_and(|t| t.has_valid_not_null_check(column)) {
+                // A validated CHECK lets PostgreSQL 12+ skip the scan; an already
+                // NOT NULL column makes the statement a no-op.
+                if table.is_some_and(|t| {
+                    t.has_valid_not_null_check(column)
+                        || t.column(column).is_some_and(|c| !c.nullable)
+                }) {
                     continue;
                 }
                 out.push(cx.hit(
@@ -82,6 +87,29 @@ mod tests {
         assert_eq!(lines(sql, ID), [2]);
         let sql = "CREATE TABLE u (id bigint PRIMARY KEY, email text);\nALTER TABLE u ALTER COLUMN email SET NOT NULL;";
         assert!(lines(sql, ID).is_empty());
+        let out = lint_files_with(
+            &[
+                (
+                    "001_a.sql",
+                    "CREATE TABLE u (id bigint PRIMARY KEY, email text NOT NULL);",
+                    FileChange::Unchanged,
+                ),
+                (
+                    "002_b.sql",
+                    "ALTER TABLE u ALTER COLUMN email SET NOT NULL;",
+                    FileChange::Added,
+                ),
+            ],
+            Dialect::Postgres,
+            None,
+            &ReviewSettings::default(),
+            false,
+            &[],
+        );
+        assert!(
+            out[0].findings.iter().all(|f| f.rule != ID),
+            "already NOT NULL: a no-op"
+        );
     }
 
     #[test]
