@@ -1,0 +1,513 @@
+//! The GitHub pull-request flow end to end below the job queue: real payload
+//! examples → `flow::handle_event` → bytegate's octocrab client → a fake
+//! GitHub that checks every request against GitHub's schemas; a real meta
+//! database per test.
+
+mod support;
+
+use serde_json::Value;
+use support::contract;
+use support::{Harness, REPO, base_sha, pr_payload, pull_request_event};
+
+const SHA_A: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+const SHA_B: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
+const T1: &str = "2019-05-15T15:20:33Z";
+const T2: &str = "2019-05-15T15:25:00Z";
+const PR: u64 = 2;
+const MIGRATION: &str = "schema/migrations/002_drop_users.sql";
+const DROP_AT_LINE_3: &str = "CREATE TABLE audit (id bigint PRIMARY KEY);\n\nDROP TABLE users;\n";
+
+fn opened(sha: &str, at: &str) -> bytegate::event::Event {
+    pull_request_event(&pr_payload("pull_request.opened", sha, at))
+}
+
+fn synchronize(sha: &str, at: &str) -> bytegate::event::Event {
+    pull_request_event(&pr_payload("pull_request.synchronize", sha, at))
+}
+
+fn annotations_of(h: &Harness, sha: &str) -> Vec<Value> {
+    let runs = h.github.check_runs_on(sha);
+    assert_eq!(runs.len(), 1, "one check run on {sha}: {runs:#?}");
+    runs[0].annotations.clone()
+}
+
+#[tokio::test]
+async fn opened_pr_with_a_violation_gets_a_failing_check_and_one_comment() {
+    let h = Harness::app().await;
+    h.github.set_pr_files(
+        REPO,
+        PR,
+        &[(MIGRATION, "added", None), ("README.md", "modified", None)],
+    );
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let runs = h.github.check_runs_on(SHA_A);
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run.name, "bytegate/sql-review");
+    assert_eq!(run.status, "completed");
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    assert!(
+        run.title.as_deref().unwrap().contains("error"),
+        "{:?}",
+        run.title
+    );
+    let drop: Vec<&Value> = run
+        .annotations
+        .iter()
+        .filter(|a| a["title"] == "no-drop-table")
+        .collect();
+    assert_eq!(drop.len(), 1, "{:#?}", run.annotations);
+    assert_eq!(drop[0]["path"], MIGRATION);
+    assert_eq!(drop[0]["start_line"], 3);
+    assert_eq!(drop[0]["annotation_level"], "failure");
+
+    let comments = h.github.comments(REPO, PR);
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].body;
+    assert!(body.starts_with("<!-- bytegate:sql-review -->"));
+    assert!(body.contains("no-drop-table") && body.contains(SHA_A));
+    assert!(body.contains("<!-- bytegate:approvals:start -->"));
+
+    assert_eq!(h.count("change_requests").await, 1);
+    assert_eq!(h.count("review_results").await, 2, "one per environment");
+    let actions = h.audit_actions().await;
+    for a in ["review.started", "comment.created", "review.completed"] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
+    }
+    assert_eq!(
+        h.github.tokens_minted(),
+        1,
+        "the installation token is cached"
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn second_push_edits_the_same_comment_and_checks_the_new_sha() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github
+        .put_file(REPO, SHA_B, MIGRATION, "DROP TABLE users;\n");
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+    h.handle(&synchronize(SHA_B, T2)).await.unwrap();
+
+    let comments = h.github.comments(REPO, PR);
+    assert_eq!(comments.len(), 1, "never a second comment");
+    assert_eq!(comments[0].edits, 1);
+    assert!(comments[0].body.contains(SHA_B));
+    assert_eq!(h.github.check_runs_on(SHA_A).len(), 1);
+    let b = annotations_of(&h, SHA_B);
+    assert!(
+        b.iter()
+            .any(|a| a["title"] == "no-drop-table" && a["start_line"] == 1)
+    );
+
+    // A redelivery of the same push: same check run completed again, comment untouched.
+    h.handle(&synchronize(SHA_B, T2)).await.unwrap();
+    assert_eq!(h.github.check_runs_on(SHA_B).len(), 1);
+    assert_eq!(
+        h.github.comments(REPO, PR)[0].edits,
+        1,
+        "unchanged text is not re-sent"
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn pr_without_migrations_gets_no_comment() {
+    let h = Harness::app().await;
+    h.github.set_pr_files(
+        REPO,
+        PR,
+        &[
+            ("README.md", "modified", None),
+            ("schema/notes.sql", "added", None),
+        ],
+    );
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    assert!(h.github.comments(REPO, PR).is_empty());
+    assert!(h.github.check_runs().is_empty());
+    assert!(h.github.requests_of("issues/list-comments").is_empty());
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn more_than_50_findings_are_sent_in_batches_of_at_most_50() {
+    let h = Harness::app().await;
+    let sql: String = (0..120).map(|i| format!("DROP TABLE t{i};\n")).collect();
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, &sql);
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let run = &h.github.check_runs_on(SHA_A)[0];
+    let n = run.annotations.len();
+    assert!(
+        run.annotation_batches.len() >= 3,
+        "{:?}",
+        run.annotation_batches
+    );
+    assert_eq!(run.annotation_batches.len(), n.div_ceil(50));
+    assert!(run.annotation_batches.iter().all(|&b| b <= 50));
+    assert_eq!(run.annotation_batches.iter().sum::<usize>(), n);
+    let lines: Vec<u64> = run
+        .annotations
+        .iter()
+        .filter(|a| a["title"] == "no-drop-table")
+        .map(|a| a["start_line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, (1..=120).collect::<Vec<u64>>());
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn github_502_then_201_is_retried_and_posted_once() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.fail_next("checks/create", 502, 1);
+    h.github.fail_next("issues/create-comment", 502, 1);
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let statuses: Vec<u16> = h
+        .github
+        .requests_of("issues/create-comment")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [502, 201]);
+    assert_eq!(h.github.comments(REPO, PR).len(), 1);
+    assert_eq!(h.github.check_runs().len(), 1);
+    assert_eq!(
+        h.github.check_runs()[0].conclusion.as_deref(),
+        Some("failure")
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn persistent_server_errors_fail_the_job_as_retryable() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.fail_next("pulls/list-files", 503, 4);
+
+    let err = h.handle(&opened(SHA_A, T1)).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_rejected_request_fails_the_job_permanently() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.fail_next("issues/list-comments", 403, 1);
+
+    let err = h.handle(&opened(SHA_A, T1)).await.unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("403"), "{err}");
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn late_job_for_an_old_sha_does_not_overwrite_newer_results() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.put_file(
+        REPO,
+        SHA_B,
+        MIGRATION,
+        "CREATE TABLE ok (id bigint PRIMARY KEY);\n",
+    );
+
+    // The newer push is handled first; the job for the older one finishes late.
+    h.handle(&synchronize(SHA_B, T2)).await.unwrap();
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let comments = h.github.comments(REPO, PR);
+    assert_eq!(comments.len(), 1);
+    assert_eq!(
+        comments[0].edits, 0,
+        "the old result must not edit the comment"
+    );
+    assert!(comments[0].body.contains(SHA_B) && !comments[0].body.contains(SHA_A));
+    // The old commit still gets its own completed check.
+    assert_eq!(
+        h.github.check_runs_on(SHA_A)[0].conclusion.as_deref(),
+        Some("failure")
+    );
+    let (head,): (String,) = sqlx::query_as("SELECT head_sha FROM change_requests")
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(head, SHA_B);
+    assert!(
+        h.audit_actions()
+            .await
+            .iter()
+            .any(|a| a == "review.superseded")
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn fork_pr_is_reviewed_without_touching_any_database() {
+    // A "target database" that counts every connection attempt.
+    let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = target.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = connections.clone();
+    let watcher = tokio::spawn(async move {
+        while target.accept().await.is_ok() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let envs = format!(
+        "environments:\n  - name: production\n    databases:\n      - name: main\n        engine: postgres\n        url: postgres://u:p@127.0.0.1:{port}/app\n"
+    );
+    let h = Harness::app_with(&envs).await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    let mut p = pr_payload("pull_request.opened", SHA_A, T1);
+    p["pull_request"]["head"]["repo"]["full_name"] = "mallory/Hello-World".into();
+    let event = pull_request_event(&p);
+
+    h.handle(&event).await.unwrap();
+
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);
+    watcher.abort();
+    assert_eq!(
+        h.github.check_runs_on(SHA_A)[0].conclusion.as_deref(),
+        Some("failure")
+    );
+    let body = &h.github.comments(REPO, PR)[0].body;
+    assert!(body.contains("fork"), "{body}");
+    let (is_fork,): (bool,) = sqlx::query_as("SELECT is_fork FROM change_requests")
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    assert!(is_fork);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn repository_config_is_read_from_the_base_commit_only() {
+    let h = Harness::app().await;
+    let base = base_sha();
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github
+        .put_file(REPO, SHA_A, MIGRATION, "CREATE INDEX idx ON t (c);\n");
+    // The base adds a rule; the head tries to move the migrations folder away.
+    h.github.put_file(
+        REPO,
+        &base,
+        ".bytegate.yaml",
+        "review:\n  custom:\n    - {name: no-plain-index, severity: warning, patterns: ['CREATE INDEX'], message: Use CONCURRENTLY.}\n",
+    );
+    h.github
+        .put_file(REPO, SHA_A, ".bytegate.yaml", "migrations_dir: nowhere\n");
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let a = annotations_of(&h, SHA_A);
+    assert!(a.iter().any(|x| x["title"] == "no-plain-index"), "{a:#?}");
+    let config_reads: Vec<String> = h
+        .github
+        .requests_of("repos/get-content")
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p.contains(".bytegate.yaml"))
+        .collect();
+    assert_eq!(
+        config_reads,
+        [format!("/repos/{REPO}/contents/.bytegate.yaml?ref={base}")]
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn findings_that_differ_by_environment_are_reported_per_environment() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github
+        .put_file(REPO, SHA_A, MIGRATION, "TRUNCATE sessions;\n");
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let a = annotations_of(&h, SHA_A);
+    let t: Vec<&Value> = a
+        .iter()
+        .filter(|x| x["title"] == "no-truncate-in-production")
+        .collect();
+    assert_eq!(t.len(), 1);
+    assert!(
+        t[0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("(environments: production)")
+    );
+    let body = &h.github.comments(REPO, PR)[0].body;
+    assert!(
+        body.contains(
+            "| warning | 1 | `no-truncate-in-production` | TRUNCATE in production. | production |"
+        ),
+        "{body}"
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn removed_and_renamed_migrations_are_findings() {
+    let h = Harness::app().await;
+    let base = base_sha();
+    for f in ["001_init.sql", "002_users.sql", "003_orders.sql"] {
+        h.github.put_file(
+            REPO,
+            &base,
+            &format!("schema/migrations/{f}"),
+            "SELECT 1;\n",
+        );
+    }
+    h.github.set_pr_files(
+        REPO,
+        PR,
+        &[
+            ("schema/migrations/001_init.sql", "removed", None),
+            (
+                "schema/migrations/002_people.sql",
+                "renamed",
+                Some("schema/migrations/002_users.sql"),
+            ),
+        ],
+    );
+    h.github.put_file(
+        REPO,
+        SHA_A,
+        "schema/migrations/002_people.sql",
+        "SELECT 1;\n",
+    );
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let body = &h.github.comments(REPO, PR)[0].body;
+    assert_eq!(body.matches("`migration-edited`").count(), 2, "{body}");
+    assert!(
+        body.contains("(removed,")
+            && body.contains("(renamed from schema/migrations/002_users.sql,")
+    );
+    assert_eq!(
+        h.github.check_runs_on(SHA_A)[0].conclusion.as_deref(),
+        Some("failure")
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn token_mode_publishes_commit_statuses_and_findings_in_the_comment() {
+    let h = Harness::token().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    assert!(
+        h.github.check_runs().is_empty(),
+        "check runs need a GitHub App"
+    );
+    let states: Vec<(String, String)> = h
+        .github
+        .statuses()
+        .iter()
+        .map(|s| {
+            (
+                s["context"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("bytegate/sql-review".to_string(), "pending".to_string()),
+            ("bytegate/sql-review".to_string(), "failure".to_string())
+        ]
+    );
+    assert!(h.github.statuses().iter().all(|s| s["sha"] == SHA_A));
+    let body = &h.github.comments(REPO, PR)[0].body;
+    assert!(body.contains("| error | 3 | `no-drop-table` |"), "{body}");
+    assert_eq!(h.github.tokens_minted(), 0);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn closing_and_merging_are_recorded() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[("README.md", "modified", None)]);
+    let mut p = pr_payload("pull_request.opened", SHA_A, T1);
+    p["action"] = "closed".into();
+    p["pull_request"]["merged"] = true.into();
+    p["pull_request"]["merge_commit_sha"] = SHA_B.into();
+
+    h.handle(&pull_request_event(&p)).await.unwrap();
+
+    let (state, merge): (String, Option<String>) =
+        sqlx::query_as("SELECT state, merge_sha FROM change_requests")
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), merge.as_deref()), ("merged", Some(SHA_B)));
+    assert_eq!(h.audit_actions().await, ["change_request.merged"]);
+    assert!(h.github.requests().is_empty());
+}
+
+#[test]
+fn the_contract_validator_catches_what_github_would_reject() {
+    let schema = contract::request_schema("checks/create").unwrap();
+    let ok = serde_json::json!({"name": "n", "head_sha": "s", "status": "in_progress"});
+    assert!(contract::validate(&ok, schema).is_empty());
+    let annotations: Vec<Value> = (0..51)
+        .map(|i| serde_json::json!({"path": "a", "start_line": i + 1, "end_line": i + 1, "annotation_level": "failure", "message": "m"}))
+        .collect();
+    let bad = serde_json::json!({
+        "name": "n", "status": "done", "colour": 1,
+        "output": {"title": "t", "summary": "x".repeat(65_536), "annotations": annotations}
+    });
+    let errs = contract::validate(&bad, schema).join("\n");
+    for expected in [
+        "missing required `head_sha`",
+        "is not one of",
+        "unknown property `colour`",
+        "maxLength 65535",
+        "maxItems 50",
+    ] {
+        assert!(errs.contains(expected), "{expected} not in:\n{errs}");
+    }
+    let update = contract::request_schema("checks/update").unwrap();
+    let completed_without_conclusion = serde_json::json!({"status": "completed"});
+    assert!(!contract::validate(&completed_without_conclusion, update).is_empty());
+}

@@ -1,0 +1,747 @@
+//! A fake GitHub REST API in the test process: an axum server with state
+//! (pull requests, files, contents, check runs, statuses, comments, reviews,
+//! permissions). bytegate's real octocrab client talks to it; only the URL differs.
+//!
+//! Strict: every request body is checked against GitHub's request schema
+//! (`contract.rs`), every `/repos` call must carry a token the fake minted
+//! (or the configured personal token), and a route the fake does not know is
+//! a violation. [`FakeGithub::assert_clean`] fails the test on any violation.
+
+use super::contract;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+/// A check run as the fake stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRun {
+    /// Id.
+    pub id: u64,
+    /// Repository.
+    pub repo: String,
+    /// Commit.
+    pub head_sha: String,
+    /// Name.
+    pub name: String,
+    /// queued / in_progress / completed.
+    pub status: String,
+    /// Conclusion once completed.
+    pub conclusion: Option<String>,
+    /// output.title.
+    pub title: Option<String>,
+    /// output.summary.
+    pub summary: Option<String>,
+    /// Every annotation received, in order.
+    pub annotations: Vec<Value>,
+    /// Annotations per request that carried any (create and each PATCH).
+    pub annotation_batches: Vec<usize>,
+}
+
+/// A comment as the fake stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    /// Id.
+    pub id: u64,
+    /// Repository.
+    pub repo: String,
+    /// PR number.
+    pub number: u64,
+    /// Text.
+    pub body: String,
+    /// Author.
+    pub author: String,
+    /// Times edited.
+    pub edits: usize,
+}
+
+/// One request the fake answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Method.
+    pub method: String,
+    /// Path and query, without the API prefix.
+    pub path: String,
+    /// Operation name (contract op id) or `unknown`.
+    pub op: String,
+    /// Answer status.
+    pub status: u16,
+}
+
+/// A pull request the fake can describe (`pulls/get`).
+#[derive(Debug, Clone)]
+pub struct Pull {
+    /// Head commit.
+    pub head_sha: String,
+    /// Base commit.
+    pub base_sha: String,
+    /// Head repository.
+    pub head_repo: String,
+}
+
+#[derive(Default)]
+struct State_ {
+    prefix: String,
+    personal_token: Option<String>,
+    minted: Vec<String>,
+    pulls: HashMap<(String, u64), Pull>,
+    files: HashMap<(String, u64), Vec<Value>>,
+    contents: BTreeMap<(String, String, String), Vec<u8>>,
+    check_runs: Vec<CheckRun>,
+    statuses: Vec<Value>,
+    comments: Vec<Comment>,
+    reviews: HashMap<(String, u64), Vec<Value>>,
+    permissions: HashMap<(String, String), String>,
+    requests: Vec<Request>,
+    violations: Vec<String>,
+    failures: VecDeque<(String, u16)>,
+    next_id: u64,
+}
+
+type Shared = Arc<Mutex<State_>>;
+
+/// The running fake.
+pub struct FakeGithub {
+    /// Base URL to configure as `api_url` (includes the GHES-style prefix).
+    pub url: String,
+    state: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeGithub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeGithub {
+    /// Starts a fake that expects GitHub App installation tokens. Its API
+    /// lives under `/api/v3`, as on GitHub Enterprise Server, so the base-URL
+    /// path handling is exercised too.
+    pub async fn start() -> FakeGithub {
+        FakeGithub::start_with(None).await
+    }
+
+    /// Starts a fake that accepts this personal token (token mode).
+    pub async fn start_with_token(token: &str) -> FakeGithub {
+        FakeGithub::start_with(Some(token.to_string())).await
+    }
+
+    async fn start_with(personal_token: Option<String>) -> FakeGithub {
+        let state: Shared = Arc::new(Mutex::new(State_ {
+            prefix: "/api/v3".to_string(),
+            personal_token,
+            next_id: 1000,
+            ..State_::default()
+        }));
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        FakeGithub {
+            url: format!("http://{addr}/api/v3"),
+            state,
+            task,
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State_) -> T) -> T {
+        f(&mut self.state.lock().unwrap())
+    }
+
+    /// Sets a PR's changed files: `(path, status, previous_filename)`.
+    pub fn set_pr_files(&self, repo: &str, number: u64, files: &[(&str, &str, Option<&str>)]) {
+        let files = files
+            .iter()
+            .map(|(path, status, prev)| {
+                let mut f = json!({
+                    "sha": format!("blob-{path}-{}", rand_suffix()),
+                    "filename": path,
+                    "status": status,
+                    "additions": 1, "deletions": 0, "changes": 1,
+                    "blob_url": format!("https://github.com/{repo}/blob/x/{path}"),
+                    "raw_url": format!("https://github.com/{repo}/raw/x/{path}"),
+                    "contents_url": format!("https://api.github.com/repos/{repo}/contents/{path}"),
+                });
+                if let Some(p) = prev {
+                    f["previous_filename"] = json!(p);
+                }
+                f
+            })
+            .collect();
+        self.with(|s| s.files.insert((repo.to_string(), number), files));
+    }
+
+    /// Stores a file's content at a ref (a sha or branch).
+    pub fn put_file(&self, repo: &str, git_ref: &str, path: &str, content: &str) {
+        self.with(|s| {
+            s.contents.insert(
+                (repo.to_string(), git_ref.to_string(), path.to_string()),
+                content.as_bytes().to_vec(),
+            )
+        });
+    }
+
+    /// Describes a PR for `pulls/get`.
+    pub fn set_pull(&self, repo: &str, number: u64, pull: Pull) {
+        self.with(|s| s.pulls.insert((repo.to_string(), number), pull));
+    }
+
+    /// Sets a user's permission on a repository.
+    pub fn set_permission(&self, repo: &str, user: &str, permission: &str) {
+        self.with(|s| {
+            s.permissions
+                .insert((repo.to_string(), user.to_string()), permission.to_string())
+        });
+    }
+
+    /// Adds a review (REST shape: uppercase state).
+    pub fn add_review(&self, repo: &str, number: u64, user: &str, state: &str, commit: &str) {
+        self.with(|s| {
+            s.next_id += 1;
+            let mut r = contract::response_example("pulls/list-reviews", "200", None)[0].clone();
+            r["id"] = json!(s.next_id);
+            r["user"]["login"] = json!(user);
+            r["state"] = json!(state);
+            r["commit_id"] = json!(commit);
+            s.reviews
+                .entry((repo.to_string(), number))
+                .or_default()
+                .push(r);
+        });
+    }
+
+    /// Answers the next `times` requests of operation `op` with `status`
+    /// (and changes nothing), e.g. `fail_next("checks/create", 502, 1)`.
+    pub fn fail_next(&self, op: &str, status: u16, times: usize) {
+        self.with(|s| {
+            for _ in 0..times {
+                s.failures.push_back((op.to_string(), status));
+            }
+        });
+    }
+
+    /// Adds a comment someone else wrote.
+    pub fn add_comment(&self, repo: &str, number: u64, author: &str, body: &str) -> u64 {
+        self.with(|s| {
+            s.next_id += 1;
+            let id = s.next_id;
+            s.comments.push(Comment {
+                id,
+                repo: repo.to_string(),
+                number,
+                body: body.to_string(),
+                author: author.to_string(),
+                edits: 0,
+            });
+            id
+        })
+    }
+
+    /// Check runs, in creation order.
+    pub fn check_runs(&self) -> Vec<CheckRun> {
+        self.with(|s| s.check_runs.clone())
+    }
+
+    /// Check runs on one commit.
+    pub fn check_runs_on(&self, sha: &str) -> Vec<CheckRun> {
+        self.check_runs()
+            .into_iter()
+            .filter(|c| c.head_sha == sha)
+            .collect()
+    }
+
+    /// Comments on a PR, oldest first.
+    pub fn comments(&self, repo: &str, number: u64) -> Vec<Comment> {
+        self.with(|s| {
+            s.comments
+                .iter()
+                .filter(|c| c.repo == repo && c.number == number)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Commit statuses posted, in order.
+    pub fn statuses(&self) -> Vec<Value> {
+        self.with(|s| s.statuses.clone())
+    }
+
+    /// Every request answered.
+    pub fn requests(&self) -> Vec<Request> {
+        self.with(|s| s.requests.clone())
+    }
+
+    /// Requests of one operation.
+    pub fn requests_of(&self, op: &str) -> Vec<Request> {
+        self.requests().into_iter().filter(|r| r.op == op).collect()
+    }
+
+    /// Installation tokens minted.
+    pub fn tokens_minted(&self) -> usize {
+        self.with(|s| s.minted.len())
+    }
+
+    /// Panics with every contract violation, unknown route or auth failure seen.
+    pub fn assert_clean(&self) {
+        let v = self.with(|s| s.violations.clone());
+        assert!(
+            v.is_empty(),
+            "the fake GitHub saw violations:\n{}",
+            v.join("\n")
+        );
+        let left = self.with(|s| s.failures.len());
+        assert_eq!(left, 0, "injected failures were not all consumed");
+    }
+}
+
+fn rand_suffix() -> u32 {
+    rand::random::<u32>()
+}
+
+fn respond(status: u16, body: Value) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        code,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn not_found() -> (u16, Value) {
+    (
+        404,
+        json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+    )
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The operation a request addresses (contract op id), with its path parts.
+fn route(method: &Method, segs: &[&str]) -> &'static str {
+    match (method.as_str(), segs) {
+        ("POST", ["app", "installations", _, "access_tokens"]) => {
+            "apps/create-installation-access-token"
+        }
+        ("GET", ["repos", _, _, "pulls", _]) => "pulls/get",
+        ("GET", ["repos", _, _, "pulls", _, "files"]) => "pulls/list-files",
+        ("GET", ["repos", _, _, "pulls", _, "reviews"]) => "pulls/list-reviews",
+        ("GET", ["repos", _, _, "contents", ..]) => "repos/get-content",
+        ("POST", ["repos", _, _, "check-runs"]) => "checks/create",
+        ("PATCH", ["repos", _, _, "check-runs", _]) => "checks/update",
+        ("POST", ["repos", _, _, "statuses", _]) => "repos/create-commit-status",
+        ("GET", ["repos", _, _, "issues", _, "comments"]) => "issues/list-comments",
+        ("POST", ["repos", _, _, "issues", _, "comments"]) => "issues/create-comment",
+        ("PATCH", ["repos", _, _, "issues", "comments", _]) => "issues/update-comment",
+        ("GET", ["repos", _, _, "collaborators", _, "permission"]) => {
+            "repos/get-collaborator-permission-level"
+        }
+        _ => "unknown",
+    }
+}
+
+async fn handle(
+    State(state): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    let path = uri.path().to_string();
+    let query = uri.query().unwrap_or("").to_string();
+    let prefix = s.prefix.clone();
+    let Some(rel) = path.strip_prefix(&prefix).map(str::to_string) else {
+        s.violations
+            .push(format!("{method} {path}: outside the API prefix {prefix}"));
+        return respond(404, json!({"message": "Not Found"}));
+    };
+    let segs: Vec<&str> = rel.trim_start_matches('/').split('/').collect();
+    let op = route(&method, &segs);
+    let (status, reply) = answer(&mut s, &method, op, &segs, &query, &headers, &body);
+    s.requests.push(Request {
+        method: method.to_string(),
+        path: if query.is_empty() {
+            rel.clone()
+        } else {
+            format!("{rel}?{query}")
+        },
+        op: op.to_string(),
+        status,
+    });
+    match reply {
+        Reply::Json(v) => respond(status, v),
+        Reply::Raw(bytes) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            [("content-type", "application/vnd.github.raw+json")],
+            bytes,
+        )
+            .into_response(),
+    }
+}
+
+enum Reply {
+    Json(Value),
+    Raw(Vec<u8>),
+}
+
+fn answer(
+    s: &mut State_,
+    method: &Method,
+    op: &'static str,
+    segs: &[&str],
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (u16, Reply) {
+    let json_reply = |(status, v): (u16, Value)| (status, Reply::Json(v));
+    if op == "unknown" {
+        s.violations
+            .push(format!("unknown route: {method} /{}", segs.join("/")));
+        return json_reply(not_found());
+    }
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if op == "apps/create-installation-access-token" {
+        // A JWT: three base64url parts.
+        let jwt = auth.strip_prefix("Bearer ").unwrap_or("");
+        if jwt.split('.').count() != 3 {
+            s.violations
+                .push(format!("token exchange without an app JWT: `{auth}`"));
+            return json_reply((
+                401,
+                json!({"message": "A JSON web token could not be decoded"}),
+            ));
+        }
+        let token = format!("ghs_fake_{}", s.minted.len() + 1);
+        s.minted.push(token.clone());
+        let expires = (chrono::Utc::now() + chrono::Duration::hours(1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        return json_reply((
+            201,
+            json!({"token": token, "expires_at": expires, "permissions": {}}),
+        ));
+    }
+    let token = auth.strip_prefix("Bearer ").unwrap_or("");
+    let authorized =
+        s.minted.iter().any(|t| t == token) || s.personal_token.as_deref() == Some(token);
+    if !authorized {
+        s.violations.push(format!("{op}: bad credentials `{auth}`"));
+        return json_reply((401, json!({"message": "Bad credentials"})));
+    }
+    // Request-body contract.
+    let parsed: Option<Value> = if body.is_empty() {
+        None
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                s.violations.push(format!("{op}: body is not JSON: {e}"));
+                return json_reply((400, json!({"message": "Problems parsing JSON"})));
+            }
+        }
+    };
+    let schema = if op == "repos/create-commit-status" {
+        Some(contract::status_schema())
+    } else {
+        contract::request_schema(op).cloned()
+    };
+    match (&schema, &parsed) {
+        (Some(schema), Some(v)) => {
+            let errs = contract::validate(v, schema);
+            if !errs.is_empty() {
+                s.violations.push(format!("{op}: {}", errs.join("; ")));
+                return json_reply((422, json!({"message": "Validation Failed", "errors": errs})));
+            }
+        }
+        (Some(_), None) => {
+            s.violations.push(format!("{op}: missing request body"));
+            return json_reply((422, json!({"message": "Validation Failed"})));
+        }
+        (None, Some(_)) => s.violations.push(format!("{op}: unexpected request body")),
+        (None, None) => {}
+    }
+    if let Some(pp) = query_param(query, "per_page")
+        && pp.parse::<u32>().map_or(true, |n| n == 0 || n > 100)
+    {
+        s.violations
+            .push(format!("{op}: per_page={pp} (GitHub allows 1..=100)"));
+    }
+    // Injected failures come after validation: a rejected body is a bug, not weather.
+    if let Some(i) = s.failures.iter().position(|(o, _)| o == op) {
+        let (_, status) = s.failures.remove(i).unwrap_or_default();
+        return json_reply((status, json!({"message": "injected failure"})));
+    }
+    let repo = format!("{}/{}", segs[1], segs[2]);
+    let body = parsed.unwrap_or(Value::Null);
+    match op {
+        "pulls/get" => {
+            let number: u64 = segs[4].parse().unwrap_or(0);
+            let Some(p) = s.pulls.get(&(repo.clone(), number)).cloned() else {
+                return json_reply(not_found());
+            };
+            let mut v = contract::response_example("pulls/get", "200", None);
+            v["number"] = json!(number);
+            v["state"] = json!("open");
+            v["head"]["sha"] = json!(p.head_sha);
+            v["head"]["repo"]["full_name"] = json!(p.head_repo);
+            v["base"]["sha"] = json!(p.base_sha);
+            v["base"]["repo"]["full_name"] = json!(repo);
+            json_reply((200, v))
+        }
+        "pulls/list-files" => {
+            let number: u64 = segs[4].parse().unwrap_or(0);
+            let all = s.files.get(&(repo, number)).cloned().unwrap_or_default();
+            json_reply((200, Value::Array(page(&all, query))))
+        }
+        "pulls/list-reviews" => {
+            let number: u64 = segs[4].parse().unwrap_or(0);
+            let all = s.reviews.get(&(repo, number)).cloned().unwrap_or_default();
+            json_reply((200, Value::Array(page(&all, query))))
+        }
+        "repos/get-content" => {
+            let path = segs[4..]
+                .iter()
+                .map(|p| percent_decode(p))
+                .collect::<Vec<_>>()
+                .join("/");
+            let git_ref = query_param(query, "ref").unwrap_or_else(|| "main".to_string());
+            let accept = headers
+                .get("accept")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if let Some(bytes) = s
+                .contents
+                .get(&(repo.clone(), git_ref.clone(), path.clone()))
+            {
+                if accept.contains("raw") {
+                    return (200, Reply::Raw(bytes.clone()));
+                }
+                let mut v = contract::response_example(
+                    "repos/get-content",
+                    "200",
+                    Some("response-if-content-is-a-file"),
+                );
+                v["path"] = json!(path);
+                v["size"] = json!(bytes.len());
+                return json_reply((200, v));
+            }
+            let prefix = format!("{path}/");
+            let entries: Vec<Value> = s
+                .contents
+                .keys()
+                .filter(|(r, g, p)| r == &repo && g == &git_ref && p.starts_with(&prefix))
+                .filter(|(_, _, p)| !p[prefix.len()..].contains('/'))
+                .map(|(_, _, p)| {
+                    json!({"type": "file", "path": p, "name": p.rsplit('/').next().unwrap_or(p), "size": 1, "sha": "x"})
+                })
+                .collect();
+            if entries.is_empty() {
+                json_reply(not_found())
+            } else {
+                json_reply((200, Value::Array(entries)))
+            }
+        }
+        "checks/create" => {
+            s.next_id += 1;
+            let id = s.next_id;
+            let annotations: Vec<Value> = body["output"]["annotations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let status = body["status"]
+                .as_str()
+                .unwrap_or(if body.get("conclusion").is_some() {
+                    "completed"
+                } else {
+                    "queued"
+                });
+            let run = CheckRun {
+                id,
+                repo,
+                head_sha: body["head_sha"].as_str().unwrap_or("").to_string(),
+                name: body["name"].as_str().unwrap_or("").to_string(),
+                status: if body.get("conclusion").is_some() {
+                    "completed".into()
+                } else {
+                    status.to_string()
+                },
+                conclusion: body["conclusion"].as_str().map(str::to_string),
+                title: body["output"]["title"].as_str().map(str::to_string),
+                summary: body["output"]["summary"].as_str().map(str::to_string),
+                annotation_batches: if annotations.is_empty() {
+                    vec![]
+                } else {
+                    vec![annotations.len()]
+                },
+                annotations,
+            };
+            let reply = check_run_json(&run);
+            s.check_runs.push(run);
+            json_reply((201, reply))
+        }
+        "checks/update" => {
+            let id: u64 = segs[4].parse().unwrap_or(0);
+            let Some(run) = s
+                .check_runs
+                .iter_mut()
+                .find(|c| c.id == id && c.repo == repo)
+            else {
+                return json_reply(not_found());
+            };
+            if let Some(st) = body["status"].as_str() {
+                run.status = st.to_string();
+            }
+            if let Some(c) = body["conclusion"].as_str() {
+                run.conclusion = Some(c.to_string());
+                run.status = "completed".into();
+            }
+            if let Some(t) = body["output"]["title"].as_str() {
+                run.title = Some(t.to_string());
+            }
+            if let Some(t) = body["output"]["summary"].as_str() {
+                run.summary = Some(t.to_string());
+            }
+            if let Some(a) = body["output"]["annotations"].as_array()
+                && !a.is_empty()
+            {
+                run.annotation_batches.push(a.len());
+                run.annotations.extend(a.iter().cloned());
+            }
+            let reply = check_run_json(run);
+            json_reply((200, reply))
+        }
+        "repos/create-commit-status" => {
+            let mut st = body.clone();
+            st["sha"] = json!(segs[4]);
+            s.statuses.push(st);
+            json_reply((
+                201,
+                json!({"id": s.statuses.len(), "state": body["state"], "context": body["context"]}),
+            ))
+        }
+        "issues/list-comments" => {
+            let number: u64 = segs[4].parse().unwrap_or(0);
+            let all: Vec<Value> = s
+                .comments
+                .iter()
+                .filter(|c| c.repo == repo && c.number == number)
+                .map(comment_json)
+                .collect();
+            json_reply((200, Value::Array(page(&all, query))))
+        }
+        "issues/create-comment" => {
+            let number: u64 = segs[4].parse().unwrap_or(0);
+            s.next_id += 1;
+            let c = Comment {
+                id: s.next_id,
+                repo,
+                number,
+                body: body["body"].as_str().unwrap_or("").to_string(),
+                author: "bytegate[bot]".to_string(),
+                edits: 0,
+            };
+            let reply = comment_json(&c);
+            s.comments.push(c);
+            json_reply((201, reply))
+        }
+        "issues/update-comment" => {
+            let id: u64 = segs[5].parse().unwrap_or(0);
+            let Some(c) = s.comments.iter_mut().find(|c| c.id == id && c.repo == repo) else {
+                return json_reply(not_found());
+            };
+            c.body = body["body"].as_str().unwrap_or("").to_string();
+            c.edits += 1;
+            let reply = comment_json(c);
+            json_reply((200, reply))
+        }
+        "repos/get-collaborator-permission-level" => {
+            let user = percent_decode(segs[4]);
+            let Some(p) = s.permissions.get(&(repo, user.clone())).cloned() else {
+                return json_reply(not_found());
+            };
+            let mut v =
+                contract::response_example("repos/get-collaborator-permission-level", "200", None);
+            v["permission"] = json!(p);
+            v["user"]["login"] = json!(user);
+            json_reply((200, v))
+        }
+        _ => json_reply(not_found()),
+    }
+}
+
+fn page(all: &[Value], query: &str) -> Vec<Value> {
+    let per_page: usize = query_param(query, "per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(30);
+    let page: usize = query_param(query, "page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    all.iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .cloned()
+        .collect()
+}
+
+fn check_run_json(run: &CheckRun) -> Value {
+    let mut v = contract::response_example(
+        "checks/create",
+        "201",
+        Some("example-of-in-progress-conclusion"),
+    );
+    v["id"] = json!(run.id);
+    v["head_sha"] = json!(run.head_sha);
+    v["name"] = json!(run.name);
+    v["status"] = json!(run.status);
+    v["conclusion"] = json!(run.conclusion);
+    v["output"]["title"] = json!(run.title);
+    v["output"]["summary"] = json!(run.summary);
+    v["output"]["annotations_count"] = json!(run.annotations.len());
+    v
+}
+
+fn comment_json(c: &Comment) -> Value {
+    let mut v = contract::response_example("issues/create-comment", "201", None);
+    v["id"] = json!(c.id);
+    v["body"] = json!(c.body);
+    v["user"]["login"] = json!(c.author);
+    v
+}
