@@ -1,0 +1,194 @@
+//! `POST /webhooks/github` over HTTP against a real meta database, driven by
+//! GitHub's own payload examples signed with a real secret.
+
+use bytegate::config::Config;
+use bytegate::server::AppState;
+use bytegate::store::jobs;
+use bytegate::store::testdb::TestDb;
+use bytegate::webhook::signature::sign_github;
+use std::sync::Arc;
+
+const SECRET: &str = "It's a Secret to Everybody";
+
+fn config(max_body: usize) -> Arc<Config> {
+    let yaml = format!(
+        "project: {{key: T, name: Test}}\n\
+         server: {{max_body_bytes: {max_body}}}\n\
+         forges:\n  github:\n    webhook_secret: \"{SECRET}\"\n    token: t\n"
+    );
+    Arc::new(Config::from_yaml(&yaml, "test", &|_| None).unwrap())
+}
+
+fn upstream(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../shared/upstream/github/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+struct Server {
+    db: TestDb,
+    url: String,
+    client: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn server(max_body: usize) -> Server {
+    let db = TestDb::migrated().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks/github", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(db.pool.clone(), config(max_body));
+    tokio::spawn(bytegate::server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    Server {
+        db,
+        url,
+        client: reqwest::Client::new(),
+        _stop: stop,
+    }
+}
+
+impl Server {
+    async fn deliver(
+        &self,
+        event: &str,
+        id: &str,
+        body: &[u8],
+        signature: Option<String>,
+    ) -> (u16, String) {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .header("X-GitHub-Event", event)
+            .header("X-GitHub-Delivery", id)
+            .header("Content-Type", "application/json")
+            .body(body.to_vec());
+        if let Some(sig) = signature {
+            req = req.header("X-Hub-Signature-256", sig);
+        }
+        let resp = req.send().await.unwrap();
+        let code = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (code, text)
+    }
+
+    async fn signed(&self, event: &str, id: &str, body: &[u8]) -> (u16, String) {
+        self.deliver(event, id, body, Some(sign_github(SECRET.as_bytes(), body)))
+            .await
+    }
+
+    async fn counts(&self) -> (i64, usize) {
+        let deliveries = bytegate::store::deliveries::count(&self.db.pool, "github")
+            .await
+            .unwrap();
+        let jobs = jobs::list(&self.db.pool).await.unwrap().len();
+        (deliveries, jobs)
+    }
+}
+
+#[tokio::test]
+async fn bad_or_missing_signature_is_401_and_nothing_is_stored() {
+    let s = server(25 << 20).await;
+    let body = upstream("pull_request.opened.json");
+    let (code, _) = s.deliver("pull_request", "d-1", &body, None).await;
+    assert_eq!(code, 401);
+    let wrong = sign_github(b"not the secret", &body);
+    let (code, _) = s.deliver("pull_request", "d-2", &body, Some(wrong)).await;
+    assert_eq!(code, 401);
+    // A signature of other bytes: the body was changed in transit.
+    let tampered = sign_github(SECRET.as_bytes(), b"{}");
+    let (code, _) = s
+        .deliver("pull_request", "d-3", &body, Some(tampered))
+        .await;
+    assert_eq!(code, 401);
+    assert_eq!(s.counts().await, (0, 0));
+}
+
+#[tokio::test]
+async fn ping_is_answered_200() {
+    let s = server(25 << 20).await;
+    let (code, body) = s.signed("ping", "p-1", &upstream("ping.json")).await;
+    assert_eq!(code, 200);
+    assert!(body.contains("pong"));
+}
+
+#[tokio::test]
+async fn opened_pr_is_queued_once_and_a_redelivery_is_a_duplicate() {
+    let s = server(25 << 20).await;
+    let body = upstream("pull_request.opened.json");
+    let (code, text) = s.signed("pull_request", "72d3162e-1", &body).await;
+    assert_eq!((code, text.contains("queued")), (202, true), "{text}");
+    let (code, text) = s.signed("pull_request", "72d3162e-1", &body).await;
+    assert_eq!((code, text.contains("duplicate")), (200, true), "{text}");
+    assert_eq!(s.counts().await, (1, 1));
+    let job = &jobs::list(&s.db.pool).await.unwrap()[0];
+    assert_eq!((job.kind.as_str(), job.state.as_str()), ("event", "queued"));
+    let (event, action, repo): (String, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT event, action, repo FROM webhook_deliveries WHERE delivery_id = '72d3162e-1'",
+    )
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (event.as_str(), action.as_deref(), repo.as_deref()),
+        (
+            "pull_request",
+            Some("opened"),
+            Some("Codertocat/Hello-World")
+        )
+    );
+}
+
+#[tokio::test]
+async fn opened_and_reopened_for_one_head_coalesce_into_one_job() {
+    let s = server(25 << 20).await;
+    // Both examples are PR #2 at head ec26c3e…: the same work.
+    let (c1, _) = s
+        .signed("pull_request", "a", &upstream("pull_request.opened.json"))
+        .await;
+    let (c2, t2) = s
+        .signed("pull_request", "b", &upstream("pull_request.reopened.json"))
+        .await;
+    assert_eq!((c1, c2), (202, 202));
+    assert!(t2.contains("coalesced"), "{t2}");
+    assert_eq!(s.counts().await, (2, 1));
+}
+
+#[tokio::test]
+async fn events_bytegate_ignores_are_stored_and_acknowledged() {
+    let s = server(25 << 20).await;
+    let (code, text) = s.signed("push", "push-1", &upstream("push.json")).await;
+    assert_eq!(code, 202);
+    assert!(text.contains("ignored"));
+    // A comment on a plain issue is not ours either.
+    let (code, _) = s
+        .signed(
+            "issue_comment",
+            "ic-1",
+            &upstream("issue_comment.created.json"),
+        )
+        .await;
+    assert_eq!(code, 202);
+    assert_eq!(s.counts().await, (2, 0));
+}
+
+#[tokio::test]
+async fn malformed_json_with_a_valid_signature_is_400() {
+    let s = server(25 << 20).await;
+    let (code, _) = s.signed("pull_request", "bad-1", b"{not json").await;
+    assert_eq!(code, 400);
+    assert_eq!(s.counts().await, (0, 0));
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let s = server(1024).await;
+    let body = upstream("pull_request.opened.json");
+    assert!(body.len() > 1024);
+    let (code, _) = s.signed("pull_request", "big-1", &body).await;
+    assert_eq!(code, 413);
+    assert_eq!(s.counts().await, (0, 0));
+}
