@@ -661,6 +661,19 @@ pub struct AlterTable {
     pub lock: Option<String>,
 }
 
+impl AlterTable {
+    /// MySQL `ENGINE=...` given as an action (uppercased value), e.g. `MYISAM`.
+    /// Stored as [`AlterAction::Other`] described `ENGINE=VALUE`.
+    pub fn engine(&self) -> Option<String> {
+        self.actions.iter().find_map(|a| match a {
+            AlterAction::Other { description } => {
+                description.strip_prefix("ENGINE=").map(str::to_string)
+            }
+            _ => None,
+        })
+    }
+}
+
 /// One action of an `ALTER TABLE`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlterAction {
@@ -792,7 +805,8 @@ pub enum AlterAction {
     },
     /// Any other action (owner, triggers, storage, RLS, identity changes, ...).
     Other {
-        /// A short uppercased description of the action (e.g. `OWNER TO`, `ENABLE TRIGGER`).
+        /// A short uppercased description of the action (e.g. `OWNER TO`, `ENABLE TRIGGER`);
+        /// MySQL table options are `NAME=VALUE` (`ENGINE=MYISAM`, `CHARSET=UTF8MB4`).
         description: String,
     },
 }

@@ -32,7 +32,6 @@ pub(crate) fn recognize(
 ) -> Option<StatementKind> {
     let mut t = Toks::new(tokens);
     let first = t.peek().and_then(word_upper)?;
-    let _ = dialect;
     match first.as_str() {
         "DROP" => drop(&mut t),
         "REINDEX" => reindex(&mut t),
@@ -42,7 +41,7 @@ pub(crate) fn recognize(
         "ANALYZE" | "ANALYSE" => analyze(&mut t),
         "ALTER" => {
             if t.peek_at(1).is_some_and(|x| is_kw(x, "TABLE")) {
-                alter_table(tokens, parse)
+                alter_table(tokens, dialect, parse)
             } else {
                 alter_other(&mut t)
             }
@@ -552,9 +551,17 @@ fn matching_paren(tokens: &[TokenWithSpan], open: usize) -> Option<usize> {
 }
 
 /// `CREATE TABLE` with PostgreSQL 18 `NOT NULL` table constraints: parse the
-/// rest with sqlparser and add the constraints back.
+/// rest with sqlparser and add the constraints back. Also MySQL's quoted
+/// `ENGINE = 'InnoDB'`, which sqlparser only takes unquoted.
 fn create_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<StatementKind> {
     let open = first_paren(tokens)?;
+    let close_at = matching_paren(tokens, open)?;
+    if let Some(unquoted) = unquote_engine(tokens, close_at) {
+        return match adapter::adapt(&parse(unquoted)?, "CREATE") {
+            kind @ StatementKind::CreateTable(_) => Some(kind),
+            _ => None,
+        };
+    }
     let close = matching_paren(tokens, open)?;
     let commas = top_level_commas(tokens, open + 1, close);
     // Element boundaries: (start, end) exclusive, in the full token list.
@@ -598,10 +605,67 @@ fn create_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<Statemen
     }
 }
 
+/// The tokens with a quoted value after `ENGINE [=]` (following the column
+/// list at `from`) turned into a word; `None` when there is none.
+fn unquote_engine(tokens: &[TokenWithSpan], from: usize) -> Option<Vec<TokenWithSpan>> {
+    let sig: Vec<usize> = (from..tokens.len())
+        .filter(|&i| significant(&tokens[i]))
+        .collect();
+    let mut out: Option<Vec<TokenWithSpan>> = None;
+    for (k, &i) in sig.iter().enumerate() {
+        if !is_kw(&tokens[i].token, "ENGINE") {
+            continue;
+        }
+        let mut v = k + 1;
+        if sig.get(v).is_some_and(|&j| tokens[j].token == Token::Eq) {
+            v += 1;
+        }
+        let Some(&j) = sig.get(v) else { continue };
+        if let Token::SingleQuotedString(value) | Token::DoubleQuotedString(value) =
+            &tokens[j].token
+        {
+            let fixed = out.get_or_insert_with(|| tokens.to_vec());
+            fixed[j].token = Token::make_word(value, None);
+        }
+    }
+    out
+}
+
+/// A MySQL table option given as an `ALTER TABLE` action (`ENGINE=MyISAM`,
+/// `DEFAULT CHARSET utf8mb4`, `ROW_FORMAT=DYNAMIC`, `CONVERT TO CHARACTER SET x`),
+/// as an `Other` action described `NAME=VALUE` (uppercased, e.g. `ENGINE=MYISAM`).
+fn mysql_table_option(action: &[TokenWithSpan]) -> Option<AlterAction> {
+    let mut t = Toks::new(action);
+    if t.eat_kws(&["CONVERT", "TO"]) {
+        return Some(AlterAction::Other {
+            description: "CONVERT TO CHARACTER SET".into(),
+        });
+    }
+    t.eat_kw("DEFAULT");
+    let mut name = t.next().and_then(|x| word_upper(&x.token))?;
+    if name == "CHARACTER" && t.eat_kw("SET") {
+        name = "CHARSET".into();
+    }
+    t.eat(&Token::Eq);
+    let value = match &t.next()?.token {
+        Token::Word(w) => w.value.to_uppercase(),
+        Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => s.to_uppercase(),
+        Token::Number(n, _) => n.clone(),
+        _ => return None,
+    };
+    t.at_end().then(|| AlterAction::Other {
+        description: format!("{name}={value}"),
+    })
+}
+
 /// `ALTER TABLE` parsed action by action: sqlparser for each action it knows,
 /// token recognizers for `ALTER CONSTRAINT` and PG 18 `ADD [CONSTRAINT n] NOT NULL col`.
 /// `None` if any action is understood by neither.
-fn alter_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<StatementKind> {
+fn alter_table(
+    tokens: &[TokenWithSpan],
+    dialect: Dialect,
+    parse: ParseFn<'_>,
+) -> Option<StatementKind> {
     // Header: ALTER TABLE [IF EXISTS] [ONLY] name [*]
     let sig: Vec<usize> = (0..tokens.len())
         .filter(|&i| significant(&tokens[i]))
@@ -668,7 +732,13 @@ fn alter_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<Statement
         }
         let mut one: Vec<TokenWithSpan> = header.to_vec();
         one.extend_from_slice(action);
-        let stmt = parse(one)?;
+        let Some(stmt) = parse(one) else {
+            match dialect {
+                Dialect::Mysql => out.actions.push(mysql_table_option(action)?),
+                Dialect::Postgres => return None,
+            }
+            continue;
+        };
         match adapter::adapt(&stmt, "ALTER") {
             StatementKind::AlterTable(a) => {
                 out.actions.extend(a.actions);
@@ -874,6 +944,34 @@ mod tests {
             matches!(&constraint.kind, ConstraintKind::NotNull { column } if column.value == "banned")
         );
         assert!(constraint.span.is_some());
+    }
+
+    #[test]
+    fn mysql_engine_options() {
+        let toks = |sql: &str| tokenize_at(sql, Location::new(1, 1), Dialect::Mysql).0;
+        let parse = |t: Vec<TokenWithSpan>| parse_tokens(t, Dialect::Mysql).ok();
+        let Some(StatementKind::AlterTable(a)) = recognize(
+            &toks("ALTER TABLE t ENGINE=MyISAM, ALGORITHM=COPY, DEFAULT CHARSET = utf8mb4"),
+            Dialect::Mysql,
+            &parse,
+        ) else {
+            panic!()
+        };
+        assert_eq!(a.engine().as_deref(), Some("MYISAM"));
+        assert_eq!(a.algorithm.as_deref(), Some("COPY"));
+        assert!(
+            matches!(&a.actions[1], AlterAction::Other { description } if description == "CHARSET=UTF8MB4")
+        );
+        let Some(StatementKind::CreateTable(c)) = recognize(
+            &toks("CREATE TABLE a (id int) ENGINE = 'MyISAM'"),
+            Dialect::Mysql,
+            &parse,
+        ) else {
+            panic!()
+        };
+        assert_eq!(c.engine.as_deref(), Some("MyISAM"));
+        // PostgreSQL has no such options.
+        assert_eq!(rec("ALTER TABLE t ENGINE=x"), None);
     }
 
     #[test]
