@@ -43,6 +43,7 @@ impl JobHandler for Scripted {
                 Err(JobError {
                     message: format!("GitHub answered 502 (attempt {})", job.attempts),
                     retryable: self.retryable,
+                    retry_after: None,
                 })
             } else {
                 Ok(())

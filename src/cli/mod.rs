@@ -208,13 +208,53 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
     crate::store::migrate(&pool)
         .await
         .map_err(|e| e.to_string())?;
+    let forges = crate::forge::ForgeSet::from_config(&config).map_err(|e| e.to_string())?;
     let addr = format!("{}:{}", args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, external_url = ?args.external_url, "bytegate listening");
-    let state = AppState::new(pool.clone(), Arc::new(config));
-    let served = crate::server::serve(listener, state, crate::server::shutdown_signal()).await;
+    let config = Arc::new(config);
+    let state = AppState::new(pool.clone(), config.clone());
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let handler = Arc::new(crate::jobs::EventJobHandler {
+        ctx: crate::flow::FlowContext {
+            db: pool.clone(),
+            config: config.clone(),
+            forges,
+            external_url: args.external_url.clone(),
+        },
+    });
+    let settings = crate::jobs::WorkerSettings {
+        lease: config.server.job_lease.0,
+        ..Default::default()
+    };
+    let workers = crate::jobs::spawn_workers(
+        config.server.workers,
+        pool.clone(),
+        handler,
+        settings,
+        state.wake.clone(),
+        stopped.clone(),
+    );
+    let mut server_stopped = stopped.clone();
+    let served = crate::server::serve(listener, state, async move {
+        let _ = server_stopped.changed().await;
+    });
+    tokio::pin!(served);
+    let served = tokio::select! {
+        r = &mut served => r,
+        _ = crate::server::shutdown_signal() => {
+            let _ = stop.send(true);
+            served.await
+        }
+    };
+    let _ = stop.send(true);
+    // Workers finish the job in hand; its lease covers a crash here.
+    for w in workers {
+        let _ = w.await;
+    }
     pool.close().await;
     served.map_err(|e| format!("server error: {e}"))
 }

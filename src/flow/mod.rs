@@ -390,34 +390,43 @@ async fn read_inputs(
     pr: &PullRequestEvent,
     changes: &[MigrationChange],
 ) -> Result<Vec<ReviewInput>, FlowError> {
-    futures::stream::iter(changes.iter())
-        .map(|c| async move {
-            let at = if c.change == review::FileChange::Removed {
-                &pr.base_sha
-            } else {
-                &pr.head_sha
-            };
-            let text = forge.file_content(&pr.pr.repo, &c.path, at).await?;
-            let text = match (text, &c.change) {
-                (Some(t), _) => t,
-                (None, review::FileChange::Removed) => Vec::new(),
-                (None, _) => {
-                    // Listed in the diff but absent at the head: a force-push raced us.
-                    return Err(FlowError::Forge(ForgeError::Transient {
-                        op: "repos/get-content",
-                        message: format!("{} is missing at {}", c.path, at),
-                    }));
-                }
-            };
-            Ok(ReviewInput {
-                path: c.path.clone(),
-                text,
-                change: c.change.clone(),
-            })
-        })
+    // The futures are built first: a `map` closure inside the stream would make
+    // the whole flow future `!Send` for the worker pool (a known HRTB limitation).
+    let reads: Vec<_> = changes.iter().map(|c| read_input(forge, pr, c)).collect();
+    futures::stream::iter(reads)
         .buffered(CONCURRENT_READS)
         .try_collect()
         .await
+}
+
+/// Reads one migration (see [`read_inputs`]).
+async fn read_input(
+    forge: &dyn Forge,
+    pr: &PullRequestEvent,
+    c: &MigrationChange,
+) -> Result<ReviewInput, FlowError> {
+    let at = if c.change == review::FileChange::Removed {
+        &pr.base_sha
+    } else {
+        &pr.head_sha
+    };
+    let text = forge.file_content(&pr.pr.repo, &c.path, at).await?;
+    let text = match (text, &c.change) {
+        (Some(t), _) => t,
+        (None, review::FileChange::Removed) => Vec::new(),
+        (None, _) => {
+            // Listed in the diff but absent at the head: a force-push raced us.
+            return Err(FlowError::Forge(ForgeError::Transient {
+                op: "repos/get-content",
+                message: format!("{} is missing at {}", c.path, at),
+            }));
+        }
+    };
+    Ok(ReviewInput {
+        path: c.path.clone(),
+        text,
+        change: c.change.clone(),
+    })
 }
 
 /// Runs one review per environment, off the async runtime (it is CPU-bound).

@@ -10,6 +10,9 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 
+mod events;
+pub use events::EventJobHandler;
+
 /// A handler failed; `retryable` says whether another attempt may succeed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -18,6 +21,8 @@ pub struct JobError {
     pub message: String,
     /// Transient (network, 5xx, rate limit) or permanent (bad input, 4xx).
     pub retryable: bool,
+    /// The earliest sensible retry, when the failing service said so.
+    pub retry_after: Option<Duration>,
 }
 
 impl JobError {
@@ -26,6 +31,7 @@ impl JobError {
         JobError {
             message: message.into(),
             retryable: true,
+            retry_after: None,
         }
     }
 
@@ -34,6 +40,7 @@ impl JobError {
         JobError {
             message: message.into(),
             retryable: false,
+            retry_after: None,
         }
     }
 }
@@ -131,7 +138,10 @@ pub async fn run_one(
             Ok(RunOutcome::Done(job.id))
         }
         Some(Err(e)) => {
-            let retry_in = e.retryable.then(|| backoff(settings, job.attempts));
+            let retry_in = e.retryable.then(|| {
+                let b = backoff(settings, job.attempts);
+                e.retry_after.map_or(b, |after| after.max(b))
+            });
             match jobs::fail(pool, job.id, worker, &e.message, retry_in).await? {
                 Failed::WillRetry => {
                     tracing::warn!(job = job.id, attempt = job.attempts, error = %e.message, retry_in = ?retry_in, "job failed; will retry");
