@@ -156,18 +156,28 @@ pub(crate) fn parse_tokens(
     tokens: Vec<TokenWithSpan>,
     dialect: Dialect,
 ) -> Result<sqlparser::ast::Statement, ParseError> {
-    let mut parser = Parser::new(split::sql_dialect(dialect))
-        .with_recursion_limit(RECURSION_LIMIT)
-        .with_tokens_with_locations(tokens);
-    let stmt = parser.parse_statement().map_err(parser_error)?;
-    let next = parser.peek_token();
-    if next.token != Token::EOF {
-        return Err(ParseError {
-            message: format!("Expected: end of statement, found: {}", next.token),
-            position: split::span_of(next.span).map(|s| s.start),
-        });
-    }
-    Ok(stmt)
+    // sqlparser is third-party code run on untrusted input: a bug in it must
+    // cost one statement, not the review.
+    let run = std::panic::AssertUnwindSafe(|| {
+        let mut parser = Parser::new(split::sql_dialect(dialect))
+            .with_recursion_limit(RECURSION_LIMIT)
+            .with_tokens_with_locations(tokens);
+        let stmt = parser.parse_statement().map_err(parser_error)?;
+        let next = parser.peek_token();
+        if next.token != Token::EOF {
+            return Err(ParseError {
+                message: format!("Expected: end of statement, found: {}", next.token),
+                position: split::span_of(next.span).map(|s| s.start),
+            });
+        }
+        Ok(stmt)
+    });
+    std::panic::catch_unwind(run).unwrap_or_else(|_| {
+        Err(ParseError {
+            message: "the SQL parser failed on this statement".to_string(),
+            position: None,
+        })
+    })
 }
 
 /// sqlparser's error as a model error, with the position taken out of the

@@ -154,9 +154,9 @@ fn shift(loc: Location, base: Location) -> Location {
         return loc;
     }
     if loc.line == 1 {
-        Location::new(base.line, base.column + loc.column - 1)
+        Location::new(base.line, (base.column + loc.column).saturating_sub(1))
     } else {
-        Location::new(base.line + loc.line - 1, loc.column)
+        Location::new((base.line + loc.line).saturating_sub(1), loc.column)
     }
 }
 
@@ -180,7 +180,16 @@ fn tokenize_into(
     buf: &mut Vec<TokenWithSpan>,
 ) -> Option<ParseError> {
     buf.clear();
-    let res = Tokenizer::new(sql_dialect(dialect), text).tokenize_with_location_into_buf(buf);
+    // Third-party code on untrusted input: a panic in it becomes a tokenizer error.
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Tokenizer::new(sql_dialect(dialect), text).tokenize_with_location_into_buf(buf)
+    }))
+    .unwrap_or_else(|_| {
+        Err(sqlparser::tokenizer::TokenizerError {
+            message: "the SQL tokenizer failed here".to_string(),
+            location: Location::new(1, 1),
+        })
+    });
     for t in buf.iter_mut() {
         t.span.start = shift(t.span.start, base);
         t.span.end = shift(t.span.end, base);

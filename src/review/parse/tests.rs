@@ -538,6 +538,25 @@ fn deep_nesting_is_a_parse_error_not_a_crash() {
 }
 
 #[test]
+fn nesting_just_under_the_limit_adapts_on_a_small_stack() {
+    // Parsing grows its stack on demand; the adapter walks the AST plainly, so
+    // the deepest accepted statement must fit a modest worker-thread stack.
+    let depth = 120;
+    let sql = format!(
+        "ALTER TABLE t ADD COLUMN a int DEFAULT {}random(){};",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    let handle = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || parse_file(&sql, Dialect::Postgres))
+        .unwrap();
+    let v = handle.join().unwrap();
+    assert_eq!(v.len(), 1);
+    assert!(v[0].is_understood(), "{:?}", v[0].source);
+}
+
+#[test]
 fn unterminated_constructs_never_lose_text() {
     for sql in [
         "SELECT 1;\nSELECT 'abc",
