@@ -172,3 +172,21 @@ fn time_big_file() {
         out[0].findings.len()
     );
 }
+
+#[test]
+#[ignore]
+fn dump_findings() {
+    let sql =
+        std::fs::read_to_string(std::env::var("DUMP_FILE").unwrap_or_default()).unwrap_or_default();
+    let dialect = if std::env::var("DUMP_MYSQL").is_ok() {
+        Dialect::Mysql
+    } else {
+        Dialect::Postgres
+    };
+    for f in lint_with(&sql, dialect, None, &ReviewSettings::default()).findings {
+        println!(
+            "{}:{} {} {}",
+            f.span.start.line, f.span.start.column, f.rule, f.message
+        );
+    }
+}
