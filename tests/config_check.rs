@@ -34,16 +34,28 @@ fn unknown_key_names_the_path_and_line() {
     let (code, _, stderr) = check("tests/fixtures/config/unknown-key.yaml");
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown-key.yaml:7"), "{stderr}");
-    assert!(stderr.contains("environments[0].aproval_timeout"), "{stderr}");
-    assert!(stderr.contains("unknown field `aproval_timeout`"), "{stderr}");
+    assert!(
+        stderr.contains("environments[0].aproval_timeout"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown field `aproval_timeout`"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn missing_environment_variable_names_key_and_variable() {
     let (code, _, stderr) = check("tests/fixtures/config/missing-var.yaml");
     assert_eq!(code, 2);
-    assert!(stderr.contains("environments[0].databases[0].url"), "{stderr}");
-    assert!(stderr.contains("BYTEGATE_TEST_SURELY_UNSET_VAR"), "{stderr}");
+    assert!(
+        stderr.contains("environments[0].databases[0].url"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("BYTEGATE_TEST_SURELY_UNSET_VAR"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -51,7 +63,10 @@ fn duplicate_environment_is_rejected() {
     let (code, _, stderr) = check("tests/fixtures/config/duplicate-env.yaml");
     assert_eq!(code, 2);
     assert!(stderr.contains("environments[2].name"), "{stderr}");
-    assert!(stderr.contains("duplicate environment `staging`"), "{stderr}");
+    assert!(
+        stderr.contains("duplicate environment `staging`"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -86,4 +101,12 @@ fn unreadable_file_exits_2() {
     let (code, _, stderr) = check("tests/fixtures/config/does-not-exist.yaml");
     assert_eq!(code, 2);
     assert!(stderr.contains("cannot read"), "{stderr}");
+}
+
+#[test]
+fn unknown_rule_id_is_rejected() {
+    let (code, _, stderr) = check("tests/fixtures/config/unknown-rule.yaml");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("review.rules.table-requires-pk"), "{stderr}");
+    assert!(stderr.contains("did you mean `table-require-pk`"), "{stderr}");
 }

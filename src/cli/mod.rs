@@ -204,7 +204,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), String> {
-    let pool = crate::store::connect(url).await.map_err(|e| e.to_string())?;
+    let pool = crate::store::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
     crate::store::migrate(&pool)
         .await
         .map_err(|e| e.to_string())?;

@@ -37,7 +37,11 @@ impl FromStr for HumanDuration {
             "s" => Duration::from_secs(n),
             "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
             "h" => Duration::from_secs(n.saturating_mul(3600)),
-            other => return Err(format!("unknown duration unit `{other}` (use ms, s, m or h)")),
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` (use ms, s, m or h)"
+                ));
+            }
         };
         Ok(HumanDuration(d))
     }

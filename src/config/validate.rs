@@ -55,7 +55,10 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
         }
         if let Some(w) = &env.deploy_window {
             if w.days.is_empty() {
-                return Err((at("deploy_window.days"), "must name at least one day".into()));
+                return Err((
+                    at("deploy_window.days"),
+                    "must name at least one day".into(),
+                ));
             }
             if w.start == w.end {
                 return Err((
@@ -67,7 +70,10 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
         }
         for (j, db) in env.databases.iter().enumerate() {
             if db.url.expose().trim().is_empty() {
-                return Err((at(&format!("databases[{j}].url")), "must not be empty".into()));
+                return Err((
+                    at(&format!("databases[{j}].url")),
+                    "must not be empty".into(),
+                ));
             }
         }
     }
@@ -78,6 +84,15 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
     }
     let env_known = |name: &str| c.environments.iter().any(|e| e.name == name);
     for (id, setting) in &c.review.rules {
+        if !crate::review::rules::is_known_rule(id) {
+            return Err((
+                format!("review.rules.{id}"),
+                match closest_rule(id) {
+                    Some(near) => format!("unknown rule `{id}`; did you mean `{near}`?"),
+                    None => format!("unknown rule `{id}`"),
+                },
+            ));
+        }
         for env in setting.environments.keys() {
             if !env_known(env) {
                 return Err((
@@ -148,4 +163,28 @@ fn names(roles: &BTreeMap<String, super::Role>) -> String {
     } else {
         roles.keys().cloned().collect::<Vec<_>>().join(", ")
     }
+}
+
+/// The known rule id nearest to a misspelt one (edit distance ≤ 3).
+fn closest_rule(id: &str) -> Option<&'static str> {
+    crate::review::rules::registry()
+        .iter()
+        .map(|r| (edit_distance(id, r.id), r.id))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, r)| r)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }

@@ -16,7 +16,10 @@ impl JobHandler for EventJobHandler {
     fn handle<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
             if job.kind != crate::webhook::EVENT_JOB {
-                return Err(JobError::permanent(format!("unknown job kind `{}`", job.kind)));
+                return Err(JobError::permanent(format!(
+                    "unknown job kind `{}`",
+                    job.kind
+                )));
             }
             let event: Event = serde_json::from_value(job.payload.clone()).map_err(|e| {
                 JobError::permanent(format!("stored event does not deserialize: {e}"))

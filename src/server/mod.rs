@@ -65,11 +65,8 @@ pub struct Health {
 }
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let depth = tokio::time::timeout(
-        Duration::from_secs(3),
-        crate::store::queue_depth(&state.db),
-    )
-    .await;
+    let depth =
+        tokio::time::timeout(Duration::from_secs(3), crate::store::queue_depth(&state.db)).await;
     let (code, depth) = match depth {
         Ok(Ok(n)) => (StatusCode::OK, Some(n)),
         Ok(Err(e)) => {

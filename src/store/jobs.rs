@@ -68,7 +68,11 @@ pub async fn enqueue<'e>(
 
 /// Claims the next runnable job: queued and due, or running with an expired
 /// lease (its worker died). Concurrent claimers never get the same job.
-pub async fn claim(pool: &PgPool, worker: &str, lease: Duration) -> Result<Option<Job>, StoreError> {
+pub async fn claim(
+    pool: &PgPool,
+    worker: &str,
+    lease: Duration,
+) -> Result<Option<Job>, StoreError> {
     let job = sqlx::query_as::<_, Job>(
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
                 lease_expires_at = now() + make_interval(secs => $2), updated_at = now()

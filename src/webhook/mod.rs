@@ -51,7 +51,8 @@ pub async fn github_webhook(
             "missing X-GitHub-Event or X-GitHub-Delivery",
         );
     };
-    let span = tracing::info_span!("delivery", forge = "github", delivery = %delivery_id, event = %event);
+    let span =
+        tracing::info_span!("delivery", forge = "github", delivery = %delivery_id, event = %event);
     let _guard = span.enter();
     if event == "ping" {
         return reply(StatusCode::OK, "pong");
@@ -96,18 +97,31 @@ async fn store_and_answer(
 ) -> Response {
     match deliveries::record(&state.db, record, job).await {
         Ok(Recorded::Duplicate) => {
-            tracing::info!(forge = record.forge, delivery = record.delivery_id, "duplicate delivery: nothing queued");
+            tracing::info!(
+                forge = record.forge,
+                delivery = record.delivery_id,
+                "duplicate delivery: nothing queued"
+            );
             reply(StatusCode::OK, "duplicate")
         }
         Ok(Recorded::Stored { job: None, .. }) => {
-            tracing::debug!(forge = record.forge, delivery = record.delivery_id, event = record.event, "stored; nothing to do for this event");
+            tracing::debug!(
+                forge = record.forge,
+                delivery = record.delivery_id,
+                event = record.event,
+                "stored; nothing to do for this event"
+            );
             reply(StatusCode::ACCEPTED, "ignored")
         }
         Ok(Recorded::Stored {
             job: Some(Enqueued::Coalesced),
             ..
         }) => {
-            tracing::info!(forge = record.forge, delivery = record.delivery_id, "same work already queued: coalesced");
+            tracing::info!(
+                forge = record.forge,
+                delivery = record.delivery_id,
+                "same work already queued: coalesced"
+            );
             reply(StatusCode::ACCEPTED, "coalesced")
         }
         Ok(Recorded::Stored {
@@ -115,12 +129,20 @@ async fn store_and_answer(
             ..
         }) => {
             state.wake.notify_one();
-            tracing::info!(forge = record.forge, delivery = record.delivery_id, job = id, "queued");
+            tracing::info!(
+                forge = record.forge,
+                delivery = record.delivery_id,
+                job = id,
+                "queued"
+            );
             reply(StatusCode::ACCEPTED, "queued")
         }
         Err(e) => {
             tracing::error!(forge = record.forge, delivery = record.delivery_id, error = %e, "could not store delivery");
-            reply(StatusCode::SERVICE_UNAVAILABLE, "could not store the delivery")
+            reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not store the delivery",
+            )
         }
     }
 }
