@@ -511,3 +511,241 @@ fn the_contract_validator_catches_what_github_would_reject() {
     let completed_without_conclusion = serde_json::json!({"status": "completed"});
     assert!(!contract::validate(&completed_without_conclusion, update).is_empty());
 }
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_in_line() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.fail_next_with(
+        "pulls/list-files",
+        429,
+        &[("retry-after", "0")],
+        "slow down",
+        1,
+    );
+    h.github.fail_next_with(
+        "issues/create-comment",
+        403,
+        &[],
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        1,
+    );
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let statuses = |op| -> Vec<u16> { h.github.requests_of(op).iter().map(|r| r.status).collect() };
+    assert_eq!(statuses("pulls/list-files"), [429, 200]);
+    assert_eq!(statuses("issues/create-comment"), [403, 201]);
+    assert_eq!(h.github.comments(REPO, PR).len(), 1);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_long_rate_limit_is_handed_to_the_job_queue_with_its_wait() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    let reset = (chrono::Utc::now().timestamp() + 3600).to_string();
+    h.github.fail_next_with(
+        "pulls/list-files",
+        403,
+        &[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &reset),
+        ],
+        "API rate limit exceeded",
+        1,
+    );
+
+    let err = h.handle(&opened(SHA_A, T1)).await.unwrap_err();
+
+    assert!(err.is_retryable(), "{err}");
+    let wait = err.retry_after().expect("the forge's wait is passed on");
+    assert!(wait.as_secs() > 3500 && wait.as_secs() <= 3602, "{wait:?}");
+    assert_eq!(
+        h.github.requests_of("pulls/list-files").len(),
+        1,
+        "no in-line hour-long wait"
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn installation_tokens_are_reused_until_shortly_before_expiry() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.put_file(REPO, SHA_B, MIGRATION, DROP_AT_LINE_3);
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+    h.handle(&synchronize(SHA_B, T2)).await.unwrap();
+    assert_eq!(h.github.tokens_minted(), 1);
+
+    // A token that expires within the refresh margin is never used: a new one is minted.
+    let h = Harness::app().await;
+    h.github.set_token_lifetime(chrono::Duration::seconds(10));
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+    let api_calls = h
+        .github
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/repos/"))
+        .count();
+    assert_eq!(h.github.tokens_minted(), api_calls);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn concurrent_jobs_for_two_pushes_always_leave_the_newest_result() {
+    let h = Harness::app().await;
+    for number in 10..16u64 {
+        h.github
+            .set_pr_files(REPO, number, &[(MIGRATION, "added", None)]);
+    }
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.put_file(
+        REPO,
+        SHA_B,
+        MIGRATION,
+        "CREATE TABLE ok (id bigint PRIMARY KEY);\n",
+    );
+    for number in 10..16u64 {
+        let with_number = |name, sha, at| {
+            let mut p = pr_payload(name, sha, at);
+            p["pull_request"]["number"] = number.into();
+            pull_request_event(&p)
+        };
+        let old = with_number("pull_request.opened", SHA_A, T1);
+        let new = with_number("pull_request.synchronize", SHA_B, T2);
+        let (a, b) = tokio::join!(h.handle(&old), h.handle(&new));
+        a.unwrap();
+        b.unwrap();
+        let comments = h.github.comments(REPO, number);
+        assert_eq!(comments.len(), 1, "PR {number}");
+        assert!(
+            comments[0].body.contains(SHA_B),
+            "PR {number}: {}",
+            comments[0].body
+        );
+    }
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_huge_review_stays_within_github_limits() {
+    let h = Harness::app().await;
+    let sql: String = (0..1500).map(|i| format!("DROP TABLE t{i};\n")).collect();
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, &sql);
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    // The fake rejects any summary over 65,535 characters or batch over 50.
+    let run = &h.github.check_runs_on(SHA_A)[0];
+    let summary = run.summary.as_deref().unwrap();
+    assert!(summary.contains("truncated"), "the cut is announced");
+    assert!(run.annotations.len() >= 1500);
+    assert!(run.annotation_batches.iter().all(|&b| b <= 50));
+    let body = &h.github.comments(REPO, PR)[0].body;
+    assert!(body.chars().count() <= 65_536);
+    assert!(body.contains("not shown here") && body.contains("<!-- bytegate:approvals:end -->"));
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn the_sticky_comment_is_found_among_many_pages_of_comments() {
+    let h = Harness::app().await;
+    for i in 0..120 {
+        h.github
+            .add_comment(REPO, PR, "someone", &format!("comment {i}"));
+    }
+    // Quoting the marker does not make a comment bytegate's.
+    h.github.add_comment(
+        REPO,
+        PR,
+        "someone",
+        "> see <!-- bytegate:sql-review --> above",
+    );
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github
+        .put_file(REPO, SHA_B, MIGRATION, "DROP TABLE users;\n");
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+    h.handle(&synchronize(SHA_B, T2)).await.unwrap();
+
+    let ours: Vec<_> = h
+        .github
+        .comments(REPO, PR)
+        .into_iter()
+        .filter(|c| c.author == "bytegate[bot]")
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].edits, 1);
+    assert!(
+        h.github
+            .requests_of("issues/list-comments")
+            .iter()
+            .any(|r| r.path.ends_with("page=2"))
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn changed_files_are_read_from_every_page() {
+    let h = Harness::app().await;
+    let mut files: Vec<(String, &str, Option<&str>)> = (0..130)
+        .map(|i| (format!("src/file{i}.rs"), "modified", None))
+        .collect();
+    files.push((MIGRATION.to_string(), "added", None));
+    let files: Vec<(&str, &str, Option<&str>)> =
+        files.iter().map(|(p, s, o)| (p.as_str(), *s, *o)).collect();
+    h.github.set_pr_files(REPO, PR, &files);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    assert_eq!(h.github.requests_of("pulls/list-files").len(), 2);
+    assert_eq!(h.github.comments(REPO, PR).len(), 1);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_rerun_request_reviews_the_current_head() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_B, MIGRATION, DROP_AT_LINE_3);
+    h.github.set_pull(
+        REPO,
+        PR,
+        support::fake_github::Pull {
+            head_sha: SHA_B.to_string(),
+            base_sha: base_sha(),
+            head_repo: REPO.to_string(),
+        },
+    );
+    let repo = match opened(SHA_A, T1) {
+        bytegate::event::Event::PullRequest(p) => p.pr.repo,
+        _ => unreachable!(),
+    };
+    let rerun = bytegate::event::Event::Rerun(bytegate::event::RerunEvent {
+        repo,
+        head_sha: SHA_A.to_string(),
+        pr_numbers: vec![PR],
+    });
+
+    h.handle(&rerun).await.unwrap();
+
+    assert_eq!(h.github.check_runs_on(SHA_B).len(), 1);
+    assert!(h.github.comments(REPO, PR)[0].body.contains(SHA_B));
+    h.github.assert_clean();
+}

@@ -15,6 +15,11 @@ pub const APPROVALS_START: &str = "<!-- bytegate:approvals:start -->";
 /// End of the approval section.
 pub const APPROVALS_END: &str = "<!-- bytegate:approvals:end -->";
 
+/// Risk reasons listed per environment in the comment.
+const MAX_REASONS_COMMENT: usize = 10;
+/// Risk reasons listed per environment in the check summary.
+const MAX_REASONS_SUMMARY: usize = 50;
+
 /// What the renderers need besides the review itself.
 #[derive(Debug, Clone, Copy)]
 pub struct RenderContext<'a> {
@@ -84,13 +89,14 @@ fn envs_label(m: &MergedFinding) -> String {
     }
 }
 
-fn risk_section(out: &mut String, c: &Combined) {
+/// Risk per environment with its reasons (at most `max_reasons` each; the rest counted).
+fn risk_section(out: &mut String, c: &Combined, max_reasons: usize) {
     let _ = writeln!(out, "**Risk: {}**\n", c.risk.as_str().to_uppercase());
     for r in &c.risks {
         let name = r.environment.as_deref().unwrap_or("all environments");
         let _ = writeln!(out, "- {name}: **{}**", r.level);
         if r.level > RiskLevel::Low {
-            for reason in &r.reasons {
+            for reason in r.reasons.iter().take(max_reasons) {
                 let _ = writeln!(
                     out,
                     "  - {} (`{}` line {}): {}",
@@ -99,6 +105,10 @@ fn risk_section(out: &mut String, c: &Combined) {
                     reason.line,
                     cell(&reason.message)
                 );
+            }
+            let more = r.reasons.len().saturating_sub(max_reasons);
+            if more > 0 {
+                let _ = writeln!(out, "  - …and {}", plural(more, "more reason"));
             }
         }
     }
@@ -170,7 +180,7 @@ pub fn check_summary(c: &Combined, ctx: &RenderContext<'_>) -> String {
     if ctx.is_fork {
         out.push_str("This pull request comes from a fork: it was reviewed statically; no database was contacted.\n\n");
     }
-    risk_section(&mut out, c);
+    risk_section(&mut out, c, MAX_REASONS_SUMMARY);
     findings_section(&mut out, c, ctx, usize::MAX);
     if c.suppressed > 0 {
         let _ = writeln!(
@@ -233,7 +243,7 @@ fn comment_with_limit(c: &Combined, ctx: &RenderContext<'_>, limit: usize) -> St
         out.push_str("> This pull request comes from a fork: it was reviewed statically; no database was contacted.\n\n");
     }
     out.push_str("### Risk\n\n");
-    risk_section(&mut out, c);
+    risk_section(&mut out, c, MAX_REASONS_COMMENT);
     approvals_section(&mut out);
     out.push_str("### Findings\n\n");
     findings_section(&mut out, c, ctx, limit);

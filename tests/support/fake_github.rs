@@ -98,11 +98,21 @@ struct State_ {
     permissions: HashMap<(String, String), String>,
     requests: Vec<Request>,
     violations: Vec<String>,
-    failures: VecDeque<(String, u16)>,
+    failures: VecDeque<Failure>,
+    token_lifetime: Option<chrono::Duration>,
     next_id: u64,
 }
 
 type Shared = Arc<Mutex<State_>>;
+
+/// An injected failure.
+#[derive(Debug, Clone, Default)]
+struct Failure {
+    op: String,
+    status: u16,
+    headers: Vec<(String, String)>,
+    message: String,
+}
 
 /// The running fake.
 pub struct FakeGithub {
@@ -220,11 +230,38 @@ impl FakeGithub {
     /// Answers the next `times` requests of operation `op` with `status`
     /// (and changes nothing), e.g. `fail_next("checks/create", 502, 1)`.
     pub fn fail_next(&self, op: &str, status: u16, times: usize) {
+        self.fail_next_with(op, status, &[], "injected failure", times);
+    }
+
+    /// Like [`FakeGithub::fail_next`], with response headers and a message
+    /// (rate limits: `retry-after`, `x-ratelimit-remaining`, ...).
+    pub fn fail_next_with(
+        &self,
+        op: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        message: &str,
+        times: usize,
+    ) {
+        let failure = Failure {
+            op: op.to_string(),
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            message: message.to_string(),
+        };
         self.with(|s| {
             for _ in 0..times {
-                s.failures.push_back((op.to_string(), status));
+                s.failures.push_back(failure.clone());
             }
         });
+    }
+
+    /// Installation tokens minted from now on expire after `lifetime` (default 1 hour).
+    pub fn set_token_lifetime(&self, lifetime: chrono::Duration) {
+        self.with(|s| s.token_lifetime = Some(lifetime));
     }
 
     /// Adds a comment someone else wrote.
@@ -391,7 +428,15 @@ async fn handle(
     };
     let segs: Vec<&str> = rel.trim_start_matches('/').split('/').collect();
     let op = route(&method, &segs);
-    let (status, reply) = answer(&mut s, &method, op, &segs, &query, &headers, &body);
+    let (status, reply, extra_headers) =
+        match answer(&mut s, &method, op, &segs, &query, &headers, &body) {
+            Answer::Reply(status, reply) => (status, reply, Vec::new()),
+            Answer::Failure(f) => (
+                f.status,
+                Reply::Json(json!({"message": f.message})),
+                f.headers,
+            ),
+        };
     s.requests.push(Request {
         method: method.to_string(),
         path: if query.is_empty() {
@@ -402,7 +447,7 @@ async fn handle(
         op: op.to_string(),
         status,
     });
-    match reply {
+    let mut response = match reply {
         Reply::Json(v) => respond(status, v),
         Reply::Raw(bytes) => (
             StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
@@ -410,7 +455,21 @@ async fn handle(
             bytes,
         )
             .into_response(),
+    };
+    for (k, v) in extra_headers {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::try_from(k),
+            axum::http::HeaderValue::try_from(v),
+        ) {
+            response.headers_mut().insert(k, v);
+        }
     }
+    response
+}
+
+enum Answer {
+    Reply(u16, Reply),
+    Failure(Failure),
 }
 
 enum Reply {
@@ -426,8 +485,8 @@ fn answer(
     query: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> (u16, Reply) {
-    let json_reply = |(status, v): (u16, Value)| (status, Reply::Json(v));
+) -> Answer {
+    let json_reply = |(status, v): (u16, Value)| Answer::Reply(status, Reply::Json(v));
     if op == "unknown" {
         s.violations
             .push(format!("unknown route: {method} /{}", segs.join("/")));
@@ -451,8 +510,11 @@ fn answer(
         }
         let token = format!("ghs_fake_{}", s.minted.len() + 1);
         s.minted.push(token.clone());
-        let expires = (chrono::Utc::now() + chrono::Duration::hours(1))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let lifetime = s
+            .token_lifetime
+            .unwrap_or_else(|| chrono::Duration::hours(1));
+        let expires =
+            (chrono::Utc::now() + lifetime).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         return json_reply((
             201,
             json!({"token": token, "expires_at": expires, "permissions": {}}),
@@ -504,9 +566,9 @@ fn answer(
             .push(format!("{op}: per_page={pp} (GitHub allows 1..=100)"));
     }
     // Injected failures come after validation: a rejected body is a bug, not weather.
-    if let Some(i) = s.failures.iter().position(|(o, _)| o == op) {
-        let (_, status) = s.failures.remove(i).unwrap_or_default();
-        return json_reply((status, json!({"message": "injected failure"})));
+    if let Some(i) = s.failures.iter().position(|f| f.op == op) {
+        let failure = s.failures.remove(i).unwrap_or_default();
+        return Answer::Failure(failure);
     }
     let repo = format!("{}/{}", segs[1], segs[2]);
     let body = parsed.unwrap_or(Value::Null);
@@ -551,7 +613,7 @@ fn answer(
                 .get(&(repo.clone(), git_ref.clone(), path.clone()))
             {
                 if accept.contains("raw") {
-                    return (200, Reply::Raw(bytes.clone()));
+                    return Answer::Reply(200, Reply::Raw(bytes.clone()));
                 }
                 let mut v = contract::response_example(
                     "repos/get-content",
