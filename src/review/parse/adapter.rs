@@ -347,7 +347,21 @@ pub(crate) fn adapt(stmt: &sa::Statement, keyword: &str) -> StatementKind {
             }),
             &t.operation.to_string(),
         ),
-        S::Query(_) => StatementKind::Select,
+        S::Query(q) => query(q),
+        S::Copy {
+            source:
+                sa::CopySource::Table {
+                    table_name,
+                    columns,
+                },
+            to: false,
+            ..
+        } => StatementKind::Insert(Insert {
+            table: object_name(table_name),
+            has_column_list: !columns.is_empty(),
+            columns: columns.iter().map(ident).collect(),
+            values: false,
+        }),
         _ => StatementKind::Other {
             keyword: keyword.to_string(),
         },
@@ -616,22 +630,23 @@ fn expr_column(e: &sa::Expr) -> Option<Ident> {
 fn table_constraint(c: &sa::TableConstraint, not_valid: bool) -> TableConstraint {
     let span = span_of(c.span());
     let (name, kind) = match c {
+        // MySQL `UNIQUE KEY name (...)` puts the name in `index_name`.
         sa::TableConstraint::Unique(u) => (
-            u.name.as_ref(),
+            u.name.as_ref().or(u.index_name.as_ref()),
             ConstraintKind::Unique {
                 columns: index_columns_idents(&u.columns),
                 using_index: None,
             },
         ),
         sa::TableConstraint::PrimaryKey(p) => (
-            p.name.as_ref(),
+            p.name.as_ref().or(p.index_name.as_ref()),
             ConstraintKind::PrimaryKey {
                 columns: index_columns_idents(&p.columns),
                 using_index: None,
             },
         ),
         sa::TableConstraint::ForeignKey(fk) => (
-            fk.name.as_ref(),
+            fk.name.as_ref().or(fk.index_name.as_ref()),
             ConstraintKind::ForeignKey {
                 columns: fk.columns.iter().map(ident).collect(),
                 references: ForeignKeyRef {
@@ -893,6 +908,64 @@ fn insert(i: &sa::Insert) -> Insert {
         columns,
         values,
     }
+}
+
+/// A query, or the data-modifying statement inside it (`WITH d AS (DELETE ...)
+/// SELECT ...`, `WITH ... INSERT ...`): the riskiest one wins, so a `DELETE`
+/// without `WHERE` in a CTE is seen as one.
+fn query(q: &sa::Query) -> StatementKind {
+    let mut best = StatementKind::Select;
+    let mut rank = 0u8;
+    let mut queries: Vec<&sa::Query> = vec![q];
+    let mut sets: Vec<&sa::SetExpr> = Vec::new();
+    while let Some(q) = queries.pop() {
+        if let Some(with) = &q.with {
+            queries.extend(with.cte_tables.iter().map(|c| &*c.query));
+        }
+        sets.push(&q.body);
+        while let Some(set) = sets.pop() {
+            let inner = match set {
+                sa::SetExpr::Query(q) => {
+                    queries.push(q);
+                    continue;
+                }
+                sa::SetExpr::SetOperation { left, right, .. } => {
+                    sets.push(left);
+                    sets.push(right);
+                    continue;
+                }
+                sa::SetExpr::Insert(st)
+                | sa::SetExpr::Update(st)
+                | sa::SetExpr::Delete(st)
+                | sa::SetExpr::Merge(st) => st,
+                _ => continue,
+            };
+            let kind = match inner {
+                sa::Statement::Insert(i) => StatementKind::Insert(insert(i)),
+                sa::Statement::Delete(d) => StatementKind::Delete(delete(d)),
+                sa::Statement::Update(_) => adapt(inner, "UPDATE"),
+                _ => StatementKind::Other {
+                    keyword: "MERGE".to_string(),
+                },
+            };
+            let r = match &kind {
+                StatementKind::Delete(Delete {
+                    has_where: false, ..
+                })
+                | StatementKind::Update(Update {
+                    has_where: false, ..
+                }) => 4,
+                StatementKind::Delete(_) | StatementKind::Update(_) => 3,
+                StatementKind::Insert(_) => 2,
+                _ => 1,
+            };
+            if r > rank {
+                rank = r;
+                best = kind;
+            }
+        }
+    }
+    best
 }
 
 fn table_factor_name(t: &sa::TableFactor) -> Option<ObjectName> {

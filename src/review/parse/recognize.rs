@@ -47,8 +47,65 @@ pub(crate) fn recognize(
             }
         }
         "CREATE" => create(tokens, &mut t, parse),
+        "COMMENT" => comment(&mut t),
+        "CHECKPOINT" | "SECURITY" | "IMPORT" | "PREPARE" | "COMMIT" | "ROLLBACK" | "OPTIMIZE" => {
+            keyword_only(&mut t)
+        }
         _ => None,
     }
+}
+
+/// Statements bytegate keeps no facts about but should not report as
+/// unparsable: `CHECKPOINT`, `SECURITY LABEL`, `IMPORT FOREIGN SCHEMA`,
+/// `PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED`, MySQL `OPTIMIZE TABLE`.
+fn keyword_only(t: &mut Toks<'_>) -> Option<StatementKind> {
+    const FORMS: &[&[&str]] = &[
+        &["CHECKPOINT"],
+        &["SECURITY", "LABEL"],
+        &["IMPORT", "FOREIGN", "SCHEMA"],
+        &["PREPARE", "TRANSACTION"],
+        &["COMMIT", "PREPARED"],
+        &["ROLLBACK", "PREPARED"],
+        &["OPTIMIZE", "TABLE"],
+    ];
+    let form = FORMS.iter().find(|f| t.eat_kws(f))?;
+    // CHECKPOINT takes nothing; the others take arguments we do not read.
+    if form.len() == 1 && !t.at_end() {
+        return None;
+    }
+    Some(StatementKind::Other {
+        keyword: form.join(" "),
+    })
+}
+
+/// `COMMENT ON kind name [(args)] [ON table] IS ...`.
+fn comment(t: &mut Toks<'_>) -> Option<StatementKind> {
+    if !t.eat_kws(&["COMMENT", "ON"]) {
+        return None;
+    }
+    let object = if t.eat_kw("COLUMN") {
+        ObjectKind::Column
+    } else if t.eat_kw("CONSTRAINT") {
+        ObjectKind::Constraint
+    } else {
+        object_kind(t)?
+    };
+    let name = if t.peek() == Some(&Token::LParen) {
+        // `COMMENT ON CAST (a AS b)`
+        t.parens();
+        None
+    } else {
+        Some(t.object_name()?)
+    };
+    if has_args(&object) {
+        t.parens();
+    }
+    if t.eat_kw("ON") {
+        t.eat_kw("DOMAIN");
+        t.object_name()?;
+    }
+    t.eat_kw("IS")
+        .then_some(StatementKind::Comment { object, name })
 }
 
 /// Keywords naming an object kind, and how to build it.
@@ -125,12 +182,38 @@ fn has_args(kind: &ObjectKind) -> bool {
 /// `DROP kind [CONCURRENTLY] [IF EXISTS] name [(args)] [, ...] [ON table] [CASCADE | RESTRICT]`.
 fn drop(t: &mut Toks<'_>) -> Option<StatementKind> {
     t.eat_kw("DROP");
+    if t.eat_kws(&["OWNED", "BY"]) {
+        let mut names = Vec::new();
+        loop {
+            names.push(t.object_name()?);
+            if !t.eat(&Token::Comma) {
+                break;
+            }
+        }
+        let cascade = t.eat_kw("CASCADE");
+        if !cascade {
+            t.eat_kw("RESTRICT");
+        }
+        return t.at_end().then_some(StatementKind::Drop(Drop {
+            object: ObjectKind::Other("OWNED BY".into()),
+            names,
+            if_exists: false,
+            cascade,
+            concurrently: false,
+            table: None,
+        }));
+    }
     let object = object_kind(t)?;
     let concurrently = object == ObjectKind::Index && t.eat_kw("CONCURRENTLY");
     let if_exists = t.eat_kws(&["IF", "EXISTS"]);
     let mut names = Vec::new();
     loop {
-        names.push(t.object_name()?);
+        if t.peek() == Some(&Token::LParen) {
+            // `DROP CAST (a AS b)`: no name.
+            t.parens();
+        } else {
+            names.push(t.object_name()?);
+        }
         if has_args(&object) {
             t.parens();
         }
@@ -370,7 +453,12 @@ fn create(tokens: &[TokenWithSpan], t: &mut Toks<'_>, parse: ParseFn<'_>) -> Opt
         }
         object => {
             let if_not_exists = t.eat_kws(&["IF", "NOT", "EXISTS"]);
-            let name = t.object_name()?;
+            let name = if t.peek() == Some(&Token::LParen) {
+                // `CREATE CAST (a AS b) ...`: no name.
+                None
+            } else {
+                Some(t.object_name()?)
+            };
             // For triggers, policies, rules and statistics: the table.
             let table = match &object {
                 ObjectKind::Trigger | ObjectKind::Policy => find_after(t, "ON"),
@@ -380,7 +468,7 @@ fn create(tokens: &[TokenWithSpan], t: &mut Toks<'_>, parse: ParseFn<'_>) -> Opt
             };
             Some(StatementKind::CreateOther(CreateOther {
                 object,
-                name: Some(name),
+                name,
                 or_replace,
                 if_not_exists,
                 table,
@@ -573,14 +661,29 @@ fn create_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<Statemen
     }
     bounds.push((s, close));
     let mut extra = Vec::new();
-    let mut kept: Vec<(usize, usize)> = Vec::new();
+    let mut kept: Vec<std::borrow::Cow<'_, [TokenWithSpan]>> = Vec::new();
+    let (mut changed, mut like) = (false, false);
     for &(s, e) in &bounds {
-        match not_null_constraint(&tokens[s..e], false) {
-            Some(c) => extra.push(c),
-            None => kept.push((s, e)),
+        let element = &tokens[s..e];
+        if let Some(c) = not_null_constraint(element, false) {
+            extra.push(c);
+            changed = true;
+        } else if element
+            .iter()
+            .find(|t| significant(t))
+            .is_some_and(|t| is_kw(&t.token, "LIKE"))
+        {
+            // `LIKE other [INCLUDING ...]`: the columns come from elsewhere.
+            like = true;
+            changed = true;
+        } else if let Some(cleaned) = without_keyword_pairs(element, &["COMPRESSION"]) {
+            kept.push(cleaned.into());
+            changed = true;
+        } else {
+            kept.push(element.into());
         }
     }
-    if extra.is_empty() {
+    if !changed {
         return None;
     }
     // Rebuild `( kept, elements )` with one comma between kept elements.
@@ -588,21 +691,97 @@ fn create_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<Statemen
         .first()
         .map_or_else(|| TokenWithSpan::wrap(Token::Comma), |&c| tokens[c].clone());
     let mut repaired: Vec<TokenWithSpan> = tokens[..=open].to_vec();
-    for (j, &(s, e)) in kept.iter().enumerate() {
+    for (j, element) in kept.iter().enumerate() {
         if j > 0 {
             repaired.push(comma.clone());
         }
-        repaired.extend_from_slice(&tokens[s..e]);
+        repaired.extend_from_slice(element);
     }
     repaired.extend_from_slice(&tokens[close..]);
     let stmt = parse(repaired)?;
     match adapter::adapt(&stmt, "CREATE") {
         StatementKind::CreateTable(mut ct) => {
             ct.constraints.extend(extra);
+            ct.derived |= like;
             Some(StatementKind::CreateTable(ct))
         }
         _ => None,
     }
+}
+
+/// `tokens` without each top-level `KEYWORD value` pair for the given
+/// keywords (`COMPRESSION lz4`, `COLLATE "C"`); `None` when there is none.
+fn without_keyword_pairs(
+    tokens: &[TokenWithSpan],
+    keywords: &[&str],
+) -> Option<Vec<TokenWithSpan>> {
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut depth = 0i64;
+    let mut skip_next = false;
+    let mut removed = false;
+    for t in tokens {
+        if skip_next && significant(t) {
+            skip_next = false;
+            continue;
+        }
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 && keywords.iter().any(|k| is_kw(&t.token, k)) {
+            skip_next = true;
+            removed = true;
+            continue;
+        }
+        out.push(t.clone());
+    }
+    removed.then_some(out)
+}
+
+/// PostgreSQL `ALTER TABLE` actions sqlparser 0.64 rejects that change no
+/// column, constraint or name bytegate tracks (storage, statistics,
+/// tablespace, clustering, identity removal, ...): an `Other` action.
+fn pg_other_action(action: &[TokenWithSpan]) -> Option<AlterAction> {
+    let mut t = Toks::new(action);
+    let first = t.peek().and_then(word_upper)?;
+    const TABLE_LEVEL: &[&str] = &[
+        "SET", "RESET", "CLUSTER", "OF", "NOT", "FORCE", "NO", "ENABLE", "DISABLE", "REPLICA",
+        "INHERIT", "OWNER",
+    ];
+    if first == "ALTER" {
+        t.next();
+        t.eat_kw("COLUMN");
+        t.ident()?;
+        let verb = t.next().and_then(|x| word_upper(&x.token))?;
+        let what = t.peek().map(|x| match word_upper(x) {
+            Some(w) => w,
+            None => x.to_string(),
+        })?;
+        let column_level = match verb.as_str() {
+            "SET" | "RESET" => matches!(
+                what.as_str(),
+                "STATISTICS"
+                    | "STORAGE"
+                    | "COMPRESSION"
+                    | "("
+                    | "GENERATED"
+                    | "INCREMENT"
+                    | "START"
+            ),
+            "DROP" => matches!(what.as_str(), "IDENTITY" | "EXPRESSION"),
+            "RESTART" => true,
+            _ => false,
+        };
+        return column_level.then(|| AlterAction::Other {
+            description: format!("ALTER COLUMN {verb} {what}"),
+        });
+    }
+    if !TABLE_LEVEL.contains(&first.as_str()) {
+        return None;
+    }
+    let description = t.head_words(3);
+    (!description.is_empty()).then_some(AlterAction::Other { description })
 }
 
 /// The tokens with a quoted value after `ENGINE [=]` (following the column
@@ -735,7 +914,21 @@ fn alter_table(
         let Some(stmt) = parse(one) else {
             match dialect {
                 Dialect::Mysql => out.actions.push(mysql_table_option(action)?),
-                Dialect::Postgres => return None,
+                Dialect::Postgres => {
+                    // `ALTER COLUMN c TYPE t COLLATE "C"`: parse without the collation.
+                    let repaired = without_keyword_pairs(action, &["COLLATE"]).and_then(|a| {
+                        let mut one: Vec<TokenWithSpan> = header.to_vec();
+                        one.extend(a);
+                        parse(one)
+                    });
+                    match repaired {
+                        Some(stmt) => match adapter::adapt(&stmt, "ALTER") {
+                            StatementKind::AlterTable(a) => out.actions.extend(a.actions),
+                            _ => return None,
+                        },
+                        None => out.actions.push(pg_other_action(action)?),
+                    }
+                }
             }
             continue;
         };
@@ -972,6 +1165,99 @@ mod tests {
         assert_eq!(c.engine.as_deref(), Some("MyISAM"));
         // PostgreSQL has no such options.
         assert_eq!(rec("ALTER TABLE t ENGINE=x"), None);
+    }
+
+    #[test]
+    fn postgres_actions_sqlparser_rejects() {
+        let Some(StatementKind::AlterTable(a)) = rec(
+            "ALTER TABLE t ALTER COLUMN c SET DATA TYPE text COLLATE \"C\", ALTER COLUMN d SET STATISTICS 100, SET TABLESPACE x, CLUSTER ON i, ALTER c DROP IDENTITY IF EXISTS",
+        ) else {
+            panic!()
+        };
+        assert!(
+            matches!(&a.actions[0], AlterAction::AlterColumnType { column, data_type, .. } if column.value == "c" && data_type.name == "text")
+        );
+        assert!(
+            matches!(&a.actions[1], AlterAction::Other { description } if description == "ALTER COLUMN SET STATISTICS")
+        );
+        assert!(
+            matches!(&a.actions[2], AlterAction::Other { description } if description == "SET TABLESPACE X")
+        );
+        assert!(
+            matches!(&a.actions[3], AlterAction::Other { description } if description == "CLUSTER ON I")
+        );
+        assert!(
+            matches!(&a.actions[4], AlterAction::Other { description } if description == "ALTER COLUMN DROP IDENTITY")
+        );
+        // A rejected action that could drop or retype something is not guessed.
+        assert_eq!(
+            rec("ALTER TABLE t SET TABLESPACE x, DROP COLUMN c FROB"),
+            None
+        );
+    }
+
+    #[test]
+    fn create_table_repairs() {
+        let Some(StatementKind::CreateTable(c)) =
+            rec("CREATE TABLE t (a text COMPRESSION lz4 NOT NULL, b int)")
+        else {
+            panic!()
+        };
+        assert_eq!(c.columns.len(), 2);
+        assert_eq!(c.columns[0].nullable, Some(false));
+        let Some(StatementKind::CreateTable(c)) =
+            rec("CREATE TABLE t (LIKE u INCLUDING ALL, extra int)")
+        else {
+            panic!()
+        };
+        assert!(c.derived);
+        assert_eq!(c.columns.len(), 1);
+    }
+
+    #[test]
+    fn comments_drops_and_keyword_statements() {
+        assert!(matches!(
+            rec("COMMENT ON FUNCTION f(int) IS 'x'"),
+            Some(StatementKind::Comment {
+                object: ObjectKind::Function,
+                ..
+            })
+        ));
+        assert!(matches!(
+            rec("COMMENT ON CONSTRAINT c ON t IS 'x'"),
+            Some(StatementKind::Comment {
+                object: ObjectKind::Constraint,
+                ..
+            })
+        ));
+        assert!(matches!(
+            rec("DROP OWNED BY r CASCADE"),
+            Some(StatementKind::Drop(Drop { cascade: true, .. }))
+        ));
+        assert!(matches!(
+            rec("DROP CAST IF EXISTS (int AS text)"),
+            Some(StatementKind::Drop(Drop {
+                if_exists: true,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            rec("CREATE CAST (int AS text) WITH FUNCTION f(int)"),
+            Some(StatementKind::CreateOther(CreateOther { name: None, .. }))
+        ));
+        assert_eq!(
+            rec("CHECKPOINT"),
+            Some(StatementKind::Other {
+                keyword: "CHECKPOINT".into()
+            })
+        );
+        assert_eq!(
+            rec("PREPARE TRANSACTION 'x'"),
+            Some(StatementKind::Other {
+                keyword: "PREPARE TRANSACTION".into()
+            })
+        );
+        assert_eq!(rec("CHECKPOINT now"), None);
     }
 
     #[test]

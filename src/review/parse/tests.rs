@@ -272,6 +272,16 @@ fn drops_truncate_dml() {
         panic!()
     };
     assert!(!d.has_where && d.tables[0].to_string() == "x");
+    let StatementKind::Delete(d) =
+        kind("WITH d AS (DELETE FROM x RETURNING *) INSERT INTO y SELECT * FROM d")
+    else {
+        panic!()
+    };
+    assert!(!d.has_where && d.tables[0].to_string() == "x");
+    let StatementKind::Insert(i) = kind("COPY t (a, b) FROM stdin") else {
+        panic!()
+    };
+    assert!(i.has_column_list && !i.values);
     let StatementKind::Delete(d) = kind("DELETE FROM x WHERE id = 1") else {
         panic!()
     };
@@ -401,7 +411,7 @@ fn maintenance_and_other_ddl() {
 #[test]
 fn mysql_statements() {
     let StatementKind::CreateTable(ct) = one_my(
-        "CREATE TABLE `t` (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), KEY idx_name (name)) ENGINE=MyISAM",
+        "CREATE TABLE `t` (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), KEY idx_name (name), UNIQUE KEY uk (name)) ENGINE=MyISAM",
     )
     .kind
     else {
