@@ -70,7 +70,6 @@ pub(crate) fn lint_errors(sql: &str) -> Vec<(String, u32)> {
 }
 
 /// Asserts a PostgreSQL file has no findings at all.
-#[allow(dead_code)]
 pub(crate) fn lint_ok(sql: &str) {
     let errors = lint_errors(sql);
     assert!(errors.is_empty(), "expected no findings, got {errors:?}");
@@ -107,16 +106,6 @@ fn lines_in(sql: &str, rule: &str, dialect: Dialect) -> Vec<u32> {
         .collect()
 }
 
-/// Messages of `rule`'s findings in a PostgreSQL file.
-#[allow(dead_code)]
-pub(crate) fn messages(sql: &str, rule: &str) -> Vec<String> {
-    lint_with(sql, Dialect::Postgres, None, &ReviewSettings::default())
-        .findings
-        .into_iter()
-        .filter(|f| f.rule == rule)
-        .map(|f| f.message)
-        .collect()
-}
 
 #[test]
 #[ignore]
