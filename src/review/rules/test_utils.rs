@@ -106,7 +106,6 @@ fn lines_in(sql: &str, rule: &str, dialect: Dialect) -> Vec<u32> {
         .collect()
 }
 
-
 #[test]
 #[ignore]
 fn dump_statements() {
