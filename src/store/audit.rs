@@ -165,4 +165,35 @@ mod tests {
         }
         assert!("nope".parse::<AuditAction>().is_err());
     }
+
+    #[tokio::test]
+    async fn entries_are_appended_and_listed_per_pr_in_order() {
+        let db = crate::store::testdb::TestDb::migrated().await.unwrap();
+        for action in [AuditAction::ReviewStarted, AuditAction::ReviewCompleted] {
+            append(
+                &db.pool,
+                &AuditEntry {
+                    actor: "bytegate",
+                    action,
+                    forge: Some("github"),
+                    repo: Some("o/r"),
+                    number: Some(3),
+                    environment: None,
+                    detail: serde_json::json!({"head_sha": "aaa"}),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let rows = for_pr(&db.pool, "github", "o/r", 3).await.unwrap();
+        let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+        assert_eq!(actions, ["review.started", "review.completed"]);
+        assert_eq!(rows[0].detail["head_sha"], "aaa");
+        assert!(
+            for_pr(&db.pool, "github", "o/r", 4)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

@@ -229,3 +229,103 @@ pub async fn reopen(pool: &PgPool, id: i64) -> Result<(), StoreError> {
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testdb::TestDb;
+
+    fn seen<'a>(sha: &'a str, at: &str) -> PrSeen<'a> {
+        PrSeen {
+            forge: "github",
+            repo: "o/r",
+            number: 7,
+            title: "t",
+            author: "alice",
+            head_sha: sha,
+            base_ref: "main",
+            is_fork: false,
+            at: at.parse().unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_head_only_moves_forward() {
+        let db = TestDb::migrated().await.unwrap();
+        let a = record_seen(&db.pool, &seen("aaa", "2026-01-01T10:00:00Z"))
+            .await
+            .unwrap();
+        let b = record_seen(&db.pool, &seen("bbb", "2026-01-01T11:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(a.id, b.id);
+        assert_eq!(b.head_sha, "bbb");
+        // A late event for the older commit changes nothing.
+        let late = record_seen(&db.pool, &seen("aaa", "2026-01-01T10:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(late.head_sha, "bbb");
+        assert_eq!(late.head_at, Some("2026-01-01T11:00:00Z".parse().unwrap()));
+        let found = find(&db.pool, "github", "o/r", 7).await.unwrap().unwrap();
+        assert_eq!(found, late);
+    }
+
+    #[tokio::test]
+    async fn migrations_changed_at_moves_only_when_the_digest_changes() {
+        let db = TestDb::migrated().await.unwrap();
+        let cr = record_seen(&db.pool, &seen("aaa", "2026-01-01T10:00:00Z"))
+            .await
+            .unwrap();
+        let t1: DateTime<Utc> = "2026-01-01T10:00:00Z".parse().unwrap();
+        let t2: DateTime<Utc> = "2026-01-01T12:00:00Z".parse().unwrap();
+        note_migrations(&db.pool, cr.id, "aaa", "d1", t1)
+            .await
+            .unwrap();
+        note_migrations(&db.pool, cr.id, "aaa", "d1", t2)
+            .await
+            .unwrap();
+        let row = find(&db.pool, "github", "o/r", 7).await.unwrap().unwrap();
+        assert_eq!(row.migrations_changed_at, Some(t1));
+        note_migrations(&db.pool, cr.id, "aaa", "d2", t2)
+            .await
+            .unwrap();
+        // Not the head: ignored.
+        note_migrations(&db.pool, cr.id, "zzz", "d3", t1)
+            .await
+            .unwrap();
+        let row = find(&db.pool, "github", "o/r", 7).await.unwrap().unwrap();
+        assert_eq!(row.migrations_changed_at, Some(t2));
+        assert_eq!(row.migrations_digest.as_deref(), Some("d2"));
+    }
+
+    #[tokio::test]
+    async fn comment_check_and_state_are_remembered() {
+        let db = TestDb::migrated().await.unwrap();
+        let cr = record_seen(&db.pool, &seen("aaa", "2026-01-01T10:00:00Z"))
+            .await
+            .unwrap();
+        let mut tx = db.pool.begin().await.unwrap();
+        assert_eq!(lock(&mut tx, cr.id).await.unwrap().id, cr.id);
+        set_comment(&mut tx, cr.id, "99", "aaa").await.unwrap();
+        tx.commit().await.unwrap();
+        set_check(&db.pool, cr.id, "aaa", "check_run:5")
+            .await
+            .unwrap();
+        set_state(&db.pool, cr.id, "merged", Some("mmm"))
+            .await
+            .unwrap();
+        let row = find(&db.pool, "github", "o/r", 7).await.unwrap().unwrap();
+        assert_eq!(
+            (row.comment_id.as_deref(), row.comment_sha.as_deref()),
+            (Some("99"), Some("aaa"))
+        );
+        assert_eq!(row.check_handle.as_deref(), Some("check_run:5"));
+        assert_eq!(
+            (row.state.as_str(), row.merge_sha.as_deref()),
+            ("merged", Some("mmm"))
+        );
+        reopen(&db.pool, cr.id).await.unwrap();
+        let row = find(&db.pool, "github", "o/r", 7).await.unwrap().unwrap();
+        assert_eq!(row.state, "open");
+    }
+}

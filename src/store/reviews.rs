@@ -95,3 +95,55 @@ pub async fn for_sha(
     .fetch_all(pool)
     .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::change_requests::{PrSeen, record_seen};
+    use crate::store::testdb::TestDb;
+
+    #[tokio::test]
+    async fn results_are_stored_per_commit_and_environment() {
+        let db = TestDb::migrated().await.unwrap();
+        let cr = record_seen(
+            &db.pool,
+            &PrSeen {
+                forge: "github",
+                repo: "o/r",
+                number: 1,
+                title: "",
+                author: "",
+                head_sha: "aaa",
+                base_ref: "main",
+                is_fork: false,
+                at: chrono::Utc::now(),
+            },
+        )
+        .await
+        .unwrap();
+        let report = serde_json::json!({"files": []});
+        for env in [Some("staging"), Some("production")] {
+            insert(
+                &db.pool,
+                &NewReviewResult {
+                    change_request_id: cr.id,
+                    head_sha: "aaa",
+                    environment: env,
+                    errors: 1,
+                    warnings: 0,
+                    infos: 0,
+                    risk_level: "high",
+                    conclusion: "failure",
+                    report: &report,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let rows = for_sha(&db.pool, cr.id, "aaa").await.unwrap();
+        let envs: Vec<Option<&str>> = rows.iter().map(|r| r.environment.as_deref()).collect();
+        assert_eq!(envs, [Some("staging"), Some("production")]);
+        assert_eq!(rows[0].report, report);
+        assert!(for_sha(&db.pool, cr.id, "bbb").await.unwrap().is_empty());
+    }
+}
