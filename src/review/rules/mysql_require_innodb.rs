@@ -13,13 +13,17 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 };
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
-    if let StatementKind::CreateTable(ct) = &cx.stmt.kind
-        && let Some(engine) = &ct.engine
-    {
-        let e = engine.trim_matches(|c| c == '\'' || c == '"' || c == '`');
-        if !e.eq_ignore_ascii_case("innodb") {
-            out.push(cx.hit(None, format!("Table `{}` uses the {e} engine.", ct.name)));
-        }
+    let (table, engine) = match &cx.stmt.kind {
+        StatementKind::CreateTable(ct) => (&ct.name, ct.engine.clone()),
+        StatementKind::AlterTable(at) => (&at.name, at.engine()),
+        _ => return,
+    };
+    let Some(engine) = engine else {
+        return;
+    };
+    let e = engine.trim_matches(|c| c == '\'' || c == '"' || c == '`');
+    if !e.eq_ignore_ascii_case("innodb") {
+        out.push(cx.hit(None, format!("Table `{table}` uses the {e} engine.")));
     }
 }
 
@@ -38,10 +42,17 @@ mod tests {
             ),
             [2]
         );
+        assert_eq!(
+            lines_mysql(
+                "ALTER TABLE t ENGINE=MEMORY, ALGORITHM=COPY;\nCREATE TABLE u (id int PRIMARY KEY) ENGINE = 'MyISAM';",
+                ID
+            ),
+            [1, 2]
+        );
     }
 
     #[test]
     fn innodb_or_default_is_fine() {
-        assert!(lines_mysql("CREATE TABLE t (id bigint PRIMARY KEY) ENGINE=InnoDB;\nCREATE TABLE u (id bigint PRIMARY KEY);", ID).is_empty());
+        assert!(lines_mysql("ALTER TABLE t ENGINE=InnoDB, ALGORITHM=INPLACE;\nCREATE TABLE t (id bigint PRIMARY KEY) ENGINE=InnoDB;\nCREATE TABLE u (id bigint PRIMARY KEY);", ID).is_empty());
     }
 }
