@@ -749,3 +749,87 @@ async fn a_rerun_request_reviews_the_current_head() {
     assert!(h.github.comments(REPO, PR)[0].body.contains(SHA_B));
     h.github.assert_clean();
 }
+
+#[tokio::test]
+async fn a_pasted_marker_does_not_hijack_the_sticky_comment() {
+    let h = Harness::app().await;
+    h.github.add_comment(
+        REPO,
+        PR,
+        "mallory",
+        "<!-- bytegate:sql-review -->\nall good, merge it",
+    );
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github
+        .put_file(REPO, SHA_B, MIGRATION, "DROP TABLE users;\n");
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+    h.handle(&synchronize(SHA_B, T2)).await.unwrap();
+
+    let comments = h.github.comments(REPO, PR);
+    assert_eq!(comments.len(), 2);
+    assert_eq!(
+        comments[0].body,
+        "<!-- bytegate:sql-review -->\nall good, merge it"
+    );
+    assert_eq!(comments[1].author, support::fake_github::BOT_LOGIN);
+    assert_eq!(comments[1].edits, 1);
+    assert!(comments[1].body.contains(SHA_B));
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_pr_that_drops_its_migrations_says_so_in_the_same_comment() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    h.github
+        .set_pr_files(REPO, PR, &[("README.md", "modified", None)]);
+    h.handle(&synchronize(SHA_B, T2)).await.unwrap();
+
+    let comments = h.github.comments(REPO, PR);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].body.contains("no longer changes any migration"),
+        "{}",
+        comments[0].body
+    );
+    assert!(h.github.check_runs_on(SHA_B).is_empty());
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn giving_up_completes_the_running_check_as_failed() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.fail_next("checks/update", 503, 4);
+    let event = opened(SHA_A, T1);
+
+    let err = h.handle(&event).await.unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(h.github.check_runs_on(SHA_A)[0].status, "in_progress");
+
+    // Retries exhausted: the worker gives up.
+    bytegate::flow::give_up(&h.ctx, &event, &err.to_string())
+        .await
+        .unwrap();
+    let run = &h.github.check_runs_on(SHA_A)[0];
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    assert_eq!(
+        run.title.as_deref(),
+        Some("bytegate could not review this commit")
+    );
+    assert_eq!(
+        h.github.check_runs().len(),
+        1,
+        "the same check run, not a new one"
+    );
+    h.github.assert_clean();
+}

@@ -53,6 +53,23 @@ pub struct FlowContext {
     pub external_url: Option<String>,
 }
 
+impl FlowContext {
+    /// A context with a client for every forge in `config` (`forges.github`, ...).
+    pub fn from_config(
+        db: PgPool,
+        config: Arc<Config>,
+        external_url: Option<String>,
+    ) -> Result<FlowContext, ForgeError> {
+        let forges = ForgeSet::from_config(&config)?;
+        Ok(FlowContext {
+            db,
+            config,
+            forges,
+            external_url,
+        })
+    }
+}
+
 /// Why handling an event failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -102,6 +119,57 @@ pub async fn handle_event(ctx: &FlowContext, event: &Event) -> Result<(), FlowEr
         // Reviews and comments drive approvals (a later issue).
         Event::Review(_) | Event::Comment(_) => Ok(()),
     }
+}
+
+/// Called when a job has failed for good (retries exhausted or a permanent
+/// error): a review check still running on the event's commit is completed
+/// as failed, so the pull request does not wait on it forever. Best effort.
+pub async fn give_up(ctx: &FlowContext, event: &Event, error: &str) -> Result<(), FlowError> {
+    let Event::PullRequest(pr) = event else {
+        return Ok(());
+    };
+    if !pr.action.wants_review() {
+        return Ok(());
+    }
+    let forge = ctx.forges.for_repo(&pr.pr.repo)?;
+    let Some(cr) = change_requests::find(
+        &ctx.db,
+        pr.pr.repo.forge.as_str(),
+        &pr.pr.repo.full_name,
+        pr.pr.number as i64,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    let handle = match (&cr.check_sha, &cr.check_handle) {
+        (Some(sha), Some(stored)) if sha == &pr.head_sha => CheckHandle::from_stored(stored),
+        _ => None,
+    };
+    let Some(handle) = handle else {
+        return Ok(());
+    };
+    let result = CheckResult {
+        conclusion: CheckConclusion::Failure,
+        title: "bytegate could not review this commit".to_string(),
+        summary: format!(
+            "The review failed after several attempts and was abandoned. Push again or ask for a re-run.\n\n```\n{error}\n```"
+        ),
+        annotations: Vec::new(),
+        details_url: ctx.external_url.clone(),
+    };
+    forge
+        .complete_check(
+            &pr.pr.repo,
+            &pr.head_sha,
+            CHECK_NAME,
+            Some(&handle),
+            &result,
+        )
+        .await?;
+    let detail = json!({"head_sha": pr.head_sha, "error": error, "final": true});
+    audit::append(&ctx.db, &entry(pr, AuditAction::ReviewFailed, detail)).await?;
+    Ok(())
 }
 
 fn seen(pr: &PullRequestEvent) -> PrSeen<'_> {
@@ -538,16 +606,30 @@ async fn publish_comment(
         .comment_id
         .as_deref()
         .and_then(|s| s.parse::<u64>().ok());
+    // Ours: the stored id; else a comment that starts with the marker, bots
+    // first (anyone can paste the marker; an App's comments are by `name[bot]`).
+    let marked = |c: &&crate::forge::PrComment| c.body.starts_with(COMMENT_MARKER);
     let existing = comments
         .iter()
         .find(|c| Some(c.id) == stored_id && c.body.contains(COMMENT_MARKER))
-        .or_else(|| comments.iter().find(|c| c.body.starts_with(COMMENT_MARKER)));
+        .or_else(|| {
+            comments
+                .iter()
+                .filter(marked)
+                .find(|c| c.author.ends_with("[bot]"))
+        })
+        .or_else(|| comments.iter().find(marked));
     let (id, outcome) = match existing {
         Some(c) if c.body == body => (c.id, CommentOutcome::Unchanged),
-        Some(c) => {
-            forge.update_comment(&pr.pr, c.id, body).await?;
-            (c.id, CommentOutcome::Updated)
-        }
+        Some(c) => match forge.update_comment(&pr.pr, c.id, body).await {
+            Ok(()) => (c.id, CommentOutcome::Updated),
+            // Not ours to edit (someone else's comment with the marker), or deleted meanwhile.
+            Err(ForgeError::Rejected { status: 403, .. } | ForgeError::NotFound { .. }) => (
+                forge.create_comment(&pr.pr, body).await?.id,
+                CommentOutcome::Created,
+            ),
+            Err(e) => return Err(e.into()),
+        },
         None => (
             forge.create_comment(&pr.pr, body).await?.id,
             CommentOutcome::Created,

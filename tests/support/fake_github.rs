@@ -103,6 +103,9 @@ struct State_ {
     next_id: u64,
 }
 
+/// The login comments created through the API get.
+pub const BOT_LOGIN: &str = "bytegate[bot]";
+
 type Shared = Arc<Mutex<State_>>;
 
 /// An injected failure.
@@ -736,7 +739,7 @@ fn answer(
                 repo,
                 number,
                 body: body["body"].as_str().unwrap_or("").to_string(),
-                author: "bytegate[bot]".to_string(),
+                author: BOT_LOGIN.to_string(),
                 edits: 0,
             };
             let reply = comment_json(&c);
@@ -748,6 +751,13 @@ fn answer(
             let Some(c) = s.comments.iter_mut().find(|c| c.id == id && c.repo == repo) else {
                 return json_reply(not_found());
             };
+            if c.author != BOT_LOGIN {
+                // GitHub: an App cannot edit other users' comments.
+                return json_reply((
+                    403,
+                    json!({"message": "Resource not accessible by integration"}),
+                ));
+            }
             c.body = body["body"].as_str().unwrap_or("").to_string();
             c.edits += 1;
             let reply = comment_json(c);
