@@ -161,6 +161,7 @@ const KINDS: &[KindEntry] = &[
     (&["TABLESPACE"], || ObjectKind::Other("TABLESPACE".into())),
     (&["LANGUAGE"], || ObjectKind::Other("LANGUAGE".into())),
     (&["CAST"], || ObjectKind::Other("CAST".into())),
+    (&["EVENT"], || ObjectKind::Other("EVENT".into())),
 ];
 
 fn object_kind(t: &mut Toks<'_>) -> Option<ObjectKind> {
@@ -437,6 +438,14 @@ fn create(tokens: &[TokenWithSpan], t: &mut Toks<'_>, parse: ParseFn<'_>) -> Opt
         "PROCEDURAL",
     ] {
         t.eat_kw(kw);
+    }
+    // MySQL `DEFINER = user@host`, `ALGORITHM = x`, `SQL SECURITY x` before the kind.
+    if t.peek_kw("DEFINER") || t.peek_kw("ALGORITHM") || t.peek_kw("SQL") {
+        let mut skipped = 0;
+        while skipped < 16 && !KINDS.iter().any(|(words, _)| t.peek_kw(words[0])) {
+            t.next()?;
+            skipped += 1;
+        }
     }
     let unique = t.eat_kw("UNIQUE");
     let start = t.pos();
@@ -1258,6 +1267,22 @@ mod tests {
             })
         );
         assert_eq!(rec("CHECKPOINT now"), None);
+    }
+
+    #[test]
+    fn mysql_definer_routines() {
+        let toks = tokenize_at(
+            "CREATE DEFINER=`root`@`localhost` PROCEDURE p() BEGIN SELECT 1; END",
+            Location::new(1, 1),
+            Dialect::Mysql,
+        )
+        .0;
+        let parse = |t: Vec<TokenWithSpan>| parse_tokens(t, Dialect::Mysql).ok();
+        let Some(StatementKind::CreateOther(c)) = recognize(&toks, Dialect::Mysql, &parse) else {
+            panic!()
+        };
+        assert_eq!(c.object, ObjectKind::Procedure);
+        assert_eq!(opt(&c.name), Some(name("p")));
     }
 
     #[test]

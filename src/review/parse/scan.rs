@@ -13,12 +13,24 @@ use crate::review::model::Dialect;
 /// and dollar quotes, starting at `from` (assumed to be at top level).
 /// `None` when the text ends first (or inside an unterminated construct).
 pub(crate) fn next_semicolon(text: &str, from: usize, dialect: Dialect) -> Option<usize> {
+    next_delimiter(text, from, dialect, b";")
+}
+
+/// Like [`next_semicolon`] for any statement delimiter (MySQL `DELIMITER //`).
+pub(crate) fn next_delimiter(
+    text: &str,
+    from: usize,
+    dialect: Dialect,
+    delim: &[u8],
+) -> Option<usize> {
     let b = text.as_bytes();
     let mut i = from;
     while i < b.len() {
         let c = b[i];
+        if !delim.is_empty() && b[i..].starts_with(delim) {
+            return Some(i);
+        }
         match c {
-            b';' => return Some(i),
             b'\'' => {
                 let backslash = match dialect {
                     Dialect::Mysql => true,
@@ -204,6 +216,12 @@ mod tests {
         assert_eq!(next_semicolon("a 'b; c", 0, Dialect::Postgres), None);
         assert_eq!(next_semicolon("a $$ b; c", 0, Dialect::Postgres), None);
         assert_eq!(next_semicolon("a /* b; c", 0, Dialect::Postgres), None);
+    }
+
+    #[test]
+    fn custom_delimiters() {
+        let t = "BEGIN SELECT ';//'; END // next";
+        assert_eq!(next_delimiter(t, 0, Dialect::Mysql, b"//"), Some(24));
     }
 
     #[test]

@@ -235,8 +235,17 @@ struct Splitter<'a> {
     pending: Vec<Comment>,
     /// After a `;`, until the next newline: a comment here trails the last statement.
     trailing_open: bool,
-    /// Inside `BEGIN ATOMIC ... END` (nesting of `CASE ... END` inside it).
+    /// Inside `BEGIN ATOMIC ... END` (PostgreSQL) or a MySQL routine body:
+    /// the block nesting depth; `;` does not end the statement while > 0.
     atomic_depth: u32,
+    /// MySQL block tracking: the previous token was `END`.
+    after_end: bool,
+    /// MySQL block tracking: the previous token was `IF` (a block unless `(`/`EXISTS` follows).
+    pending_if: bool,
+    /// Inside a MySQL `DELIMITER` region: `;` never ends a statement.
+    custom_delimiter: bool,
+    /// Which block syntax applies.
+    dialect: Dialect,
 }
 
 impl<'a> Splitter<'a> {
@@ -278,7 +287,7 @@ impl<'a> Splitter<'a> {
                     self.current.push(t);
                 }
             }
-            Token::SemiColon if self.atomic_depth == 0 => {
+            Token::SemiColon if self.atomic_depth == 0 && !self.custom_delimiter => {
                 self.finish();
                 self.trailing_open = true;
             }
@@ -294,25 +303,93 @@ impl<'a> Splitter<'a> {
 
     fn track_atomic(&mut self, t: &TokenWithSpan) {
         if self.atomic_depth > 0 {
-            if is_word(t, Keyword::CASE) {
-                self.atomic_depth += 1;
-            } else if is_word(t, Keyword::END) {
-                self.atomic_depth -= 1;
+            match self.dialect {
+                Dialect::Postgres => {
+                    if is_word(t, Keyword::CASE) {
+                        self.atomic_depth += 1;
+                    } else if is_word(t, Keyword::END) {
+                        self.atomic_depth -= 1;
+                    }
+                }
+                Dialect::Mysql => self.track_mysql_compound(t),
             }
-        } else if is_word(t, Keyword::ATOMIC)
-            && self
-                .current
-                .iter()
-                .rev()
-                .find(|x| !matches!(x.token, Token::Whitespace(_)))
-                .is_some_and(|x| is_word(x, Keyword::BEGIN))
-            && self
-                .current
-                .first()
-                .is_some_and(|x| is_word(x, Keyword::CREATE))
-        {
-            self.atomic_depth = 1;
+            return;
         }
+        let starts_create = self
+            .current
+            .first()
+            .is_some_and(|x| is_word(x, Keyword::CREATE));
+        if !starts_create {
+            return;
+        }
+        match self.dialect {
+            // PostgreSQL: `BEGIN ATOMIC ... END` (SQL-standard function bodies).
+            Dialect::Postgres => {
+                if is_word(t, Keyword::ATOMIC)
+                    && self
+                        .current
+                        .iter()
+                        .rev()
+                        .find(|x| !matches!(x.token, Token::Whitespace(_)))
+                        .is_some_and(|x| is_word(x, Keyword::BEGIN))
+                {
+                    self.atomic_depth = 1;
+                }
+            }
+            // MySQL: a routine, trigger or event body `BEGIN ... END`.
+            Dialect::Mysql => {
+                if is_word(t, Keyword::BEGIN)
+                    && self.current.iter().any(|x| {
+                        ["PROCEDURE", "FUNCTION", "TRIGGER", "EVENT"]
+                            .iter()
+                            .any(|k| super::tokens::is_kw(&x.token, k))
+                    })
+                {
+                    self.atomic_depth = 1;
+                    self.after_end = false;
+                    self.pending_if = false;
+                }
+            }
+        }
+    }
+
+    /// Nesting inside a MySQL compound statement: `BEGIN`, `CASE`, `IF`,
+    /// `LOOP`, `WHILE`, `REPEAT` open a block; `END [IF|LOOP|...]` closes one.
+    /// `IF(` (the function) and `IF [NOT] EXISTS` open nothing.
+    fn track_mysql_compound(&mut self, t: &TokenWithSpan) {
+        use super::tokens::is_kw;
+        let tok = &t.token;
+        if std::mem::take(&mut self.pending_if)
+            && !(*tok == Token::LParen || is_kw(tok, "EXISTS") || is_kw(tok, "NOT"))
+        {
+            self.atomic_depth += 1;
+        }
+        if std::mem::take(&mut self.after_end)
+            && ["IF", "CASE", "LOOP", "WHILE", "REPEAT"]
+                .iter()
+                .any(|k| is_kw(tok, k))
+        {
+            // The keyword of `END IF` etc.: part of the END.
+            return;
+        }
+        if is_kw(tok, "END") {
+            self.atomic_depth = self.atomic_depth.saturating_sub(1);
+            self.after_end = true;
+        } else if is_kw(tok, "IF") {
+            self.pending_if = true;
+        } else if ["BEGIN", "CASE", "LOOP", "WHILE", "REPEAT"]
+            .iter()
+            .any(|k| is_kw(tok, k))
+        {
+            self.atomic_depth += 1;
+        }
+    }
+
+    /// Hands finished statements to `sink`, keeping the last one: a trailing
+    /// comment may still attach to it.
+    fn emit_ready(&mut self, sink: &mut dyn FnMut(RawStatement)) {
+        let ready = self.out.statements.len().saturating_sub(1);
+        self.out.statements.drain(..ready).for_each(sink);
     }
 
     /// Ends the current statement (if it has tokens).
@@ -409,17 +486,75 @@ pub(crate) fn split_each(
         pending: Vec::new(),
         trailing_open: false,
         atomic_depth: 0,
+        after_end: false,
+        pending_if: false,
+        custom_delimiter: false,
+        dialect,
     };
     let mut buf = Vec::new();
-    let mut pos = 0usize;
-    while pos < text.len() {
-        let end = if text.len() - pos > window {
-            scan::window_end(text, pos, window, dialect)
+    let regions = match dialect {
+        Dialect::Mysql => delimiter_regions(text),
+        Dialect::Postgres => vec![(0..text.len(), None)],
+    };
+    for (range, delim) in regions {
+        match delim {
+            None => split_region(&mut sp, text, range, window, &mut buf, sink),
+            Some(d) => split_custom(&mut sp, text, range, &d, &mut buf, sink),
+        }
+    }
+    sp.out.statements.drain(..).for_each(&mut *sink);
+    sp.out.comments
+}
+
+/// MySQL client `DELIMITER x` lines cut the file into regions, each with its
+/// statement delimiter (`None`: `;`). The directive lines belong to no region.
+fn delimiter_regions(text: &str) -> Vec<(Range<usize>, Option<String>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut delim: Option<String> = None;
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let this = line_start;
+        line_start += line.len();
+        let mut words = line.split_whitespace();
+        let is_directive = words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("DELIMITER"));
+        if !is_directive {
+            continue;
+        }
+        let (Some(new), None) = (words.next(), words.next()) else {
+            continue;
+        };
+        out.push((start..this, delim.take()));
+        delim = (new != ";").then(|| new.to_string());
+        start = line_start;
+    }
+    out.push((start..text.len(), delim));
+    out
+}
+
+/// Splits `text[range]` at `;` (tokenizer windows, see the module docs).
+fn split_region(
+    sp: &mut Splitter<'_>,
+    text: &str,
+    range: Range<usize>,
+    window: usize,
+    buf: &mut Vec<TokenWithSpan>,
+    sink: &mut dyn FnMut(RawStatement),
+) {
+    let dialect = sp.dialect;
+    // Scanning never looks past the region.
+    let region = &text[..range.end];
+    let mut pos = range.start;
+    while pos < region.len() {
+        let end = if region.len() - pos > window {
+            scan::window_end(region, pos, window, dialect)
         } else {
-            text.len()
+            region.len()
         };
         let base = sp.cursor.loc_of(pos);
-        let error = tokenize_into(&text[pos..end], base, dialect, &mut buf);
+        let error = tokenize_into(&region[pos..end], base, dialect, buf);
         // Where the failing token starts: right after the last token produced.
         let resume_from = match buf.last() {
             Some(t) => t.span.end,
@@ -440,19 +575,59 @@ pub(crate) fn split_each(
                     None => resume_from,
                 };
                 let start = sp.cursor.byte_of(start).max(pos);
-                let stop = scan::next_semicolon(text, start, dialect);
-                let stmt_end = stop.unwrap_or(text.len());
-                sp.push_failed(text, start, stmt_end, err);
-                pos = stop.map_or(text.len(), |s| s + 1);
+                let stop = scan::next_semicolon(region, start, dialect);
+                let stmt_end = stop.unwrap_or(region.len());
+                sp.push_failed(region, start, stmt_end, err);
+                pos = stop.map_or(region.len(), |s| s + 1);
                 sp.trailing_open = stop.is_some();
             }
         }
-        // Keep the last statement: a trailing comment may still attach to it.
-        let ready = sp.out.statements.len().saturating_sub(1);
-        sp.out.statements.drain(..ready).for_each(&mut *sink);
+        sp.emit_ready(sink);
     }
-    sp.out.statements.drain(..).for_each(&mut *sink);
-    sp.out.comments
+}
+
+/// Splits `text[range]` at a custom delimiter: each piece is one statement,
+/// `;` inside it included (MySQL routine bodies).
+fn split_custom(
+    sp: &mut Splitter<'_>,
+    text: &str,
+    range: Range<usize>,
+    delim: &str,
+    buf: &mut Vec<TokenWithSpan>,
+    sink: &mut dyn FnMut(RawStatement),
+) {
+    let dialect = sp.dialect;
+    let region = &text[..range.end];
+    let mut pos = range.start;
+    while pos < region.len() {
+        let stop = scan::next_delimiter(region, pos, dialect, delim.as_bytes());
+        let piece_end = stop.unwrap_or(region.len());
+        let base = sp.cursor.loc_of(pos);
+        let error = tokenize_into(&region[pos..piece_end], base, dialect, buf);
+        let resume_from = match buf.last() {
+            Some(t) => t.span.end,
+            None => base,
+        };
+        sp.custom_delimiter = true;
+        for t in buf.drain(..) {
+            sp.push(t);
+        }
+        sp.custom_delimiter = false;
+        match error {
+            None => sp.finish(),
+            Some(err) => {
+                let start = match sp.current.first() {
+                    Some(t) => t.span.start,
+                    None => resume_from,
+                };
+                let start = sp.cursor.byte_of(start).max(pos);
+                sp.push_failed(region, start, piece_end, err);
+            }
+        }
+        pos = stop.map_or(region.len(), |s| s + delim.len());
+        sp.trailing_open = stop.is_some();
+        sp.emit_ready(sink);
+    }
 }
 
 #[cfg(test)]
@@ -496,6 +671,43 @@ mod tests {
         let t = texts(sql);
         assert_eq!(t.len(), 2, "{t:?}");
         assert!(t[0].ends_with("SELECT 2; END"));
+    }
+
+    #[test]
+    fn mysql_routine_bodies_stay_whole() {
+        let sql = "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN\n  IF NEW.a IS NULL THEN SET NEW.a = IF(1, 2, 3); END IF;\n  CASE WHEN 1 THEN SET @x = 1; END CASE;\n  lbl: LOOP LEAVE lbl; END LOOP;\nEND;\nCREATE PROCEDURE p() BEGIN DROP TABLE IF EXISTS x; SELECT 1; END;\nSELECT 2;";
+        let f = split(sql, Dialect::Mysql);
+        let t: Vec<&str> = f
+            .statements
+            .iter()
+            .map(|s| &sql[s.byte_range.clone()])
+            .collect();
+        assert_eq!(t.len(), 3, "{t:#?}");
+        assert!(t[0].ends_with("END LOOP;\nEND"));
+        assert!(t[1].starts_with("CREATE PROCEDURE") && t[1].ends_with("END"));
+        assert_eq!(t[2], "SELECT 2");
+    }
+
+    #[test]
+    fn mysql_delimiter_directives() {
+        let sql = "SELECT 1;\nDELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END //\nCREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET NEW.a = 1//\ndelimiter ;\nSELECT 3;";
+        let f = split(sql, Dialect::Mysql);
+        let t: Vec<&str> = f
+            .statements
+            .iter()
+            .map(|s| &sql[s.byte_range.clone()])
+            .collect();
+        assert_eq!(
+            t,
+            vec![
+                "SELECT 1",
+                "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END",
+                "CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET NEW.a = 1",
+                "SELECT 3"
+            ]
+        );
+        assert_eq!(f.statements[1].span.start.line, 3);
+        assert_eq!(f.statements[3].span.start, Position { line: 6, column: 1 });
     }
 
     #[test]
