@@ -6,11 +6,14 @@
 //! (approvals) → `deploy` (targets, history).
 
 pub mod cli;
+pub mod command;
 pub mod config;
+pub mod deploy;
 pub mod event;
-pub mod jobs;
 pub mod flow;
 pub mod forge;
+pub mod jobs;
+pub mod policy;
 pub mod review;
 pub mod server;
 pub mod store;

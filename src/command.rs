@@ -1,0 +1,831 @@
+//! Comment commands (`/bytebase approve production`): the vocabulary as an
+//! enum, a parser that reads one command per line, and error and help texts.
+//!
+//! Markdown is reduced to plain lines first, so commands inside fenced or
+//! indented code blocks, block quotes (`> /bytebase approve`, including their
+//! lazy continuation lines) and HTML comments are not commands. A command
+//! starts a line (up to three spaces of indentation); the prefix and the
+//! command name are case-insensitive.
+
+use std::fmt;
+
+/// A command's name: the vocabulary. Help text and suggestions come from [`CommandName::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandName {
+    /// `approve [ENV…]`.
+    Approve,
+    /// `revoke [ENV…]`.
+    Revoke,
+    /// `deploy ENV`.
+    Deploy,
+    /// `rollback ENV`.
+    Rollback,
+    /// `plan`.
+    Plan,
+    /// `help`.
+    Help,
+}
+
+impl CommandName {
+    /// Every command, in help order.
+    pub const ALL: [CommandName; 6] = [
+        CommandName::Approve,
+        CommandName::Revoke,
+        CommandName::Deploy,
+        CommandName::Rollback,
+        CommandName::Plan,
+        CommandName::Help,
+    ];
+
+    /// The word typed after the prefix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandName::Approve => "approve",
+            CommandName::Revoke => "revoke",
+            CommandName::Deploy => "deploy",
+            CommandName::Rollback => "rollback",
+            CommandName::Plan => "plan",
+            CommandName::Help => "help",
+        }
+    }
+
+    /// Arguments, as shown in help (`[ENV…]`).
+    pub fn arguments(self) -> Arity {
+        match self {
+            CommandName::Approve | CommandName::Revoke => Arity::AnyEnvironments,
+            CommandName::Deploy | CommandName::Rollback => Arity::OneEnvironment,
+            CommandName::Plan | CommandName::Help => Arity::None,
+        }
+    }
+
+    /// One line of help.
+    pub fn description(self) -> &'static str {
+        match self {
+            CommandName::Approve => {
+                "approve for the named environments (default: all environments)"
+            }
+            CommandName::Revoke => {
+                "withdraw your approval for the named environments (default: all)"
+            }
+            CommandName::Deploy => "start a waiting deploy stage (its policy must hold)",
+            CommandName::Rollback => {
+                "apply the recorded reverse change (the environment's policy must hold)"
+            }
+            CommandName::Plan => "re-run the review of this pull request",
+            CommandName::Help => "list the commands",
+        }
+    }
+
+    /// `/bytebase approve [ENV…]`.
+    pub fn usage(self, prefix: &str) -> String {
+        let args = match self.arguments() {
+            Arity::AnyEnvironments => " [ENV…]",
+            Arity::OneEnvironment => " ENV",
+            Arity::None => "",
+        };
+        format!("{prefix} {}{args}", self.as_str())
+    }
+
+    fn parse(word: &str) -> Option<CommandName> {
+        CommandName::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(word))
+    }
+}
+
+impl fmt::Display for CommandName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What arguments a command takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arity {
+    /// Zero or more environment names.
+    AnyEnvironments,
+    /// Exactly one environment name.
+    OneEnvironment,
+    /// No arguments.
+    None,
+}
+
+/// A parsed command. Environment names are as typed until [`Command::resolve`]
+/// maps them onto the configured ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Approve; empty: every environment.
+    Approve {
+        /// Environments named.
+        environments: Vec<String>,
+    },
+    /// Withdraw an approval; empty: every environment.
+    Revoke {
+        /// Environments named.
+        environments: Vec<String>,
+    },
+    /// Start a waiting deploy stage.
+    Deploy {
+        /// The environment.
+        environment: String,
+    },
+    /// Roll an environment back.
+    Rollback {
+        /// The environment.
+        environment: String,
+    },
+    /// Re-run the review.
+    Plan,
+    /// List the commands.
+    Help,
+}
+
+impl Command {
+    /// The command's name.
+    pub fn name(&self) -> CommandName {
+        match self {
+            Command::Approve { .. } => CommandName::Approve,
+            Command::Revoke { .. } => CommandName::Revoke,
+            Command::Deploy { .. } => CommandName::Deploy,
+            Command::Rollback { .. } => CommandName::Rollback,
+            Command::Plan => CommandName::Plan,
+            Command::Help => CommandName::Help,
+        }
+    }
+
+    /// The environments it names (as typed or resolved).
+    pub fn environments(&self) -> Vec<&str> {
+        match self {
+            Command::Approve { environments } | Command::Revoke { environments } => {
+                environments.iter().map(String::as_str).collect()
+            }
+            Command::Deploy { environment } | Command::Rollback { environment } => {
+                vec![environment.as_str()]
+            }
+            Command::Plan | Command::Help => Vec::new(),
+        }
+    }
+
+    /// Replaces typed environment names with the configured spelling
+    /// (case-insensitive), or names the first unknown one.
+    pub fn resolve(self, known: &[&str]) -> Result<Command, ParseError> {
+        let map = |typed: String| -> Result<String, ParseError> {
+            known
+                .iter()
+                .find(|k| k.eq_ignore_ascii_case(&typed))
+                .map(|k| k.to_string())
+                .ok_or_else(|| ParseError::UnknownEnvironment {
+                    suggestion: closest(&typed, known.iter().copied()).map(str::to_string),
+                    name: typed,
+                    known: known.iter().map(|k| k.to_string()).collect(),
+                })
+        };
+        let map_all = |envs: Vec<String>| -> Result<Vec<String>, ParseError> {
+            let mut out: Vec<String> = Vec::new();
+            for e in envs {
+                let e = map(e)?;
+                if !out.contains(&e) {
+                    out.push(e);
+                }
+            }
+            Ok(out)
+        };
+        Ok(match self {
+            Command::Approve { environments } => Command::Approve {
+                environments: map_all(environments)?,
+            },
+            Command::Revoke { environments } => Command::Revoke {
+                environments: map_all(environments)?,
+            },
+            Command::Deploy { environment } => Command::Deploy {
+                environment: map(environment)?,
+            },
+            Command::Rollback { environment } => Command::Rollback {
+                environment: map(environment)?,
+            },
+            c @ (Command::Plan | Command::Help) => c,
+        })
+    }
+}
+
+/// Why a command line is not a command bytegate can run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// The prefix alone.
+    MissingCommand,
+    /// A word that is no command.
+    UnknownCommand {
+        /// What was typed.
+        name: String,
+        /// The closest command, if one is close.
+        suggestion: Option<CommandName>,
+    },
+    /// `deploy`/`rollback` without an environment.
+    MissingEnvironment {
+        /// The command.
+        command: CommandName,
+    },
+    /// More arguments than the command takes.
+    UnexpectedArguments {
+        /// The command.
+        command: CommandName,
+        /// The extra arguments.
+        extra: Vec<String>,
+    },
+    /// An environment that is not configured.
+    UnknownEnvironment {
+        /// What was typed.
+        name: String,
+        /// The closest configured environment, if one is close.
+        suggestion: Option<String>,
+        /// The configured environments.
+        known: Vec<String>,
+    },
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::MissingCommand => {
+                write!(f, "no command given; try one of: {}", command_list())
+            }
+            ParseError::UnknownCommand { name, suggestion } => {
+                write!(f, "unknown command `{name}`")?;
+                if let Some(s) = suggestion {
+                    write!(f, "; did you mean `{s}`?")?;
+                }
+                write!(f, " Commands: {}", command_list())
+            }
+            ParseError::MissingEnvironment { command } => write!(
+                f,
+                "`{command}` needs an environment, e.g. `{command} production`"
+            ),
+            ParseError::UnexpectedArguments { command, extra } => {
+                let what = match command.arguments() {
+                    Arity::OneEnvironment => "takes exactly one environment",
+                    Arity::None | Arity::AnyEnvironments => "takes no arguments",
+                };
+                write!(f, "`{command}` {what}; unexpected: `{}`", extra.join(" "))
+            }
+            ParseError::UnknownEnvironment {
+                name,
+                suggestion,
+                known,
+            } => {
+                write!(f, "unknown environment `{name}`")?;
+                if let Some(s) = suggestion {
+                    write!(f, "; did you mean `{s}`?")?;
+                }
+                if known.is_empty() {
+                    write!(f, " No environments are configured.")
+                } else {
+                    let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                    write!(f, " Configured environments: {}", list.join(", "))
+                }
+            }
+        }
+    }
+}
+
+fn command_list() -> String {
+    CommandName::ALL
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One command line found in a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    /// The line as written (trimmed).
+    pub text: String,
+    /// What it means.
+    pub result: Result<Command, ParseError>,
+}
+
+/// Every command line in a comment, in order. Lines that do not start with
+/// the prefix, and lines in code blocks, quotes or HTML comments, are skipped.
+pub fn parse_comment(body: &str, prefix: &str) -> Vec<CommandLine> {
+    plain_lines(body)
+        .into_iter()
+        .filter_map(|line| {
+            let rest = strip_prefix_ci(line, prefix)?;
+            Some(CommandLine {
+                text: line.trim().to_string(),
+                result: parse_args(rest),
+            })
+        })
+        .collect()
+}
+
+/// `rest` when `line` is `prefix` + whitespace + `rest` (or the prefix alone).
+fn strip_prefix_ci<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        return None;
+    }
+    let head = line.get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let rest = line.get(prefix.len()..)?;
+    if rest.is_empty() || rest.starts_with(char::is_whitespace) {
+        Some(rest)
+    } else {
+        None
+    }
+}
+
+fn parse_args(rest: &str) -> Result<Command, ParseError> {
+    // Commas separate environments as well as spaces: `approve staging,production`.
+    let mut words = rest
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty());
+    let Some(word) = words.next() else {
+        return Err(ParseError::MissingCommand);
+    };
+    let Some(name) = CommandName::parse(word) else {
+        return Err(ParseError::UnknownCommand {
+            name: word.to_string(),
+            suggestion: closest(word, CommandName::ALL.iter().map(|c| c.as_str()))
+                .and_then(CommandName::parse),
+        });
+    };
+    let args: Vec<String> = words.map(str::to_string).collect();
+    match name.arguments() {
+        Arity::AnyEnvironments => Ok(match name {
+            CommandName::Revoke => Command::Revoke { environments: args },
+            _ => Command::Approve { environments: args },
+        }),
+        Arity::OneEnvironment => {
+            let mut args = args.into_iter();
+            let Some(environment) = args.next() else {
+                return Err(ParseError::MissingEnvironment { command: name });
+            };
+            let extra: Vec<String> = args.collect();
+            if !extra.is_empty() {
+                return Err(ParseError::UnexpectedArguments {
+                    command: name,
+                    extra,
+                });
+            }
+            Ok(match name {
+                CommandName::Rollback => Command::Rollback { environment },
+                _ => Command::Deploy { environment },
+            })
+        }
+        Arity::None => {
+            if !args.is_empty() {
+                return Err(ParseError::UnexpectedArguments {
+                    command: name,
+                    extra: args,
+                });
+            }
+            Ok(match name {
+                CommandName::Help => Command::Help,
+                _ => Command::Plan,
+            })
+        }
+    }
+}
+
+/// The lines of `body` that are plain paragraph text (left-trimmed), in order.
+fn plain_lines(body: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    // The open fence: its character and length.
+    let mut fence: Option<(char, usize)> = None;
+    let mut in_html_comment = false;
+    // The previous line was part of a block quote paragraph (lazy continuation).
+    let mut in_quote = false;
+    for raw in body.lines() {
+        let indent = raw.len() - raw.trim_start_matches(' ').len();
+        let line = raw.trim_start();
+        if let Some((ch, len)) = fence {
+            let run = line.chars().take_while(|&c| c == ch).count();
+            if indent < 4 && run >= len && line[run * ch.len_utf8()..].trim().is_empty() {
+                fence = None;
+            }
+            continue;
+        }
+        if in_html_comment {
+            if line.contains("-->") {
+                in_html_comment = false;
+            }
+            continue;
+        }
+        if line.is_empty() {
+            in_quote = false;
+            continue;
+        }
+        if raw.starts_with('\t') || indent >= 4 {
+            // Indented code (or a quote's lazy continuation): never a command.
+            continue;
+        }
+        if line.starts_with('>') {
+            in_quote = true;
+            continue;
+        }
+        if in_quote {
+            continue;
+        }
+        let tick = line.chars().take_while(|&c| c == '`').count();
+        let tilde = line.chars().take_while(|&c| c == '~').count();
+        if tick >= 3 {
+            fence = Some(('`', tick));
+            continue;
+        }
+        if tilde >= 3 {
+            fence = Some(('~', tilde));
+            continue;
+        }
+        if line.starts_with("<!--") {
+            in_html_comment = !line.contains("-->");
+            continue;
+        }
+        out.push(line.trim_end());
+    }
+    out
+}
+
+/// The candidate closest to `typed` (edit distance ≤ 2, case-insensitive).
+fn closest<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let typed = typed.to_ascii_lowercase();
+    candidates
+        .map(|c| (distance(&typed, &c.to_ascii_lowercase()), c))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over chars.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The help reply: every command with its arguments and description.
+pub fn help(prefix: &str) -> String {
+    let mut out = String::from(
+        "**bytegate commands** (one per line, in a comment on the pull request):\n\n| Command | What it does |\n|---|---|\n",
+    );
+    for c in CommandName::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} |\n",
+            c.usage(prefix),
+            c.description()
+        ));
+    }
+    out.push_str("\nEnvironment names are case-insensitive. Commands in quotes or code blocks are ignored.\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "/bytebase";
+
+    fn parse(body: &str) -> Vec<Result<Command, ParseError>> {
+        parse_comment(body, P)
+            .into_iter()
+            .map(|c| c.result)
+            .collect()
+    }
+
+    fn one(body: &str) -> Result<Command, ParseError> {
+        let all = parse(body);
+        assert_eq!(all.len(), 1, "{body:?} → {all:?}");
+        all.into_iter().next().unwrap()
+    }
+
+    fn approve(envs: &[&str]) -> Result<Command, ParseError> {
+        Ok(Command::Approve {
+            environments: envs.iter().map(|e| e.to_string()).collect(),
+        })
+    }
+
+    #[test]
+    fn no_command() {
+        assert!(parse("Looks good to me!").is_empty());
+    }
+
+    #[test]
+    fn approve_all() {
+        assert_eq!(one("/bytebase approve"), approve(&[]));
+    }
+
+    #[test]
+    fn approve_named() {
+        assert_eq!(
+            one("/bytebase approve production"),
+            approve(&["production"])
+        );
+    }
+
+    #[test]
+    fn approve_several_with_commas() {
+        assert_eq!(
+            one("/bytebase approve staging, production"),
+            approve(&["staging", "production"])
+        );
+    }
+
+    #[test]
+    fn case_insensitive_prefix_and_name() {
+        assert_eq!(
+            one("/ByteBase APPROVE Production"),
+            approve(&["Production"])
+        );
+    }
+
+    #[test]
+    fn leading_spaces_allowed() {
+        assert_eq!(one("   /bytebase approve"), approve(&[]));
+    }
+
+    #[test]
+    fn revoke() {
+        assert_eq!(
+            one("/bytebase revoke production"),
+            Ok(Command::Revoke {
+                environments: vec!["production".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn deploy() {
+        assert_eq!(
+            one("/bytebase deploy staging"),
+            Ok(Command::Deploy {
+                environment: "staging".into()
+            })
+        );
+    }
+
+    #[test]
+    fn rollback() {
+        assert_eq!(
+            one("/bytebase rollback staging"),
+            Ok(Command::Rollback {
+                environment: "staging".into()
+            })
+        );
+    }
+
+    #[test]
+    fn plan_and_help() {
+        assert_eq!(
+            parse("/bytebase plan\n/bytebase help"),
+            [Ok(Command::Plan), Ok(Command::Help)]
+        );
+    }
+
+    #[test]
+    fn several_commands_in_one_comment() {
+        let body = "Thanks!\n/bytebase approve staging\nsome text\n/bytebase revoke production\n";
+        assert_eq!(parse(body).len(), 2);
+    }
+
+    #[test]
+    fn prefix_must_start_the_line() {
+        assert!(parse("please do not /bytebase approve yet").is_empty());
+    }
+
+    #[test]
+    fn prefix_must_be_a_whole_word() {
+        assert!(parse("/bytebaseapprove").is_empty());
+    }
+
+    #[test]
+    fn quoted_command_ignored() {
+        assert!(parse("> /bytebase approve").is_empty());
+    }
+
+    #[test]
+    fn nested_quote_ignored() {
+        assert!(parse(">> /bytebase approve").is_empty());
+    }
+
+    #[test]
+    fn quote_lazy_continuation_ignored() {
+        assert!(parse("> you said\n/bytebase approve").is_empty());
+    }
+
+    #[test]
+    fn command_after_quote_and_blank_line_counts() {
+        assert_eq!(one("> you said\n\n/bytebase approve"), approve(&[]));
+    }
+
+    #[test]
+    fn fenced_code_ignored() {
+        assert!(parse("```\n/bytebase approve\n```").is_empty());
+    }
+
+    #[test]
+    fn tilde_fence_ignored() {
+        assert!(parse("~~~sh\n/bytebase approve\n~~~").is_empty());
+    }
+
+    #[test]
+    fn command_after_fence_counts() {
+        assert_eq!(one("```\nx\n```\n/bytebase approve"), approve(&[]));
+    }
+
+    #[test]
+    fn shorter_fence_does_not_close() {
+        assert!(parse("````\n```\n/bytebase approve\n````").is_empty());
+    }
+
+    #[test]
+    fn unclosed_fence_hides_the_rest() {
+        assert!(parse("```\n/bytebase approve").is_empty());
+    }
+
+    #[test]
+    fn indented_code_ignored() {
+        assert!(parse("    /bytebase approve").is_empty());
+    }
+
+    #[test]
+    fn tab_indented_code_ignored() {
+        assert!(parse("\t/bytebase approve").is_empty());
+    }
+
+    #[test]
+    fn inline_code_ignored() {
+        assert!(parse("`/bytebase approve`").is_empty());
+    }
+
+    #[test]
+    fn html_comment_ignored() {
+        assert!(parse("<!--\n/bytebase approve\n-->").is_empty());
+    }
+
+    #[test]
+    fn crlf_lines() {
+        assert_eq!(parse("/bytebase approve\r\n/bytebase plan\r\n").len(), 2);
+    }
+
+    #[test]
+    fn custom_prefix() {
+        assert_eq!(parse_comment("!db approve", "!db").len(), 1);
+        assert!(parse_comment("/bytebase approve", "!db").is_empty());
+    }
+
+    #[test]
+    fn empty_prefix_matches_nothing() {
+        assert!(parse_comment("approve", "").is_empty());
+    }
+
+    #[test]
+    fn missing_command() {
+        assert_eq!(one("/bytebase"), Err(ParseError::MissingCommand));
+    }
+
+    #[test]
+    fn unknown_command_with_suggestion() {
+        assert_eq!(
+            one("/bytebase aprove"),
+            Err(ParseError::UnknownCommand {
+                name: "aprove".into(),
+                suggestion: Some(CommandName::Approve)
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_command_without_suggestion() {
+        assert_eq!(
+            one("/bytebase merge"),
+            Err(ParseError::UnknownCommand {
+                name: "merge".into(),
+                suggestion: None
+            })
+        );
+    }
+
+    #[test]
+    fn deploy_without_environment() {
+        assert_eq!(
+            one("/bytebase deploy"),
+            Err(ParseError::MissingEnvironment {
+                command: CommandName::Deploy
+            })
+        );
+    }
+
+    #[test]
+    fn rollback_with_two_environments() {
+        assert_eq!(
+            one("/bytebase rollback a b"),
+            Err(ParseError::UnexpectedArguments {
+                command: CommandName::Rollback,
+                extra: vec!["b".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn help_with_arguments() {
+        assert!(matches!(
+            one("/bytebase help me"),
+            Err(ParseError::UnexpectedArguments { .. })
+        ));
+    }
+
+    #[test]
+    fn multibyte_line_does_not_panic() {
+        assert!(parse("/bytebasé approve\n/bytebas\u{e9}").is_empty());
+    }
+
+    #[test]
+    fn resolve_maps_case_and_dedups() {
+        let known = ["staging", "production"];
+        let c = Command::Approve {
+            environments: vec!["PRODUCTION".into(), "production".into()],
+        };
+        assert_eq!(c.resolve(&known), approve(&["production"]));
+    }
+
+    #[test]
+    fn resolve_unknown_environment_suggests() {
+        let known = ["staging", "production"];
+        let err = Command::Deploy {
+            environment: "prod".into(),
+        }
+        .resolve(&known)
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown environment `prod` Configured environments: `staging`, `production`"
+        );
+        let err = Command::Deploy {
+            environment: "prodution".into(),
+        }
+        .resolve(&known)
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("did you mean `production`?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(
+            ParseError::UnknownCommand {
+                name: "aprove".into(),
+                suggestion: Some(CommandName::Approve)
+            }
+            .to_string(),
+            "unknown command `aprove`; did you mean `approve`? Commands: `approve`, `revoke`, `deploy`, `rollback`, `plan`, `help`"
+        );
+        assert_eq!(
+            ParseError::MissingEnvironment {
+                command: CommandName::Deploy
+            }
+            .to_string(),
+            "`deploy` needs an environment, e.g. `deploy production`"
+        );
+    }
+
+    #[test]
+    fn help_lists_every_command() {
+        let h = help(P);
+        for c in CommandName::ALL {
+            assert!(h.contains(&c.usage(P)), "{c} missing from help");
+        }
+        insta::assert_snapshot!(h);
+    }
+
+    #[test]
+    fn help_contains_no_commands() {
+        assert!(
+            parse(&help(P)).is_empty(),
+            "bytegate must not obey its own help"
+        );
+    }
+
+    #[test]
+    fn every_command_parses_from_its_usage() {
+        for c in CommandName::ALL {
+            let line = c
+                .usage(P)
+                .replace(" [ENV…]", "")
+                .replace(" ENV", " staging");
+            assert_eq!(one(&line).map(|cmd| cmd.name()), Ok(c));
+        }
+    }
+}

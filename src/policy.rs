@@ -1,0 +1,802 @@
+//! The approval policy: pure, forge-neutral. Given the environments'
+//! policies, who holds which role, the PR author, every approval and
+//! cancellation with its time, the time the migrations last changed and the
+//! risk, decide per environment whether the policy holds, which approvals
+//! count, which roles are still missing and which approvals were discarded
+//! and why (DESIGN.md, "Approval rules").
+//!
+//! Rules, in the order they are applied to each environment:
+//! 1. Only records that name the environment, or name none (all
+//!    environments), matter. Each user's latest record wins: a later
+//!    CHANGES_REQUESTED, DISMISSED or `revoke` cancels an earlier approval.
+//! 2. The PR author never counts.
+//! 3. With `stale_reset` (the default), approvals older than the last
+//!    migration change do not count.
+//! 4. Only users holding a configured role count, or, where the environment
+//!    allows it, users with write permission on the repository.
+//! 5. The environment needs `approvals` counted approvals (plus
+//!    `high_risk_extra_approvals` when its risk is high), and each of its
+//!    `roles` must be held by at least one counted approver.
+
+use crate::config::{Environment, Role};
+use crate::review::finding::RiskLevel;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+
+/// Where an approval (or its cancellation) came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A pull-request review with this forge id.
+    Review(u64),
+    /// A comment command in the comment with this forge id.
+    Comment(u64),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Review(_) => f.write_str("review"),
+            Source::Comment(_) => f.write_str("comment"),
+        }
+    }
+}
+
+/// What a record says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Vote {
+    /// An APPROVED review or `/bytebase approve`.
+    Approve,
+    /// `/bytebase revoke`.
+    Revoke,
+    /// A CHANGES_REQUESTED review.
+    ChangesRequested,
+    /// A dismissed review.
+    Dismissed,
+}
+
+/// One approval or cancellation by one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// User login (compared case-insensitively, as forges do).
+    pub user: String,
+    /// The environment it is about; `None`: every environment.
+    pub environment: Option<String>,
+    /// Approve or cancel.
+    pub vote: Vote,
+    /// When it was given.
+    pub at: DateTime<Utc>,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// Why an approval does not count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscardReason {
+    /// Given before the migrations last changed.
+    Stale {
+        /// When the migrations changed.
+        changed_at: DateTime<Utc>,
+    },
+    /// Given by the PR author.
+    Author,
+    /// The user holds no role for this environment (and write permission does not count here).
+    NoRole,
+    /// Withdrawn with `revoke`.
+    Revoked,
+    /// Cancelled by a later CHANGES_REQUESTED review.
+    ChangesRequested,
+    /// Cancelled because the review was dismissed.
+    Dismissed,
+}
+
+impl fmt::Display for DiscardReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiscardReason::Stale { changed_at } => write!(
+                f,
+                "stale: given before the migrations changed at {}",
+                changed_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            DiscardReason::Author => f.write_str("the pull request's author cannot approve it"),
+            DiscardReason::NoRole => f.write_str("holds no role that counts here"),
+            DiscardReason::Revoked => f.write_str("revoked"),
+            DiscardReason::ChangesRequested => f.write_str("cancelled by a later change request"),
+            DiscardReason::Dismissed => f.write_str("review dismissed"),
+        }
+    }
+}
+
+/// An approval that counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    /// Approver.
+    pub user: String,
+    /// The approver's roles (sorted).
+    pub roles: Vec<String>,
+    /// Counted only because of write permission on the repository.
+    pub via_write_permission: bool,
+    /// When it was given.
+    pub at: DateTime<Utc>,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// An approval that does not count, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discarded {
+    /// Approver.
+    pub user: String,
+    /// When the approval was given.
+    pub at: DateTime<Utc>,
+    /// Where the approval came from.
+    pub source: Source,
+    /// Why it does not count.
+    pub reason: DiscardReason,
+}
+
+/// The decision for one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvDecision {
+    /// Environment name.
+    pub environment: String,
+    /// Whether the policy holds.
+    pub satisfied: bool,
+    /// Approvals required (high-risk extra included).
+    pub required: u32,
+    /// The high-risk extra included in `required`.
+    pub high_risk_extra: u32,
+    /// Approvals that count, oldest first.
+    pub counted: Vec<Counted>,
+    /// Required roles no counted approver holds (config order).
+    pub missing_roles: Vec<String>,
+    /// Approvals that do not count, oldest first.
+    pub discarded: Vec<Discarded>,
+    /// Whether the approval check waits for this environment before merge.
+    pub required_before_merge: bool,
+}
+
+impl EnvDecision {
+    /// Approvals still needed to reach the count (roles aside).
+    pub fn missing_count(&self) -> u32 {
+        self.required
+            .saturating_sub(u32::try_from(self.counted.len()).unwrap_or(u32::MAX))
+    }
+
+    /// `production: 1/2 (missing: owner)`, or `development: 0/0 ✓`.
+    pub fn summary_line(&self) -> String {
+        let mut s = format!(
+            "{}: {}/{}",
+            self.environment,
+            self.counted.len(),
+            self.required
+        );
+        if self.satisfied {
+            s.push_str(" ✓");
+        } else if !self.missing_roles.is_empty() {
+            s.push_str(&format!(" (missing: {})", self.missing_roles.join(", ")));
+        }
+        s
+    }
+}
+
+/// The decision for every environment, in config order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Per environment.
+    pub environments: Vec<EnvDecision>,
+}
+
+impl Decision {
+    /// True when every environment required before merge is satisfied.
+    pub fn mergeable(&self) -> bool {
+        self.environments
+            .iter()
+            .filter(|e| e.required_before_merge)
+            .all(|e| e.satisfied)
+    }
+
+    /// The decision for one environment.
+    pub fn environment(&self, name: &str) -> Option<&EnvDecision> {
+        self.environments.iter().find(|e| e.environment == name)
+    }
+}
+
+/// Everything the policy looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyInput<'a> {
+    /// Environments in rollout order.
+    pub environments: &'a [Environment],
+    /// PR author login.
+    pub author: &'a str,
+    /// Approvals and cancellations, any order.
+    pub records: &'a [Record],
+    /// Resolved roles: lowercase login → role names.
+    pub roles: &'a HashMap<String, BTreeSet<String>>,
+    /// Lowercase logins with write permission on the repository (only
+    /// consulted for environments that allow it).
+    pub write_permission: &'a HashSet<String>,
+    /// When the migrations last changed (approvals before it are stale).
+    pub migrations_changed_at: Option<DateTime<Utc>>,
+    /// Risk per environment name; environments missing here use `default_risk`.
+    pub risk: &'a BTreeMap<String, RiskLevel>,
+    /// Risk of environments not in `risk`.
+    pub default_risk: RiskLevel,
+}
+
+/// The roles `login` holds: directly as a configured user, or through a team
+/// in `teams` (the teams the user is known to belong to). Case-insensitive.
+pub fn roles_of(
+    roles: &BTreeMap<String, Role>,
+    login: &str,
+    teams: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    roles
+        .iter()
+        .filter(|(_, role)| {
+            role.users.iter().any(|u| u.eq_ignore_ascii_case(login))
+                || role
+                    .teams
+                    .iter()
+                    .any(|t| teams.contains(&t.to_ascii_lowercase()))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Decides every environment.
+pub fn decide(input: &PolicyInput<'_>) -> Decision {
+    // Stable order: by time, then input order (a later record at the same time wins).
+    let mut records: Vec<&Record> = input.records.iter().collect();
+    records.sort_by_key(|r| r.at);
+    Decision {
+        environments: input
+            .environments
+            .iter()
+            .map(|env| decide_env(input, env, &records))
+            .collect(),
+    }
+}
+
+fn applies(r: &Record, env: &str) -> bool {
+    r.environment
+        .as_deref()
+        .is_none_or(|e| e.eq_ignore_ascii_case(env))
+}
+
+fn decide_env(input: &PolicyInput<'_>, env: &Environment, records: &[&Record]) -> EnvDecision {
+    // Each user's latest record, and their latest approval before it.
+    let mut latest: BTreeMap<String, (&Record, Option<&Record>)> = BTreeMap::new();
+    for r in records.iter().copied().filter(|r| applies(r, &env.name)) {
+        let key = r.user.to_ascii_lowercase();
+        let previous_approval = latest.get(&key).and_then(|(last, prev)| {
+            if last.vote == Vote::Approve {
+                Some(*last)
+            } else {
+                *prev
+            }
+        });
+        latest.insert(key, (r, previous_approval));
+    }
+
+    let mut counted = Vec::new();
+    let mut discarded = Vec::new();
+    let discard = |r: &Record, reason| Discarded {
+        user: r.user.clone(),
+        at: r.at,
+        source: r.source,
+        reason,
+    };
+    for (login, (last, previous_approval)) in &latest {
+        let cancel = match last.vote {
+            Vote::Approve => None,
+            Vote::Revoke => Some(DiscardReason::Revoked),
+            Vote::ChangesRequested => Some(DiscardReason::ChangesRequested),
+            Vote::Dismissed => Some(DiscardReason::Dismissed),
+        };
+        if let Some(reason) = cancel {
+            // A cancellation without an earlier approval discards nothing.
+            if let Some(approval) = previous_approval {
+                discarded.push(discard(approval, reason));
+            }
+            continue;
+        }
+        if login.eq_ignore_ascii_case(input.author) {
+            discarded.push(discard(last, DiscardReason::Author));
+            continue;
+        }
+        if env.stale_reset
+            && let Some(changed_at) = input.migrations_changed_at
+            && last.at < changed_at
+        {
+            discarded.push(discard(last, DiscardReason::Stale { changed_at }));
+            continue;
+        }
+        let roles: Vec<String> = input
+            .roles
+            .get(login)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default();
+        let via_write = roles.is_empty()
+            && env.allow_write_permission
+            && input.write_permission.contains(login);
+        if roles.is_empty() && !via_write {
+            discarded.push(discard(last, DiscardReason::NoRole));
+            continue;
+        }
+        counted.push(Counted {
+            user: last.user.clone(),
+            roles,
+            via_write_permission: via_write,
+            at: last.at,
+            source: last.source,
+        });
+    }
+    counted.sort_by(|a, b| (a.at, &a.user).cmp(&(b.at, &b.user)));
+    discarded.sort_by(|a, b| (a.at, &a.user).cmp(&(b.at, &b.user)));
+
+    let risk = input
+        .risk
+        .get(&env.name)
+        .copied()
+        .unwrap_or(input.default_risk);
+    let high_risk_extra = if risk == RiskLevel::High {
+        env.high_risk_extra_approvals
+    } else {
+        0
+    };
+    let required = env.approvals.saturating_add(high_risk_extra);
+    let missing_roles: Vec<String> = env
+        .roles
+        .iter()
+        .filter(|role| !counted.iter().any(|c| c.roles.contains(role)))
+        .cloned()
+        .collect();
+    let enough = u32::try_from(counted.len()).unwrap_or(u32::MAX) >= required;
+    EnvDecision {
+        environment: env.name.clone(),
+        satisfied: enough && missing_roles.is_empty(),
+        required,
+        high_risk_extra,
+        counted,
+        missing_roles,
+        discarded,
+        required_before_merge: env.required_before_merge,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Backup;
+
+    fn env(name: &str, approvals: u32, roles: &[&str]) -> Environment {
+        Environment {
+            name: name.into(),
+            approvals,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            allow_write_permission: false,
+            stale_reset: true,
+            high_risk_extra_approvals: 0,
+            required_before_merge: true,
+            deploy_window: None,
+            backup: Backup::default(),
+            lock_timeout: None,
+            statement_timeout: None,
+            databases: Vec::new(),
+        }
+    }
+
+    /// The seed's policies: development 0, staging 1 dba, production 2 with dba + owner.
+    fn seed_envs() -> Vec<Environment> {
+        vec![
+            env("development", 0, &[]),
+            env("staging", 1, &["dba"]),
+            env("production", 2, &["dba", "owner"]),
+        ]
+    }
+
+    fn t(minute: u32) -> DateTime<Utc> {
+        format!("2026-01-01T10:{minute:02}:00Z").parse().unwrap()
+    }
+
+    fn rec(user: &str, env: Option<&str>, vote: Vote, minute: u32) -> Record {
+        Record {
+            user: user.into(),
+            environment: env.map(str::to_string),
+            vote,
+            at: t(minute),
+            source: Source::Review(u64::from(minute)),
+        }
+    }
+
+    fn approve(user: &str, minute: u32) -> Record {
+        rec(user, None, Vote::Approve, minute)
+    }
+
+    /// Roles: dba1, dba2 (dba), owner1 (owner), both1 (dba + owner).
+    fn roles() -> HashMap<String, BTreeSet<String>> {
+        let mut m = HashMap::new();
+        for (u, r) in [
+            ("dba1", vec!["dba"]),
+            ("dba2", vec!["dba"]),
+            ("owner1", vec!["owner"]),
+            ("both1", vec!["dba", "owner"]),
+            ("author", vec!["dba", "owner"]),
+        ] {
+            m.insert(u.to_string(), r.into_iter().map(str::to_string).collect());
+        }
+        m
+    }
+
+    struct Case {
+        envs: Vec<Environment>,
+        records: Vec<Record>,
+        write: HashSet<String>,
+        changed_at: Option<DateTime<Utc>>,
+        risk: RiskLevel,
+    }
+
+    impl Case {
+        fn new(records: Vec<Record>) -> Case {
+            Case {
+                envs: seed_envs(),
+                records,
+                write: HashSet::new(),
+                changed_at: None,
+                risk: RiskLevel::Low,
+            }
+        }
+
+        fn decide(&self) -> Decision {
+            let roles = roles();
+            let risk = BTreeMap::new();
+            decide(&PolicyInput {
+                environments: &self.envs,
+                author: "author",
+                records: &self.records,
+                roles: &roles,
+                write_permission: &self.write,
+                migrations_changed_at: self.changed_at,
+                risk: &risk,
+                default_risk: self.risk,
+            })
+        }
+
+        fn env(&self, name: &str) -> EnvDecision {
+            self.decide().environment(name).unwrap().clone()
+        }
+    }
+
+    fn satisfied(d: &Decision) -> Vec<bool> {
+        d.environments.iter().map(|e| e.satisfied).collect()
+    }
+
+    fn reasons(e: &EnvDecision) -> Vec<(String, DiscardReason)> {
+        e.discarded
+            .iter()
+            .map(|d| (d.user.clone(), d.reason))
+            .collect()
+    }
+
+    #[test]
+    fn table_of_seed_policies() {
+        // (records, [development, staging, production] satisfied)
+        let cases: Vec<(&str, Vec<Record>, [bool; 3])> = vec![
+            ("nobody", vec![], [true, false, false]),
+            ("one dba", vec![approve("dba1", 1)], [true, true, false]),
+            (
+                "two dbas: count ok, owner missing",
+                vec![approve("dba1", 1), approve("dba2", 2)],
+                [true, true, false],
+            ),
+            (
+                "dba + owner",
+                vec![approve("dba1", 1), approve("owner1", 2)],
+                [true, true, true],
+            ),
+            (
+                "owner alone",
+                vec![approve("owner1", 1)],
+                [true, false, false],
+            ),
+            (
+                "one person with both roles is still one approval",
+                vec![approve("both1", 1)],
+                [true, true, false],
+            ),
+            (
+                "both-roles person + dba",
+                vec![approve("both1", 1), approve("dba1", 2)],
+                [true, true, true],
+            ),
+        ];
+        for (name, records, want) in cases {
+            let got = satisfied(&Case::new(records).decide());
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn missing_roles_and_counts_are_reported() {
+        let e = Case::new(vec![approve("dba1", 1)]).env("production");
+        assert_eq!(e.required, 2);
+        assert_eq!(e.counted.len(), 1);
+        assert_eq!(e.missing_roles, ["owner"]);
+        assert_eq!(e.missing_count(), 1);
+        assert_eq!(e.summary_line(), "production: 1/2 (missing: owner)");
+        let dev = Case::new(vec![]).env("development");
+        assert_eq!(dev.summary_line(), "development: 0/0 ✓");
+    }
+
+    #[test]
+    fn roles_alone_without_count_are_required() {
+        let mut case = Case::new(vec![]);
+        case.envs = vec![env("qa", 0, &["dba"])];
+        assert!(!case.env("qa").satisfied);
+        case.records = vec![approve("dba1", 1)];
+        assert!(case.env("qa").satisfied);
+    }
+
+    #[test]
+    fn latest_review_state_wins() {
+        let case = Case::new(vec![
+            approve("dba1", 1),
+            rec("dba1", None, Vote::ChangesRequested, 2),
+            approve("dba1", 3),
+        ]);
+        assert!(case.env("staging").satisfied);
+        assert!(case.env("staging").discarded.is_empty());
+    }
+
+    #[test]
+    fn changes_requested_cancels_an_approval() {
+        let e = Case::new(vec![
+            approve("dba1", 1),
+            rec("dba1", None, Vote::ChangesRequested, 2),
+        ])
+        .env("staging");
+        assert!(!e.satisfied);
+        assert_eq!(
+            reasons(&e),
+            [("dba1".to_string(), DiscardReason::ChangesRequested)]
+        );
+        assert_eq!(e.discarded[0].at, t(1), "the discarded approval's own time");
+    }
+
+    #[test]
+    fn dismissed_cancels_an_approval() {
+        let e = Case::new(vec![
+            approve("dba1", 1),
+            rec("dba1", None, Vote::Dismissed, 2),
+        ])
+        .env("staging");
+        assert!(!e.satisfied);
+        assert_eq!(
+            reasons(&e),
+            [("dba1".to_string(), DiscardReason::Dismissed)]
+        );
+    }
+
+    #[test]
+    fn revoke_cancels_only_its_environment() {
+        let case = Case::new(vec![
+            approve("dba1", 1),
+            approve("owner1", 2),
+            rec("owner1", Some("production"), Vote::Revoke, 3),
+        ]);
+        let prod = case.env("production");
+        assert!(!prod.satisfied);
+        assert_eq!(
+            reasons(&prod),
+            [("owner1".to_string(), DiscardReason::Revoked)]
+        );
+        assert!(case.env("staging").satisfied);
+    }
+
+    #[test]
+    fn a_cancellation_without_an_approval_discards_nothing() {
+        let e = Case::new(vec![rec("dba1", None, Vote::ChangesRequested, 1)]).env("staging");
+        assert!(e.discarded.is_empty() && e.counted.is_empty());
+    }
+
+    #[test]
+    fn approval_scoped_to_an_environment_counts_only_there() {
+        let case = Case::new(vec![rec("dba1", Some("production"), Vote::Approve, 1)]);
+        assert!(!case.env("staging").satisfied);
+        assert_eq!(case.env("production").counted.len(), 1);
+    }
+
+    #[test]
+    fn environment_names_in_records_are_case_insensitive() {
+        let case = Case::new(vec![rec("dba1", Some("Staging"), Vote::Approve, 1)]);
+        assert!(case.env("staging").satisfied);
+    }
+
+    #[test]
+    fn approve_after_changes_requested_counts_again_per_environment() {
+        let case = Case::new(vec![
+            rec("dba1", None, Vote::ChangesRequested, 1),
+            rec("dba1", Some("staging"), Vote::Approve, 2),
+        ]);
+        assert!(case.env("staging").satisfied);
+        assert!(case.env("production").counted.is_empty());
+    }
+
+    #[test]
+    fn the_author_never_counts() {
+        let e = Case::new(vec![approve("Author", 1)]).env("staging");
+        assert!(!e.satisfied);
+        assert_eq!(reasons(&e), [("Author".to_string(), DiscardReason::Author)]);
+    }
+
+    #[test]
+    fn approvals_before_the_last_migration_change_are_stale() {
+        let mut case = Case::new(vec![approve("dba1", 1), approve("dba2", 5)]);
+        case.changed_at = Some(t(3));
+        let e = case.env("staging");
+        assert!(e.satisfied, "dba2 approved after the change");
+        assert_eq!(
+            reasons(&e),
+            [(
+                "dba1".to_string(),
+                DiscardReason::Stale { changed_at: t(3) }
+            )]
+        );
+        case.records.pop();
+        assert!(!case.env("staging").satisfied);
+    }
+
+    #[test]
+    fn an_approval_at_the_change_time_is_not_stale() {
+        let mut case = Case::new(vec![approve("dba1", 3)]);
+        case.changed_at = Some(t(3));
+        assert!(case.env("staging").satisfied);
+    }
+
+    #[test]
+    fn stale_reset_can_be_turned_off() {
+        let mut case = Case::new(vec![approve("dba1", 1)]);
+        case.changed_at = Some(t(3));
+        case.envs[1].stale_reset = false;
+        assert!(case.env("staging").satisfied);
+    }
+
+    #[test]
+    fn users_without_a_role_do_not_count() {
+        let mut case = Case::new(vec![approve("rando", 1)]);
+        case.envs = vec![env("qa", 1, &[])];
+        let e = case.env("qa");
+        assert!(!e.satisfied);
+        assert_eq!(reasons(&e), [("rando".to_string(), DiscardReason::NoRole)]);
+    }
+
+    #[test]
+    fn write_permission_counts_only_where_allowed() {
+        let mut case = Case::new(vec![approve("Writer", 1)]);
+        case.envs = vec![env("qa", 1, &[])];
+        case.write.insert("writer".into());
+        assert!(!case.env("qa").satisfied, "not allowed by default");
+        case.envs[0].allow_write_permission = true;
+        let e = case.env("qa");
+        assert!(e.satisfied);
+        assert!(e.counted[0].via_write_permission);
+        // Write permission fills the count, never a required role.
+        case.envs[0].roles = vec!["dba".into()];
+        let e = case.env("qa");
+        assert!(!e.satisfied);
+        assert_eq!(e.missing_roles, ["dba"]);
+    }
+
+    #[test]
+    fn high_risk_adds_approvals() {
+        let mut case = Case::new(vec![approve("dba1", 1)]);
+        case.envs[1].high_risk_extra_approvals = 1;
+        assert!(case.env("staging").satisfied, "low risk: 1 needed");
+        case.risk = RiskLevel::High;
+        let e = case.env("staging");
+        assert_eq!((e.required, e.high_risk_extra), (2, 1));
+        assert!(!e.satisfied);
+        case.records.push(approve("dba2", 2));
+        assert!(case.env("staging").satisfied);
+    }
+
+    #[test]
+    fn risk_is_per_environment() {
+        let roles = roles();
+        let mut envs = seed_envs();
+        envs[1].high_risk_extra_approvals = 1;
+        envs[2].high_risk_extra_approvals = 1;
+        let risk = BTreeMap::from([("production".to_string(), RiskLevel::High)]);
+        let d = decide(&PolicyInput {
+            environments: &envs,
+            author: "author",
+            records: &[],
+            roles: &roles,
+            write_permission: &HashSet::new(),
+            migrations_changed_at: None,
+            risk: &risk,
+            default_risk: RiskLevel::Low,
+        });
+        assert_eq!(d.environment("staging").unwrap().required, 1);
+        assert_eq!(d.environment("production").unwrap().required, 3);
+    }
+
+    #[test]
+    fn mergeable_only_needs_environments_required_before_merge() {
+        let mut case = Case::new(vec![approve("dba1", 1)]);
+        assert!(!case.decide().mergeable());
+        case.envs[2].required_before_merge = false;
+        assert!(case.decide().mergeable());
+    }
+
+    #[test]
+    fn the_same_user_counts_once() {
+        let e = Case::new(vec![
+            approve("dba1", 1),
+            rec("DBA1", Some("production"), Vote::Approve, 2),
+        ])
+        .env("production");
+        assert_eq!(e.counted.len(), 1);
+        assert_eq!(
+            e.counted[0].at,
+            t(2),
+            "the latest approval is the one shown"
+        );
+    }
+
+    #[test]
+    fn records_in_any_order_give_the_same_decision() {
+        let a = vec![
+            approve("dba1", 1),
+            rec("dba1", None, Vote::Dismissed, 2),
+            approve("owner1", 3),
+        ];
+        let mut b = a.clone();
+        b.reverse();
+        assert_eq!(Case::new(a).decide(), Case::new(b).decide());
+    }
+
+    #[test]
+    fn roles_come_from_users_and_teams() {
+        let roles = BTreeMap::from([
+            (
+                "dba".to_string(),
+                Role {
+                    users: vec!["Alice".into()],
+                    teams: vec!["acme/DBAs".into()],
+                },
+            ),
+            (
+                "owner".to_string(),
+                Role {
+                    users: vec!["bob".into()],
+                    teams: vec![],
+                },
+            ),
+        ]);
+        let none = BTreeSet::new();
+        assert_eq!(
+            roles_of(&roles, "alice", &none),
+            BTreeSet::from(["dba".to_string()])
+        );
+        let dbas = BTreeSet::from(["acme/dbas".to_string()]);
+        assert_eq!(
+            roles_of(&roles, "carol", &dbas),
+            BTreeSet::from(["dba".to_string()])
+        );
+        assert!(roles_of(&roles, "carol", &none).is_empty());
+    }
+
+    #[test]
+    fn discard_reasons_read_well() {
+        assert_eq!(
+            DiscardReason::Stale { changed_at: t(3) }.to_string(),
+            "stale: given before the migrations changed at 2026-01-01 10:03 UTC"
+        );
+        assert_eq!(
+            DiscardReason::Author.to_string(),
+            "the pull request's author cannot approve it"
+        );
+    }
+}
