@@ -565,8 +565,11 @@ fn split_region(
         }
         match error {
             None => {
-                // A statement without a final `;` ends with its window.
-                sp.finish();
+                // A statement without a final `;` ends with the region; one
+                // still open at a window cut (a routine body) continues.
+                if end == region.len() {
+                    sp.finish();
+                }
                 pos = end;
             }
             Some(err) => {
@@ -782,6 +785,10 @@ mod tests {
         }
         let whole = split_with_window(&sql, Dialect::Postgres, usize::MAX);
         let windowed = split_with_window(&sql, Dialect::Postgres, 100);
+        // A window cut inside a BEGIN ATOMIC body does not split the function.
+        let body = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1;\nSELECT 2;\nSELECT 3;\nEND;\nSELECT 4;";
+        let f = split_with_window(body, Dialect::Postgres, 60);
+        assert_eq!(f.statements.len(), 2);
         assert_eq!(whole.statements.len(), 200);
         assert_eq!(windowed.statements.len(), 200);
         for (a, b) in whole.statements.iter().zip(&windowed.statements) {
