@@ -244,6 +244,9 @@ struct Splitter<'a> {
     pending_if: bool,
     /// Inside a MySQL `DELIMITER` region: `;` never ends a statement.
     custom_delimiter: bool,
+    /// Byte offset of the current statement's first token (kept so a
+    /// statement spanning windows never makes the cursor go back).
+    current_start: usize,
     /// Which block syntax applies.
     dialect: Dialect,
 }
@@ -295,6 +298,7 @@ impl<'a> Splitter<'a> {
                 self.track_atomic(&t);
                 if self.current.is_empty() {
                     self.trailing_open = false;
+                    self.current_start = self.cursor.byte_of(t.span.start);
                 }
                 self.current.push(t);
             }
@@ -407,7 +411,7 @@ impl<'a> Splitter<'a> {
         };
         let start_loc = first.span.start;
         let end_loc = last.span.end;
-        let start = self.cursor.byte_of(start_loc);
+        let start = self.current_start;
         let end = self.cursor.byte_of(end_loc).max(start);
         let span = Span {
             start: position(start_loc),
@@ -489,6 +493,7 @@ pub(crate) fn split_each(
         after_end: false,
         pending_if: false,
         custom_delimiter: false,
+        current_start: 0,
         dialect,
     };
     let mut buf = Vec::new();
@@ -573,11 +578,12 @@ fn split_region(
                 pos = end;
             }
             Some(err) => {
-                let start = match sp.current.first() {
-                    Some(t) => t.span.start,
-                    None => resume_from,
+                // The failed statement may have begun in an earlier window.
+                let start = if sp.current.is_empty() {
+                    sp.cursor.byte_of(resume_from).max(pos)
+                } else {
+                    sp.current_start
                 };
-                let start = sp.cursor.byte_of(start).max(pos);
                 let stop = scan::next_semicolon(region, start, dialect);
                 let stmt_end = stop.unwrap_or(region.len());
                 sp.push_failed(region, start, stmt_end, err);
@@ -619,11 +625,11 @@ fn split_custom(
         match error {
             None => sp.finish(),
             Some(err) => {
-                let start = match sp.current.first() {
-                    Some(t) => t.span.start,
-                    None => resume_from,
+                let start = if sp.current.is_empty() {
+                    sp.cursor.byte_of(resume_from).max(pos)
+                } else {
+                    sp.current_start
                 };
-                let start = sp.cursor.byte_of(start).max(pos);
                 sp.push_failed(region, start, piece_end, err);
             }
         }
@@ -789,6 +795,19 @@ mod tests {
         let body = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1;\nSELECT 2;\nSELECT 3;\nEND;\nSELECT 4;";
         let f = split_with_window(body, Dialect::Postgres, 60);
         assert_eq!(f.statements.len(), 2);
+        // ... and a tokenizer error later in it keeps the statement's start.
+        let broken = body.replace("SELECT 3", "SELECT 'x");
+        let fb = split_with_window(&broken, Dialect::Postgres, 60);
+        let whole_broken = split_with_window(&broken, Dialect::Postgres, usize::MAX);
+        assert!(fb.statements[0].error.is_some());
+        assert_eq!(fb.statements[0].byte_range.start, 0);
+        let ranges = |f: &SplitFile| {
+            f.statements
+                .iter()
+                .map(|s| s.byte_range.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ranges(&fb), ranges(&whole_broken));
         assert_eq!(whole.statements.len(), 200);
         assert_eq!(windowed.statements.len(), 200);
         for (a, b) in whole.statements.iter().zip(&windowed.statements) {
