@@ -172,12 +172,31 @@ pub struct Schema {
     index_tables: HashMap<String, String>,
 }
 
+/// PostgreSQL keeps the first 63 bytes of an identifier (NAMEDATALEN - 1) and
+/// silently drops the rest, so a name written longer is found by its prefix.
+const IDENTIFIER_BYTES: usize = 63;
+
+fn truncate_identifier(mut s: String) -> String {
+    if s.len() > IDENTIFIER_BYTES {
+        let mut end = IDENTIFIER_BYTES;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
 fn key(name: &ObjectName) -> String {
-    name.normalized()
+    truncate_identifier(name.normalized())
+}
+
+fn ident_key(name: &Ident) -> String {
+    truncate_identifier(name.normalized())
 }
 
 fn idents(cols: &[Ident]) -> Vec<String> {
-    cols.iter().map(Ident::normalized).collect()
+    cols.iter().map(ident_key).collect()
 }
 
 impl Schema {
@@ -335,7 +354,7 @@ impl Schema {
         let Some(t) = self.tables.get_mut(k) else {
             return;
         };
-        let name = c.name.as_ref().map(Ident::normalized);
+        let name = c.name.as_ref().map(ident_key);
         let mut constraint = Constraint {
             name: name.clone(),
             not_null_columns: Vec::new(),
@@ -471,7 +490,7 @@ impl Schema {
                     self.add_constraint(&kk, constraint, stmt, origin);
                 }
                 AlterAction::DropConstraint { name, .. } => {
-                    let n = name.normalized();
+                    let n = ident_key(name);
                     if t.constraints
                         .iter()
                         .any(|c| c.primary_key && c.name.as_deref() == Some(n.as_str()))
@@ -487,12 +506,12 @@ impl Schema {
                     t.constraints.retain(|c| !c.primary_key);
                 }
                 AlterAction::DropIndex { name } => {
-                    let n = name.normalized();
+                    let n = ident_key(name);
                     t.indexes.retain(|i| i.name.as_deref() != Some(n.as_str()));
                     self.index_tables.remove(&n);
                 }
                 AlterAction::ValidateConstraint { name } => {
-                    let n = name.normalized();
+                    let n = ident_key(name);
                     for c in &mut t.constraints {
                         if c.name.as_deref() == Some(n.as_str()) {
                             c.not_valid = false;
@@ -510,6 +529,22 @@ impl Schema {
                                 *c = tn.clone();
                             }
                         }
+                    }
+                }
+                AlterAction::RenameConstraint { from, to } => {
+                    let (f, tn) = (ident_key(from), ident_key(to));
+                    for c in &mut t.constraints {
+                        if c.name.as_deref() == Some(f.as_str()) {
+                            c.name = Some(tn.clone());
+                        }
+                    }
+                    for ix in &mut t.indexes {
+                        if ix.name.as_deref() == Some(f.as_str()) {
+                            ix.name = Some(tn.clone());
+                        }
+                    }
+                    if self.index_tables.remove(&f).is_some() {
+                        self.index_tables.insert(tn, k.clone());
                     }
                 }
                 AlterAction::ChangeColumn { old_name, column } => {
@@ -532,7 +567,7 @@ impl Schema {
 
     fn create_index(&mut self, ci: &CreateIndex, origin: Origin) {
         let k = key(&ci.table);
-        let name = ci.name.as_ref().map(Ident::normalized);
+        let name = ci.name.as_ref().map(ident_key);
         let t = self.table_entry(&ci.table);
         t.indexes.push(Index {
             name: name.clone(),
@@ -643,5 +678,25 @@ mod tests {
         let fks = &s.table(&name("b")).unwrap().foreign_keys;
         assert_eq!(fks.len(), 1);
         assert_eq!(fks[0].columns, ["p"]);
+    }
+
+    #[test]
+    fn long_names_are_found_by_their_63_byte_prefix() {
+        let long = format!("idx_{}", "x".repeat(70));
+        let s = schema_after(
+            "",
+            &format!("CREATE TABLE t (id bigint PRIMARY KEY);\nCREATE INDEX {long} ON t (id);"),
+        );
+        assert!(s.is_new_index(&name(&long[..63])));
+    }
+
+    #[test]
+    fn renamed_constraints_keep_their_index() {
+        let s = schema_after(
+            "CREATE TABLE t (id bigint, CONSTRAINT t_old UNIQUE (id));",
+            "ALTER TABLE t RENAME CONSTRAINT t_old TO t_new;",
+        );
+        assert!(s.index_table(&name("t_new")).is_some());
+        assert!(s.index_table(&name("t_old")).is_none());
     }
 }
