@@ -1,0 +1,480 @@
+//! The PostgreSQL target.
+//!
+//! One dedicated connection per deploy. On it, and only on it: a session-level
+//! advisory lock (held between transactions, never inside one), the history
+//! table, and the migrations. bytegate keeps no other transaction open on the
+//! target while it deploys: `CREATE INDEX CONCURRENTLY` waits for every older
+//! transaction in the database, so an advisory lock held in a second
+//! connection's open transaction would deadlock it (flyway/flyway#1654).
+
+use super::{
+    Applied, DeployError, DeployFuture, DeployOptions, DeployReport, Failure, HistoryRow,
+    Migration, Mode, Target, excerpt, pending,
+};
+use crate::config::Engine;
+use crate::store::redact_url;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgErrorPosition};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, Row};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// The advisory lock key ("bytegate" in ASCII). Advisory locks are per
+/// database, so one constant serializes deploys per target.
+pub const LOCK_KEY: i64 = 0x6279_7465_6761_7465;
+/// Time between attempts to take a busy lock.
+const LOCK_POLL: Duration = Duration::from_millis(200);
+
+const ENSURE_HISTORY: &str = "
+CREATE SCHEMA IF NOT EXISTS bytegate;
+CREATE TABLE IF NOT EXISTS bytegate.migration_history (
+    id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    version            TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    checksum           TEXT NOT NULL,
+    applied_by         TEXT NOT NULL,
+    change_ref         TEXT,
+    started_at         TIMESTAMPTZ NOT NULL,
+    finished_at        TIMESTAMPTZ NOT NULL,
+    duration_ms        BIGINT NOT NULL,
+    success            BOOLEAN NOT NULL,
+    error              TEXT,
+    transactional      BOOLEAN NOT NULL DEFAULT true,
+    statements_applied INT NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS migration_history_applied_version
+    ON bytegate.migration_history (version) WHERE success;
+";
+
+/// A PostgreSQL database.
+pub struct PostgresTarget {
+    name: String,
+    url: String,
+}
+
+impl std::fmt::Debug for PostgresTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("PostgresTarget")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .finish()
+    }
+}
+
+impl PostgresTarget {
+    /// A target named `name` at `url`.
+    pub fn new(name: &str, url: &str) -> Self {
+        PostgresTarget {
+            name: name.to_string(),
+            url: url.to_string(),
+        }
+    }
+
+    async fn connect(&self) -> Result<PgConnection, DeployError> {
+        let fail = |e: sqlx::Error| DeployError::Connect {
+            target: redact_url(&self.url),
+            message: e.to_string(),
+        };
+        let opts = PgConnectOptions::from_str(&self.url)
+            .map_err(fail)?
+            .application_name("bytegate-deploy");
+        opts.connect().await.map_err(fail)
+    }
+
+    async fn deploy_impl(
+        &self,
+        plan: &[Migration],
+        opts: &DeployOptions,
+    ) -> Result<DeployReport, DeployError> {
+        let mut conn = self.connect().await?;
+        lock(&mut conn, opts.lock_wait).await?;
+        let result = deploy_locked(&mut conn, plan, opts).await;
+        // Closing the session releases the lock too; unlocking first keeps a
+        // pooled or slow-closing connection from holding it.
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut conn)
+            .await;
+        let _ = conn.close().await;
+        result
+    }
+
+    async fn history_impl(&self) -> Result<Vec<HistoryRow>, DeployError> {
+        let mut conn = self.connect().await?;
+        let (exists,): (bool,) =
+            sqlx::query_as("SELECT to_regclass('bytegate.migration_history') IS NOT NULL")
+                .fetch_one(&mut conn)
+                .await?;
+        let rows = if exists {
+            read_history(&mut conn).await?
+        } else {
+            Vec::new()
+        };
+        let _ = conn.close().await;
+        Ok(rows)
+    }
+}
+
+impl Target for PostgresTarget {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn deploy<'a>(
+        &'a self,
+        plan: &'a [Migration],
+        opts: &'a DeployOptions,
+    ) -> DeployFuture<'a, DeployReport> {
+        Box::pin(self.deploy_impl(plan, opts))
+    }
+
+    fn history(&self) -> DeployFuture<'_, Vec<HistoryRow>> {
+        Box::pin(self.history_impl())
+    }
+}
+
+/// Takes the session-level advisory lock, polling so a stuck deploy elsewhere
+/// turns into [`DeployError::Busy`] instead of a worker blocked forever.
+async fn lock(conn: &mut PgConnection, wait: Duration) -> Result<(), DeployError> {
+    let start = Instant::now();
+    loop {
+        let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await?;
+        if got {
+            return Ok(());
+        }
+        if start.elapsed() >= wait {
+            return Err(DeployError::Busy {
+                waited: start.elapsed(),
+            });
+        }
+        tokio::time::sleep(LOCK_POLL).await;
+    }
+}
+
+async fn deploy_locked(
+    conn: &mut PgConnection,
+    plan: &[Migration],
+    opts: &DeployOptions,
+) -> Result<DeployReport, DeployError> {
+    // Under the lock: creating the schema cannot race another deploy.
+    sqlx::raw_sql(ENSURE_HISTORY).execute(&mut *conn).await?;
+    let history = read_history(conn).await?;
+    let todo = pending(plan, &history, opts.allow_out_of_order)?;
+    let mut report = DeployReport {
+        applied: Vec::with_capacity(todo.len()),
+        already_applied: plan.len() - todo.len(),
+    };
+    for m in todo {
+        let applied = match m.mode {
+            Mode::Transactional => apply_in_transaction(conn, m, opts).await?,
+            Mode::NonTransactional(_) => apply_statement_by_statement(conn, m, opts).await?,
+        };
+        report.applied.push(applied);
+    }
+    Ok(report)
+}
+
+async fn read_history(conn: &mut PgConnection) -> Result<Vec<HistoryRow>, DeployError> {
+    let rows = sqlx::query(
+        "SELECT version, name, checksum, applied_by, change_ref, success, error,
+                transactional, statements_applied
+         FROM bytegate.migration_history ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HistoryRow {
+                version: r.try_get("version")?,
+                name: r.try_get("name")?,
+                checksum: r.try_get("checksum")?,
+                applied_by: r.try_get("applied_by")?,
+                change_ref: r.try_get("change_ref")?,
+                success: r.try_get("success")?,
+                error: r.try_get("error")?,
+                transactional: r.try_get("transactional")?,
+                statements_applied: r.try_get("statements_applied")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(DeployError::Query)
+}
+
+/// The `SET` statements for the configured timeouts (`LOCAL` inside a transaction).
+fn timeout_settings(opts: &DeployOptions, local: bool) -> String {
+    let scope = if local { "LOCAL " } else { "" };
+    let mut sql = String::new();
+    for (name, value) in [
+        ("lock_timeout", opts.lock_timeout),
+        ("statement_timeout", opts.statement_timeout),
+    ] {
+        if let Some(d) = value {
+            // An integer we format ourselves: nothing from input reaches the SQL.
+            sql.push_str(&format!("SET {scope}{name} = '{}ms';", d.as_millis()));
+        }
+    }
+    sql
+}
+
+/// One history row to write.
+struct Attempt<'a> {
+    m: &'a Migration,
+    started_at: DateTime<Utc>,
+    elapsed: Duration,
+    success: bool,
+    error: Option<String>,
+    statements_applied: usize,
+}
+
+async fn record(
+    conn: &mut PgConnection,
+    a: &Attempt<'_>,
+    opts: &DeployOptions,
+) -> Result<(), sqlx::Error> {
+    let duration_ms = i64::try_from(a.elapsed.as_millis()).unwrap_or(i64::MAX);
+    let finished_at = a.started_at
+        + chrono::Duration::from_std(a.elapsed).unwrap_or_else(|_| chrono::Duration::zero());
+    sqlx::query(
+        "INSERT INTO bytegate.migration_history
+           (version, name, checksum, applied_by, change_ref, started_at, finished_at,
+            duration_ms, success, error, transactional, statements_applied)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&a.m.version)
+    .bind(&a.m.path)
+    .bind(&a.m.checksum)
+    .bind(&opts.applied_by)
+    .bind(&opts.change_ref)
+    .bind(a.started_at)
+    .bind(finished_at)
+    .bind(duration_ms)
+    .bind(a.success)
+    .bind(&a.error)
+    .bind(a.m.mode == Mode::Transactional)
+    .bind(i32::try_from(a.statements_applied).unwrap_or(i32::MAX))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn apply_in_transaction(
+    conn: &mut PgConnection,
+    m: &Migration,
+    opts: &DeployOptions,
+) -> Result<Applied, DeployError> {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let mut failure = None;
+    {
+        let mut tx = conn.begin().await?;
+        let settings = timeout_settings(opts, true);
+        if !settings.is_empty() {
+            sqlx::raw_sql(AssertSqlSafe(settings))
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (i, step) in m.steps.iter().enumerate() {
+            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(step.text.as_str()))
+                .execute(&mut *tx)
+                .await
+            {
+                failure = Some(failure_of(m, i, &e, 0));
+                break;
+            }
+        }
+        if failure.is_none() {
+            let attempt = Attempt {
+                m,
+                started_at,
+                elapsed: clock.elapsed(),
+                success: true,
+                error: None,
+                statements_applied: m.steps.len(),
+            };
+            let committed = match record(&mut tx, &attempt, opts).await {
+                Ok(()) => tx.commit().await,
+                Err(e) => Err(e),
+            };
+            match committed {
+                Ok(()) => {
+                    return Ok(Applied {
+                        version: m.version.clone(),
+                        path: m.path.clone(),
+                        checksum: m.checksum.clone(),
+                        duration_ms: i64::try_from(attempt.elapsed.as_millis()).unwrap_or(i64::MAX),
+                        transactional: true,
+                    });
+                }
+                // A deferred constraint fails at COMMIT: it belongs to the last statement.
+                Err(e) => failure = Some(failure_of(m, m.steps.len().saturating_sub(1), &e, 0)),
+            }
+        } else {
+            tx.rollback().await?;
+        }
+    }
+    let failure = failure.unwrap_or_else(|| unreachable_failure(m));
+    let attempt = Attempt {
+        m,
+        started_at,
+        elapsed: clock.elapsed(),
+        success: false,
+        error: Some(failure.message.clone()),
+        statements_applied: 0,
+    };
+    record(conn, &attempt, opts).await?;
+    Err(DeployError::Failed(Box::new(failure)))
+}
+
+async fn apply_statement_by_statement(
+    conn: &mut PgConnection,
+    m: &Migration,
+    opts: &DeployOptions,
+) -> Result<Applied, DeployError> {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let settings = timeout_settings(opts, false);
+    if !settings.is_empty() {
+        sqlx::raw_sql(AssertSqlSafe(settings))
+            .execute(&mut *conn)
+            .await?;
+    }
+    let mut failure = None;
+    for (i, step) in m.steps.iter().enumerate() {
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(step.text.as_str()))
+            .execute(&mut *conn)
+            .await
+        {
+            failure = Some(failure_of(m, i, &e, i));
+            break;
+        }
+    }
+    // The session outlives this file: later files get their own settings.
+    sqlx::raw_sql("RESET lock_timeout; RESET statement_timeout")
+        .execute(&mut *conn)
+        .await?;
+    let attempt = Attempt {
+        m,
+        started_at,
+        elapsed: clock.elapsed(),
+        success: failure.is_none(),
+        error: failure.as_ref().map(|f: &Failure| f.message.clone()),
+        statements_applied: failure
+            .as_ref()
+            .map_or(m.steps.len(), |f| f.statements_applied),
+    };
+    record(conn, &attempt, opts).await?;
+    match failure {
+        Some(f) => Err(DeployError::Failed(Box::new(f))),
+        None => Ok(Applied {
+            version: m.version.clone(),
+            path: m.path.clone(),
+            checksum: m.checksum.clone(),
+            duration_ms: i64::try_from(attempt.elapsed.as_millis()).unwrap_or(i64::MAX),
+            transactional: false,
+        }),
+    }
+}
+
+fn unreachable_failure(m: &Migration) -> Failure {
+    Failure {
+        path: m.path.clone(),
+        version: m.version.clone(),
+        statement_number: 0,
+        line: 1,
+        column: 1,
+        statement: String::new(),
+        message: "the migration failed for an unknown reason".to_string(),
+        transactional: m.mode == Mode::Transactional,
+        statements_applied: 0,
+    }
+}
+
+/// Describes statement `index` failing with `e`, pointing at the character
+/// the database named when it named one.
+fn failure_of(m: &Migration, index: usize, e: &sqlx::Error, statements_applied: usize) -> Failure {
+    let step = m.steps.get(index);
+    let (mut line, mut column) = step.map_or((1, 1), |s| (s.line, s.column));
+    let message = match e {
+        sqlx::Error::Database(db) => {
+            let pg = db.try_downcast_ref::<PgDatabaseError>();
+            if let (Some(pg), Some(step)) = (pg, step)
+                && let Some(PgErrorPosition::Original(pos)) = pg.position()
+            {
+                (line, column) = position_in_file(step, pos);
+            }
+            match (db.code(), pg.and_then(|p| p.detail())) {
+                (Some(code), Some(detail)) => {
+                    format!("{} (SQLSTATE {code}; {detail})", db.message())
+                }
+                (Some(code), None) => format!("{} (SQLSTATE {code})", db.message()),
+                _ => db.message().to_string(),
+            }
+        }
+        other => other.to_string(),
+    };
+    Failure {
+        path: m.path.clone(),
+        version: m.version.clone(),
+        statement_number: index + 1,
+        line,
+        column,
+        statement: step.map(|s| excerpt(&s.text)).unwrap_or_default(),
+        message,
+        transactional: m.mode == Mode::Transactional,
+        statements_applied,
+    }
+}
+
+/// The file position of the `pos`-th character (1-based) of a statement.
+fn position_in_file(step: &super::Step, pos: usize) -> (u32, u32) {
+    let (mut line, mut column) = (step.line, step.column);
+    for c in step.text.chars().take(pos.saturating_sub(1)) {
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::Step;
+
+    #[test]
+    fn error_positions_map_into_the_file() {
+        let step = Step {
+            text: "CREATE TABLE t (\n  id intt\n)".into(),
+            line: 3,
+            column: 5,
+        };
+        // Character 23 is the `i` of `intt` on the statement's second line.
+        assert_eq!(position_in_file(&step, 23), (4, 6));
+        assert_eq!(position_in_file(&step, 1), (3, 5));
+    }
+
+    #[test]
+    fn timeouts_become_set_statements() {
+        let opts = DeployOptions {
+            lock_timeout: Some(Duration::from_secs(5)),
+            statement_timeout: Some(Duration::from_millis(1500)),
+            ..DeployOptions::default()
+        };
+        assert_eq!(
+            timeout_settings(&opts, true),
+            "SET LOCAL lock_timeout = '5000ms';SET LOCAL statement_timeout = '1500ms';"
+        );
+        assert_eq!(timeout_settings(&DeployOptions::default(), false), "");
+    }
+}

@@ -1,0 +1,301 @@
+//! The PostgreSQL target on a real server: apply, re-apply, drift, order,
+//! failures, non-transactional files under the advisory lock, concurrency.
+
+use bytegate::deploy::postgres::PostgresTarget;
+use bytegate::deploy::{self, DeployError, DeployOptions, Migration, Mode, Target};
+use bytegate::review::model::Dialect;
+use bytegate::store::testdb::TestDb;
+use sqlx::PgPool;
+use std::time::Duration;
+
+fn plan(files: &[(&str, &str)]) -> Vec<Migration> {
+    let files: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(p, t)| (format!("schema/migrations/{p}"), t.as_bytes().to_vec()))
+        .collect();
+    deploy::plan(&files, Dialect::Postgres).unwrap()
+}
+
+fn opts() -> DeployOptions {
+    DeployOptions {
+        lock_timeout: Some(Duration::from_secs(5)),
+        statement_timeout: Some(Duration::from_secs(30)),
+        change_ref: Some("https://github.com/o/r/pull/7".into()),
+        lock_wait: Duration::from_secs(30),
+        ..DeployOptions::default()
+    }
+}
+
+async fn target() -> (TestDb, PostgresTarget) {
+    let db = TestDb::empty().await.unwrap();
+    let t = PostgresTarget::new("dev", &db.url());
+    (db, t)
+}
+
+async fn table_exists(pool: &PgPool, name: &str) -> bool {
+    let (e,): (bool,) = sqlx::query_as("SELECT to_regclass($1) IS NOT NULL")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    e
+}
+
+async fn history(pool: &PgPool) -> Vec<(String, bool, Option<String>, bool)> {
+    sqlx::query_as(
+        "SELECT version, success, error, transactional FROM bytegate.migration_history ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+const M1: (&str, &str) = (
+    "001_users.sql",
+    "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);\n",
+);
+const M2: (&str, &str) = (
+    "002_orders.sql",
+    "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users);\nINSERT INTO users VALUES (1, 'a');\n",
+);
+
+#[tokio::test]
+async fn applies_records_history_and_reapply_is_a_no_op() {
+    let (db, t) = target().await;
+    let report = t.deploy(&plan(&[M1, M2]), &opts()).await.unwrap();
+    assert_eq!(report.applied.len(), 2);
+    assert!(report.applied.iter().all(|a| a.transactional));
+    assert!(table_exists(&db.pool, "orders").await);
+
+    let row: (String, String, String, String, Option<String>, bool, i64) = sqlx::query_as(
+        "SELECT version, name, checksum, applied_by, change_ref, success, duration_ms
+         FROM bytegate.migration_history WHERE version = '2'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(row.1, "schema/migrations/002_orders.sql");
+    assert_eq!(row.2, deploy::checksum(M2.1.as_bytes()));
+    assert_eq!(row.3, "bytegate");
+    assert_eq!(row.4.as_deref(), Some("https://github.com/o/r/pull/7"));
+    assert!(row.5 && row.6 >= 0);
+
+    let again = t.deploy(&plan(&[M1, M2]), &opts()).await.unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(again.already_applied, 2);
+    assert_eq!(history(&db.pool).await.len(), 2);
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the insert ran once");
+}
+
+#[tokio::test]
+async fn an_edited_applied_migration_is_refused_as_drift() {
+    let (db, t) = target().await;
+    t.deploy(&plan(&[M1]), &opts()).await.unwrap();
+    let edited = ("001_users.sql", "CREATE TABLE users (id int);\n");
+    let e = t.deploy(&plan(&[edited, M2]), &opts()).await.unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, DeployError::Drift { .. }), "{msg}");
+    assert!(msg.contains("schema/migrations/001_users.sql"), "{msg}");
+    assert!(msg.contains(&deploy::checksum(M1.1.as_bytes())), "{msg}");
+    assert!(
+        msg.contains(&deploy::checksum(edited.1.as_bytes())),
+        "{msg}"
+    );
+    assert!(msg.contains("pull/7"), "{msg}");
+    assert!(!table_exists(&db.pool, "orders").await, "nothing else ran");
+}
+
+#[tokio::test]
+async fn a_lower_pending_version_is_refused_unless_allowed() {
+    let (db, t) = target().await;
+    t.deploy(
+        &plan(&[M1, ("003_c.sql", "CREATE TABLE c (id int);")]),
+        &opts(),
+    )
+    .await
+    .unwrap();
+    let late = ("002_b.sql", "CREATE TABLE b (id int);");
+    let set = plan(&[M1, late, ("003_c.sql", "CREATE TABLE c (id int);")]);
+    let e = t.deploy(&set, &opts()).await.unwrap_err();
+    assert!(matches!(e, DeployError::OutOfOrder { .. }), "{e}");
+    assert!(e.to_string().contains("002_b.sql"), "{e}");
+    assert!(!table_exists(&db.pool, "b").await);
+
+    let allow = DeployOptions {
+        allow_out_of_order: true,
+        ..opts()
+    };
+    let r = t.deploy(&set, &allow).await.unwrap();
+    assert_eq!(r.applied.len(), 1);
+    assert!(table_exists(&db.pool, "b").await);
+}
+
+#[tokio::test]
+async fn a_failing_migration_rolls_back_is_recorded_and_stops() {
+    let (db, t) = target().await;
+    let bad = (
+        "002_bad.sql",
+        "CREATE TABLE half (id int);\nINSERT INTO half VALUES (1);\nALTER TABLE half\n  ADD COLUMN x no_such_type;\n",
+    );
+    let after = ("003_after.sql", "CREATE TABLE after_bad (id int);");
+    let e = t
+        .deploy(&plan(&[M1, bad, after]), &opts())
+        .await
+        .unwrap_err();
+    let DeployError::Failed(f) = &e else {
+        panic!("expected a failure, got {e}");
+    };
+    assert_eq!(f.statement_number, 3);
+    assert_eq!((f.line, f.column), (4, 16), "points at the type: {e}");
+    assert!(
+        f.message.contains("no_such_type") && f.message.contains("42704"),
+        "{e}"
+    );
+    assert!(f.transactional);
+    assert!(e.to_string().contains("rolled back"), "{e}");
+
+    assert!(
+        table_exists(&db.pool, "users").await,
+        "the earlier file stays"
+    );
+    assert!(!table_exists(&db.pool, "half").await, "none of its effects");
+    assert!(
+        !table_exists(&db.pool, "after_bad").await,
+        "the deploy stopped"
+    );
+    let h = history(&db.pool).await;
+    assert_eq!(h.len(), 2);
+    assert_eq!((h[1].0.as_str(), h[1].1), ("2", false));
+    assert!(h[1].2.as_deref().unwrap_or("").contains("no_such_type"));
+
+    // Fixed file: the failed attempt does not block the retry.
+    let fixed = ("002_bad.sql", "CREATE TABLE half (id int);");
+    let r = t.deploy(&plan(&[M1, fixed, after]), &opts()).await.unwrap();
+    assert_eq!(r.applied.len(), 2);
+}
+
+#[tokio::test]
+async fn lock_timeout_applies_to_migrations() {
+    let (db, t) = target().await;
+    t.deploy(&plan(&[M1]), &opts()).await.unwrap();
+    // Another session holds a lock on users for the whole deploy.
+    let mut blocker = db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS SHARE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let quick = DeployOptions {
+        lock_timeout: Some(Duration::from_millis(200)),
+        ..opts()
+    };
+    let m = ("002_alter.sql", "ALTER TABLE users ADD COLUMN email text;");
+    let e = t.deploy(&plan(&[M1, m]), &quick).await.unwrap_err();
+    assert!(e.to_string().contains("55P03"), "lock_not_available: {e}");
+    blocker.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn create_index_concurrently_under_the_advisory_lock_does_not_deadlock() {
+    // flyway#1654: a second deployer waiting for the lock inside an open
+    // transaction makes CREATE INDEX CONCURRENTLY wait for it, while it waits
+    // for the lock the first deployer holds. Here a second deploy to the same
+    // target waits the whole time the index is built.
+    let (db, t) = target().await;
+    let t2 = PostgresTarget::new("dev", &db.url());
+    let idx = (
+        "002_idx.sql",
+        "SELECT pg_sleep(0.5);\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n",
+    );
+    let set = plan(&[M1, idx]);
+    assert_eq!(
+        set[1].mode,
+        Mode::NonTransactional("CREATE INDEX CONCURRENTLY")
+    );
+    let o = opts();
+    let both = async { tokio::join!(t.deploy(&set, &o), t2.deploy(&set, &o)) };
+    let (a, b) = tokio::time::timeout(Duration::from_secs(30), both)
+        .await
+        .expect("CREATE INDEX CONCURRENTLY waited for a lock waiter (flyway#1654)");
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let applied: Vec<_> = a.applied.iter().chain(&b.applied).collect();
+    assert_eq!(applied.len(), 2);
+    assert!(!applied[1].transactional);
+    assert!(table_exists(&db.pool, "users_name_idx").await);
+    let h = history(&db.pool).await;
+    assert_eq!(
+        (h[1].1, h[1].3),
+        (true, false),
+        "recorded as non-transactional"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_non_transactional_file_leaves_the_target_dirty() {
+    let (db, t) = target().await;
+    let idx = (
+        "002_idx.sql",
+        "CREATE INDEX CONCURRENTLY users_name_idx ON users (name);\nCREATE INDEX CONCURRENTLY bad_idx ON nowhere (x);\n",
+    );
+    let e = t.deploy(&plan(&[M1, idx]), &opts()).await.unwrap_err();
+    assert!(e.to_string().contains("dirty"), "{e}");
+    assert!(table_exists(&db.pool, "users_name_idx").await);
+    let again = t.deploy(&plan(&[M1, idx]), &opts()).await.unwrap_err();
+    assert!(matches!(again, DeployError::Dirty { .. }), "{again}");
+}
+
+#[tokio::test]
+async fn two_concurrent_deploys_to_one_target_serialize() {
+    let (db, t) = target().await;
+    let t2 = PostgresTarget::new("dev", &db.url());
+    let slow = (
+        "002_slow.sql",
+        "SELECT pg_sleep(1);\nINSERT INTO users VALUES (1, 'once');\n",
+    );
+    let set = plan(&[M1, slow]);
+    let o = opts();
+    let (a, b) = tokio::join!(t.deploy(&set, &o), t2.deploy(&set, &o));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.applied.len() + b.applied.len(), 2, "{a:?} {b:?}");
+    assert!(
+        a.applied.is_empty() || b.applied.is_empty(),
+        "one deploy did everything, the other found it done"
+    );
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(history(&db.pool).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_busy_target_times_out_with_a_clear_error() {
+    let (db, t) = target().await;
+    let mut holder = db.pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(bytegate::deploy::postgres::LOCK_KEY)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let o = DeployOptions {
+        lock_wait: Duration::from_millis(300),
+        ..opts()
+    };
+    let e = t.deploy(&plan(&[M1]), &o).await.unwrap_err();
+    assert!(matches!(e, DeployError::Busy { .. }), "{e}");
+    assert!(e.is_retryable());
+}
+
+#[tokio::test]
+async fn history_is_empty_before_the_first_deploy() {
+    let (_db, t) = target().await;
+    assert!(t.history().await.unwrap().is_empty());
+    t.deploy(&plan(&[M1]), &opts()).await.unwrap();
+    let h = t.history().await.unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].statements_applied, 1);
+}
