@@ -16,6 +16,14 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 /// Above this many bytes, `identifier-max-length` reports the name instead.
 const IDENTIFIER_LIMIT: usize = 63;
 
+/// MySQL `KEY`/`INDEX` definitions name indexes, everything else constraints.
+fn constraint_kind(c: &TableConstraint) -> &'static str {
+    match c.kind {
+        ConstraintKind::Index { .. } => "index",
+        _ => "constraint",
+    }
+}
+
 /// A name a statement introduces: what it names, and the identifier.
 pub(super) fn introduced_names(stmt: &Statement) -> Vec<(&'static str, &Ident)> {
     let mut names = Vec::new();
@@ -28,8 +36,7 @@ pub(super) fn introduced_names(stmt: &Statement) -> Vec<(&'static str, &Ident)> 
             names.extend(
                 ct.constraints
                     .iter()
-                    .filter_map(|c| c.name.as_ref())
-                    .map(|n| ("constraint", n)),
+                    .filter_map(|c| c.name.as_ref().map(|n| (constraint_kind(c), n))),
             );
         }
         StatementKind::AlterTable(at) => {
@@ -44,7 +51,7 @@ pub(super) fn introduced_names(stmt: &Statement) -> Vec<(&'static str, &Ident)> 
                     AlterAction::RenameColumn { to, .. } => names.push(("column", to)),
                     AlterAction::AddConstraint { constraint: c } => {
                         if let Some(n) = c.name.as_ref() {
-                            names.push(("constraint", n));
+                            names.push((constraint_kind(c), n));
                         }
                     }
                     AlterAction::RenameConstraint { to, .. } => names.push(("constraint", to)),
