@@ -77,84 +77,98 @@ pub fn validate(rules: &[CustomRule]) -> Vec<String> {
 /// The statement text the patterns see: comments removed, every run of
 /// whitespace outside string literals folded to one space, trimmed.
 /// Strings, quoted identifiers and dollar-quoted bodies are kept verbatim.
+///
+/// Works on bytes: every delimiter is ASCII, so slicing at them never splits
+/// a UTF-8 character, and a 50 MB statement needs no per-character copy.
 pub fn normalize_text(sql: &str, dialect: Dialect) -> String {
-    let chars: Vec<char> = sql.chars().collect();
+    let b = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
     let mut i = 0;
     let mut pending_space = false;
-    let push_space = |out: &mut String, pending: &mut bool| {
-        if *pending && !out.is_empty() {
+    // Start of the run of ordinary text not yet copied to `out`.
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        let skip_to = if c.is_ascii_whitespace() {
+            Some(i + 1)
+        } else if (c == b'-' && next == Some(b'-')) || (c == b'#' && dialect == Dialect::Mysql) {
+            Some(memchr_newline(b, i))
+        } else if c == b'/' && next == Some(b'*') {
+            Some(block_comment_end(b, i))
+        } else {
+            None
+        };
+        if let Some(end) = skip_to {
+            pending_space = true;
+            i = end;
+            continue;
+        }
+        if pending_space && !out.is_empty() {
             out.push(' ');
         }
-        *pending = false;
-    };
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if c.is_whitespace() {
-            pending_space = true;
-            i += 1;
-        } else if (c == '-' && next == Some('-')) || (c == '#' && dialect == Dialect::Mysql) {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-            pending_space = true;
-        } else if c == '/' && next == Some('*') {
-            // PostgreSQL block comments nest; MySQL's do not, and nesting there
-            // is vanishingly rare, so one loop serves both.
-            let mut depth = 0usize;
-            while i < chars.len() {
-                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
-                    depth = depth.saturating_sub(1);
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-            pending_space = true;
-        } else if c == '\'' || c == '"' || c == '`' {
-            push_space(&mut out, &mut pending_space);
-            let end = quoted_end(&chars, i, c, dialect);
-            out.extend(&chars[i..end]);
-            i = end;
-        } else if c == '$' && dialect == Dialect::Postgres {
-            push_space(&mut out, &mut pending_space);
-            match dollar_tag(&chars, i) {
-                Some(tag_len) => {
-                    let end = dollar_end(&chars, i, tag_len);
-                    out.extend(&chars[i..end]);
-                    i = end;
-                }
-                None => {
-                    out.push(c);
-                    i += 1;
-                }
-            }
+        pending_space = false;
+        let end = if c == b'\'' || c == b'"' || c == b'`' {
+            quoted_end(b, i, c, dialect)
+        } else if c == b'$' && dialect == Dialect::Postgres {
+            dollar_tag(b, i).map_or(i + 1, |tag_len| dollar_end(b, i, tag_len))
         } else {
-            push_space(&mut out, &mut pending_space);
-            out.push(c);
-            i += 1;
-        }
+            // Ordinary text up to the next byte that may start something else.
+            let mut j = i + 1;
+            while j < b.len()
+                && !matches!(b[j], b'\'' | b'"' | b'`' | b'$' | b'-' | b'#' | b'/')
+                && !b[j].is_ascii_whitespace()
+            {
+                j += 1;
+            }
+            j
+        };
+        out.push_str(sql.get(i..end).unwrap_or(""));
+        i = end;
     }
     out
 }
 
+/// Index of the newline ending a line comment started at `start` (or the end).
+fn memchr_newline(b: &[u8], start: usize) -> usize {
+    b[start..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |p| start + p)
+}
+
+/// End (exclusive) of a block comment starting at `start`. PostgreSQL block
+/// comments nest; MySQL's do not, and nesting there is vanishingly rare, so
+/// one loop serves both.
+fn block_comment_end(b: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < b.len() {
+        if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            depth += 1;
+            i += 2;
+        } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+            depth = depth.saturating_sub(1);
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
+}
+
 /// End (exclusive) of a quoted literal starting at `start`; doubled quotes
 /// (and MySQL backslash escapes) stay inside.
-fn quoted_end(chars: &[char], start: usize, q: char, dialect: Dialect) -> usize {
+fn quoted_end(b: &[u8], start: usize, q: u8, dialect: Dialect) -> usize {
     let mut i = start + 1;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' && dialect == Dialect::Mysql && q != '`' {
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\\' && dialect == Dialect::Mysql && q != b'`' {
             i += 2;
         } else if c == q {
-            if chars.get(i + 1) == Some(&q) {
+            if b.get(i + 1) == Some(&q) {
                 i += 2;
             } else {
                 return i + 1;
@@ -163,18 +177,21 @@ fn quoted_end(chars: &[char], start: usize, q: char, dialect: Dialect) -> usize 
             i += 1;
         }
     }
-    chars.len()
+    b.len()
 }
 
 /// Length of a `$tag$` opener at `start`, when there is one.
-fn dollar_tag(chars: &[char], start: usize) -> Option<usize> {
+fn dollar_tag(b: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '$' {
+    while i < b.len() {
+        let c = b[i];
+        if c == b'$' {
             return Some(i + 1 - start);
         }
-        if !(c.is_alphanumeric() || c == '_') || (i == start + 1 && c.is_ascii_digit()) {
+        // Tags are identifiers (non-ASCII letters allowed), not starting with a digit.
+        if !(c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80)
+            || (i == start + 1 && c.is_ascii_digit())
+        {
             return None;
         }
         i += 1;
@@ -183,16 +200,16 @@ fn dollar_tag(chars: &[char], start: usize) -> Option<usize> {
 }
 
 /// End (exclusive) of a dollar-quoted body whose opener is `tag_len` long.
-fn dollar_end(chars: &[char], start: usize, tag_len: usize) -> usize {
-    let tag = &chars[start..start + tag_len];
+fn dollar_end(b: &[u8], start: usize, tag_len: usize) -> usize {
+    let tag = &b[start..start + tag_len];
     let mut i = start + tag_len;
-    while i + tag_len <= chars.len() {
-        if chars[i..i + tag_len] == *tag {
+    while i + tag_len <= b.len() {
+        if &b[i..i + tag_len] == tag {
             return i + tag_len;
         }
         i += 1;
     }
-    chars.len()
+    b.len()
 }
 
 #[cfg(test)]
@@ -231,6 +248,37 @@ mod tests {
             normalize_text("SELECT 1 # c\n, 2", Dialect::Mysql),
             "SELECT 1 , 2"
         );
+    }
+
+    #[test]
+    fn keeps_non_ascii_and_odd_dashes_and_slashes() {
+        assert_eq!(
+            normalize_text(
+                "UPDATE t SET a = 'é'  ,  b = 1 - 2 / 3 WHERE ñ = $1",
+                Dialect::Postgres
+            ),
+            "UPDATE t SET a = 'é' , b = 1 - 2 / 3 WHERE ñ = $1"
+        );
+        assert_eq!(
+            normalize_text("SELECT 'unterminated", Dialect::Postgres),
+            "SELECT 'unterminated"
+        );
+        assert_eq!(
+            normalize_text("SELECT $x$ open", Dialect::Postgres),
+            "SELECT $x$ open"
+        );
+        assert_eq!(
+            normalize_text("SELECT 1 /* open", Dialect::Postgres),
+            "SELECT 1"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalize_never_panics(s in "\\PC{0,60}", mysql in proptest::bool::ANY) {
+            let d = if mysql { Dialect::Mysql } else { Dialect::Postgres };
+            let _ = normalize_text(&s, d);
+        }
     }
 
     #[test]
