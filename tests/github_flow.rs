@@ -26,7 +26,7 @@ fn synchronize(sha: &str, at: &str) -> bytegate::event::Event {
 }
 
 fn annotations_of(h: &Harness, sha: &str) -> Vec<Value> {
-    let runs = h.github.check_runs_on(sha);
+    let runs = h.github.sql_review_runs_on(sha);
     assert_eq!(runs.len(), 1, "one check run on {sha}: {runs:#?}");
     runs[0].annotations.clone()
 }
@@ -43,7 +43,7 @@ async fn opened_pr_with_a_violation_gets_a_failing_check_and_one_comment() {
 
     h.handle(&opened(SHA_A, T1)).await.unwrap();
 
-    let runs = h.github.check_runs_on(SHA_A);
+    let runs = h.github.sql_review_runs_on(SHA_A);
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
     assert_eq!(run.name, "bytegate/sql-review");
@@ -104,7 +104,7 @@ async fn second_push_edits_the_same_comment_and_checks_the_new_sha() {
     assert_eq!(comments.len(), 1, "never a second comment");
     assert_eq!(comments[0].edits, 1);
     assert!(comments[0].body.contains(SHA_B));
-    assert_eq!(h.github.check_runs_on(SHA_A).len(), 1);
+    assert_eq!(h.github.sql_review_runs_on(SHA_A).len(), 1);
     let b = annotations_of(&h, SHA_B);
     assert!(
         b.iter()
@@ -113,7 +113,7 @@ async fn second_push_edits_the_same_comment_and_checks_the_new_sha() {
 
     // A redelivery of the same push: same check run completed again, comment untouched.
     h.handle(&synchronize(SHA_B, T2)).await.unwrap();
-    assert_eq!(h.github.check_runs_on(SHA_B).len(), 1);
+    assert_eq!(h.github.sql_review_runs_on(SHA_B).len(), 1);
     assert_eq!(
         h.github.comments(REPO, PR)[0].edits,
         1,
@@ -137,7 +137,7 @@ async fn pr_without_migrations_gets_no_comment() {
     h.handle(&opened(SHA_A, T1)).await.unwrap();
 
     assert!(h.github.comments(REPO, PR).is_empty());
-    assert!(h.github.check_runs().is_empty());
+    assert!(h.github.sql_review_runs().is_empty());
     assert!(h.github.requests_of("issues/list-comments").is_empty());
     h.github.assert_clean();
 }
@@ -152,7 +152,7 @@ async fn more_than_50_findings_are_sent_in_batches_of_at_most_50() {
 
     h.handle(&opened(SHA_A, T1)).await.unwrap();
 
-    let run = &h.github.check_runs_on(SHA_A)[0];
+    let run = &h.github.sql_review_runs_on(SHA_A)[0];
     let n = run.annotations.len();
     assert!(
         run.annotation_batches.len() >= 3,
@@ -192,9 +192,9 @@ async fn github_502_then_201_is_retried_and_posted_once() {
         .collect();
     assert_eq!(statuses, [502, 201]);
     assert_eq!(h.github.comments(REPO, PR).len(), 1);
-    assert_eq!(h.github.check_runs().len(), 1);
+    assert_eq!(h.github.sql_review_runs().len(), 1);
     assert_eq!(
-        h.github.check_runs()[0].conclusion.as_deref(),
+        h.github.sql_review_runs()[0].conclusion.as_deref(),
         Some("failure")
     );
     h.github.assert_clean();
@@ -253,7 +253,7 @@ async fn late_job_for_an_old_sha_does_not_overwrite_newer_results() {
     assert!(comments[0].body.contains(SHA_B) && !comments[0].body.contains(SHA_A));
     // The old commit still gets its own completed check.
     assert_eq!(
-        h.github.check_runs_on(SHA_A)[0].conclusion.as_deref(),
+        h.github.sql_review_runs_on(SHA_A)[0].conclusion.as_deref(),
         Some("failure")
     );
     let (head,): (String,) = sqlx::query_as("SELECT head_sha FROM change_requests")
@@ -298,7 +298,7 @@ async fn fork_pr_is_reviewed_without_touching_any_database() {
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);
     watcher.abort();
     assert_eq!(
-        h.github.check_runs_on(SHA_A)[0].conclusion.as_deref(),
+        h.github.sql_review_runs_on(SHA_A)[0].conclusion.as_deref(),
         Some("failure")
     );
     let body = &h.github.comments(REPO, PR)[0].body;
@@ -419,7 +419,7 @@ async fn removed_and_renamed_migrations_are_findings() {
             && body.contains("(renamed from schema/migrations/002_users.sql,")
     );
     assert_eq!(
-        h.github.check_runs_on(SHA_A)[0].conclusion.as_deref(),
+        h.github.sql_review_runs_on(SHA_A)[0].conclusion.as_deref(),
         Some("failure")
     );
     h.github.assert_clean();
@@ -435,12 +435,12 @@ async fn token_mode_publishes_commit_statuses_and_findings_in_the_comment() {
     h.handle(&opened(SHA_A, T1)).await.unwrap();
 
     assert!(
-        h.github.check_runs().is_empty(),
+        h.github.sql_review_runs().is_empty(),
         "check runs need a GitHub App"
     );
     let states: Vec<(String, String)> = h
         .github
-        .statuses()
+        .statuses_of("bytegate/sql-review")
         .iter()
         .map(|s| {
             (
@@ -648,7 +648,7 @@ async fn a_huge_review_stays_within_github_limits() {
     h.handle(&opened(SHA_A, T1)).await.unwrap();
 
     // The fake rejects any summary over 65,535 characters or batch over 50.
-    let run = &h.github.check_runs_on(SHA_A)[0];
+    let run = &h.github.sql_review_runs_on(SHA_A)[0];
     let summary = run.summary.as_deref().unwrap();
     assert!(summary.contains("truncated"), "the cut is announced");
     assert!(run.annotations.len() >= 1500);
@@ -745,7 +745,7 @@ async fn a_rerun_request_reviews_the_current_head() {
 
     h.handle(&rerun).await.unwrap();
 
-    assert_eq!(h.github.check_runs_on(SHA_B).len(), 1);
+    assert_eq!(h.github.sql_review_runs_on(SHA_B).len(), 1);
     assert!(h.github.comments(REPO, PR)[0].body.contains(SHA_B));
     h.github.assert_clean();
 }
@@ -799,7 +799,7 @@ async fn a_pr_that_drops_its_migrations_says_so_in_the_same_comment() {
         "{}",
         comments[0].body
     );
-    assert!(h.github.check_runs_on(SHA_B).is_empty());
+    assert!(h.github.sql_review_runs_on(SHA_B).is_empty());
     h.github.assert_clean();
 }
 
@@ -814,20 +814,20 @@ async fn giving_up_completes_the_running_check_as_failed() {
 
     let err = h.handle(&event).await.unwrap_err();
     assert!(err.is_retryable());
-    assert_eq!(h.github.check_runs_on(SHA_A)[0].status, "in_progress");
+    assert_eq!(h.github.sql_review_runs_on(SHA_A)[0].status, "in_progress");
 
     // Retries exhausted: the worker gives up.
     bytegate::flow::give_up(&h.ctx, &event, &err.to_string())
         .await
         .unwrap();
-    let run = &h.github.check_runs_on(SHA_A)[0];
+    let run = &h.github.sql_review_runs_on(SHA_A)[0];
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(
         run.title.as_deref(),
         Some("bytegate could not review this commit")
     );
     assert_eq!(
-        h.github.check_runs().len(),
+        h.github.sql_review_runs().len(),
         1,
         "the same check run, not a new one"
     );

@@ -16,6 +16,7 @@
 //! a target database for any pull request.
 
 pub mod analysis;
+pub mod approvals;
 pub mod render;
 pub mod repo_config;
 
@@ -116,8 +117,9 @@ pub async fn handle_event(ctx: &FlowContext, event: &Event) -> Result<(), FlowEr
         Event::PullRequest(pr) if pr.action.wants_review() => review_pull_request(ctx, pr).await,
         Event::PullRequest(pr) => pull_request_lifecycle(ctx, pr).await,
         Event::Rerun(rerun) => rerun_review(ctx, rerun).await,
-        // Reviews and comments drive approvals (a later issue).
-        Event::Review(_) | Event::Comment(_) => Ok(()),
+        // Reviews and comments drive approvals.
+        Event::Review(review) => approvals::on_review(ctx, review).await,
+        Event::Comment(comment) => approvals::on_comment(ctx, comment).await,
     }
 }
 
@@ -437,7 +439,9 @@ async fn review_and_publish(
         .complete_check(&pr.pr.repo, &pr.head_sha, CHECK_NAME, Some(handle), &result)
         .await?;
 
+    let evaluation = approvals::evaluate(ctx, forge, &pr.pr).await?;
     let body = render::comment(&combined, &rctx, forge.max_comment_chars());
+    let body = approvals::with_section(body, evaluation.as_ref());
     let published = publish_comment(ctx, forge, cr, pr, &body).await?;
     let detail = json!({
         "head_sha": pr.head_sha,
@@ -449,6 +453,10 @@ async fn review_and_publish(
         "comment": published.as_str(),
     });
     audit::append(&ctx.db, &entry(pr, AuditAction::ReviewCompleted, detail)).await?;
+    // A push may have made approvals stale: the approval check follows the head.
+    if let Some(e) = &evaluation {
+        approvals::publish(ctx, forge, &pr.pr, e).await?;
+    }
     Ok(())
 }
 

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A response body.
 type Bytes = Vec<u8>;
@@ -50,6 +50,8 @@ const PER_PAGE: usize = 100;
 /// list-files returns at most 3000 files: 30 pages of 100.
 const MAX_PAGES: usize = 30;
 
+/// How long a team-membership answer is reused.
+const TEAM_CACHE_TTL: Duration = Duration::from_secs(60);
 const ACCEPT_JSON: &str = "application/vnd.github+json";
 const ACCEPT_RAW: &str = "application/vnd.github.raw+json";
 const TRUNCATION_NOTE: &str =
@@ -68,6 +70,8 @@ pub struct GithubForge {
     auth: Auth,
     installations: Mutex<HashMap<u64, Arc<Octocrab>>>,
     retry: RetryPolicy,
+    /// Team membership answers, `(team, user)` lowercase → (member, when asked).
+    teams: Mutex<HashMap<(String, String), (bool, Instant)>>,
 }
 
 impl std::fmt::Debug for GithubForge {
@@ -142,6 +146,7 @@ impl GithubForge {
             auth: Auth::App,
             installations: Mutex::new(HashMap::new()),
             retry,
+            teams: Mutex::new(HashMap::new()),
         })
     }
 
@@ -165,6 +170,7 @@ impl GithubForge {
             auth: Auth::Token,
             installations: Mutex::new(HashMap::new()),
             retry,
+            teams: Mutex::new(HashMap::new()),
         })
     }
 
@@ -660,6 +666,52 @@ impl GithubForge {
             .collect())
     }
 
+    async fn is_team_member_impl(
+        &self,
+        repo: &RepoRef,
+        team: &str,
+        user: &str,
+    ) -> Result<bool, ForgeError> {
+        let key = (team.to_ascii_lowercase(), user.to_ascii_lowercase());
+        if let Ok(cache) = self.teams.lock()
+            && let Some((member, at)) = cache.get(&key)
+            && at.elapsed() < TEAM_CACHE_TTL
+        {
+            return Ok(*member);
+        }
+        let Some((org, slug)) = team.split_once('/') else {
+            return Err(ForgeError::Config(format!(
+                "team `{team}` is not `org/team-slug`"
+            )));
+        };
+        let path = format!(
+            "/orgs/{}/teams/{}/memberships/{}",
+            encode_component(org),
+            encode_component(slug),
+            encode_component(user)
+        );
+        let member = match self
+            .send_json::<GhMembership>(
+                repo,
+                "teams/get-membership-for-user-in-org",
+                Method::GET,
+                &path,
+                None,
+            )
+            .await
+        {
+            // A pending invitation is not membership yet.
+            Ok(m) => m.state == "active",
+            Err(ForgeError::NotFound { .. }) => false,
+            Err(e) => return Err(e),
+        };
+        if let Ok(mut cache) = self.teams.lock() {
+            cache.retain(|_, (_, at)| at.elapsed() < TEAM_CACHE_TTL);
+            cache.insert(key, (member, Instant::now()));
+        }
+        Ok(member)
+    }
+
     async fn collaborator_permission_impl(
         &self,
         repo: &RepoRef,
@@ -774,6 +826,15 @@ impl Forge for GithubForge {
 
     fn max_comment_chars(&self) -> usize {
         MAX_COMMENT_CHARS
+    }
+
+    fn is_team_member<'a>(
+        &'a self,
+        repo: &'a RepoRef,
+        team: &'a str,
+        user: &'a str,
+    ) -> ForgeFuture<'a, bool> {
+        Box::pin(self.is_team_member_impl(repo, team, user))
     }
 }
 
@@ -975,6 +1036,11 @@ struct GhReview {
 #[derive(Deserialize)]
 struct GhPermission {
     permission: String,
+}
+
+#[derive(Deserialize)]
+struct GhMembership {
+    state: String,
 }
 
 #[cfg(test)]

@@ -408,6 +408,25 @@ pub trait Forge: Send + Sync {
 
     /// Largest comment body the forge accepts, in characters.
     fn max_comment_chars(&self) -> usize;
+
+    /// Whether `user` is an active member of `team` (`org/team-slug` on
+    /// GitHub), seen with the repository's credentials. Implementations may
+    /// cache answers briefly (roles are re-resolved on every approval event).
+    fn is_team_member<'a>(
+        &'a self,
+        repo: &'a RepoRef,
+        team: &'a str,
+        user: &'a str,
+    ) -> ForgeFuture<'a, bool> {
+        let _ = (repo, team, user);
+        let forge = self.kind();
+        Box::pin(async move {
+            Err(ForgeError::Unsupported {
+                op: "team membership",
+                forge,
+            })
+        })
+    }
 }
 
 /// The configured forges, one client per kind.

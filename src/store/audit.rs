@@ -28,11 +28,19 @@ pub enum AuditAction {
     ChangeRequestMerged,
     /// The PR was reopened.
     ChangeRequestReopened,
+    /// A user approved (a review or a comment command), for one or all environments.
+    ApprovalGranted,
+    /// An approval was withdrawn (revoke, changes requested, dismissal, deleted comment).
+    ApprovalRevoked,
+    /// A command was refused (author self-approval, missing role, unknown environment...).
+    ApprovalRefused,
+    /// An environment's approval decision changed (satisfied or not).
+    ApprovalDecided,
 }
 
 impl AuditAction {
     /// Every action, for parsing and listings.
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::ReviewStarted,
         AuditAction::ReviewCompleted,
         AuditAction::ReviewFailed,
@@ -42,6 +50,10 @@ impl AuditAction {
         AuditAction::ChangeRequestClosed,
         AuditAction::ChangeRequestMerged,
         AuditAction::ChangeRequestReopened,
+        AuditAction::ApprovalGranted,
+        AuditAction::ApprovalRevoked,
+        AuditAction::ApprovalRefused,
+        AuditAction::ApprovalDecided,
     ];
 
     /// The stored name.
@@ -56,6 +68,10 @@ impl AuditAction {
             AuditAction::ChangeRequestClosed => "change_request.closed",
             AuditAction::ChangeRequestMerged => "change_request.merged",
             AuditAction::ChangeRequestReopened => "change_request.reopened",
+            AuditAction::ApprovalGranted => "approval.granted",
+            AuditAction::ApprovalRevoked => "approval.revoked",
+            AuditAction::ApprovalRefused => "approval.refused",
+            AuditAction::ApprovalDecided => "approval.decided",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The meta database: connection, schema migrations, and the queries of each
 //! concern (deliveries, jobs, audit) in their own modules. SQL lives here only.
 
+pub mod approvals;
 pub mod audit;
 pub mod deliveries;
 pub mod jobs;

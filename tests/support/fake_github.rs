@@ -96,6 +96,8 @@ struct State_ {
     comments: Vec<Comment>,
     reviews: HashMap<(String, u64), Vec<Value>>,
     permissions: HashMap<(String, String), String>,
+    /// `(org/team, user)`, lowercase: active team members.
+    team_members: std::collections::HashSet<(String, String)>,
     requests: Vec<Request>,
     violations: Vec<String>,
     failures: VecDeque<Failure>,
@@ -230,6 +232,47 @@ impl FakeGithub {
         });
     }
 
+    /// Adds a review submitted at `submitted_at` (RFC 3339); returns its id.
+    pub fn add_review_at(
+        &self,
+        repo: &str,
+        number: u64,
+        user: &str,
+        state: &str,
+        commit: &str,
+        submitted_at: &str,
+    ) -> u64 {
+        self.add_review(repo, number, user, state, commit);
+        self.with(|s| {
+            let r = s
+                .reviews
+                .get_mut(&(repo.to_string(), number))
+                .and_then(|v| v.last_mut())
+                .expect("the review just added");
+            r["submitted_at"] = json!(submitted_at);
+            r["id"].as_u64().unwrap_or(0)
+        })
+    }
+
+    /// Changes a review's state (e.g. `DISMISSED`), as GitHub does on dismissal.
+    pub fn set_review_state(&self, repo: &str, number: u64, id: u64, state: &str) {
+        self.with(|s| {
+            for r in s.reviews.entry((repo.to_string(), number)).or_default() {
+                if r["id"].as_u64() == Some(id) {
+                    r["state"] = json!(state);
+                }
+            }
+        });
+    }
+
+    /// Makes `user` an active member of `team` (`org/team-slug`).
+    pub fn add_team_member(&self, team: &str, user: &str) {
+        self.with(|s| {
+            s.team_members
+                .insert((team.to_ascii_lowercase(), user.to_ascii_lowercase()))
+        });
+    }
+
     /// Answers the next `times` requests of operation `op` with `status`
     /// (and changes nothing), e.g. `fail_next("checks/create", 502, 1)`.
     pub fn fail_next(&self, op: &str, status: u16, times: usize) {
@@ -294,6 +337,37 @@ impl FakeGithub {
         self.check_runs()
             .into_iter()
             .filter(|c| c.head_sha == sha)
+            .collect()
+    }
+
+    /// Check runs of the SQL review (other checks, like `bytegate/approval`, left out).
+    pub fn sql_review_runs(&self) -> Vec<CheckRun> {
+        self.check_runs()
+            .into_iter()
+            .filter(|c| c.name == "bytegate/sql-review")
+            .collect()
+    }
+
+    /// SQL-review check runs on one commit.
+    pub fn sql_review_runs_on(&self, sha: &str) -> Vec<CheckRun> {
+        self.sql_review_runs()
+            .into_iter()
+            .filter(|c| c.head_sha == sha)
+            .collect()
+    }
+
+    /// The latest check run named `name` on `sha`.
+    pub fn latest_check_run(&self, sha: &str, name: &str) -> Option<CheckRun> {
+        self.check_runs_on(sha)
+            .into_iter()
+            .rfind(|c| c.name == name)
+    }
+
+    /// Commit statuses of one context, in order.
+    pub fn statuses_of(&self, context: &str) -> Vec<Value> {
+        self.statuses()
+            .into_iter()
+            .filter(|s| s["context"] == context)
             .collect()
     }
 
@@ -406,6 +480,9 @@ fn route(method: &Method, segs: &[&str]) -> &'static str {
         ("GET", ["repos", _, _, "issues", _, "comments"]) => "issues/list-comments",
         ("POST", ["repos", _, _, "issues", _, "comments"]) => "issues/create-comment",
         ("PATCH", ["repos", _, _, "issues", "comments", _]) => "issues/update-comment",
+        ("GET", ["orgs", _, "teams", _, "memberships", _]) => {
+            "teams/get-membership-for-user-in-org"
+        }
         ("GET", ["repos", _, _, "collaborators", _, "permission"]) => {
             "repos/get-collaborator-permission-level"
         }
@@ -762,6 +839,20 @@ fn answer(
             c.edits += 1;
             let reply = comment_json(c);
             json_reply((200, reply))
+        }
+        "teams/get-membership-for-user-in-org" => {
+            // No contract example for this one: GitHub's documented shape.
+            let team = format!("{}/{}", percent_decode(segs[1]), percent_decode(segs[3]));
+            let user = percent_decode(segs[5]);
+            let key = (team.to_ascii_lowercase(), user.to_ascii_lowercase());
+            if !s.team_members.contains(&key) {
+                return json_reply(not_found());
+            }
+            json_reply((
+                200,
+                json!({"url": format!("https://api.github.com/teams/1/memberships/{user}"),
+                       "role": "member", "state": "active"}),
+            ))
         }
         "repos/get-collaborator-permission-level" => {
             let user = percent_decode(segs[4]);

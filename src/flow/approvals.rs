@@ -1,0 +1,1027 @@
+//! Approvals in the flow: PR reviews and comment commands become stored
+//! records (`store::approvals`), the policy (`crate::policy`) decides every
+//! environment, and the decision is published as the `bytegate/approval`
+//! check on the head commit and as the approval section of the sticky comment.
+//!
+//! - A review event re-reads the PR's review list (all pages): it is the
+//!   source of truth, each user's latest state wins in the policy.
+//! - A comment is parsed for commands (`crate::command`); an edited comment
+//!   is re-read (its old records replaced), a deleted one withdraws its records.
+//! - Each command line gets an answer in one reply per comment: a short
+//!   confirmation, or what was wrong and what would work.
+//! - Recomputing and publishing happen under the change request's row lock,
+//!   so two events of one PR never interleave their check or comment edits.
+
+use super::render::{APPROVALS_END, APPROVALS_START};
+use super::{BOT_ACTOR, FlowContext, FlowError};
+use crate::command::{self, Command, ParseError};
+use crate::config::Config;
+use crate::event::{
+    CommentAction, CommentEvent, PrAction, PrRef, PullRequestEvent, ReviewEvent, ReviewState,
+};
+use crate::forge::{CheckConclusion, CheckHandle, CheckResult, Forge, Permission};
+use crate::policy::{self, Decision, EnvDecision, PolicyInput, Source};
+use crate::review::finding::RiskLevel;
+use crate::store::approvals::{self as records, NewCommentRecord, State};
+use crate::store::audit::{self, AuditAction, AuditEntry};
+use crate::store::change_requests::{self, ChangeRequest, PrSeen};
+use crate::store::reviews;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt::Write;
+
+/// Name of the approval check (check run or commit status).
+pub const APPROVAL_CHECK: &str = "bytegate/approval";
+
+/// Logins that are bots (GitHub Apps comment as `name[bot]`): never commands.
+fn is_bot(login: &str) -> bool {
+    login.ends_with("[bot]")
+}
+
+fn audit_entry<'a>(
+    pr: &'a PrRef,
+    actor: &'a str,
+    action: AuditAction,
+    environment: Option<&'a str>,
+    detail: Value,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        actor,
+        action,
+        forge: Some(pr.repo.forge.as_str()),
+        repo: Some(&pr.repo.full_name),
+        number: Some(pr.number as i64),
+        environment,
+        detail,
+    }
+}
+
+/// The change request of `pr`, created from the forge's view when bytegate
+/// has not seen the PR yet. The head is recorded as the oldest possible, so
+/// it never outranks a real pull-request event.
+async fn ensure_change_request(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PrRef,
+) -> Result<ChangeRequest, FlowError> {
+    let forge_name = pr.repo.forge.as_str();
+    if let Some(cr) =
+        change_requests::find(&ctx.db, forge_name, &pr.repo.full_name, pr.number as i64).await?
+    {
+        return Ok(cr);
+    }
+    let info = forge.get_pull_request(pr).await?;
+    Ok(change_requests::record_seen(
+        &ctx.db,
+        &PrSeen {
+            forge: forge_name,
+            repo: &pr.repo.full_name,
+            number: pr.number as i64,
+            title: &info.title,
+            author: &info.author,
+            head_sha: &info.head_sha,
+            base_ref: &info.base_ref,
+            is_fork: info.is_fork,
+            at: DateTime::<Utc>::UNIX_EPOCH,
+        },
+    )
+    .await?)
+}
+
+/// A review was submitted, edited or dismissed: re-read the review list,
+/// store what changed, and publish the new decision.
+pub async fn on_review(ctx: &FlowContext, ev: &ReviewEvent) -> Result<(), FlowError> {
+    let forge = ctx.forges.for_repo(&ev.pr.repo)?;
+    let cr = ensure_change_request(ctx, forge.as_ref(), &ev.pr).await?;
+    sync_reviews(ctx, forge.as_ref(), &cr, &ev.pr).await?;
+    refresh(ctx, forge.as_ref(), &ev.pr).await?;
+    Ok(())
+}
+
+/// Stores every review's latest state; audits approvals granted and cancelled.
+async fn sync_reviews(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    pr: &PrRef,
+) -> Result<(), FlowError> {
+    for r in forge.list_reviews(pr).await? {
+        let at = r
+            .submitted_at
+            .as_deref()
+            .and_then(|s| s.parse::<DateTime<Utc>>().ok())
+            .unwrap_or_else(Utc::now);
+        let id = r.id.to_string();
+        let (source_id, state, at) = match r.state {
+            ReviewState::Approved => (id, State::Approved, at),
+            ReviewState::ChangesRequested => (id, State::ChangesRequested, at),
+            ReviewState::Dismissed => {
+                if records::review_state(&ctx.db, cr.id, &id).await? == Some(State::Approved) {
+                    // Keep the approval, cancelled from now on, so the PR shows
+                    // whose approval was dismissed.
+                    (format!("{id}:dismissed"), State::Dismissed, Utc::now())
+                } else {
+                    (id, State::Dismissed, at)
+                }
+            }
+            // Comments do not change approval; pending reviews are not submitted.
+            ReviewState::Commented | ReviewState::Pending => continue,
+        };
+        let before =
+            records::upsert_review(&ctx.db, cr.id, &source_id, &r.reviewer, state, at).await?;
+        if before == Some(state) {
+            continue;
+        }
+        let action = match (state, before) {
+            (State::Approved, _) => AuditAction::ApprovalGranted,
+            (_, Some(State::Approved)) => AuditAction::ApprovalRevoked,
+            (State::Dismissed, None) if source_id.ends_with(":dismissed") => {
+                AuditAction::ApprovalRevoked
+            }
+            _ => continue,
+        };
+        let detail = json!({
+            "source": "review", "review_id": r.id, "state": state.as_str(),
+            "commit_sha": r.commit_sha, "at": at,
+        });
+        audit::append(&ctx.db, &audit_entry(pr, &r.reviewer, action, None, detail)).await?;
+    }
+    Ok(())
+}
+
+/// What one command line led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// Stored; the environments it concerns (empty: all).
+    Recorded {
+        /// What was recorded.
+        state: State,
+        /// Environments (empty: all).
+        environments: Vec<String>,
+    },
+    /// A reply text only (help, plan, deploy before merge).
+    Info(String),
+    /// Refused: what was wrong and what would work.
+    Refused(String),
+}
+
+/// A comment was created, edited or deleted: run its commands.
+pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), FlowError> {
+    if is_bot(&ev.author) {
+        return Ok(());
+    }
+    let forge = ctx.forges.for_repo(&ev.pr.repo)?;
+    let prefix = &ctx.config.project.command_prefix;
+    let lines = match ev.action {
+        CommentAction::Deleted => Vec::new(),
+        CommentAction::Created | CommentAction::Edited => command::parse_comment(&ev.body, prefix),
+    };
+    let existing = change_requests::find(
+        &ctx.db,
+        ev.pr.repo.forge.as_str(),
+        &ev.pr.repo.full_name,
+        ev.pr.number as i64,
+    )
+    .await?;
+    if lines.is_empty() && existing.is_none() {
+        // Nothing to run, nothing stored: not ours.
+        return Ok(());
+    }
+    let cr = match existing {
+        Some(cr) => cr,
+        None => ensure_change_request(ctx, forge.as_ref(), &ev.pr).await?,
+    };
+
+    // An edited comment is re-read and a deleted one withdraws: drop what it said.
+    let mut changed = false;
+    if ev.action != CommentAction::Created {
+        let removed = records::delete_comment(&ctx.db, cr.id, ev.comment_id).await?;
+        for row in &removed {
+            let detail = json!({
+                "source": "comment", "comment_id": ev.comment_id, "state": row.state,
+                "reason": if ev.action == CommentAction::Deleted { "comment deleted" } else { "comment edited" },
+            });
+            audit::append(
+                &ctx.db,
+                &audit_entry(
+                    &ev.pr,
+                    &row.user_login,
+                    AuditAction::ApprovalRevoked,
+                    row.environment.as_deref(),
+                    detail,
+                ),
+            )
+            .await?;
+        }
+        changed = !removed.is_empty();
+    }
+
+    let mut answered: Vec<(String, Outcome)> = Vec::new();
+    let mut new_records: Vec<NewCommentRecord> = Vec::new();
+    for line in lines {
+        let outcome = run_command(ctx, forge.as_ref(), &cr, ev, line.result).await?;
+        if let Outcome::Recorded {
+            state,
+            environments,
+        } = &outcome
+        {
+            if environments.is_empty() {
+                new_records.push(NewCommentRecord {
+                    environment: None,
+                    state: *state,
+                });
+            }
+            for env in environments {
+                new_records.push(NewCommentRecord {
+                    environment: Some(env.clone()),
+                    state: *state,
+                });
+            }
+        }
+        answered.push((line.text, outcome));
+    }
+    if !new_records.is_empty() {
+        records::insert_comment(
+            &ctx.db,
+            cr.id,
+            ev.comment_id,
+            &ev.author,
+            ev.at,
+            &new_records,
+        )
+        .await?;
+        for r in &new_records {
+            let action = match r.state {
+                State::Approved => AuditAction::ApprovalGranted,
+                _ => AuditAction::ApprovalRevoked,
+            };
+            let detail = json!({"source": "comment", "comment_id": ev.comment_id, "state": r.state.as_str(), "at": ev.at});
+            audit::append(
+                &ctx.db,
+                &audit_entry(&ev.pr, &ev.author, action, r.environment.as_deref(), detail),
+            )
+            .await?;
+        }
+        changed = true;
+    }
+    let decision = if changed {
+        refresh(ctx, forge.as_ref(), &ev.pr).await?
+    } else {
+        None
+    };
+    if !answered.is_empty() {
+        let body = reply(&ev.author, &answered, decision.as_ref());
+        forge.create_comment(&ev.pr, &body).await?;
+    }
+    Ok(())
+}
+
+/// Runs one parsed command line (refusals are audited).
+async fn run_command(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    ev: &CommentEvent,
+    parsed: Result<Command, ParseError>,
+) -> Result<Outcome, FlowError> {
+    let prefix = &ctx.config.project.command_prefix;
+    let known: Vec<&str> = ctx
+        .config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let cmd = match parsed.and_then(|c| c.resolve(&known)) {
+        Ok(c) => c,
+        Err(e) => {
+            let mut text = e.to_string();
+            if matches!(
+                e,
+                ParseError::UnknownCommand { .. } | ParseError::MissingCommand
+            ) {
+                let _ = write!(text, ". `{prefix} help` explains them.");
+            }
+            return Ok(Outcome::Refused(text));
+        }
+    };
+    let outcome = match &cmd {
+        Command::Help => Outcome::Info(command::help(prefix)),
+        Command::Deploy { environment } | Command::Rollback { environment } => {
+            Outcome::Info(format!(
+                "`{}` for `{environment}` is available after merge: the rollout then waits for it where the policy or deploy window requires.",
+                cmd.name()
+            ))
+        }
+        Command::Plan => {
+            let info = forge.get_pull_request(&ev.pr).await?;
+            if info.state != "open" {
+                Outcome::Refused("this pull request is not open; nothing to re-run.".to_string())
+            } else {
+                let event = PullRequestEvent {
+                    pr: ev.pr.clone(),
+                    action: PrAction::Synchronize,
+                    head_sha: info.head_sha.clone(),
+                    base_ref: info.base_ref,
+                    base_sha: info.base_sha,
+                    author: info.author,
+                    title: info.title,
+                    html_url: String::new(),
+                    is_fork: info.is_fork,
+                    draft: info.draft,
+                    at: Utc::now(),
+                };
+                Box::pin(super::review_pull_request(ctx, &event)).await?;
+                Outcome::Info(format!(
+                    "re-ran the review of `{}`.",
+                    info.head_sha.get(..7).unwrap_or(&info.head_sha)
+                ))
+            }
+        }
+        Command::Revoke { environments } => Outcome::Recorded {
+            state: State::Revoked,
+            environments: environments.clone(),
+        },
+        Command::Approve { environments } => {
+            match approval_refusal(ctx, forge, cr, &ev.pr, &ev.author, environments).await? {
+                Some(why) => Outcome::Refused(why),
+                None => Outcome::Recorded {
+                    state: State::Approved,
+                    environments: environments.clone(),
+                },
+            }
+        }
+    };
+    if let Outcome::Refused(why) = &outcome {
+        let envs = cmd.environments();
+        let detail = json!({"command": cmd.name().as_str(), "environments": envs, "comment_id": ev.comment_id, "reason": why});
+        audit::append(
+            &ctx.db,
+            &audit_entry(
+                &ev.pr,
+                &ev.author,
+                AuditAction::ApprovalRefused,
+                None,
+                detail,
+            ),
+        )
+        .await?;
+    }
+    Ok(outcome)
+}
+
+/// Why `user` may not approve `environments` (empty: all), or `None` when the approval would count.
+async fn approval_refusal(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    pr: &PrRef,
+    user: &str,
+    environments: &[String],
+) -> Result<Option<String>, FlowError> {
+    let config = &ctx.config;
+    if user.eq_ignore_ascii_case(&cr.author) {
+        return Ok(Some(format!(
+            "you opened this pull request, and the author's approval never counts. Ask a reviewer {} to approve it.",
+            who_counts(config, environments)
+        )));
+    }
+    let users = BTreeSet::from([user.to_ascii_lowercase()]);
+    let (roles, write) = resolve_people(ctx, forge, pr, &users).await?;
+    if roles
+        .get(&user.to_ascii_lowercase())
+        .is_some_and(|r| !r.is_empty())
+    {
+        return Ok(None);
+    }
+    let targets: Vec<&crate::config::Environment> = config
+        .environments
+        .iter()
+        .filter(|e| environments.is_empty() || environments.contains(&e.name))
+        .collect();
+    let has_write = write.contains(&user.to_ascii_lowercase());
+    let refused: Vec<&str> = targets
+        .iter()
+        .filter(|e| !(e.allow_write_permission && has_write))
+        .map(|e| e.name.as_str())
+        .collect();
+    if refused.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "you hold no role that counts for {}. Approvals count from {}.",
+        refused
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        who_counts(config, environments)
+    )))
+}
+
+/// `holding the role `dba` or `owner`` (and write permission where allowed).
+fn who_counts(config: &Config, environments: &[String]) -> String {
+    let mut roles: Vec<&str> = config
+        .environments
+        .iter()
+        .filter(|e| environments.is_empty() || environments.contains(&e.name))
+        .flat_map(|e| e.roles.iter().map(String::as_str))
+        .collect();
+    if roles.is_empty() {
+        roles = config.roles.keys().map(String::as_str).collect();
+    }
+    roles.sort_unstable();
+    roles.dedup();
+    let write = config
+        .environments
+        .iter()
+        .filter(|e| environments.is_empty() || environments.contains(&e.name))
+        .filter(|e| e.allow_write_permission)
+        .map(|e| format!("`{}`", e.name))
+        .collect::<Vec<_>>();
+    let mut s = if roles.is_empty() {
+        "holding a role configured under `roles:` (none is configured)".to_string()
+    } else {
+        let list: Vec<String> = roles.iter().map(|r| format!("`{r}`")).collect();
+        format!("holding the role {}", list.join(" or "))
+    };
+    if !write.is_empty() {
+        let _ = write!(s, " (or with write permission, for {})", write.join(", "));
+    }
+    s
+}
+
+/// Roles (config users, teams via the forge) and write permission of `users` (lowercase).
+async fn resolve_people(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PrRef,
+    users: &BTreeSet<String>,
+) -> Result<(HashMap<String, BTreeSet<String>>, HashSet<String>), FlowError> {
+    let config = &ctx.config;
+    let teams: BTreeSet<String> = config
+        .roles
+        .values()
+        .flat_map(|r| r.teams.iter().map(|t| t.to_ascii_lowercase()))
+        .collect();
+    let write_matters = config.environments.iter().any(|e| e.allow_write_permission);
+    let mut roles = HashMap::new();
+    let mut write = HashSet::new();
+    for user in users {
+        let direct = policy::roles_of(&config.roles, user, &BTreeSet::new());
+        let mut member_of = BTreeSet::new();
+        for team in &teams {
+            // Skip lookups that cannot add a role the user lacks.
+            let adds = config.roles.iter().any(|(name, r)| {
+                !direct.contains(name) && r.teams.iter().any(|t| t.eq_ignore_ascii_case(team))
+            });
+            if !adds {
+                continue;
+            }
+            match forge.is_team_member(&pr.repo, team, user).await {
+                Ok(true) => {
+                    member_of.insert(team.clone());
+                }
+                Ok(false) => {}
+                Err(e) if e.is_retryable() => return Err(e.into()),
+                Err(e) => {
+                    // No permission to read teams, or a malformed team name:
+                    // the user simply does not get that role.
+                    tracing::warn!(team = %team, user = %user, error = %e, "team membership lookup failed");
+                }
+            }
+        }
+        let held = policy::roles_of(&config.roles, user, &member_of);
+        if held.is_empty() && write_matters {
+            match forge.collaborator_permission(&pr.repo, user).await {
+                Ok(p) if p >= Permission::Write => {
+                    write.insert(user.clone());
+                }
+                Ok(_) => {}
+                Err(e) if e.is_retryable() => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(user = %user, error = %e, "permission lookup failed");
+                }
+            }
+        }
+        roles.insert(user.clone(), held);
+    }
+    Ok((roles, write))
+}
+
+/// Risk per environment of the review of `sha` (the newest result per environment).
+async fn risk_of(
+    ctx: &FlowContext,
+    cr: &ChangeRequest,
+) -> Result<(BTreeMap<String, RiskLevel>, RiskLevel), FlowError> {
+    let parse = |s: &str| match s {
+        "high" => RiskLevel::High,
+        "medium" => RiskLevel::Medium,
+        _ => RiskLevel::Low,
+    };
+    let mut by_env = BTreeMap::new();
+    let mut default = RiskLevel::Low;
+    for r in reviews::for_sha(&ctx.db, cr.id, &cr.head_sha).await? {
+        match r.environment {
+            Some(env) => {
+                by_env.insert(env, parse(&r.risk_level));
+            }
+            None => default = parse(&r.risk_level),
+        }
+    }
+    Ok((by_env, default))
+}
+
+/// A change request's decision, ready to publish.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The change request as read.
+    pub cr: ChangeRequest,
+    /// The decision.
+    pub decision: Decision,
+}
+
+/// Recomputes the decision for a PR and publishes it (see [`publish`]).
+/// Returns `None` when bytegate has not seen the PR.
+pub async fn refresh(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PrRef,
+) -> Result<Option<Decision>, FlowError> {
+    let Some(evaluation) = evaluate(ctx, forge, pr).await? else {
+        return Ok(None);
+    };
+    publish(ctx, forge, pr, &evaluation).await?;
+    Ok(Some(evaluation.decision))
+}
+
+/// Reads the stored approvals, resolves roles and decides every environment.
+/// `None` when bytegate has not seen the PR.
+pub async fn evaluate(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PrRef,
+) -> Result<Option<Evaluation>, FlowError> {
+    let Some(cr) = change_requests::find(
+        &ctx.db,
+        pr.repo.forge.as_str(),
+        &pr.repo.full_name,
+        pr.number as i64,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let rows = records::list(&ctx.db, cr.id).await?;
+    let recs: Vec<policy::Record> = rows.iter().filter_map(|r| r.to_record()).collect();
+    let users: BTreeSet<String> = recs.iter().map(|r| r.user.to_ascii_lowercase()).collect();
+    let (roles, write) = resolve_people(ctx, forge, pr, &users).await?;
+    let (risk, default_risk) = risk_of(ctx, &cr).await?;
+    let decision = policy::decide(&PolicyInput {
+        environments: &ctx.config.environments,
+        author: &cr.author,
+        records: &recs,
+        roles: &roles,
+        write_permission: &write,
+        migrations_changed_at: cr.migrations_changed_at,
+        risk: &risk,
+        default_risk,
+    });
+    Ok(Some(Evaluation { cr, decision }))
+}
+
+/// The sticky comment `body` with the approval section filled in (unchanged
+/// without an evaluation or markers).
+pub fn with_section(body: String, evaluation: Option<&Evaluation>) -> String {
+    evaluation
+        .and_then(|e| splice(&body, &comment_section(&e.decision)))
+        .unwrap_or(body)
+}
+
+/// Publishes a decision: the approval check on the newest head and the
+/// sticky comment's approval section (when the comment shows that head),
+/// auditing environments whose decision changed. Nothing is published for a
+/// PR whose migrations were never reviewed (nothing to approve yet; the
+/// review publishes when it has run).
+pub async fn publish(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PrRef,
+    evaluation: &Evaluation,
+) -> Result<(), FlowError> {
+    let (cr, decision) = (&evaluation.cr, &evaluation.decision);
+    if cr.migrations_digest.is_none() {
+        return Ok(());
+    }
+    // Under the row lock: one PR's events never interleave their edits.
+    let mut tx = ctx.db.begin().await?;
+    let current = change_requests::lock(&mut tx, cr.id).await?;
+    let state = records::check_state(&mut *tx, cr.id).await?;
+    let result = CheckResult {
+        conclusion: if decision.mergeable() {
+            CheckConclusion::Success
+        } else {
+            CheckConclusion::Failure
+        },
+        title: check_title(decision),
+        summary: format!(
+            "{}\n{}",
+            section(decision),
+            how_to_approve(&ctx.config.project.command_prefix)
+        ),
+        annotations: Vec::new(),
+        details_url: ctx.external_url.clone(),
+    };
+    let handle = match (&state.approval_check_sha, &state.approval_check_handle) {
+        (Some(sha), Some(h)) if sha == &current.head_sha => CheckHandle::from_stored(h),
+        _ => None,
+    };
+    let handle = forge
+        .complete_check(
+            &pr.repo,
+            &current.head_sha,
+            APPROVAL_CHECK,
+            handle.as_ref(),
+            &result,
+        )
+        .await?;
+
+    let old: BTreeMap<String, bool> =
+        serde_json::from_value(state.approval_decision.clone()).unwrap_or_default();
+    let new: BTreeMap<String, bool> = decision
+        .environments
+        .iter()
+        .map(|e| (e.environment.clone(), e.satisfied))
+        .collect();
+    for e in &decision.environments {
+        if old.get(&e.environment) == Some(&e.satisfied) {
+            continue;
+        }
+        let detail = json!({
+            "head_sha": current.head_sha, "satisfied": e.satisfied, "required": e.required,
+            "counted": e.counted.iter().map(|c| c.user.as_str()).collect::<Vec<_>>(),
+            "missing_roles": e.missing_roles,
+            "discarded": e.discarded.iter().map(|d| json!({"user": d.user, "reason": d.reason.to_string()})).collect::<Vec<_>>(),
+        });
+        audit::append(
+            &mut *tx,
+            &audit_entry(
+                pr,
+                BOT_ACTOR,
+                AuditAction::ApprovalDecided,
+                Some(&e.environment),
+                detail,
+            ),
+        )
+        .await?;
+    }
+    records::set_check_state(
+        &mut *tx,
+        cr.id,
+        &current.head_sha,
+        &handle.to_stored(),
+        &json!(new),
+    )
+    .await?;
+
+    // The sticky comment's approval section, when the comment shows the current head.
+    if let (Some(id), Some(sha)) = (&current.comment_id, &current.comment_sha)
+        && sha == &current.head_sha
+        && let Ok(id) = id.parse::<u64>()
+    {
+        let comments = forge.list_comments(pr).await?;
+        if let Some(c) = comments.iter().find(|c| c.id == id)
+            && let Some(body) = splice(&c.body, &comment_section(decision))
+            && body != c.body
+            && body.chars().count() <= forge.max_comment_chars()
+        {
+            forge.update_comment(pr, id, &body).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `All required environments approved`, or what is still missing.
+pub fn check_title(d: &Decision) -> String {
+    if d.mergeable() {
+        return "All environments required before merge are approved".to_string();
+    }
+    let waiting: Vec<String> = d
+        .environments
+        .iter()
+        .filter(|e| e.required_before_merge && !e.satisfied)
+        .map(EnvDecision::summary_line)
+        .collect();
+    format!("Waiting for approvals: {}", waiting.join("; "))
+}
+
+fn how_to_approve(prefix: &str) -> String {
+    format!(
+        "Approve with a pull-request review or a comment `{prefix} approve [ENV…]`; withdraw with `{prefix} revoke [ENV…]`; `{prefix} help` lists all commands.\n"
+    )
+}
+
+fn source_label(s: Source) -> &'static str {
+    match s {
+        Source::Review(_) => "review",
+        Source::Comment(_) => "comment",
+    }
+}
+
+/// Markdown cell text: no pipes or line breaks.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// The per-environment table and the discarded approvals (check summary and comment).
+pub fn section(d: &Decision) -> String {
+    let mut out = String::from(
+        "| Environment | Status | Required | Counted | Missing roles |\n|---|---|---|---|---|\n",
+    );
+    for e in &d.environments {
+        let status = match (e.satisfied, e.required_before_merge) {
+            (true, _) => "✅ approved",
+            (false, true) => "⏳ waiting",
+            (false, false) => "⏳ waiting (not needed to merge)",
+        };
+        let required = if e.high_risk_extra > 0 {
+            format!("{} (incl. +{} high risk)", e.required, e.high_risk_extra)
+        } else {
+            e.required.to_string()
+        };
+        let counted = if e.counted.is_empty() {
+            "0".to_string()
+        } else {
+            let who: Vec<String> = e
+                .counted
+                .iter()
+                .map(|c| {
+                    if c.via_write_permission {
+                        format!("{} (write)", c.user)
+                    } else {
+                        format!("{} ({})", c.user, c.roles.join(", "))
+                    }
+                })
+                .collect();
+            format!("{}: {}", e.counted.len(), who.join(", "))
+        };
+        let missing = if e.missing_roles.is_empty() {
+            "—".to_string()
+        } else {
+            e.missing_roles.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {status} | {} | {} | {} |",
+            cell(&e.environment),
+            cell(&required),
+            cell(&counted),
+            cell(&missing)
+        );
+    }
+    // The same approval discarded for the same reason in several environments: one line.
+    let mut discarded: BTreeMap<(DateTime<Utc>, String, String, String), Vec<&str>> =
+        BTreeMap::new();
+    for e in &d.environments {
+        for x in &e.discarded {
+            discarded
+                .entry((
+                    x.at,
+                    x.user.clone(),
+                    source_label(x.source).to_string(),
+                    x.reason.to_string(),
+                ))
+                .or_default()
+                .push(&e.environment);
+        }
+    }
+    if !discarded.is_empty() {
+        out.push_str("\n**Not counted:**\n\n");
+        for ((at, user, source, reason), envs) in discarded {
+            let _ = writeln!(
+                out,
+                "- {} ({source}, {}): {reason} — {}",
+                cell(&user),
+                at.format("%Y-%m-%d %H:%M UTC"),
+                envs.join(", ")
+            );
+        }
+    }
+    out
+}
+
+/// The approval section of the sticky comment.
+fn comment_section(d: &Decision) -> String {
+    let verdict = if d.mergeable() {
+        "**Approved** for every environment required before merge."
+    } else {
+        "**Waiting for approvals.**"
+    };
+    format!("{verdict}\n\n{}", section(d))
+}
+
+/// Replaces the text between the approval markers; `None` without markers.
+pub fn splice(body: &str, section: &str) -> Option<String> {
+    let start = body.find(APPROVALS_START)? + APPROVALS_START.len();
+    let end = start + body.get(start..)?.find(APPROVALS_END)?;
+    Some(format!(
+        "{}\n{}\n{}",
+        &body[..start],
+        section.trim_end(),
+        &body[end..]
+    ))
+}
+
+/// The reply to a comment's commands: one line per command.
+fn reply(author: &str, answered: &[(String, Outcome)], decision: Option<&Decision>) -> String {
+    let mut out = format!("@{author}\n\n");
+    let mut infos = Vec::new();
+    for (line, outcome) in answered {
+        let line = line.replace('`', "'");
+        match outcome {
+            Outcome::Recorded {
+                state,
+                environments,
+            } => {
+                let what = if *state == State::Approved {
+                    "approval recorded"
+                } else {
+                    "approval withdrawn"
+                };
+                let scope = if environments.is_empty() {
+                    "all environments".to_string()
+                } else {
+                    environments.join(", ")
+                };
+                let _ = write!(out, "- ✅ `{line}`: {what} for {scope}.");
+                if let Some(d) = decision {
+                    let now: Vec<String> = d
+                        .environments
+                        .iter()
+                        .filter(|e| {
+                            environments.is_empty() || environments.contains(&e.environment)
+                        })
+                        .map(EnvDecision::summary_line)
+                        .collect();
+                    if !now.is_empty() {
+                        let _ = write!(out, " Now: {}.", now.join("; "));
+                    }
+                }
+                out.push('\n');
+            }
+            Outcome::Refused(why) => {
+                let _ = writeln!(out, "- ❌ `{line}`: {why}");
+            }
+            Outcome::Info(text) if text.contains('\n') => {
+                let _ = writeln!(out, "- ℹ️ `{line}`: see below.");
+                infos.push(text.as_str());
+            }
+            Outcome::Info(text) => {
+                let _ = writeln!(out, "- ℹ️ `{line}`: {text}");
+            }
+        }
+    }
+    for text in infos {
+        let _ = write!(out, "\n{text}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::parse_comment;
+    use crate::config::{Backup, Environment};
+    use crate::policy::{Counted, DiscardReason, Discarded};
+
+    fn t(minute: u32) -> DateTime<Utc> {
+        format!("2026-01-01T10:{minute:02}:00Z").parse().unwrap()
+    }
+
+    fn decision() -> Decision {
+        let env = |name: &str, satisfied, required, counted: Vec<Counted>, missing: &[&str]| {
+            EnvDecision {
+                environment: name.to_string(),
+                satisfied,
+                required,
+                high_risk_extra: 0,
+                counted,
+                missing_roles: missing.iter().map(|s| s.to_string()).collect(),
+                discarded: vec![Discarded {
+                    user: "alice".into(),
+                    at: t(1),
+                    source: Source::Comment(5),
+                    reason: DiscardReason::Author,
+                }],
+                required_before_merge: true,
+            }
+        };
+        let dba = Counted {
+            user: "dba1".into(),
+            roles: vec!["dba".into()],
+            via_write_permission: false,
+            at: t(2),
+            source: Source::Review(9),
+        };
+        Decision {
+            environments: vec![
+                env("staging", true, 1, vec![dba.clone()], &[]),
+                env("production", false, 2, vec![dba], &["owner"]),
+            ],
+        }
+    }
+
+    #[test]
+    fn section_snapshot() {
+        insta::assert_snapshot!(section(&decision()));
+    }
+
+    #[test]
+    fn title_names_what_is_missing() {
+        assert_eq!(
+            check_title(&decision()),
+            "Waiting for approvals: production: 1/2 (missing: owner)"
+        );
+    }
+
+    #[test]
+    fn splice_replaces_only_the_section() {
+        let body = format!("head\n{APPROVALS_START}\nold\n{APPROVALS_END}\ntail");
+        let out = splice(&body, "new table\n").unwrap();
+        assert_eq!(
+            out,
+            format!("head\n{APPROVALS_START}\nnew table\n{APPROVALS_END}\ntail")
+        );
+        assert_eq!(splice(&out, "new table").unwrap(), out, "idempotent");
+        assert_eq!(splice("no markers", "x"), None);
+        assert_eq!(
+            splice(&format!("{APPROVALS_END}{APPROVALS_START}"), "x"),
+            None
+        );
+    }
+
+    #[test]
+    fn bytegate_never_obeys_its_own_texts() {
+        let answered = vec![
+            (
+                "/bytebase approve".to_string(),
+                Outcome::Info(command::help("/bytebase")),
+            ),
+            (
+                "/bytebase deploy staging".to_string(),
+                Outcome::Refused("x".into()),
+            ),
+        ];
+        let texts = [
+            reply("bob", &answered, Some(&decision())),
+            comment_section(&decision()),
+            how_to_approve("/bytebase"),
+        ];
+        for text in texts {
+            assert!(parse_comment(&text, "/bytebase").is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn who_counts_names_roles_and_write_permission() {
+        let env = |name: &str, roles: &[&str], write| Environment {
+            name: name.into(),
+            approvals: 1,
+            roles: roles.iter().map(|s| s.to_string()).collect(),
+            allow_write_permission: write,
+            stale_reset: true,
+            high_risk_extra_approvals: 0,
+            required_before_merge: true,
+            deploy_window: None,
+            backup: Backup::default(),
+            lock_timeout: None,
+            statement_timeout: None,
+            databases: vec![],
+        };
+        let mut config = Config::from_yaml(
+            "project: {key: T, name: T}\nroles: {dba: {users: [d]}, owner: {users: [o]}}\n",
+            "t",
+            &|_| None,
+        )
+        .unwrap();
+        config.environments = vec![
+            env("staging", &[], true),
+            env("production", &["dba", "owner"], false),
+        ];
+        assert_eq!(
+            who_counts(&config, &["production".into()]),
+            "holding the role `dba` or `owner`"
+        );
+        assert_eq!(
+            who_counts(&config, &["staging".into()]),
+            "holding the role `dba` or `owner` (or with write permission, for `staging`)"
+        );
+    }
+
+    #[test]
+    fn bots_are_ignored() {
+        assert!(is_bot("bytegate[bot]"));
+        assert!(!is_bot("bot"));
+    }
+}
