@@ -7,7 +7,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     id: "non-transactional-in-transaction",
     default_severity: Severity::Error,
     description: "CONCURRENTLY index operations, VACUUM, CREATE/DROP DATABASE inside BEGIN…COMMIT or mixed with other statements in one file",
-    why: "PostgreSQL refuses these inside a transaction block, and bytegate runs each migration file in one transaction unless the file holds only such statements: the deploy would fail.",
+    why: "PostgreSQL refuses these inside a transaction block. bytegate runs a file that contains one statement by statement, without its usual transaction: every other statement in the file then loses its all-or-nothing guarantee.",
     instead: "Put each such statement in its own migration file (SET statements may stay), outside BEGIN…COMMIT.",
     dialects: PG,
     check: Check::File(check),
@@ -75,7 +75,7 @@ fn check(cx: &FileCtx<'_>, out: &mut Vec<Hit>) {
             format!("{what} cannot run inside BEGIN…COMMIT.")
         } else if mixed {
             format!(
-                "{what} cannot run inside a transaction, and this file has other statements that bytegate runs in one transaction with it."
+                "{what} cannot run in a transaction, so bytegate runs this file without one: the file's other statements are no longer applied all-or-nothing."
             )
         } else {
             continue;
