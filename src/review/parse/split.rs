@@ -285,11 +285,9 @@ impl<'a> Splitter<'a> {
                     self.trailing_open = false;
                 }
             }
-            Token::Whitespace(_) => {
-                if !self.current.is_empty() {
-                    self.current.push(t);
-                }
-            }
+            // Spaces and tabs carry nothing the parser reads (newlines do:
+            // `'a'\n'b'` string continuation), so statements skip them.
+            Token::Whitespace(_) => {}
             Token::SemiColon if self.atomic_depth == 0 && !self.custom_delimiter => {
                 self.finish();
                 self.trailing_open = true;
