@@ -13,17 +13,31 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 };
 
 fn check(cx: &FileCtx<'_>, out: &mut Vec<Hit>) {
+    let stmts = cx.file.statements;
+    // bytegate wraps the whole file in one transaction, unless the file holds
+    // a statement that cannot run in one: then each statement commits on its
+    // own and only an explicit BEGIN groups them.
+    let wrapped = !stmts
+        .iter()
+        .any(|s| super::non_transactional_in_transaction::non_transactional(s).is_some());
+    let mut depth = 0usize;
     // (table, constraint) pairs added NOT VALID in the current transaction.
     let mut pending: Vec<(String, String)> = Vec::new();
-    for (i, s) in cx.file.statements.iter().enumerate() {
+    for (i, s) in stmts.iter().enumerate() {
         match &s.kind {
-            StatementKind::Commit | StatementKind::Rollback => pending.clear(),
+            StatementKind::Begin => depth += 1,
+            StatementKind::Commit | StatementKind::Rollback => {
+                depth = depth.saturating_sub(1);
+                pending.clear();
+            }
             StatementKind::AlterTable(at) => {
                 let table = at.name.normalized();
                 for a in &at.actions {
                     match a {
                         AlterAction::AddConstraint { constraint } if constraint.not_valid => {
-                            if let Some(n) = &constraint.name {
+                            if let Some(n) = &constraint.name
+                                && (wrapped || depth > 0)
+                            {
                                 pending.push((table.clone(), n.normalized()));
                             }
                         }
@@ -56,6 +70,14 @@ mod tests {
     fn flags_validate_in_same_file() {
         let sql = "ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (u) REFERENCES users (id) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT f;";
         assert_eq!(lines(sql, ID), [2]);
+    }
+
+    #[test]
+    fn unwrapped_files_commit_each_statement() {
+        let sql = "ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (u) REFERENCES users (id) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT f;\nCREATE INDEX CONCURRENTLY i ON orders (u);";
+        assert!(lines(sql, ID).is_empty());
+        let sql = "BEGIN;\nALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (u) REFERENCES users (id) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT f;\nCOMMIT;\nVACUUM orders;";
+        assert_eq!(lines(sql, ID), [3]);
     }
 
     #[test]
