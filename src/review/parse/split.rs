@@ -418,7 +418,9 @@ impl<'a> Splitter<'a> {
                 end_loc.column.saturating_sub(1).max(1),
             )),
         };
-        let tokens = std::mem::take(&mut self.current);
+        // Statements are usually similar in size: start the next one with room.
+        let room = self.current.len().clamp(16, 1024);
+        let tokens = std::mem::replace(&mut self.current, Vec::with_capacity(room));
         self.out.statements.push(RawStatement {
             tokens,
             byte_range: start..end,
