@@ -133,13 +133,12 @@ async fn sync_reviews(
         if before == Some(state) {
             continue;
         }
-        let action = match (state, before) {
-            (State::Approved, _) => AuditAction::ApprovalGranted,
-            (_, Some(State::Approved)) => AuditAction::ApprovalRevoked,
-            (State::Dismissed, None) if source_id.ends_with(":dismissed") => {
+        // Any new cancellation is recorded, whether or not an approval was in effect.
+        let action = match state {
+            State::Approved => AuditAction::ApprovalGranted,
+            State::Revoked | State::ChangesRequested | State::Dismissed => {
                 AuditAction::ApprovalRevoked
             }
-            _ => continue,
         };
         let detail = json!({
             "source": "review", "review_id": r.id, "state": state.as_str(),
