@@ -8,6 +8,9 @@
 
 use bytegate::cli::review::collect_sql_files;
 use bytegate::review::model::Dialect;
+use bytegate::review::parse::parse_source;
+use bytegate::review::risk::{RiskContext, RiskFile, assess};
+use bytegate::review::rules::{LintFile, LintInput, lint};
 use bytegate::review::settings::{ReviewSettings, RiskSettings};
 use bytegate::review::{FileChange, ReviewInput, ReviewOptions, parse_bytes, review};
 use std::path::{Path, PathBuf};
@@ -90,6 +93,56 @@ fn main() {
         parse_only.push(start.elapsed());
     }
 
+    // Stage costs: lint and risk over pre-parsed files.
+    let parsed: Vec<_> = inputs
+        .iter()
+        .map(|i| parse_source(&String::from_utf8_lossy(&i.text), Dialect::Postgres))
+        .collect();
+    let lint_files: Vec<LintFile<'_>> = inputs
+        .iter()
+        .zip(&parsed)
+        .map(|(i, p)| LintFile {
+            path: &i.path,
+            size_bytes: i.text.len() as u64,
+            statements: &p.statements,
+            change: FileChange::Added,
+            header_comments: &p.header_comments,
+        })
+        .collect();
+    let lint_input = LintInput {
+        files: &lint_files,
+        dialect: Dialect::Postgres,
+        environment: None,
+        settings: &settings,
+        lock_timeout_configured: false,
+        base_versions: &[],
+    };
+    let risk_files: Vec<RiskFile<'_>> = inputs
+        .iter()
+        .zip(&parsed)
+        .map(|(i, p)| RiskFile {
+            path: &i.path,
+            statements: &p.statements,
+            in_change: true,
+        })
+        .collect();
+    let ctx = RiskContext {
+        environment: None,
+        settings: &risk,
+    };
+    let mut lint_times = Vec::with_capacity(runs);
+    let mut risk_times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        std::hint::black_box(lint(&lint_input));
+        lint_times.push(start.elapsed());
+        let start = Instant::now();
+        std::hint::black_box(assess(&risk_files, &ctx));
+        risk_times.push(start.elapsed());
+    }
+    let lint_med = median(&mut lint_times);
+    let risk_med = median(&mut risk_times);
+
     let best = full.iter().min().copied().unwrap_or_default();
     let med = median(&mut full);
     let parse_best = parse_only.iter().min().copied().unwrap_or_default();
@@ -128,5 +181,10 @@ fn main() {
         parse_best.as_secs_f64() * 1e3,
         parse_med.as_secs_f64() * 1e3,
         100.0 * parse_med.as_secs_f64() / med.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "  stages      lint median {:.2} ms, risk median {:.2} ms (single-threaded, pre-parsed)",
+        lint_med.as_secs_f64() * 1e3,
+        risk_med.as_secs_f64() * 1e3
     );
 }
