@@ -99,7 +99,8 @@ fn default_command_prefix() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
-    /// Job workers in this process.
+    /// Job workers in this process; 0 makes a web-only replica that stores
+    /// deliveries for other replicas' workers.
     pub workers: usize,
     /// Largest accepted webhook body (GitHub payloads never exceed 25 MB).
     pub max_body_bytes: usize,

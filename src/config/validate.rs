@@ -16,9 +16,6 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
             "must be one word such as `/bytebase`".into(),
         ));
     }
-    if c.server.workers == 0 {
-        return Err(("server.workers".into(), "must be at least 1".into()));
-    }
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, env) in c.environments.iter().enumerate() {
         let at = |k: &str| format!("environments[{i}].{k}");
