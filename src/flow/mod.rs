@@ -19,6 +19,7 @@ pub mod analysis;
 pub mod approvals;
 pub mod render;
 pub mod repo_config;
+pub mod rollout;
 
 use crate::config::Config;
 use crate::event::{Event, PrAction, PullRequestEvent, RerunEvent};
@@ -220,6 +221,9 @@ async fn pull_request_lifecycle(ctx: &FlowContext, pr: &PullRequestEvent) -> Res
             json!({"head_sha": pr.head_sha, "merge_sha": merge_sha}),
         );
         audit::append(&ctx.db, &e).await?;
+        if *merged {
+            rollout::start_on_merge(ctx, pr, &cr).await?;
+        }
     }
     Ok(())
 }

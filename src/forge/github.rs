@@ -13,9 +13,9 @@
 
 use super::retry::{RetryPolicy, Verdict, classify};
 use super::{
-    Annotation, ChangedFile, CheckConclusion, CheckHandle, CheckResult, DirEntry, FileStatus,
-    Forge, ForgeError, ForgeFuture, Permission, PrComment, PrReview, PullRequestInfo,
-    truncate_with_note,
+    Annotation, ChangedFile, CheckConclusion, CheckHandle, CheckResult, DeploymentState, DirEntry,
+    FileStatus, Forge, ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview,
+    PullRequestInfo, truncate_with_note,
 };
 use crate::config::GithubForge as GithubSettings;
 use crate::event::{ForgeKind, PrRef, RepoRef, ReviewState};
@@ -606,6 +606,69 @@ impl GithubForge {
         Ok(())
     }
 
+    async fn create_deployment_impl(
+        &self,
+        repo: &RepoRef,
+        d: &NewDeployment<'_>,
+    ) -> Result<u64, ForgeError> {
+        let path = format!("{}/deployments", repo_path(repo)?);
+        // bytegate has already decided to deploy: no auto-merge of the default
+        // branch into the ref, no required status contexts.
+        let body = json!({
+            "ref": d.sha,
+            "environment": d.environment,
+            "description": truncate_with_note(d.description, MAX_STATUS_DESCRIPTION, "…"),
+            "auto_merge": false,
+            "required_contexts": [],
+            "transient_environment": false,
+            "production_environment": d.production,
+        });
+        let v: Value = self
+            .send_json(
+                repo,
+                "repos/create-deployment",
+                Method::POST,
+                &path,
+                Some(&body),
+            )
+            .await?;
+        v["id"].as_u64().ok_or_else(|| ForgeError::Decode {
+            op: "repos/create-deployment",
+            message: format!(
+                "no deployment id in the answer: {}",
+                v["message"].as_str().unwrap_or("")
+            ),
+        })
+    }
+
+    async fn set_deployment_status_impl(
+        &self,
+        repo: &RepoRef,
+        deployment_id: u64,
+        state: DeploymentState,
+        description: &str,
+        log_url: Option<&str>,
+    ) -> Result<(), ForgeError> {
+        let path = format!("{}/deployments/{deployment_id}/statuses", repo_path(repo)?);
+        let mut body = json!({
+            "state": state.as_str(),
+            "description": truncate_with_note(description, MAX_STATUS_DESCRIPTION, "…"),
+        });
+        if let Some(url) = log_url {
+            body["log_url"] = json!(url);
+        }
+        let _: Value = self
+            .send_json(
+                repo,
+                "repos/create-deployment-status",
+                Method::POST,
+                &path,
+                Some(&body),
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn list_comments_impl(&self, pr: &PrRef) -> Result<Vec<PrComment>, ForgeError> {
         let path = format!("{}/issues/{}/comments", repo_path(&pr.repo)?, pr.number);
         let comments: Vec<GhComment> = self
@@ -826,6 +889,25 @@ impl Forge for GithubForge {
 
     fn max_comment_chars(&self) -> usize {
         MAX_COMMENT_CHARS
+    }
+
+    fn create_deployment<'a>(
+        &'a self,
+        repo: &'a RepoRef,
+        d: &'a NewDeployment<'a>,
+    ) -> ForgeFuture<'a, u64> {
+        Box::pin(self.create_deployment_impl(repo, d))
+    }
+
+    fn set_deployment_status<'a>(
+        &'a self,
+        repo: &'a RepoRef,
+        deployment_id: u64,
+        state: DeploymentState,
+        description: &'a str,
+        log_url: Option<&'a str>,
+    ) -> ForgeFuture<'a, ()> {
+        Box::pin(self.set_deployment_status_impl(repo, deployment_id, state, description, log_url))
     }
 
     fn is_team_member<'a>(

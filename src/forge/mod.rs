@@ -328,6 +328,44 @@ pub struct DirEntry {
     pub is_file: bool,
 }
 
+/// The state of a deployment (GitHub deployment statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentState {
+    /// Waiting (for approvals, a window, a previous stage).
+    Queued,
+    /// Being applied.
+    InProgress,
+    /// Applied.
+    Success,
+    /// The deploy failed.
+    Failure,
+}
+
+impl DeploymentState {
+    /// GitHub's deployment-status `state` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentState::Queued => "queued",
+            DeploymentState::InProgress => "in_progress",
+            DeploymentState::Success => "success",
+            DeploymentState::Failure => "failure",
+        }
+    }
+}
+
+/// A deployment to create: one per rollout stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeployment<'a> {
+    /// The commit deployed (the merge commit).
+    pub sha: &'a str,
+    /// bytegate's environment name.
+    pub environment: &'a str,
+    /// Short description.
+    pub description: &'a str,
+    /// Whether the environment is the last one (GitHub's `production_environment`).
+    pub production: bool,
+}
+
 /// A code forge, seen by the engine. Object-safe: held as `Arc<dyn Forge>`.
 ///
 /// Every method is one logical operation; implementations retry transient
@@ -408,6 +446,43 @@ pub trait Forge: Send + Sync {
 
     /// Largest comment body the forge accepts, in characters.
     fn max_comment_chars(&self) -> usize;
+
+    /// Creates a deployment of `d.sha` to `d.environment`; returns its id.
+    /// Forges without deployments answer [`ForgeError::Unsupported`] (the
+    /// rollout then reports through the deploy comment only).
+    fn create_deployment<'a>(
+        &'a self,
+        repo: &'a RepoRef,
+        d: &'a NewDeployment<'a>,
+    ) -> ForgeFuture<'a, u64> {
+        let _ = (repo, d);
+        let forge = self.kind();
+        Box::pin(async move {
+            Err(ForgeError::Unsupported {
+                op: "deployments",
+                forge,
+            })
+        })
+    }
+
+    /// Adds a status to a deployment made by [`Forge::create_deployment`].
+    fn set_deployment_status<'a>(
+        &'a self,
+        repo: &'a RepoRef,
+        deployment_id: u64,
+        state: DeploymentState,
+        description: &'a str,
+        log_url: Option<&'a str>,
+    ) -> ForgeFuture<'a, ()> {
+        let _ = (repo, deployment_id, state, description, log_url);
+        let forge = self.kind();
+        Box::pin(async move {
+            Err(ForgeError::Unsupported {
+                op: "deployment statuses",
+                forge,
+            })
+        })
+    }
 
     /// Whether `user` is an active member of `team` (`org/team-slug` on
     /// GitHub), seen with the repository's credentials. Implementations may

@@ -36,11 +36,27 @@ pub enum AuditAction {
     ApprovalRefused,
     /// An environment's approval decision changed (satisfied or not).
     ApprovalDecided,
+    /// A merged PR's rollout was created.
+    RolloutCreated,
+    /// A rollout stage waits (approvals, deploy window); the reason is in the detail.
+    StageWaiting,
+    /// A rollout stage started deploying.
+    StageStarted,
+    /// A rollout stage deployed every database of its environment.
+    StageSucceeded,
+    /// A rollout stage failed or was refused; the rollout stops.
+    StageFailed,
+    /// One migration was applied to one database (with the sha256 of its SQL).
+    DeployApplied,
+    /// A deploy to one database was refused (drift, out of order, dirty) or failed.
+    DeployRefused,
+    /// Someone asked for a stage to deploy (`/bytebase deploy ENV`).
+    DeployRequested,
 }
 
 impl AuditAction {
     /// Every action, for parsing and listings.
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::ReviewStarted,
         AuditAction::ReviewCompleted,
         AuditAction::ReviewFailed,
@@ -54,6 +70,14 @@ impl AuditAction {
         AuditAction::ApprovalRevoked,
         AuditAction::ApprovalRefused,
         AuditAction::ApprovalDecided,
+        AuditAction::RolloutCreated,
+        AuditAction::StageWaiting,
+        AuditAction::StageStarted,
+        AuditAction::StageSucceeded,
+        AuditAction::StageFailed,
+        AuditAction::DeployApplied,
+        AuditAction::DeployRefused,
+        AuditAction::DeployRequested,
     ];
 
     /// The stored name.
@@ -68,6 +92,14 @@ impl AuditAction {
             AuditAction::ChangeRequestClosed => "change_request.closed",
             AuditAction::ChangeRequestMerged => "change_request.merged",
             AuditAction::ChangeRequestReopened => "change_request.reopened",
+            AuditAction::RolloutCreated => "rollout.created",
+            AuditAction::StageWaiting => "stage.waiting",
+            AuditAction::StageStarted => "stage.started",
+            AuditAction::StageSucceeded => "stage.succeeded",
+            AuditAction::StageFailed => "stage.failed",
+            AuditAction::DeployApplied => "deploy.applied",
+            AuditAction::DeployRefused => "deploy.refused",
+            AuditAction::DeployRequested => "deploy.requested",
             AuditAction::ApprovalGranted => "approval.granted",
             AuditAction::ApprovalRevoked => "approval.revoked",
             AuditAction::ApprovalRefused => "approval.refused",

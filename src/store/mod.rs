@@ -3,11 +3,12 @@
 
 pub mod approvals;
 pub mod audit;
-pub mod deliveries;
-pub mod jobs;
 pub mod change_requests;
+pub mod deliveries;
 pub mod embedded;
+pub mod jobs;
 pub mod reviews;
+pub mod rollouts;
 pub mod testdb;
 
 use sqlx::PgPool;

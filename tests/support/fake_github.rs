@@ -72,6 +72,25 @@ pub struct Request {
     pub status: u16,
 }
 
+/// A deployment as the fake stores it, with its statuses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    /// Id.
+    pub id: u64,
+    /// Repository.
+    pub repo: String,
+    /// The deployed ref.
+    pub sha: String,
+    /// Environment.
+    pub environment: String,
+    /// `production_environment`.
+    pub production: bool,
+    /// Status states in order (`queued`, `in_progress`, `success`, ...).
+    pub statuses: Vec<String>,
+    /// Status descriptions in order.
+    pub descriptions: Vec<String>,
+}
+
 /// A pull request the fake can describe (`pulls/get`).
 #[derive(Debug, Clone)]
 pub struct Pull {
@@ -98,6 +117,7 @@ struct State_ {
     permissions: HashMap<(String, String), String>,
     /// `(org/team, user)`, lowercase: active team members.
     team_members: std::collections::HashSet<(String, String)>,
+    deployments: Vec<Deployment>,
     requests: Vec<Request>,
     violations: Vec<String>,
     failures: VecDeque<Failure>,
@@ -271,6 +291,11 @@ impl FakeGithub {
             s.team_members
                 .insert((team.to_ascii_lowercase(), user.to_ascii_lowercase()))
         });
+    }
+
+    /// Deployments created, in order.
+    pub fn deployments(&self) -> Vec<Deployment> {
+        self.with(|s| s.deployments.clone())
     }
 
     /// Answers the next `times` requests of operation `op` with `status`
@@ -477,6 +502,8 @@ fn route(method: &Method, segs: &[&str]) -> &'static str {
         ("POST", ["repos", _, _, "check-runs"]) => "checks/create",
         ("PATCH", ["repos", _, _, "check-runs", _]) => "checks/update",
         ("POST", ["repos", _, _, "statuses", _]) => "repos/create-commit-status",
+        ("POST", ["repos", _, _, "deployments"]) => "repos/create-deployment",
+        ("POST", ["repos", _, _, "deployments", _, "statuses"]) => "repos/create-deployment-status",
         ("GET", ["repos", _, _, "issues", _, "comments"]) => "issues/list-comments",
         ("POST", ["repos", _, _, "issues", _, "comments"]) => "issues/create-comment",
         ("PATCH", ["repos", _, _, "issues", "comments", _]) => "issues/update-comment",
@@ -622,7 +649,7 @@ fn answer(
     let schema = if op == "repos/create-commit-status" {
         Some(contract::status_schema())
     } else {
-        contract::request_schema(op).cloned()
+        deployment_schema(op).or_else(|| contract::request_schema(op).cloned())
     };
     match (&schema, &parsed) {
         (Some(schema), Some(v)) => {
@@ -798,6 +825,40 @@ fn answer(
                 json!({"id": s.statuses.len(), "state": body["state"], "context": body["context"]}),
             ))
         }
+        "repos/create-deployment" => {
+            s.next_id += 1;
+            let d = Deployment {
+                id: s.next_id,
+                repo,
+                sha: body["ref"].as_str().unwrap_or("").to_string(),
+                environment: body["environment"]
+                    .as_str()
+                    .unwrap_or("production")
+                    .to_string(),
+                production: body["production_environment"].as_bool().unwrap_or(false),
+                statuses: Vec::new(),
+                descriptions: Vec::new(),
+            };
+            let reply =
+                json!({"id": d.id, "ref": d.sha, "sha": d.sha, "environment": d.environment});
+            s.deployments.push(d);
+            json_reply((201, reply))
+        }
+        "repos/create-deployment-status" => {
+            let id: u64 = segs[4].parse().unwrap_or(0);
+            let Some(d) = s
+                .deployments
+                .iter_mut()
+                .find(|d| d.id == id && d.repo == repo)
+            else {
+                return json_reply(not_found());
+            };
+            d.statuses
+                .push(body["state"].as_str().unwrap_or("").to_string());
+            d.descriptions
+                .push(body["description"].as_str().unwrap_or("").to_string());
+            json_reply((201, json!({"id": d.statuses.len(), "state": body["state"]})))
+        }
         "issues/list-comments" => {
             let number: u64 = segs[4].parse().unwrap_or(0);
             let all: Vec<Value> = s
@@ -866,6 +927,42 @@ fn answer(
             json_reply((200, v))
         }
         _ => json_reply(not_found()),
+    }
+}
+
+/// Request schemas of the deployment endpoints (not in the contract file;
+/// fields and enums as GitHub documents them).
+fn deployment_schema(op: &str) -> Option<Value> {
+    match op {
+        "repos/create-deployment" => Some(json!({
+            "type": "object",
+            "required": ["ref"],
+            "properties": {
+                "ref": {"type": "string"},
+                "task": {"type": "string"},
+                "auto_merge": {"type": "boolean"},
+                "required_contexts": {"type": "array", "items": {"type": "string"}},
+                "payload": {},
+                "environment": {"type": "string"},
+                "description": {"type": "string"},
+                "transient_environment": {"type": "boolean"},
+                "production_environment": {"type": "boolean"}
+            }
+        })),
+        "repos/create-deployment-status" => Some(json!({
+            "type": "object",
+            "required": ["state"],
+            "properties": {
+                "state": {"type": "string", "enum": ["error", "failure", "inactive", "in_progress", "queued", "pending", "success"]},
+                "target_url": {"type": "string"},
+                "log_url": {"type": "string"},
+                "description": {"type": "string", "maxLength": 140},
+                "environment": {"type": "string"},
+                "environment_url": {"type": "string"},
+                "auto_inactive": {"type": "boolean"}
+            }
+        })),
+        _ => None,
     }
 }
 

@@ -1,0 +1,1001 @@
+//! Rollouts: a merged pull request that changed migrations is applied
+//! environment by environment (config order), over the migration files as
+//! they are in the merge commit.
+//!
+//! A stage runs when the previous stage succeeded, its approval policy holds
+//! and its deploy window is open; otherwise it waits and the deploy comment
+//! says what for. A failed stage stops the rollout. Everything that moves a
+//! rollout ([`start_on_merge`], [`advance`], [`deploy_command`]) goes through
+//! one driver that holds a per-rollout session lock in the meta database
+//! (polled, never waited for inside a transaction), so two workers never
+//! drive one rollout at once; stages are claimed atomically on top of that,
+//! and each target's own advisory lock and history make a repeated run apply
+//! nothing twice.
+//!
+//! Only merged pull requests reach a database here: for a fork PR that is
+//! the base repository's code (the merge commit), never the fork's head.
+
+use super::analysis;
+use super::repo_config::{REPO_CONFIG_PATH, RepoConfig};
+use super::{BOT_ACTOR, FlowContext, FlowError};
+use crate::config::{DeployWindow, Environment};
+use crate::deploy::{self, DeployError, DeployOptions, DeployReport};
+use crate::event::{PrAction, PrRef, PullRequestEvent};
+use crate::forge::{DeploymentState, Forge, ForgeError, NewDeployment, truncate_with_note};
+use crate::store::audit::{self, AuditAction, AuditEntry};
+use crate::store::change_requests::{self, ChangeRequest};
+use crate::store::rollouts::{self, Rollout, Stage};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::{ConnectOptions, Connection, PgConnection};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// The hidden marker that finds the deploy comment (separate from the review comment).
+pub const DEPLOY_COMMENT_MARKER: &str = "<!-- bytegate:deploy -->";
+/// A running stage is someone's for this long (then a crashed worker's stage is taken over).
+const STAGE_LEASE: Duration = Duration::from_secs(30 * 60);
+/// How long a driver waits for another driver of the same rollout. The holder
+/// re-evaluates every stage before it lets go, so giving up loses nothing.
+const DRIVE_LOCK_WAIT: Duration = Duration::from_secs(30);
+const DRIVE_LOCK_POLL: Duration = Duration::from_millis(100);
+/// Advisory-lock keys of rollout drivers: this base plus the rollout id.
+const DRIVE_LOCK_BASE: i64 = 0x5230_0000_0000_0000;
+/// Migration files read from the forge at the same time.
+const CONCURRENT_READS: usize = 8;
+
+/// A merged pull request that changed migrations gets a rollout (once, however
+/// often the merge event arrives), and its first stages run.
+pub async fn start_on_merge(
+    ctx: &FlowContext,
+    pr: &PullRequestEvent,
+    cr: &ChangeRequest,
+) -> Result<(), FlowError> {
+    let PrAction::Closed {
+        merged: true,
+        merge_sha: Some(merge_sha),
+    } = &pr.action
+    else {
+        return Ok(());
+    };
+    if ctx.config.environments.is_empty() {
+        return Ok(());
+    }
+    let forge = ctx.forges.for_repo(&pr.pr.repo)?;
+    let dir = migrations_dir(ctx, forge.as_ref(), &pr.pr, merge_sha).await?;
+    let files = forge.list_pr_files(&pr.pr).await?;
+    if analysis::migration_changes(&files, &dir).is_empty() {
+        return Ok(());
+    }
+    let envs: Vec<&str> = ctx
+        .config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let (rollout, created) =
+        rollouts::create(&ctx.db, cr.id, merge_sha, &pr.html_url, &envs).await?;
+    if created {
+        let detail = json!({"rollout": rollout.id, "merge_sha": merge_sha, "environments": envs});
+        audit::append(
+            &ctx.db,
+            &entry(cr, BOT_ACTOR, AuditAction::RolloutCreated, None, detail),
+        )
+        .await?;
+    }
+    drive(ctx, forge.as_ref(), cr, &pr.pr, rollout.id, BOT_ACTOR).await
+}
+
+/// Re-evaluates a merged PR's rollout (after an approval, or when a deploy
+/// window may have opened): runs every stage whose turn has come.
+pub async fn advance(ctx: &FlowContext, pr: &PrRef) -> Result<(), FlowError> {
+    let Some((cr, rollout)) = find(ctx, pr).await? else {
+        return Ok(());
+    };
+    let forge = ctx.forges.for_repo(&pr.repo)?;
+    drive(ctx, forge.as_ref(), &cr, pr, rollout.id, BOT_ACTOR).await
+}
+
+/// `/bytebase deploy ENV` on a merged PR: starts the waiting stage of `environment`
+/// when its turn has come and its policy holds (a failed stage is tried again).
+/// Returns the reply for the thread.
+pub async fn deploy_command(
+    ctx: &FlowContext,
+    pr: &PrRef,
+    environment: &str,
+    actor: &str,
+) -> Result<String, FlowError> {
+    let Some(env) = ctx.config.environment(environment) else {
+        let known: Vec<_> = ctx.config.environments.iter().map(|e| &e.name).collect();
+        return Ok(format!(
+            "There is no environment `{environment}` (known: {}).",
+            known
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    let Some(cr) = change_requests::find(
+        &ctx.db,
+        pr.repo.forge.as_str(),
+        &pr.repo.full_name,
+        pr.number as i64,
+    )
+    .await?
+    else {
+        return Ok("bytegate has not seen this pull request.".to_string());
+    };
+    if cr.state != "merged" {
+        return Ok(
+            "`deploy` starts a stage of a merged pull request's rollout; this one is not merged. Deploys start on merge.".to_string(),
+        );
+    }
+    let Some(rollout) = rollouts::for_change_request(&ctx.db, cr.id).await? else {
+        return Ok("This pull request has no rollout (it changed no migrations).".to_string());
+    };
+    audit::append(
+        &ctx.db,
+        &entry(
+            &cr,
+            actor,
+            AuditAction::DeployRequested,
+            Some(&env.name),
+            json!({"rollout": rollout.id}),
+        ),
+    )
+    .await?;
+    let stages = rollouts::stages(&ctx.db, rollout.id).await?;
+    let Some(stage) = stages.iter().find(|s| s.environment == env.name) else {
+        return Ok(format!(
+            "The rollout of this pull request has no `{}` stage (it was created before the environment was configured).",
+            env.name
+        ));
+    };
+    match stage.state.as_str() {
+        "succeeded" => return Ok(format!("`{}` is already deployed.", env.name)),
+        "running" => return Ok(format!("`{}` is deploying now.", env.name)),
+        _ => {}
+    }
+    if let Some(prev) = stages
+        .iter()
+        .take_while(|s| s.position < stage.position)
+        .find(|s| s.state != "succeeded" && s.state != "skipped")
+    {
+        return Ok(format!(
+            "`{}` comes after `{}`, which is {}.",
+            env.name, prev.environment, prev.state
+        ));
+    }
+    if stage.state == "failed" {
+        // Asked for explicitly: a failed stage (a timeout, a busy target) gets another try.
+        rollouts::set_waiting_after_failure(
+            &ctx.db,
+            stage.id,
+            &format!("retry requested by @{actor}"),
+        )
+        .await?;
+        rollouts::set_state(&ctx.db, rollout.id, "running").await?;
+    }
+    let forge = ctx.forges.for_repo(&pr.repo)?;
+    drive(ctx, forge.as_ref(), &cr, pr, rollout.id, actor).await?;
+    let after = rollouts::stages(&ctx.db, rollout.id).await?;
+    let Some(stage) = after.into_iter().find(|s| s.environment == env.name) else {
+        return Ok(String::new());
+    };
+    Ok(match stage.state.as_str() {
+        "succeeded" => format!("Deployed to `{}`.", env.name),
+        "failed" => format!(
+            "Deploying to `{}` failed:\n\n```text\n{}\n```",
+            env.name,
+            stage.error.as_deref().unwrap_or("unknown error")
+        ),
+        "running" => format!("`{}` is deploying now.", env.name),
+        _ => format!(
+            "`{}` is waiting: {}.",
+            env.name,
+            stage.waiting_for.as_deref().unwrap_or("its turn")
+        ),
+    })
+}
+
+async fn find(
+    ctx: &FlowContext,
+    pr: &PrRef,
+) -> Result<Option<(ChangeRequest, Rollout)>, FlowError> {
+    let Some(cr) = change_requests::find(
+        &ctx.db,
+        pr.repo.forge.as_str(),
+        &pr.repo.full_name,
+        pr.number as i64,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    if cr.state != "merged" {
+        return Ok(None);
+    }
+    Ok(rollouts::for_change_request(&ctx.db, cr.id)
+        .await?
+        .map(|r| (cr, r)))
+}
+
+fn entry<'a>(
+    cr: &'a ChangeRequest,
+    actor: &'a str,
+    action: AuditAction,
+    environment: Option<&'a str>,
+    detail: Value,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        actor,
+        action,
+        forge: Some(&cr.forge),
+        repo: Some(&cr.repo),
+        number: Some(cr.number),
+        environment,
+        detail,
+    }
+}
+
+/// The migrations folder: the repository's `.bytegate.yaml` at the merge
+/// commit (the base branch's code), else the server's setting.
+async fn migrations_dir(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PrRef,
+    merge_sha: &str,
+) -> Result<String, FlowError> {
+    let repo_config = match forge
+        .file_content(&pr.repo, REPO_CONFIG_PATH, merge_sha)
+        .await?
+    {
+        Some(bytes) => RepoConfig::parse(&String::from_utf8_lossy(&bytes)).unwrap_or_default(),
+        None => RepoConfig::default(),
+    };
+    Ok(repo_config
+        .migrations_dir
+        .unwrap_or_else(|| ctx.config.project.migrations_dir.clone()))
+}
+
+/// Every migration file in the folder at `sha` (one level of subfolders, for
+/// `VERSION_name/up.sql` layouts), with its bytes.
+async fn read_migrations(
+    forge: &dyn Forge,
+    pr: &PrRef,
+    dir: &str,
+    sha: &str,
+) -> Result<Vec<(String, Vec<u8>)>, FlowError> {
+    let mut paths = Vec::new();
+    for e in forge.list_directory(&pr.repo, dir, sha).await? {
+        if e.is_file {
+            if analysis::is_migration(&e.path, dir) {
+                paths.push(e.path);
+            }
+        } else {
+            for sub in forge.list_directory(&pr.repo, &e.path, sha).await? {
+                if sub.is_file && analysis::is_migration(&sub.path, dir) {
+                    paths.push(sub.path);
+                }
+            }
+        }
+    }
+    let reads: Vec<_> = paths
+        .iter()
+        .map(|p| async move {
+            match forge.file_content(&pr.repo, p, sha).await? {
+                Some(bytes) => Ok((p.clone(), bytes)),
+                None => Err(FlowError::Forge(ForgeError::Transient {
+                    op: "repos/get-content",
+                    message: format!("{p} is listed but missing at {sha}"),
+                })),
+            }
+        })
+        .collect();
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(reads)
+        .buffered(CONCURRENT_READS)
+        .try_collect()
+        .await
+}
+
+/// A session-level advisory lock in the meta database on its own connection:
+/// held across the deploy without an open transaction, released when dropped
+/// (the connection closes).
+struct DriveLock {
+    conn: Option<PgConnection>,
+}
+
+impl DriveLock {
+    async fn acquire(ctx: &FlowContext, rollout_id: i64) -> Result<Option<DriveLock>, FlowError> {
+        let mut conn = (*ctx.db.connect_options()).clone().connect().await?;
+        let key = DRIVE_LOCK_BASE.wrapping_add(rollout_id);
+        let start = Instant::now();
+        loop {
+            let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                .bind(key)
+                .fetch_one(&mut conn)
+                .await?;
+            if got {
+                return Ok(Some(DriveLock { conn: Some(conn) }));
+            }
+            if start.elapsed() >= DRIVE_LOCK_WAIT {
+                let _ = conn.close().await;
+                return Ok(None);
+            }
+            tokio::time::sleep(DRIVE_LOCK_POLL).await;
+        }
+    }
+
+    async fn release(mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Closing the session releases its advisory locks.
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// Why a stage cannot start now, or `None` when it may.
+async fn gate(
+    ctx: &FlowContext,
+    cr: &ChangeRequest,
+    env: &Environment,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, FlowError> {
+    if let Some(reason) = policy_gate(ctx, cr, env).await? {
+        return Ok(Some(reason));
+    }
+    if let Some(w) = &env.deploy_window
+        && !w.is_open(now)
+    {
+        return Ok(Some(format!(
+            "the deploy window ({}) is closed",
+            describe_window(w)
+        )));
+    }
+    Ok(None)
+}
+
+/// Whether `env`'s approval policy holds for the change request. Reads the
+/// decision the approvals flow stores per environment
+/// (`change_requests.approval_decision`, re-decided on every approval event,
+/// also after merge); without one, only an environment that needs no approval
+/// and no role holds.
+async fn policy_gate(
+    ctx: &FlowContext,
+    cr: &ChangeRequest,
+    env: &Environment,
+) -> Result<Option<String>, FlowError> {
+    let (decided,): (Option<bool>,) = sqlx::query_as(
+        "SELECT (approval_decision -> $2)::boolean FROM change_requests WHERE id = $1",
+    )
+    .bind(cr.id)
+    .bind(&env.name)
+    .fetch_one(&ctx.db)
+    .await?;
+    let needs_nothing =
+        env.approvals == 0 && env.roles.is_empty() && env.high_risk_extra_approvals == 0;
+    let holds = decided.unwrap_or(needs_nothing);
+    if holds {
+        return Ok(None);
+    }
+    let mut reason = format!("approvals for `{}`", env.name);
+    if env.approvals > 0 {
+        let _ = write!(reason, " ({} required", env.approvals);
+        if !env.roles.is_empty() {
+            let _ = write!(reason, ", including {}", env.roles.join(" and "));
+        }
+        reason.push(')');
+    }
+    Ok(Some(reason))
+}
+
+fn describe_window(w: &DeployWindow) -> String {
+    let days: Vec<String> = w
+        .days
+        .iter()
+        .map(|d| format!("{d:?}").to_lowercase())
+        .collect();
+    format!(
+        "{} {}–{} {}",
+        days.join(","),
+        w.start.0.format("%H:%M"),
+        w.end.0.format("%H:%M"),
+        w.timezone.0
+    )
+}
+
+/// Moves the rollout as far as it can go now, then reports.
+async fn drive(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    pr: &PrRef,
+    rollout_id: i64,
+    actor: &str,
+) -> Result<(), FlowError> {
+    let Some(lock) = DriveLock::acquire(ctx, rollout_id).await? else {
+        tracing::info!(
+            rollout = rollout_id,
+            "another worker is driving this rollout"
+        );
+        return Ok(());
+    };
+    let result = drive_locked(ctx, forge, cr, pr, rollout_id, actor).await;
+    lock.release().await;
+    result
+}
+
+async fn drive_locked(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    pr: &PrRef,
+    rollout_id: i64,
+    actor: &str,
+) -> Result<(), FlowError> {
+    let rollout = rollouts::get(&ctx.db, rollout_id).await?;
+    let mut files: Option<Vec<(String, Vec<u8>)>> = None;
+    loop {
+        let stages = rollouts::stages(&ctx.db, rollout.id).await?;
+        let Some(stage) = stages
+            .iter()
+            .find(|s| s.state != "succeeded" && s.state != "skipped")
+        else {
+            break;
+        };
+        if stage.state == "failed" {
+            break;
+        }
+        let Some(env) = ctx.config.environment(&stage.environment) else {
+            let msg = format!(
+                "environment `{}` is no longer configured",
+                stage.environment
+            );
+            rollouts::set_waiting(&ctx.db, stage.id, &msg).await?;
+            break;
+        };
+        if stage.state != "running"
+            && let Some(reason) = gate(ctx, cr, env, Utc::now()).await?
+        {
+            if stage.waiting_for.as_deref() != Some(reason.as_str()) {
+                rollouts::set_waiting(&ctx.db, stage.id, &reason).await?;
+                let detail = json!({"rollout": rollout.id, "waiting_for": reason});
+                audit::append(
+                    &ctx.db,
+                    &entry(
+                        cr,
+                        BOT_ACTOR,
+                        AuditAction::StageWaiting,
+                        Some(&env.name),
+                        detail,
+                    ),
+                )
+                .await?;
+            }
+            break;
+        }
+        // We hold the rollout's drive lock: a stage still `running` belongs to a driver that died.
+        let Some(stage) = rollouts::claim_stage(&ctx.db, stage.id, STAGE_LEASE, true).await? else {
+            break;
+        };
+        rollouts::set_state(&ctx.db, rollout.id, "running").await?;
+        audit::append(
+            &ctx.db,
+            &entry(
+                cr,
+                actor,
+                AuditAction::StageStarted,
+                Some(&env.name),
+                json!({"rollout": rollout.id, "merge_sha": rollout.merge_sha}),
+            ),
+        )
+        .await?;
+        report(ctx, forge, pr, &rollout).await?;
+        if files.is_none() {
+            let dir = migrations_dir(ctx, forge, pr, &rollout.merge_sha).await?;
+            match read_migrations(forge, pr, &dir, &rollout.merge_sha).await {
+                Ok(f) => files = Some(f),
+                Err(e) => {
+                    // Nothing was applied: the stage waits for the job's retry.
+                    let reason = format!("reading the migrations failed: {e}");
+                    rollouts::release_stage(&ctx.db, stage.id, &reason, &json!([])).await?;
+                    return Err(e);
+                }
+            }
+        }
+        let outcome = run_stage(
+            ctx,
+            cr,
+            &rollout,
+            env,
+            files.as_deref().unwrap_or(&[]),
+            actor,
+        )
+        .await?;
+        match outcome {
+            StageOutcome::Succeeded(result) => {
+                rollouts::finish_stage(&ctx.db, stage.id, true, None, &result).await?;
+                audit::append(
+                    &ctx.db,
+                    &entry(
+                        cr,
+                        BOT_ACTOR,
+                        AuditAction::StageSucceeded,
+                        Some(&env.name),
+                        json!({"rollout": rollout.id, "databases": result}),
+                    ),
+                )
+                .await?;
+            }
+            StageOutcome::Failed { error, result } => {
+                rollouts::finish_stage(&ctx.db, stage.id, false, Some(&error), &result).await?;
+                audit::append(
+                    &ctx.db,
+                    &entry(
+                        cr,
+                        BOT_ACTOR,
+                        AuditAction::StageFailed,
+                        Some(&env.name),
+                        json!({"rollout": rollout.id, "error": error, "databases": result}),
+                    ),
+                )
+                .await?;
+                break;
+            }
+            StageOutcome::Retry { reason, result } => {
+                rollouts::release_stage(&ctx.db, stage.id, &reason, &result).await?;
+                break;
+            }
+        }
+    }
+    let stages = rollouts::stages(&ctx.db, rollout.id).await?;
+    let state = overall_state(&stages);
+    rollouts::set_state(&ctx.db, rollout.id, state).await?;
+    report(ctx, forge, pr, &rollout).await
+}
+
+fn overall_state(stages: &[Stage]) -> &'static str {
+    if stages.iter().any(|s| s.state == "failed") {
+        "failed"
+    } else if stages
+        .iter()
+        .all(|s| s.state == "succeeded" || s.state == "skipped")
+    {
+        "succeeded"
+    } else if stages.iter().any(|s| s.state == "running") {
+        "running"
+    } else {
+        "waiting"
+    }
+}
+
+enum StageOutcome {
+    Succeeded(Value),
+    Failed {
+        error: String,
+        result: Value,
+    },
+    /// Nothing failed for good (unreachable or busy target): the stage waits again.
+    Retry {
+        reason: String,
+        result: Value,
+    },
+}
+
+/// Applies the plan to every database of the environment, in config order;
+/// the first failure stops the stage.
+async fn run_stage(
+    ctx: &FlowContext,
+    cr: &ChangeRequest,
+    rollout: &Rollout,
+    env: &Environment,
+    files: &[(String, Vec<u8>)],
+    actor: &str,
+) -> Result<StageOutcome, FlowError> {
+    let mut results = Vec::new();
+    let applied_by = if actor == BOT_ACTOR {
+        BOT_ACTOR.to_string()
+    } else {
+        format!("{BOT_ACTOR} (deploy by {actor})")
+    };
+    let mut opts = DeployOptions::for_environment(env, &applied_by, rollout.html_url.as_deref());
+    // A deploy that waits longer than the stage lease would be taken over.
+    opts.lock_wait = opts.lock_wait.min(STAGE_LEASE / 2);
+    for db in &env.databases {
+        let outcome = deploy_one(db, files, &opts).await;
+        let (value, failure) = match outcome {
+            Ok(report) => {
+                for a in &report.applied {
+                    let detail = json!({
+                        "rollout": rollout.id, "database": db.name, "version": a.version,
+                        "path": a.path, "sha256": a.checksum, "duration_ms": a.duration_ms,
+                        "transactional": a.transactional,
+                    });
+                    audit::append(
+                        &ctx.db,
+                        &entry(
+                            cr,
+                            BOT_ACTOR,
+                            AuditAction::DeployApplied,
+                            Some(&env.name),
+                            detail,
+                        ),
+                    )
+                    .await?;
+                }
+                (database_result(&db.name, Some(&report), None), None)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                audit::append(
+                    &ctx.db,
+                    &entry(
+                        cr,
+                        BOT_ACTOR,
+                        AuditAction::DeployRefused,
+                        Some(&env.name),
+                        json!({"rollout": rollout.id, "database": db.name, "error": message}),
+                    ),
+                )
+                .await?;
+                (
+                    database_result(&db.name, None, Some(&message)),
+                    Some((e.is_retryable(), message)),
+                )
+            }
+        };
+        results.push(value);
+        if let Some((retryable, message)) = failure {
+            let error = format!("{}: {message}", db.name);
+            let result = Value::Array(results);
+            return Ok(if retryable {
+                StageOutcome::Retry {
+                    reason: format!("{error} (retry with `deploy {}`)", env.name),
+                    result,
+                }
+            } else {
+                StageOutcome::Failed { error, result }
+            });
+        }
+    }
+    Ok(StageOutcome::Succeeded(Value::Array(results)))
+}
+
+/// Why one database was not deployed.
+#[derive(Debug, thiserror::Error)]
+enum DeployFailure {
+    #[error("{0}")]
+    Plan(#[from] deploy::PlanError),
+    #[error("{0}")]
+    Deploy(DeployError),
+    #[error("the deploy task failed: {0}")]
+    Task(String),
+}
+
+impl DeployFailure {
+    fn is_retryable(&self) -> bool {
+        matches!(self, DeployFailure::Deploy(e) if e.is_retryable())
+    }
+}
+
+async fn deploy_one(
+    db: &crate::config::Database,
+    files: &[(String, Vec<u8>)],
+    opts: &DeployOptions,
+) -> Result<DeployReport, DeployFailure> {
+    let dialect = deploy::dialect(db.engine);
+    let owned = files.to_vec();
+    // Parsing is CPU-bound: off the async workers.
+    let plan = tokio::task::spawn_blocking(move || deploy::plan(&owned, dialect))
+        .await
+        .map_err(|e| DeployFailure::Task(e.to_string()))??;
+    let target = deploy::target_for(db).map_err(DeployFailure::Deploy)?;
+    target
+        .deploy(&plan, opts)
+        .await
+        .map_err(DeployFailure::Deploy)
+}
+
+fn database_result(name: &str, report: Option<&DeployReport>, error: Option<&str>) -> Value {
+    let applied: Vec<Value> = report
+        .map(|r| {
+            r.applied
+                .iter()
+                .map(|a| {
+                    json!({"version": a.version, "path": a.path, "sha256": a.checksum,
+                           "duration_ms": a.duration_ms, "transactional": a.transactional})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "database": name,
+        "applied": applied,
+        "already_applied": report.map_or(0, |r| r.already_applied),
+        "error": error,
+    })
+}
+
+/// Brings the forge up to date: a deployment per started or waiting stage with
+/// its current status, and the sticky deploy comment. Idempotent: only what
+/// changed is sent.
+async fn report(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PrRef,
+    rollout: &Rollout,
+) -> Result<(), FlowError> {
+    let stages = rollouts::stages(&ctx.db, rollout.id).await?;
+    let last = stages.last().map(|s| s.id);
+    for s in &stages {
+        let Some(state) = deployment_state(&s.state) else {
+            continue;
+        };
+        if s.deployment_state.as_deref() == Some(state.as_str()) {
+            continue;
+        }
+        let id = match s.deployment_id {
+            Some(id) => u64::try_from(id).unwrap_or(0),
+            None => {
+                let d = NewDeployment {
+                    sha: &rollout.merge_sha,
+                    environment: &s.environment,
+                    description: "bytegate rollout",
+                    production: Some(s.id) == last,
+                };
+                match forge.create_deployment(&pr.repo, &d).await {
+                    Ok(id) => id,
+                    // No deployments on this forge: the comment reports alone.
+                    Err(ForgeError::Unsupported { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let description = deployment_description(s);
+        forge
+            .set_deployment_status(
+                &pr.repo,
+                id,
+                state,
+                &description,
+                ctx.external_url.as_deref(),
+            )
+            .await?;
+        rollouts::set_deployment(
+            &ctx.db,
+            s.id,
+            i64::try_from(id).unwrap_or(i64::MAX),
+            state.as_str(),
+        )
+        .await?;
+    }
+    let body = render_comment(rollout, &stages, Utc::now(), forge.max_comment_chars());
+    publish_comment(ctx, forge, pr, rollout, &body).await
+}
+
+fn deployment_state(stage_state: &str) -> Option<DeploymentState> {
+    match stage_state {
+        "waiting" => Some(DeploymentState::Queued),
+        "running" => Some(DeploymentState::InProgress),
+        "succeeded" => Some(DeploymentState::Success),
+        "failed" => Some(DeploymentState::Failure),
+        _ => None,
+    }
+}
+
+fn deployment_description(s: &Stage) -> String {
+    match s.state.as_str() {
+        "waiting" => format!(
+            "waiting for {}",
+            s.waiting_for.as_deref().unwrap_or("its turn")
+        ),
+        "running" => "applying migrations".to_string(),
+        "succeeded" => format!("applied {} migration(s)", applied_count(s)),
+        "failed" => s.error.clone().unwrap_or_else(|| "failed".to_string()),
+        other => other.to_string(),
+    }
+}
+
+fn applied_count(s: &Stage) -> usize {
+    s.result
+        .as_array()
+        .map(|dbs| {
+            dbs.iter()
+                .map(|d| d["applied"].as_array().map_or(0, Vec::len))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The sticky deploy comment.
+fn render_comment(rollout: &Rollout, stages: &[Stage], now: DateTime<Utc>, max: usize) -> String {
+    let state = overall_state(stages);
+    let short = rollout.merge_sha.get(..7).unwrap_or(&rollout.merge_sha);
+    let mut out = format!(
+        "{DEPLOY_COMMENT_MARKER}\n## bytegate deploy\n\nMerge commit `{short}` · rollout **{state}**\n\n| # | Environment | State | Duration | Details |\n|---|---|---|---|---|\n"
+    );
+    let mut previous_done = true;
+    for s in stages {
+        let icon = match s.state.as_str() {
+            "succeeded" => "✅ deployed",
+            "failed" => "❌ failed",
+            "running" => "🔄 running",
+            "waiting" => "⏳ waiting",
+            "skipped" => "⏭ skipped",
+            _ => "⏸ pending",
+        };
+        let duration = s
+            .duration_ms(now)
+            .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+            .unwrap_or_default();
+        let details = match s.state.as_str() {
+            "succeeded" => format!("{} migration(s) applied", applied_count(s)),
+            "failed" => "see below".to_string(),
+            "waiting" => format!(
+                "waiting for {}",
+                s.waiting_for.as_deref().unwrap_or("its turn")
+            ),
+            "pending" if !previous_done => "after the previous stage".to_string(),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {icon} | {duration} | {} |",
+            s.position + 1,
+            s.environment,
+            details.replace('|', "\\|").replace('\n', " ")
+        );
+        previous_done = s.state == "succeeded" || s.state == "skipped";
+    }
+    for s in stages.iter().filter(|s| s.state == "failed") {
+        let _ = write!(
+            out,
+            "\n### `{}` failed\n\n```text\n{}\n```\nThe rollout stopped here. Nothing after this stage runs; fix it in a new pull request, or retry with `deploy {}` if the cause was temporary.\n",
+            s.environment,
+            s.error
+                .as_deref()
+                .unwrap_or("unknown error")
+                .replace("```", "'''"),
+            s.environment
+        );
+    }
+    truncate_with_note(&out, max, "\n\n…(truncated)")
+}
+
+/// Creates or edits the deploy comment (the rollout's drive lock is held, so
+/// nobody else edits it meanwhile).
+async fn publish_comment(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PrRef,
+    rollout: &Rollout,
+    body: &str,
+) -> Result<(), FlowError> {
+    let current = rollouts::get(&ctx.db, rollout.id).await?;
+    let comments = forge.list_comments(pr).await?;
+    let stored = current
+        .comment_id
+        .as_deref()
+        .and_then(|s| s.parse::<u64>().ok());
+    let existing = comments
+        .iter()
+        .find(|c| Some(c.id) == stored && c.body.contains(DEPLOY_COMMENT_MARKER))
+        .or_else(|| {
+            comments
+                .iter()
+                .find(|c| c.body.starts_with(DEPLOY_COMMENT_MARKER))
+        });
+    let id = match existing {
+        Some(c) if c.body == body => c.id,
+        Some(c) => {
+            forge.update_comment(pr, c.id, body).await?;
+            c.id
+        }
+        None => forge.create_comment(pr, body).await?.id,
+    };
+    if stored != Some(id) {
+        rollouts::set_comment(&ctx.db, rollout.id, &id.to_string()).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(position: i32, env: &str, state: &str) -> Stage {
+        Stage {
+            id: i64::from(position) + 1,
+            rollout_id: 1,
+            position,
+            environment: env.into(),
+            state: state.into(),
+            waiting_for: (state == "waiting").then(|| "approvals for `staging`".into()),
+            started_at: None,
+            finished_at: None,
+            error: (state == "failed").then(|| "boom | `x`".into()),
+            deployment_id: None,
+            deployment_state: None,
+            result: json!([{"database": "main", "applied": [{"version": "1"}]}]),
+        }
+    }
+
+    fn rollout() -> Rollout {
+        Rollout {
+            id: 1,
+            change_request_id: 1,
+            merge_sha: "0123456789abcdef".into(),
+            state: "waiting".into(),
+            comment_id: None,
+            html_url: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn overall_state_follows_the_stages() {
+        let s = |states: &[&str]| -> Vec<Stage> {
+            states
+                .iter()
+                .enumerate()
+                .map(|(i, st)| stage(i as i32, "e", st))
+                .collect()
+        };
+        assert_eq!(overall_state(&s(&["succeeded", "succeeded"])), "succeeded");
+        assert_eq!(
+            overall_state(&s(&["succeeded", "failed", "pending"])),
+            "failed"
+        );
+        assert_eq!(
+            overall_state(&s(&["succeeded", "waiting", "pending"])),
+            "waiting"
+        );
+        assert_eq!(overall_state(&s(&["running", "pending"])), "running");
+    }
+
+    #[test]
+    fn the_comment_shows_each_stage_and_the_error() {
+        let stages = vec![
+            stage(0, "development", "succeeded"),
+            stage(1, "staging", "waiting"),
+            stage(2, "production", "pending"),
+        ];
+        let body = render_comment(&rollout(), &stages, Utc::now(), 65_536);
+        assert!(body.starts_with(DEPLOY_COMMENT_MARKER));
+        assert!(body.contains("`0123456`"));
+        assert!(
+            body.contains("| 1 | `development` | ✅ deployed |  | 1 migration(s) applied |"),
+            "{body}"
+        );
+        assert!(
+            body.contains("waiting for approvals for `staging`"),
+            "{body}"
+        );
+        assert!(body.contains("after the previous stage"), "{body}");
+
+        let failed = vec![
+            stage(0, "development", "failed"),
+            stage(1, "staging", "pending"),
+        ];
+        let body = render_comment(&rollout(), &failed, Utc::now(), 65_536);
+        assert!(body.contains("### `development` failed"), "{body}");
+        assert!(body.contains("boom | `x`"), "{body}");
+        assert!(
+            render_comment(&rollout(), &failed, Utc::now(), 100)
+                .chars()
+                .count()
+                <= 100
+        );
+    }
+
+    #[test]
+    fn windows_are_described_for_people() {
+        let w: DeployWindow = serde_norway::from_str(
+            "days: [mon, tue]\nstart: \"09:00\"\nend: \"17:00\"\ntimezone: \"+02:00\"\n",
+        )
+        .unwrap();
+        assert_eq!(describe_window(&w), "mon,tue 09:00–17:00 +02:00");
+    }
+}

@@ -1,0 +1,370 @@
+//! Rollouts: one per merged change request, one stage per environment.
+//!
+//! A stage moves `pending` → (`waiting` ↔) `running` → `succeeded` | `failed`.
+//! [`claim_stage`] is the only way into `running`: an atomic update, so two
+//! workers racing on one rollout never run a stage twice.
+
+use super::StoreError;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{FromRow, PgExecutor, PgPool};
+use std::time::Duration;
+
+/// A row of `rollouts`.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct Rollout {
+    /// Primary key.
+    pub id: i64,
+    /// The merged change request.
+    pub change_request_id: i64,
+    /// The merge commit whose files are applied.
+    pub merge_sha: String,
+    /// `pending`, `running`, `waiting`, `succeeded` or `failed`.
+    pub state: String,
+    /// Forge id of the sticky deploy comment.
+    pub comment_id: Option<String>,
+    /// The PR's web URL (the change reference in target histories).
+    pub html_url: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A row of `rollout_stages`.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct Stage {
+    /// Primary key.
+    pub id: i64,
+    /// Its rollout.
+    pub rollout_id: i64,
+    /// 0-based order (config order of environments).
+    pub position: i32,
+    /// Environment name.
+    pub environment: String,
+    /// `pending`, `waiting`, `running`, `succeeded`, `failed` or `skipped`.
+    pub state: String,
+    /// Why a waiting stage waits.
+    pub waiting_for: Option<String>,
+    /// Started running.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Error of a failed stage.
+    pub error: Option<String>,
+    /// The forge deployment reporting this stage.
+    pub deployment_id: Option<i64>,
+    /// The last deployment status posted for it.
+    pub deployment_state: Option<String>,
+    /// What each database applied (JSON array).
+    pub result: Value,
+}
+
+impl Stage {
+    /// Wall time of a finished or running stage, in milliseconds.
+    pub fn duration_ms(&self, now: DateTime<Utc>) -> Option<i64> {
+        let start = self.started_at?;
+        Some((self.finished_at.unwrap_or(now) - start).num_milliseconds())
+    }
+}
+
+const ROLLOUT_COLUMNS: &str =
+    "id, change_request_id, merge_sha, state, comment_id, html_url, created_at";
+const STAGE_COLUMNS: &str = "id, rollout_id, position, environment, state, waiting_for, \
+    started_at, finished_at, error, deployment_id, deployment_state, result";
+
+/// Creates the rollout of a change request with one stage per environment,
+/// unless it exists. Returns the rollout and whether this call created it.
+pub async fn create(
+    pool: &PgPool,
+    change_request_id: i64,
+    merge_sha: &str,
+    html_url: &str,
+    environments: &[&str],
+) -> Result<(Rollout, bool), StoreError> {
+    let mut tx = pool.begin().await?;
+    let created: Option<Rollout> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO rollouts (change_request_id, merge_sha, html_url) VALUES ($1, $2, $3)
+         ON CONFLICT (change_request_id) DO NOTHING RETURNING {ROLLOUT_COLUMNS}"
+    )))
+    .bind(change_request_id)
+    .bind(merge_sha)
+    .bind(html_url)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(rollout) = created else {
+        tx.rollback().await?;
+        let existing = for_change_request(pool, change_request_id)
+            .await?
+            .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
+        return Ok((existing, false));
+    };
+    for (i, env) in environments.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO rollout_stages (rollout_id, position, environment) VALUES ($1, $2, $3)",
+        )
+        .bind(rollout.id)
+        .bind(i32::try_from(i).unwrap_or(i32::MAX))
+        .bind(env)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((rollout, true))
+}
+
+/// The rollout of a change request.
+pub async fn for_change_request<'e>(
+    db: impl PgExecutor<'e>,
+    change_request_id: i64,
+) -> Result<Option<Rollout>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE change_request_id = $1"
+    )))
+    .bind(change_request_id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// A rollout by id.
+pub async fn get<'e>(db: impl PgExecutor<'e>, id: i64) -> Result<Rollout, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_one(db)
+    .await?)
+}
+
+/// The stages of a rollout, in order.
+pub async fn stages<'e>(
+    db: impl PgExecutor<'e>,
+    rollout_id: i64,
+) -> Result<Vec<Stage>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {STAGE_COLUMNS} FROM rollout_stages WHERE rollout_id = $1 ORDER BY position"
+    )))
+    .bind(rollout_id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Sets the rollout's overall state.
+pub async fn set_state<'e>(
+    db: impl PgExecutor<'e>,
+    id: i64,
+    state: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE rollouts SET state = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(state)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Remembers the sticky deploy comment.
+pub async fn set_comment<'e>(
+    db: impl PgExecutor<'e>,
+    id: i64,
+    comment_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE rollouts SET comment_id = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(comment_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks a not-yet-running stage as waiting, with the reason. Returns false
+/// when the stage was not pending or waiting (someone else moved it on).
+pub async fn set_waiting(pool: &PgPool, stage_id: i64, reason: &str) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE rollout_stages SET state = 'waiting', waiting_for = $2, updated_at = now()
+         WHERE id = $1 AND state IN ('pending', 'waiting')",
+    )
+    .bind(stage_id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Moves a failed stage back to waiting (an explicit retry), with the reason.
+pub async fn set_waiting_after_failure(
+    pool: &PgPool,
+    stage_id: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE rollout_stages SET state = 'waiting', waiting_for = $2, updated_at = now()
+         WHERE id = $1 AND state = 'failed'",
+    )
+    .bind(stage_id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Moves a pending or waiting stage (or a running one whose lease expired:
+/// its worker died) to `running`, holding it for `lease`. With `takeover`, a
+/// running stage is taken regardless of its lease (the caller knows its
+/// worker is gone). `None`: another worker has it, or it is finished.
+pub async fn claim_stage(
+    pool: &PgPool,
+    stage_id: i64,
+    lease: Duration,
+    takeover: bool,
+) -> Result<Option<Stage>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE rollout_stages
+         SET state = 'running', waiting_for = NULL, error = NULL, started_at = now(),
+             finished_at = NULL, lease_until = now() + make_interval(secs => $2),
+             updated_at = now()
+         WHERE id = $1 AND (state IN ('pending', 'waiting')
+                            OR (state = 'running' AND (lease_until < now() OR $3)))
+         RETURNING {STAGE_COLUMNS}"
+    )))
+    .bind(stage_id)
+    .bind(lease.as_secs_f64())
+    .bind(takeover)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Records the forge deployment of a stage and the last status posted to it.
+pub async fn set_deployment(
+    pool: &PgPool,
+    stage_id: i64,
+    deployment_id: i64,
+    state: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE rollout_stages SET deployment_id = $2, deployment_state = $3, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(stage_id)
+    .bind(deployment_id)
+    .bind(state)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Finishes a running stage: `succeeded` or `failed` with its error, and the
+/// per-database result.
+pub async fn finish_stage(
+    pool: &PgPool,
+    stage_id: i64,
+    succeeded: bool,
+    error: Option<&str>,
+    result: &Value,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE rollout_stages
+         SET state = $2, error = $3, result = $4, finished_at = now(), lease_until = NULL,
+             updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(stage_id)
+    .bind(if succeeded { "succeeded" } else { "failed" })
+    .bind(error)
+    .bind(result)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Puts a running stage back to waiting after a failure worth retrying
+/// (the target was unreachable or busy).
+pub async fn release_stage(
+    pool: &PgPool,
+    stage_id: i64,
+    reason: &str,
+    result: &Value,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE rollout_stages
+         SET state = 'waiting', waiting_for = $2, result = $3, lease_until = NULL,
+             finished_at = now(), updated_at = now()
+         WHERE id = $1 AND state = 'running'",
+    )
+    .bind(stage_id)
+    .bind(reason)
+    .bind(result)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testdb::TestDb;
+
+    async fn change_request(pool: &PgPool) -> i64 {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO change_requests (forge, repo, number, head_sha, state, merge_sha)
+             VALUES ('github', 'o/r', 1, 'h', 'merged', 'm') RETURNING id",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn create_is_idempotent_and_stages_follow_config_order() {
+        let db = TestDb::migrated().await.unwrap();
+        let cr = change_request(&db.pool).await;
+        let envs = ["development", "staging", "production"];
+        let (r, created) = create(&db.pool, cr, "m", "u", &envs).await.unwrap();
+        assert!(created);
+        let (again, created) = create(&db.pool, cr, "m", "u", &envs).await.unwrap();
+        assert!(!created);
+        assert_eq!(again.id, r.id);
+        let s = stages(&db.pool, r.id).await.unwrap();
+        let names: Vec<_> = s.iter().map(|s| s.environment.as_str()).collect();
+        assert_eq!(names, envs);
+        assert!(s.iter().all(|s| s.state == "pending"));
+    }
+
+    #[tokio::test]
+    async fn a_stage_is_claimed_once_until_its_lease_expires() {
+        let db = TestDb::migrated().await.unwrap();
+        let cr = change_request(&db.pool).await;
+        let (r, _) = create(&db.pool, cr, "m", "u", &["dev"]).await.unwrap();
+        let id = stages(&db.pool, r.id).await.unwrap()[0].id;
+        let lease = Duration::from_millis(300);
+        assert!(
+            claim_stage(&db.pool, id, lease, false)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            claim_stage(&db.pool, id, lease, false)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            claim_stage(&db.pool, id, lease, false)
+                .await
+                .unwrap()
+                .is_some(),
+            "a dead worker's stage is taken over"
+        );
+        finish_stage(&db.pool, id, true, None, &Value::Array(vec![]))
+            .await
+            .unwrap();
+        assert!(
+            claim_stage(&db.pool, id, lease, false)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(!set_waiting(&db.pool, id, "x").await.unwrap());
+    }
+}

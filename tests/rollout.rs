@@ -1,0 +1,420 @@
+//! Rollouts end to end below the job queue: a merged pull request → the flow
+//! → real PostgreSQL targets per environment, reported to the fake GitHub
+//! (deployments with statuses, one sticky deploy comment).
+
+mod support;
+
+use bytegate::event::{Event, PrRef};
+use bytegate::flow::rollout::{self, DEPLOY_COMMENT_MARKER};
+use bytegate::store::testdb::TestDb;
+use sqlx::PgPool;
+use support::fake_github::Deployment;
+use support::{Harness, REPO, pr_payload, pull_request_event};
+
+const HEAD: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+const MERGE: &str = "3333333333333333333333333333333333333333";
+const MERGE2: &str = "4444444444444444444444444444444444444444";
+const AT: &str = "2019-05-15T15:20:33Z";
+const PR: u64 = 2;
+const M1: &str = "schema/migrations/001_users.sql";
+const M1_SQL: &str = "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);\n";
+
+/// development (no approvals), staging (1, dba), production (2, dba + owner),
+/// each with its own real database.
+struct Setup {
+    h: Harness,
+    dev: TestDb,
+    stg: TestDb,
+    prod: TestDb,
+}
+
+async fn setup_with(staging_extra: &str) -> Setup {
+    let (dev, stg, prod) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    let db = |name: &str, t: &TestDb| {
+        format!(
+            "    databases:\n      - name: {name}\n        engine: postgres\n        url: \"{}\"\n",
+            t.url()
+        )
+    };
+    let envs = format!(
+        "roles:\n  dba:\n    users: [dana]\n  owner:\n    users: [olga]\nenvironments:\n  - name: development\n    lock_timeout: 5s\n{}  - name: staging\n    approvals: 1\n    roles: [dba]\n{staging_extra}{}  - name: production\n    approvals: 2\n    roles: [dba, owner]\n{}",
+        db("dev-main", &dev),
+        db("stg-main", &stg),
+        db("prod-main", &prod)
+    );
+    let h = Harness::app_with(&envs).await;
+    Setup { h, dev, stg, prod }
+}
+
+async fn setup() -> Setup {
+    setup_with("").await
+}
+
+fn merged(merge_sha: &str) -> Event {
+    let mut p = pr_payload("pull_request.opened", HEAD, AT);
+    p["action"] = "closed".into();
+    p["pull_request"]["state"] = "closed".into();
+    p["pull_request"]["merged"] = true.into();
+    p["pull_request"]["merge_commit_sha"] = merge_sha.into();
+    pull_request_event(&p)
+}
+
+fn pr_ref() -> PrRef {
+    let Event::PullRequest(e) = merged(MERGE) else {
+        unreachable!()
+    };
+    e.pr
+}
+
+/// The PR adds `files` (path, sql); the merge commit holds them plus `existing`.
+fn merge_commit(h: &Harness, sha: &str, files: &[(&str, &str)], existing: &[(&str, &str)]) {
+    let changed: Vec<(&str, &str, Option<&str>)> =
+        files.iter().map(|(p, _)| (*p, "added", None)).collect();
+    h.github.set_pr_files(REPO, PR, &changed);
+    for (path, sql) in files.iter().chain(existing) {
+        h.github.put_file(REPO, sha, path, sql);
+    }
+}
+
+async fn table_exists(pool: &PgPool, name: &str) -> bool {
+    let (e,): (bool,) = sqlx::query_as("SELECT to_regclass($1) IS NOT NULL")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    e
+}
+
+async fn history(pool: &PgPool) -> Vec<(String, bool, Option<String>)> {
+    let (exists,): (bool,) =
+        sqlx::query_as("SELECT to_regclass('bytegate.migration_history') IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    if !exists {
+        return Vec::new();
+    }
+    sqlx::query_as(
+        "SELECT version, success, change_ref FROM bytegate.migration_history ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+async fn stage_states(h: &Harness) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT environment, state FROM rollout_stages ORDER BY position")
+        .fetch_all(&h.db.pool)
+        .await
+        .unwrap()
+}
+
+fn deploy_comment(h: &Harness) -> String {
+    let comments: Vec<_> = h
+        .github
+        .comments(REPO, PR)
+        .into_iter()
+        .filter(|c| c.body.starts_with(DEPLOY_COMMENT_MARKER))
+        .collect();
+    assert_eq!(comments.len(), 1, "one sticky deploy comment");
+    comments[0].body.clone()
+}
+
+fn deployment(h: &Harness, env: &str) -> Option<Deployment> {
+    let all: Vec<_> = h
+        .github
+        .deployments()
+        .into_iter()
+        .filter(|d| d.environment == env)
+        .collect();
+    assert!(all.len() <= 1, "one deployment per environment: {all:?}");
+    all.into_iter().next()
+}
+
+/// What the approvals flow stores once an environment's policy holds.
+async fn approve(h: &Harness, env: &str) {
+    sqlx::query(
+        "UPDATE change_requests SET approval_decision = approval_decision || jsonb_build_object($1::text, true)",
+    )
+    .bind(env)
+    .execute(&h.db.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
+    let s = setup().await;
+    let h = &s.h;
+    merge_commit(h, MERGE, &[(M1, M1_SQL)], &[]);
+    h.handle(&merged(MERGE)).await.unwrap();
+
+    assert!(table_exists(&s.dev.pool, "users").await);
+    let dev_history = history(&s.dev.pool).await;
+    assert_eq!(dev_history.len(), 1);
+    assert!(dev_history[0].1);
+    assert_eq!(
+        dev_history[0].2.as_deref(),
+        Some("https://github.com/Codertocat/Hello-World/pull/2"),
+        "the change reference is the PR"
+    );
+    assert!(!table_exists(&s.stg.pool, "users").await);
+    assert!(!table_exists(&s.prod.pool, "users").await);
+    let states = stage_states(h).await;
+    assert_eq!(
+        states,
+        [
+            ("development".into(), "succeeded".into()),
+            ("staging".into(), "waiting".into()),
+            ("production".into(), "pending".into())
+        ]
+    );
+
+    let body = deploy_comment(h);
+    assert!(body.contains("✅ deployed"), "{body}");
+    assert!(
+        body.contains("waiting for approvals for `staging`"),
+        "{body}"
+    );
+    let dev = deployment(h, "development").unwrap();
+    assert_eq!(dev.sha, MERGE);
+    assert_eq!(dev.statuses, ["in_progress", "success"]);
+    assert_eq!(deployment(h, "staging").unwrap().statuses, ["queued"]);
+    assert!(deployment(h, "production").is_none());
+
+    // Not approved yet: the command says why.
+    let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "staging", "dana")
+        .await
+        .unwrap();
+    assert!(reply.contains("waiting"), "{reply}");
+    assert!(!table_exists(&s.stg.pool, "users").await);
+
+    approve(h, "staging").await;
+    let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "staging", "dana")
+        .await
+        .unwrap();
+    assert_eq!(reply, "Deployed to `staging`.");
+    assert!(table_exists(&s.stg.pool, "users").await);
+    assert!(
+        !table_exists(&s.prod.pool, "users").await,
+        "production waits"
+    );
+    assert_eq!(
+        deployment(h, "staging").unwrap().statuses,
+        ["queued", "in_progress", "success"]
+    );
+    let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "production", "olga")
+        .await
+        .unwrap();
+    assert!(reply.contains("waiting"), "{reply}");
+
+    approve(h, "production").await;
+    rollout::advance(&h.ctx, &pr_ref()).await.unwrap();
+    assert!(table_exists(&s.prod.pool, "users").await);
+    let (state,): (String,) = sqlx::query_as("SELECT state FROM rollouts")
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "succeeded");
+    assert!(deploy_comment(h).contains("rollout **succeeded**"));
+    let history_of = |e: &str| {
+        history(match e {
+            "dev" => &s.dev.pool,
+            "stg" => &s.stg.pool,
+            _ => &s.prod.pool,
+        })
+    };
+    for e in ["dev", "stg", "prod"] {
+        assert_eq!(history_of(e).await.len(), 1, "{e}: applied exactly once");
+    }
+    let actions = h.audit_actions().await;
+    for a in [
+        "rollout.created",
+        "stage.started",
+        "deploy.applied",
+        "stage.succeeded",
+        "stage.waiting",
+        "deploy.requested",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+    let (sha,): (String,) = sqlx::query_as(
+        "SELECT detail->>'sha256' FROM audit_log WHERE action = 'deploy.applied' LIMIT 1",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(sha, bytegate::deploy::checksum(M1_SQL.as_bytes()));
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn duplicate_merge_deliveries_and_racing_workers_apply_once() {
+    let s = setup().await;
+    let h = &s.h;
+    merge_commit(
+        h,
+        MERGE,
+        &[(M1, "SELECT pg_sleep(0.3);\nCREATE TABLE users (id int);\n")],
+        &[],
+    );
+    let event = merged(MERGE);
+    let pr = pr_ref();
+    let (a, b, c) = tokio::join!(
+        h.handle(&event),
+        h.handle(&event),
+        rollout::advance(&h.ctx, &pr)
+    );
+    a.unwrap();
+    b.unwrap();
+    c.unwrap();
+    h.handle(&event).await.unwrap();
+
+    assert_eq!(h.count("rollouts").await, 1);
+    assert_eq!(h.count("rollout_stages").await, 3);
+    assert_eq!(history(&s.dev.pool).await.len(), 1);
+    let started: Vec<_> = h
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|a| a == "stage.started")
+        .collect();
+    assert_eq!(started.len(), 1, "the development stage ran once");
+    assert_eq!(
+        deployment(h, "development").unwrap().statuses,
+        ["in_progress", "success"]
+    );
+    deploy_comment(h);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_migration_failing_half_way_stops_the_rollout_and_is_reported() {
+    let s = setup().await;
+    let h = &s.h;
+    let bad = "CREATE TABLE users (id int);\nINSERT INTO users VALUES (1);\nINSERT INTO users VALUES ('not a number');\n";
+    merge_commit(h, MERGE, &[(M1, bad)], &[]);
+    h.handle(&merged(MERGE)).await.unwrap();
+
+    assert!(
+        !table_exists(&s.dev.pool, "users").await,
+        "none of its effects"
+    );
+    let hist = history(&s.dev.pool).await;
+    assert_eq!(hist.len(), 1);
+    assert!(!hist[0].1, "a failed history row");
+    assert_eq!(
+        stage_states(h).await,
+        [
+            ("development".into(), "failed".into()),
+            ("staging".into(), "pending".into()),
+            ("production".into(), "pending".into())
+        ]
+    );
+    assert!(
+        !table_exists(&s.stg.pool, "users").await,
+        "the rollout stopped"
+    );
+    let body = deploy_comment(h);
+    assert!(body.contains("rollout **failed**"), "{body}");
+    assert!(body.contains("### `development` failed"), "{body}");
+    assert!(body.contains("001_users.sql:3:"), "file and line: {body}");
+    assert!(body.contains("statement 3"), "{body}");
+    assert!(body.contains("not a number"), "{body}");
+    assert_eq!(
+        deployment(h, "development").unwrap().statuses,
+        ["in_progress", "failure"]
+    );
+    assert!(deployment(h, "staging").is_none());
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn an_applied_migration_edited_later_is_refused_as_drift() {
+    let s = setup().await;
+    let h = &s.h;
+    merge_commit(h, MERGE, &[(M1, M1_SQL)], &[]);
+    h.handle(&merged(MERGE)).await.unwrap();
+    assert_eq!(history(&s.dev.pool).await.len(), 1);
+
+    // A second PR (same harness, new number) edits 001 and adds 002.
+    let edited = "CREATE TABLE users (id bigint PRIMARY KEY);\n";
+    let m2 = "schema/migrations/002_orders.sql";
+    let mut p = pr_payload("pull_request.opened", HEAD, AT);
+    p["number"] = 3.into();
+    p["pull_request"]["number"] = 3.into();
+    p["pull_request"]["html_url"] = "https://github.com/Codertocat/Hello-World/pull/3".into();
+    p["action"] = "closed".into();
+    p["pull_request"]["merged"] = true.into();
+    p["pull_request"]["merge_commit_sha"] = MERGE2.into();
+    h.github
+        .set_pr_files(REPO, 3, &[(M1, "modified", None), (m2, "added", None)]);
+    h.github.put_file(REPO, MERGE2, M1, edited);
+    h.github
+        .put_file(REPO, MERGE2, m2, "CREATE TABLE orders (id int);");
+    h.handle(&pull_request_event(&p)).await.unwrap();
+
+    let (error,): (String,) = sqlx::query_as(
+        "SELECT s.error FROM rollout_stages s JOIN rollouts r ON r.id = s.rollout_id
+         WHERE r.merge_sha = $1 AND s.position = 0",
+    )
+    .bind(MERGE2)
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert!(error.contains("checksum drift"), "{error}");
+    assert!(error.contains(M1), "{error}");
+    assert!(
+        error.contains(&bytegate::deploy::checksum(M1_SQL.as_bytes())),
+        "{error}"
+    );
+    assert!(
+        error.contains(&bytegate::deploy::checksum(edited.as_bytes())),
+        "{error}"
+    );
+    assert!(
+        error.contains("pull/2"),
+        "names the change that applied it: {error}"
+    );
+    assert!(!table_exists(&s.dev.pool, "orders").await);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_closed_deploy_window_makes_the_stage_wait_and_say_so() {
+    // A window that is never open now: one minute, yesterday's weekday only.
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%a")
+        .to_string()
+        .to_lowercase();
+    let window = format!(
+        "    deploy_window:\n      days: [{yesterday}]\n      start: \"03:00\"\n      end: \"03:01\"\n"
+    );
+    let s = setup_with(&window).await;
+    let h = &s.h;
+    merge_commit(h, MERGE, &[(M1, M1_SQL)], &[]);
+    h.handle(&merged(MERGE)).await.unwrap();
+    approve(h, "staging").await;
+    rollout::advance(&h.ctx, &pr_ref()).await.unwrap();
+    assert!(table_exists(&s.dev.pool, "users").await);
+    assert!(!table_exists(&s.stg.pool, "users").await);
+    let body = deploy_comment(h);
+    assert!(body.contains("deploy window"), "{body}");
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_merge_without_migration_changes_creates_no_rollout() {
+    let s = setup().await;
+    let h = &s.h;
+    h.github
+        .set_pr_files(REPO, PR, &[("README.md", "modified", None)]);
+    h.handle(&merged(MERGE)).await.unwrap();
+    assert_eq!(h.count("rollouts").await, 0);
+    assert!(h.github.deployments().is_empty());
+    h.github.assert_clean();
+}
