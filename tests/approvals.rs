@@ -630,3 +630,88 @@ async fn github_team_membership_is_looked_up_and_cached() {
     );
     h.github.assert_clean();
 }
+
+#[tokio::test]
+async fn a_review_before_the_first_sql_review_counts_once_the_pr_is_reviewed() {
+    let h = Harness::app_with(SEED_POLICIES).await;
+    h.github.set_pull(
+        REPO,
+        PR,
+        support::fake_github::Pull {
+            head_sha: SHA_A.to_string(),
+            base_sha: support::base_sha(),
+            head_repo: REPO.to_string(),
+        },
+    );
+    let event = pull_request_event(&pr_payload("pull_request.opened", SHA_A, &at(0)));
+    let Event::PullRequest(e) = &event else {
+        unreachable!()
+    };
+    let id = h
+        .github
+        .add_review_at(REPO, PR, "dba1", "APPROVED", SHA_A, &at(1));
+    h.handle(&Event::Review(ReviewEvent {
+        pr: e.pr.clone(),
+        reviewer: "dba1".into(),
+        state: ReviewState::Approved,
+        review_id: id,
+        commit_sha: Some(SHA_A.into()),
+        at: at(1).parse().unwrap(),
+    }))
+    .await
+    .unwrap();
+    assert!(
+        h.github.latest_check_run(SHA_A, APPROVAL).is_none(),
+        "nothing to approve before the migrations were reviewed"
+    );
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, SQL);
+    h.handle(&event).await.unwrap();
+    let summary = h
+        .github
+        .latest_check_run(SHA_A, APPROVAL)
+        .unwrap()
+        .summary
+        .unwrap();
+    assert!(
+        summary.contains("| staging | ✅ approved | 1 | 1: dba1 (dba) | — |"),
+        "{summary}"
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn token_mode_publishes_the_approval_as_a_commit_status() {
+    let h = Harness::token().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, SQL);
+    h.handle(&pull_request_event(&pr_payload(
+        "pull_request.opened",
+        SHA_A,
+        &at(0),
+    )))
+    .await
+    .unwrap();
+    let statuses = h.github.statuses_of(APPROVAL);
+    assert_eq!(statuses.len(), 1, "{statuses:#?}");
+    // The token harness' environments need no approvals.
+    assert_eq!(statuses[0]["state"], "success");
+    assert_eq!(statuses[0]["sha"], SHA_A);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn at_most_ten_commands_are_read_from_one_comment() {
+    let mut s = Scenario::open().await;
+    let body = "/bytebase revoke staging\n".repeat(12);
+    s.comment("dba1", &body, 1).await;
+    let reply = s.reply();
+    assert_eq!(reply.matches("approval withdrawn").count(), 10, "{reply}");
+    assert!(
+        reply.ends_with("Only the first 10 commands of a comment are read; 2 more were ignored.\n"),
+        "{reply}"
+    );
+    s.finish();
+}

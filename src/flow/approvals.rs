@@ -33,6 +33,8 @@ use std::fmt::Write;
 
 /// Name of the approval check (check run or commit status).
 pub const APPROVAL_CHECK: &str = "bytegate/approval";
+/// Command lines read from one comment (each may cost forge lookups).
+const MAX_COMMANDS_PER_COMMENT: usize = 10;
 
 /// Logins that are bots (GitHub Apps comment as `name[bot]`): never commands.
 fn is_bot(login: &str) -> bool {
@@ -218,7 +220,8 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
 
     let mut answered: Vec<(String, Outcome)> = Vec::new();
     let mut new_records: Vec<NewCommentRecord> = Vec::new();
-    for line in lines {
+    let skipped = lines.len().saturating_sub(MAX_COMMANDS_PER_COMMENT);
+    for line in lines.into_iter().take(MAX_COMMANDS_PER_COMMENT) {
         let outcome = run_command(ctx, forge.as_ref(), &cr, ev, line.result).await?;
         if let Outcome::Recorded {
             state,
@@ -270,7 +273,13 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
         None
     };
     if !answered.is_empty() {
-        let body = reply(&ev.author, &answered, decision.as_ref());
+        let mut body = reply(&ev.author, &answered, decision.as_ref());
+        if skipped > 0 {
+            let _ = write!(
+                body,
+                "\nOnly the first {MAX_COMMANDS_PER_COMMENT} commands of a comment are read; {skipped} more were ignored.\n"
+            );
+        }
         forge.create_comment(&ev.pr, &body).await?;
     }
     Ok(())
