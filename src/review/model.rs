@@ -966,6 +966,9 @@ pub struct AlterOther {
     pub name: Option<ObjectName>,
     /// A short uppercased description of the change (e.g. `RENAME TO`, `ADD VALUE`, `OWNER TO`).
     pub action: String,
+    /// For `... RENAME TO new`: the new name (PostgreSQL keeps the object in
+    /// the schema of `name`).
+    pub new_name: Option<ObjectName>,
 }
 
 /// What an unparsed statement's tokens say it does. Risk analysis uses this so a

@@ -405,6 +405,8 @@ fn alter_other(object: ObjectKind, name: Option<ObjectName>, op: &str) -> Statem
         object,
         name,
         action: head_words(op, 2),
+        // Filled from the tokens by the caller (one place for every object kind).
+        new_name: None,
     })
 }
 

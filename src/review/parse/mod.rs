@@ -127,7 +127,17 @@ fn understand(
         .find_map(|t| tokens::word_upper(&t.token))
         .unwrap_or_default();
     match parse_tokens(tokens, dialect) {
-        Ok(stmt) => (adapter::adapt(&stmt, &keyword), StatementSource::Parsed),
+        Ok(stmt) => {
+            let mut kind = adapter::adapt(&stmt, &keyword);
+            if let StatementKind::AlterOther(a) = &mut kind
+                && a.action.starts_with("RENAME")
+            {
+                // Rare: tokenize again rather than keep every statement's tokens.
+                let (tokens, _) = split::tokenize_at(text, location(span.start), dialect);
+                a.new_name = recognize::rename_target(&tokens);
+            }
+            (kind, StatementSource::Parsed)
+        }
         Err(mut error) => {
             // The parser consumed the tokens; statements that fail are few, so
             // tokenize again rather than clone every statement's tokens.

@@ -416,11 +416,32 @@ fn alter_other(t: &mut Toks<'_>) -> Option<StatementKind> {
     if action.is_empty() {
         return None;
     }
+    let new_name = if t.eat_kws(&["RENAME", "TO"]) {
+        t.object_name()
+    } else {
+        None
+    };
     Some(StatementKind::AlterOther(AlterOther {
         object,
         name,
         action,
+        new_name,
     }))
+}
+
+/// The name after a top-level `RENAME TO` in a statement, if any.
+pub(crate) fn rename_target(tokens: &[TokenWithSpan]) -> Option<ObjectName> {
+    let mut t = Toks::new(tokens);
+    let mut depth = 0i64;
+    while let Some(tok) = t.next() {
+        match &tok.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            x if depth == 0 && is_kw(x, "RENAME") && t.eat_kw("TO") => return t.object_name(),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `CREATE ...`: repaired `CREATE TABLE`, token-level `CREATE INDEX`, and
@@ -1074,6 +1095,7 @@ mod tests {
         assert_eq!(a.object, ObjectKind::Sequence);
         assert_eq!(opt(&a.name), Some(name("s")));
         assert_eq!(a.action, "RENAME TO");
+        assert_eq!(opt(&a.new_name), Some(name("t")));
         let Some(StatementKind::AlterOther(a)) = rec("ALTER SEQUENCE s OWNED BY t.id") else {
             panic!()
         };

@@ -409,6 +409,35 @@ fn maintenance_and_other_ddl() {
 }
 
 #[test]
+fn renames_of_other_objects_carry_the_new_name() {
+    for (sql, object) in [
+        ("ALTER INDEX a RENAME TO b", ObjectKind::Index),
+        ("ALTER INDEX IF EXISTS s.a RENAME TO b", ObjectKind::Index),
+        ("ALTER SEQUENCE a RENAME TO b", ObjectKind::Sequence),
+        ("ALTER VIEW a RENAME TO b", ObjectKind::View),
+        (
+            "ALTER MATERIALIZED VIEW a RENAME TO b",
+            ObjectKind::MaterializedView,
+        ),
+        ("ALTER TYPE a RENAME TO b", ObjectKind::Type),
+    ] {
+        let StatementKind::AlterOther(a) = kind(sql) else {
+            panic!("{sql}")
+        };
+        assert_eq!(a.object, object, "{sql}");
+        assert_eq!(
+            a.new_name.map(|n| n.to_string()).as_deref(),
+            Some("b"),
+            "{sql}"
+        );
+    }
+    let StatementKind::AlterOther(a) = kind("ALTER INDEX a SET TABLESPACE x") else {
+        panic!()
+    };
+    assert_eq!(a.new_name, None);
+}
+
+#[test]
 fn mysql_statements() {
     let StatementKind::CreateTable(ct) = one_my(
         "CREATE TABLE `t` (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), KEY idx_name (name), UNIQUE KEY uk (name)) ENGINE=MyISAM",
