@@ -397,16 +397,23 @@ impl<'a> Splitter<'a> {
     /// Ends the current statement (if it has tokens).
     fn finish(&mut self) {
         self.atomic_depth = 0;
-        while self
+        // Comments between the last token and the `;` (or the end of the file).
+        let mut tail_comments = Vec::new();
+        while let Some(t) = self
             .current
-            .last()
-            .is_some_and(|t| matches!(t.token, Token::Whitespace(_)))
+            .pop_if(|t| matches!(t.token, Token::Whitespace(_)))
         {
-            self.current.pop();
+            tail_comments.extend(comment_of(&t));
         }
         let (Some(first), Some(last)) = (self.current.first(), self.current.last()) else {
             return;
         };
+        // The first of them on the statement's last line counts as trailing
+        // (`DROP TABLE t -- bytegate-ignore ...` at the end of a file).
+        let trailing_comment = tail_comments
+            .into_iter()
+            .rev()
+            .find(|c| u64::from(c.line) == last.span.end.line);
         let start_loc = first.span.start;
         let end_loc = last.span.end;
         let start = self.current_start;
@@ -426,7 +433,7 @@ impl<'a> Splitter<'a> {
             byte_range: start..end,
             span,
             leading_comments: std::mem::take(&mut self.pending),
-            trailing_comment: None,
+            trailing_comment,
             error: None,
         });
     }
@@ -749,6 +756,18 @@ mod tests {
         assert_eq!(s[1].leading_comments.len(), 1);
         assert_eq!(s[1].leading_comments[0].text, " next");
         assert_eq!(f.comments.len(), 4);
+    }
+
+    #[test]
+    fn a_comment_before_the_end_of_the_last_line_trails() {
+        let f = split(
+            "DROP TABLE a -- ignore me\n;\nDROP TABLE b -- eof",
+            Dialect::Postgres,
+        );
+        let s = &f.statements;
+        assert_eq!(s[0].trailing_comment.as_ref().unwrap().text, " ignore me");
+        assert_eq!(s[1].trailing_comment.as_ref().unwrap().text, " eof");
+        assert_eq!(f.comments.len(), 2);
     }
 
     #[test]
