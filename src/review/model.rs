@@ -78,7 +78,8 @@ pub struct Statement {
     /// statement's first token, in order. Suppression reads the ones on the lines
     /// directly above the statement.
     pub leading_comments: Vec<Comment>,
-    /// A comment after the statement's `;` on the statement's last line.
+    /// A comment on the statement's last line after its last token (after the `;`,
+    /// or before it / at the end of the file when the `;` is elsewhere or missing).
     pub trailing_comment: Option<Comment>,
 }
 
