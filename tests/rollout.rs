@@ -4,7 +4,7 @@
 
 mod support;
 
-use bytegate::event::{Event, PrRef};
+use bytegate::event::{CommentAction, CommentEvent, Event, PrRef};
 use bytegate::flow::rollout::{self, DEPLOY_COMMENT_MARKER};
 use bytegate::store::testdb::TestDb;
 use sqlx::PgPool;
@@ -135,15 +135,19 @@ fn deployment(h: &Harness, env: &str) -> Option<Deployment> {
     all.into_iter().next()
 }
 
-/// What the approvals flow stores once an environment's policy holds.
-async fn approve(h: &Harness, env: &str) {
-    sqlx::query(
-        "UPDATE change_requests SET approval_decision = approval_decision || jsonb_build_object($1::text, true)",
-    )
-    .bind(env)
-    .execute(&h.db.pool)
-    .await
-    .unwrap();
+/// `user` comments `/bytebase approve ENV` on the (merged) PR.
+async fn approve(h: &Harness, user: &str, env: &str) {
+    let body = format!("/bytebase approve {env}");
+    let id = h.github.add_comment(REPO, PR, user, &body);
+    let event = Event::Comment(CommentEvent {
+        pr: pr_ref(),
+        author: user.to_string(),
+        body,
+        comment_id: id,
+        action: CommentAction::Created,
+        at: chrono::Utc::now(),
+    });
+    h.handle(&event).await.unwrap();
 }
 
 #[tokio::test]
@@ -193,7 +197,7 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
     assert!(reply.contains("waiting"), "{reply}");
     assert!(!table_exists(&s.stg.pool, "users").await);
 
-    approve(h, "staging").await;
+    approve(h, "dana", "staging").await;
     let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "staging", "dana")
         .await
         .unwrap();
@@ -212,7 +216,8 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
         .unwrap();
     assert!(reply.contains("waiting"), "{reply}");
 
-    approve(h, "production").await;
+    approve(h, "dana", "production").await;
+    approve(h, "olga", "production").await;
     rollout::advance(&h.ctx, &pr_ref()).await.unwrap();
     assert!(table_exists(&s.prod.pool, "users").await);
     let (state,): (String,) = sqlx::query_as("SELECT state FROM rollouts")
@@ -398,7 +403,7 @@ async fn a_closed_deploy_window_makes_the_stage_wait_and_say_so() {
     let h = &s.h;
     merge_commit(h, MERGE, &[(M1, M1_SQL)], &[]);
     h.handle(&merged(MERGE)).await.unwrap();
-    approve(h, "staging").await;
+    approve(h, "dana", "staging").await;
     rollout::advance(&h.ctx, &pr_ref()).await.unwrap();
     assert!(table_exists(&s.dev.pool, "users").await);
     assert!(!table_exists(&s.stg.pool, "users").await);

@@ -15,9 +15,9 @@
 //! Only merged pull requests reach a database here: for a fork PR that is
 //! the base repository's code (the merge commit), never the fork's head.
 
-use super::analysis;
 use super::repo_config::{REPO_CONFIG_PATH, RepoConfig};
 use super::{BOT_ACTOR, FlowContext, FlowError};
+use super::{analysis, approvals};
 use crate::config::{DeployWindow, Environment};
 use crate::deploy::{self, DeployError, DeployOptions, DeployReport};
 use crate::event::{PrAction, PrRef, PullRequestEvent};
@@ -339,11 +339,12 @@ impl DriveLock {
 /// Why a stage cannot start now, or `None` when it may.
 async fn gate(
     ctx: &FlowContext,
-    cr: &ChangeRequest,
+    forge: &dyn Forge,
+    pr: &PrRef,
     env: &Environment,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, FlowError> {
-    if let Some(reason) = policy_gate(ctx, cr, env).await? {
+    if let Some(reason) = policy_gate(ctx, forge, pr, env).await? {
         return Ok(Some(reason));
     }
     if let Some(w) = &env.deploy_window
@@ -357,38 +358,29 @@ async fn gate(
     Ok(None)
 }
 
-/// Whether `env`'s approval policy holds for the change request. Reads the
-/// decision the approvals flow stores per environment
-/// (`change_requests.approval_decision`, re-decided on every approval event,
-/// also after merge); without one, only an environment that needs no approval
-/// and no role holds.
+/// Whether `env`'s approval policy holds for the PR, decided now by the
+/// approvals engine over every approval recorded (at merge time and after).
 async fn policy_gate(
     ctx: &FlowContext,
-    cr: &ChangeRequest,
+    forge: &dyn Forge,
+    pr: &PrRef,
     env: &Environment,
 ) -> Result<Option<String>, FlowError> {
-    let (decided,): (Option<bool>,) = sqlx::query_as(
-        "SELECT (approval_decision -> $2)::boolean FROM change_requests WHERE id = $1",
-    )
-    .bind(cr.id)
-    .bind(&env.name)
-    .fetch_one(&ctx.db)
-    .await?;
-    let needs_nothing =
-        env.approvals == 0 && env.roles.is_empty() && env.high_risk_extra_approvals == 0;
-    let holds = decided.unwrap_or(needs_nothing);
-    if holds {
-        return Ok(None);
-    }
-    let mut reason = format!("approvals for `{}`", env.name);
-    if env.approvals > 0 {
-        let _ = write!(reason, " ({} required", env.approvals);
-        if !env.roles.is_empty() {
-            let _ = write!(reason, ", including {}", env.roles.join(" and "));
+    let evaluation = approvals::evaluate(ctx, forge, pr).await?;
+    let decision = evaluation
+        .as_ref()
+        .and_then(|e| e.decision.environment(&env.name));
+    match decision {
+        Some(d) if d.satisfied => Ok(None),
+        Some(d) => {
+            let line = d.summary_line();
+            let counts = line
+                .strip_prefix(&format!("{}: ", env.name))
+                .unwrap_or(&line);
+            Ok(Some(format!("approvals for `{}`: {counts}", env.name)))
         }
-        reason.push(')');
+        None => Ok(Some(format!("approvals for `{}`", env.name))),
     }
-    Ok(Some(reason))
 }
 
 fn describe_window(w: &DeployWindow) -> String {
@@ -457,7 +449,7 @@ async fn drive_locked(
             break;
         };
         if stage.state != "running"
-            && let Some(reason) = gate(ctx, cr, env, Utc::now()).await?
+            && let Some(reason) = gate(ctx, forge, pr, env, Utc::now()).await?
         {
             if stage.waiting_for.as_deref() != Some(reason.as_str()) {
                 rollouts::set_waiting(&ctx.db, stage.id, &reason).await?;
