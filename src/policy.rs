@@ -295,9 +295,12 @@ fn decide_env(input: &PolicyInput<'_>, env: &Environment, records: &[&Record]) -
             Vote::Dismissed => Some(DiscardReason::Dismissed),
         };
         if let Some(reason) = cancel {
-            // A cancellation without an earlier approval discards nothing.
-            if let Some(approval) = previous_approval {
-                discarded.push(discard(approval, reason));
+            match previous_approval {
+                Some(approval) => discarded.push(discard(approval, reason)),
+                // A dismissed review is shown itself (often the approval it was);
+                // other cancellations without an earlier approval discard nothing.
+                None if last.vote == Vote::Dismissed => discarded.push(discard(last, reason)),
+                None => {}
             }
             continue;
         }
@@ -576,6 +579,27 @@ mod tests {
             reasons(&e),
             [("dba1".to_string(), DiscardReason::Dismissed)]
         );
+    }
+
+    #[test]
+    fn a_dismissed_review_is_listed_even_without_an_earlier_approval() {
+        let e = Case::new(vec![rec("dba1", None, Vote::Dismissed, 2)]).env("staging");
+        assert!(!e.satisfied);
+        assert_eq!(
+            reasons(&e),
+            [("dba1".to_string(), DiscardReason::Dismissed)]
+        );
+        assert_eq!(e.discarded[0].at, t(2));
+    }
+
+    #[test]
+    fn a_dismissal_does_not_cancel_a_later_approval() {
+        let e = Case::new(vec![
+            rec("dba1", None, Vote::Dismissed, 1),
+            rec("dba1", Some("staging"), Vote::Approve, 2),
+        ])
+        .env("staging");
+        assert!(e.satisfied);
     }
 
     #[test]

@@ -376,7 +376,7 @@ async fn changes_requested_cancels_an_approval() {
 
 #[tokio::test]
 async fn a_dismissed_review_no_longer_counts() {
-    let s = Scenario::open().await;
+    let mut s = Scenario::open().await;
     let id = s.review("dba1", "APPROVED", 1).await;
     s.h.github.set_review_state(REPO, PR, id, "DISMISSED");
     s.review_event("dba1", id, ReviewState::Dismissed, 1).await;
@@ -385,6 +385,11 @@ async fn a_dismissed_review_no_longer_counts() {
         s.summary(SHA_A)
             .contains("dba1 (review, 2026-01-01 10:01 UTC): review dismissed")
     );
+    // Approving again afterwards counts, and later review events keep it that way.
+    s.comment("dba1", "/bytebase approve staging", 3).await;
+    s.reply();
+    s.review("dba2", "COMMENTED", 4).await;
+    assert!(satisfied(&s.row(SHA_A, "staging")));
     s.finish();
 }
 

@@ -118,15 +118,9 @@ async fn sync_reviews(
         let (source_id, state, at) = match r.state {
             ReviewState::Approved => (id, State::Approved, at),
             ReviewState::ChangesRequested => (id, State::ChangesRequested, at),
-            ReviewState::Dismissed => {
-                if records::review_state(&ctx.db, cr.id, &id).await? == Some(State::Approved) {
-                    // Keep the approval, cancelled from now on, so the PR shows
-                    // whose approval was dismissed.
-                    (format!("{id}:dismissed"), State::Dismissed, Utc::now())
-                } else {
-                    (id, State::Dismissed, at)
-                }
-            }
+            // The review's own time: a dismissal cancels that review (and what
+            // came before it), never a later approval.
+            ReviewState::Dismissed => (id, State::Dismissed, at),
             // Comments do not change approval; pending reviews are not submitted.
             ReviewState::Commented | ReviewState::Pending => continue,
         };

@@ -2,10 +2,9 @@
 //! and the approval check's handle and last decision (columns of
 //! `change_requests`).
 //!
-//! A review is one row keyed by its id (its state is upserted on every
-//! sync); a dismissal of an approval bytegate had seen is a row of its own
-//! (`ID:dismissed`), so the approval it cancels stays visible with its reason.
-//! A comment's rows are replaced when it is edited and removed when deleted.
+//! A review is one row keyed by its id (its state, e.g. `dismissed`, is
+//! upserted on every sync). A comment's rows are replaced when it is edited
+//! and removed when it is deleted.
 
 use super::StoreError;
 use crate::policy::{Record, Source, Vote};
@@ -78,7 +77,7 @@ pub struct ApprovalRow {
     pub user_login: String,
     /// `review` or `comment`.
     pub source: String,
-    /// Review id (`ID` or `ID:dismissed`) or comment id.
+    /// Review id or comment id.
     pub source_id: Option<String>,
     /// A [`State`] name.
     pub state: String,
