@@ -222,6 +222,11 @@ fn drop(t: &mut Toks<'_>) -> Option<StatementKind> {
             break;
         }
     }
+    // `DROP DATABASE d WITH (FORCE)`
+    if object == ObjectKind::Database && t.peek_kw("WITH") && t.peek_at(1) == Some(&Token::LParen) {
+        t.next();
+        t.parens();
+    }
     let table = if t.eat_kw("ON") {
         Some(t.object_name()?)
     } else {
@@ -469,18 +474,12 @@ fn create(tokens: &[TokenWithSpan], t: &mut Toks<'_>, parse: ParseFn<'_>) -> Opt
         }
     }
     let unique = t.eat_kw("UNIQUE");
-    let start = t.pos();
     let object = object_kind(t)?;
     match object {
         ObjectKind::Table if !unique => create_table(tokens, parse),
         ObjectKind::Index => create_index(t, unique),
         _ if unique => None,
         ObjectKind::Table => None,
-        ObjectKind::Role | ObjectKind::Database | ObjectKind::Schema | ObjectKind::Extension => {
-            // These sqlparser handles; when it fails the statement is unusual.
-            let _ = start;
-            None
-        }
         object => {
             let if_not_exists = t.eat_kws(&["IF", "NOT", "EXISTS"]);
             let name = if t.peek() == Some(&Token::LParen) {
@@ -1024,6 +1023,10 @@ mod tests {
             panic!()
         };
         assert_eq!((d.object, d.cascade), (ObjectKind::Function, false));
+        let Some(StatementKind::Drop(d)) = rec("DROP DATABASE IF EXISTS d WITH (FORCE)") else {
+            panic!()
+        };
+        assert_eq!((d.object, d.if_exists), (ObjectKind::Database, true));
     }
 
     #[test]
@@ -1119,6 +1122,24 @@ mod tests {
             panic!()
         };
         assert_eq!((c.object, c.or_replace), (ObjectKind::Function, true));
+    }
+
+    #[test]
+    fn create_database_and_roles_with_options() {
+        assert!(matches!(
+            rec("CREATE DATABASE d WITH OWNER = x ENCODING 'UTF8' TEMPLATE template0"),
+            Some(StatementKind::CreateOther(CreateOther {
+                object: ObjectKind::Database,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            rec("CREATE ROLE r WITH LOGIN PASSWORD 'x' VALID UNTIL 'infinity' NOSUPERUSER"),
+            Some(StatementKind::CreateOther(CreateOther {
+                object: ObjectKind::Role,
+                ..
+            }))
+        ));
     }
 
     #[test]
