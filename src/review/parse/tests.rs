@@ -541,6 +541,22 @@ fn header_and_statement_comments() {
 }
 
 #[test]
+fn crlf_line_endings() {
+    let f = parse_source(
+        "-- head\r\nDROP TABLE a; -- why\r\n-- next\r\nSELECT\r\n  1;\r\n",
+        Dialect::Postgres,
+    );
+    let s = &f.statements;
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].span.start, Position { line: 2, column: 1 });
+    assert_eq!(s[0].trailing_comment.as_ref().unwrap().text, " why");
+    assert_eq!(s[1].leading_comments[0].text, " next");
+    assert_eq!(s[1].span.start.line, 4);
+    assert_eq!(s[1].span.end.line, 5);
+    assert_eq!(f.header_comments[0].text, " head");
+}
+
+#[test]
 fn empty_and_comment_only_files() {
     assert!(parse_file("", Dialect::Postgres).is_empty());
     assert!(parse_file("  \n;;\n", Dialect::Postgres).is_empty());
