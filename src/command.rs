@@ -818,6 +818,18 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics(body in "(?s).{0,200}") {
+            let _ = parse_comment(&body, P);
+        }
+
+        #[test]
+        fn lines_without_the_prefix_are_never_commands(body in "[^/]{0,200}") {
+            proptest::prop_assert!(parse_comment(&body, P).is_empty());
+        }
+    }
+
     #[test]
     fn every_command_parses_from_its_usage() {
         for c in CommandName::ALL {

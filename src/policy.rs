@@ -781,6 +781,64 @@ mod tests {
         assert_eq!(Case::new(a).decide(), Case::new(b).decide());
     }
 
+    fn arb_record() -> impl proptest::strategy::Strategy<Value = Record> {
+        use proptest::prelude::*;
+        (
+            prop::sample::select(vec!["dba1", "DBA1", "owner1", "author", "rando", "both1"]),
+            prop::option::of(prop::sample::select(vec![
+                "staging",
+                "production",
+                "nowhere",
+            ])),
+            prop::sample::select(vec![
+                Vote::Approve,
+                Vote::Revoke,
+                Vote::ChangesRequested,
+                Vote::Dismissed,
+            ]),
+            0u32..60,
+            any::<bool>(),
+        )
+            .prop_map(|(user, env, vote, minute, review)| Record {
+                user: user.to_string(),
+                environment: env.map(str::to_string),
+                vote,
+                at: t(minute),
+                source: if review {
+                    Source::Review(u64::from(minute))
+                } else {
+                    Source::Comment(u64::from(minute))
+                },
+            })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn invariants_hold_for_any_records(
+            records in proptest::collection::vec(arb_record(), 0..20),
+            changed in proptest::option::of(0u32..60),
+        ) {
+            let mut case = Case::new(records);
+            case.changed_at = changed.map(t);
+            let d = case.decide();
+            for e in &d.environments {
+                // The author never counts; nobody counts twice; satisfied means enough and every role.
+                proptest::prop_assert!(e.counted.iter().all(|c| !c.user.eq_ignore_ascii_case("author")));
+                let mut users: Vec<String> = e.counted.iter().map(|c| c.user.to_ascii_lowercase()).collect();
+                users.sort();
+                users.dedup();
+                proptest::prop_assert_eq!(users.len(), e.counted.len());
+                if e.satisfied {
+                    proptest::prop_assert!(e.counted.len() as u32 >= e.required);
+                    proptest::prop_assert!(e.missing_roles.is_empty());
+                }
+                if let Some(c) = case.changed_at {
+                    proptest::prop_assert!(e.counted.iter().all(|x| x.at >= c));
+                }
+            }
+        }
+    }
+
     #[test]
     fn roles_come_from_users_and_teams() {
         let roles = BTreeMap::from([

@@ -710,13 +710,26 @@ async fn token_mode_publishes_the_approval_as_a_commit_status() {
 #[tokio::test]
 async fn at_most_ten_commands_are_read_from_one_comment() {
     let mut s = Scenario::open().await;
+    s.review("dba1", "APPROVED", 1).await;
     let body = "/bytebase revoke staging\n".repeat(12);
-    s.comment("dba1", &body, 1).await;
+    s.comment("dba1", &body, 2).await;
     let reply = s.reply();
     assert_eq!(reply.matches("approval withdrawn").count(), 10, "{reply}");
     assert!(
         reply.ends_with("Only the first 10 commands of a comment are read; 2 more were ignored.\n"),
         "{reply}"
     );
+    s.finish();
+}
+
+#[tokio::test]
+async fn revoking_without_an_approval_says_so() {
+    let mut s = Scenario::open().await;
+    s.comment("dba1", "/bytebase revoke", 1).await;
+    assert_eq!(
+        s.reply(),
+        "@dba1\n\n- ℹ️ `/bytebase revoke`: you have no approval here to withdraw.\n"
+    );
+    assert_eq!(s.h.count("approvals").await, 0);
     s.finish();
 }

@@ -340,10 +340,27 @@ async fn run_command(
                 ))
             }
         }
-        Command::Revoke { environments } => Outcome::Recorded {
-            state: State::Revoked,
-            environments: environments.clone(),
-        },
+        Command::Revoke { environments } => {
+            // Withdrawing needs something to withdraw: an approval (any source)
+            // for all environments or one of the named ones.
+            let rows = records::list(&ctx.db, cr.id).await?;
+            let approved = rows.iter().any(|r| {
+                r.state == State::Approved.as_str()
+                    && r.user_login.eq_ignore_ascii_case(&ev.author)
+                    && (environments.is_empty()
+                        || r.environment
+                            .as_ref()
+                            .is_none_or(|e| environments.contains(e)))
+            });
+            if approved {
+                Outcome::Recorded {
+                    state: State::Revoked,
+                    environments: environments.clone(),
+                }
+            } else {
+                Outcome::Info("you have no approval here to withdraw.".to_string())
+            }
+        }
         Command::Approve { environments } => {
             match approval_refusal(ctx, forge, cr, &ev.pr, &ev.author, environments).await? {
                 Some(why) => Outcome::Refused(why),
