@@ -15,8 +15,8 @@
 use super::adapter;
 use super::tokens::{Toks, is_kw, significant, word_upper};
 use crate::review::model::{
-    AlterAction, AlterOther, AlterTable, Cluster, ConstraintKind, CreateIndex, CreateOther,
-    Dialect, Drop, Ident, IndexColumn, ObjectKind, ObjectName, Reindex, StatementKind,
+    AlterAction, AlterOther, AlterTable, Cluster, ColumnDef, ConstraintKind, CreateIndex,
+    CreateOther, Dialect, Drop, Ident, IndexColumn, ObjectKind, ObjectName, Reindex, StatementKind,
     TableConstraint, Vacuum,
 };
 use sqlparser::tokenizer::{Token, TokenWithSpan};
@@ -692,6 +692,7 @@ fn create_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<Statemen
     let mut extra = Vec::new();
     let mut kept: Vec<std::borrow::Cow<'_, [TokenWithSpan]>> = Vec::new();
     let (mut changed, mut like) = (false, false);
+    let mut virtual_columns: Vec<String> = Vec::new();
     for &(s, e) in &bounds {
         let element = &tokens[s..e];
         if let Some(c) = not_null_constraint(element, false) {
@@ -705,7 +706,15 @@ fn create_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<Statemen
             // `LIKE other [INCLUDING ...]`: the columns come from elsewhere.
             like = true;
             changed = true;
-        } else if let Some(cleaned) = without_keyword_pairs(element, &["COMPRESSION"]) {
+        } else if let (Some(cleaned), made_virtual) =
+            repair_column(element, &[("COMPRESSION", true)])
+        {
+            if made_virtual
+                && let Some(Token::Word(w)) =
+                    element.iter().find(|t| significant(t)).map(|t| &t.token)
+            {
+                virtual_columns.push(w.value.clone());
+            }
             kept.push(cleaned.into());
             changed = true;
         } else {
@@ -732,17 +741,22 @@ fn create_table(tokens: &[TokenWithSpan], parse: ParseFn<'_>) -> Option<Statemen
         StatementKind::CreateTable(mut ct) => {
             ct.constraints.extend(extra);
             ct.derived |= like;
+            ct.columns
+                .iter_mut()
+                .filter(|c| virtual_columns.contains(&c.name.value))
+                .for_each(mark_virtual);
             Some(StatementKind::CreateTable(ct))
         }
         _ => None,
     }
 }
 
-/// `tokens` without each top-level `KEYWORD value` pair for the given
-/// keywords (`COMPRESSION lz4`, `COLLATE "C"`); `None` when there is none.
-fn without_keyword_pairs(
+/// `tokens` without the given top-level keywords, each with the token after it
+/// when `true` (`COMPRESSION lz4`, `COLLATE "C"`) or alone (`VIRTUAL`); `None`
+/// when nothing was removed.
+fn without_keywords(
     tokens: &[TokenWithSpan],
-    keywords: &[&str],
+    keywords: &[(&str, bool)],
 ) -> Option<Vec<TokenWithSpan>> {
     let mut out = Vec::with_capacity(tokens.len());
     let mut depth = 0i64;
@@ -758,14 +772,53 @@ fn without_keyword_pairs(
             Token::RParen => depth -= 1,
             _ => {}
         }
-        if depth == 0 && keywords.iter().any(|k| is_kw(&t.token, k)) {
-            skip_next = true;
+        if depth == 0
+            && let Some((_, with_value)) = keywords.iter().find(|(k, _)| is_kw(&t.token, k))
+        {
+            skip_next = *with_value;
             removed = true;
             continue;
         }
         out.push(t.clone());
     }
     removed.then_some(out)
+}
+
+/// Column-definition tokens sqlparser 0.64 rejects, made parseable:
+/// `COMPRESSION x` and (ALTER only) `COLLATE x` dropped, and PostgreSQL 18's
+/// `GENERATED ALWAYS AS (...) VIRTUAL` read as `STORED` (sqlparser's PostgreSQL
+/// grammar knows only that). Returns the tokens if anything changed, and whether
+/// a `VIRTUAL` was rewritten (the caller marks the column virtual again).
+fn repair_column(
+    tokens: &[TokenWithSpan],
+    drop: &[(&str, bool)],
+) -> (Option<Vec<TokenWithSpan>>, bool) {
+    let mut fixed = without_keywords(tokens, drop);
+    let mut depth = 0i64;
+    let mut made_virtual = false;
+    let source = fixed.as_deref().unwrap_or(tokens);
+    let mut out: Option<Vec<TokenWithSpan>> = None;
+    for (i, t) in source.iter().enumerate() {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 && is_kw(&t.token, "VIRTUAL") {
+            let v = out.get_or_insert_with(|| source.to_vec());
+            v[i].token = Token::make_keyword("STORED");
+            made_virtual = true;
+        }
+    }
+    if out.is_some() {
+        fixed = out;
+    }
+    (fixed, made_virtual)
+}
+
+fn mark_virtual(col: &mut ColumnDef) {
+    col.generated_stored = false;
+    col.generated_virtual = true;
 }
 
 /// PostgreSQL `ALTER TABLE` actions sqlparser 0.64 rejects that change no
@@ -944,15 +997,27 @@ fn alter_table(
             match dialect {
                 Dialect::Mysql => out.actions.push(mysql_table_option(action)?),
                 Dialect::Postgres => {
-                    // `ALTER COLUMN c TYPE t COLLATE "C"`: parse without the collation.
-                    let repaired = without_keyword_pairs(action, &["COLLATE"]).and_then(|a| {
+                    // `ALTER COLUMN c TYPE t COLLATE "C"`: parse without the collation;
+                    // `ADD COLUMN ... VIRTUAL` / `COMPRESSION x` as in CREATE TABLE.
+                    let (fixed, made_virtual) =
+                        repair_column(action, &[("COLLATE", true), ("COMPRESSION", true)]);
+                    let repaired = fixed.and_then(|a| {
                         let mut one: Vec<TokenWithSpan> = header.to_vec();
                         one.extend(a);
                         parse(one)
                     });
                     match repaired {
                         Some(stmt) => match adapter::adapt(&stmt, "ALTER") {
-                            StatementKind::AlterTable(a) => out.actions.extend(a.actions),
+                            StatementKind::AlterTable(mut a) => {
+                                if made_virtual {
+                                    for action in &mut a.actions {
+                                        if let AlterAction::AddColumn { column, .. } = action {
+                                            mark_virtual(column);
+                                        }
+                                    }
+                                }
+                                out.actions.extend(a.actions);
+                            }
                             _ => return None,
                         },
                         None => out.actions.push(pg_other_action(action)?),

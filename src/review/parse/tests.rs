@@ -89,6 +89,81 @@ fn create_table_columns_and_constraints() {
 }
 
 #[test]
+fn remaining_model_fields() {
+    let StatementKind::CreateTable(ct) =
+        kind("CREATE UNLOGGED TABLE p1 PARTITION OF p FOR VALUES IN (1)")
+    else {
+        panic!()
+    };
+    assert!(ct.unlogged && ct.derived);
+    assert_eq!(ct.partition_of.unwrap().to_string(), "p");
+    let StatementKind::CreateTable(ct) = kind("CREATE TEMP TABLE t AS SELECT 1") else {
+        panic!()
+    };
+    assert!(ct.temporary && ct.derived);
+    let StatementKind::CreateTable(ct) = kind(
+        "CREATE TABLE t (a int GENERATED ALWAYS AS (1) VIRTUAL, b int REFERENCES o ON UPDATE SET NULL DEFAULT coalesce(1, 2), EXCLUDE USING gist (a WITH =))",
+    ) else {
+        panic!()
+    };
+    assert!(ct.columns[0].generated_virtual && !ct.columns[0].generated_stored);
+    let b = &ct.columns[1];
+    assert_eq!(
+        b.references.as_ref().unwrap().on_update,
+        Some(ReferentialAction::SetNull)
+    );
+    assert_eq!(
+        b.default.as_ref().unwrap().functions,
+        vec!["coalesce".to_string()]
+    );
+    assert_eq!(b.default.as_ref().unwrap().volatile, Some(false));
+    assert!(matches!(ct.constraints[0].kind, ConstraintKind::Exclude));
+    let StatementKind::AlterTable(at) =
+        kind("ALTER TABLE IF EXISTS t ATTACH PARTITION p FOR VALUES IN (2)")
+    else {
+        panic!()
+    };
+    assert!(at.if_exists);
+    assert!(
+        matches!(&at.actions[0], AlterAction::AttachPartition { partition } if partition.to_string() == "p")
+    );
+    let StatementKind::AlterTable(at) =
+        one_my("ALTER TABLE t DROP PRIMARY KEY, DROP FOREIGN KEY fk, DROP INDEX i").kind
+    else {
+        panic!()
+    };
+    assert!(matches!(at.actions[0], AlterAction::DropPrimaryKey));
+    assert!(matches!(&at.actions[1], AlterAction::DropForeignKey { name } if name.value == "fk"));
+    assert!(matches!(&at.actions[2], AlterAction::DropIndex { name } if name.value == "i"));
+    assert_eq!(
+        kind("RESET lock_timeout"),
+        StatementKind::Reset {
+            name: Some("lock_timeout".into())
+        }
+    );
+    assert!(
+        matches!(kind("ANALYZE t"), StatementKind::Analyze { ref tables } if tables.len() == 1)
+    );
+    assert!(matches!(
+        kind("VACUUM ANALYZE t"),
+        StatementKind::Vacuum(Vacuum {
+            analyze: true,
+            full: false,
+            ..
+        })
+    ));
+    let s = one("CREATE TABLE t (a int, CONSTRAINT nn NOT NULL a)");
+    assert_eq!(s.source, StatementSource::Recognized);
+    let StatementKind::CreateTable(ct) = s.kind else {
+        panic!()
+    };
+    assert!(
+        matches!(&ct.constraints[0].kind, ConstraintKind::NotNull { column } if column.value == "a")
+    );
+    assert_eq!(ct.constraints[0].name.as_ref().unwrap().value, "nn");
+}
+
+#[test]
 fn names_carry_file_spans() {
     let v = parse_file(
         "select 1;\nCREATE TABLE t (\n  Foo int,\n  \"Bar\" int\n);",
