@@ -283,6 +283,17 @@ impl Schema {
                 }
                 _ => {}
             },
+            StatementKind::AlterOther(ao) => {
+                if let (Some(from), Some(to)) = (&ao.name, &ao.new_name) {
+                    match ao.object {
+                        ObjectKind::Index => self.rename_index(from, to),
+                        ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Table => {
+                            self.rename_table(from, to)
+                        }
+                        _ => {}
+                    }
+                }
+            }
             StatementKind::RenameTable { renames } => {
                 for (from, to) in renames {
                     self.rename_table(from, to);
@@ -290,6 +301,21 @@ impl Schema {
             }
             _ => {}
         }
+    }
+
+    fn rename_index(&mut self, from: &ObjectName, to: &ObjectName) {
+        let (f, t) = (key(from), key(to));
+        let Some(table) = self.index_tables.remove(&f) else {
+            return;
+        };
+        if let Some(tb) = self.tables.get_mut(&table) {
+            for ix in &mut tb.indexes {
+                if ix.name.as_deref() == Some(f.as_str()) {
+                    ix.name = Some(t.clone());
+                }
+            }
+        }
+        self.index_tables.insert(t, table);
     }
 
     fn rename_table(&mut self, from: &ObjectName, to: &ObjectName) {
@@ -698,5 +724,16 @@ mod tests {
         );
         assert!(s.index_table(&name("t_new")).is_some());
         assert!(s.index_table(&name("t_old")).is_none());
+    }
+
+    #[test]
+    fn renamed_indexes_and_views_are_followed() {
+        let s = schema_after(
+            "",
+            "CREATE TABLE t (id bigint PRIMARY KEY);\nCREATE INDEX a ON t (id);\nALTER INDEX a RENAME TO b;\nCREATE VIEW v AS SELECT 1;\nALTER VIEW v RENAME TO w;",
+        );
+        assert!(s.is_new_index(&name("b")));
+        assert!(s.index_table(&name("a")).is_none());
+        assert!(s.is_new_table(&name("w")));
     }
 }
