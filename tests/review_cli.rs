@@ -331,3 +331,22 @@ fn non_utf8_and_garbage_input_is_reviewed_not_rejected() {
     assert!(code == 0 || code == 1, "exit {code}");
     assert_eq!(report["files"].as_array().unwrap().len(), 1);
 }
+
+/// The four formats over the seed fixture set, reviewed for production with
+/// the example config: what people, tools, code scanning and Actions see.
+#[test]
+fn snapshots_of_the_four_formats_over_the_seed_fixtures() {
+    for format in ["text", "json", "sarif", "github"] {
+        let (code, stdout, stderr) = review(&[
+            "--config",
+            "fixtures/config/bytegate.yaml",
+            "--env",
+            "production",
+            "--format",
+            format,
+            "fixtures/review/seed",
+        ]);
+        assert_eq!(code, 1, "{stderr}");
+        insta::assert_snapshot!(format!("seed_production_{format}"), stdout);
+    }
+}
