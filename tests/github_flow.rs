@@ -470,19 +470,39 @@ async fn closing_and_merging_are_recorded() {
         .set_pr_files(REPO, PR, &[("README.md", "modified", None)]);
     let mut p = pr_payload("pull_request.opened", SHA_A, T1);
     p["action"] = "closed".into();
-    p["pull_request"]["merged"] = true.into();
-    p["pull_request"]["merge_commit_sha"] = SHA_B.into();
+    p["pull_request"]["merged"] = false.into();
 
     h.handle(&pull_request_event(&p)).await.unwrap();
 
-    let (state, merge): (String, Option<String>) =
-        sqlx::query_as("SELECT state, merge_sha FROM change_requests")
-            .fetch_one(&h.db.pool)
+    let state = || async {
+        let row: (String, Option<String>) =
+            sqlx::query_as("SELECT state, merge_sha FROM change_requests")
+                .fetch_one(&h.db.pool)
+                .await
+                .unwrap();
+        row
+    };
+    assert_eq!(state().await, ("closed".to_string(), None));
+    assert_eq!(h.audit_actions().await, ["change_request.closed"]);
+    assert!(
+        h.github.requests().is_empty(),
+        "closing needs no GitHub call"
+    );
+
+    p["pull_request"]["merged"] = true.into();
+    p["pull_request"]["merge_commit_sha"] = SHA_B.into();
+    h.handle(&pull_request_event(&p)).await.unwrap();
+    assert_eq!(
+        state().await,
+        ("merged".to_string(), Some(SHA_B.to_string()))
+    );
+    assert!(
+        h.audit_actions()
             .await
-            .unwrap();
-    assert_eq!((state.as_str(), merge.as_deref()), ("merged", Some(SHA_B)));
-    assert_eq!(h.audit_actions().await, ["change_request.merged"]);
-    assert!(h.github.requests().is_empty());
+            .iter()
+            .any(|a| a == "change_request.merged")
+    );
+    h.github.assert_clean();
 }
 
 #[test]
@@ -830,6 +850,41 @@ async fn giving_up_completes_the_running_check_as_failed() {
         h.github.sql_review_runs().len(),
         1,
         "the same check run, not a new one"
+    );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn conclusions_are_success_when_clean_and_neutral_for_warnings_only() {
+    let h = Harness::app().await;
+    let clean = "CREATE TABLE ok (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);\n";
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, clean);
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+    let run = &h.github.check_runs_on(SHA_A)[0];
+    assert_eq!(run.conclusion.as_deref(), Some("success"));
+    assert!(
+        run.title.as_deref().unwrap().starts_with("No findings"),
+        "{:?}",
+        run.title
+    );
+
+    // The base branch adds a warning-only rule that matches: neutral.
+    h.github.put_file(
+        REPO,
+        &base_sha(),
+        ".bytegate.yaml",
+        "review:\n  custom:\n    - {name: table-needs-ticket, severity: warning, patterns: ['CREATE TABLE ok'], message: Link a ticket.}\n",
+    );
+    h.github.put_file(REPO, SHA_B, MIGRATION, clean);
+    h.handle(&synchronize(SHA_B, T2)).await.unwrap();
+    let run = &h.github.check_runs_on(SHA_B)[0];
+    assert_eq!(run.conclusion.as_deref(), Some("neutral"));
+    assert!(
+        run.title.as_deref().unwrap().starts_with("1 warning"),
+        "{:?}",
+        run.title
     );
     h.github.assert_clean();
 }
