@@ -254,6 +254,11 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
     .await
     .unwrap();
     assert_eq!(sha, bytegate::deploy::checksum(M1_SQL.as_bytes()));
+    let chain = bytegate::store::audit::verify_chain(&h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(chain.broken, None, "the audit chain of a real run verifies");
+    assert!(chain.verified >= 10, "{chain:?}");
     h.github.assert_clean();
 }
 

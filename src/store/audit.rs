@@ -2,8 +2,10 @@
 
 use super::StoreError;
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use serde_json::Value;
-use sqlx::{FromRow, PgExecutor};
+use sha2::{Digest, Sha256};
+use sqlx::{Acquire, FromRow, PgExecutor, PgPool, Postgres};
 use std::fmt;
 use std::str::FromStr;
 
@@ -166,12 +168,53 @@ pub struct AuditRecord {
     pub detail: Value,
 }
 
-/// Appends an entry (in a transaction when given one).
-pub async fn append<'e>(db: impl PgExecutor<'e>, e: &AuditEntry<'_>) -> Result<i64, StoreError> {
+/// The `prev_hash` of the first row of the chain.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Transaction-level advisory lock that orders appends, so each row's
+/// `prev_hash` is the hash of the row before it in id order.
+const CHAIN_LOCK: i64 = 0x6175_6469_745f_6c67;
+
+/// Appends an entry (inside the caller's transaction when given one: then it
+/// becomes visible, and the chain lock is released, when that commits).
+/// Each row stores the previous row's hash and its own (see [`row_hash`]).
+pub async fn append<'a, A>(db: A, e: &AuditEntry<'_>) -> Result<i64, StoreError>
+where
+    A: Acquire<'a, Database = Postgres>,
+{
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(CHAIN_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    // A fresh statement after the lock: under READ COMMITTED it sees the
+    // previous appender's committed row.
+    let last: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let prev_hash = last
+        .and_then(|(h,)| h)
+        .unwrap_or_else(|| GENESIS_HASH.to_string());
+    let now = Utc::now();
+    // The database keeps microseconds: hash exactly what it will return.
+    let at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+    let content = Canonical {
+        at,
+        actor: e.actor,
+        action: e.action.as_str(),
+        forge: e.forge,
+        repo: e.repo,
+        number: e.number,
+        environment: e.environment,
+        detail: &e.detail,
+    };
+    let hash = row_hash(&prev_hash, &content);
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO audit_log (actor, action, forge, repo, number, environment, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO audit_log (at, actor, action, forge, repo, number, environment, detail,
+                                prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
+    .bind(at)
     .bind(e.actor)
     .bind(e.action.as_str())
     .bind(e.forge)
@@ -179,9 +222,197 @@ pub async fn append<'e>(db: impl PgExecutor<'e>, e: &AuditEntry<'_>) -> Result<i
     .bind(e.number)
     .bind(e.environment)
     .bind(&e.detail)
-    .fetch_one(db)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(id)
+}
+
+/// The hashed content of a row: every column but the id and the hashes.
+#[derive(Debug, Clone, Copy)]
+pub struct Canonical<'a> {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: &'a str,
+    /// What.
+    pub action: &'a str,
+    /// Forge.
+    pub forge: Option<&'a str>,
+    /// Repository.
+    pub repo: Option<&'a str>,
+    /// PR number.
+    pub number: Option<i64>,
+    /// Environment.
+    pub environment: Option<&'a str>,
+    /// Details.
+    pub detail: &'a Value,
+}
+
+impl Canonical<'_> {
+    /// A JSON array of the fields in a fixed order, object keys sorted, no
+    /// spaces: the same bytes for the same row, however JSONB reorders keys.
+    pub fn to_text(&self) -> String {
+        let opt = |s: Option<&str>| s.map_or(Value::Null, |s| Value::String(s.to_string()));
+        let head = [
+            Value::String(self.at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()),
+            Value::String(self.actor.to_string()),
+            Value::String(self.action.to_string()),
+            opt(self.forge),
+            opt(self.repo),
+            self.number.map_or(Value::Null, Value::from),
+            opt(self.environment),
+        ];
+        let mut out = String::from("[");
+        for v in &head {
+            write_canonical(v, &mut out);
+            out.push(',');
+        }
+        write_canonical(self.detail, &mut out);
+        out.push(']');
+        out
+    }
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(x) = map.get(k) {
+                    write_canonical(x, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// `sha256(prev_hash || "\n" || canonical content)`, hex.
+pub fn row_hash(prev_hash: &str, content: &Canonical<'_>) -> String {
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(content.to_text().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Where the chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    /// The first row that does not verify.
+    pub id: i64,
+    /// Why.
+    pub reason: String,
+}
+
+/// The result of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChainReport {
+    /// Rows checked (chained rows up to the break, or all).
+    pub verified: u64,
+    /// Rows from before the chain existed (no hash), skipped.
+    pub unchained: u64,
+    /// The hash of the last verified row (publish it elsewhere to detect
+    /// truncation of the newest rows, which a chain alone cannot see).
+    pub head: Option<String>,
+    /// The first broken row, if any.
+    pub broken: Option<ChainBreak>,
+}
+
+#[derive(FromRow)]
+struct ChainRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    forge: Option<String>,
+    repo: Option<String>,
+    number: Option<i64>,
+    environment: Option<String>,
+    detail: Value,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+/// Walks `audit_log` in id order and recomputes every hash; reports the first
+/// row whose content, hash or link to the previous row does not match.
+pub async fn verify_chain(pool: &PgPool) -> Result<ChainReport, StoreError> {
+    let mut rows = sqlx::query_as::<_, ChainRow>(
+        "SELECT id, at, actor, action, forge, repo, number, environment, detail, prev_hash, hash
+         FROM audit_log ORDER BY id",
+    )
+    .fetch(pool);
+    let mut report = ChainReport::default();
+    let mut expected_prev: Option<String> = None;
+    while let Some(r) = rows.try_next().await? {
+        let Some(hash) = &r.hash else {
+            if expected_prev.is_none() {
+                report.unchained += 1;
+                continue;
+            }
+            report.broken = Some(ChainBreak {
+                id: r.id,
+                reason: "the row has no hash".to_string(),
+            });
+            return Ok(report);
+        };
+        let want_prev = expected_prev.as_deref().unwrap_or(GENESIS_HASH);
+        if r.prev_hash.as_deref() != Some(want_prev) {
+            report.broken = Some(ChainBreak {
+                id: r.id,
+                reason: format!(
+                    "prev_hash {} does not match the previous row's hash {want_prev} (a row was removed or reordered)",
+                    r.prev_hash.as_deref().unwrap_or("(none)")
+                ),
+            });
+            return Ok(report);
+        }
+        let content = Canonical {
+            at: r.at,
+            actor: &r.actor,
+            action: &r.action,
+            forge: r.forge.as_deref(),
+            repo: r.repo.as_deref(),
+            number: r.number,
+            environment: r.environment.as_deref(),
+            detail: &r.detail,
+        };
+        let computed = row_hash(want_prev, &content);
+        if &computed != hash {
+            report.broken = Some(ChainBreak {
+                id: r.id,
+                reason: format!(
+                    "the content does not match its hash (stored {hash}, computed {computed}): the row was altered"
+                ),
+            });
+            return Ok(report);
+        }
+        report.verified += 1;
+        report.head = Some(hash.clone());
+        expected_prev = Some(hash.clone());
+    }
+    Ok(report)
 }
 
 /// A PR's entries, oldest first.
@@ -243,5 +474,126 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    fn sample(n: i64) -> AuditEntry<'static> {
+        AuditEntry {
+            actor: "bytegate",
+            action: AuditAction::StageStarted,
+            forge: Some("github"),
+            repo: Some("o/r"),
+            number: Some(n),
+            environment: Some("production"),
+            detail: serde_json::json!({"z": 1, "a": {"y": [1, 2.5, "x"], "b": null}}),
+        }
+    }
+
+    #[test]
+    fn canonical_text_sorts_keys_and_fixes_the_field_order() {
+        let detail = serde_json::json!({"b": 1, "a": {"d": true, "c": "é\""}});
+        let c = Canonical {
+            at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            actor: "dana",
+            action: "approval.granted",
+            forge: Some("github"),
+            repo: None,
+            number: Some(7),
+            environment: None,
+            detail: &detail,
+        };
+        assert_eq!(
+            c.to_text(),
+            r#"["2023-11-14T22:13:20.123456Z","dana","approval.granted","github",null,7,null,{"a":{"c":"é\"","d":true},"b":1}]"#
+        );
+        assert_ne!(row_hash(GENESIS_HASH, &c), row_hash(&"1".repeat(64), &c));
+    }
+
+    #[tokio::test]
+    async fn the_chain_verifies_and_concurrent_appends_stay_in_order() {
+        let db = crate::store::testdb::TestDb::migrated().await.unwrap();
+        let appends: Vec<_> = (0..20)
+            .map(|n| {
+                let pool = db.pool.clone();
+                tokio::spawn(async move { append(&pool, &sample(n)).await.unwrap() })
+            })
+            .collect();
+        for a in appends {
+            a.await.unwrap();
+        }
+        // Inside a caller's transaction too.
+        let mut tx = db.pool.begin().await.unwrap();
+        append(&mut *tx, &sample(99)).await.unwrap();
+        tx.commit().await.unwrap();
+        let report = verify_chain(&db.pool).await.unwrap();
+        assert_eq!(report.broken, None);
+        assert_eq!(report.verified, 21);
+        assert!(report.head.is_some());
+    }
+
+    #[tokio::test]
+    async fn updates_and_deletes_are_refused() {
+        let db = crate::store::testdb::TestDb::migrated().await.unwrap();
+        append(&db.pool, &sample(1)).await.unwrap();
+        for sql in [
+            "UPDATE audit_log SET actor = 'mallory'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+        ] {
+            let e = sqlx::query(sql).execute(&db.pool).await.unwrap_err();
+            assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+        }
+    }
+
+    /// What a superuser can do: switch the trigger off, change the table, switch it on.
+    async fn tamper(pool: &PgPool, sql: &str, id: i64) {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER USER")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("ALTER TABLE audit_log ENABLE TRIGGER USER")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    async fn five_rows() -> (crate::store::testdb::TestDb, Vec<i64>) {
+        let db = crate::store::testdb::TestDb::migrated().await.unwrap();
+        let mut ids = Vec::new();
+        for n in 0..5 {
+            ids.push(append(&db.pool, &sample(n)).await.unwrap());
+        }
+        (db, ids)
+    }
+
+    #[tokio::test]
+    async fn an_altered_row_is_found() {
+        let (db, ids) = five_rows().await;
+        tamper(
+            &db.pool,
+            r#"UPDATE audit_log SET detail = '{"approved_by": "mallory"}' WHERE id = $1"#,
+            ids[2],
+        )
+        .await;
+        let report = verify_chain(&db.pool).await.unwrap();
+        let broken = report.broken.unwrap();
+        assert_eq!(broken.id, ids[2]);
+        assert!(broken.reason.contains("altered"), "{}", broken.reason);
+        assert_eq!(report.verified, 2);
+    }
+
+    #[tokio::test]
+    async fn a_removed_row_breaks_the_link_of_the_next() {
+        let (db, ids) = five_rows().await;
+        tamper(&db.pool, "DELETE FROM audit_log WHERE id = $1", ids[2]).await;
+        let broken = verify_chain(&db.pool).await.unwrap().broken.unwrap();
+        assert_eq!(broken.id, ids[3]);
+        assert!(broken.reason.contains("removed"), "{}", broken.reason);
     }
 }
