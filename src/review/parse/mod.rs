@@ -42,7 +42,8 @@ pub fn parse_source(text: &str, dialect: Dialect) -> ParsedFile {
             .get(raw.byte_range.clone())
             .unwrap_or_default()
             .to_string();
-        let (kind, source) = understand(raw.tokens, raw.error, &stmt_text, raw.span, dialect);
+        let (kind, source) =
+            understand_guarded(raw.tokens, raw.error, &stmt_text, raw.span, dialect);
         statements.push(Statement {
             kind,
             span: raw.span,
@@ -101,6 +102,64 @@ fn header(comments: &[Comment], first: Option<Position>) -> Vec<Comment> {
 
 fn location(p: Position) -> Location {
     Location::new(u64::from(p.line), u64::from(p.column))
+}
+
+/// Statements whose AST may be deeper than this (see
+/// `tokens::nesting_estimate`) are understood on a thread with a stack sized
+/// for them: walking and dropping sqlparser's AST recurses once per level
+/// (up to ~5 KB per level in debug builds), and callers' threads may have 2 MB.
+const DIRECT_DEPTH: usize = 200;
+
+/// Statements estimated deeper than this are not given to sqlparser at all
+/// (a parse error with the lexical classification).
+const MAX_DEPTH: usize = 50_000;
+
+/// [`understand`], on a bigger stack when the statement is deep.
+fn understand_guarded(
+    tokens: Vec<TokenWithSpan>,
+    tokenizer_error: Option<ParseError>,
+    text: &str,
+    span: Span,
+    dialect: Dialect,
+) -> (StatementKind, StatementSource) {
+    let depth = tokens::nesting_estimate(&tokens);
+    if depth <= DIRECT_DEPTH {
+        return understand(tokens, tokenizer_error, text, span, dialect);
+    }
+    let too_complex = |why: &str| {
+        let (tokens, _) = split::tokenize_at(text, location(span.start), dialect);
+        (
+            StatementKind::Unparsed {
+                lexical: lexical::classify(&tokens),
+            },
+            StatementSource::Unparsed {
+                error: ParseError {
+                    message: why.to_string(),
+                    position: Some(span.start),
+                },
+            },
+        )
+    };
+    if depth > MAX_DEPTH {
+        return too_complex(&format!(
+            "statement too complex to parse: expressions nest about {depth} levels deep (limit {MAX_DEPTH})"
+        ));
+    }
+    let stack = (8 << 20) + depth * (16 << 10);
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("bytegate-parse".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, || {
+                understand(tokens, tokenizer_error, text, span, dialect)
+            });
+        match worker {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|_| too_complex("the SQL parser failed on this statement")),
+            Err(_) => too_complex("statement too complex to parse (no thread for a deep parse)"),
+        }
+    })
 }
 
 /// Turns a statement's tokens into the model: parser, then recognizers, then

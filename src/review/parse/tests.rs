@@ -687,6 +687,39 @@ fn nesting_just_under_the_limit_adapts_on_a_small_stack() {
 }
 
 #[test]
+fn long_operator_chains_do_not_overflow_small_stacks() {
+    // Each chained operator is one more AST level: sqlparser's Display, visitor
+    // and Drop recurse through them.
+    let cases = [
+        format!(
+            "ALTER TABLE t ADD COLUMN a int DEFAULT 1{};",
+            "+1".repeat(3_000)
+        ),
+        format!(
+            "CREATE TABLE t (a int, CHECK (a > 0{}));",
+            " AND a > 0".repeat(3_000)
+        ),
+        format!("DELETE FROM t WHERE {} true;", "a AND ".repeat(20_000)),
+        format!("SELECT 1{};", "+1".repeat(200_000)),
+    ];
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            cases
+                .iter()
+                .map(|sql| parse_file(sql, Dialect::Postgres).remove(0))
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    let v = handle.join().unwrap();
+    assert!(matches!(&v[0].kind, StatementKind::AlterTable(_)));
+    assert!(matches!(&v[1].kind, StatementKind::CreateTable(_)));
+    assert!(matches!(&v[2].kind, StatementKind::Delete(d) if d.has_where));
+    assert!(!v[3].is_understood());
+    assert_eq!(v[3].lexical(), LexicalClass::Other);
+}
+
+#[test]
 fn unterminated_constructs_never_lose_text() {
     for sql in [
         "SELECT 1;\nSELECT 'abc",

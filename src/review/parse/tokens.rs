@@ -192,3 +192,112 @@ impl<'a> Toks<'a> {
         out.join(" ")
     }
 }
+
+/// Tokens that join two operands (or prefix one) in an expression: a long
+/// chain of them builds an AST as deep as the chain.
+fn is_operator(t: &Token) -> bool {
+    match t {
+        Token::Plus
+        | Token::Minus
+        | Token::Mul
+        | Token::Div
+        | Token::Mod
+        | Token::StringConcat
+        | Token::Eq
+        | Token::DoubleEq
+        | Token::Neq
+        | Token::Lt
+        | Token::Gt
+        | Token::LtEq
+        | Token::GtEq
+        | Token::Spaceship
+        | Token::Caret
+        | Token::Ampersand
+        | Token::Pipe
+        | Token::ShiftLeft
+        | Token::ShiftRight
+        | Token::DoubleColon
+        | Token::Arrow
+        | Token::LongArrow
+        | Token::HashArrow
+        | Token::HashLongArrow
+        | Token::AtArrow
+        | Token::ArrowAt
+        | Token::Overlap
+        | Token::Tilde
+        | Token::TildeAsterisk
+        | Token::ExclamationMarkTilde
+        | Token::ExclamationMarkTildeAsterisk
+        | Token::CustomBinaryOperator(_) => true,
+        Token::Word(w) if w.quote_style.is_none() => [
+            "AND", "OR", "NOT", "IS", "LIKE", "ILIKE", "BETWEEN", "IN", "COLLATE", "AT",
+        ]
+        .iter()
+        .any(|k| w.value.eq_ignore_ascii_case(k)),
+        _ => false,
+    }
+}
+
+/// A cheap upper-bound estimate of how deep sqlparser's AST for these tokens
+/// can be: parenthesis depth plus, on the path to the deepest point, the
+/// operators chained at each level (a comma starts a new expression). Used to
+/// give deep statements a bigger stack: walking and dropping sqlparser's AST
+/// recurses once per level.
+pub(crate) fn nesting_estimate(tokens: &[TokenWithSpan]) -> usize {
+    let mut chains: Vec<usize> = vec![0];
+    let mut sum = 0usize;
+    let mut max = 0usize;
+    for t in tokens {
+        match &t.token {
+            Token::LParen | Token::LBracket => {
+                chains.push(0);
+                sum += 1;
+            }
+            Token::RParen | Token::RBracket => {
+                if chains.len() > 1 {
+                    sum -= 1 + chains.pop().unwrap_or(0);
+                }
+            }
+            Token::Comma => {
+                if let Some(last) = chains.last_mut() {
+                    sum -= *last;
+                    *last = 0;
+                }
+            }
+            tok if is_operator(tok) => {
+                if let Some(last) = chains.last_mut() {
+                    *last += 1;
+                    sum += 1;
+                }
+            }
+            _ => {}
+        }
+        max = max.max(sum);
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::model::Dialect;
+    use crate::review::parse::split::tokenize_at;
+    use sqlparser::tokenizer::Location;
+
+    fn est(sql: &str) -> usize {
+        nesting_estimate(&tokenize_at(sql, Location::new(1, 1), Dialect::Postgres).0)
+    }
+
+    #[test]
+    fn estimates_chains_and_nesting() {
+        // (see also review::parse::tests for the thread hand-off)
+        assert_eq!(est("SELECT a, b FROM t"), 0);
+        assert_eq!(est("SELECT 1 + 2 + 3"), 2);
+        assert_eq!(est("SELECT f(a + b, c), d + e"), 2);
+        assert_eq!(est("SELECT ((1))"), 2);
+        assert_eq!(est("DELETE FROM t WHERE a AND b AND (c OR d)"), 4);
+        assert_eq!(est(&format!("SELECT 1{}", "+1".repeat(1000))), 1000);
+        // Unbalanced input never underflows.
+        assert_eq!(est(")) , + ("), 2);
+    }
+}
