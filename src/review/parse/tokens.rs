@@ -253,10 +253,8 @@ pub(crate) fn nesting_estimate(tokens: &[TokenWithSpan]) -> usize {
                 chains.push(0);
                 sum += 1;
             }
-            Token::RParen | Token::RBracket => {
-                if chains.len() > 1 {
-                    sum -= 1 + chains.pop().unwrap_or(0);
-                }
+            Token::RParen | Token::RBracket if chains.len() > 1 => {
+                sum -= 1 + chains.pop().unwrap_or(0);
             }
             Token::Comma => {
                 if let Some(last) = chains.last_mut() {
