@@ -127,7 +127,7 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
     }
     for (i, env) in c.risk.production_environments.iter().enumerate() {
         // The default names `production`; only explicit lists are checked.
-        if !env_known(env) && !(c.environments.is_empty() || env == "production") {
+        if !env_known(env) && !c.environments.is_empty() && env != "production" {
             return Err((
                 format!("risk.production_environments[{i}]"),
                 format!("unknown environment `{env}`"),
