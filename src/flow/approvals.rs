@@ -98,6 +98,10 @@ pub async fn on_review(ctx: &FlowContext, ev: &ReviewEvent) -> Result<(), FlowEr
     let cr = ensure_change_request(ctx, forge.as_ref(), &ev.pr).await?;
     sync_reviews(ctx, forge.as_ref(), &cr, &ev.pr).await?;
     refresh(ctx, forge.as_ref(), &ev.pr).await?;
+    if cr.state == "merged" {
+        // Approvals after merge may let a waiting stage run.
+        super::rollout::advance(ctx, &ev.pr).await?;
+    }
     Ok(())
 }
 
@@ -157,6 +161,8 @@ enum Outcome {
     },
     /// A reply text only (help, plan, deploy before merge).
     Info(String),
+    /// `deploy ENV` on a merged PR: run after this comment's approvals are stored.
+    Deploy(String),
     /// Refused: what was wrong and what would work.
     Refused(String),
 }
@@ -266,6 +272,16 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
     } else {
         None
     };
+    if changed && cr.state == "merged" {
+        // Approvals after merge may let a waiting stage run.
+        super::rollout::advance(ctx, &ev.pr).await?;
+    }
+    for (_, outcome) in &mut answered {
+        if let Outcome::Deploy(environment) = outcome {
+            let text = super::rollout::deploy_command(ctx, &ev.pr, environment, &ev.author).await?;
+            *outcome = Outcome::Info(text);
+        }
+    }
     if !answered.is_empty() {
         let mut body = reply(&ev.author, &answered, decision.as_ref());
         if skipped > 0 {
@@ -309,6 +325,9 @@ async fn run_command(
     };
     let outcome = match &cmd {
         Command::Help => Outcome::Info(command::help(prefix)),
+        Command::Deploy { environment } if cr.state == "merged" => {
+            Outcome::Deploy(environment.clone())
+        }
         Command::Deploy { environment } | Command::Rollback { environment } => {
             Outcome::Info(format!(
                 "`{}` for `{environment}` is available after merge: the rollout then waits for it where the policy or deploy window requires.",
@@ -891,6 +910,9 @@ fn reply(author: &str, answered: &[(String, Outcome)], decision: Option<&Decisio
             }
             Outcome::Refused(why) => {
                 let _ = writeln!(out, "- ❌ `{line}`: {why}");
+            }
+            Outcome::Deploy(environment) => {
+                let _ = writeln!(out, "- ℹ️ `{line}`: deploy of `{environment}` requested.");
             }
             Outcome::Info(text) if text.contains('\n') => {
                 let _ = writeln!(out, "- ℹ️ `{line}`: see below.");
