@@ -47,7 +47,11 @@ fn lemmy_corpus_coverage() {
                     file.strip_prefix(&root).unwrap_or(file).display(),
                     stmt.span.start.line,
                     error.message,
-                    stmt.text.chars().take(100).collect::<String>().replace('\n', " ")
+                    stmt.text
+                        .chars()
+                        .take(100)
+                        .collect::<String>()
+                        .replace('\n', " ")
                 )),
             }
         }
