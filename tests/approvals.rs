@@ -175,7 +175,8 @@ impl Scenario {
             .github
             .comments(REPO, PR)
             .into_iter()
-            .filter(|c| c.author == "bytegate[bot]" && !c.body.starts_with(MARKER))
+            // Replies only: the sticky review and deploy comments start with a marker.
+            .filter(|c| c.author == "bytegate[bot]" && !c.body.starts_with("<!-- bytegate:"))
             .map(|c| c.body)
             .collect()
     }
@@ -732,4 +733,41 @@ async fn revoking_without_an_approval_says_so() {
     );
     assert_eq!(s.h.count("approvals").await, 0);
     s.finish();
+}
+
+#[tokio::test]
+async fn after_merge_an_approval_and_deploy_reach_the_rollout() {
+    let mut s = Scenario::open().await;
+    let mut p = pr_payload("pull_request.opened", SHA_A, &at(1));
+    p["action"] = "closed".into();
+    p["pull_request"]["state"] = "closed".into();
+    p["pull_request"]["merged"] = true.into();
+    p["pull_request"]["merge_commit_sha"] = "3333333333333333333333333333333333333333".into();
+    s.h.github.put_file(
+        REPO,
+        "3333333333333333333333333333333333333333",
+        MIGRATION,
+        SQL,
+    );
+    s.h.handle(&pull_request_event(&p)).await.unwrap();
+    s.comment(
+        "dba1",
+        "/bytebase approve staging\n/bytebase deploy staging",
+        2,
+    )
+    .await;
+    let reply = s.reply();
+    assert!(
+        reply.starts_with(
+            "@dba1\n\n- ✅ `/bytebase approve staging`: approval recorded for staging."
+        ),
+        "{reply}"
+    );
+    let deploy_line = reply.lines().nth(3).unwrap_or_default().to_string();
+    assert!(
+        deploy_line.starts_with("- ℹ️ `/bytebase deploy staging`: ")
+            && !deploy_line.contains("available after merge"),
+        "{reply}"
+    );
+    s.h.github.assert_clean();
 }
