@@ -1,5 +1,6 @@
 //! The command line: `serve`, `review`, `config check`, `migrate`.
 
+mod audit;
 pub mod review;
 
 use crate::config::Config;
@@ -44,6 +45,11 @@ enum Command {
     },
     /// Apply the meta-database schema and exit.
     Migrate(MetaDbArgs),
+    /// Verify or export the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,6 +107,7 @@ pub fn main() -> ExitCode {
         } => config_check(&file),
         Command::Serve(args) => block_on(serve(args)),
         Command::Migrate(args) => block_on(migrate(args)),
+        Command::Audit { command } => audit::run(command),
     }
 }
 

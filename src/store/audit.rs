@@ -415,6 +415,41 @@ pub async fn verify_chain(pool: &PgPool) -> Result<ChainReport, StoreError> {
     Ok(report)
 }
 
+/// Which entries [`export_page`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    /// Only entries at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries of this PR number.
+    pub number: Option<i64>,
+    /// Only entries of this repository.
+    pub repo: Option<String>,
+}
+
+/// Up to `limit` entries with an id above `after_id`, oldest first, each as a
+/// JSON object (every column, the hashes included), for export.
+pub async fn export_page(
+    pool: &PgPool,
+    filter: &ExportFilter,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<(i64, Value)>, StoreError> {
+    let rows: Vec<(i64, Value)> = sqlx::query_as(
+        "SELECT id, to_jsonb(a) FROM audit_log a
+         WHERE id > $1 AND ($2::timestamptz IS NULL OR at >= $2)
+           AND ($3::bigint IS NULL OR number = $3) AND ($4::text IS NULL OR repo = $4)
+         ORDER BY id LIMIT $5",
+    )
+    .bind(after_id)
+    .bind(filter.since)
+    .bind(filter.number)
+    .bind(&filter.repo)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
 /// A PR's entries, oldest first.
 pub async fn for_pr<'e>(
     db: impl PgExecutor<'e>,
