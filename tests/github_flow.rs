@@ -888,3 +888,26 @@ async fn conclusions_are_success_when_clean_and_neutral_for_warnings_only() {
     );
     h.github.assert_clean();
 }
+
+#[tokio::test]
+async fn a_comment_created_before_a_502_is_not_posted_twice() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.fail_after_next("issues/create-comment", 502);
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    assert_eq!(h.github.comments(REPO, PR).len(), 1);
+    assert_eq!(h.github.requests_of("issues/create-comment").len(), 1);
+    let (comment_id,): (Option<String>,) = sqlx::query_as("SELECT comment_id FROM change_requests")
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        comment_id,
+        Some(h.github.comments(REPO, PR)[0].id.to_string())
+    );
+    h.github.assert_clean();
+}

@@ -274,6 +274,14 @@ impl GithubForge {
             let Verdict::Retry { wait, rate_limited } = verdict else {
                 continue;
             };
+            if !rate_limited && !replay_safe(op) {
+                // A 5xx or a dropped connection may come after GitHub acted:
+                // the caller looks before it posts again.
+                return Err(ForgeError::Transient {
+                    op,
+                    message: format!("{detail} (not repeated: GitHub may have acted on it)"),
+                });
+            }
             let wait = wait.unwrap_or_else(|| {
                 if rate_limited {
                     self.retry.rate_limit_default
@@ -679,17 +687,37 @@ impl GithubForge {
 
     async fn create_comment_impl(&self, pr: &PrRef, body: &str) -> Result<PrComment, ForgeError> {
         let path = format!("{}/issues/{}/comments", repo_path(&pr.repo)?, pr.number);
-        let body = json!({"body": truncate_with_note(body, MAX_COMMENT_CHARS, "\n\n…(truncated)")});
-        let c: GhComment = self
-            .send_json(
-                &pr.repo,
-                "issues/create-comment",
-                Method::POST,
-                &path,
-                Some(&body),
-            )
-            .await?;
-        Ok(c.into_comment())
+        let text = truncate_with_note(body, MAX_COMMENT_CHARS, "\n\n…(truncated)");
+        let request = json!({"body": text});
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self
+                .send_json::<GhComment>(
+                    &pr.repo,
+                    "issues/create-comment",
+                    Method::POST,
+                    &path,
+                    Some(&request),
+                )
+                .await
+            {
+                Ok(c) => return Ok(c.into_comment()),
+                Err(e @ ForgeError::Transient { .. }) => {
+                    // GitHub may have posted it before the error: look before posting again.
+                    let existing = self.list_comments_impl(pr).await?;
+                    if let Some(c) = existing.into_iter().rev().find(|c| c.body == text) {
+                        return Ok(c);
+                    }
+                    if attempt >= self.retry.max_attempts {
+                        return Err(e);
+                    }
+                    tracing::warn!(pr = %pr, attempt, error = %e, "posting a comment failed; retrying");
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     async fn update_comment_impl(
@@ -918,6 +946,13 @@ impl Forge for GithubForge {
     ) -> ForgeFuture<'a, bool> {
         Box::pin(self.is_team_member_impl(repo, team, user))
     }
+}
+
+/// Whether a request may be sent again after a server error without risking
+/// a duplicate: everything but creating a comment (a duplicate check run or
+/// status is replaced by the next one; a duplicate comment stays).
+fn replay_safe(op: &str) -> bool {
+    op != "issues/create-comment"
 }
 
 enum SendError {

@@ -137,6 +137,7 @@ struct Failure {
     status: u16,
     headers: Vec<(String, String)>,
     message: String,
+    apply: bool,
 }
 
 /// The running fake.
@@ -322,12 +323,26 @@ impl FakeGithub {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             message: message.to_string(),
+            apply: false,
         };
         self.with(|s| {
             for _ in 0..times {
                 s.failures.push_back(failure.clone());
             }
         });
+    }
+
+    /// The next request of `op` takes effect, but its answer is `status`
+    /// (a 502 after GitHub created the comment).
+    pub fn fail_after_next(&self, op: &str, status: u16) {
+        let failure = Failure {
+            op: op.to_string(),
+            status,
+            message: "injected failure after the change".to_string(),
+            apply: true,
+            ..Failure::default()
+        };
+        self.with(|s| s.failures.push_back(failure));
     }
 
     /// Installation tokens minted from now on expire after `lifetime` (default 1 hour).
@@ -675,8 +690,25 @@ fn answer(
     // Injected failures come after validation: a rejected body is a bug, not weather.
     if let Some(i) = s.failures.iter().position(|f| f.op == op) {
         let failure = s.failures.remove(i).unwrap_or_default();
+        if failure.apply {
+            // GitHub did the work, then the answer was lost.
+            let _ = perform(s, op, segs, query, headers, parsed);
+        }
         return Answer::Failure(failure);
     }
+    perform(s, op, segs, query, headers, parsed)
+}
+
+/// Does what the operation does (the request has passed every check).
+fn perform(
+    s: &mut State_,
+    op: &'static str,
+    segs: &[&str],
+    query: &str,
+    headers: &HeaderMap,
+    parsed: Option<Value>,
+) -> Answer {
+    let json_reply = |(status, v): (u16, Value)| Answer::Reply(status, Reply::Json(v));
     let repo = format!("{}/{}", segs[1], segs[2]);
     let body = parsed.unwrap_or(Value::Null);
     match op {
