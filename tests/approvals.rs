@@ -771,3 +771,33 @@ async fn after_merge_an_approval_and_deploy_reach_the_rollout() {
     );
     s.h.github.assert_clean();
 }
+
+#[tokio::test]
+async fn an_edit_that_keeps_the_commands_changes_nothing() {
+    let mut s = Scenario::open().await;
+    let id = s
+        .comment("dba1", "/bytebase approve staging\nLGTM", 1)
+        .await;
+    s.reply();
+    let audit_before = s.audit().await.len();
+    s.comment_event(
+        "dba1",
+        id,
+        "/bytebase approve staging\nLGTM, nice work",
+        CommentAction::Edited,
+        9,
+    )
+    .await;
+    assert!(satisfied(&s.row(SHA_A, "staging")));
+    let (at,): (chrono::DateTime<chrono::Utc>,) = sqlx::query_as("SELECT at FROM approvals")
+        .fetch_one(&s.h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(at, at_time(1), "the approval keeps its time");
+    assert_eq!(s.audit().await.len(), audit_before);
+    s.finish();
+}
+
+fn at_time(minute: u32) -> chrono::DateTime<chrono::Utc> {
+    at(minute).parse().unwrap()
+}

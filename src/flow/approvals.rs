@@ -195,28 +195,11 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
     };
 
     // An edited comment is re-read and a deleted one withdraws: drop what it said.
-    let mut changed = false;
-    if ev.action != CommentAction::Created {
-        let removed = records::delete_comment(&ctx.db, cr.id, ev.comment_id).await?;
-        for row in &removed {
-            let detail = json!({
-                "source": "comment", "comment_id": ev.comment_id, "state": row.state,
-                "reason": if ev.action == CommentAction::Deleted { "comment deleted" } else { "comment edited" },
-            });
-            audit::append(
-                &ctx.db,
-                &audit_entry(
-                    &ev.pr,
-                    &row.user_login,
-                    AuditAction::ApprovalRevoked,
-                    row.environment.as_deref(),
-                    detail,
-                ),
-            )
-            .await?;
-        }
-        changed = !removed.is_empty();
-    }
+    let removed = if ev.action == CommentAction::Created {
+        Vec::new()
+    } else {
+        records::delete_comment(&ctx.db, cr.id, ev.comment_id).await?
+    };
 
     let mut answered: Vec<(String, Outcome)> = Vec::new();
     let mut new_records: Vec<NewCommentRecord> = Vec::new();
@@ -243,6 +226,48 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
         }
         answered.push((line.text, outcome));
     }
+
+    // An edit that leaves the commands as they were (a typo fixed around
+    // them) changes nothing: same records at their original time, no reply.
+    let same: Vec<(Option<String>, &str)> = new_records
+        .iter()
+        .map(|r| (r.environment.clone(), r.state.as_str()))
+        .collect();
+    let old: Vec<(Option<String>, &str)> = removed
+        .iter()
+        .map(|r| (r.environment.clone(), r.state.as_str()))
+        .collect();
+    let unchanged_edit = ev.action == CommentAction::Edited
+        && !removed.is_empty()
+        && same == old
+        && answered
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Recorded { .. }));
+    if unchanged_edit {
+        let at = removed.first().map_or(ev.at, |r| r.at);
+        records::insert_comment(&ctx.db, cr.id, ev.comment_id, &ev.author, at, &new_records)
+            .await?;
+        return Ok(());
+    }
+
+    for row in &removed {
+        let detail = json!({
+            "source": "comment", "comment_id": ev.comment_id, "state": row.state,
+            "reason": if ev.action == CommentAction::Deleted { "comment deleted" } else { "comment edited" },
+        });
+        audit::append(
+            &ctx.db,
+            &audit_entry(
+                &ev.pr,
+                &row.user_login,
+                AuditAction::ApprovalRevoked,
+                row.environment.as_deref(),
+                detail,
+            ),
+        )
+        .await?;
+    }
+    let mut changed = !removed.is_empty();
     if !new_records.is_empty() {
         records::insert_comment(
             &ctx.db,
