@@ -15,11 +15,7 @@ pub enum LogFormat {
 /// Installs the global subscriber. `RUST_LOG` overrides the level; otherwise
 /// `info`, or `debug` for bytegate when `debug` is set. Safe to call twice.
 pub fn init(format: LogFormat, debug: bool) {
-    let default = if debug {
-        "info,bytegate=debug"
-    } else {
-        "info"
-    };
+    let default = if debug { "info,bytegate=debug" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -107,6 +107,12 @@ fn unreadable_file_exits_2() {
 fn unknown_rule_id_is_rejected() {
     let (code, _, stderr) = check("tests/fixtures/config/unknown-rule.yaml");
     assert_eq!(code, 2);
-    assert!(stderr.contains("review.rules.table-requires-pk"), "{stderr}");
-    assert!(stderr.contains("did you mean `table-require-pk`"), "{stderr}");
+    assert!(
+        stderr.contains("review.rules.table-requires-pk"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `table-require-pk`"),
+        "{stderr}"
+    );
 }

@@ -41,7 +41,10 @@ async fn migrations_apply_to_a_fresh_database_and_rerun_is_a_noop() {
         .await
         .unwrap();
     assert_eq!(applied_before, applied_after);
-    assert_eq!(applied_after as usize, bytegate::store::MIGRATOR.iter().count());
+    assert_eq!(
+        applied_after as usize,
+        bytegate::store::MIGRATOR.iter().count()
+    );
 }
 
 #[tokio::test]
@@ -95,8 +98,7 @@ async fn health_reports_a_reachable_database_and_queue_depth() {
         .execute(&db.pool)
         .await
         .unwrap();
-    let (code, health) = get_health(AppState::new(db.pool.clone(), example_config()))
-    .await;
+    let (code, health) = get_health(AppState::new(db.pool.clone(), example_config())).await;
     assert_eq!(code, 200);
     assert_eq!(health.status, "ok");
     assert!(health.database);
@@ -111,8 +113,7 @@ async fn health_reports_a_dead_database_as_503() {
         .acquire_timeout(std::time::Duration::from_secs(1))
         .connect_lazy(&format!("postgres://nobody@127.0.0.1:{port}/none"))
         .unwrap();
-    let (code, health) = get_health(AppState::new(pool, example_config()))
-    .await;
+    let (code, health) = get_health(AppState::new(pool, example_config())).await;
     assert_eq!(code, 503);
     assert_eq!(health.status, "unhealthy");
     assert!(!health.database);

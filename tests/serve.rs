@@ -114,7 +114,10 @@ async fn pg_url_is_used_and_nothing_is_started() {
     let health = wait_healthy(port).await;
     assert_eq!(health["queue_depth"], 0);
     stop(child);
-    assert!(!data.exists(), "a data directory was created although PG_URL was set");
+    assert!(
+        !data.exists(),
+        "a data directory was created although PG_URL was set"
+    );
     // serve applied the schema to the given database.
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations")
         .fetch_one(&db.pool)

@@ -53,7 +53,9 @@ impl FromStr for Severity {
 }
 
 /// A 1-based position in a source file (columns count characters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 pub struct Position {
     /// 1-based line.
     pub line: u32,

@@ -234,9 +234,7 @@ impl EmbeddedPostgres {
         let bins = Binaries::find()?;
         let run_as = RunAs::for_current_process()?;
         std::fs::create_dir_all(data_dir).map_err(io("creating", data_dir))?;
-        let data_dir = data_dir
-            .canonicalize()
-            .map_err(io("resolving", data_dir))?;
+        let data_dir = data_dir.canonicalize().map_err(io("resolving", data_dir))?;
         let root = data_dir.join("postgres");
         let pgdata = root.join("data");
         let logdir = root.join("log");
@@ -251,7 +249,10 @@ impl EmbeddedPostgres {
 
         let password = if pgdata.join("PG_VERSION").is_file() {
             std::fs::read_to_string(&password_file)
-                .map_err(io("reading the meta-database password from", &password_file))?
+                .map_err(io(
+                    "reading the meta-database password from",
+                    &password_file,
+                ))?
                 .trim()
                 .to_string()
         } else {

@@ -101,8 +101,8 @@ impl Drop for TestDb {
                     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                     )))
-                        .execute(&mut admin)
-                        .await;
+                    .execute(&mut admin)
+                    .await;
                     let _ = admin.close().await;
                 }
             });
