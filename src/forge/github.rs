@@ -84,6 +84,18 @@ impl std::fmt::Debug for GithubForge {
     }
 }
 
+/// octocrab's client spawns its worker on the current tokio runtime (and
+/// panics without one): refuse politely instead.
+fn require_runtime() -> Result<(), ForgeError> {
+    tokio::runtime::Handle::try_current()
+        .map(|_| ())
+        .map_err(|_| {
+            ForgeError::Config(
+                "the GitHub client must be created inside the tokio runtime".to_string(),
+            )
+        })
+}
+
 fn api_url_error(api_url: &str, e: octocrab::Error) -> ForgeError {
     ForgeError::Config(format!("forges.github.api_url `{api_url}`: {e}"))
 }
@@ -131,6 +143,7 @@ impl GithubForge {
                 "the GitHub App private key is not an RSA PEM key: {e}"
             ))
         })?;
+        require_runtime()?;
         let root = Octocrab::builder()
             .app(AppId(app_id), key)
             // Retries are ours (bounded, Retry-After aware, classified errors).
@@ -156,6 +169,7 @@ impl GithubForge {
         token: &str,
         retry: RetryPolicy,
     ) -> Result<GithubForge, ForgeError> {
+        require_runtime()?;
         let root = Octocrab::builder()
             .personal_token(token.to_string())
             .add_retry_config(RetryConfig::None)
@@ -1207,6 +1221,45 @@ mod tests {
         assert_eq!(v["end_line"], 1);
         assert_eq!(v["title"].as_str().unwrap().chars().count(), 255);
         assert!(v.get("raw_details").is_none());
+    }
+
+    #[tokio::test]
+    async fn config_needs_an_app_key_or_a_token() {
+        let base = GithubSettings {
+            api_url: "https://ghe.example.com/api/v3".into(),
+            webhook_secret: crate::config::Secret::new("s"),
+            app_id: None,
+            private_key: None,
+            private_key_path: None,
+            token: None,
+        };
+        let err = GithubForge::from_config(&base, RetryPolicy::fast()).unwrap_err();
+        assert!(err.to_string().contains("app_id"), "{err}");
+        let app_without_key = GithubSettings {
+            app_id: Some(1),
+            ..base.clone()
+        };
+        let err = GithubForge::from_config(&app_without_key, RetryPolicy::fast()).unwrap_err();
+        assert!(err.to_string().contains("private_key"), "{err}");
+        let missing_file = GithubSettings {
+            private_key_path: Some("/nonexistent/key.pem".into()),
+            ..app_without_key
+        };
+        let err = GithubForge::from_config(&missing_file, RetryPolicy::fast()).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/key.pem"), "{err}");
+        let token = GithubSettings {
+            token: Some(crate::config::Secret::new("ghp_x")),
+            ..base
+        };
+        let forge = GithubForge::from_config(&token, RetryPolicy::fast()).unwrap();
+        assert!(!forge.is_app() && !forge.checks_have_annotations());
+        assert_eq!(format!("{forge:?}"), "GithubForge { auth: \"token\" }");
+    }
+
+    #[test]
+    fn clients_need_a_runtime_and_say_so() {
+        let err = GithubForge::token("http://127.0.0.1:1", "t", RetryPolicy::fast()).unwrap_err();
+        assert!(err.to_string().contains("runtime"), "{err}");
     }
 
     #[test]
