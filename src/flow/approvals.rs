@@ -600,6 +600,8 @@ async fn risk_of(
 pub struct Evaluation {
     /// The change request as read.
     pub cr: ChangeRequest,
+    /// The comment-command prefix (for the how-to line).
+    pub command_prefix: String,
     /// The decision.
     pub decision: Decision,
 }
@@ -650,14 +652,18 @@ pub async fn evaluate(
         risk: &risk,
         default_risk,
     });
-    Ok(Some(Evaluation { cr, decision }))
+    Ok(Some(Evaluation {
+        cr,
+        command_prefix: ctx.config.project.command_prefix.clone(),
+        decision,
+    }))
 }
 
 /// The sticky comment `body` with the approval section filled in (unchanged
 /// without an evaluation or markers).
 pub fn with_section(body: String, evaluation: Option<&Evaluation>) -> String {
     evaluation
-        .and_then(|e| splice(&body, &comment_section(&e.decision)))
+        .and_then(|e| splice(&body, &comment_section(&e.decision, &e.command_prefix)))
         .unwrap_or(body)
 }
 
@@ -754,7 +760,10 @@ pub async fn publish(
     {
         let comments = forge.list_comments(pr).await?;
         if let Some(c) = comments.iter().find(|c| c.id == id)
-            && let Some(body) = splice(&c.body, &comment_section(decision))
+            && let Some(body) = splice(
+                &c.body,
+                &comment_section(decision, &evaluation.command_prefix),
+            )
             && body != c.body
             && body.chars().count() <= forge.max_comment_chars()
         {
@@ -875,13 +884,13 @@ pub fn section(d: &Decision) -> String {
 }
 
 /// The approval section of the sticky comment.
-fn comment_section(d: &Decision) -> String {
+fn comment_section(d: &Decision, prefix: &str) -> String {
     let verdict = if d.mergeable() {
         "**Approved** for every environment required before merge."
     } else {
         "**Waiting for approvals.**"
     };
-    format!("{verdict}\n\n{}", section(d))
+    format!("{verdict}\n\n{}\n{}", section(d), how_to_approve(prefix))
 }
 
 /// Replaces the text between the approval markers; `None` without markers.
@@ -1041,7 +1050,7 @@ mod tests {
         ];
         let texts = [
             reply("bob", &answered, Some(&decision())),
-            comment_section(&decision()),
+            comment_section(&decision(), "/bytebase"),
             how_to_approve("/bytebase"),
         ];
         for text in texts {
