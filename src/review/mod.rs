@@ -24,6 +24,7 @@ use risk::{FileRisk, RiskContext, RiskFile, RiskReport};
 use serde::Serialize;
 use serde_json::{Value, json};
 use settings::{ReviewSettings, RiskSettings};
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use version::{VersionKey, version_key};
@@ -254,16 +255,24 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
         )
     });
 
+    let statement_counts: Vec<usize> = parsed.iter().map(|p| p.statements.len()).collect();
+    // The parsed set is no longer needed: free it before assembling the report.
+    drop(risk_files);
+    drop(lint_files);
+    drop(parsed);
+
+    let mut by_path: HashMap<String, (Vec<Finding>, usize)> = HashMap::new();
+    for ff in linted {
+        let entry = by_path.entry(ff.path).or_default();
+        entry.0.extend(ff.findings);
+        entry.1 += ff.suppressed;
+    }
+    let mut file_risks = file_risks.into_iter();
     let mut summary = Summary::default();
     let mut files = Vec::with_capacity(ordered.len());
     for (i, input) in ordered.iter().enumerate() {
-        let mut findings: Vec<Finding> = Vec::new();
-        let mut suppressed = 0;
-        for ff in linted.iter().filter(|ff| ff.path == input.path) {
-            findings.extend(ff.findings.iter().cloned());
-            suppressed += ff.suppressed;
-        }
-        findings.extend(internal[i].iter().cloned());
+        let (mut findings, suppressed) = by_path.remove(&input.path).unwrap_or_default();
+        findings.append(&mut internal[i]);
         findings.extend(risk_errors.iter().cloned());
         findings.retain(|f| f.severity != Severity::Off);
         findings.sort_by(|a, b| {
@@ -280,10 +289,10 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
         summary.suppressed += suppressed;
         files.push(FileReport {
             path: input.path.clone(),
-            statements: parsed.get(i).map_or(0, |p| p.statements.len()),
+            statements: statement_counts.get(i).copied().unwrap_or(0),
             findings,
             suppressed,
-            risk: file_risks.get(i).cloned().unwrap_or_default(),
+            risk: file_risks.next().unwrap_or_default(),
         });
     }
     ReviewReport {
@@ -302,10 +311,14 @@ fn parse_all(inputs: &[&ReviewInput], dialect: Dialect) -> Vec<(model::ParsedFil
     let parse_one = |input: &ReviewInput| {
         let mut errors = Vec::new();
         let text = String::from_utf8_lossy(&input.text);
-        let parsed = guarded("parsing", &mut errors, || {
+        let mut parsed = guarded("parsing", &mut errors, || {
             parse::parse_source(&text, dialect)
         })
         .unwrap_or_default();
+        // The whole set stays in memory until linting ends: keep only what the
+        // rules read (statements, header comments), without growth slack.
+        parsed.comments = Vec::new();
+        parsed.statements.shrink_to_fit();
         (parsed, errors)
     };
     let total: usize = inputs.iter().map(|i| i.text.len()).sum();
@@ -313,40 +326,48 @@ fn parse_all(inputs: &[&ReviewInput], dialect: Dialect) -> Vec<(model::ParsedFil
         .map_or(1, std::num::NonZeroUsize::get)
         .min(inputs.len())
         .min(16);
-    if threads <= 1 || total < PARALLEL_PARSE_BYTES {
-        return inputs.iter().map(|i| parse_one(i)).collect();
-    }
-    // Workers take the next unparsed file until none is left; the calling
-    // thread works too, so a failed spawn only costs parallelism.
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(input) = inputs.get(i) else { break };
-            done.push((i, parse_one(input)));
-        }
-        done
-    };
+    // Largest files first: their parse is the biggest transient allocation, so
+    // it happens while little else is held (lower peak memory), and the queue
+    // ends with small files (threads finish together).
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(inputs[i].text.len()));
     let mut results: Vec<Option<(model::ParsedFile, Vec<Finding>)>> =
         (0..inputs.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..threads)
-            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
-            .collect();
-        let mut all = work();
-        for handle in handles {
-            // A worker only panics if `guarded` itself failed; its files are redone below.
-            if let Ok(done) = handle.join() {
-                all.extend(done);
-            }
+    if threads <= 1 || total < PARALLEL_PARSE_BYTES {
+        for &i in &order {
+            results[i] = Some(parse_one(inputs[i]));
         }
-        for (i, r) in all {
-            if let Some(slot) = results.get_mut(i) {
-                *slot = Some(r);
+    } else {
+        // Workers take the next file from the queue until none is left; the
+        // calling thread works too, so a failed spawn only costs parallelism.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&i) = order.get(k) else { break };
+                done.push((i, parse_one(inputs[i])));
             }
-        }
-    });
+            done
+        };
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (1..threads)
+                .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+                .collect();
+            let mut all = work();
+            for handle in handles {
+                // A worker only panics if `guarded` itself failed; its files are redone below.
+                if let Ok(done) = handle.join() {
+                    all.extend(done);
+                }
+            }
+            for (i, r) in all {
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Some(r);
+                }
+            }
+        });
+    }
     results
         .into_iter()
         .zip(inputs)

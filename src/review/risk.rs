@@ -15,6 +15,7 @@ use super::model::{
 };
 use super::settings::{RiskRule, RiskSettings};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Why a statement, file or change has its risk level.
@@ -40,7 +41,7 @@ pub struct StatementRisk {
     pub line: u32,
     /// The statement class (`create-table`, `drop-table`, `update`, ...), as
     /// `risk.rules[].statement` matches it.
-    pub class: String,
+    pub class: Cow<'static, str>,
     /// Its level.
     pub level: RiskLevel,
     /// Why (empty for plain low-risk statements).
@@ -114,7 +115,11 @@ pub fn assess(files: &[RiskFile<'_>], ctx: &RiskContext<'_>) -> (Vec<FileRisk>, 
     let mut created: HashSet<String> = HashSet::new();
     let mut per_file = Vec::with_capacity(files.len());
     for file in files {
-        let mut statements = Vec::new();
+        let mut statements = Vec::with_capacity(if file.in_change {
+            file.statements.len()
+        } else {
+            0
+        });
         if file.in_change {
             for stmt in file.statements {
                 statements.push(assess_statement(file.path, stmt, &created, ctx));
@@ -230,7 +235,11 @@ fn assess_statement(
     };
 
     // Configured rules first: the first one whose conditions all hold decides.
-    let fact_ids: Vec<&str> = facts.iter().map(|(_, id, _)| *id).collect();
+    let fact_ids: Vec<&str> = if ctx.settings.rules.is_empty() {
+        Vec::new()
+    } else {
+        facts.iter().map(|(_, id, _)| *id).collect()
+    };
     let row_estimate = rows.map(|(_, r)| r);
     for (n, rule) in ctx.settings.rules.iter().enumerate() {
         if rule_matches(
@@ -730,39 +739,77 @@ fn object_word(kind: &ObjectKind) -> String {
 /// `alter-table`, `create-index`, `drop-<object>` (`drop-table`, `drop-index`,
 /// ...), `truncate`, `insert`, `update`, `delete`, `set`, `begin`, ...,
 /// `create-<object>`, `alter-<object>`, `unparsed`.
-pub fn statement_class(kind: &StatementKind) -> String {
-    let slug = |k: &ObjectKind| object_word(k).to_ascii_lowercase().replace(' ', "-");
-    match kind {
-        StatementKind::CreateTable(_) => "create-table".into(),
-        StatementKind::AlterTable(_) => "alter-table".into(),
-        StatementKind::CreateIndex(_) => "create-index".into(),
-        StatementKind::Drop(d) => format!("drop-{}", slug(&d.object)),
-        StatementKind::Truncate(_) => "truncate".into(),
-        StatementKind::Insert(_) => "insert".into(),
-        StatementKind::Update(_) => "update".into(),
-        StatementKind::Delete(_) => "delete".into(),
-        StatementKind::Set(_) => "set".into(),
-        StatementKind::Reset { .. } => "reset".into(),
-        StatementKind::Begin => "begin".into(),
-        StatementKind::Commit => "commit".into(),
-        StatementKind::Rollback => "rollback".into(),
-        StatementKind::Savepoint => "savepoint".into(),
-        StatementKind::Reindex(_) => "reindex".into(),
-        StatementKind::Vacuum(_) => "vacuum".into(),
-        StatementKind::Analyze { .. } => "analyze".into(),
-        StatementKind::Cluster(_) => "cluster".into(),
-        StatementKind::RenameTable { .. } => "rename-table".into(),
-        StatementKind::Lock { .. } => "lock".into(),
-        StatementKind::RefreshMaterializedView { .. } => "refresh-materialized-view".into(),
-        StatementKind::Comment { .. } => "comment".into(),
-        StatementKind::Grant { revoke: false } => "grant".into(),
-        StatementKind::Grant { revoke: true } => "revoke".into(),
-        StatementKind::CreateOther(c) => format!("create-{}", slug(&c.object)),
-        StatementKind::AlterOther(a) => format!("alter-{}", slug(&a.object)),
-        StatementKind::DoBlock => "do".into(),
-        StatementKind::Select => "select".into(),
-        StatementKind::Other { keyword } => keyword.to_ascii_lowercase().replace(' ', "-"),
-        StatementKind::Unparsed { .. } => "unparsed".into(),
+pub fn statement_class(kind: &StatementKind) -> Cow<'static, str> {
+    let class: &'static str = match kind {
+        StatementKind::CreateTable(_) => "create-table",
+        StatementKind::AlterTable(_) => "alter-table",
+        StatementKind::CreateIndex(_) => "create-index",
+        StatementKind::Drop(d) => return object_class("drop", &d.object),
+        StatementKind::Truncate(_) => "truncate",
+        StatementKind::Insert(_) => "insert",
+        StatementKind::Update(_) => "update",
+        StatementKind::Delete(_) => "delete",
+        StatementKind::Set(_) => "set",
+        StatementKind::Reset { .. } => "reset",
+        StatementKind::Begin => "begin",
+        StatementKind::Commit => "commit",
+        StatementKind::Rollback => "rollback",
+        StatementKind::Savepoint => "savepoint",
+        StatementKind::Reindex(_) => "reindex",
+        StatementKind::Vacuum(_) => "vacuum",
+        StatementKind::Analyze { .. } => "analyze",
+        StatementKind::Cluster(_) => "cluster",
+        StatementKind::RenameTable { .. } => "rename-table",
+        StatementKind::Lock { .. } => "lock",
+        StatementKind::RefreshMaterializedView { .. } => "refresh-materialized-view",
+        StatementKind::Comment { .. } => "comment",
+        StatementKind::Grant { revoke: false } => "grant",
+        StatementKind::Grant { revoke: true } => "revoke",
+        StatementKind::CreateOther(c) => return object_class("create", &c.object),
+        StatementKind::AlterOther(a) => return object_class("alter", &a.object),
+        StatementKind::DoBlock => "do",
+        StatementKind::Select => "select",
+        StatementKind::Other { keyword } => {
+            return Cow::Owned(keyword.to_ascii_lowercase().replace(' ', "-"));
+        }
+        StatementKind::Unparsed { .. } => "unparsed",
+    };
+    Cow::Borrowed(class)
+}
+
+/// `verb-object` (`drop-table`, `create-view`, ...), allocation-free for known objects.
+fn object_class(verb: &'static str, object: &ObjectKind) -> Cow<'static, str> {
+    let known: Option<&'static str> = match (verb, object) {
+        ("drop", ObjectKind::Table) => Some("drop-table"),
+        ("drop", ObjectKind::Index) => Some("drop-index"),
+        ("drop", ObjectKind::View) => Some("drop-view"),
+        ("drop", ObjectKind::MaterializedView) => Some("drop-materialized-view"),
+        ("drop", ObjectKind::Schema) => Some("drop-schema"),
+        ("drop", ObjectKind::Database) => Some("drop-database"),
+        ("drop", ObjectKind::Function) => Some("drop-function"),
+        ("drop", ObjectKind::Trigger) => Some("drop-trigger"),
+        ("drop", ObjectKind::Type) => Some("drop-type"),
+        ("drop", ObjectKind::Sequence) => Some("drop-sequence"),
+        ("create", ObjectKind::View) => Some("create-view"),
+        ("create", ObjectKind::MaterializedView) => Some("create-materialized-view"),
+        ("create", ObjectKind::Function) => Some("create-function"),
+        ("create", ObjectKind::Trigger) => Some("create-trigger"),
+        ("create", ObjectKind::Type) => Some("create-type"),
+        ("create", ObjectKind::Sequence) => Some("create-sequence"),
+        ("create", ObjectKind::Extension) => Some("create-extension"),
+        ("create", ObjectKind::Schema) => Some("create-schema"),
+        ("alter", ObjectKind::Sequence) => Some("alter-sequence"),
+        ("alter", ObjectKind::Index) => Some("alter-index"),
+        ("alter", ObjectKind::Type) => Some("alter-type"),
+        ("alter", ObjectKind::View) => Some("alter-view"),
+        _ => None,
+    };
+    match known {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(format!(
+            "{verb}-{}",
+            object_word(object).to_ascii_lowercase().replace(' ', "-")
+        )),
     }
 }
 
@@ -955,6 +1002,24 @@ mod tests {
         );
         assert_eq!(level_of(unparsed(LexicalClass::Other)), RiskLevel::Low);
         assert_eq!(statement_class(&unparsed(LexicalClass::Other)), "unparsed");
+        let drop_view = StatementKind::Drop(Drop {
+            object: ObjectKind::View,
+            names: vec![ObjectName::simple("v")],
+            if_exists: false,
+            cascade: false,
+            concurrently: false,
+            table: None,
+        });
+        assert_eq!(statement_class(&drop_view), "drop-view");
+        let drop_domain = StatementKind::Drop(Drop {
+            object: ObjectKind::Other("AGGREGATE".into()),
+            names: vec![ObjectName::simple("a")],
+            if_exists: false,
+            cascade: false,
+            concurrently: false,
+            table: None,
+        });
+        assert_eq!(statement_class(&drop_domain), "drop-aggregate");
     }
 
     #[test]
