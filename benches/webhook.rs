@@ -9,7 +9,7 @@
 //! enqueues a job in one transaction.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use bytegate::store::testdb::TestDb;
