@@ -862,7 +862,7 @@ async fn conclusions_are_success_when_clean_and_neutral_for_warnings_only() {
         .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
     h.github.put_file(REPO, SHA_A, MIGRATION, clean);
     h.handle(&opened(SHA_A, T1)).await.unwrap();
-    let run = &h.github.check_runs_on(SHA_A)[0];
+    let run = &h.github.sql_review_runs_on(SHA_A)[0];
     assert_eq!(run.conclusion.as_deref(), Some("success"));
     assert!(
         run.title.as_deref().unwrap().starts_with("No findings"),
@@ -879,7 +879,7 @@ async fn conclusions_are_success_when_clean_and_neutral_for_warnings_only() {
     );
     h.github.put_file(REPO, SHA_B, MIGRATION, clean);
     h.handle(&synchronize(SHA_B, T2)).await.unwrap();
-    let run = &h.github.check_runs_on(SHA_B)[0];
+    let run = &h.github.sql_review_runs_on(SHA_B)[0];
     assert_eq!(run.conclusion.as_deref(), Some("neutral"));
     assert!(
         run.title.as_deref().unwrap().starts_with("1 warning"),
@@ -909,5 +909,56 @@ async fn a_comment_created_before_a_502_is_not_posted_twice() {
         comment_id,
         Some(h.github.comments(REPO, PR)[0].id.to_string())
     );
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn only_a_base_change_makes_an_edit_worth_a_review() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    let mut p = pr_payload("pull_request.opened", SHA_A, T1);
+    p["action"] = "edited".into();
+    p["changes"] = serde_json::json!({"title": {"from": "old title"}});
+
+    h.handle(&pull_request_event(&p)).await.unwrap();
+    assert!(
+        h.github.requests().is_empty(),
+        "a title edit needs no review"
+    );
+
+    p["changes"] =
+        serde_json::json!({"base": {"ref": {"from": "develop"}, "sha": {"from": "0000"}}});
+    h.handle(&pull_request_event(&p)).await.unwrap();
+    assert_eq!(h.github.sql_review_runs_on(SHA_A).len(), 1);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_reopened_pr_is_open_again_and_reviewed() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    let mut closed = pr_payload("pull_request.opened", SHA_A, T1);
+    closed["action"] = "closed".into();
+    h.handle(&pull_request_event(&closed)).await.unwrap();
+
+    let reopened = pr_payload("pull_request.reopened", SHA_A, T2);
+    h.handle(&pull_request_event(&reopened)).await.unwrap();
+
+    let (state,): (String,) = sqlx::query_as("SELECT state FROM change_requests")
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "open");
+    assert!(
+        h.audit_actions()
+            .await
+            .iter()
+            .any(|a| a == "change_request.reopened")
+    );
+    assert_eq!(h.github.comments(REPO, PR).len(), 1);
     h.github.assert_clean();
 }
