@@ -962,3 +962,31 @@ async fn a_reopened_pr_is_open_again_and_reviewed() {
     assert_eq!(h.github.comments(REPO, PR).len(), 1);
     h.github.assert_clean();
 }
+
+#[tokio::test]
+async fn more_than_1000_base_migrations_are_read_from_the_git_tree() {
+    let h = Harness::app().await;
+    let base = base_sha();
+    for v in 1..=1100 {
+        h.github.put_file(
+            REPO,
+            &base,
+            &format!("schema/migrations/{v:04}_m.sql"),
+            "SELECT 1;\n",
+        );
+    }
+    // Sorts before the base's newest (1100), after the 1000th entry of the listing.
+    let late = "schema/migrations/1050_late.sql";
+    h.github.set_pr_files(REPO, PR, &[(late, "added", None)]);
+    h.github.put_file(REPO, SHA_A, late, "SELECT 1;\n");
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    assert_eq!(h.github.requests_of("git/get-tree").len(), 1);
+    let a = annotations_of(&h, SHA_A);
+    assert!(
+        a.iter().any(|x| x["title"] == "migration-out-of-order"),
+        "{a:#?}"
+    );
+    h.github.assert_clean();
+}

@@ -47,6 +47,8 @@ const MAX_ANNOTATION_TITLE: usize = 255;
 const MAX_ANNOTATION_TEXT: usize = 16_000;
 /// Items per page for list endpoints (GitHub's maximum).
 const PER_PAGE: usize = 100;
+/// A directory listing of the contents API stops at this many entries.
+const CONTENTS_DIR_LIMIT: usize = 1000;
 /// list-files returns at most 3000 files: 30 pages of 100.
 const MAX_PAGES: usize = 30;
 
@@ -459,12 +461,46 @@ impl GithubForge {
         let Value::Array(items) = value else {
             return Ok(Vec::new());
         };
+        if items.len() >= CONTENTS_DIR_LIMIT {
+            // The contents API stops at 1,000 entries: read the Git tree instead.
+            return self.list_tree(repo, path, git_ref).await;
+        }
         Ok(items
             .iter()
             .filter_map(|item| {
                 let path = item.get("path")?.as_str()?.to_string();
                 let is_file = item.get("type").and_then(Value::as_str) == Some("file");
                 Some(DirEntry { path, is_file })
+            })
+            .collect())
+    }
+
+    /// Every file below `path` at `git_ref`, from the recursive Git tree.
+    async fn list_tree(
+        &self,
+        repo: &RepoRef,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Vec<DirEntry>, ForgeError> {
+        let url = format!(
+            "{}/git/trees/{}?recursive=1",
+            repo_path(repo)?,
+            encode_component(git_ref)
+        );
+        let tree: GhTree = self
+            .send_json(repo, "git/get-tree", Method::GET, &url, None)
+            .await?;
+        if tree.truncated {
+            tracing::warn!(repo = %repo.full_name, git_ref, "the Git tree is truncated; the migration list may be incomplete");
+        }
+        let prefix = format!("{}/", path.trim_matches('/'));
+        Ok(tree
+            .tree
+            .into_iter()
+            .filter(|e| e.path.starts_with(&prefix))
+            .map(|e| DirEntry {
+                is_file: e.r#type == "blob",
+                path: e.path,
             })
             .collect())
     }
@@ -1162,6 +1198,20 @@ struct GhReview {
     state: String,
     commit_id: Option<String>,
     submitted_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GhTreeEntry {
+    path: String,
+    #[serde(rename = "type")]
+    r#type: String,
+}
+
+#[derive(Deserialize)]
+struct GhTree {
+    tree: Vec<GhTreeEntry>,
+    #[serde(default)]
+    truncated: bool,
 }
 
 #[derive(Deserialize)]

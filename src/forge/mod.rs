@@ -389,7 +389,8 @@ pub trait Forge: Send + Sync {
         git_ref: &'a str,
     ) -> ForgeFuture<'a, Option<Vec<u8>>>;
 
-    /// A directory's entries at a commit or branch; empty when it does not exist.
+    /// A directory's entries at a commit or branch; empty when it does not
+    /// exist. Very large directories may be listed with every file below them.
     fn list_directory<'a>(
         &'a self,
         repo: &'a RepoRef,

@@ -514,6 +514,7 @@ fn route(method: &Method, segs: &[&str]) -> &'static str {
         ("GET", ["repos", _, _, "pulls", _, "files"]) => "pulls/list-files",
         ("GET", ["repos", _, _, "pulls", _, "reviews"]) => "pulls/list-reviews",
         ("GET", ["repos", _, _, "contents", ..]) => "repos/get-content",
+        ("GET", ["repos", _, _, "git", "trees", _]) => "git/get-tree",
         ("POST", ["repos", _, _, "check-runs"]) => "checks/create",
         ("PATCH", ["repos", _, _, "check-runs", _]) => "checks/update",
         ("POST", ["repos", _, _, "statuses", _]) => "repos/create-commit-status",
@@ -773,11 +774,33 @@ fn perform(
                     json!({"type": "file", "path": p, "name": p.rsplit('/').next().unwrap_or(p), "size": 1, "sha": "x"})
                 })
                 .collect();
+            // GitHub lists at most 1,000 entries of a directory.
+            let entries: Vec<Value> = entries.into_iter().take(1000).collect();
             if entries.is_empty() {
                 json_reply(not_found())
             } else {
                 json_reply((200, Value::Array(entries)))
             }
+        }
+        "git/get-tree" => {
+            let git_ref = percent_decode(segs[5]);
+            if query_param(query, "recursive").is_none() {
+                s.violations
+                    .push("git/get-tree without recursive=1".to_string());
+            }
+            let tree: Vec<Value> = s
+                .contents
+                .keys()
+                .filter(|(r, g, _)| r == &repo && g == &git_ref)
+                .map(|(_, _, p)| json!({"path": p, "mode": "100644", "type": "blob", "sha": "x", "size": 1}))
+                .collect();
+            if tree.is_empty() {
+                return json_reply(not_found());
+            }
+            json_reply((
+                200,
+                json!({"sha": git_ref, "url": "", "tree": tree, "truncated": false}),
+            ))
         }
         "checks/create" => {
             s.next_id += 1;
