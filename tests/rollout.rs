@@ -197,12 +197,13 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
     assert!(reply.contains("waiting"), "{reply}");
     assert!(!table_exists(&s.stg.pool, "users").await);
 
+    // The DBA's approval on the merged PR lets the staging stage run.
     approve(h, "dana", "staging").await;
+    assert!(table_exists(&s.stg.pool, "users").await);
     let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "staging", "dana")
         .await
         .unwrap();
-    assert_eq!(reply, "Deployed to `staging`.");
-    assert!(table_exists(&s.stg.pool, "users").await);
+    assert_eq!(reply, "`staging` is already deployed.");
     assert!(
         !table_exists(&s.prod.pool, "users").await,
         "production waits"
@@ -217,8 +218,11 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
     assert!(reply.contains("waiting"), "{reply}");
 
     approve(h, "dana", "production").await;
+    assert!(
+        !table_exists(&s.prod.pool, "users").await,
+        "production needs an owner too"
+    );
     approve(h, "olga", "production").await;
-    rollout::advance(&h.ctx, &pr_ref()).await.unwrap();
     assert!(table_exists(&s.prod.pool, "users").await);
     let (state,): (String,) = sqlx::query_as("SELECT state FROM rollouts")
         .fetch_one(&h.db.pool)
@@ -414,6 +418,26 @@ async fn a_closed_deploy_window_makes_the_stage_wait_and_say_so() {
     assert!(!table_exists(&s.stg.pool, "users").await);
     let body = deploy_comment(h);
     assert!(body.contains("deploy window"), "{body}");
+    assert_eq!(rollout::advance_open_windows(&h.ctx).await.unwrap(), 0);
+
+    // The window opens (same config, a window that is open every day, all day).
+    let mut config = (*h.ctx.config).clone();
+    let staging = config
+        .environments
+        .iter_mut()
+        .find(|e| e.name == "staging")
+        .unwrap();
+    staging.deploy_window = Some(
+        serde_norway::from_str(
+            "days: [mon, tue, wed, thu, fri, sat, sun]\nstart: \"00:00\"\nend: \"00:00\"\n",
+        )
+        .unwrap(),
+    );
+    let mut ctx = h.ctx.clone();
+    ctx.config = std::sync::Arc::new(config);
+    assert_eq!(rollout::advance_open_windows(&ctx).await.unwrap(), 1);
+    assert!(table_exists(&s.stg.pool, "users").await);
+    assert!(!table_exists(&s.prod.pool, "users").await);
     h.github.assert_clean();
 }
 

@@ -235,6 +235,15 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
             external_url: args.external_url.clone(),
         },
     });
+    // Rollouts waiting for a deploy window are re-checked every minute
+    // (not on web-only replicas: they run no jobs).
+    let ticker = (config.server.workers > 0).then(|| {
+        tokio::spawn(crate::flow::rollout::window_ticker(
+            handler.ctx.clone(),
+            std::time::Duration::from_secs(60),
+            stopped.clone(),
+        ))
+    });
     let settings = crate::jobs::WorkerSettings {
         lease: config.server.job_lease.0,
         ..Default::default()
@@ -263,6 +272,9 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
     // Workers finish the job in hand; its lease covers a crash here.
     for w in workers {
         let _ = w.await;
+    }
+    if let Some(t) = ticker {
+        let _ = t.await;
     }
     pool.close().await;
     served.map_err(|e| format!("server error: {e}"))

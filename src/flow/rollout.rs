@@ -20,7 +20,7 @@ use super::{BOT_ACTOR, FlowContext, FlowError};
 use super::{analysis, approvals};
 use crate::config::{DeployWindow, Environment};
 use crate::deploy::{self, DeployError, DeployOptions, DeployReport};
-use crate::event::{PrAction, PrRef, PullRequestEvent};
+use crate::event::{ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef};
 use crate::forge::{DeploymentState, Forge, ForgeError, NewDeployment, truncate_with_note};
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::store::change_requests::{self, ChangeRequest};
@@ -73,8 +73,22 @@ pub async fn start_on_merge(
         .iter()
         .map(|e| e.name.as_str())
         .collect();
-    let (rollout, created) =
-        rollouts::create(&ctx.db, cr.id, merge_sha, &pr.html_url, &envs).await?;
+    let (rollout, created) = rollouts::create(
+        &ctx.db,
+        &rollouts::NewRollout {
+            change_request_id: cr.id,
+            merge_sha,
+            html_url: &pr.html_url,
+            repo_id: pr.pr.repo.id.and_then(|i| i64::try_from(i).ok()),
+            installation_id: pr
+                .pr
+                .repo
+                .installation_id
+                .and_then(|i| i64::try_from(i).ok()),
+        },
+        &envs,
+    )
+    .await?;
     if created {
         let detail = json!({"rollout": rollout.id, "merge_sha": merge_sha, "environments": envs});
         audit::append(
@@ -94,6 +108,67 @@ pub async fn advance(ctx: &FlowContext, pr: &PrRef) -> Result<(), FlowError> {
     };
     let forge = ctx.forges.for_repo(&pr.repo)?;
     drive(ctx, forge.as_ref(), &cr, pr, rollout.id, BOT_ACTOR).await
+}
+
+/// Drives every rollout whose next stage waits for a deploy window that is
+/// open now. Returns how many were driven. Errors of one rollout are logged
+/// and do not stop the others.
+pub async fn advance_open_windows(ctx: &FlowContext) -> Result<usize, FlowError> {
+    let now = Utc::now();
+    let mut driven = 0;
+    for (rollout, forge, repo, number, env) in rollouts::waiting_for_window(&ctx.db).await? {
+        let open = ctx
+            .config
+            .environment(&env)
+            .and_then(|e| e.deploy_window.as_ref())
+            .is_none_or(|w| w.is_open(now));
+        let kind = match forge.as_str() {
+            "github" => ForgeKind::Github,
+            "gitlab" => ForgeKind::Gitlab,
+            _ => continue,
+        };
+        if !open {
+            continue;
+        }
+        let pr = PrRef {
+            repo: RepoRef {
+                forge: kind,
+                full_name: repo,
+                id: rollout.repo_id.and_then(|i| u64::try_from(i).ok()),
+                installation_id: rollout.installation_id.and_then(|i| u64::try_from(i).ok()),
+            },
+            number: u64::try_from(number).unwrap_or(0),
+        };
+        if let Err(e) = advance(ctx, &pr).await {
+            tracing::warn!(rollout = rollout.id, error = %e, "re-checking a rollout whose deploy window opened failed");
+        } else {
+            driven += 1;
+        }
+    }
+    Ok(driven)
+}
+
+/// Every `every`, runs [`advance_open_windows`] until `stopped` turns true.
+/// `serve` spawns it next to the job workers.
+pub async fn window_ticker(
+    ctx: FlowContext,
+    every: Duration,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => {}
+        }
+        if *stopped.borrow() {
+            return;
+        }
+        if let Err(e) = advance_open_windows(&ctx).await {
+            tracing::warn!(error = %e, "deploy-window check failed");
+        }
+    }
 }
 
 /// `/bytebase deploy ENV` on a merged PR: starts the waiting stage of `environment`
@@ -922,6 +997,8 @@ mod tests {
             state: "waiting".into(),
             comment_id: None,
             html_url: None,
+            repo_id: None,
+            installation_id: None,
             created_at: Utc::now(),
         }
     }

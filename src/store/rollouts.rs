@@ -25,6 +25,10 @@ pub struct Rollout {
     pub comment_id: Option<String>,
     /// The PR's web URL (the change reference in target histories).
     pub html_url: Option<String>,
+    /// The forge's repository id.
+    pub repo_id: Option<i64>,
+    /// The GitHub App installation of the repository.
+    pub installation_id: Option<i64>,
     /// Created.
     pub created_at: DateTime<Utc>,
 }
@@ -66,28 +70,45 @@ impl Stage {
     }
 }
 
-const ROLLOUT_COLUMNS: &str =
-    "id, change_request_id, merge_sha, state, comment_id, html_url, created_at";
+const ROLLOUT_COLUMNS: &str = "id, change_request_id, merge_sha, state, comment_id, html_url, \
+    repo_id, installation_id, created_at";
 const STAGE_COLUMNS: &str = "id, rollout_id, position, environment, state, waiting_for, \
     started_at, finished_at, error, deployment_id, deployment_state, result";
+
+/// A rollout to create.
+#[derive(Debug, Clone)]
+pub struct NewRollout<'a> {
+    /// The merged change request.
+    pub change_request_id: i64,
+    /// The merge commit.
+    pub merge_sha: &'a str,
+    /// The PR's web URL.
+    pub html_url: &'a str,
+    /// The forge's repository id.
+    pub repo_id: Option<i64>,
+    /// The GitHub App installation that delivered the merge.
+    pub installation_id: Option<i64>,
+}
 
 /// Creates the rollout of a change request with one stage per environment,
 /// unless it exists. Returns the rollout and whether this call created it.
 pub async fn create(
     pool: &PgPool,
-    change_request_id: i64,
-    merge_sha: &str,
-    html_url: &str,
+    new: &NewRollout<'_>,
     environments: &[&str],
 ) -> Result<(Rollout, bool), StoreError> {
+    let change_request_id = new.change_request_id;
     let mut tx = pool.begin().await?;
     let created: Option<Rollout> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO rollouts (change_request_id, merge_sha, html_url) VALUES ($1, $2, $3)
+        "INSERT INTO rollouts (change_request_id, merge_sha, html_url, repo_id, installation_id)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (change_request_id) DO NOTHING RETURNING {ROLLOUT_COLUMNS}"
     )))
     .bind(change_request_id)
-    .bind(merge_sha)
-    .bind(html_url)
+    .bind(new.merge_sha)
+    .bind(new.html_url)
+    .bind(new.repo_id)
+    .bind(new.installation_id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(rollout) = created else {
@@ -173,6 +194,28 @@ pub async fn set_comment<'e>(
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Stages waiting for a deploy window, with their rollout and PR:
+/// `(rollout, forge, repo, number, environment)`.
+pub async fn waiting_for_window(
+    pool: &PgPool,
+) -> Result<Vec<(Rollout, String, String, i64, String)>, StoreError> {
+    let rows: Vec<(i64, String, String, i64, String)> = sqlx::query_as(
+        "SELECT r.id, cr.forge, cr.repo, cr.number, s.environment
+         FROM rollout_stages s
+         JOIN rollouts r ON r.id = s.rollout_id
+         JOIN change_requests cr ON cr.id = r.change_request_id
+         WHERE s.state = 'waiting' AND s.waiting_for LIKE 'the deploy window%'
+         ORDER BY r.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, forge, repo, number, env) in rows {
+        out.push((get(pool, id).await?, forge, repo, number, env));
+    }
+    Ok(out)
 }
 
 /// Marks a not-yet-running stage as waiting, with the reason. Returns false
@@ -302,6 +345,16 @@ mod tests {
     use super::*;
     use crate::store::testdb::TestDb;
 
+    fn new(change_request_id: i64) -> NewRollout<'static> {
+        NewRollout {
+            change_request_id,
+            merge_sha: "m",
+            html_url: "u",
+            repo_id: Some(1),
+            installation_id: Some(2),
+        }
+    }
+
     async fn change_request(pool: &PgPool) -> i64 {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO change_requests (forge, repo, number, head_sha, state, merge_sha)
@@ -318,9 +371,9 @@ mod tests {
         let db = TestDb::migrated().await.unwrap();
         let cr = change_request(&db.pool).await;
         let envs = ["development", "staging", "production"];
-        let (r, created) = create(&db.pool, cr, "m", "u", &envs).await.unwrap();
+        let (r, created) = create(&db.pool, &new(cr), &envs).await.unwrap();
         assert!(created);
-        let (again, created) = create(&db.pool, cr, "m", "u", &envs).await.unwrap();
+        let (again, created) = create(&db.pool, &new(cr), &envs).await.unwrap();
         assert!(!created);
         assert_eq!(again.id, r.id);
         let s = stages(&db.pool, r.id).await.unwrap();
@@ -333,7 +386,7 @@ mod tests {
     async fn a_stage_is_claimed_once_until_its_lease_expires() {
         let db = TestDb::migrated().await.unwrap();
         let cr = change_request(&db.pool).await;
-        let (r, _) = create(&db.pool, cr, "m", "u", &["dev"]).await.unwrap();
+        let (r, _) = create(&db.pool, &new(cr), &["dev"]).await.unwrap();
         let id = stages(&db.pool, r.id).await.unwrap()[0].id;
         let lease = Duration::from_millis(300);
         assert!(
