@@ -6,6 +6,7 @@
 //! implementation owns its HTTP details, authentication and retries.
 
 pub mod github;
+pub mod gitlab;
 pub mod retry;
 
 use crate::config::Config;
@@ -532,6 +533,10 @@ impl ForgeSet {
         let mut set = ForgeSet::new();
         if let Some(gh) = &config.forges.github {
             let forge = github::GithubForge::from_config(gh, RetryPolicy::default())?;
+            set = set.with(Arc::new(forge));
+        }
+        if let Some(gl) = &config.forges.gitlab {
+            let forge = gitlab::GitlabForge::from_config(gl, RetryPolicy::default())?;
             set = set.with(Arc::new(forge));
         }
         Ok(set)
