@@ -13,6 +13,10 @@ corpus=${1:-../shared/upstream/corpus/lemmy}
 runs=${RUNS:-20}
 cargo build --release --quiet --bin bytegate
 bin=$PWD/target/release/bytegate
+# Time the squawk executable itself, not a pyenv shim (a bash script that
+# would add its own start-up time and memory to squawk's figures).
+squawk=$(command -v squawk)
+if command -v pyenv > /dev/null && [[ $squawk == */shims/* ]]; then squawk=$(pyenv which squawk); fi
 mapfile -t files < <(find "$corpus" -name '*.sql' | sort)
 bytes=$(cat "${files[@]}" | wc -c)
 list=$(printf '%q ' "${files[@]}")
@@ -20,13 +24,14 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 echo "corpus: $corpus (${#files[@]} files, $bytes bytes)"
-echo "bytegate: $($bin --version)   squawk: $(squawk --version)"
+echo "bytegate: $($bin --version)   squawk: $($squawk --version) ($squawk)"
+echo "machine: $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg)"
 statements=$("$bin" review --format json "${files[@]}" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(sum(f["statements"] for f in r["files"]))' || true)
 echo "statements (bytegate's count): $statements"
 
 hyperfine --shell=bash --warmup 3 --runs "$runs" -i --export-json "$out/h.json" \
   -n bytegate "$bin review --format json $list > /dev/null" \
-  -n squawk "squawk --reporter json $list > /dev/null"
+  -n squawk "$squawk --reporter json $list > /dev/null"
 
 peak() { # best-of-5 peak RSS in KB of a command
   local best=
@@ -38,7 +43,7 @@ peak() { # best-of-5 peak RSS in KB of a command
   echo "$best"
 }
 rss_b=$(peak "$bin" review --format json "${files[@]}")
-rss_s=$(peak squawk --reporter json "${files[@]}")
+rss_s=$(peak "$squawk" --reporter json "${files[@]}")
 
 python3 - "$out/h.json" "$bytes" "${statements:-0}" "$rss_b" "$rss_s" <<'PY'
 import json, sys
