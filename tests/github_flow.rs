@@ -990,3 +990,39 @@ async fn more_than_1000_base_migrations_are_read_from_the_git_tree() {
     );
     h.github.assert_clean();
 }
+
+#[tokio::test]
+async fn a_rerun_without_pr_numbers_finds_the_fork_pr_by_its_head() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    let mut p = pr_payload("pull_request.opened", SHA_A, T1);
+    p["pull_request"]["head"]["repo"]["full_name"] = "mallory/Hello-World".into();
+    let event = pull_request_event(&p);
+    h.handle(&event).await.unwrap();
+    h.github.set_pull(
+        REPO,
+        PR,
+        support::fake_github::Pull {
+            head_sha: SHA_A.to_string(),
+            base_sha: base_sha(),
+            head_repo: "mallory/Hello-World".to_string(),
+        },
+    );
+    let bytegate::event::Event::PullRequest(pr) = event else {
+        unreachable!()
+    };
+    let rerun = bytegate::event::Event::Rerun(bytegate::event::RerunEvent {
+        repo: pr.pr.repo,
+        head_sha: SHA_A.to_string(),
+        pr_numbers: vec![],
+    });
+
+    h.handle(&rerun).await.unwrap();
+
+    assert_eq!(h.github.requests_of("pulls/get").len(), 1);
+    let run = &h.github.sql_review_runs_on(SHA_A)[0];
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    h.github.assert_clean();
+}

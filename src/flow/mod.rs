@@ -115,13 +115,47 @@ impl From<sqlx::Error> for FlowError {
 /// Handles one event. Events the flow does not act on (yet) succeed without effect.
 pub async fn handle_event(ctx: &FlowContext, event: &Event) -> Result<(), FlowError> {
     match event {
-        Event::PullRequest(pr) if pr.action.wants_review() => review_pull_request(ctx, pr).await,
-        Event::PullRequest(pr) => pull_request_lifecycle(ctx, pr).await,
+        Event::PullRequest(pr) => {
+            let filled = fill_from_forge(ctx, pr).await?;
+            let pr = filled.as_ref().unwrap_or(pr);
+            if pr.action.wants_review() {
+                review_pull_request(ctx, pr).await
+            } else {
+                pull_request_lifecycle(ctx, pr).await
+            }
+        }
         Event::Rerun(rerun) => rerun_review(ctx, rerun).await,
         // Reviews and comments drive approvals.
         Event::Review(review) => approvals::on_review(ctx, review).await,
         Event::Comment(comment) => approvals::on_comment(ctx, comment).await,
     }
+}
+
+/// Some forges' hooks (GitLab's merge request hook) name neither the base
+/// commit nor, after opening, the author: ask the forge for the PR, so the
+/// flow never reads files at an empty ref or records an empty author.
+/// `None` when the event is complete already.
+async fn fill_from_forge(
+    ctx: &FlowContext,
+    pr: &PullRequestEvent,
+) -> Result<Option<PullRequestEvent>, FlowError> {
+    if !pr.base_sha.is_empty() && !pr.author.is_empty() {
+        return Ok(None);
+    }
+    let forge = ctx.forges.for_repo(&pr.pr.repo)?;
+    let info = forge.get_pull_request(&pr.pr).await?;
+    let mut filled = pr.clone();
+    if filled.base_sha.is_empty() {
+        filled.base_sha = if info.base_sha.is_empty() {
+            info.base_ref
+        } else {
+            info.base_sha
+        };
+    }
+    if filled.author.is_empty() {
+        filled.author = info.author;
+    }
+    Ok(Some(filled))
 }
 
 /// Called when a job has failed for good (retries exhausted or a permanent
@@ -231,7 +265,21 @@ async fn pull_request_lifecycle(ctx: &FlowContext, pr: &PullRequestEvent) -> Res
 /// A user asked to re-run the check: review the PR's current head again.
 async fn rerun_review(ctx: &FlowContext, rerun: &RerunEvent) -> Result<(), FlowError> {
     let forge = ctx.forges.for_repo(&rerun.repo)?;
-    for &number in &rerun.pr_numbers {
+    let mut numbers = rerun.pr_numbers.clone();
+    if numbers.is_empty() {
+        // GitHub leaves `pull_requests` empty for forks: find the PR by its head.
+        numbers = change_requests::open_with_head(
+            &ctx.db,
+            rerun.repo.forge.as_str(),
+            &rerun.repo.full_name,
+            &rerun.head_sha,
+        )
+        .await?
+        .into_iter()
+        .map(|cr| cr.number as u64)
+        .collect();
+    }
+    for &number in &numbers {
         let pr_ref = crate::event::PrRef {
             repo: rerun.repo.clone(),
             number,
@@ -255,9 +303,8 @@ async fn rerun_review(ctx: &FlowContext, rerun: &RerunEvent) -> Result<(), FlowE
         };
         review_pull_request(ctx, &event).await?;
     }
-    if rerun.pr_numbers.is_empty() {
-        // GitHub leaves `pull_requests` empty for forks; bytegate cannot map the sha back yet.
-        tracing::info!(repo = %rerun.repo.full_name, sha = %rerun.head_sha, "re-run without a pull request number; ignored");
+    if numbers.is_empty() {
+        tracing::info!(repo = %rerun.repo.full_name, sha = %rerun.head_sha, "re-run of a commit that is no open pull request's head; ignored");
     }
     Ok(())
 }

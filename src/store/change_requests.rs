@@ -129,6 +129,26 @@ pub async fn find(
         .await?)
 }
 
+/// Open change requests whose newest head is `head_sha` (GitHub's check
+/// events for fork PRs carry no PR number).
+pub async fn open_with_head(
+    pool: &PgPool,
+    forge: &str,
+    repo: &str,
+    head_sha: &str,
+) -> Result<Vec<ChangeRequest>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM change_requests
+         WHERE forge = $1 AND repo = $2 AND head_sha = $3 AND state = 'open' ORDER BY number"
+    );
+    Ok(sqlx::query_as::<_, ChangeRequest>(sqlx::AssertSqlSafe(sql))
+        .bind(forge)
+        .bind(repo)
+        .bind(head_sha)
+        .fetch_all(pool)
+        .await?)
+}
+
 /// Locks the row for the rest of `tx` (publishing the sticky comment happens
 /// under this lock, so two jobs of one PR never interleave their edits).
 pub async fn lock(
@@ -268,6 +288,16 @@ mod tests {
         assert_eq!(late.head_at, Some("2026-01-01T11:00:00Z".parse().unwrap()));
         let found = find(&db.pool, "github", "o/r", 7).await.unwrap().unwrap();
         assert_eq!(found, late);
+        let by_head = open_with_head(&db.pool, "github", "o/r", "bbb")
+            .await
+            .unwrap();
+        assert_eq!(by_head, vec![late.clone()]);
+        assert!(
+            open_with_head(&db.pool, "github", "o/r", "aaa")
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
