@@ -45,6 +45,10 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/github",
             axum::routing::post(crate::webhook::github_webhook),
         )
+        .route(
+            "/webhooks/gitlab",
+            axum::routing::post(crate::webhook::gitlab_webhook),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())

@@ -20,12 +20,22 @@ pub struct Parsed {
     pub event: Option<Event>,
 }
 
-/// The payload is JSON but not the shape GitHub documents for this event.
+/// The payload is JSON but not the shape the forge documents for this event.
 #[derive(Debug, thiserror::Error)]
 #[error("`{event}` payload does not have the expected shape: {source}")]
 pub struct ShapeError {
     event: String,
     source: serde_json::Error,
+}
+
+impl ShapeError {
+    /// Wraps a deserialization error of an event type.
+    pub fn new(event: &str, source: serde_json::Error) -> Self {
+        ShapeError {
+            event: event.to_string(),
+            source,
+        }
+    }
 }
 
 /// Parses a delivery of event type `event` (the `X-GitHub-Event` header).
@@ -38,10 +48,7 @@ pub fn parse(event: &str, payload: &Value) -> Result<Parsed, ShapeError> {
         .pointer("/repository/full_name")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let shape = |source| ShapeError {
-        event: event.to_string(),
-        source,
-    };
+    let shape = |source| ShapeError::new(event, source);
     let parsed = match event {
         "pull_request" => pull_request(payload).map_err(shape)?,
         "pull_request_review" => review(payload).map_err(shape)?,

@@ -2,6 +2,7 @@
 //! store the delivery and its job in one transaction, answer fast.
 
 pub mod github;
+pub mod gitlab;
 pub mod signature;
 
 use crate::server::AppState;
@@ -51,23 +52,65 @@ pub async fn github_webhook(
             "missing X-GitHub-Event or X-GitHub-Delivery",
         );
     };
-    let span =
-        tracing::info_span!("delivery", forge = "github", delivery = %delivery_id, event = %event);
-    let _guard = span.enter();
     if event == "ping" {
         return reply(StatusCode::OK, "pong");
     }
-    let payload: serde_json::Value = match serde_json::from_slice(&body) {
+    ingest(&state, "github", delivery_id, event, &body, github::parse).await
+}
+
+/// `POST /webhooks/gitlab`.
+pub async fn gitlab_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(gl) = state.config.forges.gitlab.as_ref() else {
+        return reply(StatusCode::NOT_FOUND, "gitlab is not configured");
+    };
+    let uuid = header(&headers, "x-gitlab-event-uuid");
+    if !signature::verify_gitlab(
+        gl.webhook_token.expose().as_bytes(),
+        header(&headers, "x-gitlab-token"),
+    ) {
+        tracing::warn!(
+            delivery = uuid,
+            "gitlab delivery refused: bad or missing token"
+        );
+        return reply(StatusCode::UNAUTHORIZED, "bad token");
+    }
+    // A resend keeps its Idempotency-Key; the event UUID names the event.
+    let id = header(&headers, "idempotency-key").or(uuid);
+    let (Some(event), Some(id)) = (header(&headers, "x-gitlab-event"), id) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            "missing X-Gitlab-Event or X-Gitlab-Event-UUID",
+        );
+    };
+    ingest(&state, "gitlab", id, event, &body, gitlab::parse).await
+}
+
+type Parser = fn(&str, &serde_json::Value) -> Result<github::Parsed, github::ShapeError>;
+
+/// After authentication: parse, store the delivery with its job, answer.
+async fn ingest(
+    state: &AppState,
+    forge: &str,
+    delivery_id: &str,
+    event: &str,
+    body: &[u8],
+    parse: Parser,
+) -> Response {
+    let payload: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            tracing::warn!(error = %e, "malformed JSON in a signed delivery");
+            tracing::warn!(forge, delivery = delivery_id, event, error = %e, "malformed JSON in an authenticated delivery");
             return reply(StatusCode::BAD_REQUEST, "malformed JSON");
         }
     };
-    let parsed = match github::parse(event, &payload) {
+    let parsed = match parse(event, &payload) {
         Ok(p) => p,
         Err(e) => {
-            tracing::warn!(error = %e, "unexpected payload shape");
+            tracing::warn!(forge, delivery = delivery_id, event, error = %e, "unexpected payload shape");
             return reply(StatusCode::BAD_REQUEST, "unexpected payload shape");
         }
     };
@@ -78,15 +121,14 @@ pub async fn github_webhook(
         max_attempts: state.config.server.job_max_attempts,
     });
     let record = NewDelivery {
-        forge: "github",
+        forge,
         delivery_id,
         event,
         action: parsed.action.as_deref(),
         repo: parsed.repo.as_deref(),
         payload: &payload,
     };
-    drop(_guard);
-    store_and_answer(&state, &record, job.as_ref()).await
+    store_and_answer(state, &record, job.as_ref()).await
 }
 
 /// Stores a delivery and its job, wakes a worker, and picks the answer.

@@ -1,5 +1,6 @@
-//! `POST /webhooks/github` over HTTP against a real meta database, driven by
-//! GitHub's own payload examples signed with a real secret.
+//! `POST /webhooks/github` and `/webhooks/gitlab` over HTTP against a real
+//! meta database, driven by the forges' own payload examples with real
+//! signatures and tokens.
 
 use bytegate::config::Config;
 use bytegate::server::AppState;
@@ -9,21 +10,28 @@ use bytegate::webhook::signature::sign_github;
 use std::sync::Arc;
 
 const SECRET: &str = "It's a Secret to Everybody";
+const GITLAB_TOKEN: &str = "gl-hook-token";
 
 fn config(max_body: usize) -> Arc<Config> {
     let yaml = format!(
         "project: {{key: T, name: Test}}\n\
          server: {{max_body_bytes: {max_body}}}\n\
-         forges:\n  github:\n    webhook_secret: \"{SECRET}\"\n    token: t\n"
+         forges:\n  github:\n    webhook_secret: \"{SECRET}\"\n    token: t\n  \
+         gitlab:\n    webhook_token: {GITLAB_TOKEN}\n    token: t\n"
     );
     Arc::new(Config::from_yaml(&yaml, "test", &|_| None).unwrap())
 }
 
 fn upstream(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../shared/upstream/github/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../shared/upstream/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = if name.contains('/') {
+        path
+    } else {
+        format!(
+            "{}/../shared/upstream/github/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -80,8 +88,35 @@ impl Server {
             .await
     }
 
+    async fn gitlab(
+        &self,
+        event: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        let mut req = self
+            .client
+            .post(self.url.replace("/github", "/gitlab"))
+            .header("X-Gitlab-Event", event)
+            .body(body.to_vec());
+        if let Some(t) = token {
+            req = req.header("X-Gitlab-Token", t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        let code = resp.status().as_u16();
+        (code, resp.text().await.unwrap_or_default())
+    }
+
     async fn counts(&self) -> (i64, usize) {
-        let deliveries = bytegate::store::deliveries::count(&self.db.pool, "github")
+        self.counts_of("github").await
+    }
+
+    async fn counts_of(&self, forge: &str) -> (i64, usize) {
+        let deliveries = bytegate::store::deliveries::count(&self.db.pool, forge)
             .await
             .unwrap();
         let jobs = jobs::list(&self.db.pool).await.unwrap().len();
@@ -191,4 +226,92 @@ async fn oversized_body_is_413() {
     let (code, _) = s.signed("pull_request", "big-1", &body).await;
     assert_eq!(code, 413);
     assert_eq!(s.counts().await, (0, 0));
+}
+
+#[tokio::test]
+async fn gitlab_wrong_or_missing_token_is_401_and_nothing_is_stored() {
+    let s = server(25 << 20).await;
+    let body = upstream("gitlab/merge_request.open.json");
+    let uuid = [("X-Gitlab-Event-UUID", "u-1")];
+    let (code, _) = s
+        .gitlab("Merge Request Hook", Some("wrong"), &uuid, &body)
+        .await;
+    assert_eq!(code, 401);
+    let (code, _) = s.gitlab("Merge Request Hook", None, &uuid, &body).await;
+    assert_eq!(code, 401);
+    assert_eq!(s.counts_of("gitlab").await, (0, 0));
+}
+
+#[tokio::test]
+async fn gitlab_duplicate_event_uuid_queues_one_job() {
+    let s = server(25 << 20).await;
+    let body = upstream("gitlab/merge_request.open.json");
+    let uuid = [("X-Gitlab-Event-UUID", "u-2")];
+    let (c1, t1) = s
+        .gitlab("Merge Request Hook", Some(GITLAB_TOKEN), &uuid, &body)
+        .await;
+    let (c2, t2) = s
+        .gitlab("Merge Request Hook", Some(GITLAB_TOKEN), &uuid, &body)
+        .await;
+    assert_eq!((c1, c2), (202, 200), "{t1} {t2}");
+    assert!(t2.contains("duplicate"));
+    assert_eq!(s.counts_of("gitlab").await, (1, 1));
+}
+
+#[tokio::test]
+async fn gitlab_resend_keeps_its_idempotency_key() {
+    let s = server(25 << 20).await;
+    let body = upstream("gitlab/note.merge_request.json");
+    let first = [("X-Gitlab-Event-UUID", "u-3"), ("Idempotency-Key", "k-1")];
+    let resend = [("X-Gitlab-Event-UUID", "u-4"), ("Idempotency-Key", "k-1")];
+    let (c1, _) = s
+        .gitlab("Note Hook", Some(GITLAB_TOKEN), &first, &body)
+        .await;
+    let (c2, _) = s
+        .gitlab("Note Hook", Some(GITLAB_TOKEN), &resend, &body)
+        .await;
+    assert_eq!((c1, c2), (202, 200));
+    assert_eq!(s.counts_of("gitlab").await, (1, 1));
+}
+
+#[tokio::test]
+async fn gitlab_duplicate_merge_request_hooks_for_one_push_coalesce() {
+    let s = server(25 << 20).await;
+    let body = upstream("gitlab/merge_request.update-new-commit.capture.json");
+    let (c1, _) = s
+        .gitlab(
+            "Merge Request Hook",
+            Some(GITLAB_TOKEN),
+            &[("X-Gitlab-Event-UUID", "a")],
+            &body,
+        )
+        .await;
+    let (c2, t2) = s
+        .gitlab(
+            "Merge Request Hook",
+            Some(GITLAB_TOKEN),
+            &[("X-Gitlab-Event-UUID", "b")],
+            &body,
+        )
+        .await;
+    assert_eq!((c1, c2), (202, 202));
+    assert!(t2.contains("coalesced"), "{t2}");
+    assert_eq!(s.counts_of("gitlab").await, (2, 1));
+}
+
+#[tokio::test]
+async fn gitlab_push_hooks_are_stored_and_acknowledged() {
+    let s = server(25 << 20).await;
+    let body = upstream("gitlab/push.json");
+    let (code, text) = s
+        .gitlab(
+            "Push Hook",
+            Some(GITLAB_TOKEN),
+            &[("X-Gitlab-Event-UUID", "p")],
+            &body,
+        )
+        .await;
+    assert_eq!(code, 202);
+    assert!(text.contains("ignored"));
+    assert_eq!(s.counts_of("gitlab").await, (1, 0));
 }

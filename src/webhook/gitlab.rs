@@ -1,0 +1,390 @@
+//! GitLab deliveries → forge-neutral [`Event`]s: Merge Request Hook and Note
+//! Hook. Other hooks are stored and acknowledged, never errors.
+
+use crate::event::{
+    CommentAction, CommentEvent, Event, ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef,
+    ReviewEvent, ReviewState,
+};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use super::github::{Parsed, ShapeError};
+
+/// Parses a delivery whose `X-Gitlab-Event` header is `event`.
+pub fn parse(event: &str, payload: &Value) -> Result<Parsed, ShapeError> {
+    let action = payload
+        .pointer("/object_attributes/action")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let repo = payload
+        .pointer("/project/path_with_namespace")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let shape = |source| ShapeError::new(event, source);
+    let parsed = match event {
+        "Merge Request Hook" => merge_request(payload).map_err(shape)?,
+        "Note Hook" => note(payload).map_err(shape)?,
+        _ => None,
+    };
+    Ok(Parsed {
+        action,
+        repo,
+        event: parsed,
+    })
+}
+
+/// GitLab writes times as RFC 3339 or as `2020-12-08 04:15:39 UTC`.
+#[derive(Debug, Clone, Copy)]
+struct Time(DateTime<Utc>);
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Time(parse_time(&s).unwrap_or_else(Utc::now)))
+    }
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(s.trim_end_matches(" UTC"), "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+        .or_else(|| {
+            DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S %z")
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        })
+}
+
+#[derive(Deserialize)]
+struct User {
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct Project {
+    id: u64,
+    path_with_namespace: String,
+}
+
+impl Project {
+    fn repo(&self) -> RepoRef {
+        RepoRef {
+            forge: ForgeKind::Gitlab,
+            full_name: self.path_with_namespace.clone(),
+            id: Some(self.id),
+            installation_id: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Commit {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct MrAttributes {
+    iid: u64,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    url: String,
+    target_branch: String,
+    #[serde(default)]
+    source_project_id: Option<u64>,
+    #[serde(default)]
+    target_project_id: Option<u64>,
+    last_commit: Commit,
+    #[serde(default)]
+    oldrev: Option<String>,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    #[serde(default)]
+    draft: Option<bool>,
+    #[serde(default)]
+    work_in_progress: Option<bool>,
+    updated_at: Time,
+    #[serde(default)]
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct MrHook {
+    user: User,
+    project: Project,
+    object_attributes: MrAttributes,
+    #[serde(default)]
+    changes: Option<Value>,
+}
+
+fn merge_request(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
+    let hook: MrHook = serde_json::from_value(payload.clone())?;
+    let a = &hook.object_attributes;
+    let pr = PrRef {
+        repo: hook.project.repo(),
+        number: a.iid,
+    };
+    let review = |state| {
+        Some(Event::Review(ReviewEvent {
+            pr: pr.clone(),
+            reviewer: hook.user.username.clone(),
+            state,
+            // Approval hooks carry no review id: the MR's own id stands in.
+            review_id: a.id,
+            commit_sha: Some(a.last_commit.id.clone()),
+            at: a.updated_at.0,
+        }))
+    };
+    let action = match a.action.as_deref() {
+        Some("open") => PrAction::Opened,
+        Some("reopen") => PrAction::Reopened,
+        // `oldrev` is present only when commits were pushed.
+        Some("update") if a.oldrev.is_some() => PrAction::Synchronize,
+        Some("update") => PrAction::Edited {
+            base_changed: hook
+                .changes
+                .as_ref()
+                .is_some_and(|c| c.get("target_branch").is_some()),
+        },
+        Some("merge") => PrAction::Closed {
+            merged: true,
+            merge_sha: a.merge_commit_sha.clone(),
+        },
+        Some("close") => PrAction::Closed {
+            merged: false,
+            merge_sha: None,
+        },
+        Some("approved" | "approval") => return Ok(review(ReviewState::Approved)),
+        Some("unapproved" | "unapproval") => return Ok(review(ReviewState::Dismissed)),
+        _ => return Ok(None),
+    };
+    Ok(Some(Event::PullRequest(PullRequestEvent {
+        pr,
+        action,
+        head_sha: a.last_commit.id.clone(),
+        base_ref: a.target_branch.clone(),
+        // Not in the hook; the flow reads files at the head and the base branch.
+        base_sha: String::new(),
+        // The hook names the acting user; on open and reopen that is the author.
+        author: match a.action.as_deref() {
+            Some("open" | "reopen") => hook.user.username.clone(),
+            _ => String::new(),
+        },
+        title: a.title.clone(),
+        html_url: a.url.clone(),
+        is_fork: a.source_project_id.is_some() && a.source_project_id != a.target_project_id,
+        draft: a.draft.or(a.work_in_progress).unwrap_or(false),
+        at: a.updated_at.0,
+    })))
+}
+
+#[derive(Deserialize)]
+struct NoteAttributes {
+    id: u64,
+    note: String,
+    noteable_type: String,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    system: Option<bool>,
+    created_at: Time,
+    #[serde(default)]
+    updated_at: Option<Time>,
+}
+
+#[derive(Deserialize)]
+struct NoteMr {
+    iid: u64,
+}
+
+#[derive(Deserialize)]
+struct NoteHook {
+    user: User,
+    project: Project,
+    object_attributes: NoteAttributes,
+    #[serde(default)]
+    merge_request: Option<NoteMr>,
+}
+
+fn note(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
+    let hook: NoteHook = serde_json::from_value(payload.clone())?;
+    let n = &hook.object_attributes;
+    // Notes on commits, issues and snippets, and system notes, are not ours.
+    let (true, Some(mr), false) = (
+        n.noteable_type == "MergeRequest",
+        hook.merge_request.as_ref(),
+        n.system.unwrap_or(false),
+    ) else {
+        return Ok(None);
+    };
+    let action = match n.action.as_deref() {
+        None | Some("create") => CommentAction::Created,
+        Some("update") => CommentAction::Edited,
+        _ => return Ok(None),
+    };
+    Ok(Some(Event::Comment(CommentEvent {
+        pr: PrRef {
+            repo: hook.project.repo(),
+            number: mr.iid,
+        },
+        author: hook.user.username.clone(),
+        body: n.note.clone(),
+        comment_id: n.id,
+        action,
+        at: match (action, n.updated_at) {
+            (CommentAction::Edited, Some(t)) => t.0,
+            _ => n.created_at.0,
+        },
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(name: &str) -> Option<Value> {
+        let path = format!(
+            "{}/../shared/upstream/gitlab/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(path).ok()?;
+        Some(serde_json::from_str(&text).unwrap())
+    }
+
+    macro_rules! payload {
+        ($name:expr) => {
+            match upstream($name) {
+                Some(v) => v,
+                None => {
+                    eprintln!("skipped: ../shared/upstream not present");
+                    return;
+                }
+            }
+        };
+    }
+
+    fn pr_event(p: Parsed) -> PullRequestEvent {
+        match p.event {
+            Some(Event::PullRequest(e)) => e,
+            other => panic!("not a PR event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn opened_merge_request() {
+        let p = parse("Merge Request Hook", &payload!("merge_request.open.json")).unwrap();
+        assert_eq!(p.repo.as_deref(), Some("gitlabhq/gitlab-test"));
+        let e = pr_event(p);
+        assert_eq!(e.action, PrAction::Opened);
+        assert_eq!(e.pr.number, 1);
+        assert_eq!(e.pr.repo.forge, ForgeKind::Gitlab);
+        assert_eq!(e.pr.repo.id, Some(1));
+        assert_eq!(e.head_sha, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
+        assert_eq!(e.author, "root");
+        assert!(!e.is_fork);
+    }
+
+    #[test]
+    fn update_with_new_commits_is_a_synchronize() {
+        let p = parse(
+            "Merge Request Hook",
+            &payload!("merge_request.update-new-commit.capture.json"),
+        )
+        .unwrap();
+        let e = pr_event(p);
+        assert_eq!(e.action, PrAction::Synchronize);
+        assert_eq!(e.head_sha, "5ff66a1f7404deee915b50998c340e96d995f048");
+        assert_eq!(e.at.to_rfc3339(), "2020-12-08T04:15:39+00:00");
+    }
+
+    #[test]
+    fn merge_close_and_reopen() {
+        let e = pr_event(
+            parse(
+                "Merge Request Hook",
+                &payload!("merge_request.merge.capture.json"),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            e.action,
+            PrAction::Closed {
+                merged: true,
+                merge_sha: Some("78a76ee6b4992a6baf64c59fc4c44c7323d60438".into())
+            }
+        );
+        let e = pr_event(
+            parse(
+                "Merge Request Hook",
+                &payload!("merge_request.close.capture.json"),
+            )
+            .unwrap(),
+        );
+        assert!(matches!(e.action, PrAction::Closed { merged: false, .. }));
+        let e = pr_event(
+            parse(
+                "Merge Request Hook",
+                &payload!("merge_request.reopen.capture.json"),
+            )
+            .unwrap(),
+        );
+        assert_eq!(e.action, PrAction::Reopened);
+    }
+
+    #[test]
+    fn approval_actions_become_reviews() {
+        let mut p = payload!("merge_request.open.json");
+        p["object_attributes"]["action"] = "approved".into();
+        let Some(Event::Review(r)) = parse("Merge Request Hook", &p).unwrap().event else {
+            panic!("not a review")
+        };
+        assert_eq!(
+            (r.reviewer.as_str(), r.state),
+            ("root", ReviewState::Approved)
+        );
+        p["object_attributes"]["action"] = "unapproved".into();
+        let Some(Event::Review(r)) = parse("Merge Request Hook", &p).unwrap().event else {
+            panic!("not a review")
+        };
+        assert_eq!(r.state, ReviewState::Dismissed);
+    }
+
+    #[test]
+    fn notes_on_merge_requests_are_comments() {
+        let p = parse("Note Hook", &payload!("note.merge_request.json")).unwrap();
+        let Some(Event::Comment(c)) = p.event else {
+            panic!("not a comment")
+        };
+        assert_eq!(c.pr.number, 1);
+        assert_eq!(c.author, "root");
+        assert_eq!(c.action, CommentAction::Created);
+        let p = parse("Note Hook", &payload!("note.merge_request.capture.json")).unwrap();
+        let Some(Event::Comment(c)) = p.event else {
+            panic!("not a comment")
+        };
+        assert_eq!(c.body, "lgtm");
+    }
+
+    #[test]
+    fn other_hooks_are_ignored() {
+        let p = parse("Push Hook", &payload!("push.json")).unwrap();
+        assert_eq!(p.event, None);
+    }
+
+    #[test]
+    fn times_in_both_gitlab_formats() {
+        assert!(parse_time("2013-12-03T17:23:34Z").is_some());
+        assert!(parse_time("2020-12-08 04:15:39 UTC").is_some());
+        assert!(parse_time("2015-05-17 18:21:36 -0700").is_some());
+        assert!(parse_time("garbage").is_none());
+    }
+}
