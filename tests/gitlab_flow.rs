@@ -1,0 +1,355 @@
+//! GitLab merge requests through the same engine as GitHub: upstream GitLab
+//! webhook payloads (tests/fixtures/gitlab/upstream, copied verbatim from
+//! ../shared/upstream/gitlab) are parsed by `webhook::gitlab::parse` after
+//! rewriting project, iid, commits and times in memory; the flow then talks to
+//! a stateful fake GitLab through the real reqwest client.
+
+mod support;
+
+#[path = "support/fake_gitlab.rs"]
+mod fake_gitlab;
+
+use bytegate::config::Config;
+use bytegate::event::Event;
+use bytegate::flow::rollout::DEPLOY_COMMENT_MARKER;
+use bytegate::flow::{self, FlowContext};
+use bytegate::forge::gitlab::GitlabForge;
+use bytegate::forge::{ForgeSet, RetryPolicy};
+use bytegate::store::testdb::TestDb;
+use fake_gitlab::{ApprovalsApi, BOT_USERNAME, FakeGitlab, MergeRequest};
+use serde_json::Value;
+use std::sync::Arc;
+
+const PROJECT: u64 = 77;
+const PATH: &str = "acme/payments";
+const IID: u64 = 4;
+const BASE: &str = "1111111111111111111111111111111111111111";
+const HEAD1: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+const HEAD2: &str = "5ff66a1f7404deee915b50998c340e96d995f048";
+const MERGE: &str = "78a76ee6b4992a6baf64c59fc4c44c7323d60438";
+const TOKEN: &str = "glpat-test-token";
+const M1: &str = "schema/migrations/001_users.sql";
+const M1_OK: &str = "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);\n";
+const REVIEW: &str = "bytegate/sql-review";
+const APPROVAL: &str = "bytegate/approval";
+
+/// An upstream payload, with project, MR iid, head commit and time rewritten.
+fn payload(name: &str, head: &str, at: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/gitlab/upstream/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    p["project"]["id"] = PROJECT.into();
+    p["project"]["path_with_namespace"] = PATH.into();
+    if name.starts_with("note") {
+        p["merge_request"]["iid"] = IID.into();
+    }
+    let a = &mut p["object_attributes"];
+    if name.starts_with("note") {
+        a["created_at"] = at.into();
+        a["updated_at"] = at.into();
+    } else {
+        a["iid"] = IID.into();
+        a["last_commit"]["id"] = head.into();
+        a["updated_at"] = at.into();
+        a["source_project_id"] = PROJECT.into();
+        a["target_project_id"] = PROJECT.into();
+    }
+    p
+}
+
+fn parse(event: &str, p: &Value) -> Event {
+    bytegate::webhook::gitlab::parse(event, p)
+        .unwrap()
+        .event
+        .expect("an event the flow acts on")
+}
+
+fn opened(head: &str) -> Event {
+    parse(
+        "Merge Request Hook",
+        &payload("merge_request.open", head, "2026-01-01T10:00:00Z"),
+    )
+}
+
+/// The atlantis capture: `action: update` with `oldrev` (new commits).
+fn pushed(old: &str, head: &str) -> Event {
+    let mut p = payload(
+        "merge_request.update-new-commit.capture",
+        head,
+        "2026-01-01 10:10:00 UTC",
+    );
+    p["object_attributes"]["oldrev"] = old.into();
+    parse("Merge Request Hook", &p)
+}
+
+fn note(author: &str, text: &str, id: u64, at: &str) -> Event {
+    let mut p = payload("note.merge_request", "", at);
+    p["user"]["username"] = author.into();
+    p["object_attributes"]["note"] = text.into();
+    p["object_attributes"]["id"] = id.into();
+    parse("Note Hook", &p)
+}
+
+/// The open payload turned into an `approved` hook by `user` (no upstream example exists).
+fn approved(user: &str, head: &str) -> Event {
+    let mut p = payload("merge_request.open", head, "2026-01-01T10:20:00Z");
+    p["object_attributes"]["action"] = "approved".into();
+    p["user"]["username"] = user.into();
+    parse("Merge Request Hook", &p)
+}
+
+fn merged() -> Event {
+    let mut p = payload(
+        "merge_request.merge.capture",
+        HEAD1,
+        "2026-01-01 10:30:00 UTC",
+    );
+    p["object_attributes"]["merge_commit_sha"] = MERGE.into();
+    parse("Merge Request Hook", &p)
+}
+
+struct Gl {
+    fake: FakeGitlab,
+    db: TestDb,
+    ctx: FlowContext,
+}
+
+impl Gl {
+    /// `extra`: roles and environments. The MR is opened by `root` (the payload's user).
+    async fn start(extra: &str) -> Gl {
+        let fake = FakeGitlab::start(TOKEN).await;
+        let yaml = format!(
+            r#"project:
+  key: TEST
+  name: Test
+  migrations_dir: schema/migrations
+forges:
+  gitlab:
+    url: {}
+    webhook_token: hook-secret
+    token: {TOKEN}
+review:
+  custom:
+    - name: no-drop-table
+      severity: error
+      patterns: ["DROP TABLE"]
+      message: Dropping a table loses its data.
+roles:
+  dba:
+    users: [dana]
+  owner:
+    users: [olga]
+{extra}"#,
+            fake.url
+        );
+        let config = Config::from_yaml(&yaml, "test config", &|_| None).unwrap();
+        let forge =
+            GitlabForge::from_config(config.forges.gitlab.as_ref().unwrap(), RetryPolicy::fast())
+                .unwrap();
+        let db = TestDb::migrated().await.unwrap();
+        let ctx = FlowContext {
+            db: db.pool.clone(),
+            config: Arc::new(config),
+            forges: ForgeSet::new().with(Arc::new(forge)),
+            external_url: Some("https://bytegate.example.com".to_string()),
+        };
+        fake.add_member(PROJECT, "root", 40);
+        Gl { fake, db, ctx }
+    }
+
+    /// The MR at `head` adds `sql` as M1.
+    fn mr_at(&self, head: &str, sql: &str) {
+        self.fake.set_mr(
+            PROJECT,
+            IID,
+            MergeRequest {
+                sha: head.into(),
+                base_sha: BASE.into(),
+                target_branch: "master".into(),
+                author: "root".into(),
+                state: "opened".into(),
+            },
+        );
+        self.fake.set_diffs(PROJECT, IID, &[(M1, true)]);
+        self.fake.put_file(PROJECT, head, M1, sql);
+    }
+
+    async fn handle(&self, e: &Event) {
+        flow::handle_event(&self.ctx, e).await.unwrap();
+    }
+
+    fn status(&self, sha: &str, name: &str) -> String {
+        let s = self.fake.latest_status(sha, name).unwrap_or_default();
+        s["status"].as_str().unwrap_or("none").to_string()
+    }
+
+    fn bot_notes(&self) -> Vec<fake_gitlab::Note> {
+        self.fake
+            .notes(PROJECT, IID)
+            .into_iter()
+            .filter(|n| n.author == BOT_USERNAME)
+            .collect()
+    }
+}
+
+const ONE_STAGE: &str = "environments:\n  - name: staging\n    approvals: 1\n    roles: [dba]\n";
+
+#[tokio::test]
+async fn violation_fails_the_status_and_the_note_is_edited_on_the_next_push() {
+    let gl = Gl::start(ONE_STAGE).await;
+    gl.mr_at(HEAD1, "DROP TABLE users;\n");
+    // GitLab answers 502 once: the status is posted again.
+    gl.fake.fail_next("statuses/create", 502, 1);
+    gl.handle(&opened(HEAD1)).await;
+
+    assert_eq!(gl.status(HEAD1, REVIEW), "failed");
+    let st = gl.fake.latest_status(HEAD1, REVIEW).unwrap();
+    assert_eq!(st["target_url"], "https://bytegate.example.com");
+    assert!(!st["description"].as_str().unwrap().is_empty());
+    let notes = gl.bot_notes();
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(notes[0].body.contains("no-drop-table"), "{}", notes[0].body);
+    // Without annotations, the finding is in the note with its file and line.
+    assert!(notes[0].body.contains("001_users.sql"), "{}", notes[0].body);
+    // The diff comes from /diffs, the file raw at the head commit.
+    assert!(!gl.fake.requests_of("merge_requests/diffs").is_empty());
+    let raw = gl.fake.requests_of("files/raw");
+    assert!(
+        raw.iter().any(
+            |r| r.path.contains("schema%2Fmigrations%2F001_users.sql/raw")
+                && r.path.contains(HEAD1)
+        ),
+        "{raw:#?}"
+    );
+
+    gl.mr_at(HEAD2, "DROP TABLE users;\nDROP TABLE orders;\n");
+    gl.handle(&pushed(HEAD1, HEAD2)).await;
+    assert_eq!(gl.status(HEAD2, REVIEW), "failed");
+    let notes = gl.bot_notes();
+    assert_eq!(notes.len(), 1, "still one note: {notes:#?}");
+    assert!(notes[0].edits >= 1);
+    assert!(notes[0].body.contains(&HEAD2[..7]), "{}", notes[0].body);
+    gl.fake.assert_clean();
+}
+
+#[tokio::test]
+async fn approve_notes_alone_count_when_the_approvals_api_is_forbidden() {
+    let gl = Gl::start(ONE_STAGE).await;
+    gl.fake.set_approvals_api(ApprovalsApi::Forbidden);
+    gl.mr_at(HEAD1, M1_OK);
+    gl.handle(&opened(HEAD1)).await;
+    assert_eq!(gl.status(HEAD1, REVIEW), "success");
+    assert_ne!(gl.status(HEAD1, APPROVAL), "success");
+    // An approval hook on GitLab Free: the approvals API answers 403 and the
+    // job does not fail; nothing is counted from it.
+    gl.handle(&approved("dana", HEAD1)).await;
+    assert_ne!(gl.status(HEAD1, APPROVAL), "success");
+
+    // The author's own approval never counts; dana (dba) does.
+    gl.handle(&note(
+        "root",
+        "/bytebase approve",
+        9001,
+        "2026-01-01 10:15:00 UTC",
+    ))
+    .await;
+    assert_ne!(gl.status(HEAD1, APPROVAL), "success");
+    gl.handle(&note(
+        "dana",
+        "/bytebase approve",
+        9002,
+        "2026-01-01 10:20:00 UTC",
+    ))
+    .await;
+    assert_eq!(gl.status(HEAD1, APPROVAL), "success");
+    // The approvals API was asked and refused (403), and the job still succeeded.
+    let asked = gl.fake.requests_of("merge_requests/approvals");
+    assert!(!asked.is_empty() && asked.iter().all(|r| r.status == 403));
+    // Commands are answered with notes; the sticky note shows the approval.
+    let notes = gl.bot_notes();
+    assert!(notes.len() >= 2, "{notes:#?}");
+    assert!(notes[0].body.contains("dana"), "{}", notes[0].body);
+    gl.fake.assert_clean();
+}
+
+#[tokio::test]
+async fn approvals_api_approvals_count_through_the_same_policy() {
+    let gl = Gl::start(ONE_STAGE).await;
+    gl.mr_at(HEAD1, M1_OK);
+    gl.handle(&opened(HEAD1)).await;
+    assert_ne!(gl.status(HEAD1, APPROVAL), "success");
+
+    // An approval by a user without a role does not satisfy the policy.
+    gl.fake.set_approvals(PROJECT, IID, &["mallory"]);
+    gl.handle(&approved("mallory", HEAD1)).await;
+    assert_ne!(gl.status(HEAD1, APPROVAL), "success");
+
+    gl.fake.set_approvals(PROJECT, IID, &["mallory", "dana"]);
+    gl.handle(&approved("dana", HEAD1)).await;
+    assert_eq!(gl.status(HEAD1, APPROVAL), "success");
+    assert_eq!(gl.bot_notes().len(), 1, "approvals edit the sticky note");
+    gl.fake.assert_clean();
+}
+
+async fn table_exists(url: &str, name: &str) -> bool {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let (e,): (bool,) = sqlx::query_as("SELECT to_regclass($1) IS NOT NULL")
+        .bind(name)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    e
+}
+
+#[tokio::test]
+async fn merge_applies_development_on_postgres_and_updates_the_deploy_note() {
+    let (dev, stg) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    let envs = format!(
+        "environments:\n  - name: development\n    databases:\n      - name: dev-main\n        engine: postgres\n        url: \"{}\"\n  - name: staging\n    approvals: 1\n    roles: [dba]\n    databases:\n      - name: stg-main\n        engine: postgres\n        url: \"{}\"\n",
+        dev.url(),
+        stg.url()
+    );
+    let gl = Gl::start(&envs).await;
+    gl.fake.set_approvals_api(ApprovalsApi::Forbidden);
+    gl.mr_at(HEAD1, M1_OK);
+    gl.handle(&opened(HEAD1)).await;
+    gl.fake.put_file(PROJECT, MERGE, M1, M1_OK);
+
+    gl.handle(&merged()).await;
+    assert!(
+        table_exists(&dev.url(), "users").await,
+        "development applied"
+    );
+    assert!(!table_exists(&stg.url(), "users").await, "staging waits");
+    let deploy = |gl: &Gl| {
+        gl.bot_notes()
+            .into_iter()
+            .filter(|n| n.body.starts_with(DEPLOY_COMMENT_MARKER))
+            .collect::<Vec<_>>()
+    };
+    let d = deploy(&gl);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].body.contains("development"), "{}", d[0].body);
+    let edits_before = d[0].edits;
+
+    // dana approves after the merge: staging deploys, the same note is updated.
+    gl.handle(&note(
+        "dana",
+        "/bytebase approve",
+        9100,
+        "2026-01-01 10:40:00 UTC",
+    ))
+    .await;
+    assert!(table_exists(&stg.url(), "users").await, "staging applied");
+    let d = deploy(&gl);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].edits > edits_before);
+    assert!(!d[0].body.contains("waiting"), "{}", d[0].body);
+    drop(gl.db);
+    gl.fake.assert_clean();
+}
