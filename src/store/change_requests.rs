@@ -207,11 +207,13 @@ pub async fn note_migrations(
     Ok(())
 }
 
-/// Remembers the check started on `sha`, so a retried job completes it instead of starting another.
+/// Remembers the check started on `sha`, so a retried job completes it
+/// instead of starting another. Only for the newest head: a late job for an
+/// older commit must not make the newest head's retry lose its check.
 pub async fn set_check(pool: &PgPool, id: i64, sha: &str, handle: &str) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE change_requests SET check_sha = $2, check_handle = $3, updated_at = now()
-         WHERE id = $1",
+         WHERE id = $1 AND head_sha = $2",
     )
     .bind(id)
     .bind(sha)
@@ -339,6 +341,10 @@ mod tests {
         set_comment(&mut tx, cr.id, "99", "aaa").await.unwrap();
         tx.commit().await.unwrap();
         set_check(&db.pool, cr.id, "aaa", "check_run:5")
+            .await
+            .unwrap();
+        // Not the head: ignored.
+        set_check(&db.pool, cr.id, "old", "check_run:4")
             .await
             .unwrap();
         set_state(&db.pool, cr.id, "merged", Some("mmm"))
