@@ -214,3 +214,38 @@ async fn equal_work_coalesces() {
     assert!(matches!(a, Enqueued::Queued(_)));
     assert_eq!(b, Enqueued::Coalesced);
 }
+
+/// Records which jobs were given up on.
+#[derive(Default)]
+struct GivesUp {
+    given_up: Mutex<Vec<(i64, String)>>,
+}
+
+impl JobHandler for GivesUp {
+    fn handle<'a>(&'a self, _job: &'a Job) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async { Err(JobError::permanent("bad input")) })
+    }
+
+    fn gave_up<'a>(&'a self, job: &'a Job, error: &'a JobError) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.given_up
+                .lock()
+                .unwrap()
+                .push((job.id, error.message.clone()));
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_handler_hears_once_when_a_job_is_given_up() {
+    let db = TestDb::migrated().await.unwrap();
+    let Enqueued::Queued(id) = queue::enqueue(&db.pool, None, &job(None, 5)).await.unwrap() else {
+        panic!("not queued")
+    };
+    let h = GivesUp::default();
+    jobs::drain(&db.pool, &h, &fast()).await.unwrap();
+    assert_eq!(
+        *h.given_up.lock().unwrap(),
+        vec![(id, "bad input".to_string())]
+    );
+}

@@ -33,4 +33,15 @@ impl JobHandler for EventJobHandler {
                 })
         })
     }
+
+    fn gave_up<'a>(&'a self, job: &'a Job, error: &'a JobError) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Ok(event) = serde_json::from_value::<Event>(job.payload.clone()) else {
+                return;
+            };
+            if let Err(e) = flow::give_up(&self.ctx, &event, &error.message).await {
+                tracing::warn!(job = job.id, error = %e, "could not report the failed job on the pull request");
+            }
+        })
+    }
 }

@@ -49,6 +49,12 @@ impl JobError {
 pub trait JobHandler: Send + Sync + 'static {
     /// Does the job's work.
     fn handle<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobError>>;
+
+    /// Called once when a job has failed for good (e.g. to close a check run
+    /// left in progress). Best effort: its own failure is only logged.
+    fn gave_up<'a>(&'a self, _job: &'a Job, _error: &'a JobError) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Worker timing.
@@ -149,6 +155,7 @@ pub async fn run_one(
                 }
                 Failed::GaveUp => {
                     tracing::error!(job = job.id, attempt = job.attempts, error = %e.message, "job failed for good");
+                    handler.gave_up(&job, &e).await;
                     Ok(RunOutcome::Failed(job.id))
                 }
             }
