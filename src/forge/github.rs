@@ -11,7 +11,7 @@
 //! Requests and responses are bytegate's own small serde shapes, so only the
 //! fields we use must be present; retries follow [`super::retry`].
 
-use super::retry::{RetryPolicy, Verdict, classify};
+use super::retry::{Attempt, RetryPolicy, Verdict, classify, now_epoch, with_retries};
 use super::{
     Annotation, ChangedFile, CheckConclusion, CheckHandle, CheckResult, DeploymentState, DirEntry,
     FileStatus, Forge, ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview,
@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// A response body.
 type Bytes = Vec<u8>;
@@ -235,93 +235,12 @@ impl GithubForge {
         accept: &str,
     ) -> Result<Bytes, ForgeError> {
         let client = self.client(repo)?;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let outcome = send_once(&client, method.clone(), path, body, accept).await;
-            let (verdict, detail) = match outcome {
-                Ok((status, headers, bytes)) => {
-                    let text = String::from_utf8_lossy(&bytes).into_owned();
-                    let verdict = classify(status.as_u16(), &headers, &text, now_epoch());
-                    match verdict {
-                        Verdict::Ok => return Ok(bytes),
-                        Verdict::NotFound => return Err(ForgeError::NotFound { op }),
-                        Verdict::Permanent => {
-                            return Err(ForgeError::Rejected {
-                                op,
-                                status: status.as_u16(),
-                                message: github_message(&text),
-                            });
-                        }
-                        Verdict::Retry { .. } => (
-                            verdict,
-                            format!("HTTP {}: {}", status.as_u16(), github_message(&text)),
-                        ),
-                    }
-                }
-                Err(SendError::Transport(message)) => (
-                    Verdict::Retry {
-                        wait: None,
-                        rate_limited: false,
-                    },
-                    message,
-                ),
-                Err(SendError::Answered {
-                    status,
-                    headers,
-                    message,
-                }) => {
-                    // octocrab itself failed on a GitHub answer (installation token exchange).
-                    let verdict = classify(status, &headers, &message, now_epoch());
-                    match verdict {
-                        Verdict::Retry { .. } => (verdict, format!("HTTP {status}: {message}")),
-                        Verdict::NotFound => return Err(ForgeError::NotFound { op }),
-                        _ => {
-                            return Err(ForgeError::Rejected {
-                                op,
-                                status,
-                                message,
-                            });
-                        }
-                    }
-                }
-                Err(SendError::Fatal(message)) => return Err(ForgeError::Config(message)),
-            };
-            let Verdict::Retry { wait, rate_limited } = verdict else {
-                continue;
-            };
-            if !rate_limited && !replay_safe(op) {
-                // A 5xx or a dropped connection may come after GitHub acted:
-                // the caller looks before it posts again.
-                return Err(ForgeError::Transient {
-                    op,
-                    message: format!("{detail} (not repeated: GitHub may have acted on it)"),
-                });
-            }
-            let wait = wait.unwrap_or_else(|| {
-                if rate_limited {
-                    self.retry.rate_limit_default
-                } else {
-                    self.retry.backoff(attempt)
-                }
-            });
-            if rate_limited
-                && (wait > self.retry.max_inline_wait || attempt >= self.retry.max_attempts)
-            {
-                return Err(ForgeError::RateLimited {
-                    op,
-                    retry_after: wait,
-                });
-            }
-            if attempt >= self.retry.max_attempts || wait > self.retry.max_inline_wait {
-                return Err(ForgeError::Transient {
-                    op,
-                    message: format!("{detail} (after {attempt} attempts)"),
-                });
-            }
-            tracing::warn!(op, attempt, wait_ms = wait.as_millis() as u64, %detail, "GitHub request failed; retrying");
-            tokio::time::sleep(wait).await;
-        }
+        // After a 5xx or a dropped connection GitHub may have acted: requests
+        // that are not replay-safe are not repeated (the caller looks first).
+        with_retries(&self.retry, "GitHub", op, replay_safe(op), || {
+            attempt(&client, op, method.clone(), path, body, accept)
+        })
+        .await
     }
 
     async fn send_json<T: for<'de> Deserialize<'de>>(
@@ -1005,6 +924,62 @@ fn replay_safe(op: &str) -> bool {
     op != "issues/create-comment"
 }
 
+/// One exchange with GitHub, classified by [`classify`].
+async fn attempt(
+    client: &Octocrab,
+    op: &'static str,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    accept: &str,
+) -> Attempt<Bytes> {
+    match send_once(client, method, path, body, accept).await {
+        Ok((status, headers, bytes)) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            match classify(status.as_u16(), &headers, &text, now_epoch()) {
+                Verdict::Ok => Attempt::Done(bytes),
+                Verdict::NotFound => Attempt::Failed(ForgeError::NotFound { op }),
+                Verdict::Permanent => Attempt::Failed(ForgeError::Rejected {
+                    op,
+                    status: status.as_u16(),
+                    message: github_message(&text),
+                }),
+                Verdict::Retry { wait, rate_limited } => Attempt::Retry {
+                    wait,
+                    rate_limited,
+                    detail: format!("HTTP {}: {}", status.as_u16(), github_message(&text)),
+                },
+            }
+        }
+        Err(SendError::Transport(detail)) => Attempt::Retry {
+            wait: None,
+            rate_limited: false,
+            detail,
+        },
+        Err(SendError::Answered {
+            status,
+            headers,
+            message,
+        }) => {
+            // octocrab itself failed on a GitHub answer (installation token exchange).
+            match classify(status, &headers, &message, now_epoch()) {
+                Verdict::Retry { wait, rate_limited } => Attempt::Retry {
+                    wait,
+                    rate_limited,
+                    detail: format!("HTTP {status}: {message}"),
+                },
+                Verdict::NotFound => Attempt::Failed(ForgeError::NotFound { op }),
+                _ => Attempt::Failed(ForgeError::Rejected {
+                    op,
+                    status,
+                    message,
+                }),
+            }
+        }
+        Err(SendError::Fatal(message)) => Attempt::Failed(ForgeError::Config(message)),
+    }
+}
+
 enum SendError {
     /// No HTTP answer (connection, timeout): retryable.
     Transport(String),
@@ -1118,13 +1093,6 @@ fn github_message(body: &str) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| body.chars().take(300).collect())
-}
-
-fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn now_rfc3339() -> String {

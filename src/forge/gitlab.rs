@@ -8,7 +8,7 @@
 //! no reviews are reported, so `/bytebase approve` notes alone decide.
 //! Retries follow [`super::retry`] (the same classification and policy as GitHub).
 
-use super::retry::{RetryPolicy, Verdict, classify};
+use super::retry::{Attempt, RetryPolicy, Verdict, classify, now_epoch, with_retries};
 use super::{
     ChangedFile, CheckConclusion, CheckHandle, CheckResult, DirEntry, FileStatus, Forge,
     ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview, PullRequestInfo,
@@ -20,7 +20,7 @@ use http::{HeaderMap, Method};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// GitLab's limit on a note body.
 pub const MAX_NOTE_CHARS: usize = 1_000_000;
@@ -99,78 +99,65 @@ impl GitlabForge {
         body: Option<&Value>,
     ) -> Result<Vec<u8>, ForgeError> {
         let url = format!("{}{path}", self.api);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let mut request = self
-                .client
-                .request(method.clone(), &url)
-                .header("PRIVATE-TOKEN", &self.token);
-            if let Some(b) = body {
-                request = request.json(b);
+        // A note POST that failed may still have been stored: the caller looks first.
+        let replay_safe = op != OP_CREATE_NOTE;
+        with_retries(&self.retry, "GitLab", op, replay_safe, || {
+            self.attempt(op, method.clone(), &url, body)
+        })
+        .await
+    }
+
+    /// One HTTP exchange, classified by [`classify`].
+    async fn attempt(
+        &self,
+        op: &'static str,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Attempt<Vec<u8>> {
+        let mut request = self
+            .client
+            .request(method, url)
+            .header("PRIVATE-TOKEN", &self.token);
+        if let Some(b) = body {
+            request = request.json(b);
+        }
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Retry {
+                    wait: None,
+                    rate_limited: false,
+                    detail: e.to_string(),
+                };
             }
-            let (wait, rate_limited, detail) = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers: HeaderMap = response.headers().clone();
-                    let bytes = match response.bytes().await {
-                        Ok(b) => b.to_vec(),
-                        Err(e) => {
-                            return Err(ForgeError::Transient {
-                                op,
-                                message: format!("reading the response: {e}"),
-                            });
-                        }
-                    };
-                    let text = String::from_utf8_lossy(&bytes);
-                    match classify(status, &headers, &text, now_epoch()) {
-                        Verdict::Ok => return Ok(bytes),
-                        Verdict::NotFound => return Err(ForgeError::NotFound { op }),
-                        Verdict::Permanent => {
-                            return Err(ForgeError::Rejected {
-                                op,
-                                status,
-                                message: gitlab_message(&text),
-                            });
-                        }
-                        Verdict::Retry { wait, rate_limited } => (
-                            wait,
-                            rate_limited,
-                            format!("HTTP {status}: {}", gitlab_message(&text)),
-                        ),
-                    }
-                }
-                Err(e) => (None, false, e.to_string()),
-            };
-            if !rate_limited && op == OP_CREATE_NOTE {
-                // GitLab may have posted the note before failing: the caller looks first.
-                return Err(ForgeError::Transient {
-                    op,
-                    message: format!("{detail} (not repeated: GitLab may have acted on it)"),
-                });
+        };
+        let status = response.status().as_u16();
+        let headers: HeaderMap = response.headers().clone();
+        let bytes = match response.bytes().await {
+            Ok(b) => b.to_vec(),
+            Err(e) => {
+                return Attempt::Retry {
+                    wait: None,
+                    rate_limited: false,
+                    detail: format!("reading the response: {e}"),
+                };
             }
-            let wait = wait.unwrap_or_else(|| {
-                if rate_limited {
-                    self.retry.rate_limit_default
-                } else {
-                    self.retry.backoff(attempt)
-                }
-            });
-            let exhausted = attempt >= self.retry.max_attempts || wait > self.retry.max_inline_wait;
-            if exhausted && rate_limited {
-                return Err(ForgeError::RateLimited {
-                    op,
-                    retry_after: wait,
-                });
-            }
-            if exhausted {
-                return Err(ForgeError::Transient {
-                    op,
-                    message: format!("{detail} (after {attempt} attempts)"),
-                });
-            }
-            tracing::warn!(op, attempt, wait_ms = wait.as_millis() as u64, %detail, "GitLab request failed; retrying");
-            tokio::time::sleep(wait).await;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        match classify(status, &headers, &text, now_epoch()) {
+            Verdict::Ok => Attempt::Done(bytes),
+            Verdict::NotFound => Attempt::Failed(ForgeError::NotFound { op }),
+            Verdict::Permanent => Attempt::Failed(ForgeError::Rejected {
+                op,
+                status,
+                message: gitlab_message(&text),
+            }),
+            Verdict::Retry { wait, rate_limited } => Attempt::Retry {
+                wait,
+                rate_limited,
+                detail: format!("HTTP {status}: {}", gitlab_message(&text)),
+            },
         }
     }
 
@@ -686,13 +673,6 @@ fn gitlab_message(body: &str) -> String {
         Some(other) => other.to_string(),
         None => body.chars().take(300).collect(),
     }
-}
-
-fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[derive(Deserialize)]

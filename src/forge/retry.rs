@@ -7,8 +7,10 @@
 //! `retry-after` (seconds); else wait for `x-ratelimit-reset` (epoch seconds);
 //! else back off, from a minute for rate limits.
 
+use super::ForgeError;
 use http::HeaderMap;
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Bounded retry settings for one forge request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +131,93 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str, now_epoch: u64) ->
     }
 }
 
+/// What one attempt of a request came to, for [`with_retries`].
+#[derive(Debug)]
+pub enum Attempt<T> {
+    /// Done: the answer.
+    Done(T),
+    /// Failed for good: no retry.
+    Failed(ForgeError),
+    /// Worth another try (a [`Verdict::Retry`], or no answer at all).
+    Retry {
+        /// How long the server asked to wait.
+        wait: Option<Duration>,
+        /// A rate limit (as opposed to a server error or a lost connection).
+        rate_limited: bool,
+        /// What happened, for logs and the final error.
+        detail: String,
+    },
+}
+
+/// Runs `attempt` until it is done or fails for good, waiting between tries
+/// per `policy`: the server's wait when it gave one, else backoff (server
+/// errors) or the rate-limit default. A rate limit longer than the in-line
+/// wait, or still there at the last attempt, becomes
+/// [`ForgeError::RateLimited`]; exhausted server errors [`ForgeError::Transient`].
+/// A request that is not `replay_safe` (it may have acted before failing) is
+/// not repeated after a server error: the caller looks before trying again.
+pub async fn with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    forge: &str,
+    op: &'static str,
+    replay_safe: bool,
+    mut attempt: F,
+) -> Result<T, ForgeError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Attempt<T>>,
+{
+    let mut n = 0u32;
+    loop {
+        n += 1;
+        let (wait, rate_limited, detail) = match attempt().await {
+            Attempt::Done(v) => return Ok(v),
+            Attempt::Failed(e) => return Err(e),
+            Attempt::Retry {
+                wait,
+                rate_limited,
+                detail,
+            } => (wait, rate_limited, detail),
+        };
+        if !rate_limited && !replay_safe {
+            return Err(ForgeError::Transient {
+                op,
+                message: format!("{detail} (not repeated: {forge} may have acted on it)"),
+            });
+        }
+        let wait = wait.unwrap_or_else(|| {
+            if rate_limited {
+                policy.rate_limit_default
+            } else {
+                policy.backoff(n)
+            }
+        });
+        let exhausted = n >= policy.max_attempts || wait > policy.max_inline_wait;
+        if exhausted && rate_limited {
+            return Err(ForgeError::RateLimited {
+                op,
+                retry_after: wait,
+            });
+        }
+        if exhausted {
+            return Err(ForgeError::Transient {
+                op,
+                message: format!("{detail} (after {n} attempts)"),
+            });
+        }
+        tracing::warn!(forge, op, attempt = n, wait_ms = wait.as_millis() as u64, %detail, "forge request failed; retrying");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The current Unix time in seconds (for `x-ratelimit-reset`).
+pub fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +291,52 @@ mod tests {
         assert_eq!(classify(422, &HeaderMap::new(), "", 0), Verdict::Permanent);
         assert_eq!(classify(404, &HeaderMap::new(), "", 0), Verdict::NotFound);
         assert_eq!(classify(201, &HeaderMap::new(), "", 0), Verdict::Ok);
+    }
+
+    #[tokio::test]
+    async fn the_driver_retries_then_gives_up_with_the_right_error() {
+        let p = RetryPolicy::fast();
+        let mut calls = 0;
+        let r = with_retries(&p, "test", "op", true, || {
+            calls += 1;
+            let c = calls;
+            async move {
+                if c < 3 {
+                    Attempt::Retry {
+                        wait: None,
+                        rate_limited: false,
+                        detail: "502".into(),
+                    }
+                } else {
+                    Attempt::Done(c)
+                }
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 3);
+        let r: Result<(), _> = with_retries(&p, "test", "op", true, || async {
+            Attempt::Retry {
+                wait: Some(Duration::from_secs(3600)),
+                rate_limited: true,
+                detail: "429".into(),
+            }
+        })
+        .await;
+        assert!(matches!(r, Err(ForgeError::RateLimited { .. })));
+        let mut calls = 0;
+        let r: Result<(), _> = with_retries(&p, "test", "op", false, || {
+            calls += 1;
+            async {
+                Attempt::Retry {
+                    wait: None,
+                    rate_limited: false,
+                    detail: "502".into(),
+                }
+            }
+        })
+        .await;
+        assert!(matches!(r, Err(ForgeError::Transient { .. })));
+        assert_eq!(calls, 1, "not replay-safe: tried once");
     }
 
     #[test]
