@@ -11,11 +11,13 @@
 //! Requests and responses are bytegate's own small serde shapes, so only the
 //! fields we use must be present; retries follow [`super::retry`].
 
-use super::retry::{Attempt, RetryPolicy, Verdict, classify, now_epoch, with_retries};
+use super::retry::{
+    Attempt, RetryPolicy, Verdict, classify, now_epoch, post_comment_once, with_retries,
+};
 use super::{
     Annotation, ChangedFile, CheckConclusion, CheckHandle, CheckResult, DeploymentState, DirEntry,
     FileStatus, Forge, ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview,
-    PullRequestInfo, truncate_with_note,
+    PullRequestInfo, encode_component, truncate_with_note,
 };
 use crate::config::GithubForge as GithubSettings;
 use crate::event::{ForgeKind, PrRef, RepoRef, ReviewState};
@@ -658,35 +660,26 @@ impl GithubForge {
         let path = format!("{}/issues/{}/comments", repo_path(&pr.repo)?, pr.number);
         let text = truncate_with_note(body, MAX_COMMENT_CHARS, "\n\n…(truncated)");
         let request = json!({"body": text});
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            match self
-                .send_json::<GhComment>(
+        let (path, request) = (&path, &request);
+        // GitHub may have posted it before an error: look before posting again.
+        post_comment_once(
+            &self.retry,
+            pr,
+            &text,
+            move || async move {
+                self.send_json::<GhComment>(
                     &pr.repo,
                     "issues/create-comment",
                     Method::POST,
-                    &path,
-                    Some(&request),
+                    path,
+                    Some(request),
                 )
                 .await
-            {
-                Ok(c) => return Ok(c.into_comment()),
-                Err(e @ ForgeError::Transient { .. }) => {
-                    // GitHub may have posted it before the error: look before posting again.
-                    let existing = self.list_comments_impl(pr).await?;
-                    if let Some(c) = existing.into_iter().rev().find(|c| c.body == text) {
-                        return Ok(c);
-                    }
-                    if attempt >= self.retry.max_attempts {
-                        return Err(e);
-                    }
-                    tracing::warn!(pr = %pr, attempt, error = %e, "posting a comment failed; retrying");
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+                .map(GhComment::into_comment)
+            },
+            || self.list_comments_impl(pr),
+        )
+        .await
     }
 
     async fn update_comment_impl(
@@ -1064,19 +1057,6 @@ fn repo_path(repo: &RepoRef) -> Result<String, ForgeError> {
             repo.full_name
         ))),
     }
-}
-
-/// Percent-encodes one URL component (everything but unreserved characters).
-fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Percent-encodes a repository path, keeping its slashes.

@@ -8,11 +8,13 @@
 //! no reviews are reported, so `/bytebase approve` notes alone decide.
 //! Retries follow [`super::retry`] (the same classification and policy as GitHub).
 
-use super::retry::{Attempt, RetryPolicy, Verdict, classify, now_epoch, with_retries};
+use super::retry::{
+    Attempt, RetryPolicy, Verdict, classify, now_epoch, post_comment_once, with_retries,
+};
 use super::{
     ChangedFile, CheckConclusion, CheckHandle, CheckResult, DirEntry, FileStatus, Forge,
     ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview, PullRequestInfo,
-    truncate_with_note,
+    encode_component, truncate_with_note,
 };
 use crate::config::GitlabForge as GitlabSettings;
 use crate::event::{ForgeKind, PrRef, RepoRef, ReviewState};
@@ -336,29 +338,20 @@ impl GitlabForge {
         );
         let text = truncate_with_note(body, MAX_NOTE_CHARS, "\n\n…(truncated)");
         let request = json!({"body": text});
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            match self
-                .send_json::<GlNote>(OP_CREATE_NOTE, Method::POST, &path, Some(&request))
-                .await
-            {
-                Ok(n) => return Ok(n.into_comment()),
-                Err(e @ ForgeError::Transient { .. }) => {
-                    // GitLab may have stored it before the error: look before posting again.
-                    let existing = self.list_comments_impl(pr).await?;
-                    if let Some(c) = existing.into_iter().rev().find(|c| c.body == text) {
-                        return Ok(c);
-                    }
-                    if attempt >= self.retry.max_attempts {
-                        return Err(e);
-                    }
-                    tracing::warn!(pr = %pr, attempt, error = %e, "posting a note failed; retrying");
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let (path, request) = (&path, &request);
+        // GitLab may have stored it before an error: look before posting again.
+        post_comment_once(
+            &self.retry,
+            pr,
+            &text,
+            move || async move {
+                self.send_json::<GlNote>(OP_CREATE_NOTE, Method::POST, path, Some(request))
+                    .await
+                    .map(GlNote::into_comment)
+            },
+            || self.list_comments_impl(pr),
+        )
+        .await
     }
 
     async fn update_comment_impl(
@@ -647,19 +640,6 @@ fn project_path(repo: &RepoRef) -> Result<String, ForgeError> {
         )));
     }
     Ok(format!("/projects/{}", encode_component(name)))
-}
-
-/// Percent-encodes one URL component (everything but unreserved characters).
-fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// GitLab's error text: `message` (a string or an object of field errors) or `error`.

@@ -566,6 +566,19 @@ impl ForgeSet {
     }
 }
 
+/// Percent-encodes one URL component (everything but unreserved characters).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Cuts `text` to at most `max` characters, ending with `note` when cut (the
 /// result, note included, never exceeds `max`).
 pub fn truncate_with_note(text: &str, max: usize, note: &str) -> String {

@@ -7,7 +7,8 @@
 //! `retry-after` (seconds); else wait for `x-ratelimit-reset` (epoch seconds);
 //! else back off, from a minute for rate limits.
 
-use super::ForgeError;
+use super::{ForgeError, PrComment};
+use crate::event::PrRef;
 use http::HeaderMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -207,6 +208,42 @@ where
         }
         tracing::warn!(forge, op, attempt = n, wait_ms = wait.as_millis() as u64, %detail, "forge request failed; retrying");
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// Posts a comment that must not appear twice. After a temporary failure the
+/// forge may have stored it anyway, so the comments are read first, and an
+/// equal one (the newest) is taken as the posted one; only then is it posted
+/// again, within the policy's attempts.
+pub async fn post_comment_once<P, PF, L, LF>(
+    policy: &RetryPolicy,
+    pr: &PrRef,
+    text: &str,
+    mut post: P,
+    mut list: L,
+) -> Result<PrComment, ForgeError>
+where
+    P: FnMut() -> PF,
+    PF: Future<Output = Result<PrComment, ForgeError>>,
+    L: FnMut() -> LF,
+    LF: Future<Output = Result<Vec<PrComment>, ForgeError>>,
+{
+    let mut n = 0u32;
+    loop {
+        n += 1;
+        match post().await {
+            Err(e @ ForgeError::Transient { .. }) => {
+                if let Some(c) = list().await?.into_iter().rev().find(|c| c.body == text) {
+                    return Ok(c);
+                }
+                if n >= policy.max_attempts {
+                    return Err(e);
+                }
+                tracing::warn!(pr = %pr, attempt = n, error = %e, "posting a comment failed; retrying");
+                tokio::time::sleep(policy.backoff(n)).await;
+            }
+            other => return other,
+        }
     }
 }
 
