@@ -92,12 +92,17 @@ fn note(author: &str, text: &str, id: u64, at: &str) -> Event {
     parse("Note Hook", &p)
 }
 
-/// The open payload turned into an `approved` hook by `user` (no upstream example exists).
-fn approved(user: &str, head: &str) -> Event {
+/// The open payload turned into an `action` hook by `user` (no upstream
+/// example of approved/unapproved exists).
+fn hook_by(action: &str, user: &str, head: &str) -> Event {
     let mut p = payload("merge_request.open", head, "2026-01-01T10:20:00Z");
-    p["object_attributes"]["action"] = "approved".into();
+    p["object_attributes"]["action"] = action.into();
     p["user"]["username"] = user.into();
     parse("Merge Request Hook", &p)
+}
+
+fn approved(user: &str, head: &str) -> Event {
+    hook_by("approved", user, head)
 }
 
 fn merged() -> Event {
@@ -290,6 +295,34 @@ async fn approvals_api_approvals_count_through_the_same_policy() {
     gl.handle(&approved("dana", HEAD1)).await;
     assert_eq!(gl.status(HEAD1, APPROVAL), "success");
     assert_eq!(gl.bot_notes().len(), 1, "approvals edit the sticky note");
+
+    // dana withdraws: GitLab drops her from approved_by and writes system notes.
+    gl.fake
+        .add_system_note(PROJECT, IID, "dana", "approved this merge request");
+    gl.fake.set_approvals(PROJECT, IID, &["mallory"]);
+    gl.fake
+        .add_system_note(PROJECT, IID, "dana", "unapproved this merge request");
+    gl.handle(&hook_by("unapproved", "dana", HEAD1)).await;
+    assert_ne!(gl.status(HEAD1, APPROVAL), "success");
+    gl.fake.assert_clean();
+}
+
+#[tokio::test]
+async fn approve_button_counts_on_gitlab_free_through_its_system_note() {
+    let gl = Gl::start(ONE_STAGE).await;
+    gl.fake.set_approvals_api(ApprovalsApi::Forbidden);
+    gl.mr_at(HEAD1, M1_OK);
+    gl.handle(&opened(HEAD1)).await;
+    gl.fake
+        .add_system_note(PROJECT, IID, "dana", "approved this merge request");
+    gl.handle(&approved("dana", HEAD1)).await;
+    assert_eq!(gl.status(HEAD1, APPROVAL), "success");
+    gl.fake
+        .add_system_note(PROJECT, IID, "dana", "unapproved this merge request");
+    gl.handle(&hook_by("unapproved", "dana", HEAD1)).await;
+    assert_ne!(gl.status(HEAD1, APPROVAL), "success");
+    // System notes are never taken for comments (no commands, no sticky note).
+    assert_eq!(gl.bot_notes().len(), 1);
     gl.fake.assert_clean();
 }
 

@@ -316,15 +316,11 @@ impl GitlabForge {
     }
 
     async fn list_comments_impl(&self, pr: &PrRef) -> Result<Vec<PrComment>, ForgeError> {
-        let path = format!(
-            "{}/merge_requests/{}/notes?sort=asc&order_by=created_at",
-            project_path(&pr.repo)?,
-            pr.number
-        );
-        let notes: Vec<GlNote> = self.list_all("merge_requests/notes/list", &path).await?;
-        Ok(notes
+        Ok(self
+            .notes(pr)
+            .await?
             .into_iter()
-            // System notes ("added 1 commit") are GitLab's, not comments.
+            // System notes ("added 1 commit", "approved this merge request") are GitLab's.
             .filter(|n| !n.system)
             .map(GlNote::into_comment)
             .collect())
@@ -376,9 +372,33 @@ impl GitlabForge {
         Ok(())
     }
 
-    /// The approvals API's `approved_by`, as approved reviews (one per user,
-    /// the user id as the review id). Missing on GitLab Free (403/404): no reviews.
+    /// Reviews, from two sources. GitLab writes a system note when someone
+    /// approves or unapproves an MR (on every tier): each becomes a review
+    /// (approved or dismissed) at the note's time, so a withdrawn approval
+    /// cancels the earlier one. The approvals API's `approved_by` (a paid tier
+    /// on older GitLab; 401/403/404 are tolerated) adds approvers whose latest
+    /// system note is not an approval (notes deleted or not written).
     async fn list_reviews_impl(&self, pr: &PrRef) -> Result<Vec<PrReview>, ForgeError> {
+        let mut reviews: Vec<PrReview> = self
+            .notes(pr)
+            .await?
+            .into_iter()
+            .filter(|n| n.system)
+            .filter_map(|n| {
+                let state = match n.body.trim() {
+                    SYSTEM_APPROVED => ReviewState::Approved,
+                    SYSTEM_UNAPPROVED => ReviewState::Dismissed,
+                    _ => return None,
+                };
+                Some(PrReview {
+                    id: n.id,
+                    reviewer: n.author?.username,
+                    state,
+                    commit_sha: None,
+                    submitted_at: n.created_at,
+                })
+            })
+            .collect();
         let path = format!(
             "{}/merge_requests/{}/approvals",
             project_path(&pr.repo)?,
@@ -393,22 +413,39 @@ impl GitlabForge {
             | Err(ForgeError::Rejected {
                 status: 401 | 403, ..
             }) => {
-                tracing::info!(pr = %pr, "the GitLab approvals API is not available; only approval notes count");
-                return Ok(Vec::new());
+                tracing::info!(pr = %pr, "the GitLab approvals API is not available; approval system notes and /bytebase notes count");
+                return Ok(reviews);
             }
             Err(e) => return Err(e),
         };
-        Ok(approvals
-            .approved_by
-            .into_iter()
-            .map(|a| PrReview {
-                id: a.user.id,
+        for a in approvals.approved_by {
+            let latest = reviews
+                .iter()
+                .rev()
+                .find(|r| r.reviewer.eq_ignore_ascii_case(&a.user.username));
+            if latest.is_some_and(|r| r.state == ReviewState::Approved) {
+                continue;
+            }
+            reviews.push(PrReview {
+                // Its own id space: never a note id.
+                id: API_APPROVAL_ID_BASE + a.user.id,
                 reviewer: a.user.username,
                 state: ReviewState::Approved,
                 commit_sha: None,
                 submitted_at: a.approved_at,
-            })
-            .collect())
+            });
+        }
+        Ok(reviews)
+    }
+
+    /// Every note of an MR, system notes included, oldest first.
+    async fn notes(&self, pr: &PrRef) -> Result<Vec<GlNote>, ForgeError> {
+        let path = format!(
+            "{}/merge_requests/{}/notes?sort=asc&order_by=created_at",
+            project_path(&pr.repo)?,
+            pr.number
+        );
+        self.list_all("merge_requests/notes/list", &path).await
     }
 
     /// A user's numeric id from their username; `None` when there is no such user.
@@ -465,6 +502,12 @@ impl GitlabForge {
 }
 
 const OP_CREATE_NOTE: &str = "merge_requests/notes/create";
+/// The system note GitLab writes when a user approves an MR.
+const SYSTEM_APPROVED: &str = "approved this merge request";
+/// The system note GitLab writes when a user withdraws an approval.
+const SYSTEM_UNAPPROVED: &str = "unapproved this merge request";
+/// Review ids of approvals-API approvers: user id + this (note ids stay below).
+const API_APPROVAL_ID_BASE: u64 = 1 << 48;
 const OP_CREATE_STATUS: &str = "commits/statuses/create";
 /// GitLab access levels (`members` API).
 const ACCESS_REPORTER: u32 = 20;
@@ -737,6 +780,7 @@ struct GlNote {
     author: Option<GlUser>,
     #[serde(default)]
     system: bool,
+    created_at: Option<String>,
 }
 
 impl GlNote {

@@ -35,6 +35,10 @@ pub struct Note {
     pub author: String,
     /// How many times it was edited.
     pub edits: usize,
+    /// A system note (GitLab's own, e.g. "approved this merge request").
+    pub system: bool,
+    /// When it was written (RFC 3339).
+    pub created_at: String,
 }
 
 /// One request the fake answered.
@@ -217,9 +221,23 @@ impl FakeGitlab {
                 body: body.to_string(),
                 author: author.to_string(),
                 edits: 0,
+                system: false,
+                created_at: now(),
             });
             id
         })
+    }
+
+    /// A system note by `author`, as GitLab writes on approve
+    /// (`approved this merge request`) and unapprove; returns its id.
+    pub fn add_system_note(&self, project: u64, iid: u64, author: &str, body: &str) -> u64 {
+        let id = self.add_note(project, iid, author, body);
+        self.with(|s| {
+            if let Some(n) = s.notes.iter_mut().find(|n| n.id == id) {
+                n.system = true;
+            }
+        });
+        id
     }
 
     /// The next `times` calls of route `op` answer `status` (without acting).
@@ -380,6 +398,10 @@ async fn handle(
     }
 }
 
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 fn not_found() -> (u16, Value) {
     (404, json!({"message": "404 Not Found"}))
 }
@@ -447,8 +469,8 @@ fn answer(s: &mut St, op: &str, segs: &[&str], query: &str, body: &Value) -> (u1
                 .iter()
                 .filter(|n| n.project == project && n.iid == num(3))
                 .map(|n| {
-                    json!({"id": n.id, "body": n.body, "system": false,
-                           "author": user_json(s, &n.author)})
+                    json!({"id": n.id, "body": n.body, "system": n.system,
+                           "created_at": n.created_at, "author": user_json(s, &n.author)})
                 })
                 .collect();
             (200, page(notes, query))
@@ -465,6 +487,8 @@ fn answer(s: &mut St, op: &str, segs: &[&str], query: &str, body: &Value) -> (u1
                 body: text.to_string(),
                 author: BOT_USERNAME.to_string(),
                 edits: 0,
+                system: false,
+                created_at: now(),
             };
             let reply = json!({"id": note.id, "body": note.body, "system": false,
                                "author": user_json(s, BOT_USERNAME)});
