@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 /// Arguments of `bytegate review`.
 #[derive(clap::Args, Debug, Clone)]
+#[command(after_long_help = rules_help())]
 pub struct ReviewArgs {
     /// SQL dialect of the migrations [default: postgres, or the engine of the
     /// environment's databases in --config].
@@ -27,12 +28,32 @@ pub struct ReviewArgs {
     /// bytegate.yaml with `review` and `risk` sections [default: built-in rules].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Output format.
+    /// Output format: text for people, json for scripts, sarif for code
+    /// scanning, github for Actions annotations.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Migration files or folders (folders: every `.sql` file below, in version order).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+/// The rule catalog for `--help`: id, default severity, dialects, what it flags.
+fn rules_help() -> String {
+    let mut out = String::from(
+        "Rules (set severities per rule and per environment in the config's `review.rules`):\n",
+    );
+    for rule in crate::review::rules::registry() {
+        let dialects: Vec<&str> = rule.dialects.iter().map(|d| d.as_str()).collect();
+        out.push_str(&format!(
+            "  {:<34} {:<8} {:<15} {}\n",
+            rule.id,
+            rule.default_severity.as_str(),
+            dialects.join(","),
+            rule.description
+        ));
+    }
+    out.push_str("\nExit status: 0 no error finding, 1 at least one, 2 the review could not run.");
+    out
 }
 
 fn parse_dialect(s: &str) -> Result<Dialect, String> {

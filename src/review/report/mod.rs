@@ -17,7 +17,7 @@ pub enum Format {
     /// `path:line:col: severity [rule] message`, with why / instead hints.
     #[default]
     Text,
-    /// One JSON document (DESIGN.md "Outputs that other tools read").
+    /// One JSON document: files with findings, risk, summary.
     Json,
     /// SARIF 2.1.0 (GitHub code scanning and other SARIF consumers).
     Sarif,
