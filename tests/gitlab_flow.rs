@@ -217,7 +217,11 @@ async fn violation_fails_the_status_and_the_note_is_edited_on_the_next_push() {
     assert_eq!(notes.len(), 1, "{notes:#?}");
     assert!(notes[0].body.contains("no-drop-table"), "{}", notes[0].body);
     // Without annotations, the finding is in the note with its file and line.
-    assert!(notes[0].body.contains("001_users.sql"), "{}", notes[0].body);
+    let link = format!(
+        "({}/{PATH}/-/blob/{HEAD1}/schema/migrations/001_users.sql#L1)",
+        gl.fake.url
+    );
+    assert!(notes[0].body.contains(&link), "{}", notes[0].body);
     // The diff comes from /diffs, the file raw at the head commit.
     assert!(!gl.fake.requests_of("merge_requests/diffs").is_empty());
     let raw = gl.fake.requests_of("files/raw");

@@ -453,10 +453,17 @@ async fn review_and_publish(
     )
     .await?;
     let combined = analysis::combine(&reports, changes);
+    // Without line annotations the comment is where findings are read: link them.
+    let blob_url = if forge.checks_have_annotations() {
+        None
+    } else {
+        forge.blob_url(&pr.pr.repo, &pr.head_sha)
+    };
     let rctx = RenderContext {
         head_sha: &pr.head_sha,
         is_fork: pr.is_fork,
         multi_env: reports.len() > 1,
+        blob_url: blob_url.as_deref(),
     };
 
     store_results(&ctx.db, cr.id, &pr.head_sha, &reports).await?;

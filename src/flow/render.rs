@@ -29,6 +29,9 @@ pub struct RenderContext<'a> {
     pub is_fork: bool,
     /// More than one environment was reviewed (show the environment column).
     pub multi_env: bool,
+    /// Web URL of the reviewed files (`{blob_url}/{path}#L{line}`): line
+    /// numbers in the comment link there. See `Forge::blob_url`.
+    pub blob_url: Option<&'a str>,
 }
 
 fn plural(n: usize, one: &str) -> String {
@@ -116,6 +119,14 @@ fn risk_section(out: &mut String, c: &Combined, max_reasons: usize) {
 }
 
 /// Findings tables per file; at most `limit` findings (the rest counted).
+/// A repository path as a URL path (each segment percent-encoded).
+fn encode_path(path: &str) -> String {
+    path.split('/')
+        .map(crate::forge::encode_component)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn findings_section(out: &mut String, c: &Combined, ctx: &RenderContext<'_>, limit: usize) {
     let mut shown = 0;
     for (path, change, statements) in &c.files {
@@ -143,11 +154,16 @@ fn findings_section(out: &mut String, c: &Combined, ctx: &RenderContext<'_>, lim
             }
             shown += 1;
             let f = &m.finding;
+            let line = f.span.start.line;
+            let line = match ctx.blob_url {
+                Some(base) => format!("[{line}]({base}/{}#L{line})", encode_path(path)),
+                None => line.to_string(),
+            };
             let _ = write!(
                 out,
                 "| {} | {} | `{}` | {} |",
                 severity_label(f.severity),
-                f.span.start.line,
+                line,
                 cell(&f.rule),
                 cell(&f.message)
             );
@@ -351,6 +367,7 @@ mod tests {
         head_sha: "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
         is_fork: false,
         multi_env: true,
+        blob_url: None,
     };
 
     #[test]

@@ -38,6 +38,8 @@ pub struct GitlabForge {
     client: reqwest::Client,
     /// `https://HOST[/prefix]/api/v4`, without a trailing slash.
     api: String,
+    /// `https://HOST[/prefix]`, for web links.
+    web: String,
     token: String,
     retry: RetryPolicy,
 }
@@ -86,6 +88,7 @@ impl GitlabForge {
         Ok(GitlabForge {
             client,
             api: format!("{base}/api/v4"),
+            web: base.to_string(),
             token: token.to_string(),
             retry,
         })
@@ -640,6 +643,15 @@ impl Forge for GitlabForge {
         MAX_NOTE_CHARS
     }
 
+    fn blob_url(&self, repo: &RepoRef, sha: &str) -> Option<String> {
+        let project = repo.full_name.trim_matches('/');
+        let valid = !project.is_empty()
+            && project
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != "..");
+        valid.then(|| format!("{}/{project}/-/blob/{}", self.web, encode_component(sha)))
+    }
+
     fn create_deployment<'a>(
         &'a self,
         repo: &'a RepoRef,
@@ -914,6 +926,11 @@ mod tests {
         };
         let forge = GitlabForge::from_config(&with_token, RetryPolicy::fast()).unwrap();
         assert_eq!(forge.api, "https://gitlab.example.com/gitlab/api/v4");
+        let repo = repo("grp/proj", Some(3));
+        assert_eq!(
+            forge.blob_url(&repo, "abc").as_deref(),
+            Some("https://gitlab.example.com/gitlab/grp/proj/-/blob/abc")
+        );
         assert!(!format!("{forge:?}").contains("glpat"));
         let bad = GitlabSettings {
             url: "ftp://x".into(),

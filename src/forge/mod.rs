@@ -449,6 +449,14 @@ pub trait Forge: Send + Sync {
     /// Largest comment body the forge accepts, in characters.
     fn max_comment_chars(&self) -> usize;
 
+    /// The web URL under which a file at `sha` is `{url}/{path}#L{line}`, for
+    /// linking findings from the comment (forges without line annotations).
+    /// `None`: findings are not linked.
+    fn blob_url(&self, repo: &RepoRef, sha: &str) -> Option<String> {
+        let _ = (repo, sha);
+        None
+    }
+
     /// Creates a deployment of `d.sha` to `d.environment`; returns its id.
     /// Forges without deployments answer [`ForgeError::Unsupported`] (the
     /// rollout then reports through the deploy comment only).
