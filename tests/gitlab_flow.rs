@@ -205,8 +205,10 @@ const ONE_STAGE: &str = "environments:\n  - name: staging\n    approvals: 1\n   
 async fn violation_fails_the_status_and_the_note_is_edited_on_the_next_push() {
     let gl = Gl::start(ONE_STAGE).await;
     gl.mr_at(HEAD1, "DROP TABLE users;\n");
-    // GitLab answers 502 once: the status is posted again.
+    // GitLab answers 502 once to a status (posted again) and to the note
+    // (looked for, then posted again: still one note).
     gl.fake.fail_next("statuses/create", 502, 1);
+    gl.fake.fail_next("notes/create", 502, 1);
     gl.handle(&opened(HEAD1)).await;
 
     assert_eq!(gl.status(HEAD1, REVIEW), "failed");
@@ -215,6 +217,12 @@ async fn violation_fails_the_status_and_the_note_is_edited_on_the_next_push() {
     assert!(!st["description"].as_str().unwrap().is_empty());
     let notes = gl.bot_notes();
     assert_eq!(notes.len(), 1, "{notes:#?}");
+    for op in ["statuses/create", "notes/create"] {
+        assert!(
+            gl.fake.requests_of(op).iter().any(|r| r.status == 502),
+            "{op}"
+        );
+    }
     assert!(notes[0].body.contains("no-drop-table"), "{}", notes[0].body);
     // Without annotations, the finding is in the note with its file and line.
     let link = format!(
@@ -280,6 +288,18 @@ async fn approve_notes_alone_count_when_the_approvals_api_is_forbidden() {
     let notes = gl.bot_notes();
     assert!(notes.len() >= 2, "{notes:#?}");
     assert!(notes[0].body.contains("dana"), "{}", notes[0].body);
+    // GitLab sends Note Hooks for bytegate's own notes too (its user is no
+    // `[bot]`): they are never obeyed nor answered.
+    for (i, n) in notes.iter().enumerate() {
+        gl.handle(&note(
+            BOT_USERNAME,
+            &n.body,
+            n.id,
+            "2026-01-01 10:25:00 UTC",
+        ))
+        .await;
+        assert_eq!(gl.bot_notes().len(), notes.len(), "note {i} answered");
+    }
     gl.fake.assert_clean();
 }
 
