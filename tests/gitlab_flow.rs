@@ -209,6 +209,8 @@ async fn violation_fails_the_status_and_the_note_is_edited_on_the_next_push() {
     // (looked for, then posted again: still one note).
     gl.fake.fail_next("statuses/create", 502, 1);
     gl.fake.fail_next("notes/create", 502, 1);
+    // A rate limit with Retry-After (0 s here) is waited out in-line.
+    gl.fake.rate_limit_next("merge_requests/diffs", 0);
     gl.handle(&opened(HEAD1)).await;
 
     assert_eq!(gl.status(HEAD1, REVIEW), "failed");
@@ -223,6 +225,13 @@ async fn violation_fails_the_status_and_the_note_is_edited_on_the_next_push() {
             "{op}"
         );
     }
+    let diffs: Vec<u16> = gl
+        .fake
+        .requests_of("merge_requests/diffs")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(diffs[..2], [429, 200]);
     assert!(notes[0].body.contains("no-drop-table"), "{}", notes[0].body);
     // Without annotations, the finding is in the note with its file and line.
     let link = format!(

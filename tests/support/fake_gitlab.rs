@@ -91,7 +91,7 @@ struct St {
     members: HashMap<(u64, u64), u32>,
     requests: Vec<Request>,
     violations: Vec<String>,
-    failures: VecDeque<(String, u16)>,
+    failures: VecDeque<(String, u16, Option<String>)>,
     next_id: u64,
 }
 
@@ -244,8 +244,16 @@ impl FakeGitlab {
     pub fn fail_next(&self, op: &str, status: u16, times: usize) {
         self.with(|s| {
             for _ in 0..times {
-                s.failures.push_back((op.to_string(), status));
+                s.failures.push_back((op.to_string(), status, None));
             }
+        });
+    }
+
+    /// The next call of route `op` answers 429 with `Retry-After: seconds`.
+    pub fn rate_limit_next(&self, op: &str, seconds: u64) {
+        self.with(|s| {
+            s.failures
+                .push_back((op.to_string(), 429, Some(seconds.to_string())))
         });
     }
 
@@ -365,6 +373,7 @@ async fn handle(
         .get("private-token")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t == s.token);
+    let mut retry_after = None;
     let (status, reply) = if !token_ok {
         s.violations
             .push(format!("{method} {path}: missing or wrong PRIVATE-TOKEN"));
@@ -373,8 +382,9 @@ async fn handle(
         s.violations
             .push(format!("{method} {path}?{query}: unknown route"));
         (404, json!({"message": "404 Not Found"}))
-    } else if let Some(pos) = s.failures.iter().position(|(o, _)| o == op) {
-        let (_, status) = s.failures.remove(pos).unwrap_or_default();
+    } else if let Some(pos) = s.failures.iter().position(|(o, _, _)| o == op) {
+        let (_, status, wait) = s.failures.remove(pos).unwrap_or_default();
+        retry_after = wait;
         (status, json!({"message": "injected failure"}))
     } else {
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -390,12 +400,16 @@ async fn handle(
         op: op.to_string(),
         status,
     });
-    match reply {
+    let mut response = match reply {
         Value::String(raw) if status == 200 && op == "files/raw" => {
             (StatusCode::OK, [("content-type", "text/plain")], raw).into_response()
         }
         v => respond(status, v),
+    };
+    if let Some(v) = retry_after.and_then(|v| axum::http::HeaderValue::try_from(v).ok()) {
+        response.headers_mut().insert("retry-after", v);
     }
+    response
 }
 
 fn now() -> String {
