@@ -452,3 +452,83 @@ async fn a_merge_without_migration_changes_creates_no_rollout() {
     assert!(h.github.deployments().is_empty());
     h.github.assert_clean();
 }
+
+#[tokio::test]
+async fn a_merged_fork_pr_deploys_the_merge_commit() {
+    // Before merge a fork PR never reaches a database (tests/github_flow.rs);
+    // once merged, the merge commit is the base repository's code.
+    let s = setup().await;
+    let h = &s.h;
+    merge_commit(h, MERGE, &[(M1, M1_SQL)], &[]);
+    // The fork's head holds different SQL: it must not be what runs.
+    h.github
+        .put_file(REPO, HEAD, M1, "CREATE TABLE from_the_fork (id int);");
+    let Event::PullRequest(mut e) = merged(MERGE) else {
+        unreachable!()
+    };
+    e.is_fork = true;
+    h.handle(&Event::PullRequest(e)).await.unwrap();
+    assert!(table_exists(&s.dev.pool, "users").await);
+    assert!(!table_exists(&s.dev.pool, "from_the_fork").await);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_failed_stage_is_retried_with_a_deploy_comment() {
+    let s = setup().await;
+    let h = &s.h;
+    sqlx::query("CREATE TABLE users (id int)")
+        .execute(&s.dev.pool)
+        .await
+        .unwrap();
+    // Someone holds a lock on users: the ALTER hits development's lock_timeout (5s).
+    let mut blocker = s.dev.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS SHARE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let m = "schema/migrations/002_email.sql";
+    merge_commit(
+        h,
+        MERGE,
+        &[(m, "ALTER TABLE users ADD COLUMN email text;")],
+        &[],
+    );
+    h.handle(&merged(MERGE)).await.unwrap();
+    assert_eq!(stage_states(h).await[0].1, "failed");
+    assert!(deploy_comment(h).contains("55P03"), "lock timeout reported");
+    blocker.rollback().await.unwrap();
+
+    let body = "/bytebase deploy development";
+    let id = h.github.add_comment(REPO, PR, "dana", body);
+    let event = Event::Comment(CommentEvent {
+        pr: pr_ref(),
+        author: "dana".to_string(),
+        body: body.to_string(),
+        comment_id: id,
+        action: CommentAction::Created,
+        at: chrono::Utc::now(),
+    });
+    h.handle(&event).await.unwrap();
+    assert_eq!(stage_states(h).await[0].1, "succeeded");
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email'",
+    )
+    .fetch_one(&s.dev.pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+    let replies: Vec<_> = h
+        .github
+        .comments(REPO, PR)
+        .into_iter()
+        .filter(|c| c.body.contains("Deployed to `development`"))
+        .collect();
+    assert_eq!(replies.len(), 1, "the command is answered in the thread");
+    let dev = deployment(h, "development").unwrap();
+    assert_eq!(
+        dev.statuses,
+        ["in_progress", "failure", "in_progress", "success"]
+    );
+    h.github.assert_clean();
+}
