@@ -420,6 +420,8 @@ pub struct Failure {
     pub transactional: bool,
     /// Earlier statements of a non-transactional file that took effect.
     pub statements_applied: usize,
+    /// Migrations this deploy applied before the failing one (they stay applied).
+    pub applied_before: Vec<Applied>,
 }
 
 fn failed_message(e: &DeployError) -> String {

@@ -173,11 +173,18 @@ async fn deploy_locked(
         already_applied: plan.len() - todo.len(),
     };
     for m in todo {
-        let applied = match m.mode {
-            Mode::Transactional => apply_in_transaction(conn, m, opts).await?,
-            Mode::NonTransactional(_) => apply_statement_by_statement(conn, m, opts).await?,
+        let result = match m.mode {
+            Mode::Transactional => apply_in_transaction(conn, m, opts).await,
+            Mode::NonTransactional(_) => apply_statement_by_statement(conn, m, opts).await,
         };
-        report.applied.push(applied);
+        match result {
+            Ok(applied) => report.applied.push(applied),
+            Err(DeployError::Failed(mut f)) => {
+                f.applied_before = std::mem::take(&mut report.applied);
+                return Err(DeployError::Failed(f));
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(report)
 }
@@ -394,6 +401,7 @@ fn unreachable_failure(m: &Migration) -> Failure {
         message: "the migration failed for an unknown reason".to_string(),
         transactional: m.mode == Mode::Transactional,
         statements_applied: 0,
+        applied_before: Vec::new(),
     }
 }
 
@@ -430,6 +438,7 @@ fn failure_of(m: &Migration, index: usize, e: &sqlx::Error, statements_applied: 
         message,
         transactional: m.mode == Mode::Transactional,
         statements_applied,
+        applied_before: Vec::new(),
     }
 }
 

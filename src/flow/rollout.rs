@@ -672,30 +672,41 @@ async fn run_stage(
     opts.lock_wait = opts.lock_wait.min(STAGE_LEASE / 2);
     for db in &env.databases {
         let outcome = deploy_one(db, files, &opts).await;
+        // What this deploy applied, also when a later migration failed.
+        let applied = match &outcome {
+            Ok(report) => report.applied.as_slice(),
+            Err(DeployFailure::Deploy(DeployError::Failed(f))) => f.applied_before.as_slice(),
+            Err(_) => &[],
+        };
+        for a in applied {
+            let detail = json!({
+                "rollout": rollout.id, "database": db.name, "version": a.version,
+                "path": a.path, "sha256": a.checksum, "duration_ms": a.duration_ms,
+                "transactional": a.transactional,
+            });
+            audit::append(
+                &ctx.db,
+                &entry(
+                    cr,
+                    BOT_ACTOR,
+                    AuditAction::DeployApplied,
+                    Some(&env.name),
+                    detail,
+                ),
+            )
+            .await?;
+        }
         let (value, failure) = match outcome {
-            Ok(report) => {
-                for a in &report.applied {
-                    let detail = json!({
-                        "rollout": rollout.id, "database": db.name, "version": a.version,
-                        "path": a.path, "sha256": a.checksum, "duration_ms": a.duration_ms,
-                        "transactional": a.transactional,
-                    });
-                    audit::append(
-                        &ctx.db,
-                        &entry(
-                            cr,
-                            BOT_ACTOR,
-                            AuditAction::DeployApplied,
-                            Some(&env.name),
-                            detail,
-                        ),
-                    )
-                    .await?;
-                }
-                (database_result(&db.name, Some(&report), None), None)
-            }
+            Ok(report) => (database_result(&db.name, Some(&report), None), None),
             Err(e) => {
                 let message = e.to_string();
+                let partial = match &e {
+                    DeployFailure::Deploy(DeployError::Failed(f)) => Some(DeployReport {
+                        applied: f.applied_before.clone(),
+                        already_applied: 0,
+                    }),
+                    _ => None,
+                };
                 audit::append(
                     &ctx.db,
                     &entry(
@@ -708,7 +719,7 @@ async fn run_stage(
                 )
                 .await?;
                 (
-                    database_result(&db.name, None, Some(&message)),
+                    database_result(&db.name, partial.as_ref(), Some(&message)),
                     Some((e.is_retryable(), message)),
                 )
             }
