@@ -124,6 +124,11 @@ struct Gl {
 impl Gl {
     /// `extra`: roles and environments. The MR is opened by `root` (the payload's user).
     async fn start(extra: &str) -> Gl {
+        Gl::start_with(extra, "").await
+    }
+
+    /// `gitlab_extra`: more `forges.gitlab` keys (indented four spaces).
+    async fn start_with(extra: &str, gitlab_extra: &str) -> Gl {
         let fake = FakeGitlab::start(TOKEN).await;
         let yaml = format!(
             r#"project:
@@ -135,7 +140,7 @@ forges:
     url: {}
     webhook_token: hook-secret
     token: {TOKEN}
-review:
+{gitlab_extra}review:
   custom:
     - name: no-drop-table
       severity: error
@@ -417,5 +422,38 @@ async fn merge_applies_development_on_postgres_and_updates_the_deploy_note() {
     assert!(d[0].edits > edits_before);
     assert!(!d[0].body.contains("waiting"), "{}", d[0].body);
     drop(gl.db);
+    gl.fake.assert_clean();
+}
+
+#[tokio::test]
+async fn line_discussions_open_on_findings_and_resolve_when_they_are_gone() {
+    let gl = Gl::start_with(ONE_STAGE, "    line_discussions: true\n").await;
+    gl.mr_at(HEAD1, "-- drop it\nDROP TABLE users;\n");
+    gl.handle(&opened(HEAD1)).await;
+    // One thread per finding (the custom rule and the built-in ones).
+    let d = gl.fake.discussions();
+    let n = d.len();
+    let ours = d
+        .iter()
+        .find(|d| d.body.contains("no-drop-table"))
+        .expect("a thread for no-drop-table");
+    assert_eq!(ours.position["new_path"], M1);
+    assert_eq!(ours.position["new_line"], 2);
+    assert_eq!(ours.position["head_sha"], HEAD1);
+    assert_eq!(ours.position["base_sha"], BASE);
+    assert!(d.iter().all(|d| !d.resolved));
+
+    // The same findings on the next push (moved a line up) keep their threads.
+    gl.mr_at(HEAD2, "DROP TABLE users;\n");
+    gl.handle(&pushed(HEAD1, HEAD2)).await;
+    assert_eq!(gl.fake.discussions().len(), n);
+
+    // Fixed: every thread is resolved, none is added.
+    const HEAD3: &str = "3333333333333333333333333333333333333333";
+    gl.mr_at(HEAD3, M1_OK);
+    gl.handle(&pushed(HEAD2, HEAD3)).await;
+    let d = gl.fake.discussions();
+    assert_eq!(d.len(), n, "{d:#?}");
+    assert!(d.iter().all(|d| d.resolved), "{d:#?}");
     gl.fake.assert_clean();
 }

@@ -173,6 +173,10 @@ pub struct GitlabForge {
     /// API token (project or personal access token, `api` scope).
     #[serde(default)]
     pub token: Option<Secret>,
+    /// Also open a diff discussion on each offending line (resolved when the
+    /// finding disappears on a later push). Off: findings are in the note only.
+    #[serde(default)]
+    pub line_discussions: bool,
 }
 
 fn default_gitlab_url() -> String {

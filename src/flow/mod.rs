@@ -496,6 +496,19 @@ async fn review_and_publish(
     forge
         .complete_check(&pr.pr.repo, &pr.head_sha, CHECK_NAME, Some(handle), &result)
         .await?;
+    if !forge.checks_have_annotations() {
+        // Threads on the offending lines, where the forge is set up for them.
+        let findings = render::annotations(&combined);
+        if let Err(e) = forge
+            .sync_line_findings(&pr.pr, &pr.head_sha, &findings)
+            .await
+        {
+            if e.is_retryable() {
+                return Err(e.into());
+            }
+            tracing::warn!(pr = %pr.pr, error = %e, "line discussions could not be updated; the comment has the findings");
+        }
+    }
 
     let evaluation = approvals::evaluate(ctx, forge, &pr.pr).await?;
     let body = render::comment(&combined, &rctx, forge.max_comment_chars());

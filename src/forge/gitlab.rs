@@ -12,9 +12,9 @@ use super::retry::{
     Attempt, RetryPolicy, Verdict, classify, now_epoch, post_comment_once, with_retries,
 };
 use super::{
-    ChangedFile, CheckConclusion, CheckHandle, CheckResult, DirEntry, FileStatus, Forge,
-    ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview, PullRequestInfo,
-    encode_component, truncate_with_note,
+    Annotation, AnnotationLevel, ChangedFile, CheckConclusion, CheckHandle, CheckResult, DirEntry,
+    FileStatus, Forge, ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview,
+    PullRequestInfo, encode_component, truncate_with_note,
 };
 use crate::config::GitlabForge as GitlabSettings;
 use crate::event::{ForgeKind, PrRef, RepoRef, ReviewState};
@@ -42,6 +42,8 @@ pub struct GitlabForge {
     web: String,
     token: String,
     retry: RetryPolicy,
+    /// `forges.gitlab.line_discussions`.
+    line_discussions: bool,
 }
 
 impl std::fmt::Debug for GitlabForge {
@@ -65,7 +67,9 @@ impl GitlabForge {
                     .to_string(),
             ));
         };
-        GitlabForge::new(&settings.url, token.expose(), retry)
+        let mut forge = GitlabForge::new(&settings.url, token.expose(), retry)?;
+        forge.line_discussions = settings.line_discussions;
+        Ok(forge)
     }
 
     /// A client for the GitLab at `url` (`https://gitlab.com`, or a
@@ -91,6 +95,7 @@ impl GitlabForge {
             web: base.to_string(),
             token: token.to_string(),
             retry,
+            line_discussions: false,
         })
     }
 
@@ -451,6 +456,116 @@ impl GitlabForge {
         self.list_all("merge_requests/notes/list", &path).await
     }
 
+    /// One diff discussion per finding (keyed by path, rule and message, so a
+    /// finding that only moves keeps its thread); threads whose finding is
+    /// gone are resolved, and reopened if it comes back. A position GitLab
+    /// refuses (a line outside the diff) is skipped: the note has the finding.
+    async fn sync_line_findings_impl(
+        &self,
+        pr: &PrRef,
+        head_sha: &str,
+        findings: &[Annotation],
+    ) -> Result<(), ForgeError> {
+        if !self.line_discussions {
+            return Ok(());
+        }
+        let base = format!("{}/merge_requests/{}", project_path(&pr.repo)?, pr.number);
+        let mr: GlMergeRequest = self
+            .send_json("merge_requests/get", Method::GET, &base, None)
+            .await?;
+        let refs = mr.diff_refs.unwrap_or_default();
+        let discussions: Vec<GlDiscussion> = self
+            .list_all(
+                "merge_requests/discussions/list",
+                &format!("{base}/discussions"),
+            )
+            .await?;
+        // Ours: the first note carries the finding marker.
+        let ours: Vec<(String, String, bool)> = discussions
+            .into_iter()
+            .filter_map(|d| {
+                let first = d.notes.first()?;
+                let key = first
+                    .body
+                    .strip_prefix(FINDING_MARKER)?
+                    .split_once(" -->")?
+                    .0
+                    .to_string();
+                Some((key, d.id, first.resolved))
+            })
+            .collect();
+        let mut current = std::collections::HashSet::new();
+        for f in findings {
+            let key = finding_key(f);
+            if !current.insert(key.clone()) {
+                continue;
+            }
+            match ours.iter().find(|(k, _, _)| *k == key) {
+                Some((_, id, true)) => self.resolve_discussion(&base, id, false).await?,
+                Some(_) => {}
+                None => {
+                    let body = json!({
+                        "body": finding_body(&key, f),
+                        "position": {
+                            "position_type": "text",
+                            "base_sha": refs.base_sha,
+                            "start_sha": refs.start_sha.as_ref().or(refs.base_sha.as_ref()),
+                            "head_sha": head_sha,
+                            "new_path": f.path,
+                            "new_line": f.start_line.max(1),
+                        },
+                    });
+                    let path = format!("{base}/discussions");
+                    match self
+                        .send(
+                            "merge_requests/discussions/create",
+                            Method::POST,
+                            &path,
+                            Some(&body),
+                        )
+                        .await
+                    {
+                        Ok(_) => {}
+                        Err(ForgeError::Rejected {
+                            status: 400,
+                            message,
+                            ..
+                        }) => {
+                            tracing::info!(pr = %pr, path = %f.path, line = f.start_line, %message, "GitLab refused a line discussion; the finding stays in the note");
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        for (key, id, resolved) in &ours {
+            if !resolved && !current.contains(key) {
+                self.resolve_discussion(&base, id, true).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn resolve_discussion(
+        &self,
+        mr_path: &str,
+        id: &str,
+        resolved: bool,
+    ) -> Result<(), ForgeError> {
+        let path = format!(
+            "{mr_path}/discussions/{}?resolved={resolved}",
+            encode_component(id)
+        );
+        self.send(
+            "merge_requests/discussions/resolve",
+            Method::PUT,
+            &path,
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// A user's numeric id from their username; `None` when there is no such user.
     async fn user_id(&self, username: &str) -> Result<Option<u64>, ForgeError> {
         let path = format!("/users?username={}", encode_component(username));
@@ -643,6 +758,15 @@ impl Forge for GitlabForge {
         MAX_NOTE_CHARS
     }
 
+    fn sync_line_findings<'a>(
+        &'a self,
+        pr: &'a PrRef,
+        head_sha: &'a str,
+        findings: &'a [Annotation],
+    ) -> ForgeFuture<'a, ()> {
+        Box::pin(self.sync_line_findings_impl(pr, head_sha, findings))
+    }
+
     fn blob_url(&self, repo: &RepoRef, sha: &str) -> Option<String> {
         let project = repo.full_name.trim_matches('/');
         let valid = !project.is_empty()
@@ -676,6 +800,33 @@ impl Forge for GitlabForge {
     ) -> ForgeFuture<'a, bool> {
         Box::pin(self.is_team_member_impl(team, user))
     }
+}
+
+/// Starts the first note of a finding's discussion; the key follows.
+const FINDING_MARKER: &str = "<!-- bytegate:finding:";
+
+/// A finding's identity across pushes: path, rule and message (not the line).
+fn finding_key(f: &Annotation) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}\n{}\n{}", f.path, f.title, f.message));
+    hex::encode(&digest[..8])
+}
+
+fn finding_body(key: &str, f: &Annotation) -> String {
+    let level = match f.level {
+        AnnotationLevel::Failure => "error",
+        AnnotationLevel::Warning => "warning",
+        AnnotationLevel::Notice => "info",
+    };
+    let mut body = format!(
+        "{FINDING_MARKER}{key} -->\n**bytegate {level}** `{}`: {}\n",
+        f.title, f.message
+    );
+    if let Some(d) = &f.details {
+        body.push_str(&format!("\n{d}\n"));
+    }
+    body.push_str("\n<sub>bytegate resolves this thread when the finding is gone.</sub>");
+    truncate_with_note(&body, MAX_NOTE_CHARS, "…")
 }
 
 /// `/projects/ID` (the numeric id when known, else the URL-encoded path).
@@ -719,6 +870,7 @@ struct GlUser {
 #[derive(Deserialize, Default)]
 struct GlDiffRefs {
     base_sha: Option<String>,
+    start_sha: Option<String>,
     head_sha: Option<String>,
 }
 
@@ -803,6 +955,21 @@ impl GlNote {
             body: self.body,
         }
     }
+}
+
+#[derive(Deserialize)]
+struct GlDiscussionNote {
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    resolved: bool,
+}
+
+#[derive(Deserialize)]
+struct GlDiscussion {
+    id: String,
+    #[serde(default)]
+    notes: Vec<GlDiscussionNote>,
 }
 
 #[derive(Deserialize)]
@@ -898,6 +1065,23 @@ mod tests {
     }
 
     #[test]
+    fn finding_threads_are_keyed_without_the_line() {
+        let a = |line| Annotation {
+            path: "m/001.sql".into(),
+            start_line: line,
+            end_line: line,
+            level: AnnotationLevel::Failure,
+            title: "no-drop-table".into(),
+            message: "Dropping a table loses its data.".into(),
+            details: None,
+        };
+        assert_eq!(finding_key(&a(1)), finding_key(&a(7)));
+        let body = finding_body(&finding_key(&a(1)), &a(1));
+        assert!(body.starts_with(FINDING_MARKER));
+        assert!(body.contains("**bytegate error** `no-drop-table`"));
+    }
+
+    #[test]
     fn error_messages_are_read_from_either_shape() {
         assert_eq!(
             gitlab_message(r#"{"message":"403 Forbidden"}"#),
@@ -917,6 +1101,7 @@ mod tests {
             url: "https://gitlab.example.com/gitlab/".into(),
             webhook_token: crate::config::Secret::new("w"),
             token: None,
+            line_discussions: false,
         };
         let err = GitlabForge::from_config(&settings, RetryPolicy::fast()).unwrap_err();
         assert!(err.to_string().contains("token"), "{err}");

@@ -449,6 +449,20 @@ pub trait Forge: Send + Sync {
     /// Largest comment body the forge accepts, in characters.
     fn max_comment_chars(&self) -> usize;
 
+    /// Keeps one discussion thread per finding on its line of the diff at
+    /// `head_sha` (forges without check annotations, when configured): new
+    /// findings get a thread, threads of findings that are gone are resolved.
+    /// Default: nothing (findings are in the comment).
+    fn sync_line_findings<'a>(
+        &'a self,
+        pr: &'a PrRef,
+        head_sha: &'a str,
+        findings: &'a [Annotation],
+    ) -> ForgeFuture<'a, ()> {
+        let _ = (pr, head_sha, findings);
+        Box::pin(async { Ok(()) })
+    }
+
     /// The web URL under which a file at `sha` is `{url}/{path}#L{line}`, for
     /// linking findings from the comment (forges without line annotations).
     /// `None`: findings are not linked.

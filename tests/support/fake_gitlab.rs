@@ -69,6 +69,21 @@ pub struct MergeRequest {
     pub state: String,
 }
 
+/// A diff discussion as the fake stores it.
+#[derive(Debug, Clone)]
+pub struct Discussion {
+    /// Discussion id (hex, as GitLab's).
+    pub id: String,
+    /// MR iid.
+    pub iid: u64,
+    /// First note's text.
+    pub body: String,
+    /// The position sent.
+    pub position: Value,
+    /// Resolved.
+    pub resolved: bool,
+}
+
 /// How the approvals API answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApprovalsApi {
@@ -86,6 +101,7 @@ struct St {
     notes: Vec<Note>,
     statuses: Vec<Value>,
     approvals: HashMap<(u64, u64), Vec<String>>,
+    discussions: Vec<Discussion>,
     approvals_api: ApprovalsApi,
     users: BTreeMap<String, u64>,
     members: HashMap<(u64, u64), u32>,
@@ -123,6 +139,7 @@ impl FakeGitlab {
             notes: Vec::new(),
             statuses: Vec::new(),
             approvals: HashMap::new(),
+            discussions: Vec::new(),
             approvals_api: ApprovalsApi::Available,
             users: BTreeMap::new(),
             members: HashMap::new(),
@@ -257,6 +274,11 @@ impl FakeGitlab {
         });
     }
 
+    /// Diff discussions, oldest first.
+    pub fn discussions(&self) -> Vec<Discussion> {
+        self.with(|s| s.discussions.clone())
+    }
+
     /// Notes on an MR, oldest first.
     pub fn notes(&self, project: u64, iid: u64) -> Vec<Note> {
         self.with(|s| {
@@ -342,6 +364,9 @@ fn route(method: &Method, segs: &[&str]) -> &'static str {
         ("GET", ["projects", _, "merge_requests", _, "notes"]) => "notes/list",
         ("POST", ["projects", _, "merge_requests", _, "notes"]) => "notes/create",
         ("PUT", ["projects", _, "merge_requests", _, "notes", _]) => "notes/update",
+        ("GET", ["projects", _, "merge_requests", _, "discussions"]) => "discussions/list",
+        ("POST", ["projects", _, "merge_requests", _, "discussions"]) => "discussions/create",
+        ("PUT", ["projects", _, "merge_requests", _, "discussions", _]) => "discussions/resolve",
         ("GET", ["projects", _, "repository", "files", _, "raw"]) => "files/raw",
         ("GET", ["projects", _, "repository", "tree"]) => "repository/tree",
         ("POST", ["projects", _, "statuses", _]) => "statuses/create",
@@ -528,6 +553,61 @@ fn answer(s: &mut St, op: &str, segs: &[&str], query: &str, body: &Value) -> (u1
             n.edits += 1;
             let reply = json!({"id": n.id, "body": n.body, "system": false});
             (200, reply)
+        }
+        "discussions/list" => {
+            let list: Vec<Value> = s
+                .discussions
+                .iter()
+                .filter(|d| d.iid == num(3))
+                .map(|d| {
+                    json!({"id": d.id, "individual_note": false, "notes": [
+                        {"id": 1, "body": d.body, "resolvable": true, "resolved": d.resolved,
+                         "position": d.position, "system": false}]})
+                })
+                .collect();
+            (200, page(list, query))
+        }
+        "discussions/create" => {
+            let p = &body["position"];
+            let complete = ["base_sha", "start_sha", "head_sha", "new_path"]
+                .iter()
+                .all(|k| p[k].as_str().is_some_and(|v| !v.is_empty()))
+                && p["position_type"] == "text"
+                && p["new_line"].as_u64().is_some_and(|l| l >= 1);
+            let Some(text) = body["body"].as_str().filter(|_| complete) else {
+                return (
+                    400,
+                    json!({"message": "400 Bad request - position is incomplete"}),
+                );
+            };
+            s.next_id += 1;
+            let d = Discussion {
+                id: format!("{:040x}", s.next_id),
+                iid: num(3),
+                body: text.to_string(),
+                position: p.clone(),
+                resolved: false,
+            };
+            let reply = json!({"id": d.id, "notes": [{"id": s.next_id, "body": text}]});
+            s.discussions.push(d);
+            (201, reply)
+        }
+        "discussions/resolve" => {
+            let Some(resolved) = query_param(query, "resolved").and_then(|v| v.parse().ok()) else {
+                return (400, json!({"message": "resolved is missing"}));
+            };
+            let (iid, id) = (num(3), segs[5].to_string());
+            match s
+                .discussions
+                .iter_mut()
+                .find(|d| d.iid == iid && d.id == id)
+            {
+                Some(d) => {
+                    d.resolved = resolved;
+                    (200, json!({"id": d.id}))
+                }
+                None => not_found(),
+            }
         }
         "files/raw" => {
             let path = percent_decode(segs[4]);
