@@ -102,6 +102,15 @@ async fn signed_delivery_becomes_a_check_run_and_one_comment() {
         .expect("an annotation for the DROP TABLE");
     assert_eq!(drop["start_line"], 2);
     assert_eq!(h.github.comments(REPO, 2).len(), 1);
+    let actions = h.audit_actions().await;
+    assert_eq!(
+        actions.first().map(String::as_str),
+        Some("delivery.accepted")
+    );
+    assert_eq!(
+        actions.iter().filter(|a| *a == "delivery.accepted").count(),
+        1
+    );
 }
 
 #[tokio::test]

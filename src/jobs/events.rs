@@ -24,6 +24,11 @@ impl JobHandler for EventJobHandler {
             let event: Event = serde_json::from_value(job.payload.clone()).map_err(|e| {
                 JobError::permanent(format!("stored event does not deserialize: {e}"))
             })?;
+            if job.attempts == 1 {
+                // Audited here, not in the webhook handler: the chain's lock
+                // would serialize every acknowledgement behind one commit.
+                audit_accepted(&self.ctx, job, &event).await?;
+            }
             flow::handle_event(&self.ctx, &event)
                 .await
                 .map_err(|e| JobError {
@@ -44,4 +49,34 @@ impl JobHandler for EventJobHandler {
             }
         })
     }
+}
+
+async fn audit_accepted(ctx: &FlowContext, job: &Job, event: &Event) -> Result<(), JobError> {
+    use crate::store::audit::{self, AuditAction, AuditEntry};
+    let (pr, kind) = match event {
+        Event::PullRequest(e) => (Some(&e.pr), "pull_request"),
+        Event::Review(e) => (Some(&e.pr), "review"),
+        Event::Comment(e) => (Some(&e.pr), "comment"),
+        Event::Rerun(_) => (None, "rerun"),
+    };
+    let repo = match event {
+        Event::Rerun(r) => &r.repo,
+        _ => match pr {
+            Some(p) => &p.repo,
+            None => return Ok(()),
+        },
+    };
+    let entry = AuditEntry {
+        actor: crate::flow::BOT_ACTOR,
+        action: AuditAction::DeliveryAccepted,
+        forge: Some(repo.forge.as_str()),
+        repo: Some(&repo.full_name),
+        number: pr.map(|p| p.number as i64),
+        environment: None,
+        detail: serde_json::json!({ "job": job.id, "delivery": job.delivery_id, "event": kind }),
+    };
+    audit::append(&ctx.db, &entry)
+        .await
+        .map(|_| ())
+        .map_err(|e| JobError::transient(format!("audit: {e}")))
 }

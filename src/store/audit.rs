@@ -12,6 +12,8 @@ use std::str::FromStr;
 /// What happened. Stored as its kebab-case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditAction {
+    /// A webhook delivery that asked for work was accepted and its job started.
+    DeliveryAccepted,
     /// A review of a head commit started.
     ReviewStarted,
     /// A review finished and was published.
@@ -85,6 +87,7 @@ impl AuditAction {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
+            AuditAction::DeliveryAccepted => "delivery.accepted",
             AuditAction::ReviewStarted => "review.started",
             AuditAction::ReviewCompleted => "review.completed",
             AuditAction::ReviewFailed => "review.failed",
