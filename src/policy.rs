@@ -386,6 +386,7 @@ mod tests {
             backup: Backup::default(),
             lock_timeout: None,
             statement_timeout: None,
+            allow_out_of_order: false,
             databases: Vec::new(),
         }
     }

@@ -230,6 +230,10 @@ pub struct Environment {
     /// `statement_timeout` set for every migration transaction.
     #[serde(default)]
     pub statement_timeout: Option<HumanDuration>,
+    /// Apply a pending migration whose version is lower than the latest
+    /// applied one instead of refusing the deploy.
+    #[serde(default)]
+    pub allow_out_of_order: bool,
     /// Target databases.
     #[serde(default)]
     pub databases: Vec<Database>,

@@ -257,8 +257,7 @@ impl DeployOptions {
         DeployOptions {
             lock_timeout: env.lock_timeout.map(|d| d.0),
             statement_timeout: env.statement_timeout.map(|d| d.0),
-            // Not in the environment config yet (a field there breaks struct literals elsewhere).
-            allow_out_of_order: false,
+            allow_out_of_order: env.allow_out_of_order,
             applied_by: applied_by.to_string(),
             change_ref: change_ref.map(str::to_string),
             lock_wait: DEFAULT_LOCK_WAIT,

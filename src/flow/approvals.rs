@@ -1072,6 +1072,7 @@ mod tests {
             backup: Backup::default(),
             lock_timeout: None,
             statement_timeout: None,
+            allow_out_of_order: false,
             databases: vec![],
         };
         let mut config = Config::from_yaml(
