@@ -457,3 +457,64 @@ async fn line_discussions_open_on_findings_and_resolve_when_they_are_gone() {
     assert!(d.iter().all(|d| d.resolved), "{d:#?}");
     gl.fake.assert_clean();
 }
+
+/// The whole path: a GitLab delivery over HTTP → stored delivery and job → a
+/// worker runs the flow → the fake GitLab holds the status and the note.
+#[tokio::test]
+async fn gitlab_delivery_over_http_becomes_a_status_and_one_note() {
+    use bytegate::jobs::{self, EventJobHandler, RunOutcome, WorkerSettings};
+    let gl = Gl::start(ONE_STAGE).await;
+    gl.mr_at(HEAD1, "DROP TABLE users;\n");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks/gitlab", listener.local_addr().unwrap());
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = bytegate::server::AppState::new(gl.db.pool.clone(), gl.ctx.config.clone());
+    tokio::spawn(bytegate::server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let body = serde_json::to_vec(&payload(
+        "merge_request.open",
+        HEAD1,
+        "2026-01-01T10:00:00Z",
+    ))
+    .unwrap();
+    let deliver = |uuid: &'static str, token: &'static str| {
+        let (url, body) = (url.clone(), body.clone());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("X-Gitlab-Event", "Merge Request Hook")
+                .header("X-Gitlab-Event-UUID", uuid)
+                .header("X-Gitlab-Token", token)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(deliver("e-0", "wrong").await, 401);
+    assert_eq!(deliver("e-1", "hook-secret").await, 202);
+    // GitLab sends duplicate MR hooks for one push (another UUID): one job's work.
+    let second = deliver("e-2", "hook-secret").await;
+    assert!(second == 200 || second == 202, "{second}");
+
+    let handler = EventJobHandler {
+        ctx: gl.ctx.clone(),
+    };
+    let settings = WorkerSettings {
+        lease: std::time::Duration::from_secs(30),
+        poll: std::time::Duration::from_millis(20),
+        backoff_base: std::time::Duration::ZERO,
+        backoff_max: std::time::Duration::ZERO,
+    };
+    let outcomes = jobs::drain(&gl.db.pool, &handler, &settings).await.unwrap();
+    assert!(
+        outcomes.iter().all(|o| matches!(o, RunOutcome::Done(_))) && !outcomes.is_empty(),
+        "{outcomes:?}"
+    );
+    assert_eq!(gl.status(HEAD1, REVIEW), "failed");
+    assert_eq!(gl.bot_notes().len(), 1);
+    gl.fake.assert_clean();
+}
