@@ -156,7 +156,11 @@ async fn a_failing_migration_rolls_back_is_recorded_and_stops() {
         "{e}"
     );
     assert!(f.transactional);
-    assert_eq!(f.applied_before.len(), 1, "001 stays applied and is reported");
+    assert_eq!(
+        f.applied_before.len(),
+        1,
+        "001 stays applied and is reported"
+    );
     assert_eq!(f.applied_before[0].version, "1");
     assert!(e.to_string().contains("rolled back"), "{e}");
 
