@@ -309,18 +309,9 @@ fn rerun(event: &str, payload: &Value) -> Result<Option<Event>, serde_json::Erro
 mod tests {
     use super::*;
 
-    fn upstream(name: &str) -> Option<Value> {
-        let path = format!(
-            "{}/../shared/upstream/github/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).ok()?;
-        Some(serde_json::from_str(&text).unwrap())
-    }
-
     macro_rules! payload {
         ($name:expr) => {
-            match upstream($name) {
+            match crate::webhook::upstream_example("github", $name) {
                 Some(v) => v,
                 None => {
                     eprintln!("skipped: ../shared/upstream not present");

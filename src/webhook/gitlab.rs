@@ -251,18 +251,9 @@ fn note(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
 mod tests {
     use super::*;
 
-    fn upstream(name: &str) -> Option<Value> {
-        let path = format!(
-            "{}/../shared/upstream/gitlab/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).ok()?;
-        Some(serde_json::from_str(&text).unwrap())
-    }
-
     macro_rules! payload {
         ($name:expr) => {
-            match upstream($name) {
+            match crate::webhook::upstream_example("gitlab", $name) {
                 Some(v) => v,
                 None => {
                     eprintln!("skipped: ../shared/upstream not present");

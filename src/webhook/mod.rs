@@ -188,3 +188,15 @@ async fn store_and_answer(
         }
     }
 }
+
+/// A forge's own payload example from `../shared/upstream/FORGE/NAME` (tests;
+/// `None` in checkouts without the shared folder).
+#[cfg(test)]
+pub(crate) fn upstream_example(forge: &str, name: &str) -> Option<serde_json::Value> {
+    let path = format!(
+        "{}/../shared/upstream/{forge}/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
