@@ -7,12 +7,18 @@
 # GNU time (/usr/bin/time). Both tools get the same file list (every .sql below
 # the corpus, sorted) and write JSON to /dev/null; both exit 1 on findings, so
 # hyperfine ignores exit codes. Peak RSS comes from /usr/bin/time -v (best of 5).
+# RUNS (default 20) sets hyperfine's run count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-../shared/upstream/corpus/lemmy}
 runs=${RUNS:-20}
-cargo build --release --quiet --bin bytegate
-bin=$PWD/target/release/bytegate
+# BYTEGATE_BIN: time another build (e.g. one with LTO) instead of building target/release.
+if [[ -n ${BYTEGATE_BIN:-} ]]; then
+  bin=$BYTEGATE_BIN
+else
+  cargo build --release --quiet --bin bytegate
+  bin=$PWD/target/release/bytegate
+fi
 # Time the squawk executable itself, not a pyenv shim (a bash script that
 # would add its own start-up time and memory to squawk's figures).
 squawk=$(command -v squawk)
