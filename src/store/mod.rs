@@ -7,6 +7,7 @@ pub mod change_requests;
 pub mod deliveries;
 pub mod embedded;
 pub mod jobs;
+pub mod nodelay;
 pub mod reviews;
 pub mod rollouts;
 pub mod testdb;
@@ -42,6 +43,18 @@ pub async fn connect(url: &str) -> Result<PgPool, StoreError> {
     PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // NULL over a Unix socket: nothing to do there.
+                let (port,): (Option<i32>,) = sqlx::query_as("SELECT inet_client_port()")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if let Some(port) = port.and_then(|p| u16::try_from(p).ok()) {
+                    nodelay::set_for_local_port(port);
+                }
+                Ok(())
+            })
+        })
         .connect(url)
         .await
         .map_err(|source| StoreError::Connect {
