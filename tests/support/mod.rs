@@ -7,7 +7,7 @@ pub mod contract;
 pub mod fake_github;
 
 use bytegate::config::Config;
-use bytegate::event::{Event, ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef};
+use bytegate::event::Event;
 use bytegate::flow::{self, FlowContext, FlowError};
 use bytegate::forge::github::GithubForge;
 use bytegate::forge::{ForgeSet, RetryPolicy};
@@ -48,46 +48,13 @@ pub fn pr_payload(name: &str, head_sha: &str, updated_at: &str) -> Value {
     p
 }
 
-/// The typed event a `pull_request` delivery becomes (the fields the webhook
-/// layer extracts; kept here so these tests need only the flow).
+/// The typed event a `pull_request` delivery becomes: the webhook layer's own
+/// parser, so the tests feed the flow exactly what production would.
 pub fn pull_request_event(p: &Value) -> Event {
-    let pr = &p["pull_request"];
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let action = match p["action"].as_str().unwrap_or_default() {
-        "opened" => PrAction::Opened,
-        "synchronize" => PrAction::Synchronize,
-        "reopened" => PrAction::Reopened,
-        "ready_for_review" => PrAction::ReadyForReview,
-        "edited" => PrAction::Edited {
-            base_changed: p["changes"].get("base").is_some(),
-        },
-        "closed" => PrAction::Closed {
-            merged: pr["merged"].as_bool().unwrap_or(false),
-            merge_sha: pr["merge_commit_sha"].as_str().map(str::to_string),
-        },
-        other => panic!("unexpected action {other}"),
-    };
-    Event::PullRequest(PullRequestEvent {
-        pr: PrRef {
-            repo: RepoRef {
-                forge: ForgeKind::Github,
-                full_name: s(&p["repository"]["full_name"]),
-                id: p["repository"]["id"].as_u64(),
-                installation_id: p["installation"]["id"].as_u64(),
-            },
-            number: pr["number"].as_u64().unwrap(),
-        },
-        action,
-        head_sha: s(&pr["head"]["sha"]),
-        base_ref: s(&pr["base"]["ref"]),
-        base_sha: s(&pr["base"]["sha"]),
-        author: s(&pr["user"]["login"]),
-        title: s(&pr["title"]),
-        html_url: s(&pr["html_url"]),
-        is_fork: pr["head"]["repo"]["full_name"] != pr["base"]["repo"]["full_name"],
-        draft: pr["draft"].as_bool().unwrap_or(false),
-        at: s(&pr["updated_at"]).parse().unwrap(),
-    })
+    bytegate::webhook::github::parse("pull_request", p)
+        .expect("a pull_request payload")
+        .event
+        .expect("an action the flow acts on")
 }
 
 /// The base commit of the upstream payloads.
