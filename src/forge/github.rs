@@ -148,8 +148,42 @@ impl GithubForge {
             ))
         })?;
         require_runtime()?;
-        let root = Octocrab::builder()
-            .app(AppId(app_id), key)
+        GithubForge::build(
+            Octocrab::builder().app(AppId(app_id), key),
+            api_url,
+            Auth::App,
+            retry,
+        )
+    }
+
+    /// Authenticates with a personal or fine-grained token.
+    pub fn token(
+        api_url: &str,
+        token: &str,
+        retry: RetryPolicy,
+    ) -> Result<GithubForge, ForgeError> {
+        require_runtime()?;
+        GithubForge::build(
+            Octocrab::builder().personal_token(token.to_string()),
+            api_url,
+            Auth::Token,
+            retry,
+        )
+    }
+
+    /// The settings both kinds of authentication share.
+    fn build(
+        builder: octocrab::OctocrabBuilder<
+            octocrab::NoSvc,
+            octocrab::DefaultOctocrabBuilderConfig,
+            octocrab::NoAuth,
+            octocrab::NotLayerReady,
+        >,
+        api_url: &str,
+        auth: Auth,
+        retry: RetryPolicy,
+    ) -> Result<GithubForge, ForgeError> {
+        let root = builder
             // Retries are ours (bounded, Retry-After aware, classified errors).
             .add_retry_config(RetryConfig::None)
             .set_connect_timeout(Some(Duration::from_secs(10)))
@@ -160,32 +194,7 @@ impl GithubForge {
             .map_err(|e| ForgeError::Config(format!("building the GitHub client: {e}")))?;
         Ok(GithubForge {
             root,
-            auth: Auth::App,
-            installations: Mutex::new(HashMap::new()),
-            retry,
-            teams: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// Authenticates with a personal or fine-grained token.
-    pub fn token(
-        api_url: &str,
-        token: &str,
-        retry: RetryPolicy,
-    ) -> Result<GithubForge, ForgeError> {
-        require_runtime()?;
-        let root = Octocrab::builder()
-            .personal_token(token.to_string())
-            .add_retry_config(RetryConfig::None)
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .base_uri(api_url.trim_end_matches('/'))
-            .map_err(|e| api_url_error(api_url, e))?
-            .build()
-            .map_err(|e| ForgeError::Config(format!("building the GitHub client: {e}")))?;
-        Ok(GithubForge {
-            root,
-            auth: Auth::Token,
+            auth,
             installations: Mutex::new(HashMap::new()),
             retry,
             teams: Mutex::new(HashMap::new()),
