@@ -22,16 +22,14 @@ fn config(max_body: usize) -> Arc<Config> {
     Arc::new(Config::from_yaml(&yaml, "test", &|_| None).unwrap())
 }
 
+/// A forge's payload example (`github/…` or `gitlab/…`; bare names are GitHub's),
+/// from the verbatim copies under tests/fixtures/FORGE/upstream.
 fn upstream(name: &str) -> Vec<u8> {
-    let path = format!("{}/../shared/upstream/{name}", env!("CARGO_MANIFEST_DIR"));
-    let path = if name.contains('/') {
-        path
-    } else {
-        format!(
-            "{}/../shared/upstream/github/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    };
+    let (forge, file) = name.split_once('/').unwrap_or(("github", name));
+    let path = format!(
+        "{}/tests/fixtures/{forge}/upstream/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
