@@ -7,7 +7,6 @@ use crate::review::finding::{Finding, RiskLevel, Severity};
 use crate::review::model::Dialect;
 use crate::review::risk::RiskReason;
 use crate::review::{FileChange, ReviewReport};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// A migration file the pull request touches.
@@ -63,24 +62,6 @@ pub fn migration_changes(files: &[ChangedFile], dir: &str) -> Vec<MigrationChang
         });
     }
     out
-}
-
-/// A digest of the migration files at a commit (paths, changes, blob ids):
-/// when it changes between pushes, the migrations changed.
-pub fn migrations_digest(changes: &[MigrationChange]) -> String {
-    let mut lines: Vec<String> = changes
-        .iter()
-        .map(|c| {
-            format!(
-                "{}\t{}\t{}",
-                c.path,
-                change_label(&c.change),
-                c.blob_sha.as_deref().unwrap_or("-")
-            )
-        })
-        .collect();
-    lines.sort();
-    hex::encode(Sha256::digest(lines.join("\n").as_bytes()))
 }
 
 /// `added`, `modified`, `removed`, `renamed from X`.
@@ -288,6 +269,40 @@ pub fn combine(
     }
 }
 
+/// Rule id of the finding that tells a PR its `.bytegate.yaml` edit only
+/// governs later pull requests.
+pub const REPO_CONFIG_CHANGED: &str = "repo-config-changed";
+
+/// Adds the warning that the PR's edit of the repository config takes effect
+/// only after merge: this PR is reviewed and deployed under the base
+/// commit's config (its migrations folder, its rules).
+pub fn add_repo_config_changed(combined: &mut Combined) {
+    let at = crate::review::finding::Position { line: 1, column: 1 };
+    combined.findings.insert(
+        0,
+        MergedFinding {
+            path: crate::flow::repo_config::REPO_CONFIG_PATH.to_string(),
+            finding: Finding {
+                rule: REPO_CONFIG_CHANGED.to_string(),
+                severity: Severity::Warning,
+                span: crate::review::finding::Span { start: at, end: at },
+                message: format!(
+                    "this pull request changes {}: the change takes effect after merge; this pull request is reviewed and deployed under the base branch's version",
+                    crate::flow::repo_config::REPO_CONFIG_PATH
+                ),
+                help: Some(
+                    "Settings such as `migrations_dir` and rule severities apply to pull requests opened after this one is merged. Migrations outside the base branch's folder are neither reviewed nor deployed.".to_string(),
+                ),
+            },
+            only_in: None,
+        },
+    );
+    combined.warnings += 1;
+    if combined.conclusion == CheckConclusion::Success {
+        combined.conclusion = CheckConclusion::Neutral;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,15 +372,6 @@ mod tests {
                 ("m/5.sql".into(), FileChange::Removed),
             ]
         );
-    }
-
-    #[test]
-    fn digest_changes_with_blob_ids_only() {
-        let a = migration_changes(&[file("m/1.sql", FileStatus::Added)], "m");
-        let mut b = a.clone();
-        assert_eq!(migrations_digest(&a), migrations_digest(&b));
-        b[0].blob_sha = Some("other".into());
-        assert_ne!(migrations_digest(&a), migrations_digest(&b));
     }
 
     fn finding(rule: &str, line: u32, severity: Severity) -> Finding {

@@ -25,7 +25,7 @@ use crate::review::finding::RiskLevel;
 use crate::store::approvals::{self as records, NewCommentRecord, State};
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::store::change_requests::{self, ChangeRequest, PrSeen};
-use crate::store::reviews;
+use crate::store::{reviews, snapshots};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -119,6 +119,12 @@ async fn sync_reviews(
             .and_then(|s| s.parse::<DateTime<Utc>>().ok())
             .unwrap_or_else(Utc::now);
         let id = r.id.to_string();
+        // The content the review was given for: the reviewed bytes of its
+        // commit, or (forges that do not say) what was reviewed at its time.
+        let bound = match &r.commit_sha {
+            Some(sha) => snapshots::for_head(&ctx.db, cr.id, sha).await?,
+            None => snapshots::current_at(&ctx.db, cr.id, at).await?,
+        };
         let (source_id, state, at) = match r.state {
             ReviewState::Approved => (id, State::Approved, at),
             ReviewState::ChangesRequested => (id, State::ChangesRequested, at),
@@ -129,7 +135,16 @@ async fn sync_reviews(
             ReviewState::Commented | ReviewState::Pending => continue,
         };
         let before =
-            records::upsert_review(&ctx.db, cr.id, &source_id, &r.reviewer, state, at).await?;
+            records::upsert_review(
+                &ctx.db,
+                cr.id,
+                &source_id,
+                &r.reviewer,
+                state,
+                at,
+                bound.as_ref().map(|s| s.digest.as_str()),
+            )
+            .await?;
         if before == Some(state) {
             continue;
         }
@@ -245,8 +260,17 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
             .all(|(_, o)| matches!(o, Outcome::Recorded { .. }));
     if unchanged_edit {
         let at = removed.first().map_or(ev.at, |r| r.at);
-        records::insert_comment(&ctx.db, cr.id, ev.comment_id, &ev.author, at, &new_records)
-            .await?;
+        let digest = removed.first().and_then(|r| r.digest.as_deref());
+        records::insert_comment(
+            &ctx.db,
+            cr.id,
+            ev.comment_id,
+            &ev.author,
+            at,
+            digest,
+            &new_records,
+        )
+        .await?;
         return Ok(());
     }
 
@@ -269,12 +293,16 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
     }
     let mut changed = !removed.is_empty();
     if !new_records.is_empty() {
+        // Bound to the reviewed content the commenter could see: the newest
+        // head reviewed at the comment's time.
+        let bound = snapshots::current_at(&ctx.db, cr.id, ev.at).await?;
         records::insert_comment(
             &ctx.db,
             cr.id,
             ev.comment_id,
             &ev.author,
             ev.at,
+            bound.as_ref().map(|s| s.digest.as_str()),
             &new_records,
         )
         .await?;
@@ -649,6 +677,7 @@ pub async fn evaluate(
         roles: &roles,
         write_permission: &write,
         migrations_changed_at: cr.migrations_changed_at,
+        current_digest: cr.migrations_digest.as_deref(),
         risk: &risk,
         default_risk,
     });
