@@ -35,7 +35,9 @@ CREATE TABLE reviewed_files (
 );
 CREATE INDEX reviewed_files_content_idx ON reviewed_files (path, sha256);
 
-ALTER TABLE approvals ADD COLUMN digest TEXT;
+-- The commit a review was given on (a review of a commit reviewed later is
+-- bound once that review has stored its snapshot).
+ALTER TABLE approvals ADD COLUMN digest TEXT, ADD COLUMN commit_sha TEXT;
 
 ALTER TABLE rollouts ADD COLUMN snapshot_id BIGINT REFERENCES review_snapshots (id);
 

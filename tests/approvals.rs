@@ -345,7 +345,7 @@ async fn a_push_that_changes_a_migration_makes_earlier_approvals_stale() {
     );
     let summary = s.summary(SHA_B);
     assert!(
-        summary.contains("- dba1 (review, 2026-01-01 10:01 UTC): stale: given before the migrations changed at 2026-01-01 10:05 UTC — development, staging, production"),
+        summary.contains("- dba1 (review, 2026-01-01 10:01 UTC): stale: given for other migration content than the current head's — development, staging, production"),
         "{summary}"
     );
     // Approving again after the push counts.

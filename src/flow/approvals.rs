@@ -143,6 +143,7 @@ async fn sync_reviews(
                 state,
                 at,
                 bound.as_ref().map(|s| s.digest.as_str()),
+                r.commit_sha.as_deref(),
             )
             .await?;
         if before == Some(state) {

@@ -510,6 +510,13 @@ pub(crate) async fn review_snapshot(
     .await?;
     change_requests::note_migrations(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest, pr.at)
         .await?;
+    crate::store::approvals::bind_reviews_of_commit(
+        &ctx.db,
+        cr.id,
+        &pr.head_sha,
+        &snapshot.digest,
+    )
+    .await?;
     Ok((reports, snapshot))
 }
 

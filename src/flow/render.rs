@@ -129,14 +129,25 @@ fn encode_path(path: &str) -> String {
 
 fn findings_section(out: &mut String, c: &Combined, ctx: &RenderContext<'_>, limit: usize) {
     let mut shown = 0;
-    for (path, change, statements) in &c.files {
-        let _ = writeln!(
-            out,
-            "#### {} ({change}, {})\n",
-            code(path),
-            plural(*statements, "statement")
-        );
-        let findings: Vec<&MergedFinding> = c.findings.iter().filter(|m| &m.path == path).collect();
+    // Files reviewed, then other files with findings (the repository config).
+    let mut sections: Vec<(&str, String)> = c
+        .files
+        .iter()
+        .map(|(path, change, statements)| {
+            (
+                path.as_str(),
+                format!("{change}, {}", plural(*statements, "statement")),
+            )
+        })
+        .collect();
+    for m in &c.findings {
+        if !sections.iter().any(|(p, _)| *p == m.path) {
+            sections.push((m.path.as_str(), "changed".to_string()));
+        }
+    }
+    for (path, label) in sections {
+        let _ = writeln!(out, "#### {} ({label})\n", code(path));
+        let findings: Vec<&MergedFinding> = c.findings.iter().filter(|m| m.path == path).collect();
         if findings.is_empty() {
             out.push_str("No findings.\n\n");
             continue;

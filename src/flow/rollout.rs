@@ -333,6 +333,36 @@ pub async fn deploy_command(
     })
 }
 
+/// An operator's decision about a migration that reached a branch without a
+/// pull request (`bytegate migrations decide`): recorded and audited; stages
+/// blocked on it are re-checked by the next drive (a deploy command, an
+/// approval or the periodic re-check).
+pub async fn decide_unmanaged(
+    db: &sqlx::PgPool,
+    d: &snapshots::NewDecision<'_>,
+) -> Result<(), FlowError> {
+    let mut tx = db.begin().await?;
+    snapshots::decide(&mut *tx, d).await?;
+    audit::append(
+        &mut *tx,
+        &AuditEntry {
+            actor: d.decided_by,
+            action: AuditAction::MigrationDecided,
+            forge: Some(d.forge),
+            repo: Some(d.repo),
+            number: None,
+            environment: d.environment,
+            detail: json!({
+                "path": d.path, "sha256": d.sha256, "decision": d.decision.as_str(),
+                "reason": d.reason,
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn find(
     ctx: &FlowContext,
     pr: &PrRef,

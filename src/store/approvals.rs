@@ -133,16 +133,18 @@ pub async fn upsert_review<'e>(
     state: State,
     at: DateTime<Utc>,
     digest: Option<&str>,
+    commit_sha: Option<&str>,
 ) -> Result<Option<State>, StoreError> {
     let (old,): (Option<String>,) = sqlx::query_as(
         "WITH old AS (
              SELECT state FROM approvals
              WHERE change_request_id = $1 AND source = 'review' AND source_id = $2
          )
-         INSERT INTO approvals (change_request_id, environment, user_login, source, source_id, state, at, digest)
-         VALUES ($1, NULL, $3, 'review', $2, $4, $5, $6)
+         INSERT INTO approvals (change_request_id, environment, user_login, source, source_id, state, at, digest, commit_sha)
+         VALUES ($1, NULL, $3, 'review', $2, $4, $5, $6, $7)
          ON CONFLICT (change_request_id, source_id) WHERE source = 'review'
          DO UPDATE SET state = EXCLUDED.state, at = EXCLUDED.at, user_login = EXCLUDED.user_login,
+             commit_sha = EXCLUDED.commit_sha,
              digest = CASE WHEN approvals.state IS DISTINCT FROM EXCLUDED.state
                            THEN EXCLUDED.digest
                            ELSE COALESCE(approvals.digest, EXCLUDED.digest) END
@@ -154,9 +156,30 @@ pub async fn upsert_review<'e>(
     .bind(state.as_str())
     .bind(at)
     .bind(digest)
+    .bind(commit_sha)
     .fetch_one(db)
     .await?;
     Ok(old.as_deref().and_then(State::parse))
+}
+
+/// Binds reviews given on `head_sha` whose content was unknown (the review of
+/// that commit had not finished) to the digest that review stored.
+pub async fn bind_reviews_of_commit<'e>(
+    db: impl PgExecutor<'e>,
+    cr_id: i64,
+    head_sha: &str,
+    digest: &str,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE approvals SET digest = $3
+         WHERE change_request_id = $1 AND source = 'review' AND commit_sha = $2 AND digest IS NULL",
+    )
+    .bind(cr_id)
+    .bind(head_sha)
+    .bind(digest)
+    .execute(db)
+    .await?
+    .rows_affected())
 }
 
 /// The stored state of a review row, if any.
@@ -327,11 +350,11 @@ mod tests {
     async fn reviews_upsert_by_id_and_report_the_previous_state() {
         let db = TestDb::migrated().await.unwrap();
         let id = cr(&db).await;
-        let before = upsert_review(&db.pool, id, "7", "dba1", State::Approved, t(1), None)
+        let before = upsert_review(&db.pool, id, "7", "dba1", State::Approved, t(1), None, None)
             .await
             .unwrap();
         assert_eq!(before, None);
-        let before = upsert_review(&db.pool, id, "7", "dba1", State::Dismissed, t(1), None)
+        let before = upsert_review(&db.pool, id, "7", "dba1", State::Dismissed, t(1), None, None)
             .await
             .unwrap();
         assert_eq!(before, Some(State::Approved));
@@ -365,7 +388,7 @@ mod tests {
         insert_comment(&db.pool, id, 55, "owner1", t(2), None, &recs)
             .await
             .unwrap();
-        upsert_review(&db.pool, id, "9:dismissed", "dba1", State::Dismissed, t(3), None)
+        upsert_review(&db.pool, id, "9:dismissed", "dba1", State::Dismissed, t(3), None, None)
             .await
             .unwrap();
         let rows = list(&db.pool, id).await.unwrap();
