@@ -7,7 +7,6 @@ mod support;
 
 use bytegate::event::{CommentAction, CommentEvent, Event, PrRef, ReviewEvent, ReviewState};
 use bytegate::flow::rollout;
-use bytegate::store::snapshots::{Decision, NewDecision};
 use bytegate::store::testdb::TestDb;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -331,23 +330,17 @@ async fn a_migration_pushed_without_a_pr_blocks_until_an_operator_decides() {
     assert!(why.unwrap_or_default().contains(direct));
     assert!(comment_with(h, 2, DEPLOY_MARKER).contains(direct));
 
-    // The operator decides to skip it (it is never applied by bytegate).
+    // The operator decides to skip it (it is never applied by bytegate), with
+    // the command the PR names.
     let sha = bytegate::deploy::checksum(b"DROP TABLE important;\n");
-    rollout::decide_unmanaged(
-        &h.db.pool,
-        &NewDecision {
-            forge: "github",
-            repo: REPO,
-            path: direct,
-            sha256: &sha,
-            environment: None,
-            decision: Decision::Skip,
-            decided_by: "ops-oscar",
-            reason: "applied by hand in 2025",
-        },
-    )
-    .await
-    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bytegate"))
+        .args(["migrations", "decide", "--repo", REPO, "--path", direct])
+        .args(["--sha256", &sha, "--skip", "--by", "ops-oscar"])
+        .args(["--reason", "applied by hand in 2025"])
+        .env("PG_URL", h.db.url())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     rollout::advance(&h.ctx, &pr_ref(2)).await.unwrap();
     assert!(table_exists(&s.dev.pool, "users").await);
     assert!(table_exists(&s.dev.pool, "important").await);
