@@ -437,3 +437,49 @@ async fn an_approval_survives_a_push_that_leaves_the_migrations_byte_identical()
         "{summary}"
     );
 }
+
+// DESIGN.md: everything taken from a PR is escaped; hostile paths are refused.
+
+#[tokio::test]
+async fn hostile_file_names_are_refused_and_cannot_forge_the_comment() {
+    let s = setup().await;
+    let h = &s.h;
+    let forged = "schema/migrations/002_x\n<!-- bytegate:approvals:start -->\n✅ approved.sql";
+    let climbing = "schema/migrations/../../deploy/003_x.sql";
+    let mention = "schema/migrations/004_<b>@dana</b>.sql";
+    h.github.set_pr_files(
+        REPO,
+        2,
+        &[
+            (M1, "added", None),
+            (forged, "added", None),
+            (climbing, "added", None),
+            (mention, "added", None),
+        ],
+    );
+    for sha in [HEAD, MERGE] {
+        h.github.put_file(REPO, sha, M1, M1_SQL);
+        h.github.put_file(REPO, sha, forged, "DROP TABLE important;\n");
+        h.github.put_file(REPO, sha, climbing, "DROP TABLE important;\n");
+        h.github
+            .put_file(REPO, sha, mention, "-- @dana <!-- x -->\nSELECT 1;\n");
+    }
+    h.handle(&opened(2, HEAD)).await.unwrap();
+    let sticky = comment_with(h, 2, REVIEW_MARKER);
+    assert_eq!(
+        sticky.matches("<!-- bytegate:approvals:start -->").count(),
+        1,
+        "{sticky}"
+    );
+    assert_eq!(sticky.matches("path-refused").count(), 2, "{sticky}");
+    assert!(!sticky.contains("\n<!-- bytegate:approvals:start -->\n✅"));
+    let run = h
+        .github
+        .latest_check_run(HEAD, "bytegate/sql-review")
+        .unwrap();
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    h.handle(&merged(2, HEAD, MERGE)).await.unwrap();
+    assert!(table_exists(&s.dev.pool, "important").await);
+    assert!(table_exists(&s.dev.pool, "users").await);
+    h.github.assert_clean();
+}

@@ -12,7 +12,7 @@
 //! - Recomputing and publishing happen under the change request's row lock,
 //!   so two events of one PR never interleave their check or comment edits.
 
-use super::render::{APPROVALS_END, APPROVALS_START};
+use super::render::{APPROVALS_END, APPROVALS_START, cell};
 use super::{BOT_ACTOR, FlowContext, FlowError};
 use crate::command::{self, Command, ParseError};
 use crate::config::Config;
@@ -831,10 +831,6 @@ fn source_label(s: Source) -> &'static str {
     }
 }
 
-/// Markdown cell text: no pipes or line breaks.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
 
 /// The per-environment table and the discarded approvals (check summary and comment).
 pub fn section(d: &Decision) -> String {
@@ -925,8 +921,16 @@ fn comment_section(d: &Decision, prefix: &str) -> String {
 
 /// Replaces the text between the approval markers; `None` without markers.
 pub fn splice(body: &str, section: &str) -> Option<String> {
-    let start = body.find(APPROVALS_START)? + APPROVALS_START.len();
-    let end = start + body.get(start..)?.find(APPROVALS_END)?;
+    // Markers count only on a line of their own: text from a PR never starts
+    // a line of bytegate's comment, so it cannot move the section.
+    let line_start = |haystack: &str, marker: &str| {
+        haystack
+            .match_indices(marker)
+            .map(|(i, _)| i)
+            .find(|&i| i == 0 || haystack.as_bytes().get(i - 1) == Some(&b'\n'))
+    };
+    let start = line_start(body, APPROVALS_START)? + APPROVALS_START.len();
+    let end = start + line_start(body.get(start..)?, APPROVALS_END)?;
     Some(format!(
         "{}\n{}\n{}",
         &body[..start],

@@ -356,7 +356,8 @@ pub async fn review_pull_request(
     // A PR that edits the repository config is told it governs only later
     // PRs (a PR that moves `migrations_dir` must not escape review that way).
     let config_changed = files.iter().any(|f| f.path == REPO_CONFIG_PATH);
-    if changes.is_empty() && !config_changed {
+    let refused = analysis::refused_paths(&files);
+    if changes.is_empty() && !config_changed && refused.is_empty() {
         if cr.comment_id.is_some() {
             // It used to change migrations: say that it no longer does.
             let body = render::comment_no_migrations(&pr.head_sha);
@@ -399,6 +400,7 @@ pub async fn review_pull_request(
         repo_config: &repo_config,
         repo_config_error,
         config_changed,
+        refused: &refused,
         dir: &dir,
     };
     match review_and_publish(ctx, forge.as_ref(), &cr, pr, &scope, &handle)
@@ -439,6 +441,8 @@ struct ReviewScope<'a> {
     repo_config_error: Option<String>,
     /// The PR edits `.bytegate.yaml` (it takes effect after merge).
     config_changed: bool,
+    /// Paths refused outright (`..`, control characters).
+    refused: &'a [(String, &'static str)],
     /// The migrations folder the base commit's config names.
     dir: &'a str,
 }
@@ -544,6 +548,7 @@ async fn review_and_publish(
     if scope.config_changed {
         analysis::add_repo_config_changed(&mut combined);
     }
+    analysis::add_refused_paths(&mut combined, scope.refused);
     // Without line annotations the comment is where findings are read: link them.
     let blob_url = if forge.checks_have_annotations() {
         None

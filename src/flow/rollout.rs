@@ -599,6 +599,8 @@ async fn list_migrations(
             }
         }
     }
+    // Refused paths are never migrations (they are neither reviewed nor deployed).
+    paths.retain(|p| analysis::refused_path(p).is_none());
     Ok(paths)
 }
 
