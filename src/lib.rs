@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod policy;
 pub mod review;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod webhook;

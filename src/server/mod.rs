@@ -1,40 +1,18 @@
-//! The HTTP server: router, shared state, health endpoint, graceful shutdown.
+//! The HTTP server: router, health endpoint, graceful shutdown. The state
+//! handlers share is [`crate::state::AppState`].
 
-use crate::config::Config;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use sqlx::PgPool;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// Meta database.
-    pub db: PgPool,
-    /// Loaded configuration.
-    pub config: Arc<Config>,
-    /// Wakes an idle worker when a job is queued.
-    pub wake: Arc<tokio::sync::Notify>,
-}
-
-impl AppState {
-    /// State over a pool and a config.
-    pub fn new(db: PgPool, config: Arc<Config>) -> Self {
-        AppState {
-            db,
-            config,
-            wake: Arc::new(tokio::sync::Notify::new()),
-        }
-    }
-}
+pub use crate::state::AppState;
 
 /// The application's routes.
 pub fn router(state: AppState) -> Router {

@@ -5,7 +5,7 @@ pub mod github;
 pub mod gitlab;
 pub mod signature;
 
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::deliveries::{self, NewDelivery, Recorded};
 use crate::store::jobs::{Enqueued, NewJob};
 use axum::Json;

@@ -11,6 +11,7 @@ mod adapter;
 mod lexical;
 mod recognize;
 mod scan;
+mod span;
 mod split;
 mod tokens;
 

@@ -13,7 +13,7 @@
 //! as an error; splitting resumes after it.
 
 use super::scan;
-use crate::review::finding::{Position, Span};
+use crate::review::finding::Span;
 use crate::review::model::{Comment, Dialect, ParseError};
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
 use sqlparser::keywords::Keyword;
@@ -127,27 +127,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Converts a sqlparser location to a model position (saturating).
-pub(crate) fn position(loc: Location) -> Position {
-    Position {
-        line: u32::try_from(loc.line).unwrap_or(u32::MAX),
-        column: u32::try_from(loc.column).unwrap_or(u32::MAX),
-    }
-}
-
-/// A model span from a sqlparser span (whose end is exclusive); `None` when empty.
-pub(crate) fn span_of(s: sqlparser::tokenizer::Span) -> Option<Span> {
-    if s.start.line == 0 || s.end.line == 0 {
-        return None;
-    }
-    Some(Span {
-        start: position(s.start),
-        end: position(Location::new(
-            s.end.line,
-            s.end.column.saturating_sub(1).max(1),
-        )),
-    })
-}
+pub(crate) use super::span::{position, span_of};
 
 fn shift(loc: Location, base: Location) -> Location {
     if loc.line == 0 {
@@ -649,6 +629,7 @@ fn split_custom(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::review::finding::Position;
 
     fn texts(text: &str) -> Vec<String> {
         split(text, Dialect::Postgres)

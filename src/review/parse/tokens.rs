@@ -1,7 +1,7 @@
 //! A cursor over a statement's significant tokens (whitespace and comments
 //! skipped), shared by the recognizers and the lexical fallback.
 
-use super::split::span_of;
+use super::span::span_of;
 use crate::review::model::{Ident, ObjectName};
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
