@@ -11,6 +11,7 @@ pub mod nodelay;
 pub mod reviews;
 pub mod rollouts;
 pub mod snapshots;
+#[cfg(any(test, feature = "test-support"))]
 pub mod testdb;
 
 use sqlx::PgPool;
