@@ -127,9 +127,25 @@ impl Scenario {
         action: CommentAction,
         minute: u32,
     ) {
+        self.comment_event_by(user, user, id, body, action, minute)
+            .await;
+    }
+
+    /// Like [`Scenario::comment_event`], caused by `sender` (an editor or
+    /// deleter who may not be the author).
+    async fn comment_event_by(
+        &self,
+        sender: &str,
+        user: &str,
+        id: u64,
+        body: &str,
+        action: CommentAction,
+        minute: u32,
+    ) {
         let event = Event::Comment(CommentEvent {
             pr: self.pr.clone(),
             author: user.to_string(),
+            sender: sender.to_string(),
             body: body.to_string(),
             comment_id: id,
             action,

@@ -164,6 +164,7 @@ roles:
             config: Arc::new(config),
             forges: ForgeSet::new().with(Arc::new(forge)),
             external_url: Some("https://bytegate.example.com".to_string()),
+            guard: Default::default(),
         };
         fake.add_member(PROJECT, "root", 40);
         Gl { fake, db, ctx }

@@ -142,6 +142,7 @@ async fn approve(h: &Harness, user: &str, env: &str) {
     let event = Event::Comment(CommentEvent {
         pr: pr_ref(),
         author: user.to_string(),
+        sender: user.to_string(),
         body,
         comment_id: id,
         action: CommentAction::Created,
@@ -504,6 +505,7 @@ async fn a_failed_stage_is_retried_with_a_deploy_comment() {
     let event = Event::Comment(CommentEvent {
         pr: pr_ref(),
         author: "dana".to_string(),
+        sender: "dana".to_string(),
         body: body.to_string(),
         comment_id: id,
         action: CommentAction::Created,

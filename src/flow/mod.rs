@@ -17,6 +17,7 @@
 
 pub mod analysis;
 pub mod approvals;
+pub mod guard;
 pub mod render;
 pub mod repo_config;
 pub mod rollout;
@@ -53,6 +54,8 @@ pub struct FlowContext {
     pub forges: ForgeSet,
     /// bytegate's public URL (`BB_EXTERNAL_URL`), linked from checks.
     pub external_url: Option<String>,
+    /// Role/permission cache and per-user command limits (bounded forge cost).
+    pub guard: guard::CommandGuard,
 }
 
 impl FlowContext {
@@ -68,6 +71,7 @@ impl FlowContext {
             config,
             forges,
             external_url,
+            guard: guard::CommandGuard::default(),
         })
     }
 }
@@ -715,6 +719,9 @@ async fn publish_comment(
         ),
     };
     change_requests::set_comment(&mut tx, cr.id, &id.to_string(), &pr.head_sha).await?;
+    tx.commit().await?;
+    // Audited after the commit, never inside the transaction that waited on
+    // the forge: the audit chain's lock is held only by short transactions.
     let action = match outcome {
         CommentOutcome::Created => Some(AuditAction::CommentCreated),
         CommentOutcome::Updated => Some(AuditAction::CommentUpdated),
@@ -722,7 +729,7 @@ async fn publish_comment(
     };
     if let Some(action) = action {
         audit::append(
-            &mut *tx,
+            &ctx.db,
             &entry(
                 pr,
                 action,
@@ -731,6 +738,5 @@ async fn publish_comment(
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(outcome)
 }

@@ -265,6 +265,34 @@ pub async fn set_check_state<'e>(
     Ok(())
 }
 
+/// Stores a new approval decision (before it is published) and returns its
+/// number: decisions of one change request are numbered in commit order.
+pub async fn record_decision<'e>(
+    db: impl PgExecutor<'e>,
+    cr_id: i64,
+    decision: &Value,
+) -> Result<i64, StoreError> {
+    let (seq,): (i64,) = sqlx::query_as(
+        "UPDATE change_requests SET approval_decision = $2, approval_seq = approval_seq + 1,
+             updated_at = now()
+         WHERE id = $1 RETURNING approval_seq",
+    )
+    .bind(cr_id)
+    .bind(decision)
+    .fetch_one(db)
+    .await?;
+    Ok(seq)
+}
+
+/// The number of the newest recorded decision ([`record_decision`]).
+pub async fn decision_seq<'e>(db: impl PgExecutor<'e>, cr_id: i64) -> Result<i64, StoreError> {
+    let (seq,): (i64,) = sqlx::query_as("SELECT approval_seq FROM change_requests WHERE id = $1")
+        .bind(cr_id)
+        .fetch_one(db)
+        .await?;
+    Ok(seq)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

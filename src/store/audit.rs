@@ -56,11 +56,17 @@ pub enum AuditAction {
     DeployRefused,
     /// Someone asked for a stage to deploy (`/bytebase deploy ENV`).
     DeployRequested,
+    /// Someone edited another person's comment (commands count only as their
+    /// writer): nothing changed. The actor is the editor.
+    EditByOtherRefused,
+    /// A user's command comments on one PR went over the per-window limit:
+    /// their commands were not run.
+    CommandLimited,
 }
 
 impl AuditAction {
     /// Every action, for parsing and listings.
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 23] = [
         AuditAction::ReviewStarted,
         AuditAction::ReviewCompleted,
         AuditAction::ReviewFailed,
@@ -82,6 +88,8 @@ impl AuditAction {
         AuditAction::DeployApplied,
         AuditAction::DeployRefused,
         AuditAction::DeployRequested,
+        AuditAction::EditByOtherRefused,
+        AuditAction::CommandLimited,
     ];
 
     /// The stored name.
@@ -105,6 +113,8 @@ impl AuditAction {
             AuditAction::DeployApplied => "deploy.applied",
             AuditAction::DeployRefused => "deploy.refused",
             AuditAction::DeployRequested => "deploy.requested",
+            AuditAction::EditByOtherRefused => "command.edit_by_other_refused",
+            AuditAction::CommandLimited => "command.limited",
             AuditAction::ApprovalGranted => "approval.granted",
             AuditAction::ApprovalRevoked => "approval.revoked",
             AuditAction::ApprovalRefused => "approval.refused",

@@ -247,6 +247,8 @@ struct Comment {
 struct CommentBody {
     issue: Issue,
     comment: Comment,
+    /// Who caused the event: for `edited`, the editor, who may not be the author.
+    sender: User,
 }
 
 fn comment(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
@@ -268,6 +270,7 @@ fn comment(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
             number: env.body.issue.number,
         },
         author: c.user.login.clone(),
+        sender: env.body.sender.login.clone(),
         body: c.body.clone().unwrap_or_default(),
         comment_id: c.id,
         action,
@@ -412,6 +415,34 @@ mod tests {
         };
         assert_eq!(c.body, "trigger abc");
         assert_eq!(c.action, CommentAction::Created);
+        assert_eq!(c.sender, "Codertocat");
+        assert!(c.written_by_author());
+    }
+
+    #[test]
+    fn an_edit_by_someone_else_names_the_editor_as_sender() {
+        // The upstream `edited` example is on an issue: make it a PR's, and
+        // let someone other than the author edit it.
+        let mut p = payload!("issue_comment.edited.json");
+        p["issue"]["pull_request"] = serde_json::json!({"url": "https://example.com"});
+        let Some(Event::Comment(c)) = parse("issue_comment", &p).unwrap().event else {
+            panic!("not a comment")
+        };
+        assert_eq!(
+            (c.author.as_str(), c.sender.as_str()),
+            ("Codertocat", "Codertocat")
+        );
+        assert_eq!(c.action, CommentAction::Edited);
+        assert!(c.written_by_author());
+        p["sender"]["login"] = "mallory".into();
+        let Some(Event::Comment(c)) = parse("issue_comment", &p).unwrap().event else {
+            panic!("not a comment")
+        };
+        assert_eq!(
+            (c.author.as_str(), c.sender.as_str()),
+            ("Codertocat", "mallory")
+        );
+        assert!(!c.written_by_author());
     }
 
     #[test]
