@@ -598,7 +598,10 @@ async fn deploy_by_a_user_without_standing_is_refused_and_deploys_nothing() {
         .await
         .unwrap();
     approve(h, "dana", "staging").await;
-    assert_eq!(stage_states(h).await[1], ("staging".into(), "failed".into()));
+    assert_eq!(
+        stage_states(h).await[1],
+        ("staging".into(), "failed".into())
+    );
     blocker.rollback().await.unwrap();
 
     // No role, no write permission: refused, audited, nothing deployed.
@@ -606,9 +609,14 @@ async fn deploy_by_a_user_without_standing_is_refused_and_deploys_nothing() {
     command(h, "rando", "/bytebase deploy staging").await;
     assert_eq!(
         replies_with(h, "@rando"),
-        ["@rando\n\n- ❌ `/bytebase deploy staging`: `deploy` needs the standing that approving needs: you hold no role that counts for `staging`. Approvals count from holding the role `dba`.\n"]
+        [
+            "@rando\n\n- ❌ `/bytebase deploy staging`: `deploy` needs the standing that approving needs: you hold no role that counts for `staging`. Approvals count from holding the role `dba`.\n"
+        ]
     );
-    assert!(!email_column_exists(&s.stg.pool).await, "staging not deployed");
+    assert!(
+        !email_column_exists(&s.stg.pool).await,
+        "staging not deployed"
+    );
     assert_eq!(stage_states(h).await[1].1, "failed");
     let refused: Vec<(String, Option<String>, String)> = sqlx::query_as(
         "SELECT actor, environment, detail->>'command' FROM audit_log WHERE action = 'approval.refused'",
@@ -618,7 +626,11 @@ async fn deploy_by_a_user_without_standing_is_refused_and_deploys_nothing() {
     .unwrap();
     assert_eq!(
         refused,
-        [("rando".to_string(), Some("staging".to_string()), "deploy".to_string())]
+        [(
+            "rando".to_string(),
+            Some("staging".to_string()),
+            "deploy".to_string()
+        )]
     );
     let requested: Vec<(String,)> =
         sqlx::query_as("SELECT actor FROM audit_log WHERE action = 'deploy.requested'")
