@@ -419,11 +419,21 @@ mod tests {
         assert!(c.written_by_author());
     }
 
+    /// A verbatim upstream example copied under tests/fixtures (always present).
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/tests/fixtures/github/upstream/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
     #[test]
     fn an_edit_by_someone_else_names_the_editor_as_sender() {
         // The upstream `edited` example is on an issue: make it a PR's, and
         // let someone other than the author edit it.
-        let mut p = payload!("issue_comment.edited.json");
+        let mut p = fixture("issue_comment.edited.json");
         p["issue"]["pull_request"] = serde_json::json!({"url": "https://example.com"});
         let Some(Event::Comment(c)) = parse("issue_comment", &p).unwrap().event else {
             panic!("not a comment")

@@ -407,7 +407,13 @@ mod tests {
 
     #[test]
     fn a_note_edited_by_someone_else_has_no_author_to_credit() {
-        let mut p = payload!("note.merge_request.json");
+        // The docs' example, copied verbatim under tests/fixtures (always present).
+        let path = format!(
+            "{}/tests/fixtures/gitlab/upstream/note.merge_request.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut p: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
         p["object_attributes"]["action"] = "update".into();
         let Some(Event::Comment(c)) = parse("Note Hook", &p).unwrap().event else {
             panic!("not a comment")
