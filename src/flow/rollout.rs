@@ -173,7 +173,9 @@ pub async fn window_ticker(
 
 /// `/bytebase deploy ENV` on a merged PR: starts the waiting stage of `environment`
 /// when its turn has come and its policy holds (a failed stage is tried again).
-/// Returns the reply for the thread.
+/// Returns the reply for the thread. The caller has checked that `actor` has
+/// the standing approving `environment` needs (`policy::may_act`, asked by the
+/// comment flow before it gets here).
 pub async fn deploy_command(
     ctx: &FlowContext,
     pr: &PrRef,
