@@ -190,8 +190,16 @@ pub enum CommentAction {
 pub struct CommentEvent {
     /// Which PR.
     pub pr: PrRef,
-    /// Author login.
+    /// Login of the comment's author (who wrote it). Empty when the forge
+    /// did not say and it differs from `sender` (a GitLab note edited by
+    /// someone else names its author only by id).
     pub author: String,
+    /// Login of who caused this event (GitHub `sender`, GitLab `user`): the
+    /// editor of an edited comment. Forges let maintainers edit other
+    /// people's comments, so this is not always the author. Empty in events
+    /// queued before the field existed.
+    #[serde(default)]
+    pub sender: String,
     /// Full text.
     pub body: String,
     /// Forge id of the comment.
@@ -200,6 +208,23 @@ pub struct CommentEvent {
     pub action: CommentAction,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+impl CommentEvent {
+    /// Whether the comment's text is its author's own words, so its commands
+    /// may count as the author's: a created comment is (its creator is its
+    /// author), an edited one only when the author edited it. Deletion says
+    /// nothing new, so it is always the author's (it only withdraws).
+    pub fn written_by_author(&self) -> bool {
+        match self.action {
+            CommentAction::Deleted => true,
+            // Events queued before `sender` existed: a creation is the author's.
+            CommentAction::Created if self.sender.is_empty() => !self.author.is_empty(),
+            CommentAction::Created | CommentAction::Edited => {
+                !self.author.is_empty() && self.sender.eq_ignore_ascii_case(&self.author)
+            }
+        }
+    }
 }
 
 /// A user asked to re-run a check (GitHub `check_run`/`check_suite` rerequested).

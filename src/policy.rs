@@ -103,9 +103,9 @@ impl fmt::Display for DiscardReason {
                 "stale: given before the migrations changed at {}",
                 changed_at.format("%Y-%m-%d %H:%M UTC")
             ),
-            DiscardReason::StaleContent => f.write_str(
-                "stale: given for other migration content than the current head's",
-            ),
+            DiscardReason::StaleContent => {
+                f.write_str("stale: given for other migration content than the current head's")
+            }
             DiscardReason::Author => f.write_str("the pull request's author cannot approve it"),
             DiscardReason::NoRole => f.write_str("holds no role that counts here"),
             DiscardReason::Revoked => f.write_str("revoked"),
@@ -254,6 +254,59 @@ pub fn roles_of(
         })
         .map(|(name, _)| name.clone())
         .collect()
+}
+
+/// What a user asks to do for an environment through a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// Approve (`/bytebase approve`).
+    Approve,
+    /// Start or retry a stage of the rollout (`/bytebase deploy`, `rollback`).
+    Deploy,
+}
+
+/// Why a user may act for an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// The user holds a configured role.
+    Role,
+    /// The user has write permission and the environment lets that count.
+    WritePermission,
+}
+
+/// Why a user may not act for an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoStanding {
+    /// The PR's author never approves their own change.
+    Author,
+    /// No role, and write permission does not count here (or is absent).
+    NoRole,
+}
+
+/// The one rule for "may `user` act for `env`": approving and deploying need
+/// the same standing (rule 4: a role, or write permission where the
+/// environment allows it). The author may never approve (rule 2); the author
+/// may deploy with that standing, since a stage still runs only when others'
+/// approvals satisfy its policy. `roles` are the user's resolved roles,
+/// `has_write` whether they have write permission on the repository.
+pub fn may_act(
+    act: Act,
+    env: &Environment,
+    author: &str,
+    user: &str,
+    roles: &BTreeSet<String>,
+    has_write: bool,
+) -> Result<Standing, NoStanding> {
+    if act == Act::Approve && user.eq_ignore_ascii_case(author) {
+        return Err(NoStanding::Author);
+    }
+    if !roles.is_empty() {
+        Ok(Standing::Role)
+    } else if env.allow_write_permission && has_write {
+        Ok(Standing::WritePermission)
+    } else {
+        Err(NoStanding::NoRole)
+    }
 }
 
 /// Decides every environment.
@@ -433,6 +486,42 @@ mod tests {
             source: Source::Review(u64::from(minute)),
             digest: None,
         }
+    }
+
+    #[test]
+    fn approving_and_deploying_need_the_same_standing_and_only_approving_excludes_the_author() {
+        let dba = BTreeSet::from(["dba".to_string()]);
+        let none = BTreeSet::new();
+        let mut staging = env("staging", 1, &["dba"]);
+        for act in [Act::Approve, Act::Deploy] {
+            assert_eq!(
+                may_act(act, &staging, "alice", "dba1", &dba, false),
+                Ok(Standing::Role)
+            );
+            assert_eq!(
+                may_act(act, &staging, "alice", "rando", &none, true),
+                Err(NoStanding::NoRole)
+            );
+        }
+        staging.allow_write_permission = true;
+        for act in [Act::Approve, Act::Deploy] {
+            assert_eq!(
+                may_act(act, &staging, "alice", "writer", &none, true),
+                Ok(Standing::WritePermission)
+            );
+        }
+        assert_eq!(
+            may_act(Act::Approve, &staging, "Alice", "alice", &dba, false),
+            Err(NoStanding::Author)
+        );
+        assert_eq!(
+            may_act(Act::Deploy, &staging, "Alice", "alice", &dba, false),
+            Ok(Standing::Role)
+        );
+        assert_eq!(
+            may_act(Act::Deploy, &staging, "Alice", "alice", &none, false),
+            Err(NoStanding::NoRole)
+        );
     }
 
     fn approve(user: &str, minute: u32) -> Record {

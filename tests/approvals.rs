@@ -143,9 +143,25 @@ impl Scenario {
         action: CommentAction,
         minute: u32,
     ) {
+        self.comment_event_by(user, user, id, body, action, minute)
+            .await;
+    }
+
+    /// Like [`Scenario::comment_event`], caused by `sender` (an editor or
+    /// deleter who may not be the author).
+    async fn comment_event_by(
+        &self,
+        sender: &str,
+        user: &str,
+        id: u64,
+        body: &str,
+        action: CommentAction,
+        minute: u32,
+    ) {
         let event = Event::Comment(CommentEvent {
             pr: self.pr.clone(),
             author: user.to_string(),
+            sender: sender.to_string(),
             body: body.to_string(),
             comment_id: id,
             action,
@@ -818,4 +834,313 @@ async fn an_edit_that_keeps_the_commands_changes_nothing() {
 
 fn at_time(minute: u32) -> chrono::DateTime<chrono::Utc> {
     at(minute).parse().unwrap()
+}
+
+/// The seed's policies with `alice-dba` as a DBA.
+fn policies_with_alice() -> String {
+    SEED_POLICIES.replace("users: [dba1, dba2]", "users: [dba1, dba2, alice-dba]")
+}
+
+/// Audit rows of one action: `(actor, detail)`.
+async fn audited(s: &Scenario, action: &str) -> Vec<(String, serde_json::Value)> {
+    sqlx::query_as("SELECT actor, detail FROM audit_log WHERE action = $1 ORDER BY id")
+        .bind(action)
+        .fetch_all(&s.h.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn editing_someone_elses_comment_into_an_approval_forges_nothing() {
+    let mut s = Scenario::open_with(&policies_with_alice()).await;
+    let id = s.comment("alice-dba", "LGTM", 1).await;
+    let before = s.check(SHA_A);
+    // mallory (write access) edits alice-dba's comment: GitHub's `sender` is mallory.
+    s.comment_event_by(
+        "mallory",
+        "alice-dba",
+        id,
+        "/bytebase approve staging",
+        CommentAction::Edited,
+        2,
+    )
+    .await;
+    assert_eq!(
+        s.reply(),
+        "@mallory edited @alice-dba's comment; commands count only as the person who wrote them, so nothing changed.\n"
+    );
+    assert_eq!(s.h.count("approvals").await, 0, "no approval recorded");
+    let after = s.check(SHA_A);
+    assert_eq!(after, before, "the approval check is unchanged");
+    assert_eq!(
+        s.row(SHA_A, "staging"),
+        "| staging | ⏳ waiting | 1 | 0 | dba |"
+    );
+    let refused = audited(&s, "command.edit_by_other_refused").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "mallory");
+    assert_eq!(refused[0].1["author"], "alice-dba");
+    assert_eq!(refused[0].1["comment_id"], id);
+    assert!(
+        !s.audit()
+            .await
+            .iter()
+            .any(|(_, a, _)| a == "approval.granted"),
+        "nothing granted"
+    );
+    s.finish();
+}
+
+#[tokio::test]
+async fn an_edit_by_someone_else_keeps_the_authors_approval_and_a_deletion_by_anyone_withdraws() {
+    let mut s = Scenario::open().await;
+    let id = s.comment("dba1", "/bytebase approve staging", 1).await;
+    s.reply();
+    assert!(satisfied(&s.row(SHA_A, "staging")));
+    // mallory edits dba1's approval away: it stays exactly as it was.
+    s.comment_event_by(
+        "mallory",
+        "dba1",
+        id,
+        "Wait, not yet.",
+        CommentAction::Edited,
+        2,
+    )
+    .await;
+    assert_eq!(
+        s.reply(),
+        "@mallory edited @dba1's comment; commands count only as the person who wrote them, so nothing changed.\n"
+    );
+    let rows: Vec<(
+        String,
+        Option<String>,
+        String,
+        chrono::DateTime<chrono::Utc>,
+    )> = sqlx::query_as("SELECT user_login, environment, state, at FROM approvals")
+        .fetch_all(&s.h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        [(
+            "dba1".to_string(),
+            Some("staging".to_string()),
+            "approved".to_string(),
+            at_time(1)
+        )]
+    );
+    assert!(satisfied(&s.row(SHA_A, "staging")));
+    assert_eq!(audited(&s, "command.edit_by_other_refused").await.len(), 1);
+    // A deletion withdraws what its author said, whoever deleted it.
+    s.comment_event_by(
+        "mallory",
+        "dba1",
+        id,
+        "Wait, not yet.",
+        CommentAction::Deleted,
+        3,
+    )
+    .await;
+    assert_eq!(s.h.count("approvals").await, 0);
+    assert!(!satisfied(&s.row(SHA_A, "staging")));
+    assert!(s.audit().await.contains(&(
+        "dba1".into(),
+        "approval.revoked".into(),
+        Some("staging".into())
+    )));
+    s.finish();
+}
+
+#[tokio::test]
+async fn the_author_editing_her_own_comment_into_an_approval_counts() {
+    let mut s = Scenario::open_with(&policies_with_alice()).await;
+    let id = s.comment("alice-dba", "LGTM", 1).await;
+    s.comment_event_by(
+        "alice-dba",
+        "alice-dba",
+        id,
+        "/bytebase approve staging",
+        CommentAction::Edited,
+        2,
+    )
+    .await;
+    assert_eq!(
+        s.reply(),
+        "@alice-dba\n\n- ✅ `/bytebase approve staging`: approval recorded for staging. Now: staging: 1/1 ✓.\n"
+    );
+    assert!(satisfied(&s.row(SHA_A, "staging")));
+    assert!(
+        audited(&s, "command.edit_by_other_refused")
+            .await
+            .is_empty()
+    );
+    s.finish();
+}
+
+#[tokio::test]
+async fn a_flood_of_commands_costs_bounded_lookups_and_is_answered_once() {
+    use bytegate::flow::guard::{COMMAND_WINDOW, COMMANDS_PER_WINDOW, CommandGuard, ManualClock};
+    // Write permission counts for staging: every refusal needs a permission lookup.
+    let policies = SEED_POLICIES.replace(
+        "  - name: staging\n    approvals: 1\n    roles: [dba]\n",
+        "  - name: staging\n    approvals: 1\n    roles: [dba]\n    allow_write_permission: true\n",
+    );
+    let mut s = Scenario::open_with(&policies).await;
+    let clock = std::sync::Arc::new(ManualClock::default());
+    s.h.ctx.guard = CommandGuard::new(clock.clone());
+    s.h.github.set_permission(REPO, "rando", "read");
+    let lookups = |s: &Scenario| {
+        (
+            s.h.github
+                .requests_of("repos/get-collaborator-permission-level")
+                .len(),
+            s.h.github
+                .requests_of("teams/get-membership-for-user-in-org")
+                .len(),
+        )
+    };
+    let before = lookups(&s);
+    for i in 0..50 {
+        s.comment("rando", "/bytebase deploy staging", 1 + i % 50)
+            .await;
+    }
+    let after = lookups(&s);
+    assert_eq!(
+        after.0 - before.0,
+        1,
+        "one permission lookup, then the cache"
+    );
+    assert!(after.1 - before.1 <= 1, "at most one team lookup");
+    let replies = s.replies();
+    assert_eq!(replies.len(), COMMANDS_PER_WINDOW + 1, "{replies:#?}");
+    for r in &replies[..COMMANDS_PER_WINDOW] {
+        assert_eq!(
+            r,
+            "@rando\n\n- ❌ `/bytebase deploy staging`: `deploy` needs the standing that approving needs: you hold no role that counts for `staging`. Approvals count from holding the role `dba` (or with write permission, for `staging`).\n"
+        );
+    }
+    assert_eq!(
+        replies[COMMANDS_PER_WINDOW],
+        "@rando\n\nYou sent more than 10 comments with commands on this pull request within 10 minutes; these commands were not run. Commands in comments are read again after that.\n"
+    );
+    s.read = replies.len();
+    assert_eq!(audited(&s, "command.limited").await.len(), 40);
+    assert_eq!(audited(&s, "approval.refused").await.len(), 10);
+
+    // Time passes (the window and the cache): commands are read, and looked up, again.
+    clock.advance(COMMAND_WINDOW);
+    s.comment("rando", "/bytebase deploy staging", 59).await;
+    assert!(s.reply().contains("`deploy` needs the standing"));
+    assert_eq!(lookups(&s).0 - before.0, 2);
+    s.finish();
+}
+
+#[tokio::test]
+async fn plan_reruns_are_limited_per_user() {
+    use bytegate::flow::guard::PLANS_PER_WINDOW;
+    let mut s = Scenario::open().await;
+    s.h.github.set_pull(
+        REPO,
+        PR,
+        support::fake_github::Pull {
+            head_sha: SHA_A.to_string(),
+            base_sha: support::base_sha(),
+            head_repo: REPO.to_string(),
+        },
+    );
+    for i in 0..PLANS_PER_WINDOW {
+        s.comment("rando", "/bytebase plan", 1 + i as u32).await;
+        assert!(s.reply().contains("re-ran the review"));
+    }
+    let reviews = s.h.count("review_results").await;
+    s.comment("rando", "/bytebase plan", 9).await;
+    assert_eq!(
+        s.reply(),
+        "@rando\n\n- ❌ `/bytebase plan`: `plan` re-runs the whole review; you asked for it more than 3 times on this pull request within 10 minutes. Try again later.\n"
+    );
+    assert_eq!(s.h.count("review_results").await, reviews, "no review ran");
+    s.finish();
+}
+
+#[tokio::test]
+async fn a_stalled_forge_call_while_publishing_does_not_hold_up_audit_appends() {
+    use bytegate::store::audit::{self, AuditAction, AuditEntry};
+    let s = Scenario::open().await;
+    // The next comment listing (publishing the approval section) hangs.
+    let mut stall = s.h.github.stall_next("issues/list-comments");
+    let id =
+        s.h.github
+            .add_review_at(REPO, PR, "dba1", "APPROVED", SHA_A, &at(1));
+    let event = Event::Review(ReviewEvent {
+        pr: s.pr.clone(),
+        reviewer: "dba1".to_string(),
+        state: ReviewState::Approved,
+        review_id: id,
+        commit_sha: Some(SHA_A.to_string()),
+        at: at_time(1),
+    });
+    let ctx = s.h.ctx.clone();
+    let publishing = tokio::spawn(async move { bytegate::flow::handle_event(&ctx, &event).await });
+    stall.entered().await;
+
+    // Another task appends to the audit trail while that forge call hangs.
+    let pool = s.h.db.pool.clone();
+    let append = tokio::spawn(async move {
+        let entry = AuditEntry {
+            actor: "someone-else",
+            action: AuditAction::DeliveryAccepted,
+            forge: None,
+            repo: None,
+            number: None,
+            environment: None,
+            detail: serde_json::json!({}),
+        };
+        audit::append(&pool, &entry).await
+    });
+    // The append either finishes, or is seen waiting for the chain lock.
+    let waiting_for_chain_lock = async {
+        loop {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            )
+            .fetch_one(&s.h.db.pool)
+            .await
+            .unwrap();
+            if n > 0 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let appended = tokio::select! {
+        r = append => r.unwrap().unwrap(),
+        () = waiting_for_chain_lock => {
+            stall.release();
+            panic!("an audit append waits for the chain lock while a forge call is stalled")
+        }
+    };
+    stall.release();
+    publishing.await.unwrap().unwrap();
+
+    // The stalled publish completed afterwards, with its decision audited.
+    assert!(satisfied(&s.row(SHA_A, "staging")));
+    assert!(
+        s.sticky().contains("| staging | ✅ approved |"),
+        "{}",
+        s.sticky()
+    );
+    let (decided,): (i64,) = sqlx::query_as(
+        "SELECT id FROM audit_log WHERE action = 'approval.decided' AND environment = 'staging'
+         ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&s.h.db.pool)
+    .await
+    .unwrap();
+    assert!(
+        decided < appended,
+        "the decision was audited before the forge was told"
+    );
+    let chain = audit::verify_chain(&s.h.db.pool).await.unwrap();
+    assert_eq!(chain.broken, None);
+    s.finish();
 }

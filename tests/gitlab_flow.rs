@@ -164,6 +164,7 @@ roles:
             config: Arc::new(config),
             forges: ForgeSet::new().with(Arc::new(forge)),
             external_url: Some("https://bytegate.example.com".to_string()),
+            guard: Default::default(),
         };
         fake.add_member(PROJECT, "root", 40);
         Gl { fake, db, ctx }
@@ -585,10 +586,83 @@ async fn a_drop_pushed_into_an_approved_file_makes_the_approval_stale() {
         .collect();
     assert_eq!(deploy.len(), 1);
     assert!(
-        deploy[0].body.contains("waiting for approvals for `staging`"),
+        deploy[0]
+            .body
+            .contains("waiting for approvals for `staging`"),
         "{}",
         deploy[0].body
     );
     drop(gl.db);
+    gl.fake.assert_clean();
+}
+
+/// `editor` (GitLab user id `editor_id`) edits note `id`, whose author has
+/// GitLab user id `author_id` (the docs' example user has id 1).
+fn note_edited_by(editor: &str, editor_id: u64, author_id: u64, text: &str, id: u64) -> Event {
+    let mut p = payload("note.merge_request", "", "2026-01-01 10:25:00 UTC");
+    p["user"]["username"] = editor.into();
+    p["user"]["id"] = editor_id.into();
+    p["object_attributes"]["author_id"] = author_id.into();
+    p["object_attributes"]["action"] = "update".into();
+    p["object_attributes"]["note"] = text.into();
+    p["object_attributes"]["id"] = id.into();
+    parse("Note Hook", &p)
+}
+
+#[tokio::test]
+async fn a_note_edited_by_someone_else_changes_nothing() {
+    let gl = Gl::start(ONE_STAGE).await;
+    gl.fake.set_approvals_api(ApprovalsApi::Forbidden);
+    gl.mr_at(HEAD1, M1_OK);
+    gl.handle(&opened(HEAD1)).await;
+    // dana (user id 1) approves with a note and writes another one.
+    gl.handle(&note(
+        "dana",
+        "/bytebase approve",
+        9002,
+        "2026-01-01 10:20:00 UTC",
+    ))
+    .await;
+    assert_eq!(gl.status(HEAD1, APPROVAL), "success");
+    gl.handle(&note("dana", "LGTM", 9003, "2026-01-01 10:21:00 UTC"))
+        .await;
+    let answered = gl.bot_notes().len();
+
+    // mallory (user id 66, a maintainer) edits dana's approval away: it stays.
+    gl.handle(&note_edited_by("mallory", 66, 1, "Not yet.", 9002))
+        .await;
+    assert_eq!(gl.status(HEAD1, APPROVAL), "success");
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT user_login, state FROM approvals WHERE source = 'comment'")
+            .fetch_all(&gl.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, [("dana".to_string(), "approved".to_string())]);
+    // ... and edits dana's other note into an approval: nothing is credited.
+    gl.handle(&note_edited_by(
+        "mallory",
+        66,
+        1,
+        "/bytebase revoke\n/bytebase approve",
+        9003,
+    ))
+    .await;
+    let notes = gl.bot_notes();
+    let replies: Vec<&str> = notes[answered..].iter().map(|n| n.body.as_str()).collect();
+    assert_eq!(
+        replies,
+        [
+            "@mallory edited @dana's comment; commands count only as the person who wrote them, so nothing changed.\n",
+            "@mallory edited a comment written by someone else; commands count only as the person who wrote them, so nothing changed.\n",
+        ]
+    );
+    let (refused,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM audit_log WHERE action = 'command.edit_by_other_refused' AND actor = 'mallory'",
+    )
+    .fetch_one(&gl.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(refused, 2);
+    assert_eq!(gl.status(HEAD1, APPROVAL), "success");
     gl.fake.assert_clean();
 }

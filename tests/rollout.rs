@@ -142,6 +142,7 @@ async fn approve(h: &Harness, user: &str, env: &str) {
     let event = Event::Comment(CommentEvent {
         pr: pr_ref(),
         author: user.to_string(),
+        sender: user.to_string(),
         body,
         comment_id: id,
         action: CommentAction::Created,
@@ -504,6 +505,7 @@ async fn a_failed_stage_is_retried_with_a_deploy_comment() {
     let event = Event::Comment(CommentEvent {
         pr: pr_ref(),
         author: "dana".to_string(),
+        sender: "dana".to_string(),
         body: body.to_string(),
         comment_id: id,
         action: CommentAction::Created,
@@ -530,5 +532,128 @@ async fn a_failed_stage_is_retried_with_a_deploy_comment() {
         dev.statuses,
         ["in_progress", "failure", "in_progress", "success"]
     );
+    h.github.assert_clean();
+}
+
+/// `user` comments `body` on the (merged) PR.
+async fn command(h: &Harness, user: &str, body: &str) {
+    let id = h.github.add_comment(REPO, PR, user, body);
+    let event = Event::Comment(CommentEvent {
+        pr: pr_ref(),
+        author: user.to_string(),
+        sender: user.to_string(),
+        body: body.to_string(),
+        comment_id: id,
+        action: CommentAction::Created,
+        at: chrono::Utc::now(),
+    });
+    h.handle(&event).await.unwrap();
+}
+
+/// Replies of the bot that mention `text`.
+fn replies_with(h: &Harness, text: &str) -> Vec<String> {
+    h.github
+        .comments(REPO, PR)
+        .into_iter()
+        .filter(|c| c.author == "bytegate[bot]" && c.body.contains(text))
+        .map(|c| c.body)
+        .collect()
+}
+
+async fn email_column_exists(pool: &PgPool) -> bool {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    n == 1
+}
+
+#[tokio::test]
+async fn deploy_by_a_user_without_standing_is_refused_and_deploys_nothing() {
+    // Staging's policy is satisfied (dana approves) but its stage failed on a
+    // lock: `deploy staging` would run it again. Only someone with the
+    // standing approving staging needs may ask for that.
+    let s = setup_with("    lock_timeout: 1s\n").await;
+    let h = &s.h;
+    for db in [&s.dev.pool, &s.stg.pool] {
+        sqlx::query("CREATE TABLE users (id int)")
+            .execute(db)
+            .await
+            .unwrap();
+    }
+    let m = "schema/migrations/002_email.sql";
+    merge_commit(
+        h,
+        MERGE,
+        &[(m, "ALTER TABLE users ADD COLUMN email text;")],
+        &[],
+    );
+    h.handle(&merged(MERGE)).await.unwrap();
+    assert!(email_column_exists(&s.dev.pool).await);
+    let mut blocker = s.stg.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS SHARE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    approve(h, "dana", "staging").await;
+    assert_eq!(
+        stage_states(h).await[1],
+        ("staging".into(), "failed".into())
+    );
+    blocker.rollback().await.unwrap();
+
+    // No role, no write permission: refused, audited, nothing deployed.
+    h.github.set_permission(REPO, "rando", "read");
+    command(h, "rando", "/bytebase deploy staging").await;
+    assert_eq!(
+        replies_with(h, "@rando"),
+        [
+            "@rando\n\n- ❌ `/bytebase deploy staging`: `deploy` needs the standing that approving needs: you hold no role that counts for `staging`. Approvals count from holding the role `dba`.\n"
+        ]
+    );
+    assert!(
+        !email_column_exists(&s.stg.pool).await,
+        "staging not deployed"
+    );
+    assert_eq!(stage_states(h).await[1].1, "failed");
+    let refused: Vec<(String, Option<String>, String)> = sqlx::query_as(
+        "SELECT actor, environment, detail->>'command' FROM audit_log WHERE action = 'approval.refused'",
+    )
+    .fetch_all(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        refused,
+        [(
+            "rando".to_string(),
+            Some("staging".to_string()),
+            "deploy".to_string()
+        )]
+    );
+    let requested: Vec<(String,)> =
+        sqlx::query_as("SELECT actor FROM audit_log WHERE action = 'deploy.requested'")
+            .fetch_all(&h.db.pool)
+            .await
+            .unwrap();
+    assert!(requested.is_empty(), "{requested:?}");
+
+    // The PR's author without a role is refused too, and told that standing is what counts.
+    command(h, "Codertocat", "/bytebase deploy staging").await;
+    let author = replies_with(h, "@Codertocat");
+    assert_eq!(author.len(), 1);
+    assert!(
+        author[0].ends_with("The author may deploy with that standing too, never without it.\n"),
+        "{}",
+        author[0]
+    );
+    assert!(!email_column_exists(&s.stg.pool).await);
+
+    // The DBA's deploy still works.
+    command(h, "dana", "/bytebase deploy staging").await;
+    assert!(email_column_exists(&s.stg.pool).await);
+    assert_eq!(stage_states(h).await[1].1, "succeeded");
+    assert_eq!(replies_with(h, "Deployed to `staging`").len(), 1);
     h.github.assert_clean();
 }

@@ -240,6 +240,7 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
             config: config.clone(),
             forges,
             external_url: args.external_url.clone(),
+            guard: crate::flow::guard::CommandGuard::default(),
         },
     });
     // Rollouts waiting for a deploy window are re-checked every minute

@@ -10,8 +10,16 @@
 //! - Each command line gets an answer in one reply per comment: a short
 //!   confirmation, or what was wrong and what would work.
 //! - Recomputing and publishing happen under the change request's row lock,
-//!   so two events of one PR never interleave their check or comment edits.
+//!   so two events of one PR never interleave their check or comment edits;
+//!   the decision and its audit rows commit before the forge is told (see
+//!   [`publish`]), so the audit chain's lock never waits on the forge.
+//! - Commands count only as the person who wrote them: an edit by someone
+//!   else changes nothing and is audited and answered; a deletion by anyone
+//!   withdraws. Approving and deploying need the same standing
+//!   ([`crate::policy::may_act`]); role lookups are cached and command
+//!   comments limited per user (`super::guard`).
 
+use super::guard::{Admission, COMMAND_WINDOW, COMMANDS_PER_WINDOW, PLANS_PER_WINDOW, Person};
 use super::render::{APPROVALS_END, APPROVALS_START, cell};
 use super::{BOT_ACTOR, FlowContext, FlowError};
 use crate::command::{self, Command, ParseError};
@@ -20,7 +28,7 @@ use crate::event::{
     CommentAction, CommentEvent, PrAction, PrRef, PullRequestEvent, ReviewEvent, ReviewState,
 };
 use crate::forge::{CheckConclusion, CheckHandle, CheckResult, Forge, Permission};
-use crate::policy::{self, Decision, EnvDecision, PolicyInput, Source};
+use crate::policy::{self, Act, Decision, EnvDecision, NoStanding, PolicyInput, Source};
 use crate::review::finding::RiskLevel;
 use crate::store::approvals::{self as records, NewCommentRecord, State};
 use crate::store::audit::{self, AuditAction, AuditEntry};
@@ -134,18 +142,17 @@ async fn sync_reviews(
             // Comments do not change approval; pending reviews are not submitted.
             ReviewState::Commented | ReviewState::Pending => continue,
         };
-        let before =
-            records::upsert_review(
-                &ctx.db,
-                cr.id,
-                &source_id,
-                &r.reviewer,
-                state,
-                at,
-                bound.as_ref().map(|s| s.digest.as_str()),
-                r.commit_sha.as_deref(),
-            )
-            .await?;
+        let before = records::upsert_review(
+            &ctx.db,
+            cr.id,
+            &source_id,
+            &r.reviewer,
+            state,
+            at,
+            bound.as_ref().map(|s| s.digest.as_str()),
+            r.commit_sha.as_deref(),
+        )
+        .await?;
         if before == Some(state) {
             continue;
         }
@@ -185,12 +192,15 @@ enum Outcome {
 
 /// A comment was created, edited or deleted: run its commands.
 pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), FlowError> {
-    if is_bot(&ev.author) {
+    // Bots' comments are never commands, nor are bots' edits of others'
+    // comments (bytegate may edit a comment carrying its marker); a deletion
+    // by anyone still withdraws.
+    if is_bot(&ev.author) || (ev.action != CommentAction::Deleted && is_bot(&ev.sender)) {
         return Ok(());
     }
     let forge = ctx.forges.for_repo(&ev.pr.repo)?;
     let prefix = &ctx.config.project.command_prefix;
-    let lines = match ev.action {
+    let mut lines = match ev.action {
         CommentAction::Deleted => Vec::new(),
         CommentAction::Created | CommentAction::Edited => command::parse_comment(&ev.body, prefix),
     };
@@ -209,6 +219,38 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
         Some(cr) => cr,
         None => ensure_change_request(ctx, forge.as_ref(), &ev.pr).await?,
     };
+
+    // Commands count only as the person who wrote them: someone else's edit
+    // changes nothing (the author's records stay as they were).
+    if !ev.written_by_author() {
+        return refuse_edit_by_other(ctx, forge.as_ref(), &cr, ev, lines.len()).await;
+    }
+
+    // A flood of command comments costs bounded forge calls: over the limit
+    // the commands are not run (an edit still withdraws what the comment
+    // said), and the user is told once.
+    let mut limit_reached = false;
+    if !lines.is_empty() {
+        match ctx.guard.admit_comment(&ev.pr, &ev.author) {
+            Admission::Run => {}
+            admission => {
+                limit_reached = admission == Admission::LimitReached;
+                let detail = json!({"comment_id": ev.comment_id, "commands": lines.len(), "answered": limit_reached});
+                audit::append(
+                    &ctx.db,
+                    &audit_entry(
+                        &ev.pr,
+                        &ev.author,
+                        AuditAction::CommandLimited,
+                        None,
+                        detail,
+                    ),
+                )
+                .await?;
+                lines.clear();
+            }
+        }
+    }
 
     // An edited comment is re-read and a deleted one withdraws: drop what it said.
     let removed = if ev.action == CommentAction::Created {
@@ -336,6 +378,14 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
             *outcome = Outcome::Info(text);
         }
     }
+    if limit_reached {
+        let body = format!(
+            "@{}\n\nYou sent more than {COMMANDS_PER_WINDOW} comments with commands on this pull request within {} minutes; these commands were not run. Commands in comments are read again after that.\n",
+            ev.author,
+            COMMAND_WINDOW.as_secs() / 60
+        );
+        forge.create_comment(&ev.pr, &body).await?;
+    }
     if !answered.is_empty() {
         let mut body = reply(&ev.author, &answered, decision.as_ref());
         if skipped > 0 {
@@ -346,6 +396,74 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
         }
         forge.create_comment(&ev.pr, &body).await?;
     }
+    Ok(())
+}
+
+/// Someone other than the author edited a comment: nothing changes (the
+/// author's records stay exactly as they were). Audited and answered when the
+/// edit could have mattered: the new text has commands, or the comment's
+/// commands are on record.
+async fn refuse_edit_by_other(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    ev: &CommentEvent,
+    commands: usize,
+) -> Result<(), FlowError> {
+    let on_record: Vec<_> = records::list(&ctx.db, cr.id)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            r.to_record()
+                .is_some_and(|rec| rec.source == Source::Comment(ev.comment_id))
+        })
+        .collect();
+    if commands == 0 && on_record.is_empty() {
+        return Ok(());
+    }
+    // GitLab names a note's author by id only: take the login from the record when there is one.
+    let author = if ev.author.is_empty() {
+        on_record
+            .first()
+            .map(|r| r.user_login.clone())
+            .unwrap_or_default()
+    } else {
+        ev.author.clone()
+    };
+    let sender = if ev.sender.is_empty() {
+        "someone"
+    } else {
+        ev.sender.as_str()
+    };
+    let detail = json!({
+        "comment_id": ev.comment_id, "author": author, "commands": commands,
+        "records_kept": on_record.len(),
+    });
+    audit::append(
+        &ctx.db,
+        &audit_entry(
+            &ev.pr,
+            sender,
+            AuditAction::EditByOtherRefused,
+            None,
+            detail,
+        ),
+    )
+    .await?;
+    // The editor's flood of edits is bounded like their comments.
+    match ctx.guard.admit_comment(&ev.pr, sender) {
+        Admission::Run => {}
+        Admission::LimitReached | Admission::Ignore => return Ok(()),
+    }
+    let whose = if author.is_empty() {
+        "a comment written by someone else".to_string()
+    } else {
+        format!("@{author}'s comment")
+    };
+    let body = format!(
+        "@{sender} edited {whose}; commands count only as the person who wrote them, so nothing changed.\n"
+    );
+    forge.create_comment(&ev.pr, &body).await?;
     Ok(())
 }
 
@@ -379,15 +497,36 @@ async fn run_command(
     };
     let outcome = match &cmd {
         Command::Help => Outcome::Info(command::help(prefix)),
-        Command::Deploy { environment } if cr.state == "merged" => {
-            Outcome::Deploy(environment.clone())
-        }
+        // Deploying needs the standing approving needs (the one policy rule).
         Command::Deploy { environment } | Command::Rollback { environment } => {
-            Outcome::Info(format!(
-                "`{}` for `{environment}` is available after merge: the rollout then waits for it where the policy or deploy window requires.",
-                cmd.name()
-            ))
+            match standing_refusal(
+                ctx,
+                forge,
+                cr,
+                &ev.pr,
+                &ev.author,
+                Act::Deploy,
+                std::slice::from_ref(environment),
+            )
+            .await?
+            {
+                Some(why) => Outcome::Refused(format!(
+                    "`{}` needs the standing that approving needs: {why}",
+                    cmd.name()
+                )),
+                None if cr.state == "merged" && matches!(cmd, Command::Deploy { .. }) => {
+                    Outcome::Deploy(environment.clone())
+                }
+                None => Outcome::Info(format!(
+                    "`{}` for `{environment}` is available after merge: the rollout then waits for it where the policy or deploy window requires.",
+                    cmd.name()
+                )),
+            }
         }
+        Command::Plan if !ctx.guard.admit_plan(&ev.pr, &ev.author) => Outcome::Refused(format!(
+            "`plan` re-runs the whole review; you asked for it more than {PLANS_PER_WINDOW} times on this pull request within {} minutes. Try again later.",
+            COMMAND_WINDOW.as_secs() / 60
+        )),
         Command::Plan => {
             let info = forge.get_pull_request(&ev.pr).await?;
             if info.state != "open" {
@@ -435,7 +574,17 @@ async fn run_command(
             }
         }
         Command::Approve { environments } => {
-            match approval_refusal(ctx, forge, cr, &ev.pr, &ev.author, environments).await? {
+            match standing_refusal(
+                ctx,
+                forge,
+                cr,
+                &ev.pr,
+                &ev.author,
+                Act::Approve,
+                environments,
+            )
+            .await?
+            {
                 Some(why) => Outcome::Refused(why),
                 None => Outcome::Recorded {
                     state: State::Approved,
@@ -447,13 +596,19 @@ async fn run_command(
     if let Outcome::Refused(why) = &outcome {
         let envs = cmd.environments();
         let detail = json!({"command": cmd.name().as_str(), "environments": envs, "comment_id": ev.comment_id, "reason": why});
+        let environment = match &cmd {
+            Command::Deploy { environment } | Command::Rollback { environment } => {
+                Some(environment.as_str())
+            }
+            _ => None,
+        };
         audit::append(
             &ctx.db,
             &audit_entry(
                 &ev.pr,
                 &ev.author,
                 AuditAction::ApprovalRefused,
-                None,
+                environment,
                 detail,
             ),
         )
@@ -462,45 +617,44 @@ async fn run_command(
     Ok(outcome)
 }
 
-/// Why `user` may not approve `environments` (empty: all), or `None` when the approval would count.
-async fn approval_refusal(
+/// Why `user` may not `act` for `environments` (empty: all), or `None` when
+/// they may. The rule itself is the policy's ([`policy::may_act`]); this
+/// resolves the user's roles and words the refusal.
+async fn standing_refusal(
     ctx: &FlowContext,
     forge: &dyn Forge,
     cr: &ChangeRequest,
     pr: &PrRef,
     user: &str,
+    act: Act,
     environments: &[String],
 ) -> Result<Option<String>, FlowError> {
     let config = &ctx.config;
-    if user.eq_ignore_ascii_case(&cr.author) {
-        return Ok(Some(format!(
-            "you opened this pull request, and the author's approval never counts. Ask a reviewer {} to approve it.",
-            who_counts(config, environments)
-        )));
-    }
-    let users = BTreeSet::from([user.to_ascii_lowercase()]);
-    let (roles, write) = resolve_people(ctx, forge, pr, &users).await?;
-    if roles
-        .get(&user.to_ascii_lowercase())
-        .is_some_and(|r| !r.is_empty())
-    {
-        return Ok(None);
-    }
-    let targets: Vec<&crate::config::Environment> = config
+    let login = user.to_ascii_lowercase();
+    let (roles, write) = resolve_people(ctx, forge, pr, &BTreeSet::from([login.clone()])).await?;
+    let held = roles.get(&login).cloned().unwrap_or_default();
+    let has_write = write.contains(&login);
+    let mut refused: Vec<&str> = Vec::new();
+    for env in config
         .environments
         .iter()
         .filter(|e| environments.is_empty() || environments.contains(&e.name))
-        .collect();
-    let has_write = write.contains(&user.to_ascii_lowercase());
-    let refused: Vec<&str> = targets
-        .iter()
-        .filter(|e| !(e.allow_write_permission && has_write))
-        .map(|e| e.name.as_str())
-        .collect();
+    {
+        match policy::may_act(act, env, &cr.author, user, &held, has_write) {
+            Ok(_) => {}
+            Err(NoStanding::Author) => {
+                return Ok(Some(format!(
+                    "you opened this pull request, and the author's approval never counts. Ask a reviewer {} to approve it.",
+                    who_counts(config, environments)
+                )));
+            }
+            Err(NoStanding::NoRole) => refused.push(env.name.as_str()),
+        }
+    }
     if refused.is_empty() {
         return Ok(None);
     }
-    Ok(Some(format!(
+    let mut why = format!(
         "you hold no role that counts for {}. Approvals count from {}.",
         refused
             .iter()
@@ -508,7 +662,13 @@ async fn approval_refusal(
             .collect::<Vec<_>>()
             .join(", "),
         who_counts(config, environments)
-    )))
+    );
+    if act == Act::Deploy && user.eq_ignore_ascii_case(&cr.author) {
+        // The judgment call, said where it applies: an author with standing may
+        // deploy (a stage still runs only once others' approvals satisfy it).
+        why.push_str(" The author may deploy with that standing too, never without it.");
+    }
+    Ok(Some(why))
 }
 
 /// `holding the role `dba` or `owner`` (and write permission where allowed).
@@ -560,6 +720,15 @@ async fn resolve_people(
     let mut roles = HashMap::new();
     let mut write = HashSet::new();
     for user in users {
+        // Cached per repository and user for a short time: a flood of
+        // commands costs a bounded number of forge lookups.
+        if let Some(p) = ctx.guard.person(pr, user) {
+            if p.write {
+                write.insert(user.clone());
+            }
+            roles.insert(user.clone(), p.roles);
+            continue;
+        }
         let direct = policy::roles_of(&config.roles, user, &BTreeSet::new());
         let mut member_of = BTreeSet::new();
         for team in &teams {
@@ -584,17 +753,27 @@ async fn resolve_people(
             }
         }
         let held = policy::roles_of(&config.roles, user, &member_of);
+        let mut has_write = false;
         if held.is_empty() && write_matters {
             match forge.collaborator_permission(&pr.repo, user).await {
-                Ok(p) if p >= Permission::Write => {
-                    write.insert(user.clone());
-                }
+                Ok(p) if p >= Permission::Write => has_write = true,
                 Ok(_) => {}
                 Err(e) if e.is_retryable() => return Err(e.into()),
                 Err(e) => {
                     tracing::warn!(user = %user, error = %e, "permission lookup failed");
                 }
             }
+        }
+        ctx.guard.remember(
+            pr,
+            user,
+            Person {
+                roles: held.clone(),
+                write: has_write,
+            },
+        );
+        if has_write {
+            write.insert(user.clone());
         }
         roles.insert(user.clone(), held);
     }
@@ -702,6 +881,14 @@ pub fn with_section(body: String, evaluation: Option<&Evaluation>) -> String {
 /// auditing environments whose decision changed. Nothing is published for a
 /// PR whose migrations were never reviewed (nothing to approve yet; the
 /// review publishes when it has run).
+///
+/// Two steps. First the decision and the audit rows of what changed commit
+/// together in a short transaction, before any forge call: the audit chain's
+/// lock is never held while the forge is waited for, so a slow forge stalls
+/// no other audit append. Then the forge is told under the change request's
+/// row lock (one PR's check and comment edits never interleave), and only
+/// while this decision is still the newest recorded one: an older publish
+/// that lost the race leaves the forge to the newer one.
 pub async fn publish(
     ctx: &FlowContext,
     forge: &dyn Forge,
@@ -712,9 +899,50 @@ pub async fn publish(
     if cr.migrations_digest.is_none() {
         return Ok(());
     }
-    // Under the row lock: one PR's events never interleave their edits.
+    let new: BTreeMap<String, bool> = decision
+        .environments
+        .iter()
+        .map(|e| (e.environment.clone(), e.satisfied))
+        .collect();
+
+    // 1. Decide, audit and commit.
     let mut tx = ctx.db.begin().await?;
     let current = change_requests::lock(&mut tx, cr.id).await?;
+    let state = records::check_state(&mut *tx, cr.id).await?;
+    let old: BTreeMap<String, bool> =
+        serde_json::from_value(state.approval_decision.clone()).unwrap_or_default();
+    for e in &decision.environments {
+        if old.get(&e.environment) == Some(&e.satisfied) {
+            continue;
+        }
+        let detail = json!({
+            "head_sha": current.head_sha, "satisfied": e.satisfied, "required": e.required,
+            "counted": e.counted.iter().map(|c| c.user.as_str()).collect::<Vec<_>>(),
+            "missing_roles": e.missing_roles,
+            "discarded": e.discarded.iter().map(|d| json!({"user": d.user, "reason": d.reason.to_string()})).collect::<Vec<_>>(),
+        });
+        audit::append(
+            &mut *tx,
+            &audit_entry(
+                pr,
+                BOT_ACTOR,
+                AuditAction::ApprovalDecided,
+                Some(&e.environment),
+                detail,
+            ),
+        )
+        .await?;
+    }
+    let seq = records::record_decision(&mut *tx, cr.id, &json!(new)).await?;
+    tx.commit().await?;
+
+    // 2. Tell the forge, in order, unless a newer decision exists.
+    let mut tx = ctx.db.begin().await?;
+    let current = change_requests::lock(&mut tx, cr.id).await?;
+    if records::decision_seq(&mut *tx, cr.id).await? != seq {
+        tx.rollback().await?;
+        return Ok(());
+    }
     let state = records::check_state(&mut *tx, cr.id).await?;
     let result = CheckResult {
         conclusion: if decision.mergeable() {
@@ -744,36 +972,6 @@ pub async fn publish(
             &result,
         )
         .await?;
-
-    let old: BTreeMap<String, bool> =
-        serde_json::from_value(state.approval_decision.clone()).unwrap_or_default();
-    let new: BTreeMap<String, bool> = decision
-        .environments
-        .iter()
-        .map(|e| (e.environment.clone(), e.satisfied))
-        .collect();
-    for e in &decision.environments {
-        if old.get(&e.environment) == Some(&e.satisfied) {
-            continue;
-        }
-        let detail = json!({
-            "head_sha": current.head_sha, "satisfied": e.satisfied, "required": e.required,
-            "counted": e.counted.iter().map(|c| c.user.as_str()).collect::<Vec<_>>(),
-            "missing_roles": e.missing_roles,
-            "discarded": e.discarded.iter().map(|d| json!({"user": d.user, "reason": d.reason.to_string()})).collect::<Vec<_>>(),
-        });
-        audit::append(
-            &mut *tx,
-            &audit_entry(
-                pr,
-                BOT_ACTOR,
-                AuditAction::ApprovalDecided,
-                Some(&e.environment),
-                detail,
-            ),
-        )
-        .await?;
-    }
     records::set_check_state(
         &mut *tx,
         cr.id,
@@ -830,7 +1028,6 @@ fn source_label(s: Source) -> &'static str {
         Source::Comment(_) => "comment",
     }
 }
-
 
 /// The per-environment table and the discarded approvals (check summary and comment).
 pub fn section(d: &Decision) -> String {

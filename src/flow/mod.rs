@@ -17,6 +17,7 @@
 
 pub mod analysis;
 pub mod approvals;
+pub mod guard;
 pub mod render;
 pub mod repo_config;
 pub mod rollout;
@@ -53,6 +54,8 @@ pub struct FlowContext {
     pub forges: ForgeSet,
     /// bytegate's public URL (`BB_EXTERNAL_URL`), linked from checks.
     pub external_url: Option<String>,
+    /// Role/permission cache and per-user command limits (bounded forge cost).
+    pub guard: guard::CommandGuard,
 }
 
 impl FlowContext {
@@ -68,6 +71,7 @@ impl FlowContext {
             config,
             forges,
             external_url,
+            guard: guard::CommandGuard::default(),
         })
     }
 }
@@ -403,9 +407,7 @@ pub async fn review_pull_request(
         refused: &refused,
         dir: &dir,
     };
-    match review_and_publish(ctx, forge.as_ref(), &cr, pr, &scope, &handle)
-    .await
-    {
+    match review_and_publish(ctx, forge.as_ref(), &cr, pr, &scope, &handle).await {
         Ok(()) => Ok(()),
         Err(e) => {
             let detail = json!({"head_sha": pr.head_sha, "error": e.to_string(), "retryable": e.is_retryable()});
@@ -512,15 +514,9 @@ pub(crate) async fn review_snapshot(
         },
     )
     .await?;
-    change_requests::note_migrations(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest, pr.at)
+    change_requests::note_migrations(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest, pr.at).await?;
+    crate::store::approvals::bind_reviews_of_commit(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest)
         .await?;
-    crate::store::approvals::bind_reviews_of_commit(
-        &ctx.db,
-        cr.id,
-        &pr.head_sha,
-        &snapshot.digest,
-    )
-    .await?;
     Ok((reports, snapshot))
 }
 
@@ -806,6 +802,9 @@ async fn publish_comment(
         ),
     };
     change_requests::set_comment(&mut tx, cr.id, &id.to_string(), &pr.head_sha).await?;
+    tx.commit().await?;
+    // Audited after the commit, never inside the transaction that waited on
+    // the forge: the audit chain's lock is held only by short transactions.
     let action = match outcome {
         CommentOutcome::Created => Some(AuditAction::CommentCreated),
         CommentOutcome::Updated => Some(AuditAction::CommentUpdated),
@@ -813,7 +812,7 @@ async fn publish_comment(
     };
     if let Some(action) = action {
         audit::append(
-            &mut *tx,
+            &ctx.db,
             &entry(
                 pr,
                 action,
@@ -822,6 +821,5 @@ async fn publish_comment(
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(outcome)
 }

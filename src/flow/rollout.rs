@@ -21,9 +21,9 @@ use crate::config::{DeployWindow, Environment};
 use crate::deploy::{self, DeployError, DeployOptions, DeployReport};
 use crate::event::{ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef};
 use crate::forge::{DeploymentState, Forge, ForgeError, NewDeployment, truncate_with_note};
+use crate::review::version_key;
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::store::change_requests::{self, ChangeRequest};
-use crate::review::version_key;
 use crate::store::rollouts::{self, Rollout, Stage};
 use crate::store::snapshots::{self, ReviewedFile};
 use chrono::{DateTime, Utc};
@@ -134,17 +134,8 @@ async fn review_at_merge(
     if changes.is_empty() {
         return Ok(None);
     }
-    let (_, snapshot) = super::review_snapshot(
-        ctx,
-        forge,
-        cr,
-        pr,
-        &changes,
-        &repo_config,
-        &dir,
-        merge_sha,
-    )
-    .await?;
+    let (_, snapshot) =
+        super::review_snapshot(ctx, forge, cr, pr, &changes, &repo_config, &dir, merge_sha).await?;
     audit::append(
         &ctx.db,
         &entry(
@@ -232,7 +223,9 @@ pub async fn window_ticker(
 
 /// `/bytebase deploy ENV` on a merged PR: starts the waiting stage of `environment`
 /// when its turn has come and its policy holds (a failed stage is tried again).
-/// Returns the reply for the thread.
+/// Returns the reply for the thread. The caller has checked that `actor` has
+/// the standing approving `environment` needs (`policy::may_act`, asked by the
+/// comment flow before it gets here).
 pub async fn deploy_command(
     ctx: &FlowContext,
     pr: &PrRef,
@@ -428,7 +421,10 @@ async fn reviewed_files_at_merge(
                 f.path
             )));
         }
-        let Some(bytes) = forge.file_content(&pr.repo, &f.path, &rollout.merge_sha).await? else {
+        let Some(bytes) = forge
+            .file_content(&pr.repo, &f.path, &rollout.merge_sha)
+            .await?
+        else {
             return Ok(Err(format!(
                 "`{}` was reviewed but is missing from the merge commit",
                 f.path
@@ -487,15 +483,17 @@ async fn order_gate(
     else {
         return Ok(Order::Clear(Vec::new()));
     };
-    let mut older: Vec<(String, String)> = list_migrations(forge, pr, &snapshot.migrations_dir, &rollout.merge_sha)
-        .await?
-        .into_iter()
-        .filter(|p| !own.iter().any(|(o, _)| o == p) && !deploy::is_revert(p))
-        .filter_map(|p| {
-            let v = version_key(&p).version()?;
-            (deploy::cmp_versions(&v, &newest_own) == std::cmp::Ordering::Less).then_some((p, v))
-        })
-        .collect();
+    let mut older: Vec<(String, String)> =
+        list_migrations(forge, pr, &snapshot.migrations_dir, &rollout.merge_sha)
+            .await?
+            .into_iter()
+            .filter(|p| !own.iter().any(|(o, _)| o == p) && !deploy::is_revert(p))
+            .filter_map(|p| {
+                let v = version_key(&p).version()?;
+                (deploy::cmp_versions(&v, &newest_own) == std::cmp::Ordering::Less)
+                    .then_some((p, v))
+            })
+            .collect();
     if older.is_empty() {
         return Ok(Order::Clear(Vec::new()));
     }
@@ -555,13 +553,14 @@ async fn order_gate(
             )));
         }
         // No change carries it: it reached the branch without a pull request.
-        let Some(bytes) = forge.file_content(&pr.repo, &path, &rollout.merge_sha).await? else {
+        let Some(bytes) = forge
+            .file_content(&pr.repo, &path, &rollout.merge_sha)
+            .await?
+        else {
             continue;
         };
         let sha = deploy::checksum(&bytes);
-        match snapshots::decision_for(&ctx.db, &cr.forge, &cr.repo, &path, &sha, &env.name)
-            .await?
-        {
+        match snapshots::decision_for(&ctx.db, &cr.forge, &cr.repo, &path, &sha, &env.name).await? {
             Some(snapshots::Decision::Skip) => {}
             Some(snapshots::Decision::Apply) => extra.push((path, bytes)),
             None => {

@@ -303,6 +303,34 @@ pub async fn set_check_state<'e>(
     Ok(())
 }
 
+/// Stores a new approval decision (before it is published) and returns its
+/// number: decisions of one change request are numbered in commit order.
+pub async fn record_decision<'e>(
+    db: impl PgExecutor<'e>,
+    cr_id: i64,
+    decision: &Value,
+) -> Result<i64, StoreError> {
+    let (seq,): (i64,) = sqlx::query_as(
+        "UPDATE change_requests SET approval_decision = $2, approval_seq = approval_seq + 1,
+             updated_at = now()
+         WHERE id = $1 RETURNING approval_seq",
+    )
+    .bind(cr_id)
+    .bind(decision)
+    .fetch_one(db)
+    .await?;
+    Ok(seq)
+}
+
+/// The number of the newest recorded decision ([`record_decision`]).
+pub async fn decision_seq<'e>(db: impl PgExecutor<'e>, cr_id: i64) -> Result<i64, StoreError> {
+    let (seq,): (i64,) = sqlx::query_as("SELECT approval_seq FROM change_requests WHERE id = $1")
+        .bind(cr_id)
+        .fetch_one(db)
+        .await?;
+    Ok(seq)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,9 +382,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(before, None);
-        let before = upsert_review(&db.pool, id, "7", "dba1", State::Dismissed, t(1), None, None)
-            .await
-            .unwrap();
+        let before = upsert_review(
+            &db.pool,
+            id,
+            "7",
+            "dba1",
+            State::Dismissed,
+            t(1),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(before, Some(State::Approved));
         assert_eq!(
             review_state(&db.pool, id, "7").await.unwrap(),
@@ -388,9 +425,18 @@ mod tests {
         insert_comment(&db.pool, id, 55, "owner1", t(2), None, &recs)
             .await
             .unwrap();
-        upsert_review(&db.pool, id, "9:dismissed", "dba1", State::Dismissed, t(3), None, None)
-            .await
-            .unwrap();
+        upsert_review(
+            &db.pool,
+            id,
+            "9:dismissed",
+            "dba1",
+            State::Dismissed,
+            t(3),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
         let rows = list(&db.pool, id).await.unwrap();
         assert_eq!(rows.len(), 3);
         assert_eq!(

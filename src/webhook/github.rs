@@ -247,6 +247,8 @@ struct Comment {
 struct CommentBody {
     issue: Issue,
     comment: Comment,
+    /// Who caused the event: for `edited`, the editor, who may not be the author.
+    sender: User,
 }
 
 fn comment(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
@@ -268,6 +270,7 @@ fn comment(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
             number: env.body.issue.number,
         },
         author: c.user.login.clone(),
+        sender: env.body.sender.login.clone(),
         body: c.body.clone().unwrap_or_default(),
         comment_id: c.id,
         action,
@@ -311,13 +314,7 @@ mod tests {
 
     macro_rules! payload {
         ($name:expr) => {
-            match crate::webhook::upstream_example("github", $name) {
-                Some(v) => v,
-                None => {
-                    eprintln!("skipped: ../shared/upstream not present");
-                    return;
-                }
-            }
+            crate::webhook::upstream_example("github", $name)
         };
     }
 
@@ -412,6 +409,44 @@ mod tests {
         };
         assert_eq!(c.body, "trigger abc");
         assert_eq!(c.action, CommentAction::Created);
+        assert_eq!(c.sender, "lts-def");
+        assert!(c.written_by_author());
+    }
+
+    /// A verbatim upstream example copied under tests/fixtures (always present).
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/tests/fixtures/github/upstream/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn an_edit_by_someone_else_names_the_editor_as_sender() {
+        // The upstream `edited` example is on an issue: make it a PR's, and
+        // let someone other than the author edit it.
+        let mut p = fixture("issue_comment.edited.json");
+        p["issue"]["pull_request"] = serde_json::json!({"url": "https://example.com"});
+        let Some(Event::Comment(c)) = parse("issue_comment", &p).unwrap().event else {
+            panic!("not a comment")
+        };
+        assert_eq!(
+            (c.author.as_str(), c.sender.as_str()),
+            ("Codertocat", "Codertocat")
+        );
+        assert_eq!(c.action, CommentAction::Edited);
+        assert!(c.written_by_author());
+        p["sender"]["login"] = "mallory".into();
+        let Some(Event::Comment(c)) = parse("issue_comment", &p).unwrap().event else {
+            panic!("not a comment")
+        };
+        assert_eq!(
+            (c.author.as_str(), c.sender.as_str()),
+            ("Codertocat", "mallory")
+        );
+        assert!(!c.written_by_author());
     }
 
     #[test]

@@ -189,14 +189,15 @@ async fn store_and_answer(
     }
 }
 
-/// A forge's own payload example from `../shared/upstream/FORGE/NAME` (tests;
-/// `None` in checkouts without the shared folder).
+/// A forge's own payload example, a verbatim copy under
+/// `tests/fixtures/FORGE/upstream/NAME` (from `../shared/upstream`). Always
+/// present in a checkout: a missing one fails the test that asked for it.
 #[cfg(test)]
-pub(crate) fn upstream_example(forge: &str, name: &str) -> Option<serde_json::Value> {
+pub(crate) fn upstream_example(forge: &str, name: &str) -> serde_json::Value {
     let path = format!(
-        "{}/../shared/upstream/{forge}/{name}",
+        "{}/tests/fixtures/{forge}/upstream/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -123,6 +123,36 @@ struct State_ {
     failures: VecDeque<Failure>,
     token_lifetime: Option<chrono::Duration>,
     next_id: u64,
+    stalls: Vec<PendingStall>,
+}
+
+/// A stall the fake applies to the next request of `op`.
+struct PendingStall {
+    op: String,
+    entered: tokio::sync::oneshot::Sender<()>,
+    release: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// The test's end of a stalled request: learn that it arrived, then let it go.
+pub struct Stall {
+    entered: Option<tokio::sync::oneshot::Receiver<()>>,
+    release: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Stall {
+    /// Waits until the stalled request has arrived (and is being held).
+    pub async fn entered(&mut self) {
+        if let Some(rx) = self.entered.take() {
+            rx.await.expect("the fake dropped the stalled request");
+        }
+    }
+
+    /// Lets the stalled request be answered (dropping the stall does too).
+    pub fn release(&mut self) {
+        if let Some(tx) = self.release.take() {
+            let _ = tx.send(());
+        }
+    }
 }
 
 /// The login comments created through the API get.
@@ -345,6 +375,24 @@ impl FakeGithub {
         self.with(|s| s.failures.push_back(failure));
     }
 
+    /// Holds the next request of `op` before it is answered, until the
+    /// returned [`Stall`] is released: a slow forge call, without timing.
+    pub fn stall_next(&self, op: &str) -> Stall {
+        let (entered_tx, entered_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel();
+        self.with(|s| {
+            s.stalls.push(PendingStall {
+                op: op.to_string(),
+                entered: entered_tx,
+                release: release_rx,
+            })
+        });
+        Stall {
+            entered: Some(entered_rx),
+            release: Some(release_tx),
+        }
+    }
+
     /// Installation tokens minted from now on expire after `lifetime` (default 1 hour).
     pub fn set_token_lifetime(&self, lifetime: chrono::Duration) {
         self.with(|s| s.token_lifetime = Some(lifetime));
@@ -540,6 +588,22 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // A stalled route waits here, before the state is locked, so other
+    // requests are answered meanwhile.
+    let stall = {
+        let mut s = state.lock().unwrap();
+        let rel = uri.path().strip_prefix(&s.prefix).unwrap_or("").to_string();
+        let segs: Vec<&str> = rel.trim_start_matches('/').split('/').collect();
+        let op = route(&method, &segs);
+        s.stalls
+            .iter()
+            .position(|st| st.op == op)
+            .map(|i| s.stalls.remove(i))
+    };
+    if let Some(stall) = stall {
+        let _ = stall.entered.send(());
+        let _ = stall.release.await;
+    }
     let mut s = state.lock().unwrap();
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();

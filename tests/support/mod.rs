@@ -145,6 +145,7 @@ impl Harness {
             config: Arc::new(config),
             forges: ForgeSet::new().with(Arc::new(forge)),
             external_url: Some("https://bytegate.example.com".to_string()),
+            guard: Default::default(),
         };
         Harness { db, github, ctx }
     }
