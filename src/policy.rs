@@ -68,6 +68,9 @@ pub struct Record {
     pub at: DateTime<Utc>,
     /// Where it came from.
     pub source: Source,
+    /// Digest of the reviewed migration bytes it was given for (`None`:
+    /// unknown, e.g. a review of a commit bytegate never reviewed).
+    pub digest: Option<String>,
 }
 
 /// Why an approval does not count.
@@ -78,6 +81,8 @@ pub enum DiscardReason {
         /// When the migrations changed.
         changed_at: DateTime<Utc>,
     },
+    /// Given for other migration bytes than the current head's.
+    StaleContent,
     /// Given by the PR author.
     Author,
     /// The user holds no role for this environment (and write permission does not count here).
@@ -98,6 +103,9 @@ impl fmt::Display for DiscardReason {
                 "stale: given before the migrations changed at {}",
                 changed_at.format("%Y-%m-%d %H:%M UTC")
             ),
+            DiscardReason::StaleContent => {
+                f.write_str("stale: given for other migration content than the current head's")
+            }
             DiscardReason::Author => f.write_str("the pull request's author cannot approve it"),
             DiscardReason::NoRole => f.write_str("holds no role that counts here"),
             DiscardReason::Revoked => f.write_str("revoked"),
@@ -216,8 +224,12 @@ pub struct PolicyInput<'a> {
     /// Lowercase logins with write permission on the repository (only
     /// consulted for environments that allow it).
     pub write_permission: &'a HashSet<String>,
-    /// When the migrations last changed (approvals before it are stale).
+    /// When the migrations last changed (approvals before it are stale),
+    /// used only while no reviewed digest is known.
     pub migrations_changed_at: Option<DateTime<Utc>>,
+    /// Digest of the reviewed migration bytes at the current head: approvals
+    /// count only when given for exactly these bytes.
+    pub current_digest: Option<&'a str>,
     /// Risk per environment name; environments missing here use `default_risk`.
     pub risk: &'a BTreeMap<String, RiskLevel>,
     /// Risk of environments not in `risk`.
@@ -361,12 +373,20 @@ fn decide_env(input: &PolicyInput<'_>, env: &Environment, records: &[&Record]) -
             discarded.push(discard(last, DiscardReason::Author));
             continue;
         }
-        if env.stale_reset
-            && let Some(changed_at) = input.migrations_changed_at
-            && last.at < changed_at
-        {
-            discarded.push(discard(last, DiscardReason::Stale { changed_at }));
-            continue;
+        if env.stale_reset {
+            // Bound to bytes: an approval counts for the content it was given
+            // for, on any later head whose migrations are byte-identical.
+            if let Some(current) = input.current_digest {
+                if last.digest.as_deref() != Some(current) {
+                    discarded.push(discard(last, DiscardReason::StaleContent));
+                    continue;
+                }
+            } else if let Some(changed_at) = input.migrations_changed_at
+                && last.at < changed_at
+            {
+                discarded.push(discard(last, DiscardReason::Stale { changed_at }));
+                continue;
+            }
         }
         let roles: Vec<String> = input
             .roles
@@ -464,6 +484,7 @@ mod tests {
             vote,
             at: t(minute),
             source: Source::Review(u64::from(minute)),
+            digest: None,
         }
     }
 
@@ -527,6 +548,7 @@ mod tests {
         records: Vec<Record>,
         write: HashSet<String>,
         changed_at: Option<DateTime<Utc>>,
+        digest: Option<String>,
         risk: RiskLevel,
     }
 
@@ -537,6 +559,7 @@ mod tests {
                 records,
                 write: HashSet::new(),
                 changed_at: None,
+                digest: None,
                 risk: RiskLevel::Low,
             }
         }
@@ -551,6 +574,7 @@ mod tests {
                 roles: &roles,
                 write_permission: &self.write,
                 migrations_changed_at: self.changed_at,
+                current_digest: self.digest.as_deref(),
                 risk: &risk,
                 default_risk: self.risk,
             })
@@ -776,6 +800,40 @@ mod tests {
         assert!(case.env("staging").satisfied);
     }
 
+    fn approve_for(user: &str, minute: u32, digest: Option<&str>) -> Record {
+        Record {
+            digest: digest.map(str::to_string),
+            ..approve(user, minute)
+        }
+    }
+
+    #[test]
+    fn approvals_count_only_for_the_bytes_they_were_given_for() {
+        // dba1 approved content A; the head now has content B.
+        let mut case = Case::new(vec![approve_for("dba1", 5, Some("A"))]);
+        case.digest = Some("B".into());
+        let e = case.env("staging");
+        assert!(!e.satisfied);
+        assert_eq!(
+            reasons(&e),
+            [("dba1".to_string(), DiscardReason::StaleContent)]
+        );
+        // An approval of unknown content (a commit never reviewed) is stale too.
+        let mut case = Case::new(vec![approve_for("dba1", 5, None)]);
+        case.digest = Some("B".into());
+        assert!(!case.env("staging").satisfied);
+        // A later head with byte-identical migrations keeps it, whatever the time.
+        let mut case = Case::new(vec![approve_for("dba1", 1, Some("A"))]);
+        case.digest = Some("A".into());
+        case.changed_at = Some(t(3));
+        assert!(case.env("staging").satisfied);
+        // Off: content does not matter.
+        let mut case = Case::new(vec![approve_for("dba1", 1, Some("A"))]);
+        case.digest = Some("B".into());
+        case.envs[1].stale_reset = false;
+        assert!(case.env("staging").satisfied);
+    }
+
     #[test]
     fn users_without_a_role_do_not_count() {
         let mut case = Case::new(vec![approve("rando", 1)]);
@@ -829,6 +887,7 @@ mod tests {
             roles: &roles,
             write_permission: &HashSet::new(),
             migrations_changed_at: None,
+            current_digest: None,
             risk: &risk,
             default_risk: RiskLevel::Low,
         });
@@ -899,6 +958,7 @@ mod tests {
                 } else {
                     Source::Comment(u64::from(minute))
                 },
+                digest: None,
             })
     }
 

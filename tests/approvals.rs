@@ -90,22 +90,38 @@ impl Scenario {
 
     /// `user` submits a review in `state` (REST spelling) at `minute`; returns its id.
     async fn review(&self, user: &str, state: &str, minute: u32) -> u64 {
+        self.review_on(SHA_A, user, state, minute).await
+    }
+
+    /// A review of commit `sha`.
+    async fn review_on(&self, sha: &str, user: &str, state: &str, minute: u32) -> u64 {
         let id = self
             .h
             .github
-            .add_review_at(REPO, PR, user, state, SHA_A, &at(minute));
-        self.review_event(user, id, ReviewState::parse(state).unwrap(), minute)
+            .add_review_at(REPO, PR, user, state, sha, &at(minute));
+        self.review_event_on(sha, user, id, ReviewState::parse(state).unwrap(), minute)
             .await;
         id
     }
 
     async fn review_event(&self, user: &str, id: u64, state: ReviewState, minute: u32) {
+        self.review_event_on(SHA_A, user, id, state, minute).await
+    }
+
+    async fn review_event_on(
+        &self,
+        sha: &str,
+        user: &str,
+        id: u64,
+        state: ReviewState,
+        minute: u32,
+    ) {
         let event = Event::Review(ReviewEvent {
             pr: self.pr.clone(),
             reviewer: user.to_string(),
             state,
             review_id: id,
-            commit_sha: Some(SHA_A.to_string()),
+            commit_sha: Some(sha.to_string()),
             at: at(minute).parse().unwrap(),
         });
         self.h.handle(&event).await.unwrap();
@@ -361,11 +377,13 @@ async fn a_push_that_changes_a_migration_makes_earlier_approvals_stale() {
     );
     let summary = s.summary(SHA_B);
     assert!(
-        summary.contains("- dba1 (review, 2026-01-01 10:01 UTC): stale: given before the migrations changed at 2026-01-01 10:05 UTC — development, staging, production"),
+        summary.contains("- dba1 (review, 2026-01-01 10:01 UTC): stale: given for other migration content than the current head's — development, staging, production"),
         "{summary}"
     );
-    // Approving again after the push counts.
+    // Approving again after the push counts; a review of the old commit does not.
     s.review("dba1", "APPROVED", 6).await;
+    assert!(!satisfied(&s.row(SHA_B, "staging")));
+    s.review_on(SHA_B, "dba1", "APPROVED", 7).await;
     assert!(satisfied(&s.row(SHA_B, "staging")));
     s.finish();
 }

@@ -520,6 +520,82 @@ async fn gitlab_delivery_over_http_becomes_a_status_and_one_note() {
     gl.fake.assert_clean();
 }
 
+/// Issue 10, hole 4: GitLab diffs carry no blob id, so content must be bound
+/// by its bytes: a DROP pushed into an approved file makes the approval stale
+/// and staging does not run it on merge.
+#[tokio::test]
+async fn a_drop_pushed_into_an_approved_file_makes_the_approval_stale() {
+    let (dev, stg) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    for t in [&dev, &stg] {
+        sqlx::query("CREATE TABLE important (id int)")
+            .execute(&t.pool)
+            .await
+            .unwrap();
+    }
+    let envs = format!(
+        "environments:\n  - name: development\n    databases:\n      - name: dev-main\n        engine: postgres\n        url: \"{}\"\n  - name: staging\n    approvals: 1\n    roles: [dba]\n    databases:\n      - name: stg-main\n        engine: postgres\n        url: \"{}\"\n",
+        dev.url(),
+        stg.url()
+    );
+    let gl = Gl::start(&envs).await;
+    gl.fake.set_approvals_api(ApprovalsApi::Forbidden);
+    gl.mr_at(HEAD1, M1_OK);
+    gl.handle(&opened(HEAD1)).await;
+    gl.handle(&note(
+        "dana",
+        "/bytebase approve",
+        9200,
+        "2026-01-01 10:20:00 UTC",
+    ))
+    .await;
+    assert_eq!(gl.status(HEAD1, APPROVAL), "success");
+
+    // The author pushes a DROP into the same (approved) file at 10:30.
+    let sneaky = format!("{M1_OK}DROP TABLE important;\n");
+    gl.mr_at(HEAD2, &sneaky);
+    let mut p = payload(
+        "merge_request.update-new-commit.capture",
+        HEAD2,
+        "2026-01-01 10:30:00 UTC",
+    );
+    p["object_attributes"]["oldrev"] = HEAD1.into();
+    gl.handle(&parse("Merge Request Hook", &p)).await;
+    assert_eq!(gl.status(HEAD2, APPROVAL), "failed", "stale on new bytes");
+
+    // Merged as is: development (no approvals needed) gets it, staging waits.
+    gl.fake.put_file(PROJECT, MERGE, M1, &sneaky);
+    let mut m = payload(
+        "merge_request.merge.capture",
+        HEAD2,
+        "2026-01-01 10:40:00 UTC",
+    );
+    m["object_attributes"]["merge_commit_sha"] = MERGE.into();
+    gl.handle(&parse("Merge Request Hook", &m)).await;
+    assert!(!table_exists(&dev.url(), "important").await);
+    assert!(
+        table_exists(&stg.url(), "important").await,
+        "staging never ran the unapproved DROP"
+    );
+    let deploy: Vec<_> = gl
+        .bot_notes()
+        .into_iter()
+        .filter(|n| n.body.starts_with(DEPLOY_COMMENT_MARKER))
+        .collect();
+    assert_eq!(deploy.len(), 1);
+    assert!(
+        deploy[0]
+            .body
+            .contains("waiting for approvals for `staging`"),
+        "{}",
+        deploy[0].body
+    );
+    drop(gl.db);
+    gl.fake.assert_clean();
+}
+
 /// `editor` (GitLab user id `editor_id`) edits note `id`, whose author has
 /// GitLab user id `author_id` (the docs' example user has id 1).
 fn note_edited_by(editor: &str, editor_id: u64, author_id: u64, text: &str, id: u64) -> Event {

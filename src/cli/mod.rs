@@ -1,6 +1,7 @@
 //! The command line: `serve`, `review`, `config check`, `migrate`.
 
 mod audit;
+mod migrations;
 pub mod review;
 
 use crate::config::Config;
@@ -49,6 +50,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
+    },
+    /// Decide about migrations that reached a branch without a pull request.
+    Migrations {
+        #[command(subcommand)]
+        command: migrations::MigrationsCommand,
     },
 }
 
@@ -108,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => block_on(serve(args)),
         Command::Migrate(args) => block_on(migrate(args)),
         Command::Audit { command } => audit::run(command),
+        Command::Migrations { command } => migrations::run(command),
     }
 }
 

@@ -136,7 +136,8 @@ pub fn plan(files: &[(String, Vec<u8>)], dialect: Dialect) -> Result<Vec<Migrati
     Ok(out)
 }
 
-fn is_revert(path: &str) -> bool {
+/// True for revert files (`down.sql`, `*.down.sql`): never part of a deploy.
+pub fn is_revert(path: &str) -> bool {
     let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
     let lower = file.to_ascii_lowercase();
     lower == "down.sql" || lower.ends_with(".down.sql")

@@ -7,7 +7,6 @@ use crate::review::finding::{Finding, RiskLevel, Severity};
 use crate::review::model::Dialect;
 use crate::review::risk::RiskReason;
 use crate::review::{FileChange, ReviewReport};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// A migration file the pull request touches.
@@ -31,11 +30,74 @@ pub fn is_migration(path: &str, dir: &str) -> bool {
     inside && path.to_ascii_lowercase().ends_with(".sql")
 }
 
+/// Why a path from a PR is refused outright (never reviewed, never
+/// deployed): `..` segments, control characters, absolute or backslash paths.
+pub fn refused_path(path: &str) -> Option<&'static str> {
+    if path.chars().any(char::is_control) {
+        Some("it contains control characters")
+    } else if path.split('/').any(|s| s == ".." || s == ".") {
+        Some("it contains `.` or `..` segments")
+    } else if path.starts_with('/') || path.contains('\\') {
+        Some("it is absolute or contains a backslash")
+    } else {
+        None
+    }
+}
+
+/// The PR's files whose paths are refused, with the reason.
+pub fn refused_paths(files: &[ChangedFile]) -> Vec<(String, &'static str)> {
+    files
+        .iter()
+        .flat_map(|f| {
+            let from = match &f.status {
+                FileStatus::Renamed { from } => Some(from.as_str()),
+                _ => None,
+            };
+            std::iter::once(f.path.as_str()).chain(from)
+        })
+        .filter_map(|p| refused_path(p).map(|why| (p.to_string(), why)))
+        .collect()
+}
+
+/// Rule id of the finding for a refused path.
+pub const PATH_REFUSED: &str = "path-refused";
+
+/// Adds an error finding per refused path.
+pub fn add_refused_paths(combined: &mut Combined, refused: &[(String, &'static str)]) {
+    for (path, why) in refused {
+        let at = crate::review::finding::Position { line: 1, column: 1 };
+        combined.findings.insert(
+            0,
+            MergedFinding {
+                path: path.clone(),
+                finding: Finding {
+                    rule: PATH_REFUSED.to_string(),
+                    severity: Severity::Error,
+                    span: crate::review::finding::Span { start: at, end: at },
+                    message: format!(
+                        "this path is refused: {why}; it is neither reviewed nor deployed"
+                    ),
+                    help: Some("Rename the file to a plain relative path.".to_string()),
+                },
+                only_in: None,
+            },
+        );
+        combined.errors += 1;
+        combined.conclusion = CheckConclusion::Failure;
+    }
+}
+
 /// The PR's changed files that are migrations. A file renamed into the folder
-/// counts as added, one renamed out of it as removed.
+/// counts as added, one renamed out of it as removed. Refused paths
+/// ([`refused_path`]) are never migrations.
 pub fn migration_changes(files: &[ChangedFile], dir: &str) -> Vec<MigrationChange> {
     let mut out = Vec::new();
     for f in files {
+        if refused_path(&f.path).is_some()
+            || matches!(&f.status, FileStatus::Renamed { from } if refused_path(from).is_some())
+        {
+            continue;
+        }
         let here = is_migration(&f.path, dir);
         let change = match &f.status {
             FileStatus::Added | FileStatus::Copied { .. } if here => FileChange::Added,
@@ -63,24 +125,6 @@ pub fn migration_changes(files: &[ChangedFile], dir: &str) -> Vec<MigrationChang
         });
     }
     out
-}
-
-/// A digest of the migration files at a commit (paths, changes, blob ids):
-/// when it changes between pushes, the migrations changed.
-pub fn migrations_digest(changes: &[MigrationChange]) -> String {
-    let mut lines: Vec<String> = changes
-        .iter()
-        .map(|c| {
-            format!(
-                "{}\t{}\t{}",
-                c.path,
-                change_label(&c.change),
-                c.blob_sha.as_deref().unwrap_or("-")
-            )
-        })
-        .collect();
-    lines.sort();
-    hex::encode(Sha256::digest(lines.join("\n").as_bytes()))
 }
 
 /// `added`, `modified`, `removed`, `renamed from X`.
@@ -288,6 +332,40 @@ pub fn combine(
     }
 }
 
+/// Rule id of the finding that tells a PR its `.bytegate.yaml` edit only
+/// governs later pull requests.
+pub const REPO_CONFIG_CHANGED: &str = "repo-config-changed";
+
+/// Adds the warning that the PR's edit of the repository config takes effect
+/// only after merge: this PR is reviewed and deployed under the base
+/// commit's config (its migrations folder, its rules).
+pub fn add_repo_config_changed(combined: &mut Combined) {
+    let at = crate::review::finding::Position { line: 1, column: 1 };
+    combined.findings.insert(
+        0,
+        MergedFinding {
+            path: crate::flow::repo_config::REPO_CONFIG_PATH.to_string(),
+            finding: Finding {
+                rule: REPO_CONFIG_CHANGED.to_string(),
+                severity: Severity::Warning,
+                span: crate::review::finding::Span { start: at, end: at },
+                message: format!(
+                    "this pull request changes {}: the change takes effect after merge; this pull request is reviewed and deployed under the base branch's version",
+                    crate::flow::repo_config::REPO_CONFIG_PATH
+                ),
+                help: Some(
+                    "Settings such as `migrations_dir` and rule severities apply to pull requests opened after this one is merged. Migrations outside the base branch's folder are neither reviewed nor deployed.".to_string(),
+                ),
+            },
+            only_in: None,
+        },
+    );
+    combined.warnings += 1;
+    if combined.conclusion == CheckConclusion::Success {
+        combined.conclusion = CheckConclusion::Neutral;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,12 +438,23 @@ mod tests {
     }
 
     #[test]
-    fn digest_changes_with_blob_ids_only() {
-        let a = migration_changes(&[file("m/1.sql", FileStatus::Added)], "m");
-        let mut b = a.clone();
-        assert_eq!(migrations_digest(&a), migrations_digest(&b));
-        b[0].blob_sha = Some("other".into());
-        assert_ne!(migrations_digest(&a), migrations_digest(&b));
+    fn hostile_paths_are_refused_and_never_migrations() {
+        for p in [
+            "schema/migrations/../../etc/x.sql",
+            "schema/migrations/./1.sql",
+            "schema/migrations/1\n<!-- bytegate:approvals:start -->.sql",
+            "/abs/1.sql",
+            "schema\\migrations\\1.sql",
+        ] {
+            assert!(refused_path(p).is_some(), "{p:?}");
+            assert!(
+                migration_changes(&[file(p, FileStatus::Added)], "schema/migrations").is_empty(),
+                "{p:?}"
+            );
+        }
+        assert_eq!(refused_path("schema/migrations/001 add <b>.sql"), None);
+        let refused = refused_paths(&[file("a/../b.sql", FileStatus::Added)]);
+        assert_eq!(refused.len(), 1);
     }
 
     fn finding(rule: &str, line: u32, severity: Severity) -> Finding {

@@ -20,7 +20,7 @@
 //!   comments limited per user (`super::guard`).
 
 use super::guard::{Admission, COMMAND_WINDOW, COMMANDS_PER_WINDOW, PLANS_PER_WINDOW, Person};
-use super::render::{APPROVALS_END, APPROVALS_START};
+use super::render::{APPROVALS_END, APPROVALS_START, cell};
 use super::{BOT_ACTOR, FlowContext, FlowError};
 use crate::command::{self, Command, ParseError};
 use crate::config::Config;
@@ -33,7 +33,7 @@ use crate::review::finding::RiskLevel;
 use crate::store::approvals::{self as records, NewCommentRecord, State};
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::store::change_requests::{self, ChangeRequest, PrSeen};
-use crate::store::reviews;
+use crate::store::{reviews, snapshots};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -127,6 +127,12 @@ async fn sync_reviews(
             .and_then(|s| s.parse::<DateTime<Utc>>().ok())
             .unwrap_or_else(Utc::now);
         let id = r.id.to_string();
+        // The content the review was given for: the reviewed bytes of its
+        // commit, or (forges that do not say) what was reviewed at its time.
+        let bound = match &r.commit_sha {
+            Some(sha) => snapshots::for_head(&ctx.db, cr.id, sha).await?,
+            None => snapshots::current_at(&ctx.db, cr.id, at).await?,
+        };
         let (source_id, state, at) = match r.state {
             ReviewState::Approved => (id, State::Approved, at),
             ReviewState::ChangesRequested => (id, State::ChangesRequested, at),
@@ -136,8 +142,17 @@ async fn sync_reviews(
             // Comments do not change approval; pending reviews are not submitted.
             ReviewState::Commented | ReviewState::Pending => continue,
         };
-        let before =
-            records::upsert_review(&ctx.db, cr.id, &source_id, &r.reviewer, state, at).await?;
+        let before = records::upsert_review(
+            &ctx.db,
+            cr.id,
+            &source_id,
+            &r.reviewer,
+            state,
+            at,
+            bound.as_ref().map(|s| s.digest.as_str()),
+            r.commit_sha.as_deref(),
+        )
+        .await?;
         if before == Some(state) {
             continue;
         }
@@ -288,8 +303,17 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
             .all(|(_, o)| matches!(o, Outcome::Recorded { .. }));
     if unchanged_edit {
         let at = removed.first().map_or(ev.at, |r| r.at);
-        records::insert_comment(&ctx.db, cr.id, ev.comment_id, &ev.author, at, &new_records)
-            .await?;
+        let digest = removed.first().and_then(|r| r.digest.as_deref());
+        records::insert_comment(
+            &ctx.db,
+            cr.id,
+            ev.comment_id,
+            &ev.author,
+            at,
+            digest,
+            &new_records,
+        )
+        .await?;
         return Ok(());
     }
 
@@ -312,12 +336,16 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
     }
     let mut changed = !removed.is_empty();
     if !new_records.is_empty() {
+        // Bound to the reviewed content the commenter could see: the newest
+        // head reviewed at the comment's time.
+        let bound = snapshots::current_at(&ctx.db, cr.id, ev.at).await?;
         records::insert_comment(
             &ctx.db,
             cr.id,
             ev.comment_id,
             &ev.author,
             ev.at,
+            bound.as_ref().map(|s| s.digest.as_str()),
             &new_records,
         )
         .await?;
@@ -829,6 +857,7 @@ pub async fn evaluate(
         roles: &roles,
         write_permission: &write,
         migrations_changed_at: cr.migrations_changed_at,
+        current_digest: cr.migrations_digest.as_deref(),
         risk: &risk,
         default_risk,
     });
@@ -1000,11 +1029,6 @@ fn source_label(s: Source) -> &'static str {
     }
 }
 
-/// Markdown cell text: no pipes or line breaks.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
 /// The per-environment table and the discarded approvals (check summary and comment).
 pub fn section(d: &Decision) -> String {
     let mut out = String::from(
@@ -1094,8 +1118,16 @@ fn comment_section(d: &Decision, prefix: &str) -> String {
 
 /// Replaces the text between the approval markers; `None` without markers.
 pub fn splice(body: &str, section: &str) -> Option<String> {
-    let start = body.find(APPROVALS_START)? + APPROVALS_START.len();
-    let end = start + body.get(start..)?.find(APPROVALS_END)?;
+    // Markers count only on a line of their own: text from a PR never starts
+    // a line of bytegate's comment, so it cannot move the section.
+    let line_start = |haystack: &str, marker: &str| {
+        haystack
+            .match_indices(marker)
+            .map(|(i, _)| i)
+            .find(|&i| i == 0 || haystack.as_bytes().get(i - 1) == Some(&b'\n'))
+    };
+    let start = line_start(body, APPROVALS_START)? + APPROVALS_START.len();
+    let end = start + line_start(body.get(start..)?, APPROVALS_END)?;
     Some(format!(
         "{}\n{}\n{}",
         &body[..start],

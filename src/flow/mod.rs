@@ -28,7 +28,7 @@ use crate::forge::{CheckConclusion, CheckHandle, CheckResult, Forge, ForgeError,
 use crate::review::{self, ReviewInput, ReviewOptions, ReviewReport};
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::store::change_requests::{self, ChangeRequest, PrSeen};
-use crate::store::{StoreError, reviews};
+use crate::store::{StoreError, reviews, snapshots};
 use analysis::MigrationChange;
 use futures::{StreamExt, TryStreamExt};
 use render::{CHECK_NAME, COMMENT_MARKER, RenderContext};
@@ -313,6 +313,25 @@ async fn rerun_review(ctx: &FlowContext, rerun: &RerunEvent) -> Result<(), FlowE
     Ok(())
 }
 
+/// The repository's own settings, from the PR's base commit: never from its
+/// head or merge commit, so a PR cannot change the rules it is reviewed and
+/// deployed by. An invalid file is ignored (the error is returned to show).
+pub(crate) async fn read_repo_config(
+    forge: &dyn Forge,
+    repo: &crate::event::RepoRef,
+    base_sha: &str,
+) -> Result<(RepoConfig, Option<String>), FlowError> {
+    Ok(
+        match forge.file_content(repo, REPO_CONFIG_PATH, base_sha).await? {
+            None => (RepoConfig::default(), None),
+            Some(bytes) => match RepoConfig::parse(&String::from_utf8_lossy(&bytes)) {
+                Ok(c) => (c, None),
+                Err(e) => (RepoConfig::default(), Some(e)),
+            },
+        },
+    )
+}
+
 /// Reviews a pull request's head commit and publishes the result.
 pub async fn review_pull_request(
     ctx: &FlowContext,
@@ -329,17 +348,8 @@ pub async fn review_pull_request(
         .await?;
     }
 
-    // The repository's own settings come from the base commit, never the head.
-    let (repo_config, repo_config_error) = match forge
-        .file_content(&pr.pr.repo, REPO_CONFIG_PATH, &pr.base_sha)
-        .await?
-    {
-        None => (RepoConfig::default(), None),
-        Some(bytes) => match RepoConfig::parse(&String::from_utf8_lossy(&bytes)) {
-            Ok(c) => (c, None),
-            Err(e) => (RepoConfig::default(), Some(e)),
-        },
-    };
+    let (repo_config, repo_config_error) =
+        read_repo_config(forge.as_ref(), &pr.pr.repo, &pr.base_sha).await?;
     let dir = repo_config
         .migrations_dir
         .clone()
@@ -347,7 +357,11 @@ pub async fn review_pull_request(
 
     let files = forge.list_pr_files(&pr.pr).await?;
     let changes = analysis::migration_changes(&files, &dir);
-    if changes.is_empty() {
+    // A PR that edits the repository config is told it governs only later
+    // PRs (a PR that moves `migrations_dir` must not escape review that way).
+    let config_changed = files.iter().any(|f| f.path == REPO_CONFIG_PATH);
+    let refused = analysis::refused_paths(&files);
+    if changes.is_empty() && !config_changed && refused.is_empty() {
         if cr.comment_id.is_some() {
             // It used to change migrations: say that it no longer does.
             let body = render::comment_no_migrations(&pr.head_sha);
@@ -385,18 +399,15 @@ pub async fn review_pull_request(
     )
     .await?;
 
-    match review_and_publish(
-        ctx,
-        forge.as_ref(),
-        &cr,
-        pr,
-        &changes,
-        &repo_config,
+    let scope = ReviewScope {
+        changes: &changes,
+        repo_config: &repo_config,
         repo_config_error,
-        &handle,
-    )
-    .await
-    {
+        config_changed,
+        refused: &refused,
+        dir: &dir,
+    };
+    match review_and_publish(ctx, forge.as_ref(), &cr, pr, &scope, &handle).await {
         Ok(()) => Ok(()),
         Err(e) => {
             let detail = json!({"head_sha": pr.head_sha, "error": e.to_string(), "retryable": e.is_retryable()});
@@ -425,27 +436,61 @@ pub async fn review_pull_request(
     }
 }
 
+/// What one review covers: the migrations, and the base commit's config that governs it.
+struct ReviewScope<'a> {
+    changes: &'a [MigrationChange],
+    repo_config: &'a RepoConfig,
+    repo_config_error: Option<String>,
+    /// The PR edits `.bytegate.yaml` (it takes effect after merge).
+    config_changed: bool,
+    /// Paths refused outright (`..`, control characters).
+    refused: &'a [(String, &'static str)],
+    /// The migrations folder the base commit's config names.
+    dir: &'a str,
+}
+
+/// The reviewed files of a review: path, change and the sha256 of exactly the
+/// bytes the review read.
+fn reviewed_files(inputs: &[ReviewInput]) -> Vec<snapshots::ReviewedFile> {
+    inputs
+        .iter()
+        .map(|i| snapshots::ReviewedFile {
+            path: i.path.clone(),
+            change: match i.change {
+                review::FileChange::Added | review::FileChange::Unchanged => "added",
+                review::FileChange::Modified => "modified",
+                review::FileChange::Removed => "removed",
+                review::FileChange::Renamed { .. } => "renamed",
+            }
+            .to_string(),
+            sha256: crate::deploy::checksum(&i.text),
+            size_bytes: i64::try_from(i.text.len()).unwrap_or(i64::MAX),
+            deployable: true,
+        })
+        .collect()
+}
+
+/// Reads the PR's migrations at `read_at` (the head; the merge commit for a
+/// review at merge), reviews them for every environment and stores the
+/// results and the snapshot of the head (what approvals and deploys bind to).
 #[allow(clippy::too_many_arguments)]
-async fn review_and_publish(
+pub(crate) async fn review_snapshot(
     ctx: &FlowContext,
     forge: &dyn Forge,
     cr: &ChangeRequest,
     pr: &PullRequestEvent,
     changes: &[MigrationChange],
     repo_config: &RepoConfig,
-    repo_config_error: Option<String>,
-    handle: &CheckHandle,
-) -> Result<(), FlowError> {
-    let inputs = read_inputs(forge, pr, changes).await?;
-    let dir = repo_config
-        .migrations_dir
-        .clone()
-        .unwrap_or_else(|| ctx.config.project.migrations_dir.clone());
+    dir: &str,
+    read_at: &str,
+) -> Result<(Vec<(Option<String>, ReviewReport)>, snapshots::Snapshot), FlowError> {
+    let inputs = read_inputs(forge, pr, changes, read_at).await?;
+    let reviewed = reviewed_files(&inputs);
     let base_versions: Vec<String> = forge
-        .list_directory(&pr.pr.repo, &dir, &pr.base_sha)
+        .list_directory(&pr.pr.repo, dir, &pr.base_sha)
         .await?
         .into_iter()
-        .filter(|e| e.is_file && analysis::is_migration(&e.path, &dir))
+        .filter(|e| e.is_file && analysis::is_migration(&e.path, dir))
         .map(|e| e.path)
         .collect();
 
@@ -456,7 +501,50 @@ async fn review_and_publish(
         base_versions,
     )
     .await?;
-    let combined = analysis::combine(&reports, changes);
+    store_results(&ctx.db, cr.id, &pr.head_sha, &reports).await?;
+    let snapshot = snapshots::store(
+        &ctx.db,
+        &snapshots::NewSnapshot {
+            change_request_id: cr.id,
+            head_sha: &pr.head_sha,
+            base_sha: &pr.base_sha,
+            migrations_dir: dir,
+            head_at: pr.at,
+            files: &reviewed,
+        },
+    )
+    .await?;
+    change_requests::note_migrations(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest, pr.at).await?;
+    crate::store::approvals::bind_reviews_of_commit(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest)
+        .await?;
+    Ok((reports, snapshot))
+}
+
+async fn review_and_publish(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    pr: &PullRequestEvent,
+    scope: &ReviewScope<'_>,
+    handle: &CheckHandle,
+) -> Result<(), FlowError> {
+    let changes = scope.changes;
+    let (reports, _snapshot) = review_snapshot(
+        ctx,
+        forge,
+        cr,
+        pr,
+        changes,
+        scope.repo_config,
+        scope.dir,
+        &pr.head_sha,
+    )
+    .await?;
+    let mut combined = analysis::combine(&reports, changes);
+    if scope.config_changed {
+        analysis::add_repo_config_changed(&mut combined);
+    }
+    analysis::add_refused_paths(&mut combined, scope.refused);
     // Without line annotations the comment is where findings are read: link them.
     let blob_url = if forge.checks_have_annotations() {
         None
@@ -470,18 +558,8 @@ async fn review_and_publish(
         blob_url: blob_url.as_deref(),
     };
 
-    store_results(&ctx.db, cr.id, &pr.head_sha, &reports).await?;
-    change_requests::note_migrations(
-        &ctx.db,
-        cr.id,
-        &pr.head_sha,
-        &analysis::migrations_digest(changes),
-        pr.at,
-    )
-    .await?;
-
     let mut summary = render::check_summary(&combined, &rctx);
-    if let Some(err) = &repo_config_error {
+    if let Some(err) = &scope.repo_config_error {
         summary = format!(
             "> **{REPO_CONFIG_PATH} on the base branch is invalid and was ignored:** {err}\n\n{summary}"
         );
@@ -535,15 +613,19 @@ async fn review_and_publish(
     Ok(())
 }
 
-/// Reads every migration's text: at the head commit, or at the base for removed files.
+/// Reads every migration's text: at `read_at`, or at the base for removed files.
 async fn read_inputs(
     forge: &dyn Forge,
     pr: &PullRequestEvent,
     changes: &[MigrationChange],
+    read_at: &str,
 ) -> Result<Vec<ReviewInput>, FlowError> {
     // The futures are built first: a `map` closure inside the stream would make
     // the whole flow future `!Send` for the worker pool (a known HRTB limitation).
-    let reads: Vec<_> = changes.iter().map(|c| read_input(forge, pr, c)).collect();
+    let reads: Vec<_> = changes
+        .iter()
+        .map(|c| read_input(forge, pr, c, read_at))
+        .collect();
     futures::stream::iter(reads)
         .buffered(CONCURRENT_READS)
         .try_collect()
@@ -555,11 +637,12 @@ async fn read_input(
     forge: &dyn Forge,
     pr: &PullRequestEvent,
     c: &MigrationChange,
+    read_at: &str,
 ) -> Result<ReviewInput, FlowError> {
     let at = if c.change == review::FileChange::Removed {
-        &pr.base_sha
+        pr.base_sha.as_str()
     } else {
-        &pr.head_sha
+        read_at
     };
     let text = forge.file_content(&pr.pr.repo, &c.path, at).await?;
     let text = match (text, &c.change) {

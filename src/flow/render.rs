@@ -67,13 +67,39 @@ pub fn check_title(c: &Combined) -> String {
 }
 
 /// Markdown cell text: no pipes or line breaks.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+/// Text from a pull request (or derived from it) in a markdown table cell or
+/// line: one line, no pipes, no HTML (a PR cannot forge bytegate's hidden
+/// markers or markup), no @mentions that would notify people.
+pub fn cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            // A zero-width space keeps `@name` from mentioning anyone.
+            '@' => out.push_str("@\u{200b}"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-/// Inline code that survives backticks in the text.
-fn code(s: &str) -> String {
-    format!("`{}`", s.replace('`', "'"))
+/// Inline code that survives backticks and line breaks in the text (a code
+/// span shows HTML and mentions literally).
+pub fn code(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect();
+    // Not even inside code: no copy of a hidden marker in bytegate's comments.
+    format!("`{}`", clean.replace("<!--", "<!\u{200b}--"))
 }
 
 fn severity_label(s: Severity) -> &'static str {
@@ -129,14 +155,25 @@ fn encode_path(path: &str) -> String {
 
 fn findings_section(out: &mut String, c: &Combined, ctx: &RenderContext<'_>, limit: usize) {
     let mut shown = 0;
-    for (path, change, statements) in &c.files {
-        let _ = writeln!(
-            out,
-            "#### {} ({change}, {})\n",
-            code(path),
-            plural(*statements, "statement")
-        );
-        let findings: Vec<&MergedFinding> = c.findings.iter().filter(|m| &m.path == path).collect();
+    // Files reviewed, then other files with findings (the repository config).
+    let mut sections: Vec<(&str, String)> = c
+        .files
+        .iter()
+        .map(|(path, change, statements)| {
+            (
+                path.as_str(),
+                format!("{change}, {}", plural(*statements, "statement")),
+            )
+        })
+        .collect();
+    for m in &c.findings {
+        if !sections.iter().any(|(p, _)| *p == m.path) {
+            sections.push((m.path.as_str(), "changed".to_string()));
+        }
+    }
+    for (path, label) in sections {
+        let _ = writeln!(out, "#### {} ({label})\n", code(path));
+        let findings: Vec<&MergedFinding> = c.findings.iter().filter(|m| m.path == path).collect();
         if findings.is_empty() {
             out.push_str("No findings.\n\n");
             continue;
@@ -212,6 +249,8 @@ pub fn check_summary(c: &Combined, ctx: &RenderContext<'_>) -> String {
 pub fn annotations(c: &Combined) -> Vec<Annotation> {
     c.findings
         .iter()
+        // A refused path is no path to annotate (the summary and comment say it).
+        .filter(|m| super::analysis::refused_path(&m.path).is_none())
         .map(|m| {
             let f = &m.finding;
             let level = match f.severity {

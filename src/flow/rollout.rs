@@ -15,16 +15,17 @@
 //! Only merged pull requests reach a database here: for a fork PR that is
 //! the base repository's code (the merge commit), never the fork's head.
 
-use super::repo_config::{REPO_CONFIG_PATH, RepoConfig};
 use super::{BOT_ACTOR, FlowContext, FlowError};
 use super::{analysis, approvals};
 use crate::config::{DeployWindow, Environment};
 use crate::deploy::{self, DeployError, DeployOptions, DeployReport};
 use crate::event::{ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef};
 use crate::forge::{DeploymentState, Forge, ForgeError, NewDeployment, truncate_with_note};
+use crate::review::version_key;
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::store::change_requests::{self, ChangeRequest};
 use crate::store::rollouts::{self, Rollout, Stage};
+use crate::store::snapshots::{self, ReviewedFile};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::{ConnectOptions, Connection, PgConnection};
@@ -41,11 +42,13 @@ const DRIVE_LOCK_WAIT: Duration = Duration::from_secs(30);
 const DRIVE_LOCK_POLL: Duration = Duration::from_millis(100);
 /// Advisory-lock keys of rollout drivers: this base plus the rollout id.
 const DRIVE_LOCK_BASE: i64 = 0x5230_0000_0000_0000;
-/// Migration files read from the forge at the same time.
-const CONCURRENT_READS: usize = 8;
 
 /// A merged pull request that changed migrations gets a rollout (once, however
-/// often the merge event arrives), and its first stages run.
+/// often the merge event arrives), and its first stages run. The rollout is
+/// bound to the review snapshot of the merged head: it applies exactly those
+/// files, as reviewed. A head bytegate never reviewed (a push raced the
+/// merge) is reviewed now, from the merge commit, under the base commit's
+/// config; approvals given for other bytes do not count for it.
 pub async fn start_on_merge(
     ctx: &FlowContext,
     pr: &PullRequestEvent,
@@ -62,9 +65,15 @@ pub async fn start_on_merge(
         return Ok(());
     }
     let forge = ctx.forges.for_repo(&pr.pr.repo)?;
-    let dir = migrations_dir(ctx, forge.as_ref(), &pr.pr, merge_sha).await?;
-    let files = forge.list_pr_files(&pr.pr).await?;
-    if analysis::migration_changes(&files, &dir).is_empty() {
+    let snapshot = match snapshots::for_head(&ctx.db, cr.id, &pr.head_sha).await? {
+        Some(s) => Some(s),
+        None => review_at_merge(ctx, forge.as_ref(), cr, pr, merge_sha).await?,
+    };
+    let Some(snapshot) = snapshot else {
+        return Ok(());
+    };
+    let files = snapshots::files(&ctx.db, snapshot.id).await?;
+    if !files.iter().any(ReviewedFile::is_applied_on_deploy) {
         return Ok(());
     }
     let envs: Vec<&str> = ctx
@@ -85,12 +94,17 @@ pub async fn start_on_merge(
                 .repo
                 .installation_id
                 .and_then(|i| i64::try_from(i).ok()),
+            snapshot_id: Some(snapshot.id),
         },
         &envs,
     )
     .await?;
     if created {
-        let detail = json!({"rollout": rollout.id, "merge_sha": merge_sha, "environments": envs});
+        let detail = json!({
+            "rollout": rollout.id, "merge_sha": merge_sha, "environments": envs,
+            "head_sha": snapshot.head_sha, "digest": snapshot.digest,
+            "files": files.iter().map(|f| json!({"path": f.path, "sha256": f.sha256})).collect::<Vec<_>>(),
+        });
         audit::append(
             &ctx.db,
             &entry(cr, BOT_ACTOR, AuditAction::RolloutCreated, None, detail),
@@ -98,6 +112,42 @@ pub async fn start_on_merge(
         .await?;
     }
     drive(ctx, forge.as_ref(), cr, &pr.pr, rollout.id, BOT_ACTOR).await
+}
+
+/// Reviews a merged PR whose head was never reviewed: its migrations (by the
+/// base commit's config) as they are in the merge commit. `None` when it
+/// changed none.
+async fn review_at_merge(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    pr: &PullRequestEvent,
+    merge_sha: &str,
+) -> Result<Option<snapshots::Snapshot>, FlowError> {
+    let (repo_config, _) = super::read_repo_config(forge, &pr.pr.repo, &pr.base_sha).await?;
+    let dir = repo_config
+        .migrations_dir
+        .clone()
+        .unwrap_or_else(|| ctx.config.project.migrations_dir.clone());
+    let files = forge.list_pr_files(&pr.pr).await?;
+    let changes = analysis::migration_changes(&files, &dir);
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let (_, snapshot) =
+        super::review_snapshot(ctx, forge, cr, pr, &changes, &repo_config, &dir, merge_sha).await?;
+    audit::append(
+        &ctx.db,
+        &entry(
+            cr,
+            BOT_ACTOR,
+            AuditAction::ReviewCompleted,
+            None,
+            json!({"head_sha": pr.head_sha, "read_at": merge_sha, "digest": snapshot.digest, "at_merge": true}),
+        ),
+    )
+    .await?;
+    Ok(Some(snapshot))
 }
 
 /// Re-evaluates a merged PR's rollout (after an approval, or when a deploy
@@ -276,6 +326,36 @@ pub async fn deploy_command(
     })
 }
 
+/// An operator's decision about a migration that reached a branch without a
+/// pull request (`bytegate migrations decide`): recorded and audited; stages
+/// blocked on it are re-checked by the next drive (a deploy command, an
+/// approval or the periodic re-check).
+pub async fn decide_unmanaged(
+    db: &sqlx::PgPool,
+    d: &snapshots::NewDecision<'_>,
+) -> Result<(), FlowError> {
+    let mut tx = db.begin().await?;
+    snapshots::decide(&mut *tx, d).await?;
+    audit::append(
+        &mut *tx,
+        &AuditEntry {
+            actor: d.decided_by,
+            action: AuditAction::MigrationDecided,
+            forge: Some(d.forge),
+            repo: Some(d.repo),
+            number: None,
+            environment: d.environment,
+            detail: json!({
+                "path": d.path, "sha256": d.sha256, "decision": d.decision.as_str(),
+                "reason": d.reason,
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn find(
     ctx: &FlowContext,
     pr: &PrRef,
@@ -316,34 +396,194 @@ fn entry<'a>(
     }
 }
 
-/// The migrations folder: the repository's `.bytegate.yaml` at the merge
-/// commit (the base branch's code), else the server's setting.
-async fn migrations_dir(
+/// The reviewed files of a rollout, read from the merge commit and checked
+/// byte for byte against what the review saw. `Ok(Err(reason))`: they must
+/// not be deployed (the stage fails with the reason).
+async fn reviewed_files_at_merge(
     ctx: &FlowContext,
     forge: &dyn Forge,
     pr: &PrRef,
-    merge_sha: &str,
-) -> Result<String, FlowError> {
-    let repo_config = match forge
-        .file_content(&pr.repo, REPO_CONFIG_PATH, merge_sha)
-        .await?
-    {
-        Some(bytes) => RepoConfig::parse(&String::from_utf8_lossy(&bytes)).unwrap_or_default(),
-        None => RepoConfig::default(),
+    rollout: &Rollout,
+) -> Result<Result<Vec<(String, Vec<u8>)>, String>, FlowError> {
+    let Some(snapshot_id) = rollout.snapshot_id else {
+        return Ok(Err(
+            "this rollout has no reviewed snapshot (it predates content-bound deploys); nothing is applied without one".to_string(),
+        ));
     };
-    Ok(repo_config
-        .migrations_dir
-        .unwrap_or_else(|| ctx.config.project.migrations_dir.clone()))
+    let mut out = Vec::new();
+    for f in snapshots::files(&ctx.db, snapshot_id).await? {
+        if !f.is_applied_on_deploy() {
+            continue;
+        }
+        if !f.deployable {
+            return Ok(Err(format!(
+                "`{}` was not reviewed (it is over the reviewable size) and is never deployed",
+                f.path
+            )));
+        }
+        let Some(bytes) = forge
+            .file_content(&pr.repo, &f.path, &rollout.merge_sha)
+            .await?
+        else {
+            return Ok(Err(format!(
+                "`{}` was reviewed but is missing from the merge commit",
+                f.path
+            )));
+        };
+        let sha = deploy::checksum(&bytes);
+        if sha != f.sha256 {
+            return Ok(Err(format!(
+                "`{}` in the merge commit (sha256 {}) differs from what was reviewed (sha256 {}); only reviewed bytes are deployed",
+                f.path,
+                short(&sha),
+                short(&f.sha256)
+            )));
+        }
+        out.push((f.path, bytes));
+    }
+    Ok(Ok(out))
 }
 
-/// Every migration file in the folder at `sha` (one level of subfolders, for
-/// `VERSION_name/up.sql` layouts), with its bytes.
-async fn read_migrations(
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// What the order of migrations lets a stage do.
+enum Order {
+    /// Go, applying these operator-approved migrations (pushed without a PR)
+    /// together with the change's own.
+    Clear(Vec<(String, Vec<u8>)>),
+    /// Wait: an older migration that is not this change's has not reached
+    /// the environment (starts with [`rollouts::BLOCKED_PREFIX`]).
+    Blocked(String),
+}
+
+/// Checks the migrations folder at the merge commit for older migrations of
+/// other changes (or of none) that the environment's databases do not have:
+/// they block the stage, in order, naming the PR and what it waits for, or
+/// the file when it reached the branch without a PR (until an operator decides).
+#[allow(clippy::too_many_arguments)]
+async fn order_gate(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    cr: &ChangeRequest,
+    pr: &PrRef,
+    rollout: &Rollout,
+    env: &Environment,
+    own: &[(String, Vec<u8>)],
+) -> Result<Order, FlowError> {
+    let Some(snapshot_id) = rollout.snapshot_id else {
+        return Ok(Order::Clear(Vec::new()));
+    };
+    let snapshot = snapshots::get(&ctx.db, snapshot_id).await?;
+    let Some(newest_own) = own
+        .iter()
+        .filter_map(|(p, _)| version_key(p).version())
+        .max_by(|a, b| deploy::cmp_versions(a, b))
+    else {
+        return Ok(Order::Clear(Vec::new()));
+    };
+    let mut older: Vec<(String, String)> =
+        list_migrations(forge, pr, &snapshot.migrations_dir, &rollout.merge_sha)
+            .await?
+            .into_iter()
+            .filter(|p| !own.iter().any(|(o, _)| o == p) && !deploy::is_revert(p))
+            .filter_map(|p| {
+                let v = version_key(&p).version()?;
+                (deploy::cmp_versions(&v, &newest_own) == std::cmp::Ordering::Less)
+                    .then_some((p, v))
+            })
+            .collect();
+    if older.is_empty() {
+        return Ok(Order::Clear(Vec::new()));
+    }
+    older.sort_by(|a, b| deploy::cmp_versions(&a.1, &b.1));
+    // Versions every database of the environment has applied.
+    let mut applied: Option<std::collections::HashSet<String>> = None;
+    for db in &env.databases {
+        let Ok(target) = deploy::target_for(db) else {
+            return Ok(Order::Clear(Vec::new()));
+        };
+        let Ok(history) = target.history().await else {
+            // Unreachable: the deploy itself reports it (and is retried).
+            return Ok(Order::Clear(Vec::new()));
+        };
+        let here: std::collections::HashSet<String> = history
+            .into_iter()
+            .filter(|h| h.success)
+            .map(|h| h.version)
+            .collect();
+        applied = Some(match applied {
+            None => here,
+            Some(a) => a.intersection(&here).cloned().collect(),
+        });
+    }
+    let applied = applied.unwrap_or_default();
+    let mut extra = Vec::new();
+    for (path, version) in older {
+        if applied.contains(&version) {
+            continue;
+        }
+        let carriers =
+            snapshots::rollouts_carrying(&ctx.db, &cr.forge, &cr.repo, &path, cr.id).await?;
+        if let Some(c) = carriers.first() {
+            if env.allow_out_of_order {
+                continue;
+            }
+            let waits = rollouts::stages(&ctx.db, c.rollout_id)
+                .await?
+                .into_iter()
+                .find(|s| s.environment == env.name)
+                .map(|s| match s.state.as_str() {
+                    "waiting" => format!(
+                        "waiting for {}",
+                        s.waiting_for.as_deref().unwrap_or("its turn")
+                    ),
+                    "failed" => "failed".to_string(),
+                    "running" => "deploying".to_string(),
+                    _ => "waiting for earlier stages".to_string(),
+                })
+                .unwrap_or_else(|| format!("no `{}` stage", env.name));
+            return Ok(Order::Blocked(format!(
+                "{} (`{path}` of #{}) to reach `{}` first; #{} is {waits}",
+                rollouts::BLOCKED_PREFIX,
+                c.number,
+                env.name,
+                c.number
+            )));
+        }
+        // No change carries it: it reached the branch without a pull request.
+        let Some(bytes) = forge
+            .file_content(&pr.repo, &path, &rollout.merge_sha)
+            .await?
+        else {
+            continue;
+        };
+        let sha = deploy::checksum(&bytes);
+        match snapshots::decision_for(&ctx.db, &cr.forge, &cr.repo, &path, &sha, &env.name).await? {
+            Some(snapshots::Decision::Skip) => {}
+            Some(snapshots::Decision::Apply) => extra.push((path, bytes)),
+            None => {
+                return Ok(Order::Blocked(format!(
+                    "{} (`{path}`, sha256 {}) that reached the branch without a pull request: it is never applied automatically; an operator decides with `bytegate migrations decide --repo {} --path {path} --sha256 {sha} --apply|--skip`",
+                    rollouts::BLOCKED_PREFIX,
+                    short(&sha),
+                    cr.repo
+                )));
+            }
+        }
+    }
+    Ok(Order::Clear(extra))
+}
+
+/// Migration files in the folder at `sha` (one level of subfolders, for
+/// `VERSION_name/up.sql` layouts).
+async fn list_migrations(
     forge: &dyn Forge,
     pr: &PrRef,
     dir: &str,
     sha: &str,
-) -> Result<Vec<(String, Vec<u8>)>, FlowError> {
+) -> Result<Vec<String>, FlowError> {
     let mut paths = Vec::new();
     for e in forge.list_directory(&pr.repo, dir, sha).await? {
         if e.is_file {
@@ -358,23 +598,9 @@ async fn read_migrations(
             }
         }
     }
-    let reads: Vec<_> = paths
-        .iter()
-        .map(|p| async move {
-            match forge.file_content(&pr.repo, p, sha).await? {
-                Some(bytes) => Ok((p.clone(), bytes)),
-                None => Err(FlowError::Forge(ForgeError::Transient {
-                    op: "repos/get-content",
-                    message: format!("{p} is listed but missing at {sha}"),
-                })),
-            }
-        })
-        .collect();
-    use futures::{StreamExt, TryStreamExt};
-    futures::stream::iter(reads)
-        .buffered(CONCURRENT_READS)
-        .try_collect()
-        .await
+    // Refused paths are never migrations (they are neither reviewed nor deployed).
+    paths.retain(|p| analysis::refused_path(p).is_none());
+    Ok(paths)
 }
 
 /// A session-level advisory lock in the meta database on its own connection:
@@ -493,9 +719,24 @@ async fn drive(
     };
     let result = drive_locked(ctx, forge, cr, pr, rollout_id, actor).await;
     lock.release().await;
-    result
+    if result? {
+        // A stage deployed: rollouts blocked behind its migrations may go on.
+        for (other, number) in rollouts::blocked_in_repo(&ctx.db, &cr.forge, &cr.repo).await? {
+            if other == rollout_id {
+                continue;
+            }
+            let next = PrRef {
+                repo: pr.repo.clone(),
+                number: u64::try_from(number).unwrap_or(0),
+            };
+            Box::pin(advance(ctx, &next)).await?;
+        }
+    }
+    Ok(())
 }
 
+/// Drives under the lock; returns whether a stage succeeded (then rollouts
+/// blocked behind this one are re-checked).
 async fn drive_locked(
     ctx: &FlowContext,
     forge: &dyn Forge,
@@ -503,9 +744,10 @@ async fn drive_locked(
     pr: &PrRef,
     rollout_id: i64,
     actor: &str,
-) -> Result<(), FlowError> {
+) -> Result<bool, FlowError> {
+    let mut progressed = false;
     let rollout = rollouts::get(&ctx.db, rollout_id).await?;
-    let mut files: Option<Vec<(String, Vec<u8>)>> = None;
+    let mut own: Option<Vec<(String, Vec<u8>)>> = None;
     loop {
         let stages = rollouts::stages(&ctx.db, rollout.id).await?;
         let Some(stage) = stages
@@ -525,25 +767,49 @@ async fn drive_locked(
             rollouts::set_waiting(&ctx.db, stage.id, &msg).await?;
             break;
         };
-        if stage.state != "running"
-            && let Some(reason) = gate(ctx, forge, pr, env, Utc::now()).await?
-        {
-            if stage.waiting_for.as_deref() != Some(reason.as_str()) {
-                rollouts::set_waiting(&ctx.db, stage.id, &reason).await?;
-                let detail = json!({"rollout": rollout.id, "waiting_for": reason});
-                audit::append(
-                    &ctx.db,
-                    &entry(
-                        cr,
-                        BOT_ACTOR,
-                        AuditAction::StageWaiting,
-                        Some(&env.name),
-                        detail,
-                    ),
-                )
-                .await?;
+        // Exactly the reviewed bytes of this change, or nothing.
+        let own_files = match &own {
+            Some(f) => f.clone(),
+            None => match reviewed_files_at_merge(ctx, forge, pr, &rollout).await {
+                Ok(Ok(f)) => {
+                    own = Some(f.clone());
+                    f
+                }
+                Ok(Err(refusal)) => {
+                    fail_unclaimed(ctx, cr, &rollout, stage, &refusal).await?;
+                    break;
+                }
+                // Nothing was applied: the job's retry reads again.
+                Err(e) => return Err(e),
+            },
+        };
+        let mut extra = Vec::new();
+        if stage.state != "running" {
+            let mut reason = gate(ctx, forge, pr, env, Utc::now()).await?;
+            if reason.is_none() {
+                match order_gate(ctx, forge, cr, pr, &rollout, env, &own_files).await? {
+                    Order::Clear(e) => extra = e,
+                    Order::Blocked(r) => reason = Some(r),
+                }
             }
-            break;
+            if let Some(reason) = reason {
+                if stage.waiting_for.as_deref() != Some(reason.as_str()) {
+                    rollouts::set_waiting(&ctx.db, stage.id, &reason).await?;
+                    let detail = json!({"rollout": rollout.id, "waiting_for": reason});
+                    audit::append(
+                        &ctx.db,
+                        &entry(
+                            cr,
+                            BOT_ACTOR,
+                            AuditAction::StageWaiting,
+                            Some(&env.name),
+                            detail,
+                        ),
+                    )
+                    .await?;
+                }
+                break;
+            }
         }
         // We hold the rollout's drive lock: a stage still `running` belongs to a driver that died.
         let Some(stage) = rollouts::claim_stage(&ctx.db, stage.id, STAGE_LEASE, true).await? else {
@@ -562,29 +828,26 @@ async fn drive_locked(
         )
         .await?;
         report(ctx, forge, pr, &rollout).await?;
-        if files.is_none() {
-            let dir = migrations_dir(ctx, forge, pr, &rollout.merge_sha).await?;
-            match read_migrations(forge, pr, &dir, &rollout.merge_sha).await {
-                Ok(f) => files = Some(f),
-                Err(e) => {
-                    // Nothing was applied: the stage waits for the job's retry.
-                    let reason = format!("reading the migrations failed: {e}");
-                    rollouts::release_stage(&ctx.db, stage.id, &reason, &json!([])).await?;
-                    return Err(e);
-                }
-            }
+        if !extra.is_empty() {
+            let paths: Vec<&str> = extra.iter().map(|(p, _)| p.as_str()).collect();
+            audit::append(
+                &ctx.db,
+                &entry(
+                    cr,
+                    BOT_ACTOR,
+                    AuditAction::StageStarted,
+                    Some(&env.name),
+                    json!({"rollout": rollout.id, "operator_approved": paths}),
+                ),
+            )
+            .await?;
         }
-        let outcome = run_stage(
-            ctx,
-            cr,
-            &rollout,
-            env,
-            files.as_deref().unwrap_or(&[]),
-            actor,
-        )
-        .await?;
+        let mut files = extra;
+        files.extend(own_files);
+        let outcome = run_stage(ctx, cr, &rollout, env, &files, actor).await?;
         match outcome {
             StageOutcome::Succeeded(result) => {
+                progressed = true;
                 rollouts::finish_stage(&ctx.db, stage.id, true, None, &result).await?;
                 audit::append(
                     &ctx.db,
@@ -622,7 +885,37 @@ async fn drive_locked(
     let stages = rollouts::stages(&ctx.db, rollout.id).await?;
     let state = overall_state(&stages);
     rollouts::set_state(&ctx.db, rollout.id, state).await?;
-    report(ctx, forge, pr, &rollout).await
+    report(ctx, forge, pr, &rollout).await?;
+    Ok(progressed)
+}
+
+/// Fails a stage that never started (its files must not be deployed).
+async fn fail_unclaimed(
+    ctx: &FlowContext,
+    cr: &ChangeRequest,
+    rollout: &Rollout,
+    stage: &Stage,
+    error: &str,
+) -> Result<(), FlowError> {
+    if rollouts::claim_stage(&ctx.db, stage.id, STAGE_LEASE, true)
+        .await?
+        .is_none()
+    {
+        return Ok(());
+    }
+    rollouts::finish_stage(&ctx.db, stage.id, false, Some(error), &json!([])).await?;
+    audit::append(
+        &ctx.db,
+        &entry(
+            cr,
+            BOT_ACTOR,
+            AuditAction::StageFailed,
+            Some(&stage.environment),
+            json!({"rollout": rollout.id, "error": error}),
+        ),
+    )
+    .await?;
+    Ok(())
 }
 
 fn overall_state(stages: &[Stage]) -> &'static str {
@@ -1013,6 +1306,7 @@ mod tests {
             repo_id: None,
             installation_id: None,
             created_at: Utc::now(),
+            snapshot_id: None,
         }
     }
 

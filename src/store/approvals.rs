@@ -83,6 +83,8 @@ pub struct ApprovalRow {
     pub state: String,
     /// When it was given.
     pub at: DateTime<Utc>,
+    /// Digest of the reviewed migration bytes it was given for.
+    pub digest: Option<String>,
 }
 
 impl ApprovalRow {
@@ -100,12 +102,13 @@ impl ApprovalRow {
             vote: State::parse(&self.state)?.vote(),
             at: self.at,
             source,
+            digest: self.digest.clone(),
         })
     }
 }
 
 const COLUMNS: &str =
-    "id, change_request_id, environment, user_login, source, source_id, state, at";
+    "id, change_request_id, environment, user_login, source, source_id, state, at, digest";
 
 /// Every row of a change request, oldest first (ties in insertion order).
 pub async fn list(pool: &PgPool, cr_id: i64) -> Result<Vec<ApprovalRow>, StoreError> {
@@ -118,6 +121,10 @@ pub async fn list(pool: &PgPool, cr_id: i64) -> Result<Vec<ApprovalRow>, StoreEr
 }
 
 /// Sets a review's row (keyed by `source_id`) to `state`; returns the state it had before.
+/// `digest` is the reviewed content the review was given for: it is bound
+/// when the row is created or its state changes, and filled in when it was
+/// unknown before (the review of that commit finished later).
+#[allow(clippy::too_many_arguments)]
 pub async fn upsert_review<'e>(
     db: impl PgExecutor<'e>,
     cr_id: i64,
@@ -125,16 +132,22 @@ pub async fn upsert_review<'e>(
     user: &str,
     state: State,
     at: DateTime<Utc>,
+    digest: Option<&str>,
+    commit_sha: Option<&str>,
 ) -> Result<Option<State>, StoreError> {
     let (old,): (Option<String>,) = sqlx::query_as(
         "WITH old AS (
              SELECT state FROM approvals
              WHERE change_request_id = $1 AND source = 'review' AND source_id = $2
          )
-         INSERT INTO approvals (change_request_id, environment, user_login, source, source_id, state, at)
-         VALUES ($1, NULL, $3, 'review', $2, $4, $5)
+         INSERT INTO approvals (change_request_id, environment, user_login, source, source_id, state, at, digest, commit_sha)
+         VALUES ($1, NULL, $3, 'review', $2, $4, $5, $6, $7)
          ON CONFLICT (change_request_id, source_id) WHERE source = 'review'
-         DO UPDATE SET state = EXCLUDED.state, at = EXCLUDED.at, user_login = EXCLUDED.user_login
+         DO UPDATE SET state = EXCLUDED.state, at = EXCLUDED.at, user_login = EXCLUDED.user_login,
+             commit_sha = EXCLUDED.commit_sha,
+             digest = CASE WHEN approvals.state IS DISTINCT FROM EXCLUDED.state
+                           THEN EXCLUDED.digest
+                           ELSE COALESCE(approvals.digest, EXCLUDED.digest) END
          RETURNING (SELECT state FROM old)",
     )
     .bind(cr_id)
@@ -142,9 +155,31 @@ pub async fn upsert_review<'e>(
     .bind(user)
     .bind(state.as_str())
     .bind(at)
+    .bind(digest)
+    .bind(commit_sha)
     .fetch_one(db)
     .await?;
     Ok(old.as_deref().and_then(State::parse))
+}
+
+/// Binds reviews given on `head_sha` whose content was unknown (the review of
+/// that commit had not finished) to the digest that review stored.
+pub async fn bind_reviews_of_commit<'e>(
+    db: impl PgExecutor<'e>,
+    cr_id: i64,
+    head_sha: &str,
+    digest: &str,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE approvals SET digest = $3
+         WHERE change_request_id = $1 AND source = 'review' AND commit_sha = $2 AND digest IS NULL",
+    )
+    .bind(cr_id)
+    .bind(head_sha)
+    .bind(digest)
+    .execute(db)
+    .await?
+    .rows_affected())
 }
 
 /// The stored state of a review row, if any.
@@ -173,19 +208,21 @@ pub struct NewCommentRecord {
     pub state: State,
 }
 
-/// Inserts a comment's records (in order), all at `at`.
+/// Inserts a comment's records (in order), all at `at`, bound to the
+/// reviewed content `digest` the commenter could see.
 pub async fn insert_comment(
     db: &PgPool,
     cr_id: i64,
     comment_id: u64,
     user: &str,
     at: DateTime<Utc>,
+    digest: Option<&str>,
     records: &[NewCommentRecord],
 ) -> Result<(), StoreError> {
     for r in records {
         sqlx::query(
-            "INSERT INTO approvals (change_request_id, environment, user_login, source, source_id, state, at)
-             VALUES ($1, $2, $3, 'comment', $4, $5, $6)",
+            "INSERT INTO approvals (change_request_id, environment, user_login, source, source_id, state, at, digest)
+             VALUES ($1, $2, $3, 'comment', $4, $5, $6, $7)",
         )
         .bind(cr_id)
         .bind(r.environment.as_deref())
@@ -193,6 +230,7 @@ pub async fn insert_comment(
         .bind(comment_id.to_string())
         .bind(r.state.as_str())
         .bind(at)
+        .bind(digest)
         .execute(db)
         .await?;
     }
@@ -340,13 +378,22 @@ mod tests {
     async fn reviews_upsert_by_id_and_report_the_previous_state() {
         let db = TestDb::migrated().await.unwrap();
         let id = cr(&db).await;
-        let before = upsert_review(&db.pool, id, "7", "dba1", State::Approved, t(1))
+        let before = upsert_review(&db.pool, id, "7", "dba1", State::Approved, t(1), None, None)
             .await
             .unwrap();
         assert_eq!(before, None);
-        let before = upsert_review(&db.pool, id, "7", "dba1", State::Dismissed, t(1))
-            .await
-            .unwrap();
+        let before = upsert_review(
+            &db.pool,
+            id,
+            "7",
+            "dba1",
+            State::Dismissed,
+            t(1),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(before, Some(State::Approved));
         assert_eq!(
             review_state(&db.pool, id, "7").await.unwrap(),
@@ -375,12 +422,21 @@ mod tests {
                 state: State::Revoked,
             },
         ];
-        insert_comment(&db.pool, id, 55, "owner1", t(2), &recs)
+        insert_comment(&db.pool, id, 55, "owner1", t(2), None, &recs)
             .await
             .unwrap();
-        upsert_review(&db.pool, id, "9:dismissed", "dba1", State::Dismissed, t(3))
-            .await
-            .unwrap();
+        upsert_review(
+            &db.pool,
+            id,
+            "9:dismissed",
+            "dba1",
+            State::Dismissed,
+            t(3),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
         let rows = list(&db.pool, id).await.unwrap();
         assert_eq!(rows.len(), 3);
         assert_eq!(

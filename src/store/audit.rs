@@ -56,6 +56,8 @@ pub enum AuditAction {
     DeployRefused,
     /// Someone asked for a stage to deploy (`/bytebase deploy ENV`).
     DeployRequested,
+    /// An operator decided about a migration that reached a branch without a PR.
+    MigrationDecided,
     /// Someone edited another person's comment (commands count only as their
     /// writer): nothing changed. The actor is the editor.
     EditByOtherRefused,
@@ -66,7 +68,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, for parsing and listings.
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::ReviewStarted,
         AuditAction::ReviewCompleted,
         AuditAction::ReviewFailed,
@@ -88,6 +90,7 @@ impl AuditAction {
         AuditAction::DeployApplied,
         AuditAction::DeployRefused,
         AuditAction::DeployRequested,
+        AuditAction::MigrationDecided,
         AuditAction::EditByOtherRefused,
         AuditAction::CommandLimited,
     ];
@@ -113,6 +116,7 @@ impl AuditAction {
             AuditAction::DeployApplied => "deploy.applied",
             AuditAction::DeployRefused => "deploy.refused",
             AuditAction::DeployRequested => "deploy.requested",
+            AuditAction::MigrationDecided => "migration.decided",
             AuditAction::EditByOtherRefused => "command.edit_by_other_refused",
             AuditAction::CommandLimited => "command.limited",
             AuditAction::ApprovalGranted => "approval.granted",

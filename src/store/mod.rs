@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod nodelay;
 pub mod reviews;
 pub mod rollouts;
+pub mod snapshots;
 pub mod testdb;
 
 use sqlx::PgPool;

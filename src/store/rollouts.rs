@@ -31,6 +31,8 @@ pub struct Rollout {
     pub installation_id: Option<i64>,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// The review snapshot whose files (and only those) the rollout applies.
+    pub snapshot_id: Option<i64>,
 }
 
 /// A row of `rollout_stages`.
@@ -71,7 +73,7 @@ impl Stage {
 }
 
 const ROLLOUT_COLUMNS: &str = "id, change_request_id, merge_sha, state, comment_id, html_url, \
-    repo_id, installation_id, created_at";
+    repo_id, installation_id, created_at, snapshot_id";
 const STAGE_COLUMNS: &str = "id, rollout_id, position, environment, state, waiting_for, \
     started_at, finished_at, error, deployment_id, deployment_state, result";
 
@@ -88,6 +90,8 @@ pub struct NewRollout<'a> {
     pub repo_id: Option<i64>,
     /// The GitHub App installation that delivered the merge.
     pub installation_id: Option<i64>,
+    /// The review snapshot to apply.
+    pub snapshot_id: Option<i64>,
 }
 
 /// Creates the rollout of a change request with one stage per environment,
@@ -100,8 +104,8 @@ pub async fn create(
     let change_request_id = new.change_request_id;
     let mut tx = pool.begin().await?;
     let created: Option<Rollout> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO rollouts (change_request_id, merge_sha, html_url, repo_id, installation_id)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO rollouts (change_request_id, merge_sha, html_url, repo_id, installation_id, snapshot_id)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (change_request_id) DO NOTHING RETURNING {ROLLOUT_COLUMNS}"
     )))
     .bind(change_request_id)
@@ -109,6 +113,7 @@ pub async fn create(
     .bind(new.html_url)
     .bind(new.repo_id)
     .bind(new.installation_id)
+    .bind(new.snapshot_id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(rollout) = created else {
@@ -196,7 +201,8 @@ pub async fn set_comment<'e>(
     Ok(())
 }
 
-/// Stages waiting for a deploy window, with their rollout and PR:
+/// Stages waiting for a deploy window or blocked by another migration (both
+/// re-checked periodically), with their rollout and PR:
 /// `(rollout, forge, repo, number, environment)`.
 pub async fn waiting_for_window(
     pool: &PgPool,
@@ -206,9 +212,11 @@ pub async fn waiting_for_window(
          FROM rollout_stages s
          JOIN rollouts r ON r.id = s.rollout_id
          JOIN change_requests cr ON cr.id = r.change_request_id
-         WHERE s.state = 'waiting' AND s.waiting_for LIKE 'the deploy window%'
+         WHERE s.state = 'waiting'
+           AND (s.waiting_for LIKE 'the deploy window%' OR s.waiting_for LIKE $1)
          ORDER BY r.id",
     )
+    .bind(format!("{BLOCKED_PREFIX}%"))
     .fetch_all(pool)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -216,6 +224,33 @@ pub async fn waiting_for_window(
         out.push((get(pool, id).await?, forge, repo, number, env));
     }
     Ok(out)
+}
+
+/// How the reason of a stage blocked by another change's (or no change's)
+/// migration starts: such stages are re-checked like closed windows.
+pub const BLOCKED_PREFIX: &str = "an older migration";
+
+/// The stage of `environment` in every rollout of a repository that waits,
+/// blocked by a migration that is not its own (see [`BLOCKED_PREFIX`]).
+pub async fn blocked_in_repo(
+    pool: &PgPool,
+    forge: &str,
+    repo: &str,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT r.id, cr.number
+         FROM rollout_stages s
+         JOIN rollouts r ON r.id = s.rollout_id
+         JOIN change_requests cr ON cr.id = r.change_request_id
+         WHERE s.state = 'waiting' AND s.waiting_for LIKE $3
+           AND cr.forge = $1 AND cr.repo = $2
+         ORDER BY r.id",
+    )
+    .bind(forge)
+    .bind(repo)
+    .bind(format!("{BLOCKED_PREFIX}%"))
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Marks a not-yet-running stage as waiting, with the reason. Returns false
@@ -352,6 +387,7 @@ mod tests {
             html_url: "u",
             repo_id: Some(1),
             installation_id: Some(2),
+            snapshot_id: None,
         }
     }
 
