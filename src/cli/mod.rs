@@ -1,6 +1,7 @@
-//! The command line: `serve`, `review`, `config check`, `migrate`.
+//! The command line: `serve`, `review`, `config check`, `migrate`, `audit`, `repair`.
 
 mod audit;
+mod repair;
 pub mod review;
 
 use crate::config::Config;
@@ -50,6 +51,10 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Record an operator's decision about a dirty target database (a
+    /// non-transactional migration that did not run to its end), so deploys
+    /// to it proceed again.
+    Repair(repair::RepairArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => block_on(serve(args)),
         Command::Migrate(args) => block_on(migrate(args)),
         Command::Audit { command } => audit::run(command),
+        Command::Repair(args) => block_on(repair::run(args)),
     }
 }
 

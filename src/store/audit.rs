@@ -56,11 +56,13 @@ pub enum AuditAction {
     DeployRefused,
     /// Someone asked for a stage to deploy (`/bytebase deploy ENV`).
     DeployRequested,
+    /// An operator recorded a decision about a dirty target (`bytegate repair`).
+    TargetRepaired,
 }
 
 impl AuditAction {
     /// Every action, for parsing and listings.
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::ReviewStarted,
         AuditAction::ReviewCompleted,
         AuditAction::ReviewFailed,
@@ -82,6 +84,7 @@ impl AuditAction {
         AuditAction::DeployApplied,
         AuditAction::DeployRefused,
         AuditAction::DeployRequested,
+        AuditAction::TargetRepaired,
     ];
 
     /// The stored name.
@@ -105,6 +108,7 @@ impl AuditAction {
             AuditAction::DeployApplied => "deploy.applied",
             AuditAction::DeployRefused => "deploy.refused",
             AuditAction::DeployRequested => "deploy.requested",
+            AuditAction::TargetRepaired => "target.repaired",
             AuditAction::ApprovalGranted => "approval.granted",
             AuditAction::ApprovalRevoked => "approval.revoked",
             AuditAction::ApprovalRefused => "approval.refused",
