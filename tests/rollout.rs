@@ -532,3 +532,58 @@ async fn a_failed_stage_is_retried_with_a_deploy_comment() {
     );
     h.github.assert_clean();
 }
+
+#[tokio::test]
+async fn a_failed_statement_shows_sqlstate_and_position_on_the_pr_but_keeps_row_values_in_the_meta_db() {
+    let s = setup().await;
+    let h = &s.h;
+    // Data already in the target: two rows share a customer's email.
+    sqlx::raw_sql(
+        "CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL);
+         INSERT INTO customers VALUES (1, 'secret@x.io'), (2, 'secret@x.io');",
+    )
+    .execute(&s.dev.pool)
+    .await
+    .unwrap();
+    let path = "schema/migrations/001_unique_email.sql";
+    let sql = "CREATE TABLE notes (id bigint PRIMARY KEY);\nALTER TABLE customers\n  ADD CONSTRAINT customers_email_key UNIQUE (email);\n";
+    merge_commit(h, MERGE, &[(path, sql)], &[]);
+    h.handle(&merged(MERGE)).await.unwrap();
+
+    assert!(!table_exists(&s.dev.pool, "notes").await, "rolled back");
+    assert_eq!(stage_states(h).await[0].1, "failed");
+
+    let body = deploy_comment(h);
+    assert!(body.contains("23505"), "{body}");
+    assert!(
+        body.contains(&format!("{path}:2:1: statement 2 failed")),
+        "file, line and statement number: {body}"
+    );
+    assert!(!body.contains("secret@x.io"), "a row value on the PR: {body}");
+    assert!(!body.contains("Key (email)"), "{body}");
+    let dev = deployment(h, "development").unwrap();
+    assert_eq!(dev.statuses.last().map(String::as_str), Some("failure"));
+    let description = dev.descriptions.last().cloned().unwrap_or_default();
+    assert!(!description.is_empty());
+    assert!(!description.contains("secret@x.io"), "{description}");
+    let re = regex::Regex::new(r"\(ref ([0-9a-f]{8})\)").unwrap();
+    let reference = re
+        .captures(&body)
+        .map(|c| c[1].to_string())
+        .unwrap_or_else(|| panic!("no ref on the PR: {body}"));
+
+    // The meta database keeps the DETAIL under the ref the PR shows.
+    let (detail,): (Option<String>,) = sqlx::query_as(
+        "SELECT detail->>'private_detail' FROM audit_log
+         WHERE action = 'deploy.refused' AND detail->>'ref' = $1",
+    )
+    .bind(&reference)
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    let detail = detail.unwrap_or_default();
+    assert!(
+        detail.contains("Key (email)=(secret@x.io)"),
+        "the DETAIL under ref {reference}: {detail}"
+    );
+}
