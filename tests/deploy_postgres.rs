@@ -461,7 +461,10 @@ async fn wait_until_no_deploy_session(pool: &PgPool) {
         if n == 0 {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "a deploy session stayed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a deploy session stayed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -562,14 +565,22 @@ async fn a_not_applied_repair_makes_the_version_pending_again() {
         .await
         .unwrap_err();
     assert!(matches!(e, DeployError::NothingToRepair { .. }), "{e}");
-    t.repair("2", deploy::RepairDecision::NotApplied, "olga", Some("fixed the file"))
-        .await
-        .unwrap();
+    t.repair(
+        "2",
+        deploy::RepairDecision::NotApplied,
+        "olga",
+        Some("fixed the file"),
+    )
+    .await
+    .unwrap();
     let fixed = (
         "002_idx.sql",
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_idx ON users (name);\nCREATE INDEX CONCURRENTLY accounts_owner_idx ON accounts (owner);\n",
     );
-    let r = t.deploy(&plan(&[TWO_TABLES, fixed]), &patient()).await.unwrap();
+    let r = t
+        .deploy(&plan(&[TWO_TABLES, fixed]), &patient())
+        .await
+        .unwrap();
     assert_eq!(r.applied.len(), 1);
     assert!(table_exists(&db.pool, "accounts_owner_idx").await);
 }
@@ -610,7 +621,10 @@ async fn an_invalid_index_from_a_failed_concurrent_build_makes_the_target_dirty(
         .unwrap_err();
     let msg = e.public_message();
     assert!(matches!(e, DeployError::InvalidIndex { .. }), "{msg}");
-    assert!(msg.contains("public.users_name_key") && msg.contains("dirty"), "{msg}");
+    assert!(
+        msg.contains("public.users_name_key") && msg.contains("dirty"),
+        "{msg}"
+    );
     assert!(!table_exists(&db.pool, "other").await);
 
     sqlx::query("DROP INDEX users_name_key")
@@ -643,9 +657,8 @@ async fn a_stop_signal_stops_before_the_next_statement_and_records_where() {
         ..patient()
     };
     let url = db.url();
-    let running = tokio::spawn(async move {
-        PostgresTarget::new("dev", &url).deploy(&set, &o).await
-    });
+    let running =
+        tokio::spawn(async move { PostgresTarget::new("dev", &url).deploy(&set, &o).await });
     wait_until_blocked(&db.pool, "CREATE INDEX CONCURRENTLY accounts_owner_idx").await;
     // The lease is lost while statement 1 runs.
     stop.stop();
@@ -715,5 +728,117 @@ async fn a_history_table_of_an_earlier_version_is_upgraded_in_place() {
     );
     let r = t.deploy(&plan(&[M1, idx]), &opts()).await.unwrap();
     assert_eq!((r.applied.len(), r.already_applied), (1, 1));
-    assert_eq!(attempts(&db.pool, "2").await, [(true, true, 1, false, None)]);
+    assert_eq!(
+        attempts(&db.pool, "2").await,
+        [(true, true, 1, false, None)]
+    );
+}
+
+/// A job handler that deploys `set` to `url` with the job's stop signal.
+struct DeployJob {
+    url: String,
+    set: Vec<Migration>,
+    signal: std::sync::Mutex<Option<deploy::StopSignal>>,
+    result: std::sync::Mutex<Option<Result<(), String>>>,
+}
+
+impl bytegate::jobs::JobHandler for DeployJob {
+    fn handle<'a>(
+        &'a self,
+        _job: &'a bytegate::store::jobs::Job,
+    ) -> futures::future::BoxFuture<'a, Result<(), bytegate::jobs::JobError>> {
+        Box::pin(async move {
+            let stop = bytegate::jobs::current_stop_signal().expect("run_one sets a stop signal");
+            *self.signal.lock().unwrap() = Some(stop.clone());
+            let o = DeployOptions { stop, ..patient() };
+            let r = PostgresTarget::new("dev", &self.url)
+                .deploy(&self.set, &o)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            *self.result.lock().unwrap() = Some(r.clone());
+            r.map_err(bytegate::jobs::JobError::permanent)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_lost_job_lease_stops_the_deploy_at_a_statement_boundary_instead_of_dropping_it() {
+    let (db, t) = target().await;
+    t.deploy(&plan(&[TWO_TABLES]), &patient()).await.unwrap();
+    let meta = TestDb::migrated().await.unwrap();
+    bytegate::store::jobs::enqueue(
+        &meta.pool,
+        None,
+        &bytegate::store::jobs::NewJob {
+            kind: "deploy".into(),
+            payload: serde_json::json!({}),
+            coalesce_key: None,
+            max_attempts: 3,
+        },
+    )
+    .await
+    .unwrap();
+    let idx = (
+        "002_idx.sql",
+        "CREATE INDEX CONCURRENTLY accounts_owner_idx ON accounts (owner);\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n",
+    );
+    let handler = std::sync::Arc::new(DeployJob {
+        url: db.url(),
+        set: plan(&[TWO_TABLES, idx]),
+        signal: std::sync::Mutex::new(None),
+        result: std::sync::Mutex::new(None),
+    });
+    let mut blocker = db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let settings = bytegate::jobs::WorkerSettings {
+        lease: Duration::from_millis(900),
+        ..Default::default()
+    };
+    let (pool, h) = (meta.pool.clone(), handler.clone());
+    let worker =
+        tokio::spawn(
+            async move { bytegate::jobs::run_one(&pool, h.as_ref(), "w1", &settings).await },
+        );
+    wait_until_blocked(&db.pool, "CREATE INDEX CONCURRENTLY accounts_owner_idx").await;
+    // Another worker takes the job over while statement 1 runs.
+    sqlx::query("UPDATE jobs SET locked_by = 'w2'")
+        .execute(&meta.pool)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !handler
+        .signal
+        .lock()
+        .unwrap()
+        .as_ref()
+        .is_some_and(deploy::StopSignal::is_stopped)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lost lease was never noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    blocker.rollback().await.unwrap();
+    let outcome = worker.await.unwrap().unwrap();
+    assert_eq!(
+        outcome,
+        bytegate::jobs::RunOutcome::Idle,
+        "the other worker owns the job"
+    );
+
+    let result = handler.result.lock().unwrap().clone();
+    let e = result.expect("the handler ran to its end").unwrap_err();
+    assert!(e.contains("before statement 2"), "{e}");
+    assert!(table_exists(&db.pool, "accounts_owner_idx").await);
+    assert!(!table_exists(&db.pool, "users_name_idx").await);
+    assert_eq!(
+        attempts(&db.pool, "2").await,
+        [(true, false, 1, true, None)],
+        "the history says where it stopped"
+    );
 }

@@ -534,7 +534,8 @@ async fn a_failed_stage_is_retried_with_a_deploy_comment() {
 }
 
 #[tokio::test]
-async fn a_failed_statement_shows_sqlstate_and_position_on_the_pr_but_keeps_row_values_in_the_meta_db() {
+async fn a_failed_statement_shows_sqlstate_and_position_on_the_pr_but_keeps_row_values_in_the_meta_db()
+ {
     let s = setup().await;
     let h = &s.h;
     // Data already in the target: two rows share a customer's email.
@@ -559,7 +560,10 @@ async fn a_failed_statement_shows_sqlstate_and_position_on_the_pr_but_keeps_row_
         body.contains(&format!("{path}:2:1: statement 2 failed")),
         "file, line and statement number: {body}"
     );
-    assert!(!body.contains("secret@x.io"), "a row value on the PR: {body}");
+    assert!(
+        !body.contains("secret@x.io"),
+        "a row value on the PR: {body}"
+    );
     assert!(!body.contains("Key (email)"), "{body}");
     let dev = deployment(h, "development").unwrap();
     assert_eq!(dev.statuses.last().map(String::as_str), Some("failure"));

@@ -95,9 +95,9 @@ pub(super) async fn run(args: RepairArgs) -> Result<(), String> {
     let Some(url) = args.pg_url.as_deref().filter(|u| !u.is_empty()) else {
         return Ok(());
     };
-    let pool = crate::store::connect(url)
-        .await
-        .map_err(|e| format!("the decision is recorded on the target, but the audit entry failed: {e}"))?;
+    let pool = crate::store::connect(url).await.map_err(|e| {
+        format!("the decision is recorded on the target, but the audit entry failed: {e}")
+    })?;
     let entry = AuditEntry {
         actor: &args.actor,
         action: AuditAction::TargetRepaired,

@@ -810,7 +810,9 @@ pub fn pending<'p>(
 /// clears an old failure); the first version whose newest attempt is dirty.
 fn first_dirty(history: &[HistoryRow]) -> Option<DeployError> {
     history.iter().enumerate().find_map(|(i, h)| {
-        let newest = !history[i + 1..].iter().any(|later| later.version == h.version);
+        let newest = !history[i + 1..]
+            .iter()
+            .any(|later| later.version == h.version);
         let cause = h.dirty_cause().filter(|_| newest)?;
         Some(DeployError::Dirty {
             path: h.name.clone(),
@@ -1025,7 +1027,9 @@ mod tests {
         );
         let msg = e.public_message();
         assert!(
-            msg.contains("m/2_idx.sql") && msg.contains("statement 2") && msg.contains("bytegate repair"),
+            msg.contains("m/2_idx.sql")
+                && msg.contains("statement 2")
+                && msg.contains("bytegate repair"),
             "{msg}"
         );
     }
@@ -1047,7 +1051,11 @@ mod tests {
             applied_before: Vec::new(),
         };
         let e = DeployError::Failed(Box::new(f));
-        assert!(!e.public_message().contains("Key (email)"), "{}", e.public_message());
+        assert!(
+            !e.public_message().contains("Key (email)"),
+            "{}",
+            e.public_message()
+        );
         assert!(e.private_detail().unwrap().contains("Key (email)"));
         let q = DeployError::Query(sqlx::Error::Protocol("secret internals".into()));
         assert!(!q.public_message().contains("secret internals"));

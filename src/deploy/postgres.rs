@@ -26,6 +26,8 @@ pub const LOCK_KEY: i64 = 0x6279_7465_6761_7465;
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
 const ENSURE_HISTORY: &str = "
+-- The IF NOT EXISTS notices of every deploy are noise in bytegate's logs.
+SET client_min_messages = warning;
 CREATE SCHEMA IF NOT EXISTS bytegate;
 CREATE TABLE IF NOT EXISTS bytegate.migration_history (
     id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -51,6 +53,7 @@ ALTER TABLE bytegate.migration_history
     ADD COLUMN IF NOT EXISTS interrupted BOOLEAN NOT NULL DEFAULT false,
     ADD COLUMN IF NOT EXISTS repair TEXT,
     ADD COLUMN IF NOT EXISTS repair_reason TEXT;
+RESET client_min_messages;
 ";
 
 /// Indexes a broken `CREATE INDEX CONCURRENTLY` (or `REINDEX CONCURRENTLY`) left behind.
@@ -622,9 +625,7 @@ async fn apply_statement_by_statement(
         error: match (&ended, &bookkeeping) {
             (_, Some(e)) => Some(format!("deploy bookkeeping failed: {e}")),
             (Ended::Failed(f), None) => Some(history_error(f)),
-            (Ended::Stopped, None) => {
-                Some("stopped: the worker lost its job lease".to_string())
-            }
+            (Ended::Stopped, None) => Some("stopped: the worker lost its job lease".to_string()),
             (Ended::Done, None) => None,
         },
         statements_applied: match &ended {

@@ -414,7 +414,9 @@ pub async fn review_pull_request(
                 let result = CheckResult {
                     conclusion: CheckConclusion::Failure,
                     title: "bytegate could not finish the review".to_string(),
-                    summary: format!("The review failed and will not be retried. Operators find the error in bytegate's logs and audit trail under ref `{reference}`."),
+                    summary: format!(
+                        "The review failed and will not be retried. Operators find the error in bytegate's logs and audit trail under ref `{reference}`."
+                    ),
                     annotations: Vec::new(),
                     details_url: ctx.external_url.clone(),
                 };
