@@ -258,6 +258,7 @@ impl StopSignal {
     }
 }
 
+/// Two signals are equal when they are the same signal (clones of one another).
 impl PartialEq for StopSignal {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
@@ -809,18 +810,22 @@ pub fn pending<'p>(
 /// The newest attempt of each version decides (a later success or repair
 /// clears an old failure); the first version whose newest attempt is dirty.
 fn first_dirty(history: &[HistoryRow]) -> Option<DeployError> {
-    history.iter().enumerate().find_map(|(i, h)| {
-        let newest = !history[i + 1..]
-            .iter()
-            .any(|later| later.version == h.version);
-        let cause = h.dirty_cause().filter(|_| newest)?;
-        Some(DeployError::Dirty {
-            path: h.name.clone(),
-            version: h.version.clone(),
-            statements_applied: h.statements_applied,
-            cause,
-            error: h.error.clone(),
-        })
+    let mut seen = std::collections::HashSet::new();
+    // Newest first: the first row met of each version is its newest attempt.
+    let mut dirty: Vec<&HistoryRow> = history
+        .iter()
+        .rev()
+        .filter(|h| seen.insert(h.version.as_str()))
+        .filter(|h| h.dirty_cause().is_some())
+        .collect();
+    // Report the oldest dirty file first (the one the others may depend on).
+    let h = dirty.pop()?;
+    Some(DeployError::Dirty {
+        path: h.name.clone(),
+        version: h.version.clone(),
+        statements_applied: h.statements_applied,
+        cause: h.dirty_cause()?,
+        error: h.error.clone(),
     })
 }
 
