@@ -22,6 +22,8 @@ tokio::task_local! {
 
 /// The stop signal of the job running in this task, if any: deploys check it
 /// between statements, so a lost lease stops them at a statement boundary.
+/// Call it from inside the handler's future (it is scoped around its polls),
+/// not while building the future.
 pub fn current_stop_signal() -> Option<StopSignal> {
     STOP.try_with(StopSignal::clone).ok()
 }
