@@ -1026,3 +1026,40 @@ async fn a_rerun_without_pr_numbers_finds_the_fork_pr_by_its_head() {
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     h.github.assert_clean();
 }
+
+#[tokio::test]
+async fn an_abandoned_review_shows_a_ref_not_the_internal_error() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.fail_next("checks/update", 503, 4);
+    let event = opened(SHA_A, T1);
+    h.handle(&event).await.unwrap_err();
+
+    let internal = "pool timed out while waiting for an open connection to db-internal.corp:5432";
+    bytegate::flow::give_up(&h.ctx, &event, internal)
+        .await
+        .unwrap();
+    let run = &h.github.sql_review_runs_on(SHA_A)[0];
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    let summary = run.summary.clone().unwrap_or_default();
+    assert!(!summary.contains("db-internal"), "{summary}");
+    let re = regex::Regex::new(r"ref `([0-9a-f]{8})`").unwrap();
+    let reference = re
+        .captures(&summary)
+        .map(|c| c[1].to_string())
+        .unwrap_or_else(|| panic!("no ref in the check run: {summary}"));
+    let (error,): (Option<String>,) = sqlx::query_as(
+        "SELECT detail->>'error' FROM audit_log WHERE action = 'review.failed' AND detail->>'ref' = $1",
+    )
+    .bind(&reference)
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        error.as_deref(),
+        Some(internal),
+        "the meta DB keeps it under the ref"
+    );
+}

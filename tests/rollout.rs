@@ -657,3 +657,191 @@ async fn deploy_by_a_user_without_standing_is_refused_and_deploys_nothing() {
     assert_eq!(replies_with(h, "Deployed to `staging`").len(), 1);
     h.github.assert_clean();
 }
+
+#[tokio::test]
+async fn a_failed_statement_shows_sqlstate_and_position_on_the_pr_but_keeps_row_values_in_the_meta_db()
+ {
+    let s = setup().await;
+    let h = &s.h;
+    // Data already in the target: two rows share a customer's email.
+    sqlx::raw_sql(
+        "CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL);
+         INSERT INTO customers VALUES (1, 'secret@x.io'), (2, 'secret@x.io');",
+    )
+    .execute(&s.dev.pool)
+    .await
+    .unwrap();
+    let path = "schema/migrations/001_unique_email.sql";
+    let sql = "CREATE TABLE notes (id bigint PRIMARY KEY);\nALTER TABLE customers\n  ADD CONSTRAINT customers_email_key UNIQUE (email);\n";
+    merge_commit(h, MERGE, &[(path, sql)], &[]);
+    h.handle(&merged(MERGE)).await.unwrap();
+
+    assert!(!table_exists(&s.dev.pool, "notes").await, "rolled back");
+    assert_eq!(stage_states(h).await[0].1, "failed");
+
+    let body = deploy_comment(h);
+    assert!(body.contains("23505"), "{body}");
+    assert!(
+        body.contains(&format!("{path}:2:1: statement 2 failed")),
+        "file, line and statement number: {body}"
+    );
+    assert!(
+        !body.contains("secret@x.io"),
+        "a row value on the PR: {body}"
+    );
+    assert!(!body.contains("Key (email)"), "{body}");
+    let dev = deployment(h, "development").unwrap();
+    assert_eq!(dev.statuses.last().map(String::as_str), Some("failure"));
+    let description = dev.descriptions.last().cloned().unwrap_or_default();
+    assert!(!description.is_empty());
+    assert!(!description.contains("secret@x.io"), "{description}");
+    let re = regex::Regex::new(r"\(ref ([0-9a-f]{8})\)").unwrap();
+    let reference = re
+        .captures(&body)
+        .map(|c| c[1].to_string())
+        .unwrap_or_else(|| panic!("no ref on the PR: {body}"));
+
+    // The meta database keeps the DETAIL under the ref the PR shows.
+    let (detail,): (Option<String>,) = sqlx::query_as(
+        "SELECT detail->>'private_detail' FROM audit_log
+         WHERE action = 'deploy.refused' AND detail->>'ref' = $1",
+    )
+    .bind(&reference)
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    let detail = detail.unwrap_or_default();
+    assert!(
+        detail.contains("Key (email)=(secret@x.io)"),
+        "the DETAIL under ref {reference}: {detail}"
+    );
+}
+
+/// Runs the real event handler, keeping the job's stop signal for the test.
+struct Watched {
+    inner: bytegate::jobs::EventJobHandler,
+    signal: std::sync::Mutex<Option<bytegate::deploy::StopSignal>>,
+}
+
+impl bytegate::jobs::JobHandler for Watched {
+    fn handle<'a>(
+        &'a self,
+        job: &'a bytegate::store::jobs::Job,
+    ) -> futures::future::BoxFuture<'a, Result<(), bytegate::jobs::JobError>> {
+        Box::pin(async move {
+            // Inside the future: run_one scopes the signal around its polls.
+            *self.signal.lock().unwrap() = bytegate::jobs::current_stop_signal();
+            self.inner.handle(job).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_lost_job_lease_stops_the_rollout_between_statements_and_the_pr_says_where() {
+    let dev = TestDb::empty().await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text);
+         CREATE TABLE accounts (id bigint PRIMARY KEY, owner text);",
+    )
+    .execute(&dev.pool)
+    .await
+    .unwrap();
+    // No lock_timeout: statement 1 waits for the test's lock as long as it is held.
+    let h = Harness::app_with(&format!(
+        "environments:\n  - name: development\n    databases:\n      - name: dev-main\n        engine: postgres\n        url: \"{}\"\n  - name: production\n    approvals: 1\n",
+        dev.url()
+    ))
+    .await;
+    let path = "schema/migrations/001_indexes.sql";
+    let sql = "CREATE INDEX CONCURRENTLY accounts_owner_idx ON accounts (owner);\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n";
+    merge_commit(&h, MERGE, &[(path, sql)], &[]);
+    bytegate::store::jobs::enqueue(
+        &h.db.pool,
+        None,
+        &bytegate::store::jobs::NewJob {
+            kind: bytegate::webhook::EVENT_JOB.into(),
+            payload: serde_json::to_value(merged(MERGE)).unwrap(),
+            coalesce_key: None,
+            max_attempts: 3,
+        },
+    )
+    .await
+    .unwrap();
+    let mut blocker = dev.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let handler = std::sync::Arc::new(Watched {
+        inner: bytegate::jobs::EventJobHandler { ctx: h.ctx.clone() },
+        signal: std::sync::Mutex::new(None),
+    });
+    let settings = bytegate::jobs::WorkerSettings {
+        lease: std::time::Duration::from_millis(900),
+        ..Default::default()
+    };
+    let (pool, worker_handler) = (h.db.pool.clone(), handler.clone());
+    let worker = tokio::spawn(async move {
+        bytegate::jobs::run_one(&pool, worker_handler.as_ref(), "w1", &settings).await
+    });
+
+    let until = |what: &'static str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        move || assert!(std::time::Instant::now() < deadline, "timed out: {what}")
+    };
+    let check = until("statement 1 waiting for the test's lock");
+    loop {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+               AND application_name = 'bytegate-deploy' AND wait_event_type = 'Lock'
+               AND query LIKE 'CREATE INDEX CONCURRENTLY accounts_owner_idx%'",
+        )
+        .fetch_one(&dev.pool)
+        .await
+        .unwrap();
+        if n > 0 {
+            break;
+        }
+        check();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Another worker takes the job over while statement 1 runs.
+    sqlx::query("UPDATE jobs SET locked_by = 'w2'")
+        .execute(&h.db.pool)
+        .await
+        .unwrap();
+    let check = until("the lost lease to be noticed");
+    while !handler
+        .signal
+        .lock()
+        .unwrap()
+        .as_ref()
+        .is_some_and(bytegate::deploy::StopSignal::is_stopped)
+    {
+        check();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    blocker.rollback().await.unwrap();
+    worker.await.unwrap().unwrap();
+
+    assert!(table_exists(&dev.pool, "accounts_owner_idx").await);
+    assert!(
+        !table_exists(&dev.pool, "users_name_idx").await,
+        "statement 2 never ran"
+    );
+    let rows: Vec<(bool, bool, i32, bool)> = sqlx::query_as(
+        "SELECT finished_at IS NOT NULL, success, statements_applied, interrupted
+         FROM bytegate.migration_history WHERE version = '1'",
+    )
+    .fetch_all(&dev.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, [(true, false, 1, true)], "stopped after statement 1");
+    assert_eq!(stage_states(&h).await[0].1, "failed");
+    let body = deploy_comment(&h);
+    assert!(
+        body.contains("stopped") && body.contains("before statement 2") && body.contains(path),
+        "{body}"
+    );
+    assert!(body.contains("bytegate repair"), "{body}");
+}

@@ -1,7 +1,8 @@
-//! The command line: `serve`, `review`, `config check`, `migrate`.
+//! The command line: `serve`, `review`, `config check`, `migrate`, `audit`, `repair`.
 
 mod audit;
 mod migrations;
+mod repair;
 pub mod review;
 
 use crate::config::Config;
@@ -56,6 +57,10 @@ enum Command {
         #[command(subcommand)]
         command: migrations::MigrationsCommand,
     },
+    /// Record an operator's decision about a dirty target database (a
+    /// non-transactional migration that did not run to its end), so deploys
+    /// to it proceed again.
+    Repair(repair::RepairArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -115,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Migrate(args) => block_on(migrate(args)),
         Command::Audit { command } => audit::run(command),
         Command::Migrations { command } => migrations::run(command),
+        Command::Repair(args) => block_on(repair::run(args)),
     }
 }
 

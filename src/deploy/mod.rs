@@ -23,6 +23,8 @@ use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::time::Duration;
 
 /// How long a deploy waits for another deploy to the same target by default.
@@ -235,6 +237,37 @@ pub fn cmp_versions(a: &str, b: &str) -> Ordering {
     pa.len().cmp(&pb.len())
 }
 
+/// Asks a running deploy to stop at the next statement boundary (the job
+/// worker lost its lease). Cloning shares the flag.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<AtomicBool>);
+
+impl StopSignal {
+    /// A signal that is not set.
+    pub fn new() -> Self {
+        StopSignal::default()
+    }
+
+    /// Sets the signal: deploys holding a clone stop before their next statement.
+    pub fn stop(&self) {
+        self.0.store(true, AtomicOrdering::SeqCst);
+    }
+
+    /// Whether the signal is set.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(AtomicOrdering::SeqCst)
+    }
+}
+
+/// Two signals are equal when they are the same signal (clones of one another).
+impl PartialEq for StopSignal {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for StopSignal {}
+
 /// Settings of one deploy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployOptions {
@@ -250,6 +283,8 @@ pub struct DeployOptions {
     pub change_ref: Option<String>,
     /// How long to wait for another deploy to the same target.
     pub lock_wait: Duration,
+    /// Checked between statements: when set, the deploy stops and records where.
+    pub stop: StopSignal,
 }
 
 impl DeployOptions {
@@ -262,6 +297,7 @@ impl DeployOptions {
             applied_by: applied_by.to_string(),
             change_ref: change_ref.map(str::to_string),
             lock_wait: DEFAULT_LOCK_WAIT,
+            stop: StopSignal::new(),
         }
     }
 }
@@ -275,6 +311,7 @@ impl Default for DeployOptions {
             applied_by: "bytegate".to_string(),
             change_ref: None,
             lock_wait: DEFAULT_LOCK_WAIT,
+            stop: StopSignal::new(),
         }
     }
 }
@@ -324,6 +361,120 @@ pub struct HistoryRow {
     pub transactional: bool,
     /// Statements that took effect (all of them when successful).
     pub statements_applied: i32,
+    /// The attempt ended (a row written before a non-transactional file
+    /// starts stays unfinished when the process dies or the task is dropped).
+    pub finished: bool,
+    /// The attempt was stopped at a statement boundary (lost lease).
+    pub interrupted: bool,
+    /// An operator's decision recorded by `bytegate repair` (this row is that record).
+    pub repair: Option<RepairDecision>,
+}
+
+impl HistoryRow {
+    /// Why this attempt leaves the target dirty, if it does: a
+    /// non-transactional file that started and did not run to its end.
+    pub fn dirty_cause(&self) -> Option<DirtyCause> {
+        if self.success || self.transactional || self.repair.is_some() {
+            return None;
+        }
+        if !self.finished {
+            Some(DirtyCause::NeverFinished)
+        } else if self.interrupted && self.statements_applied > 0 {
+            Some(DirtyCause::Stopped)
+        } else if self.statements_applied > 0 {
+            Some(DirtyCause::Failed)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a non-transactional file left its target dirty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirtyCause {
+    /// It started and never finished: the process died or the deploy task was dropped.
+    NeverFinished,
+    /// The deploy was stopped between two of its statements (the worker lost its lease).
+    Stopped,
+    /// A statement failed after earlier ones had taken effect.
+    Failed,
+}
+
+impl fmt::Display for DirtyCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DirtyCause::NeverFinished => {
+                "started outside a transaction and never finished (bytegate crashed or the deploy was cut off)"
+            }
+            DirtyCause::Stopped => {
+                "was stopped between two statements outside a transaction (the worker lost its job lease)"
+            }
+            DirtyCause::Failed => "failed outside a transaction after earlier statements took effect",
+        })
+    }
+}
+
+/// An operator's decision about a dirty file (`bytegate repair --decision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepairDecision {
+    /// The file's effects are complete (the operator finished it by hand):
+    /// it counts as applied with the checksum of the interrupted attempt.
+    Applied,
+    /// The file's effects are undone: the version is pending again.
+    NotApplied,
+}
+
+impl RepairDecision {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepairDecision::Applied => "applied",
+            RepairDecision::NotApplied => "not-applied",
+        }
+    }
+}
+
+impl std::str::FromStr for RepairDecision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "applied" => Ok(RepairDecision::Applied),
+            "not-applied" => Ok(RepairDecision::NotApplied),
+            other => Err(format!(
+                "unknown repair decision `{other}` (applied | not-applied)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for RepairDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a repair recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repaired {
+    /// The file.
+    pub path: String,
+    /// Version.
+    pub version: String,
+    /// Checksum of the interrupted attempt (recorded as applied for `applied`).
+    pub checksum: String,
+    /// The decision.
+    pub decision: RepairDecision,
+    /// Statements the interrupted attempt had completed.
+    pub statements_applied: i32,
+    /// The change that had started the file.
+    pub change_ref: Option<String>,
+}
+
+/// The command an operator runs to record a decision about a dirty file.
+pub fn repair_hint(version: &str) -> String {
+    format!(
+        "`bytegate repair --config FILE ENVIRONMENT [DATABASE] --version {version} --decision applied|not-applied --reason TEXT`"
+    )
 }
 
 /// Why a deploy did not (fully) happen.
@@ -375,20 +526,58 @@ pub enum DeployError {
         /// The latest applied version.
         latest_applied: String,
     },
-    /// A non-transactional migration failed half-way earlier: some of its
-    /// statements took effect and nobody has repaired the target since.
+    /// A non-transactional migration did not run to its end earlier (a
+    /// crash, a lost lease, a failure after statements took effect) and
+    /// nobody has recorded a repair since: the target is dirty.
     #[error(
-        "{path} (version {version}) failed earlier outside a transaction after {statements_applied} statement(s) took effect: the database is dirty; repair it by hand, then remove the failed row from bytegate.migration_history (earlier error: {error})"
+        "the database is dirty: {path} (version {version}) {cause}; statement {} of it was reached and {statements_applied} statement(s) had completed. Deploys to this database are refused until it is repaired: check what the file did, finish or undo it by hand, then record the decision with {}",
+        statements_applied + 1,
+        repair_hint(version)
     )]
     Dirty {
         /// The file.
         path: String,
         /// Version.
         version: String,
-        /// Statements that took effect.
+        /// Statements that completed.
         statements_applied: i32,
-        /// The recorded error.
-        error: String,
+        /// What happened to it.
+        cause: DirtyCause,
+        /// The recorded error, if the attempt failed (kept off pull requests:
+        /// it may quote row values).
+        error: Option<String>,
+    },
+    /// An index left INVALID (`pg_index.indisvalid = false`), typically by a
+    /// `CREATE INDEX CONCURRENTLY` that did not finish: the target is dirty.
+    #[error(
+        "the database is dirty: index {} is INVALID (a CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY that did not finish); drop it (DROP INDEX CONCURRENTLY) or rebuild it (REINDEX INDEX CONCURRENTLY), then deploy again",
+        indexes.join(", ")
+    )]
+    InvalidIndex {
+        /// `schema.index` names.
+        indexes: Vec<String>,
+    },
+    /// The deploy was asked to stop (lost lease) and stopped at a statement boundary.
+    #[error("{}", stopped_message(self))]
+    Stopped {
+        /// The file it stopped in (or before).
+        path: String,
+        /// Version.
+        version: String,
+        /// Statements of the file that completed before the stop.
+        statements_applied: usize,
+        /// Ran in one transaction (then nothing of it was applied).
+        transactional: bool,
+        /// Migrations this deploy applied before (they stay applied).
+        applied_before: Vec<Applied>,
+    },
+    /// `repair` was asked for a version that is not dirty.
+    #[error(
+        "version {version} is not dirty on this database (its latest history row is not an unfinished or failed non-transactional attempt); nothing to repair"
+    )]
+    NothingToRepair {
+        /// The version asked for.
+        version: String,
     },
     /// A migration failed.
     #[error("{}", failed_message(self))]
@@ -414,8 +603,13 @@ pub struct Failure {
     pub column: u32,
     /// The statement, shortened.
     pub statement: String,
-    /// The database's message (with SQLSTATE).
+    /// The database's message (with SQLSTATE), safe to show on a pull request.
     pub message: String,
+    /// The SQLSTATE, when the database gave one.
+    pub sqlstate: Option<String>,
+    /// DETAIL, HINT and the like: may quote row values, so it stays off pull
+    /// requests (meta database and logs only).
+    pub detail: Option<String>,
     /// Ran in one transaction (then nothing of it was applied).
     pub transactional: bool,
     /// Earlier statements of a non-transactional file that took effect.
@@ -434,8 +628,9 @@ fn failed_message(e: &DeployError) -> String {
         "ran outside a transaction; no statement of it took effect".to_string()
     } else {
         format!(
-            "ran outside a transaction: {} earlier statement(s) took effect and the database is marked dirty",
-            f.statements_applied
+            "ran outside a transaction: {} earlier statement(s) took effect and the database is marked dirty until repaired with {}",
+            f.statements_applied,
+            repair_hint(&f.version)
         )
     };
     format!(
@@ -444,13 +639,71 @@ fn failed_message(e: &DeployError) -> String {
     )
 }
 
-impl DeployError {
-    /// True when trying again later may succeed (connection trouble, a busy target).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            DeployError::Connect { .. } | DeployError::Busy { .. } | DeployError::Query(_)
+fn stopped_message(e: &DeployError) -> String {
+    let DeployError::Stopped {
+        path,
+        version,
+        statements_applied,
+        transactional,
+        ..
+    } = e
+    else {
+        return String::new();
+    };
+    let state = if *transactional {
+        "it ran in a transaction, which was rolled back: nothing of it was applied".to_string()
+    } else if *statements_applied == 0 {
+        "no statement of it had run".to_string()
+    } else {
+        format!(
+            "{statements_applied} statement(s) of it had completed outside a transaction: the database is marked dirty until repaired with {}",
+            repair_hint(version)
         )
+    };
+    format!(
+        "the deploy was stopped (the worker lost its job lease) before statement {} of {path} (version {version}); {state}",
+        statements_applied + 1
+    )
+}
+
+impl DeployError {
+    /// True when trying again later may succeed (connection trouble, a busy
+    /// target, a stop that left nothing half done).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            DeployError::Connect { .. } | DeployError::Busy { .. } | DeployError::Query(_) => true,
+            DeployError::Stopped {
+                transactional,
+                statements_applied,
+                ..
+            } => *transactional || *statements_applied == 0,
+            _ => false,
+        }
+    }
+
+    /// What may be shown on a pull request: SQLSTATE, message, file, line and
+    /// statement number, never DETAIL lines (row values) or internal error
+    /// texts (driver and bookkeeping messages); those are in [`Self::private_detail`].
+    pub fn public_message(&self) -> String {
+        match self {
+            DeployError::Connect { .. } => "cannot connect to the database".to_string(),
+            DeployError::Query(_) => "deploy bookkeeping on the database failed".to_string(),
+            // Display carries no private parts for the others (Dirty's stored
+            // error and Failed's detail are not part of it).
+            other => other.to_string(),
+        }
+    }
+
+    /// What stays in the meta database and the logs: DETAIL/HINT of a failed
+    /// statement, driver and bookkeeping errors, a dirty row's recorded error.
+    pub fn private_detail(&self) -> Option<String> {
+        match self {
+            DeployError::Connect { target, message } => Some(format!("{target}: {message}")),
+            DeployError::Query(e) => Some(e.to_string()),
+            DeployError::Failed(f) => f.detail.clone(),
+            DeployError::Dirty { error, .. } => error.clone(),
+            _ => None,
+        }
     }
 }
 
@@ -475,6 +728,17 @@ pub trait Target: Send + Sync {
 
     /// The target's history, oldest first (empty before the first deploy).
     fn history(&self) -> DeployFuture<'_, Vec<HistoryRow>>;
+
+    /// Records an operator's decision about the dirty file of `version` (under
+    /// the target's lock), so the next deploy proceeds: `Applied` counts it
+    /// as applied, `NotApplied` makes it pending again.
+    fn repair<'a>(
+        &'a self,
+        version: &'a str,
+        decision: RepairDecision,
+        by: &'a str,
+        reason: Option<&'a str>,
+    ) -> DeployFuture<'a, Repaired>;
 }
 
 /// The target for a configured database.
@@ -503,6 +767,11 @@ pub fn pending<'p>(
     history: &[HistoryRow],
     allow_out_of_order: bool,
 ) -> Result<Vec<&'p Migration>, DeployError> {
+    // A dirty file blocks the target whatever this plan holds: the stage
+    // may carry other files than the one left half done.
+    if let Some(e) = first_dirty(history) {
+        return Err(e);
+    }
     let applied = |v: &str| history.iter().find(|h| h.success && h.version == v);
     for m in plan {
         if let Some(h) = applied(&m.version)
@@ -524,20 +793,6 @@ pub fn pending<'p>(
         .max_by(|a, b| cmp_versions(a, b));
     let mut out = Vec::new();
     for m in plan.iter().filter(|m| applied(&m.version).is_none()) {
-        // The newest attempt decides: a later success clears an old failure.
-        let last = history.iter().rev().find(|h| h.version == m.version);
-        if let Some(h) = last
-            && !h.success
-            && !h.transactional
-            && h.statements_applied > 0
-        {
-            return Err(DeployError::Dirty {
-                path: m.path.clone(),
-                version: m.version.clone(),
-                statements_applied: h.statements_applied,
-                error: h.error.clone().unwrap_or_default(),
-            });
-        }
         if let Some(latest) = latest
             && !allow_out_of_order
             && cmp_versions(&m.version, latest) == Ordering::Less
@@ -551,6 +806,37 @@ pub fn pending<'p>(
         out.push(m);
     }
     Ok(out)
+}
+
+/// The newest attempt of each version decides (a later success or repair
+/// clears an old failure); the first version whose newest attempt is dirty.
+fn first_dirty(history: &[HistoryRow]) -> Option<DeployError> {
+    let mut seen = std::collections::HashSet::new();
+    // Newest first: the first row met of each version is its newest attempt.
+    let mut dirty: Vec<&HistoryRow> = history
+        .iter()
+        .rev()
+        .filter(|h| seen.insert(h.version.as_str()))
+        .filter(|h| h.dirty_cause().is_some())
+        .collect();
+    // Report the oldest dirty file first (the one the others may depend on).
+    let h = dirty.pop()?;
+    Some(DeployError::Dirty {
+        path: h.name.clone(),
+        version: h.version.clone(),
+        statements_applied: h.statements_applied,
+        cause: h.dirty_cause()?,
+        error: h.error.clone(),
+    })
+}
+
+/// The newest history row of `version` when it leaves the target dirty.
+pub fn dirty_row<'h>(history: &'h [HistoryRow], version: &str) -> Option<&'h HistoryRow> {
+    history
+        .iter()
+        .rev()
+        .find(|h| h.version == version)
+        .filter(|h| h.dirty_cause().is_some())
 }
 
 impl fmt::Display for Mode {
@@ -583,6 +869,9 @@ mod tests {
             error: None,
             transactional: true,
             statements_applied: 0,
+            finished: true,
+            interrupted: false,
+            repair: None,
         }
     }
 
@@ -709,8 +998,73 @@ mod tests {
             ..failed
         };
         assert!(matches!(
-            pending(&p, &[dirty], false),
+            pending(&p, std::slice::from_ref(&dirty), false),
             Err(DeployError::Dirty { .. })
         ));
+        // A repair row after it clears it.
+        let repaired = HistoryRow {
+            repair: Some(RepairDecision::NotApplied),
+            statements_applied: 0,
+            ..dirty.clone()
+        };
+        assert_eq!(pending(&p, &[dirty, repaired], false).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_started_row_that_never_finished_is_dirty_even_for_another_plan() {
+        let p = plan(&files(&[("m/3_c.sql", "SELECT 1;")]), Dialect::Postgres).unwrap();
+        let started = HistoryRow {
+            transactional: false,
+            finished: false,
+            statements_applied: 1,
+            name: "m/2_idx.sql".into(),
+            ..row("2", "abc", false)
+        };
+        let e = pending(&p, &[started], false).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DeployError::Dirty {
+                    cause: DirtyCause::NeverFinished,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let msg = e.public_message();
+        assert!(
+            msg.contains("m/2_idx.sql")
+                && msg.contains("statement 2")
+                && msg.contains("bytegate repair"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn public_messages_keep_details_and_internals_off_the_pull_request() {
+        let f = Failure {
+            path: "m/2_x.sql".into(),
+            version: "2".into(),
+            statement_number: 2,
+            line: 3,
+            column: 1,
+            statement: "INSERT INTO users VALUES (2, 'secret@x.io')".into(),
+            message: "duplicate key value violates unique constraint \"users_email_key\" (SQLSTATE 23505)".into(),
+            sqlstate: Some("23505".into()),
+            detail: Some("DETAIL: Key (email)=(secret@x.io) already exists.".into()),
+            transactional: true,
+            statements_applied: 0,
+            applied_before: Vec::new(),
+        };
+        let e = DeployError::Failed(Box::new(f));
+        assert!(
+            !e.public_message().contains("Key (email)"),
+            "{}",
+            e.public_message()
+        );
+        assert!(e.private_detail().unwrap().contains("Key (email)"));
+        let q = DeployError::Query(sqlx::Error::Protocol("secret internals".into()));
+        assert!(!q.public_message().contains("secret internals"));
+        assert!(q.private_detail().unwrap().contains("secret internals"));
     }
 }

@@ -9,7 +9,7 @@
 
 use super::{
     Applied, DeployError, DeployFuture, DeployOptions, DeployReport, Failure, HistoryRow,
-    Migration, Mode, Target, excerpt, pending,
+    Migration, Mode, RepairDecision, Repaired, Target, dirty_row, excerpt, pending,
 };
 use crate::config::Engine;
 use crate::store::redact_url;
@@ -26,6 +26,8 @@ pub const LOCK_KEY: i64 = 0x6279_7465_6761_7465;
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
 const ENSURE_HISTORY: &str = "
+-- The IF NOT EXISTS notices of every deploy are noise in bytegate's logs.
+SET client_min_messages = warning;
 CREATE SCHEMA IF NOT EXISTS bytegate;
 CREATE TABLE IF NOT EXISTS bytegate.migration_history (
     id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -44,7 +46,26 @@ CREATE TABLE IF NOT EXISTS bytegate.migration_history (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS migration_history_applied_version
     ON bytegate.migration_history (version) WHERE success;
+-- Upgrades of tables created by earlier versions, in place. A row written
+-- before a non-transactional file starts has no finish time until it ends.
+ALTER TABLE bytegate.migration_history ALTER COLUMN finished_at DROP NOT NULL;
+ALTER TABLE bytegate.migration_history
+    ADD COLUMN IF NOT EXISTS interrupted BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN IF NOT EXISTS repair TEXT,
+    ADD COLUMN IF NOT EXISTS repair_reason TEXT;
+RESET client_min_messages;
 ";
+
+/// Indexes a broken `CREATE INDEX CONCURRENTLY` (or `REINDEX CONCURRENTLY`) left behind.
+const INVALID_INDEXES: &str = "
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT i.indisvalid
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%'
+ORDER BY 1";
 
 /// A PostgreSQL database.
 pub struct PostgresTarget {
@@ -100,6 +121,24 @@ impl PostgresTarget {
         result
     }
 
+    async fn repair_impl(
+        &self,
+        version: &str,
+        decision: RepairDecision,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<Repaired, DeployError> {
+        let mut conn = self.connect().await?;
+        lock(&mut conn, super::DEFAULT_LOCK_WAIT).await?;
+        let result = repair_locked(&mut conn, version, decision, by, reason).await;
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut conn)
+            .await;
+        let _ = conn.close().await;
+        result
+    }
+
     async fn history_impl(&self) -> Result<Vec<HistoryRow>, DeployError> {
         let mut conn = self.connect().await?;
         let (exists,): (bool,) =
@@ -136,6 +175,60 @@ impl Target for PostgresTarget {
     fn history(&self) -> DeployFuture<'_, Vec<HistoryRow>> {
         Box::pin(self.history_impl())
     }
+
+    fn repair<'a>(
+        &'a self,
+        version: &'a str,
+        decision: RepairDecision,
+        by: &'a str,
+        reason: Option<&'a str>,
+    ) -> DeployFuture<'a, Repaired> {
+        Box::pin(self.repair_impl(version, decision, by, reason))
+    }
+}
+
+/// Records the operator's decision as a new history row: the newest row of
+/// the version decides, so the dirty row stays as the record of what happened.
+async fn repair_locked(
+    conn: &mut PgConnection,
+    version: &str,
+    decision: RepairDecision,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<Repaired, DeployError> {
+    sqlx::raw_sql(ENSURE_HISTORY).execute(&mut *conn).await?;
+    let history = read_history(conn).await?;
+    let Some(dirty) = dirty_row(&history, version) else {
+        return Err(DeployError::NothingToRepair {
+            version: version.to_string(),
+        });
+    };
+    let applied = decision == RepairDecision::Applied;
+    sqlx::query(
+        "INSERT INTO bytegate.migration_history
+           (version, name, checksum, applied_by, change_ref, started_at, finished_at,
+            duration_ms, success, error, transactional, statements_applied, repair, repair_reason)
+         VALUES ($1, $2, $3, $4, $5, now(), now(), 0, $6, NULL, false, $7, $8, $9)",
+    )
+    .bind(&dirty.version)
+    .bind(&dirty.name)
+    .bind(&dirty.checksum)
+    .bind(by)
+    .bind(&dirty.change_ref)
+    .bind(applied)
+    .bind(if applied { dirty.statements_applied } else { 0 })
+    .bind(decision.as_str())
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Repaired {
+        path: dirty.name.clone(),
+        version: dirty.version.clone(),
+        checksum: dirty.checksum.clone(),
+        decision,
+        statements_applied: dirty.statements_applied,
+        change_ref: dirty.change_ref.clone(),
+    })
 }
 
 /// Takes the session-level advisory lock, polling so a stuck deploy elsewhere
@@ -168,11 +261,28 @@ async fn deploy_locked(
     sqlx::raw_sql(ENSURE_HISTORY).execute(&mut *conn).await?;
     let history = read_history(conn).await?;
     let todo = pending(plan, &history, opts.allow_out_of_order)?;
+    let invalid: Vec<(String,)> = sqlx::query_as(INVALID_INDEXES)
+        .fetch_all(&mut *conn)
+        .await?;
+    if !invalid.is_empty() {
+        return Err(DeployError::InvalidIndex {
+            indexes: invalid.into_iter().map(|(n,)| n).collect(),
+        });
+    }
     let mut report = DeployReport {
         applied: Vec::with_capacity(todo.len()),
         already_applied: plan.len() - todo.len(),
     };
     for m in todo {
+        if opts.stop.is_stopped() {
+            return Err(DeployError::Stopped {
+                path: m.path.clone(),
+                version: m.version.clone(),
+                statements_applied: 0,
+                transactional: m.mode == Mode::Transactional,
+                applied_before: report.applied,
+            });
+        }
         let result = match m.mode {
             Mode::Transactional => apply_in_transaction(conn, m, opts).await,
             Mode::NonTransactional(_) => apply_statement_by_statement(conn, m, opts).await,
@@ -183,6 +293,21 @@ async fn deploy_locked(
                 f.applied_before = std::mem::take(&mut report.applied);
                 return Err(DeployError::Failed(f));
             }
+            Err(DeployError::Stopped {
+                path,
+                version,
+                statements_applied,
+                transactional,
+                ..
+            }) => {
+                return Err(DeployError::Stopped {
+                    path,
+                    version,
+                    statements_applied,
+                    transactional,
+                    applied_before: report.applied,
+                });
+            }
             Err(e) => return Err(e),
         }
     }
@@ -192,7 +317,8 @@ async fn deploy_locked(
 async fn read_history(conn: &mut PgConnection) -> Result<Vec<HistoryRow>, DeployError> {
     let rows = sqlx::query(
         "SELECT version, name, checksum, applied_by, change_ref, success, error,
-                transactional, statements_applied
+                transactional, statements_applied, finished_at IS NOT NULL AS finished,
+                interrupted, repair
          FROM bytegate.migration_history ORDER BY id",
     )
     .fetch_all(&mut *conn)
@@ -209,6 +335,11 @@ async fn read_history(conn: &mut PgConnection) -> Result<Vec<HistoryRow>, Deploy
                 error: r.try_get("error")?,
                 transactional: r.try_get("transactional")?,
                 statements_applied: r.try_get("statements_applied")?,
+                finished: r.try_get("finished")?,
+                interrupted: r.try_get("interrupted")?,
+                repair: r
+                    .try_get::<Option<String>, _>("repair")?
+                    .and_then(|d| d.parse().ok()),
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -239,6 +370,24 @@ struct Attempt<'a> {
     success: bool,
     error: Option<String>,
     statements_applied: usize,
+    interrupted: bool,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The history's error text: the message and, for operators, the detail.
+/// The history lives in the target database, not on the pull request.
+fn history_error(f: &Failure) -> String {
+    match &f.detail {
+        Some(d) => format!("{} ({d})", f.message),
+        None => f.message.clone(),
+    }
 }
 
 async fn record(
@@ -246,14 +395,13 @@ async fn record(
     a: &Attempt<'_>,
     opts: &DeployOptions,
 ) -> Result<(), sqlx::Error> {
-    let duration_ms = i64::try_from(a.elapsed.as_millis()).unwrap_or(i64::MAX);
     let finished_at = a.started_at
         + chrono::Duration::from_std(a.elapsed).unwrap_or_else(|_| chrono::Duration::zero());
     sqlx::query(
         "INSERT INTO bytegate.migration_history
            (version, name, checksum, applied_by, change_ref, started_at, finished_at,
-            duration_ms, success, error, transactional, statements_applied)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            duration_ms, success, error, transactional, statements_applied, interrupted)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&a.m.version)
     .bind(&a.m.path)
@@ -262,11 +410,60 @@ async fn record(
     .bind(&opts.change_ref)
     .bind(a.started_at)
     .bind(finished_at)
-    .bind(duration_ms)
+    .bind(millis(a.elapsed))
     .bind(a.success)
     .bind(&a.error)
     .bind(a.m.mode == Mode::Transactional)
-    .bind(i32::try_from(a.statements_applied).unwrap_or(i32::MAX))
+    .bind(count(a.statements_applied))
+    .bind(a.interrupted)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes and commits the row of a non-transactional file before its first
+/// statement: unfinished (no `finished_at`) until [`finish_row`].
+async fn start_row(
+    conn: &mut PgConnection,
+    m: &Migration,
+    opts: &DeployOptions,
+    started_at: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO bytegate.migration_history
+           (version, name, checksum, applied_by, change_ref, started_at, finished_at,
+            duration_ms, success, error, transactional, statements_applied)
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, false, NULL, false, 0)
+         RETURNING id",
+    )
+    .bind(&m.version)
+    .bind(&m.path)
+    .bind(&m.checksum)
+    .bind(&opts.applied_by)
+    .bind(&opts.change_ref)
+    .bind(started_at)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Completes a started row with the attempt's outcome.
+async fn finish_row(conn: &mut PgConnection, id: i64, a: &Attempt<'_>) -> Result<(), sqlx::Error> {
+    let finished_at = a.started_at
+        + chrono::Duration::from_std(a.elapsed).unwrap_or_else(|_| chrono::Duration::zero());
+    sqlx::query(
+        "UPDATE bytegate.migration_history
+         SET finished_at = $2, duration_ms = $3, success = $4, error = $5,
+             statements_applied = $6, interrupted = $7
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(finished_at)
+    .bind(millis(a.elapsed))
+    .bind(a.success)
+    .bind(&a.error)
+    .bind(count(a.statements_applied))
+    .bind(a.interrupted)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -280,6 +477,7 @@ async fn apply_in_transaction(
     let started_at = Utc::now();
     let clock = Instant::now();
     let mut failure = None;
+    let mut stopped = false;
     {
         let mut tx = conn.begin().await?;
         let settings = timeout_settings(opts, true);
@@ -289,6 +487,10 @@ async fn apply_in_transaction(
                 .await?;
         }
         for (i, step) in m.steps.iter().enumerate() {
+            if opts.stop.is_stopped() {
+                stopped = true;
+                break;
+            }
             if let Err(e) = sqlx::raw_sql(AssertSqlSafe(step.text.as_str()))
                 .execute(&mut *tx)
                 .await
@@ -297,7 +499,7 @@ async fn apply_in_transaction(
                 break;
             }
         }
-        if failure.is_none() {
+        if failure.is_none() && !stopped {
             let attempt = Attempt {
                 m,
                 started_at,
@@ -305,6 +507,7 @@ async fn apply_in_transaction(
                 success: true,
                 error: None,
                 statements_applied: m.steps.len(),
+                interrupted: false,
             };
             let committed = match record(&mut tx, &attempt, opts).await {
                 Ok(()) => tx.commit().await,
@@ -316,7 +519,7 @@ async fn apply_in_transaction(
                         version: m.version.clone(),
                         path: m.path.clone(),
                         checksum: m.checksum.clone(),
-                        duration_ms: i64::try_from(attempt.elapsed.as_millis()).unwrap_or(i64::MAX),
+                        duration_ms: millis(attempt.elapsed),
                         transactional: true,
                     });
                 }
@@ -327,17 +530,44 @@ async fn apply_in_transaction(
             tx.rollback().await?;
         }
     }
+    if stopped {
+        let attempt = Attempt {
+            m,
+            started_at,
+            elapsed: clock.elapsed(),
+            success: false,
+            error: Some("stopped: the worker lost its job lease (rolled back)".to_string()),
+            statements_applied: 0,
+            interrupted: true,
+        };
+        record(conn, &attempt, opts).await?;
+        return Err(DeployError::Stopped {
+            path: m.path.clone(),
+            version: m.version.clone(),
+            statements_applied: 0,
+            transactional: true,
+            applied_before: Vec::new(),
+        });
+    }
     let failure = failure.unwrap_or_else(|| unreachable_failure(m));
     let attempt = Attempt {
         m,
         started_at,
         elapsed: clock.elapsed(),
         success: false,
-        error: Some(failure.message.clone()),
+        error: Some(history_error(&failure)),
         statements_applied: 0,
+        interrupted: false,
     };
     record(conn, &attempt, opts).await?;
     Err(DeployError::Failed(Box::new(failure)))
+}
+
+/// How a non-transactional file's statements ended.
+enum Ended {
+    Done,
+    Failed(Failure),
+    Stopped,
 }
 
 async fn apply_statement_by_statement(
@@ -347,44 +577,85 @@ async fn apply_statement_by_statement(
 ) -> Result<Applied, DeployError> {
     let started_at = Utc::now();
     let clock = Instant::now();
-    let settings = timeout_settings(opts, false);
-    if !settings.is_empty() {
-        sqlx::raw_sql(AssertSqlSafe(settings))
+    // Committed before the first statement: when the process dies or this
+    // future is dropped mid-file, the row stays unfinished and the target
+    // reads as dirty, naming the file and the statement reached.
+    let id = start_row(conn, m, opts, started_at).await?;
+    let mut done = 0usize;
+    let ended: Result<Ended, sqlx::Error> = async {
+        let settings = timeout_settings(opts, false);
+        if !settings.is_empty() {
+            sqlx::raw_sql(AssertSqlSafe(settings))
+                .execute(&mut *conn)
+                .await?;
+        }
+        for (i, step) in m.steps.iter().enumerate() {
+            if opts.stop.is_stopped() {
+                return Ok(Ended::Stopped);
+            }
+            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(step.text.as_str()))
+                .execute(&mut *conn)
+                .await
+            {
+                return Ok(Ended::Failed(failure_of(m, i, &e, i)));
+            }
+            done = i + 1;
+            sqlx::query(
+                "UPDATE bytegate.migration_history SET statements_applied = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(count(done))
             .execute(&mut *conn)
             .await?;
-    }
-    let mut failure = None;
-    for (i, step) in m.steps.iter().enumerate() {
-        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(step.text.as_str()))
-            .execute(&mut *conn)
-            .await
-        {
-            failure = Some(failure_of(m, i, &e, i));
-            break;
         }
+        Ok(Ended::Done)
+    }
+    .await;
+    let (ended, bookkeeping) = match ended {
+        Ok(e) => (e, None),
+        // Best effort below: if the connection is gone the row stays
+        // unfinished, and the target dirty, which is the truth.
+        Err(e) => (Ended::Stopped, Some(e)),
+    };
+    let attempt = Attempt {
+        m,
+        started_at,
+        elapsed: clock.elapsed(),
+        success: matches!(ended, Ended::Done),
+        error: match (&ended, &bookkeeping) {
+            (_, Some(e)) => Some(format!("deploy bookkeeping failed: {e}")),
+            (Ended::Failed(f), None) => Some(history_error(f)),
+            (Ended::Stopped, None) => Some("stopped: the worker lost its job lease".to_string()),
+            (Ended::Done, None) => None,
+        },
+        statements_applied: match &ended {
+            Ended::Failed(f) => f.statements_applied,
+            _ => done,
+        },
+        interrupted: bookkeeping.is_none() && matches!(ended, Ended::Stopped),
+    };
+    finish_row(conn, id, &attempt).await?;
+    if let Some(e) = bookkeeping {
+        return Err(DeployError::Query(e));
     }
     // The session outlives this file: later files get their own settings.
     sqlx::raw_sql("RESET lock_timeout; RESET statement_timeout")
         .execute(&mut *conn)
         .await?;
-    let attempt = Attempt {
-        m,
-        started_at,
-        elapsed: clock.elapsed(),
-        success: failure.is_none(),
-        error: failure.as_ref().map(|f: &Failure| f.message.clone()),
-        statements_applied: failure
-            .as_ref()
-            .map_or(m.steps.len(), |f| f.statements_applied),
-    };
-    record(conn, &attempt, opts).await?;
-    match failure {
-        Some(f) => Err(DeployError::Failed(Box::new(f))),
-        None => Ok(Applied {
+    match ended {
+        Ended::Failed(f) => Err(DeployError::Failed(Box::new(f))),
+        Ended::Stopped => Err(DeployError::Stopped {
+            path: m.path.clone(),
+            version: m.version.clone(),
+            statements_applied: done,
+            transactional: false,
+            applied_before: Vec::new(),
+        }),
+        Ended::Done => Ok(Applied {
             version: m.version.clone(),
             path: m.path.clone(),
             checksum: m.checksum.clone(),
-            duration_ms: i64::try_from(attempt.elapsed.as_millis()).unwrap_or(i64::MAX),
+            duration_ms: millis(attempt.elapsed),
             transactional: false,
         }),
     }
@@ -399,6 +670,8 @@ fn unreachable_failure(m: &Migration) -> Failure {
         column: 1,
         statement: String::new(),
         message: "the migration failed for an unknown reason".to_string(),
+        sqlstate: None,
+        detail: None,
         transactional: m.mode == Mode::Transactional,
         statements_applied: 0,
         applied_before: Vec::new(),
@@ -406,11 +679,12 @@ fn unreachable_failure(m: &Migration) -> Failure {
 }
 
 /// Describes statement `index` failing with `e`, pointing at the character
-/// the database named when it named one.
+/// the database named when it named one. DETAIL, HINT and driver texts go to
+/// `detail`, which never reaches a pull request.
 fn failure_of(m: &Migration, index: usize, e: &sqlx::Error, statements_applied: usize) -> Failure {
     let step = m.steps.get(index);
     let (mut line, mut column) = step.map_or((1, 1), |s| (s.line, s.column));
-    let message = match e {
+    let (message, sqlstate, detail) = match e {
         sqlx::Error::Database(db) => {
             let pg = db.try_downcast_ref::<PgDatabaseError>();
             if let (Some(pg), Some(step)) = (pg, step)
@@ -418,15 +692,31 @@ fn failure_of(m: &Migration, index: usize, e: &sqlx::Error, statements_applied: 
             {
                 (line, column) = position_in_file(step, pos);
             }
-            match (db.code(), pg.and_then(|p| p.detail())) {
-                (Some(code), Some(detail)) => {
-                    format!("{} (SQLSTATE {code}; {detail})", db.message())
-                }
-                (Some(code), None) => format!("{} (SQLSTATE {code})", db.message()),
-                _ => db.message().to_string(),
-            }
+            let extra: Vec<String> = pg
+                .map(|p| {
+                    [
+                        p.detail().map(|d| format!("DETAIL: {d}")),
+                        p.hint().map(|h| format!("HINT: {h}")),
+                        p.r#where().map(|w| format!("WHERE: {w}")),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect()
+                })
+                .unwrap_or_default();
+            let detail = (!extra.is_empty()).then(|| extra.join("\n"));
+            let code = db.code().map(|c| c.to_string());
+            let message = match &code {
+                Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+                None => db.message().to_string(),
+            };
+            (message, code, detail)
         }
-        other => other.to_string(),
+        other => (
+            "the statement did not complete: the connection to the database failed".to_string(),
+            None,
+            Some(other.to_string()),
+        ),
     };
     Failure {
         path: m.path.clone(),
@@ -436,6 +726,8 @@ fn failure_of(m: &Migration, index: usize, e: &sqlx::Error, statements_applied: 
         column,
         statement: step.map(|s| excerpt(&s.text)).unwrap_or_default(),
         message,
+        sqlstate,
+        detail,
         transactional: m.mode == Mode::Transactional,
         statements_applied,
         applied_before: Vec::new(),

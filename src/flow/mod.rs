@@ -76,6 +76,12 @@ impl FlowContext {
     }
 }
 
+/// A short random reference (8 hex digits) shown on a pull request next to
+/// an error whose details stay in the meta database and the logs.
+pub fn error_ref() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
 /// Why handling an event failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -190,11 +196,15 @@ pub async fn give_up(ctx: &FlowContext, event: &Event, error: &str) -> Result<()
     let Some(handle) = handle else {
         return Ok(());
     };
+    // The error text is internal (driver, forge, bookkeeping messages): it
+    // goes to the audit trail and the logs under a reference, not on the PR.
+    let reference = error_ref();
+    tracing::error!(reference = %reference, head_sha = %pr.head_sha, error = %error, "the review was abandoned");
     let result = CheckResult {
         conclusion: CheckConclusion::Failure,
         title: "bytegate could not review this commit".to_string(),
         summary: format!(
-            "The review failed after several attempts and was abandoned. Push again or ask for a re-run.\n\n```\n{error}\n```"
+            "The review failed after several attempts and was abandoned. Push again or ask for a re-run.\n\nOperators find the error in bytegate's logs and audit trail under ref `{reference}`."
         ),
         annotations: Vec::new(),
         details_url: ctx.external_url.clone(),
@@ -208,7 +218,7 @@ pub async fn give_up(ctx: &FlowContext, event: &Event, error: &str) -> Result<()
             &result,
         )
         .await?;
-    let detail = json!({"head_sha": pr.head_sha, "error": error, "final": true});
+    let detail = json!({"head_sha": pr.head_sha, "error": error, "final": true, "ref": reference});
     audit::append(&ctx.db, &entry(pr, AuditAction::ReviewFailed, detail)).await?;
     Ok(())
 }
@@ -410,14 +420,18 @@ pub async fn review_pull_request(
     match review_and_publish(ctx, forge.as_ref(), &cr, pr, &scope, &handle).await {
         Ok(()) => Ok(()),
         Err(e) => {
-            let detail = json!({"head_sha": pr.head_sha, "error": e.to_string(), "retryable": e.is_retryable()});
+            let reference = error_ref();
+            let detail = json!({"head_sha": pr.head_sha, "error": e.to_string(), "retryable": e.is_retryable(), "ref": reference});
             // Best effort: the error being reported is the one that matters.
             let _ = audit::append(&ctx.db, &entry(pr, AuditAction::ReviewFailed, detail)).await;
             if !e.is_retryable() {
+                tracing::error!(reference = %reference, head_sha = %pr.head_sha, error = %e, "the review failed for good");
                 let result = CheckResult {
                     conclusion: CheckConclusion::Failure,
                     title: "bytegate could not finish the review".to_string(),
-                    summary: format!("The review failed and will not be retried:\n\n```\n{e}\n```"),
+                    summary: format!(
+                        "The review failed and will not be retried. Operators find the error in bytegate's logs and audit trail under ref `{reference}`."
+                    ),
                     annotations: Vec::new(),
                     details_url: ctx.external_url.clone(),
                 };

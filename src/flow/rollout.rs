@@ -965,12 +965,19 @@ async fn run_stage(
     let mut opts = DeployOptions::for_environment(env, &applied_by, rollout.html_url.as_deref());
     // A deploy that waits longer than the stage lease would be taken over.
     opts.lock_wait = opts.lock_wait.min(STAGE_LEASE / 2);
+    // The job's lease: when lost, the deploy stops at a statement boundary.
+    if let Some(stop) = crate::jobs::current_stop_signal() {
+        opts.stop = stop;
+    }
     for db in &env.databases {
         let outcome = deploy_one(db, files, &opts).await;
         // What this deploy applied, also when a later migration failed.
         let applied = match &outcome {
             Ok(report) => report.applied.as_slice(),
             Err(DeployFailure::Deploy(DeployError::Failed(f))) => f.applied_before.as_slice(),
+            Err(DeployFailure::Deploy(DeployError::Stopped { applied_before, .. })) => {
+                applied_before.as_slice()
+            }
             Err(_) => &[],
         };
         for a in applied {
@@ -994,7 +1001,19 @@ async fn run_stage(
         let (value, failure) = match outcome {
             Ok(report) => (database_result(&db.name, Some(&report), None), None),
             Err(e) => {
-                let message = e.to_string();
+                // The pull request gets the public message; DETAIL lines (row
+                // values) and internal texts stay in the meta database (this
+                // audit entry) and the logs, under a reference shown with it.
+                let public = e.public_message();
+                let private = e.private_detail();
+                let reference = private.as_ref().map(|_| super::error_ref());
+                let message = match &reference {
+                    Some(r) => format!("{public} (ref {r})"),
+                    None => public,
+                };
+                if let (Some(r), Some(d)) = (&reference, &private) {
+                    tracing::error!(reference = %r, rollout = rollout.id, database = %db.name, detail = %d, error = %message, "deploy failed");
+                }
                 let partial = match &e {
                     DeployFailure::Deploy(DeployError::Failed(f)) => Some(DeployReport {
                         applied: f.applied_before.clone(),
@@ -1009,7 +1028,8 @@ async fn run_stage(
                         BOT_ACTOR,
                         AuditAction::DeployRefused,
                         Some(&env.name),
-                        json!({"rollout": rollout.id, "database": db.name, "error": message}),
+                        json!({"rollout": rollout.id, "database": db.name, "error": message,
+                               "ref": reference, "private_detail": private}),
                     ),
                 )
                 .await?;
@@ -1050,6 +1070,24 @@ enum DeployFailure {
 impl DeployFailure {
     fn is_retryable(&self) -> bool {
         matches!(self, DeployFailure::Deploy(e) if e.is_retryable())
+    }
+
+    /// What the pull request may show (see [`DeployError::public_message`]).
+    fn public_message(&self) -> String {
+        match self {
+            DeployFailure::Plan(e) => e.to_string(),
+            DeployFailure::Deploy(e) => e.public_message(),
+            DeployFailure::Task(_) => "internal error while planning the deploy".to_string(),
+        }
+    }
+
+    /// What stays in the meta database and the logs.
+    fn private_detail(&self) -> Option<String> {
+        match self {
+            DeployFailure::Plan(_) => None,
+            DeployFailure::Deploy(e) => e.private_detail(),
+            DeployFailure::Task(t) => Some(t.clone()),
+        }
     }
 }
 

@@ -13,6 +13,21 @@ use tracing::Instrument;
 mod events;
 pub use events::EventJobHandler;
 
+use crate::deploy::StopSignal;
+
+tokio::task_local! {
+    /// Set by [`run_one`] around a handler: turns true when the job's lease is lost.
+    static STOP: StopSignal;
+}
+
+/// The stop signal of the job running in this task, if any: deploys check it
+/// between statements, so a lost lease stops them at a statement boundary.
+/// Call it from inside the handler's future (it is scoped around its polls),
+/// not while building the future.
+pub fn current_stop_signal() -> Option<StopSignal> {
+    STOP.try_with(StopSignal::clone).ok()
+}
+
 /// A handler failed; `retryable` says whether another attempt may succeed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -116,26 +131,38 @@ pub async fn run_one(
         return Ok(RunOutcome::Idle);
     };
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts, delivery = ?job.delivery_id);
-    let result = {
-        let heartbeat = async {
-            let mut tick = tokio::time::interval(settings.lease / 3);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
+    let stop = StopSignal::new();
+    let handle = STOP.scope(stop.clone(), handler.handle(&job).instrument(span));
+    tokio::pin!(handle);
+    let mut tick = tokio::time::interval(settings.lease / 3);
+    tick.tick().await;
+    let mut lost = false;
+    // The handler is never dropped mid-statement: a lost lease sets the stop
+    // signal, and the handler (a deploy) stops at its next statement boundary
+    // and records where.
+    let outcome = loop {
+        tokio::select! {
+            r = &mut handle => break r,
+            _ = tick.tick(), if !lost => {
                 match jobs::heartbeat(pool, job.id, worker, settings.lease).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        tracing::warn!(job = job.id, "lease lost: another worker took the job");
-                        return;
+                        tracing::warn!(job = job.id, "lease lost: another worker took the job; stopping the handler at its next safe point");
+                        stop.stop();
+                        lost = true;
                     }
                     Err(e) => tracing::warn!(job = job.id, error = %e, "heartbeat failed"),
                 }
             }
-        };
-        tokio::select! {
-            r = handler.handle(&job).instrument(span) => Some(r),
-            _ = heartbeat => None,
         }
+    };
+    let result = if lost {
+        if let Err(e) = &outcome {
+            tracing::warn!(job = job.id, error = %e.message, "the handler of a job whose lease was lost failed");
+        }
+        None
+    } else {
+        Some(outcome)
     };
     match result {
         Some(Ok(())) => {

@@ -87,6 +87,8 @@ audit_actions! {
     /// A user's command comments on one PR went over the per-window limit:
     /// their commands were not run.
     CommandLimited => "command.limited",
+    /// An operator recorded a decision about a dirty target (`bytegate repair`).
+    TargetRepaired => "target.repaired",
 }
 
 impl fmt::Display for AuditAction {
