@@ -837,7 +837,13 @@ async fn giving_up_completes_the_running_check_as_failed() {
     assert_eq!(h.github.sql_review_runs_on(SHA_A)[0].status, "in_progress");
 
     // Retries exhausted: the worker gives up.
-    bytegate::flow::give_up(&h.ctx, &event, &err.to_string())
+    let error = err.to_string();
+    let failure = bytegate::flow::GaveUp {
+        job_id: 1,
+        attempts: 5,
+        error: &error,
+    };
+    bytegate::flow::give_up(&h.ctx, &event, &failure)
         .await
         .unwrap();
     let run = &h.github.sql_review_runs_on(SHA_A)[0];

@@ -15,6 +15,7 @@
 //! Fork pull requests are reviewed statically: this module never connects to
 //! a target database for any pull request.
 
+pub mod abandon;
 pub mod analysis;
 pub mod approvals;
 pub mod render;
@@ -158,12 +159,37 @@ async fn fill_from_forge(
     Ok(Some(filled))
 }
 
+/// A job that failed for good, as [`give_up`] reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct GaveUp<'a> {
+    /// The job's id: the error id shown on the PR (the text is in the log
+    /// and in the job's row, never on the PR).
+    pub job_id: i64,
+    /// Attempts made.
+    pub attempts: i32,
+    /// The last error (internal text).
+    pub error: &'a str,
+}
+
 /// Called when a job has failed for good (retries exhausted or a permanent
 /// error): a review check still running on the event's commit is completed
-/// as failed, so the pull request does not wait on it forever. Best effort.
-pub async fn give_up(ctx: &FlowContext, event: &Event, error: &str) -> Result<(), FlowError> {
-    let Event::PullRequest(pr) = event else {
-        return Ok(());
+/// as failed, so the pull request does not wait on it forever; a merge (or
+/// an approval that drives a rollout) says on the PR that the deploy could
+/// not be started or continued and how to retry, and is audited. Best effort.
+pub async fn give_up(
+    ctx: &FlowContext,
+    event: &Event,
+    failure: &GaveUp<'_>,
+) -> Result<(), FlowError> {
+    let error = failure.error;
+    let pr = match event {
+        Event::PullRequest(pr) if matches!(pr.action, PrAction::Closed { merged: true, .. }) => {
+            return abandon::merge_job(ctx, pr, failure).await;
+        }
+        Event::Review(r) => return abandon::rollout_driver(ctx, &r.pr, failure).await,
+        Event::Comment(c) => return abandon::rollout_driver(ctx, &c.pr, failure).await,
+        Event::PullRequest(pr) => pr,
+        Event::Rerun(_) => return Ok(()),
     };
     if !pr.action.wants_review() {
         return Ok(());

@@ -58,11 +58,14 @@ pub enum AuditAction {
     DeployRequested,
     /// An operator decided about a migration that reached a branch without a PR.
     MigrationDecided,
+    /// The job that was to start or continue a merged PR's rollout failed for
+    /// good; the PR was told how to retry.
+    RolloutGaveUp,
 }
 
 impl AuditAction {
     /// Every action, for parsing and listings.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 23] = [
         AuditAction::ReviewStarted,
         AuditAction::ReviewCompleted,
         AuditAction::ReviewFailed,
@@ -85,6 +88,7 @@ impl AuditAction {
         AuditAction::DeployRefused,
         AuditAction::DeployRequested,
         AuditAction::MigrationDecided,
+        AuditAction::RolloutGaveUp,
     ];
 
     /// The stored name.
@@ -109,6 +113,7 @@ impl AuditAction {
             AuditAction::DeployRefused => "deploy.refused",
             AuditAction::DeployRequested => "deploy.requested",
             AuditAction::MigrationDecided => "migration.decided",
+            AuditAction::RolloutGaveUp => "rollout.gave_up",
             AuditAction::ApprovalGranted => "approval.granted",
             AuditAction::ApprovalRevoked => "approval.revoked",
             AuditAction::ApprovalRefused => "approval.refused",
