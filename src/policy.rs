@@ -103,9 +103,9 @@ impl fmt::Display for DiscardReason {
                 "stale: given before the migrations changed at {}",
                 changed_at.format("%Y-%m-%d %H:%M UTC")
             ),
-            DiscardReason::StaleContent => f.write_str(
-                "stale: given for other migration content than the current head's",
-            ),
+            DiscardReason::StaleContent => {
+                f.write_str("stale: given for other migration content than the current head's")
+            }
             DiscardReason::Author => f.write_str("the pull request's author cannot approve it"),
             DiscardReason::NoRole => f.write_str("holds no role that counts here"),
             DiscardReason::Revoked => f.write_str("revoked"),

@@ -585,7 +585,9 @@ async fn a_drop_pushed_into_an_approved_file_makes_the_approval_stale() {
         .collect();
     assert_eq!(deploy.len(), 1);
     assert!(
-        deploy[0].body.contains("waiting for approvals for `staging`"),
+        deploy[0]
+            .body
+            .contains("waiting for approvals for `staging`"),
         "{}",
         deploy[0].body
     );

@@ -83,12 +83,7 @@ fn pushed(number: u64, head: &str, at: &str) -> Event {
 }
 
 fn merged(number: u64, head: &str, merge_sha: &str) -> Event {
-    let mut p = pr_json(
-        "pull_request.opened",
-        number,
-        head,
-        "2026-01-01T11:00:00Z",
-    );
+    let mut p = pr_json("pull_request.opened", number, head, "2026-01-01T11:00:00Z");
     p["action"] = "closed".into();
     p["pull_request"]["state"] = "closed".into();
     p["pull_request"]["merged"] = true.into();
@@ -180,7 +175,8 @@ async fn a_pr_that_moves_the_migrations_folder_is_told_and_its_sql_never_runs() 
     );
     for sha in [HEAD, MERGE] {
         h.github.put_file(REPO, sha, ".bytegate.yaml", evil_config);
-        h.github.put_file(REPO, sha, evil, "DROP TABLE important;\n");
+        h.github
+            .put_file(REPO, sha, evil, "DROP TABLE important;\n");
     }
     h.handle(&opened(2, HEAD)).await.unwrap();
 
@@ -200,7 +196,11 @@ async fn a_pr_that_moves_the_migrations_folder_is_told_and_its_sql_never_runs() 
         "the PR's own migrations_dir is not the deploy's"
     );
     assert!(applied(&s.dev.pool).await.is_empty());
-    assert_eq!(h.count("rollouts").await, 0, "no rollout: no reviewed migration");
+    assert_eq!(
+        h.count("rollouts").await,
+        0,
+        "no rollout: no reviewed migration"
+    );
     h.github.assert_clean();
 }
 
@@ -214,7 +214,8 @@ async fn a_deploy_applies_only_the_bytes_the_review_saw() {
     // The merge commit carries other bytes under the reviewed path.
     let sneaky = format!("{M1_SQL}DROP TABLE important;\n");
     h.github.put_file(REPO, MERGE, M1, &sneaky);
-    h.github.put_file(REPO, MERGE, "schema/migrations/.keep", "");
+    h.github
+        .put_file(REPO, MERGE, "schema/migrations/.keep", "");
 
     h.handle(&merged(2, HEAD, MERGE)).await.unwrap();
     assert!(table_exists(&s.dev.pool, "important").await);
@@ -249,13 +250,20 @@ async fn repository_config_for_the_deploy_comes_from_the_base_commit() {
     );
     for sha in [HEAD, MERGE] {
         h.github.put_file(REPO, sha, "db/001_users.sql", M1_SQL);
-        h.github
-            .put_file(REPO, sha, ".bytegate.yaml", "migrations_dir: schema/migrations\n");
+        h.github.put_file(
+            REPO,
+            sha,
+            ".bytegate.yaml",
+            "migrations_dir: schema/migrations\n",
+        );
         h.github.put_file(REPO, sha, M2, "DROP TABLE important;\n");
     }
     h.handle(&opened(2, HEAD)).await.unwrap();
     h.handle(&merged(2, HEAD, MERGE)).await.unwrap();
-    assert!(table_exists(&s.dev.pool, "users").await, "db/ is reviewed and deployed");
+    assert!(
+        table_exists(&s.dev.pool, "users").await,
+        "db/ is reviewed and deployed"
+    );
     assert!(
         table_exists(&s.dev.pool, "important").await,
         "schema/migrations is not the base's folder"
@@ -286,7 +294,10 @@ async fn a_stage_applies_only_its_own_change_and_waits_for_an_older_one() {
 
     // A DBA approves #11 only: its staging stage must not carry #10's file.
     comment(h, 11, "dana", "/bytebase approve staging").await;
-    assert!(!table_exists(&s.stg.pool, "users").await, "#10 is not approved");
+    assert!(
+        !table_exists(&s.stg.pool, "users").await,
+        "#10 is not approved"
+    );
     assert!(
         !table_exists(&s.stg.pool, "orders").await,
         "#11 waits for the older #10"
@@ -323,8 +334,14 @@ async fn a_migration_pushed_without_a_pr_blocks_until_an_operator_decides() {
         .put_file(REPO, MERGE, direct, "DROP TABLE important;\n");
     h.handle(&merged(2, HEAD, MERGE)).await.unwrap();
 
-    assert!(table_exists(&s.dev.pool, "important").await, "never applied automatically");
-    assert!(!table_exists(&s.dev.pool, "users").await, "blocked behind it");
+    assert!(
+        table_exists(&s.dev.pool, "important").await,
+        "never applied automatically"
+    );
+    assert!(
+        !table_exists(&s.dev.pool, "users").await,
+        "blocked behind it"
+    );
     let (state, why) = stage_state(h, 2, "development").await;
     assert_eq!(state, "waiting");
     assert!(why.unwrap_or_default().contains(direct));
@@ -363,8 +380,12 @@ async fn a_review_of_the_commit_before_a_push_does_not_count_for_the_new_head() 
     h.github.put_file(REPO, HEAD, M1, M1_SQL);
     h.handle(&opened(2, HEAD)).await.unwrap();
     // A push at 10:10 adds a DROP to the migration.
-    h.github
-        .put_file(REPO, HEAD_B, M1, "CREATE TABLE users (id bigint PRIMARY KEY);\nDROP TABLE important;\n");
+    h.github.put_file(
+        REPO,
+        HEAD_B,
+        M1,
+        "CREATE TABLE users (id bigint PRIMARY KEY);\nDROP TABLE important;\n",
+    );
     h.handle(&pushed(2, HEAD_B, "2026-01-01T10:10:00Z"))
         .await
         .unwrap();
@@ -391,7 +412,12 @@ async fn a_review_of_the_commit_before_a_push_does_not_count_for_the_new_head() 
     assert!(summary.contains("other migration content"), "{summary}");
 
     // Merged as is: staging does not run the DROP.
-    h.github.put_file(REPO, MERGE, M1, "CREATE TABLE users (id bigint PRIMARY KEY);\nDROP TABLE important;\n");
+    h.github.put_file(
+        REPO,
+        MERGE,
+        M1,
+        "CREATE TABLE users (id bigint PRIMARY KEY);\nDROP TABLE important;\n",
+    );
     let mut m = merged(2, HEAD_B, MERGE);
     if let Event::PullRequest(e) = &mut m {
         e.at = "2026-01-01T10:30:00Z".parse().unwrap();

@@ -134,18 +134,17 @@ async fn sync_reviews(
             // Comments do not change approval; pending reviews are not submitted.
             ReviewState::Commented | ReviewState::Pending => continue,
         };
-        let before =
-            records::upsert_review(
-                &ctx.db,
-                cr.id,
-                &source_id,
-                &r.reviewer,
-                state,
-                at,
-                bound.as_ref().map(|s| s.digest.as_str()),
-                r.commit_sha.as_deref(),
-            )
-            .await?;
+        let before = records::upsert_review(
+            &ctx.db,
+            cr.id,
+            &source_id,
+            &r.reviewer,
+            state,
+            at,
+            bound.as_ref().map(|s| s.digest.as_str()),
+            r.commit_sha.as_deref(),
+        )
+        .await?;
         if before == Some(state) {
             continue;
         }

@@ -133,19 +133,37 @@ pub async fn handle_event(ctx: &FlowContext, event: &Event) -> Result<(), FlowEr
 }
 
 /// Some forges' hooks (GitLab's merge request hook) name neither the base
-/// commit nor, after opening, the author: ask the forge for the PR, so the
-/// flow never reads files at an empty ref or records an empty author.
+/// commit nor, after opening, the author, and a merge hook may name no merged
+/// commit: ask the forge for the PR, so the flow never reads files at an
+/// empty ref, records an empty author, or drops a merge without a deploy.
 /// `None` when the event is complete already.
 async fn fill_from_forge(
     ctx: &FlowContext,
     pr: &PullRequestEvent,
 ) -> Result<Option<PullRequestEvent>, FlowError> {
-    if !pr.base_sha.is_empty() && !pr.author.is_empty() {
+    let merge_unknown = matches!(
+        pr.action,
+        PrAction::Closed {
+            merged: true,
+            merge_sha: None
+        }
+    );
+    if !pr.base_sha.is_empty() && !pr.author.is_empty() && !pr.head_sha.is_empty() && !merge_unknown
+    {
         return Ok(None);
     }
     let forge = ctx.forges.for_repo(&pr.pr.repo)?;
     let info = forge.get_pull_request(&pr.pr).await?;
     let mut filled = pr.clone();
+    if merge_unknown {
+        filled.action = PrAction::Closed {
+            merged: true,
+            merge_sha: info.merge_sha.clone(),
+        };
+    }
+    if filled.head_sha.is_empty() {
+        filled.head_sha = info.head_sha.clone();
+    }
     if filled.base_sha.is_empty() {
         filled.base_sha = if info.base_sha.is_empty() {
             info.base_ref
@@ -429,9 +447,7 @@ pub async fn review_pull_request(
         refused: &refused,
         dir: &dir,
     };
-    match review_and_publish(ctx, forge.as_ref(), &cr, pr, &scope, &handle)
-    .await
-    {
+    match review_and_publish(ctx, forge.as_ref(), &cr, pr, &scope, &handle).await {
         Ok(()) => Ok(()),
         Err(e) => {
             let detail = json!({"head_sha": pr.head_sha, "error": e.to_string(), "retryable": e.is_retryable()});
@@ -538,15 +554,9 @@ pub(crate) async fn review_snapshot(
         },
     )
     .await?;
-    change_requests::note_migrations(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest, pr.at)
+    change_requests::note_migrations(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest, pr.at).await?;
+    crate::store::approvals::bind_reviews_of_commit(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest)
         .await?;
-    crate::store::approvals::bind_reviews_of_commit(
-        &ctx.db,
-        cr.id,
-        &pr.head_sha,
-        &snapshot.digest,
-    )
-    .await?;
     Ok((reports, snapshot))
 }
 

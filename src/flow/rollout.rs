@@ -21,9 +21,9 @@ use crate::config::{DeployWindow, Environment};
 use crate::deploy::{self, DeployError, DeployOptions, DeployReport};
 use crate::event::{ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef};
 use crate::forge::{DeploymentState, Forge, ForgeError, NewDeployment, truncate_with_note};
+use crate::review::version_key;
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::store::change_requests::{self, ChangeRequest};
-use crate::review::version_key;
 use crate::store::rollouts::{self, Rollout, Stage};
 use crate::store::snapshots::{self, ReviewedFile};
 use chrono::{DateTime, Utc};
@@ -134,17 +134,8 @@ async fn review_at_merge(
     if changes.is_empty() {
         return Ok(None);
     }
-    let (_, snapshot) = super::review_snapshot(
-        ctx,
-        forge,
-        cr,
-        pr,
-        &changes,
-        &repo_config,
-        &dir,
-        merge_sha,
-    )
-    .await?;
+    let (_, snapshot) =
+        super::review_snapshot(ctx, forge, cr, pr, &changes, &repo_config, &dir, merge_sha).await?;
     audit::append(
         &ctx.db,
         &entry(
@@ -265,7 +256,13 @@ pub async fn deploy_command(
             "`deploy` starts a stage of a merged pull request's rollout; this one is not merged. Deploys start on merge.".to_string(),
         );
     }
-    let Some(rollout) = rollouts::for_change_request(&ctx.db, cr.id).await? else {
+    let rollout = match rollouts::for_change_request(&ctx.db, cr.id).await? {
+        Some(r) => Some(r),
+        // The merge job failed for good before it created the rollout (its
+        // give-up comment points here): start it now.
+        None => start_after_given_up_merge(ctx, pr, &cr).await?,
+    };
+    let Some(rollout) = rollout else {
         return Ok("This pull request has no rollout (it changed no migrations).".to_string());
     };
     audit::append(
@@ -363,6 +360,44 @@ pub async fn decide_unmanaged(
     Ok(())
 }
 
+/// Creates the rollout of a merged change request that has none, as the
+/// merge event would have; `None` when it changed no migrations (or its merge
+/// commit is unknown).
+async fn start_after_given_up_merge(
+    ctx: &FlowContext,
+    pr: &PrRef,
+    cr: &ChangeRequest,
+) -> Result<Option<Rollout>, FlowError> {
+    let Some(merge_sha) = cr.merge_sha.clone() else {
+        return Ok(None);
+    };
+    // The base commit governs the repository config: ask the forge, as the
+    // merge event's own flow does when its hook lacks it.
+    let info = ctx.forges.for_repo(&pr.repo)?.get_pull_request(pr).await?;
+    let merged = PullRequestEvent {
+        pr: pr.clone(),
+        action: PrAction::Closed {
+            merged: true,
+            merge_sha: Some(merge_sha),
+        },
+        head_sha: cr.head_sha.clone(),
+        base_ref: cr.base_ref.clone(),
+        base_sha: if info.base_sha.is_empty() {
+            info.base_ref
+        } else {
+            info.base_sha
+        },
+        author: cr.author.clone(),
+        title: cr.title.clone(),
+        html_url: String::new(),
+        is_fork: cr.is_fork,
+        draft: false,
+        at: Utc::now(),
+    };
+    start_on_merge(ctx, &merged, cr).await?;
+    Ok(rollouts::for_change_request(&ctx.db, cr.id).await?)
+}
+
 async fn find(
     ctx: &FlowContext,
     pr: &PrRef,
@@ -428,7 +463,10 @@ async fn reviewed_files_at_merge(
                 f.path
             )));
         }
-        let Some(bytes) = forge.file_content(&pr.repo, &f.path, &rollout.merge_sha).await? else {
+        let Some(bytes) = forge
+            .file_content(&pr.repo, &f.path, &rollout.merge_sha)
+            .await?
+        else {
             return Ok(Err(format!(
                 "`{}` was reviewed but is missing from the merge commit",
                 f.path
@@ -487,15 +525,17 @@ async fn order_gate(
     else {
         return Ok(Order::Clear(Vec::new()));
     };
-    let mut older: Vec<(String, String)> = list_migrations(forge, pr, &snapshot.migrations_dir, &rollout.merge_sha)
-        .await?
-        .into_iter()
-        .filter(|p| !own.iter().any(|(o, _)| o == p) && !deploy::is_revert(p))
-        .filter_map(|p| {
-            let v = version_key(&p).version()?;
-            (deploy::cmp_versions(&v, &newest_own) == std::cmp::Ordering::Less).then_some((p, v))
-        })
-        .collect();
+    let mut older: Vec<(String, String)> =
+        list_migrations(forge, pr, &snapshot.migrations_dir, &rollout.merge_sha)
+            .await?
+            .into_iter()
+            .filter(|p| !own.iter().any(|(o, _)| o == p) && !deploy::is_revert(p))
+            .filter_map(|p| {
+                let v = version_key(&p).version()?;
+                (deploy::cmp_versions(&v, &newest_own) == std::cmp::Ordering::Less)
+                    .then_some((p, v))
+            })
+            .collect();
     if older.is_empty() {
         return Ok(Order::Clear(Vec::new()));
     }
@@ -555,13 +595,14 @@ async fn order_gate(
             )));
         }
         // No change carries it: it reached the branch without a pull request.
-        let Some(bytes) = forge.file_content(&pr.repo, &path, &rollout.merge_sha).await? else {
+        let Some(bytes) = forge
+            .file_content(&pr.repo, &path, &rollout.merge_sha)
+            .await?
+        else {
             continue;
         };
         let sha = deploy::checksum(&bytes);
-        match snapshots::decision_for(&ctx.db, &cr.forge, &cr.repo, &path, &sha, &env.name)
-            .await?
-        {
+        match snapshots::decision_for(&ctx.db, &cr.forge, &cr.repo, &path, &sha, &env.name).await? {
             Some(snapshots::Decision::Skip) => {}
             Some(snapshots::Decision::Apply) => extra.push((path, bytes)),
             None => {

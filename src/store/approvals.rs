@@ -354,9 +354,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(before, None);
-        let before = upsert_review(&db.pool, id, "7", "dba1", State::Dismissed, t(1), None, None)
-            .await
-            .unwrap();
+        let before = upsert_review(
+            &db.pool,
+            id,
+            "7",
+            "dba1",
+            State::Dismissed,
+            t(1),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(before, Some(State::Approved));
         assert_eq!(
             review_state(&db.pool, id, "7").await.unwrap(),
@@ -388,9 +397,18 @@ mod tests {
         insert_comment(&db.pool, id, 55, "owner1", t(2), None, &recs)
             .await
             .unwrap();
-        upsert_review(&db.pool, id, "9:dismissed", "dba1", State::Dismissed, t(3), None, None)
-            .await
-            .unwrap();
+        upsert_review(
+            &db.pool,
+            id,
+            "9:dismissed",
+            "dba1",
+            State::Dismissed,
+            t(3),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
         let rows = list(&db.pool, id).await.unwrap();
         assert_eq!(rows.len(), 3);
         assert_eq!(
