@@ -325,7 +325,13 @@ async fn gitlab_authenticated_deliveries_that_do_not_parse_are_stored_and_acknow
         serde_json::from_slice(&upstream("gitlab/merge_request.open.json")).unwrap();
     wrong_shape["object_attributes"] = serde_json::json!({ "iid": "not a number" });
     let wrong_shape = serde_json::to_vec(&wrong_shape).unwrap();
-    let bodies: [&[u8]; 4] = [b"{not json", b"\0\xff binary", &wrong_shape, b""];
+    let bodies: [&[u8]; 5] = [
+        b"{not json",
+        b"\0\xff binary",
+        &wrong_shape,
+        b"",
+        br#"{"object_attributes": "\u0000"}"#,
+    ];
     for (i, body) in bodies.iter().enumerate() {
         let uuid = format!("bad-{i}");
         let (code, text) = s
@@ -338,14 +344,14 @@ async fn gitlab_authenticated_deliveries_that_do_not_parse_are_stored_and_acknow
             .await;
         assert!((200..300).contains(&code), "delivery {i}: {code} {text}");
     }
-    assert_eq!(s.counts_of("gitlab").await, (4, 0));
+    assert_eq!(s.counts_of("gitlab").await, (5, 0));
     let stored: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT delivery_id, parse_error FROM webhook_deliveries ORDER BY id")
             .fetch_all(&s.db.pool)
             .await
             .unwrap();
     let ids: Vec<&str> = stored.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(ids, ["bad-0", "bad-1", "bad-2", "bad-3"]);
+    assert_eq!(ids, ["bad-0", "bad-1", "bad-2", "bad-3", "bad-4"]);
     assert!(
         stored.iter().all(|(_, why)| why.is_some()),
         "each says why: {stored:?}"
@@ -365,5 +371,5 @@ async fn gitlab_authenticated_deliveries_that_do_not_parse_are_stored_and_acknow
         )
         .await;
     assert_eq!(code, 401);
-    assert_eq!(s.counts_of("gitlab").await, (4, 0));
+    assert_eq!(s.counts_of("gitlab").await, (5, 0));
 }

@@ -355,15 +355,12 @@ async fn worker_loop(
         if *shutdown.borrow() {
             return Ok(());
         }
-        match run_one(&pool, handler.as_ref(), &worker, &settings).await? {
-            RunOutcome::Idle => {
-                tokio::select! {
-                    _ = wake.notified() => {}
-                    _ = tokio::time::sleep(settings.poll) => {}
-                    _ = shutdown.changed() => {}
-                }
+        if run_one(&pool, handler.as_ref(), &worker, &settings).await? == RunOutcome::Idle {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(settings.poll) => {}
+                _ = shutdown.changed() => {}
             }
-            _ => {}
         }
     }
 }

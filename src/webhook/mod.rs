@@ -179,9 +179,13 @@ async fn store_unparsable(
     what: &str,
     error: &str,
 ) -> Response {
-    let payload = serde_json::from_slice::<serde_json::Value>(body).unwrap_or_else(|_| {
-        serde_json::Value::String(String::from_utf8_lossy(body).replace('\0', "\u{fffd}"))
-    });
+    let text = String::from_utf8_lossy(body);
+    // PostgreSQL's JSONB cannot hold NUL, escaped (`\u0000`) or not: such a
+    // body is kept as text.
+    let payload = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .filter(|_| !text.contains("\\u0000"))
+        .unwrap_or_else(|| serde_json::Value::String(text.replace('\0', "\u{fffd}")));
     let reason = format!("{what}: {error}");
     let record = NewDelivery {
         forge,
