@@ -700,6 +700,15 @@ async fn a_merge_job_that_fails_for_good_says_so_once_on_the_pr_and_in_the_audit
 
     // GitHub recovers; the command the comment names starts the rollout.
     h.github.recover("pulls/list-files");
+    h.github.set_pull(
+        REPO,
+        2,
+        support::fake_github::Pull {
+            head_sha: HEAD.into(),
+            base_sha: support::base_sha(),
+            head_repo: REPO.into(),
+        },
+    );
     let Event::PullRequest(pr) = &event else {
         unreachable!()
     };

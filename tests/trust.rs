@@ -357,7 +357,11 @@ async fn a_migration_pushed_without_a_pr_blocks_until_an_operator_decides() {
         .env("PG_URL", h.db.url())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     rollout::advance(&h.ctx, &pr_ref(2)).await.unwrap();
     assert!(table_exists(&s.dev.pool, "users").await);
     assert!(table_exists(&s.dev.pool, "important").await);

@@ -88,14 +88,21 @@ async fn run_async(command: MigrationsCommand) -> Result<(), String> {
         ));
     }
     if path.split('/').any(|s| s == "..") || path.chars().any(char::is_control) {
-        return Err(format!("--path `{}` is not a repository path", path.escape_debug()));
+        return Err(format!(
+            "--path `{}` is not a repository path",
+            path.escape_debug()
+        ));
     }
     let (url, embedded) = meta_database(&meta).await?;
     let result = async {
         let pool = crate::store::connect(&url)
             .await
             .map_err(|e| e.to_string())?;
-        let decision = if apply { Decision::Apply } else { Decision::Skip };
+        let decision = if apply {
+            Decision::Apply
+        } else {
+            Decision::Skip
+        };
         crate::flow::rollout::decide_unmanaged(
             &pool,
             &NewDecision {
