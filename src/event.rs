@@ -254,8 +254,10 @@ pub enum Event {
 }
 
 impl Event {
-    /// The key under which semantically equal events share one job:
-    /// `(forge, repo, PR, head sha, event kind)`. `None`: never coalesced.
+    /// The key under which semantically equal events share one job while it
+    /// is queued or running: `(forge, repo, PR, head sha, event kind)`. Once
+    /// that job is done or failed, the same key queues new work (a reopen or
+    /// a base change at the same head is reviewed again). `None`: never coalesced.
     pub fn coalesce_key(&self) -> Option<String> {
         match self {
             Event::PullRequest(e) if e.action.wants_review() => Some(format!(

@@ -837,7 +837,13 @@ async fn giving_up_completes_the_running_check_as_failed() {
     assert_eq!(h.github.sql_review_runs_on(SHA_A)[0].status, "in_progress");
 
     // Retries exhausted: the worker gives up.
-    bytegate::flow::give_up(&h.ctx, &event, &err.to_string())
+    let error = err.to_string();
+    let failure = bytegate::flow::GaveUp {
+        job_id: 1,
+        attempts: 5,
+        error: &error,
+    };
+    bytegate::flow::give_up(&h.ctx, &event, &failure)
         .await
         .unwrap();
     let run = &h.github.sql_review_runs_on(SHA_A)[0];
@@ -1038,7 +1044,12 @@ async fn an_abandoned_review_shows_a_ref_not_the_internal_error() {
     h.handle(&event).await.unwrap_err();
 
     let internal = "pool timed out while waiting for an open connection to db-internal.corp:5432";
-    bytegate::flow::give_up(&h.ctx, &event, internal)
+    let failure = bytegate::flow::GaveUp {
+        job_id: 1,
+        attempts: 5,
+        error: internal,
+    };
+    bytegate::flow::give_up(&h.ctx, &event, &failure)
         .await
         .unwrap();
     let run = &h.github.sql_review_runs_on(SHA_A)[0];

@@ -666,3 +666,100 @@ async fn a_note_edited_by_someone_else_changes_nothing() {
     assert_eq!(gl.status(HEAD1, APPROVAL), "success");
     gl.fake.assert_clean();
 }
+
+async fn history_versions(url: &str) -> Vec<(String, bool)> {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    sqlx::query_as("SELECT version, success FROM bytegate.migration_history ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+}
+
+/// development (no approvals) on a real database.
+async fn dev_only() -> (Gl, TestDb) {
+    let dev = TestDb::empty().await.unwrap();
+    let envs = format!(
+        "environments:\n  - name: development\n    databases:\n      - name: dev-main\n        engine: postgres\n        url: \"{}\"\n",
+        dev.url()
+    );
+    (Gl::start(&envs).await, dev)
+}
+
+fn deploy_notes(gl: &Gl) -> Vec<fake_gitlab::Note> {
+    gl.bot_notes()
+        .into_iter()
+        .filter(|n| n.body.starts_with(DEPLOY_COMMENT_MARKER))
+        .collect()
+}
+
+/// Issue 10, hole 10: a fast-forward merge has no merge commit; the target
+/// branch now points at the merged head, which is what deploys.
+#[tokio::test]
+async fn fast_forward_merge_deploys_the_merged_head_to_development() {
+    let (gl, dev) = dev_only().await;
+    gl.mr_at(HEAD1, M1_OK);
+    gl.handle(&opened(HEAD1)).await;
+
+    let mut p = payload(
+        "merge_request.merge.capture",
+        HEAD1,
+        "2026-01-01 10:30:00 UTC",
+    );
+    p["object_attributes"]["merge_commit_sha"] = Value::Null;
+    gl.handle(&parse("Merge Request Hook", &p)).await;
+
+    assert!(
+        table_exists(&dev.url(), "users").await,
+        "development applied"
+    );
+    let history = history_versions(&dev.url()).await;
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert!(history[0].1, "{history:?}");
+    let d = deploy_notes(&gl);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].body.contains("development"), "{}", d[0].body);
+    let (merge_sha,): (Option<String>,) = sqlx::query_as("SELECT merge_sha FROM change_requests")
+        .fetch_one(&gl.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(merge_sha.as_deref(), Some(HEAD1));
+    gl.fake.assert_clean();
+}
+
+/// A merge hook that names no commit at all: the merged commit comes from
+/// GitLab's API (a merged MR without merge or squash commit: its head).
+#[tokio::test]
+async fn merge_hook_without_any_commit_asks_gitlab_for_the_merged_commit() {
+    let (gl, dev) = dev_only().await;
+    gl.mr_at(HEAD1, M1_OK);
+    gl.handle(&opened(HEAD1)).await;
+    gl.fake.set_mr(
+        PROJECT,
+        IID,
+        MergeRequest {
+            sha: HEAD1.into(),
+            base_sha: BASE.into(),
+            target_branch: "master".into(),
+            author: "root".into(),
+            state: "merged".into(),
+        },
+    );
+
+    let mut p = payload(
+        "merge_request.merge.capture",
+        HEAD1,
+        "2026-01-01 10:30:00 UTC",
+    );
+    let a = p["object_attributes"].as_object_mut().unwrap();
+    a.remove("last_commit");
+    a.insert("merge_commit_sha".into(), Value::Null);
+    gl.handle(&parse("Merge Request Hook", &p)).await;
+
+    assert!(
+        table_exists(&dev.url(), "users").await,
+        "development applied"
+    );
+    assert_eq!(history_versions(&dev.url()).await.len(), 1);
+    assert_eq!(deploy_notes(&gl).len(), 1);
+    gl.fake.assert_clean();
+}

@@ -25,7 +25,10 @@ async fn migrations_apply_to_a_fresh_database_and_rerun_is_a_noop() {
             "audit_log",
             "change_requests",
             "jobs",
+            "migration_decisions",
             "review_results",
+            "review_snapshots",
+            "reviewed_files",
             "rollout_stages",
             "rollouts",
             "webhook_deliveries"

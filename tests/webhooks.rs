@@ -313,3 +313,63 @@ async fn gitlab_push_hooks_are_stored_and_acknowledged() {
     assert!(text.contains("ignored"));
     assert_eq!(s.counts_of("gitlab").await, (1, 0));
 }
+
+/// Issue 10, hole 10: GitLab disables a hook after four failed deliveries in
+/// a row, so an authenticated delivery bytegate cannot parse is stored (with
+/// why), logged and acknowledged, and queues nothing.
+#[tokio::test]
+async fn gitlab_authenticated_deliveries_that_do_not_parse_are_stored_and_acknowledged() {
+    let s = server(25 << 20).await;
+    // The merge request hook without the fields bytegate needs.
+    let mut wrong_shape: serde_json::Value =
+        serde_json::from_slice(&upstream("gitlab/merge_request.open.json")).unwrap();
+    wrong_shape["object_attributes"] = serde_json::json!({ "iid": "not a number" });
+    let wrong_shape = serde_json::to_vec(&wrong_shape).unwrap();
+    let bodies: [&[u8]; 5] = [
+        b"{not json",
+        b"\0\xff binary",
+        &wrong_shape,
+        b"",
+        br#"{"object_attributes": "\u0000"}"#,
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let uuid = format!("bad-{i}");
+        let (code, text) = s
+            .gitlab(
+                "Merge Request Hook",
+                Some(GITLAB_TOKEN),
+                &[("X-Gitlab-Event-UUID", uuid.as_str())],
+                body,
+            )
+            .await;
+        assert!((200..300).contains(&code), "delivery {i}: {code} {text}");
+    }
+    assert_eq!(s.counts_of("gitlab").await, (5, 0));
+    let stored: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT delivery_id, parse_error FROM webhook_deliveries ORDER BY id")
+            .fetch_all(&s.db.pool)
+            .await
+            .unwrap();
+    let ids: Vec<&str> = stored.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["bad-0", "bad-1", "bad-2", "bad-3", "bad-4"]);
+    assert!(
+        stored.iter().all(|(_, why)| why.is_some()),
+        "each says why: {stored:?}"
+    );
+    let (why_shape,) = (stored[2].1.as_deref().unwrap_or_default(),);
+    assert!(
+        why_shape.contains("unexpected payload shape"),
+        "{why_shape}"
+    );
+    // Unauthenticated ones are still refused and not stored.
+    let (code, _) = s
+        .gitlab(
+            "Merge Request Hook",
+            Some("wrong"),
+            &[("X-Gitlab-Event-UUID", "bad-5")],
+            b"{not json",
+        )
+        .await;
+    assert_eq!(code, 401);
+    assert_eq!(s.counts_of("gitlab").await, (5, 0));
+}

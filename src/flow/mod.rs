@@ -15,6 +15,7 @@
 //! Fork pull requests are reviewed statically: this module never connects to
 //! a target database for any pull request.
 
+pub mod abandon;
 pub mod analysis;
 pub mod approvals;
 pub mod guard;
@@ -142,19 +143,37 @@ pub async fn handle_event(ctx: &FlowContext, event: &Event) -> Result<(), FlowEr
 }
 
 /// Some forges' hooks (GitLab's merge request hook) name neither the base
-/// commit nor, after opening, the author: ask the forge for the PR, so the
-/// flow never reads files at an empty ref or records an empty author.
+/// commit nor, after opening, the author, and a merge hook may name no merged
+/// commit: ask the forge for the PR, so the flow never reads files at an
+/// empty ref, records an empty author, or drops a merge without a deploy.
 /// `None` when the event is complete already.
 async fn fill_from_forge(
     ctx: &FlowContext,
     pr: &PullRequestEvent,
 ) -> Result<Option<PullRequestEvent>, FlowError> {
-    if !pr.base_sha.is_empty() && !pr.author.is_empty() {
+    let merge_unknown = matches!(
+        pr.action,
+        PrAction::Closed {
+            merged: true,
+            merge_sha: None
+        }
+    );
+    if !pr.base_sha.is_empty() && !pr.author.is_empty() && !pr.head_sha.is_empty() && !merge_unknown
+    {
         return Ok(None);
     }
     let forge = ctx.forges.for_repo(&pr.pr.repo)?;
     let info = forge.get_pull_request(&pr.pr).await?;
     let mut filled = pr.clone();
+    if merge_unknown {
+        filled.action = PrAction::Closed {
+            merged: true,
+            merge_sha: info.merge_sha.clone(),
+        };
+    }
+    if filled.head_sha.is_empty() {
+        filled.head_sha = info.head_sha.clone();
+    }
     if filled.base_sha.is_empty() {
         filled.base_sha = if info.base_sha.is_empty() {
             info.base_ref
@@ -168,12 +187,37 @@ async fn fill_from_forge(
     Ok(Some(filled))
 }
 
+/// A job that failed for good, as [`give_up`] reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct GaveUp<'a> {
+    /// The job's id: the error id shown on the PR (the text is in the log
+    /// and in the job's row, never on the PR).
+    pub job_id: i64,
+    /// Attempts made.
+    pub attempts: i32,
+    /// The last error (internal text).
+    pub error: &'a str,
+}
+
 /// Called when a job has failed for good (retries exhausted or a permanent
 /// error): a review check still running on the event's commit is completed
-/// as failed, so the pull request does not wait on it forever. Best effort.
-pub async fn give_up(ctx: &FlowContext, event: &Event, error: &str) -> Result<(), FlowError> {
-    let Event::PullRequest(pr) = event else {
-        return Ok(());
+/// as failed, so the pull request does not wait on it forever; a merge (or
+/// an approval that drives a rollout) says on the PR that the deploy could
+/// not be started or continued and how to retry, and is audited. Best effort.
+pub async fn give_up(
+    ctx: &FlowContext,
+    event: &Event,
+    failure: &GaveUp<'_>,
+) -> Result<(), FlowError> {
+    let error = failure.error;
+    let pr = match event {
+        Event::PullRequest(pr) if matches!(pr.action, PrAction::Closed { merged: true, .. }) => {
+            return abandon::merge_job(ctx, pr, failure).await;
+        }
+        Event::Review(r) => return abandon::rollout_driver(ctx, &r.pr, failure).await,
+        Event::Comment(c) => return abandon::rollout_driver(ctx, &c.pr, failure).await,
+        Event::PullRequest(pr) => pr,
+        Event::Rerun(_) => return Ok(()),
     };
     if !pr.action.wants_review() {
         return Ok(());

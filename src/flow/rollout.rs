@@ -258,7 +258,13 @@ pub async fn deploy_command(
             "`deploy` starts a stage of a merged pull request's rollout; this one is not merged. Deploys start on merge.".to_string(),
         );
     }
-    let Some(rollout) = rollouts::for_change_request(&ctx.db, cr.id).await? else {
+    let rollout = match rollouts::for_change_request(&ctx.db, cr.id).await? {
+        Some(r) => Some(r),
+        // The merge job failed for good before it created the rollout (its
+        // give-up comment points here): start it now.
+        None => start_after_given_up_merge(ctx, pr, &cr).await?,
+    };
+    let Some(rollout) = rollout else {
         return Ok("This pull request has no rollout (it changed no migrations).".to_string());
     };
     audit::append(
@@ -354,6 +360,44 @@ pub async fn decide_unmanaged(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Creates the rollout of a merged change request that has none, as the
+/// merge event would have; `None` when it changed no migrations (or its merge
+/// commit is unknown).
+async fn start_after_given_up_merge(
+    ctx: &FlowContext,
+    pr: &PrRef,
+    cr: &ChangeRequest,
+) -> Result<Option<Rollout>, FlowError> {
+    let Some(merge_sha) = cr.merge_sha.clone() else {
+        return Ok(None);
+    };
+    // The base commit governs the repository config: ask the forge, as the
+    // merge event's own flow does when its hook lacks it.
+    let info = ctx.forges.for_repo(&pr.repo)?.get_pull_request(pr).await?;
+    let merged = PullRequestEvent {
+        pr: pr.clone(),
+        action: PrAction::Closed {
+            merged: true,
+            merge_sha: Some(merge_sha),
+        },
+        head_sha: cr.head_sha.clone(),
+        base_ref: cr.base_ref.clone(),
+        base_sha: if info.base_sha.is_empty() {
+            info.base_ref
+        } else {
+            info.base_sha
+        },
+        author: cr.author.clone(),
+        title: cr.title.clone(),
+        html_url: String::new(),
+        is_fork: cr.is_fork,
+        draft: false,
+        at: Utc::now(),
+    };
+    start_on_merge(ctx, &merged, cr).await?;
+    Ok(rollouts::for_change_request(&ctx.db, cr.id).await?)
 }
 
 async fn find(

@@ -308,6 +308,11 @@ impl GithubForge {
             state: p.state,
             draft: p.draft.unwrap_or(false),
             merged: p.merged.unwrap_or(false),
+            // Before a merge GitHub names a test merge commit here: only a
+            // merged PR's is the real one.
+            merge_sha: p
+                .merge_commit_sha
+                .filter(|s| p.merged == Some(true) && !s.is_empty()),
         })
     }
 
@@ -1121,6 +1126,7 @@ struct GhPull {
     base: GhBranch,
     draft: Option<bool>,
     merged: Option<bool>,
+    merge_commit_sha: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -211,9 +211,21 @@ impl GitlabForge {
             .send_json("merge_requests/get", Method::GET, &path, None)
             .await?;
         let refs = mr.diff_refs.unwrap_or_default();
+        let merged = mr.state == "merged";
+        let head_sha = mr.sha.or(refs.head_sha).unwrap_or_default();
+        // A fast-forward merge has neither a merge nor a squash commit: the
+        // head is what the target branch points at.
+        let merge_sha = merged.then(|| {
+            [&mr.merge_commit_sha, &mr.squash_commit_sha]
+                .into_iter()
+                .flatten()
+                .find(|s| !s.is_empty())
+                .cloned()
+                .unwrap_or_else(|| head_sha.clone())
+        });
         Ok(PullRequestInfo {
             number: mr.iid,
-            head_sha: mr.sha.or(refs.head_sha).unwrap_or_default(),
+            head_sha,
             base_ref: mr.target_branch,
             base_sha: refs.base_sha.unwrap_or_default(),
             author: mr.author.map(|u| u.username).unwrap_or_default(),
@@ -226,7 +238,8 @@ impl GitlabForge {
             .to_string(),
             is_fork: mr.source_project_id != mr.target_project_id,
             draft: mr.draft || mr.work_in_progress,
-            merged: mr.state == "merged",
+            merged,
+            merge_sha: merge_sha.filter(|s| !s.is_empty()),
         })
     }
 
@@ -889,6 +902,10 @@ struct GlMergeRequest {
     #[serde(default)]
     work_in_progress: bool,
     diff_refs: Option<GlDiffRefs>,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    #[serde(default)]
+    squash_commit_sha: Option<String>,
 }
 
 #[derive(Deserialize)]

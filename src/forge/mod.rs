@@ -154,6 +154,9 @@ pub struct PullRequestInfo {
     pub draft: bool,
     /// Merged.
     pub merged: bool,
+    /// The commit the merge put on the base branch (merge, squash or, for a
+    /// fast-forward, the head), once merged and when the forge says.
+    pub merge_sha: Option<String>,
 }
 
 /// A comment on a pull request.

@@ -44,7 +44,12 @@ impl JobHandler for EventJobHandler {
             let Ok(event) = serde_json::from_value::<Event>(job.payload.clone()) else {
                 return;
             };
-            if let Err(e) = flow::give_up(&self.ctx, &event, &error.message).await {
+            let failure = flow::GaveUp {
+                job_id: job.id,
+                attempts: job.attempts,
+                error: &error.message,
+            };
+            if let Err(e) = flow::give_up(&self.ctx, &event, &failure).await {
                 tracing::warn!(job = job.id, error = %e, "could not report the failed job on the pull request");
             }
         })

@@ -3,8 +3,10 @@
 //! Several workers and several bytegate processes share one queue.
 
 use crate::store::jobs::{self, Failed, Job};
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::PgPool;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -120,7 +122,13 @@ pub enum RunOutcome {
     Failed(i64),
 }
 
-/// Claims one job and runs it to an outcome.
+/// A job's give-up is retried at most this many times when the process dies
+/// while reporting it (the report itself may be what kills it).
+const GIVE_UP_TRIES: i32 = 3;
+
+/// Claims one job and runs it to an outcome. A handler that panics makes a
+/// failed attempt (retried like a transient error); it never takes the
+/// worker down with it.
 pub async fn run_one(
     pool: &PgPool,
     handler: &dyn JobHandler,
@@ -130,9 +138,15 @@ pub async fn run_one(
     let Some(job) = jobs::claim(pool, worker, settings.lease).await? else {
         return Ok(RunOutcome::Idle);
     };
+    if job.lease_exhausted {
+        return give_up_expired(pool, handler, worker, &job).await;
+    }
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts, delivery = ?job.delivery_id);
     let stop = StopSignal::new();
-    let handle = STOP.scope(stop.clone(), handler.handle(&job).instrument(span));
+    // The call itself sits inside the guarded future, so a panic while
+    // building the handler's future is caught as well.
+    let guarded = AssertUnwindSafe(async { handler.handle(&job).await }).catch_unwind();
+    let handle = STOP.scope(stop.clone(), guarded.instrument(span));
     tokio::pin!(handle);
     let mut tick = tokio::time::interval(settings.lease / 3);
     tick.tick().await;
@@ -142,7 +156,11 @@ pub async fn run_one(
     // and records where.
     let outcome = loop {
         tokio::select! {
-            r = &mut handle => break r,
+            r = &mut handle => break r.unwrap_or_else(|panic| {
+                let message = format!("the job's handler panicked: {}", panic_message(panic.as_ref()));
+                tracing::error!(job = job.id, attempt = job.attempts, error = %message, "job handler panicked");
+                Err(JobError::transient(message))
+            }),
             _ = tick.tick(), if !lost => {
                 match jobs::heartbeat(pool, job.id, worker, settings.lease).await {
                     Ok(true) => {}
@@ -182,7 +200,7 @@ pub async fn run_one(
                 }
                 Failed::GaveUp => {
                     tracing::error!(job = job.id, attempt = job.attempts, error = %e.message, "job failed for good");
-                    handler.gave_up(&job, &e).await;
+                    report_given_up(handler, &job, &e).await;
                     Ok(RunOutcome::Failed(job.id))
                 }
             }
@@ -190,6 +208,48 @@ pub async fn run_one(
         // The lease was lost: the other worker owns the outcome now.
         None => Ok(RunOutcome::Idle),
     }
+}
+
+/// A job whose lease expired with no attempt left: reported to the handler,
+/// then failed for good. The report comes first, so a crash while reporting
+/// leaves the job to be given up again (at most [`GIVE_UP_TRIES`] times).
+async fn give_up_expired(
+    pool: &PgPool,
+    handler: &dyn JobHandler,
+    worker: &str,
+    job: &Job,
+) -> Result<RunOutcome, crate::store::StoreError> {
+    let error = JobError::permanent(format!(
+        "the job's lease expired {} times (its worker died or hung); no attempts left after {}",
+        job.lease_expiries, job.attempts
+    ));
+    tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, lease_expiries = job.lease_expiries, "job failed for good: its lease kept expiring");
+    if job.lease_expiries - job.attempts < GIVE_UP_TRIES {
+        report_given_up(handler, job, &error).await;
+    } else {
+        tracing::error!(
+            job = job.id,
+            "reporting this job's failure died {GIVE_UP_TRIES} times; failing it without a report"
+        );
+    }
+    jobs::fail(pool, job.id, worker, &error.message, None).await?;
+    Ok(RunOutcome::Failed(job.id))
+}
+
+/// Calls [`JobHandler::gave_up`]; a panic in it is logged, never propagated.
+async fn report_given_up(handler: &dyn JobHandler, job: &Job, error: &JobError) {
+    let report = AssertUnwindSafe(async { handler.gave_up(job, error).await }).catch_unwind();
+    if let Err(panic) = report.await {
+        tracing::error!(job = job.id, panic = %panic_message(panic.as_ref()), "reporting a failed job panicked");
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 /// Runs jobs until none is runnable (tests drain the queue instead of sleeping).
@@ -207,7 +267,9 @@ pub async fn drain(
     }
 }
 
-/// Starts `n` workers; they stop after their current job when `shutdown` turns true.
+/// Starts `n` supervised workers; they stop after their current job when
+/// `shutdown` turns true. A worker task that dies (a panic, or its loop
+/// returning an error) is restarted after a backoff.
 pub fn spawn_workers(
     n: usize,
     pool: PgPool,
@@ -220,36 +282,112 @@ pub fn spawn_workers(
     (0..n)
         .map(|i| {
             let worker = format!("{host}:{}:{i}", std::process::id());
-            let (pool, handler, settings, wake, mut shutdown) = (
+            let (pool, handler, settings, wake, stop) = (
                 pool.clone(),
                 handler.clone(),
                 settings.clone(),
                 wake.clone(),
                 shutdown.clone(),
             );
-            tokio::spawn(async move {
-                loop {
-                    if *shutdown.borrow() {
-                        return;
-                    }
-                    match run_one(&pool, handler.as_ref(), &worker, &settings).await {
-                        Ok(RunOutcome::Idle) => {
-                            tokio::select! {
-                                _ = wake.notified() => {}
-                                _ = tokio::time::sleep(settings.poll) => {}
-                                _ = shutdown.changed() => {}
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!(%worker, error = %e, "queue unavailable");
-                            tokio::time::sleep(settings.poll).await;
-                        }
-                    }
-                }
+            supervise(worker.clone(), shutdown.clone(), move || {
+                worker_loop(
+                    pool.clone(),
+                    handler.clone(),
+                    worker.clone(),
+                    settings.clone(),
+                    wake.clone(),
+                    stop.clone(),
+                )
             })
         })
         .collect()
+}
+
+/// Why a worker loop stopped before shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The queue (meta database) failed.
+    #[error("queue unavailable: {0}")]
+    Queue(#[from] crate::store::StoreError),
+}
+
+/// First delay before a dead worker is restarted; doubles per restart in a row.
+const RESTART_BASE: Duration = Duration::from_millis(100);
+/// Longest delay before a restart.
+const RESTART_MAX: Duration = Duration::from_secs(30);
+/// A worker that ran this long before dying starts its backoff afresh.
+const RESTART_RESET_AFTER: Duration = Duration::from_secs(60);
+
+/// Runs the task `start` makes, and starts a new one whenever it dies (panics
+/// or returns an error), after a growing delay; returns once a task ends with
+/// `Ok` or `shutdown` turns true.
+pub fn supervise<F, Fut>(
+    name: String,
+    mut shutdown: watch::Receiver<bool>,
+    mut start: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), WorkerError>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut restarts: u32 = 0;
+        loop {
+            let started = tokio::time::Instant::now();
+            match tokio::spawn(start()).await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => {
+                    tracing::error!(worker = %name, error = %e, "worker stopped with an error")
+                }
+                Err(e) if e.is_panic() => {
+                    let panic = e.into_panic();
+                    tracing::error!(worker = %name, panic = %panic_message(panic.as_ref()), "worker panicked");
+                }
+                Err(_) => {
+                    tracing::warn!(worker = %name, "worker cancelled");
+                    return;
+                }
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            if started.elapsed() >= RESTART_RESET_AFTER {
+                restarts = 0;
+            }
+            let delay = RESTART_BASE
+                .saturating_mul(2u32.saturating_pow(restarts.min(16)))
+                .min(RESTART_MAX);
+            restarts = restarts.saturating_add(1);
+            tracing::warn!(worker = %name, restarts, delay = ?delay, "restarting worker");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    })
+}
+
+/// One worker: claims and runs jobs until `shutdown` turns true.
+async fn worker_loop(
+    pool: PgPool,
+    handler: Arc<dyn JobHandler>,
+    worker: String,
+    settings: WorkerSettings,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), WorkerError> {
+    loop {
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        if run_one(&pool, handler.as_ref(), &worker, &settings).await? == RunOutcome::Idle {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(settings.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
 }
 
 fn hostname() -> String {

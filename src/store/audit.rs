@@ -89,6 +89,8 @@ audit_actions! {
     CommandLimited => "command.limited",
     /// An operator recorded a decision about a dirty target (`bytegate repair`).
     TargetRepaired => "target.repaired",
+    /// A job that drives a rollout failed for good; the PR was told how to retry.
+    RolloutGaveUp => "rollout.gave_up",
 }
 
 impl fmt::Display for AuditAction {

@@ -20,6 +20,9 @@ pub struct NewDelivery<'a> {
     pub repo: Option<&'a str>,
     /// The payload.
     pub payload: &'a serde_json::Value,
+    /// Why an authenticated delivery could not be parsed (it is stored and
+    /// acknowledged all the same, and queues nothing).
+    pub parse_error: Option<&'a str>,
 }
 
 /// What recording did.
@@ -44,8 +47,9 @@ pub async fn record(
 ) -> Result<Recorded, StoreError> {
     let mut tx = pool.begin().await?;
     let row: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO webhook_deliveries (forge, delivery_id, event, action, repo, payload)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO webhook_deliveries
+             (forge, delivery_id, event, action, repo, payload, parse_error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (forge, delivery_id) DO NOTHING
          RETURNING id",
     )
@@ -55,6 +59,7 @@ pub async fn record(
     .bind(delivery.action)
     .bind(delivery.repo)
     .bind(delivery.payload)
+    .bind(delivery.parse_error)
     .fetch_optional(&mut *tx)
     .await?;
     let Some((id,)) = row else {

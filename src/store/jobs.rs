@@ -12,7 +12,9 @@ pub struct NewJob {
     pub kind: String,
     /// The work's input.
     pub payload: serde_json::Value,
-    /// Semantically equal work shares a key; a second insert is a no-op.
+    /// Semantically equal work shares a key; a second insert while a job with
+    /// the key is queued or running is a no-op (after it is done or failed,
+    /// the key queues new work).
     pub coalesce_key: Option<String>,
     /// Attempts before the job fails for good.
     pub max_attempts: i32,
@@ -23,7 +25,7 @@ pub struct NewJob {
 pub enum Enqueued {
     /// A new job with this id.
     Queued(i64),
-    /// Equal work was already queued (or done): nothing added.
+    /// Equal work is already queued or running: nothing added.
     Coalesced,
 }
 
@@ -42,6 +44,11 @@ pub struct Job {
     pub max_attempts: i32,
     /// The delivery that created it.
     pub delivery_id: Option<i64>,
+    /// How often a claim of it ran out (its worker died or hung).
+    pub lease_expiries: i32,
+    /// Claimed only to be given up: the lease of its last attempt expired
+    /// with no attempt left. The worker reports it and fails it; it never runs.
+    pub lease_exhausted: bool,
 }
 
 /// Inserts a job (in the caller's transaction, next to its delivery).
@@ -53,7 +60,9 @@ pub async fn enqueue<'e>(
     let row: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO jobs (kind, delivery_id, coalesce_key, payload, max_attempts)
          VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (coalesce_key) WHERE coalesce_key IS NOT NULL DO NOTHING
+         ON CONFLICT (coalesce_key)
+            WHERE coalesce_key IS NOT NULL AND state IN ('queued', 'running')
+         DO NOTHING
          RETURNING id",
     )
     .bind(&job.kind)
@@ -67,23 +76,36 @@ pub async fn enqueue<'e>(
 }
 
 /// Claims the next runnable job: queued and due, or running with an expired
-/// lease (its worker died). Concurrent claimers never get the same job.
+/// lease (its worker died or hung). Concurrent claimers never get the same job.
+///
+/// Every claim counts as an attempt, a reclaim after an expired lease too. A
+/// job whose lease expired with its attempts used up is claimed with
+/// [`Job::lease_exhausted`] set: the caller gives it up instead of running it
+/// again, so a job that kills its process cannot loop forever.
 pub async fn claim(
     pool: &PgPool,
     worker: &str,
     lease: Duration,
 ) -> Result<Option<Job>, StoreError> {
     let job = sqlx::query_as::<_, Job>(
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
-                lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
-         WHERE id = (
-             SELECT id FROM jobs
+        "WITH next AS (
+             SELECT id, state = 'running' AS expired, attempts >= max_attempts AS used_up
+             FROM jobs
              WHERE (state = 'queued' AND run_after <= now())
                 OR (state = 'running' AND lease_expires_at < now())
              ORDER BY run_after, id
              FOR UPDATE SKIP LOCKED
              LIMIT 1)
-         RETURNING id, kind, payload, attempts, max_attempts, delivery_id",
+         UPDATE jobs j SET state = 'running',
+                attempts = CASE WHEN next.expired AND next.used_up
+                                THEN j.attempts ELSE j.attempts + 1 END,
+                lease_expiries = j.lease_expiries + CASE WHEN next.expired THEN 1 ELSE 0 END,
+                locked_by = $1,
+                lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
+         FROM next
+         WHERE j.id = next.id
+         RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts, j.delivery_id,
+                   j.lease_expiries, (next.expired AND next.used_up) AS lease_exhausted",
     )
     .bind(worker)
     .bind(lease.as_secs_f64())
@@ -182,12 +204,14 @@ pub struct JobRow {
     pub last_error: Option<String>,
     /// Worker holding or last holding it.
     pub locked_by: Option<String>,
+    /// How often a claim of it ran out.
+    pub lease_expiries: i32,
 }
 
 /// All jobs, oldest first.
 pub async fn list(pool: &PgPool) -> Result<Vec<JobRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT id, kind, state, attempts, last_error, locked_by FROM jobs ORDER BY id",
+        "SELECT id, kind, state, attempts, last_error, locked_by, lease_expiries FROM jobs ORDER BY id",
     )
     .fetch_all(pool)
     .await?)

@@ -103,11 +103,15 @@ struct MrAttributes {
     source_project_id: Option<u64>,
     #[serde(default)]
     target_project_id: Option<u64>,
-    last_commit: Commit,
+    /// Absent from some merge hooks; every other action needs it.
+    #[serde(default)]
+    last_commit: Option<Commit>,
     #[serde(default)]
     oldrev: Option<String>,
     #[serde(default)]
     merge_commit_sha: Option<String>,
+    #[serde(default)]
+    squash_commit_sha: Option<String>,
     #[serde(default)]
     draft: Option<bool>,
     #[serde(default)]
@@ -126,9 +130,32 @@ struct MrHook {
     changes: Option<Value>,
 }
 
+impl MrAttributes {
+    fn head(&self) -> Option<&str> {
+        self.last_commit
+            .as_ref()
+            .map(|c| c.id.as_str())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The commit a merge put on the target branch: the merge commit, else
+    /// the squash commit, else (a fast-forward merge has neither) the merged
+    /// head itself. `None`: the flow asks GitLab.
+    fn merged_commit(&self) -> Option<String> {
+        let non_empty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        non_empty(&self.merge_commit_sha)
+            .or_else(|| non_empty(&self.squash_commit_sha))
+            .or_else(|| self.head().map(str::to_string))
+    }
+}
+
 fn merge_request(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
     let hook: MrHook = serde_json::from_value(payload.clone())?;
     let a = &hook.object_attributes;
+    if a.head().is_none() && a.action.as_deref() != Some("merge") {
+        return Err(serde::de::Error::missing_field("last_commit"));
+    }
+    let head = a.head().unwrap_or_default().to_string();
     let pr = PrRef {
         repo: hook.project.repo(),
         number: a.iid,
@@ -140,7 +167,7 @@ fn merge_request(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
             state,
             // Approval hooks carry no review id: the MR's own id stands in.
             review_id: a.id,
-            commit_sha: Some(a.last_commit.id.clone()),
+            commit_sha: Some(head.clone()),
             at: a.updated_at.0,
         }))
     };
@@ -157,7 +184,7 @@ fn merge_request(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
         },
         Some("merge") => PrAction::Closed {
             merged: true,
-            merge_sha: a.merge_commit_sha.clone(),
+            merge_sha: a.merged_commit(),
         },
         Some("close") => PrAction::Closed {
             merged: false,
@@ -170,7 +197,7 @@ fn merge_request(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
     Ok(Some(Event::PullRequest(PullRequestEvent {
         pr,
         action,
-        head_sha: a.last_commit.id.clone(),
+        head_sha: head,
         base_ref: a.target_branch.clone(),
         // Not in the hook; the flow reads files at the head and the base branch.
         base_sha: String::new(),
@@ -361,6 +388,49 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(e.action, PrAction::Reopened);
+    }
+
+    /// The fixture from tests/fixtures (present in every checkout).
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/tests/fixtures/gitlab/upstream/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn merge_sha_of(p: &Value) -> Option<String> {
+        match pr_event(parse("Merge Request Hook", p).unwrap()).action {
+            PrAction::Closed {
+                merged: true,
+                merge_sha,
+            } => merge_sha,
+            other => panic!("not a merge: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fast_forward_and_squash_merges_name_the_commit_they_merged() {
+        let mut p = fixture("merge_request.merge.capture.json");
+        let head = p["object_attributes"]["last_commit"]["id"]
+            .as_str()
+            .map(str::to_string);
+        p["object_attributes"]["merge_commit_sha"] = Value::Null;
+        assert_eq!(merge_sha_of(&p), head, "fast-forward: the merged head");
+        p["object_attributes"]["squash_commit_sha"] = "5q5q".into();
+        assert_eq!(merge_sha_of(&p).as_deref(), Some("5q5q"), "squash");
+        p["object_attributes"]["merge_commit_sha"] = "mmmm".into();
+        assert_eq!(merge_sha_of(&p).as_deref(), Some("mmmm"), "merge commit");
+        // None of them: the flow asks GitLab.
+        let a = p["object_attributes"].as_object_mut().unwrap();
+        a.remove("last_commit");
+        a.insert("merge_commit_sha".into(), Value::Null);
+        a.insert("squash_commit_sha".into(), Value::Null);
+        assert_eq!(merge_sha_of(&p), None);
+        // Other actions still need the head.
+        p["object_attributes"]["action"] = "open".into();
+        assert!(parse("Merge Request Hook", &p).is_err());
     }
 
     #[test]

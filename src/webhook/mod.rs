@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 /// The job kind that carries a forge-neutral [`crate::event::Event`].
 pub const EVENT_JOB: &str = "event";
@@ -55,7 +56,16 @@ pub async fn github_webhook(
     if event == "ping" {
         return reply(StatusCode::OK, "pong");
     }
-    ingest(&state, "github", delivery_id, event, &body, github::parse).await
+    ingest(
+        &state,
+        "github",
+        delivery_id,
+        event,
+        &body,
+        github::parse,
+        Unparsable::Refuse,
+    )
+    .await
 }
 
 /// `POST /webhooks/gitlab`.
@@ -79,17 +89,37 @@ pub async fn gitlab_webhook(
         return reply(StatusCode::UNAUTHORIZED, "bad token");
     }
     // A resend keeps its Idempotency-Key; the event UUID names the event.
-    let id = header(&headers, "idempotency-key").or(uuid);
-    let (Some(event), Some(id)) = (header(&headers, "x-gitlab-event"), id) else {
-        return reply(
-            StatusCode::BAD_REQUEST,
-            "missing X-Gitlab-Event or X-Gitlab-Event-UUID",
-        );
+    // GitLab disables a hook after four failed deliveries in a row, so an
+    // authenticated delivery without them is still stored (under a digest of
+    // its body) and acknowledged, never refused.
+    let id = match header(&headers, "idempotency-key").or(uuid) {
+        Some(id) => id.to_string(),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(&body))),
     };
-    ingest(&state, "gitlab", id, event, &body, gitlab::parse).await
+    let event = header(&headers, "x-gitlab-event").unwrap_or("(no X-Gitlab-Event)");
+    ingest(
+        &state,
+        "gitlab",
+        &id,
+        event,
+        &body,
+        gitlab::parse,
+        Unparsable::StoreAndAcknowledge,
+    )
+    .await
 }
 
 type Parser = fn(&str, &serde_json::Value) -> Result<github::Parsed, github::ShapeError>;
+
+/// What to do with an authenticated delivery that does not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unparsable {
+    /// Answer 400 (GitHub shows it in the hook's delivery log).
+    Refuse,
+    /// Store it (with why), log it and answer 202: the forge disables a
+    /// hook whose deliveries keep failing (GitLab: after four in a row).
+    StoreAndAcknowledge,
+}
 
 /// After authentication: parse, store the delivery with its job, answer.
 async fn ingest(
@@ -99,19 +129,24 @@ async fn ingest(
     event: &str,
     body: &[u8],
     parse: Parser,
+    unparsable: Unparsable,
 ) -> Response {
-    let payload: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(forge, delivery = delivery_id, event, error = %e, "malformed JSON in an authenticated delivery");
-            return reply(StatusCode::BAD_REQUEST, "malformed JSON");
-        }
-    };
-    let parsed = match parse(event, &payload) {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(forge, delivery = delivery_id, event, error = %e, "unexpected payload shape");
-            return reply(StatusCode::BAD_REQUEST, "unexpected payload shape");
+    let parsed = serde_json::from_slice::<serde_json::Value>(body)
+        .map_err(|e| ("malformed JSON", e.to_string()))
+        .and_then(|payload| match parse(event, &payload) {
+            Ok(p) => Ok((payload, p)),
+            Err(e) => Err(("unexpected payload shape", e.to_string())),
+        });
+    let (payload, parsed) = match parsed {
+        Ok(ok) => ok,
+        Err((what, error)) => {
+            tracing::warn!(forge, delivery = delivery_id, event, error = %error, "{what} in an authenticated delivery");
+            return match unparsable {
+                Unparsable::Refuse => reply(StatusCode::BAD_REQUEST, what),
+                Unparsable::StoreAndAcknowledge => {
+                    store_unparsable(state, forge, delivery_id, event, body, what, &error).await
+                }
+            };
         }
     };
     let job = parsed.event.as_ref().map(|ev| NewJob {
@@ -127,8 +162,60 @@ async fn ingest(
         action: parsed.action.as_deref(),
         repo: parsed.repo.as_deref(),
         payload: &payload,
+        parse_error: None,
     };
     store_and_answer(state, &record, job.as_ref()).await
+}
+
+/// Stores a delivery that did not parse, with why, and queues nothing. The
+/// body is kept as parsed JSON when it is JSON, else as a JSON string of its
+/// text (NUL, which PostgreSQL's JSON cannot hold, replaced).
+async fn store_unparsable(
+    state: &AppState,
+    forge: &str,
+    delivery_id: &str,
+    event: &str,
+    body: &[u8],
+    what: &str,
+    error: &str,
+) -> Response {
+    let text = String::from_utf8_lossy(body);
+    // PostgreSQL's JSONB cannot hold NUL, escaped (`\u0000`) or not: such a
+    // body is kept as text.
+    let payload = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .filter(|_| !text.contains("\\u0000"))
+        .unwrap_or_else(|| serde_json::Value::String(text.replace('\0', "\u{fffd}")));
+    let reason = format!("{what}: {error}");
+    let record = NewDelivery {
+        forge,
+        delivery_id,
+        event,
+        action: None,
+        repo: None,
+        payload: &payload,
+        parse_error: Some(&reason),
+    };
+    match deliveries::record(&state.db, &record, None).await {
+        Ok(Recorded::Duplicate) => reply(StatusCode::OK, "duplicate"),
+        Ok(Recorded::Stored { id, .. }) => {
+            tracing::warn!(
+                forge,
+                delivery = delivery_id,
+                row = id,
+                event,
+                "stored a delivery bytegate could not parse; nothing queued"
+            );
+            reply(StatusCode::ACCEPTED, "stored; not understood")
+        }
+        Err(e) => {
+            tracing::error!(forge, delivery = delivery_id, error = %e, "could not store delivery");
+            reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not store the delivery",
+            )
+        }
+    }
 }
 
 /// Stores a delivery and its job, wakes a worker, and picks the answer.

@@ -362,6 +362,11 @@ impl FakeGithub {
         });
     }
 
+    /// Drops the injected failures of `op` not yet used (the outage is over).
+    pub fn recover(&self, op: &str) {
+        self.with(|s| s.failures.retain(|f| f.op != op));
+    }
+
     /// The next request of `op` takes effect, but its answer is `status`
     /// (a 502 after GitHub created the comment).
     pub fn fail_after_next(&self, op: &str, status: u16) {
