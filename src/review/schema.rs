@@ -66,8 +66,9 @@ pub struct Constraint {
 pub struct Index {
     /// Normalized name, when known.
     pub name: Option<String>,
-    /// Key columns in order (`None` for expression keys).
-    pub columns: Vec<Option<String>>,
+    /// Key columns in order, as slots of the table's key-name table (`None`
+    /// for expression keys): a column rename changes one name, not every index.
+    keys: Vec<Option<usize>>,
     /// Where it came from.
     pub origin: Origin,
 }
@@ -85,6 +86,8 @@ pub struct ForeignKey {
     pub stmt: usize,
     /// The constraint's (or statement's) location.
     pub span: Span,
+    /// The table's column-drop epoch when it was added (see `Table::dropped`).
+    epoch: u64,
 }
 
 /// A table's indexes, findable by name and by key column without a scan
@@ -93,93 +96,152 @@ pub struct ForeignKey {
 struct Indexes {
     /// Every index ever added; removed ones are `None` (ids stay stable).
     slots: Vec<Option<Index>>,
-    /// Name → ids (duplicates are possible in invalid SQL). May hold removed ids.
-    by_name: HashMap<String, Vec<usize>>,
-    /// Key column → ids of indexes on it. May hold removed ids.
-    by_column: HashMap<String, Vec<usize>>,
+    /// Name → id.
+    by_name: HashMap<String, usize>,
+    /// Key column name → slot.
+    key_slot: HashMap<String, usize>,
+    /// Slot → current key column name.
+    key_names: Vec<String>,
+    /// Slot → ids of indexes with that key (may hold removed ids).
+    by_key: Vec<Vec<usize>>,
 }
 
 impl Indexes {
-    fn push(&mut self, ix: Index) {
-        let id = self.slots.len();
-        if let Some(n) = &ix.name {
-            self.by_name.entry(n.clone()).or_default().push(id);
+    fn slot(&mut self, column: String) -> usize {
+        if let Some(&k) = self.key_slot.get(&column) {
+            return k;
         }
-        for c in ix.columns.iter().flatten() {
-            let ids = self.by_column.entry(c.clone()).or_default();
-            if ids.last() != Some(&id) {
+        let k = self.key_names.len();
+        self.key_names.push(column.clone());
+        self.by_key.push(Vec::new());
+        self.key_slot.insert(column, k);
+        k
+    }
+
+    /// Adds an index. A second live index of the same name is ignored, as
+    /// PostgreSQL refuses it ("relation already exists").
+    fn push(&mut self, name: Option<String>, columns: Vec<Option<String>>, origin: Origin) {
+        if name
+            .as_deref()
+            .is_some_and(|n| self.named(n).next().is_some())
+        {
+            return;
+        }
+        let id = self.slots.len();
+        let keys: Vec<Option<usize>> = columns
+            .into_iter()
+            .map(|c| c.map(|c| self.slot(c)))
+            .collect();
+        for &k in keys.iter().flatten() {
+            if let Some(ids) = self.by_key.get_mut(k)
+                && ids.last() != Some(&id)
+            {
                 ids.push(id);
             }
         }
-        self.slots.push(Some(ix));
+        if let Some(n) = &name {
+            self.by_name.insert(n.clone(), id);
+        }
+        self.slots.push(Some(Index { name, keys, origin }));
     }
 
     fn iter(&self) -> impl Iterator<Item = &Index> {
         self.slots.iter().flatten()
     }
 
+    /// The key column names of `ix`, in order (`None` for expressions).
+    fn columns<'a>(&'a self, ix: &'a Index) -> impl Iterator<Item = Option<&'a str>> + 'a {
+        ix.keys
+            .iter()
+            .map(|k| k.and_then(|k| self.key_names.get(k)).map(String::as_str))
+    }
+
     fn named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Index> {
         self.by_name
             .get(name)
+            .and_then(|&id| self.slots.get(id).and_then(Option::as_ref))
             .into_iter()
-            .flatten()
-            .filter_map(|&id| self.slots.get(id).and_then(Option::as_ref))
     }
 
     fn remove_named(&mut self, name: &str) {
-        for id in self.by_name.remove(name).unwrap_or_default() {
-            if let Some(slot) = self.slots.get_mut(id) {
-                *slot = None;
-            }
+        if let Some(id) = self.by_name.remove(name)
+            && let Some(slot) = self.slots.get_mut(id)
+        {
+            *slot = None;
         }
     }
 
     fn rename(&mut self, from: &str, to: &str) {
-        let Some(ids) = self.by_name.remove(from) else {
+        let Some(id) = self.by_name.remove(from) else {
             return;
         };
-        let mut live = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(Some(ix)) = self.slots.get_mut(id) {
-                ix.name = Some(to.to_string());
-                live.push(id);
-            }
-        }
-        if !live.is_empty() {
-            self.by_name.entry(to.to_string()).or_default().extend(live);
+        if let Some(Some(ix)) = self.slots.get_mut(id) {
+            ix.name = Some(to.to_string());
+            self.by_name.insert(to.to_string(), id);
         }
     }
 
     fn remove_on_column(&mut self, column: &str) {
-        for id in self.by_column.remove(column).unwrap_or_default() {
-            if let Some(slot) = self.slots.get_mut(id) {
-                *slot = None;
+        let Some(k) = self.key_slot.remove(column) else {
+            return;
+        };
+        for id in self
+            .by_key
+            .get_mut(k)
+            .map(std::mem::take)
+            .unwrap_or_default()
+        {
+            if let Some(slot) = self.slots.get_mut(id)
+                && let Some(ix) = slot.take()
+                && let Some(n) = ix.name
+                && self.by_name.get(&n) == Some(&id)
+            {
+                self.by_name.remove(&n);
             }
         }
     }
 
+    /// Renames a key column. When `to` is already a key name the two slots
+    /// merge, and the indexes of the smaller one are relabelled (each index
+    /// is relabelled O(log n) times at most, however the renames go).
     fn rename_column(&mut self, from: &str, to: &str) {
-        let Some(ids) = self.by_column.remove(from) else {
+        if from == to {
+            return;
+        }
+        let Some(f) = self.key_slot.remove(from) else {
             return;
         };
-        // Only live indexes move: dead ids are dropped here, so repeated renames
-        // never carry them along.
-        let mut live = Vec::with_capacity(ids.len());
-        for id in ids {
+        let Some(&t) = self.key_slot.get(to) else {
+            self.key_slot.insert(to.to_string(), f);
+            if let Some(n) = self.key_names.get_mut(f) {
+                *n = to.to_string();
+            }
+            return;
+        };
+        let len = |k: usize| self.by_key.get(k).map_or(0, Vec::len);
+        let (small, big) = if len(f) <= len(t) { (f, t) } else { (t, f) };
+        let moved = self
+            .by_key
+            .get_mut(small)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let mut live = Vec::with_capacity(moved.len());
+        for id in moved {
             if let Some(Some(ix)) = self.slots.get_mut(id) {
-                for c in ix.columns.iter_mut().flatten() {
-                    if c == from {
-                        *c = to.to_string();
+                for k in ix.keys.iter_mut().flatten() {
+                    if *k == small {
+                        *k = big;
                     }
                 }
                 live.push(id);
             }
         }
-        if !live.is_empty() {
-            self.by_column
-                .entry(to.to_string())
-                .or_default()
-                .extend(live);
+        if let Some(ids) = self.by_key.get_mut(big) {
+            ids.extend(live);
+        }
+        self.key_slot.insert(to.to_string(), big);
+        if let Some(n) = self.key_names.get_mut(big) {
+            *n = to.to_string();
         }
     }
 }
@@ -189,7 +251,7 @@ impl Indexes {
 /// and dropping are O(1) per constraint).
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Constraints {
-    /// Named constraints (duplicates are possible in invalid SQL).
+    /// Named constraints (one per name, as PostgreSQL keeps them).
     named: HashMap<String, Vec<Constraint>>,
     /// Names that held a primary key constraint (may be stale).
     pk_names: Vec<String>,
@@ -209,6 +271,11 @@ impl Constraints {
     }
 
     fn add(&mut self, c: Constraint) {
+        // PostgreSQL refuses a second constraint of the same name on a table;
+        // ignoring it also keeps every name's list at one entry.
+        if c.name.as_ref().is_some_and(|n| self.named.contains_key(n)) {
+            return;
+        }
         self.count(&c, true);
         // An unnamed constraint cannot be named again later (validated,
         // dropped, renamed): only what it proves is kept.
@@ -254,6 +321,9 @@ impl Constraints {
     }
 
     fn rename(&mut self, from: &str, to: &str) {
+        if from == to || self.named.contains_key(to) {
+            return; // refused by PostgreSQL when the name is taken
+        }
         let Some(mut list) = self.named.remove(from) else {
             return;
         };
@@ -289,8 +359,15 @@ pub struct Table {
     constraints: Constraints,
     /// Known indexes.
     indexes: Indexes,
-    /// Foreign keys added by the change under review.
-    pub foreign_keys: Vec<ForeignKey>,
+    /// Foreign keys added by the change under review (including ones whose
+    /// column was dropped since: see [`Table::foreign_keys`]).
+    foreign_keys: Vec<ForeignKey>,
+    /// Column drops so far; a foreign key is gone when one of its columns was
+    /// dropped after it was added. Marking is O(1) per drop, where removing
+    /// would scan every foreign key.
+    drops: u64,
+    /// Column → the drop count when it was last dropped.
+    dropped: HashMap<String, u64>,
 }
 
 impl Table {
@@ -304,6 +381,8 @@ impl Table {
             constraints: Constraints::default(),
             indexes: Indexes::default(),
             foreign_keys: Vec::new(),
+            drops: 0,
+            dropped: HashMap::new(),
         }
     }
 
@@ -327,6 +406,21 @@ impl Table {
         self.constraints.named.get(name).into_iter().flatten()
     }
 
+    /// Foreign keys added by the change under review and still in place.
+    pub fn foreign_keys(&self) -> impl Iterator<Item = &ForeignKey> {
+        self.foreign_keys.iter().filter(|fk| {
+            !fk.columns
+                .iter()
+                .any(|c| self.dropped.get(c).is_some_and(|&at| at > fk.epoch))
+        })
+    }
+
+    /// The key column names of one of this table's indexes, in order
+    /// (`None` for expression keys).
+    pub fn index_columns<'a>(&'a self, ix: &'a Index) -> Vec<Option<&'a str>> {
+        self.indexes.columns(ix).collect()
+    }
+
     /// True when some index's leading keys are exactly `columns` (any order).
     /// One scan of the indexes: for many questions about one table use
     /// [`Table::uncovered_foreign_keys`].
@@ -335,10 +429,11 @@ impl Table {
             return true;
         }
         self.indexes.iter().any(|ix| {
-            ix.columns.len() >= columns.len()
-                && ix.columns[..columns.len()]
+            let keys: Vec<Option<&str>> = self.indexes.columns(ix).take(columns.len()).collect();
+            keys.len() == columns.len()
+                && keys
                     .iter()
-                    .all(|c| c.as_ref().is_some_and(|c| columns.contains(c)))
+                    .all(|c| c.is_some_and(|c| columns.iter().any(|x| x == c)))
         })
     }
 
@@ -351,14 +446,16 @@ impl Table {
     pub fn uncovered_foreign_keys(&self) -> Vec<&ForeignKey> {
         use std::collections::HashSet;
         use std::hash::BuildHasher;
-        if self.foreign_keys.is_empty() {
+        let live: Vec<&ForeignKey> = self.foreign_keys().collect();
+        if live.is_empty() {
             return Vec::new();
         }
         // Random keys: input cannot be crafted to collide.
         let hasher = std::collections::hash_map::RandomState::new();
-        // A key set's hash: the sum of its distinct members' hashes (order-free).
-        let set_hash = |cols: &mut dyn Iterator<Item = &String>| {
-            let mut seen: Vec<&String> = Vec::new();
+        // Running hashes of a key list's leading sets: the sum of the distinct
+        // members' hashes (order-free), one per prefix length.
+        let set_hashes = |cols: &mut dyn Iterator<Item = &str>| {
+            let mut seen: Vec<&str> = Vec::new();
             let mut sums = Vec::new();
             let mut sum = 0u64;
             for c in cols {
@@ -370,22 +467,21 @@ impl Table {
             }
             sums
         };
-        let wanted: HashSet<usize> = self.foreign_keys.iter().map(|f| f.columns.len()).collect();
+        let wanted: HashSet<usize> = live.iter().map(|f| f.columns.len()).collect();
         let mut covered: HashSet<(usize, u64)> = HashSet::new();
         for ix in self.indexes.iter() {
-            let mut keys = ix
-                .columns
-                .iter()
+            let mut keys = self
+                .indexes
+                .columns(ix)
                 .take(INDEX_MAX_KEYS)
-                .map_while(Option::as_ref);
-            for (k, sum) in set_hash(&mut keys).into_iter().enumerate() {
+                .map_while(|c| c);
+            for (k, sum) in set_hashes(&mut keys).into_iter().enumerate() {
                 if wanted.contains(&(k + 1)) {
                     covered.insert((k + 1, sum));
                 }
             }
         }
-        self.foreign_keys
-            .iter()
+        live.into_iter()
             .filter(|fk| {
                 let k = fk.columns.len();
                 if k == 0 {
@@ -394,10 +490,8 @@ impl Table {
                 if k > INDEX_MAX_KEYS {
                     return true;
                 }
-                let sum = set_hash(&mut fk.columns.iter())
-                    .last()
-                    .copied()
-                    .unwrap_or(0);
+                let mut cols = fk.columns.iter().map(String::as_str);
+                let sum = set_hashes(&mut cols).last().copied().unwrap_or(0);
                 !covered.contains(&(k, sum))
             })
             .collect()
@@ -639,17 +733,11 @@ impl Schema {
                     primary_key: true,
                     not_valid: false,
                 });
-                t.indexes.push(Index {
-                    name: None,
-                    columns: vec![Some(col.name.normalized())],
-                    origin,
-                });
+                t.indexes
+                    .push(None, vec![Some(col.name.normalized())], origin);
             } else if col.unique {
-                t.indexes.push(Index {
-                    name: None,
-                    columns: vec![Some(col.name.normalized())],
-                    origin,
-                });
+                t.indexes
+                    .push(None, vec![Some(col.name.normalized())], origin);
             }
             if let (Some(_), Origin::New { file, stmt: s }) = (&col.references, origin) {
                 let r = col.references.as_ref().map(|r| r.table.to_string());
@@ -659,6 +747,7 @@ impl Schema {
                     file,
                     stmt: s,
                     span: col.span.unwrap_or(stmt.span),
+                    epoch: t.drops,
                 });
             }
         }
@@ -693,28 +782,27 @@ impl Schema {
                 }
                 if let Some(ix) = using_index {
                     let ixn = ix.normalized();
-                    let cols = t
-                        .indexes
-                        .named(&ixn)
-                        .next()
-                        .map(|i| i.columns.iter().flatten().cloned().collect::<Vec<_>>());
+                    let cols = t.indexes.named(&ixn).next().map(|i| {
+                        t.indexes
+                            .columns(i)
+                            .flatten()
+                            .map(str::to_string)
+                            .collect::<Vec<_>>()
+                    });
                     t.primary_key = cols;
                 } else {
                     t.primary_key = Some(cols.clone());
-                    t.indexes.push(Index {
-                        name: name.clone(),
-                        columns: cols.into_iter().map(Some).collect(),
-                        origin,
-                    });
+                    t.indexes
+                        .push(name.clone(), cols.into_iter().map(Some).collect(), origin);
                 }
             }
             ConstraintKind::Unique { columns, .. } | ConstraintKind::Index { columns } => {
                 if !columns.is_empty() {
-                    t.indexes.push(Index {
-                        name: name.clone(),
-                        columns: idents(columns).into_iter().map(Some).collect(),
+                    t.indexes.push(
+                        name.clone(),
+                        idents(columns).into_iter().map(Some).collect(),
                         origin,
-                    });
+                    );
                 }
             }
             ConstraintKind::Check {
@@ -731,6 +819,7 @@ impl Schema {
                         file,
                         stmt: s,
                         span: c.span.unwrap_or(stmt.span),
+                        epoch: t.drops,
                     });
                 }
             }
@@ -765,11 +854,8 @@ impl Schema {
                         t.primary_key = Some(vec![column.name.normalized()]);
                     }
                     if column.primary_key || column.unique {
-                        t.indexes.push(Index {
-                            name: None,
-                            columns: vec![Some(column.name.normalized())],
-                            origin,
-                        });
+                        t.indexes
+                            .push(None, vec![Some(column.name.normalized())], origin);
                     }
                     if let (Some(r), Origin::New { file, stmt: s }) = (&column.references, origin) {
                         t.foreign_keys.push(ForeignKey {
@@ -778,6 +864,7 @@ impl Schema {
                             file,
                             stmt: s,
                             span: column.span.unwrap_or(stmt.span),
+                            epoch: t.drops,
                         });
                     }
                 }
@@ -785,11 +872,8 @@ impl Schema {
                     let n = name.normalized();
                     t.columns.remove(&n);
                     t.indexes.remove_on_column(&n);
-                    // Rare (a key added and its column dropped in one change):
-                    // a scan here is paid once per dropped column with keys.
-                    if t.foreign_keys.iter().any(|f| f.columns.contains(&n)) {
-                        t.foreign_keys.retain(|f| !f.columns.contains(&n));
-                    }
+                    t.drops += 1;
+                    t.dropped.insert(n, t.drops);
                 }
                 AlterAction::AlterColumnType {
                     column, data_type, ..
@@ -865,15 +949,14 @@ impl Schema {
         let name = ci.name.as_ref().map(ident_key);
         let id = self.table_entry(&ci.table);
         if let Some(t) = self.get_mut(id) {
-            t.indexes.push(Index {
-                name: name.clone(),
-                columns: ci
-                    .columns
+            t.indexes.push(
+                name.clone(),
+                ci.columns
                     .iter()
                     .map(|c| c.column.as_ref().map(Ident::normalized))
                     .collect(),
                 origin,
-            });
+            );
         }
         if let Some(n) = name {
             self.index_tables.insert(n, id);
@@ -971,8 +1054,8 @@ mod tests {
             "CREATE TABLE a (id bigint PRIMARY KEY, p bigint REFERENCES p (id));",
             "CREATE TABLE b (id bigint PRIMARY KEY, p bigint REFERENCES p (id));",
         );
-        assert!(s.table(&name("a")).unwrap().foreign_keys.is_empty());
-        let fks = &s.table(&name("b")).unwrap().foreign_keys;
+        assert_eq!(s.table(&name("a")).unwrap().foreign_keys().count(), 0);
+        let fks: Vec<_> = s.table(&name("b")).unwrap().foreign_keys().collect();
         assert_eq!(fks.len(), 1);
         assert_eq!(fks[0].columns, ["p"]);
     }
@@ -1068,19 +1151,52 @@ mod tests {
             "CREATE TABLE p (id bigint PRIMARY KEY);\nCREATE TABLE c (id bigint PRIMARY KEY, a bigint, b bigint, x bigint, y bigint, z bigint);\nCREATE INDEX c_ba ON c (b, a, x);\nCREATE INDEX c_expr ON c (lower(y::text), z);\nALTER TABLE c ADD FOREIGN KEY (a, b) REFERENCES p (id, id);\nALTER TABLE c ADD FOREIGN KEY (a) REFERENCES p (id);\nALTER TABLE c ADD FOREIGN KEY (b) REFERENCES p (id);\nALTER TABLE c ADD FOREIGN KEY (z) REFERENCES p (id);\nALTER TABLE c ADD FOREIGN KEY (x, a, b) REFERENCES p (id, id, id);",
         );
         let t = s.table(&name("c")).unwrap();
-        assert_eq!(t.foreign_keys.len(), 5);
+        assert_eq!(t.foreign_keys().count(), 5);
         let uncovered: Vec<&Vec<String>> = t
             .uncovered_foreign_keys()
             .into_iter()
             .map(|f| &f.columns)
             .collect();
         let expected: Vec<&Vec<String>> = t
-            .foreign_keys
-            .iter()
+            .foreign_keys()
             .filter(|f| !t.has_index_covering(&f.columns))
             .map(|f| &f.columns)
             .collect();
         assert_eq!(uncovered, expected);
         assert_eq!(uncovered, [&vec!["a".to_string()], &vec!["z".to_string()]]);
+    }
+
+    #[test]
+    fn a_dropped_column_takes_its_foreign_keys_but_not_later_ones() {
+        let s = schema_after(
+            "CREATE TABLE p (id bigint PRIMARY KEY);\nCREATE TABLE c (id bigint PRIMARY KEY, a bigint, b bigint);",
+            "ALTER TABLE c ADD FOREIGN KEY (a) REFERENCES p (id);\nALTER TABLE c ADD FOREIGN KEY (b) REFERENCES p (id);\nALTER TABLE c DROP COLUMN a;\nALTER TABLE c ADD COLUMN a bigint REFERENCES p (id);",
+        );
+        let t = s.table(&name("c")).unwrap();
+        let fks: Vec<&[String]> = t.foreign_keys().map(|f| f.columns.as_slice()).collect();
+        assert_eq!(
+            fks,
+            [["b".to_string()].as_slice(), ["a".to_string()].as_slice()]
+        );
+        assert_eq!(fks[1], ["a"]);
+    }
+
+    #[test]
+    fn renaming_a_key_column_onto_another_keeps_both_sets_of_indexes() {
+        let s = schema_after(
+            "CREATE TABLE t (id bigint PRIMARY KEY, a bigint);\nCREATE INDEX t_a ON t (a);\nCREATE INDEX t_b ON t (b, a);",
+            "ALTER TABLE t RENAME COLUMN a TO b;\nALTER TABLE t RENAME COLUMN b TO a;\nALTER TABLE t RENAME COLUMN a TO c;",
+        );
+        let t = s.table(&name("t")).unwrap();
+        let cols: Vec<Vec<Option<&str>>> = t.indexes().map(|i| t.index_columns(i)).collect();
+        assert_eq!(
+            cols,
+            [
+                vec![Some("id")],
+                vec![Some("c")],
+                vec![Some("c"), Some("c")]
+            ]
+        );
+        assert!(t.has_index_covering(&["c".to_string()]));
     }
 }
