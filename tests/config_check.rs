@@ -116,3 +116,19 @@ fn unknown_rule_id_is_rejected() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_zero_file_size_cap_is_rejected() {
+    let (code, _, stderr) = check("tests/fixtures/config/zero-max-file-bytes.yaml");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("review.max_file_bytes"), "{stderr}");
+    assert!(stderr.contains("at least 1"), "{stderr}");
+}
+
+#[test]
+fn the_file_too_large_rule_cannot_be_configured() {
+    let (code, _, stderr) = check("tests/fixtures/config/file-too-large-configured.yaml");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("review.rules.file-too-large"), "{stderr}");
+    assert!(stderr.contains("review.max_file_bytes"), "{stderr}");
+}

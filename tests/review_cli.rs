@@ -350,3 +350,58 @@ fn snapshots_of_the_four_formats_over_the_seed_fixtures() {
         insta::assert_snapshot!(format!("seed_production_{format}"), stdout);
     }
 }
+
+/// A file above the cap is not parsed: one `file-too-large` error on line 1,
+/// no statements, high risk, exit 1; at or under the cap it is reviewed as usual.
+#[test]
+fn a_file_above_max_file_bytes_gets_only_the_file_too_large_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("001_big.sql");
+    let sql = "CREATE TABLE t (id bigint PRIMARY KEY);\n";
+    std::fs::write(&file, sql).unwrap();
+    let path = file.to_str().unwrap();
+    let under = (sql.len()).to_string();
+    let over = (sql.len() - 1).to_string();
+
+    let (code, report) = review_json(&["--max-file-bytes", &over, path]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&report), [("file-too-large".to_string(), 1)]);
+    let f = &report["files"][0]["findings"][0];
+    assert_eq!(f["severity"], "error");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("will not be deployed"),
+        "{f}"
+    );
+    assert_eq!(report["files"][0]["statements"], 0);
+    assert_eq!(report["risk"]["level"], "high");
+    assert_eq!(report["risk"]["reasons"][0]["rule"], "file-too-large");
+
+    let (code, report) = review_json(&["--max-file-bytes", &under, path]);
+    assert_eq!(code, 0, "{report}");
+    assert!(findings(&report).is_empty(), "{report}");
+    assert_eq!(report["files"][0]["statements"], 1);
+}
+
+/// The config's `review.max_file_bytes` is the CLI's cap; `--max-file-bytes` overrides it.
+#[test]
+fn the_config_sets_the_cap_and_the_flag_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bytegate.yaml");
+    std::fs::write(
+        &cfg,
+        "project:\n  key: T\n  name: t\nreview:\n  max_file_bytes: 16\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let clean = "fixtures/review/clean.sql";
+    let (code, report) = review_json(&["--config", cfg, clean]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&report), [("file-too-large".to_string(), 1)]);
+
+    let (code, report) = review_json(&["--config", cfg, "--max-file-bytes", "1000000", clean]);
+    assert_eq!(code, 0, "{report}");
+    assert!(findings(&report).is_empty(), "{report}");
+}

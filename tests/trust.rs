@@ -516,3 +516,35 @@ async fn hostile_file_names_are_refused_and_cannot_forge_the_comment() {
     assert!(table_exists(&s.dev.pool, "users").await);
     h.github.assert_clean();
 }
+
+// Hole 11: a file over the reviewable size is a finding and never deployable.
+
+#[tokio::test]
+async fn a_file_over_the_reviewable_size_is_refused_and_never_deployed() {
+    let s = setup().await;
+    let h = &s.h;
+    let base = support::base_sha();
+    h.github.put_file(
+        REPO,
+        &base,
+        ".bytegate.yaml",
+        "review:\n  max_file_bytes: 100\n",
+    );
+    let big = format!(
+        "{M1_SQL}{}DROP TABLE important;\n",
+        "-- padding\n".repeat(20)
+    );
+    h.github.set_pr_files(REPO, 2, &[(M1, "added", None)]);
+    h.github.put_file(REPO, HEAD, M1, &big);
+    h.github.put_file(REPO, MERGE, M1, &big);
+    h.handle(&opened(2, HEAD)).await.unwrap();
+    let sticky = comment_with(h, 2, REVIEW_MARKER);
+    assert!(sticky.contains("file-too-large"), "{sticky}");
+
+    h.handle(&merged(2, HEAD, MERGE)).await.unwrap();
+    assert!(table_exists(&s.dev.pool, "important").await);
+    assert!(!table_exists(&s.dev.pool, "users").await);
+    assert_eq!(stage_state(h, 2, "development").await.0, "failed");
+    let deploy = comment_with(h, 2, DEPLOY_MARKER);
+    assert!(deploy.contains("over the reviewable size"), "{deploy}");
+}

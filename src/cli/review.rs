@@ -32,6 +32,10 @@ pub struct ReviewArgs {
     /// scanning, github for Actions annotations.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Largest file reviewed, in bytes: a larger one is not parsed and gets a
+    /// `file-too-large` error [default: the config's review.max_file_bytes, else 5 MiB].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_file_bytes: Option<u64>,
     /// Migration files or folders (folders: every `.sql` file below, in version order).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -153,7 +157,11 @@ fn resolve(args: &ReviewArgs) -> Result<Resolved, ReviewCliError> {
 
 /// Reviews and prints; `Ok(true)` when an error-severity finding was reported.
 fn execute(args: &ReviewArgs) -> Result<bool, ReviewCliError> {
-    let resolved = resolve(args)?;
+    let mut resolved = resolve(args)?;
+    // The person running the CLI owns the machine: the flag may raise the cap too.
+    if let Some(max) = args.max_file_bytes {
+        resolved.settings.max_file_bytes = Some(max);
+    }
     let files = collect_sql_files(&args.paths)?;
     let mut inputs = Vec::with_capacity(files.len());
     for path in &files {
@@ -288,6 +296,7 @@ mod tests {
             env: Some("prod".into()),
             config: Some(cfg),
             format: Format::Json,
+            max_file_bytes: None,
             paths: vec![dir.path().to_path_buf()],
         };
         match resolve(&args) {

@@ -80,7 +80,19 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
         }
     }
     let env_known = |name: &str| c.environments.iter().any(|e| e.name == name);
+    if c.review.max_file_bytes == Some(0) {
+        return Err((
+            "review.max_file_bytes".into(),
+            "must be at least 1 (every file would be refused)".into(),
+        ));
+    }
     for (id, setting) in &c.review.rules {
+        if id == crate::review::FILE_TOO_LARGE_RULE {
+            return Err((
+                format!("review.rules.{id}"),
+                "always an error and not configurable; set review.max_file_bytes instead".into(),
+            ));
+        }
         if !crate::review::rules::is_known_rule(id) {
             return Err((
                 format!("review.rules.{id}"),

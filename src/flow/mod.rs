@@ -509,7 +509,10 @@ struct ReviewScope<'a> {
 
 /// The reviewed files of a review: path, change and the sha256 of exactly the
 /// bytes the review read.
-fn reviewed_files(inputs: &[ReviewInput]) -> Vec<snapshots::ReviewedFile> {
+fn reviewed_files(
+    inputs: &[ReviewInput],
+    settings: &review::settings::ReviewSettings,
+) -> Vec<snapshots::ReviewedFile> {
     inputs
         .iter()
         .map(|i| snapshots::ReviewedFile {
@@ -523,7 +526,11 @@ fn reviewed_files(inputs: &[ReviewInput]) -> Vec<snapshots::ReviewedFile> {
             .to_string(),
             sha256: crate::deploy::checksum(&i.text),
             size_bytes: i64::try_from(i.text.len()).unwrap_or(i64::MAX),
-            deployable: true,
+            // Over the cap the review refused to read it: never deployed.
+            deployable: !review::file_too_large(
+                u64::try_from(i.text.len()).unwrap_or(u64::MAX),
+                settings,
+            ),
         })
         .collect()
 }
@@ -543,7 +550,8 @@ pub(crate) async fn review_snapshot(
     read_at: &str,
 ) -> Result<(Vec<(Option<String>, ReviewReport)>, snapshots::Snapshot), FlowError> {
     let inputs = read_inputs(forge, pr, changes, read_at).await?;
-    let reviewed = reviewed_files(&inputs);
+    let settings = repo_config.merged_review(&ctx.config.review);
+    let reviewed = reviewed_files(&inputs, &settings);
     let base_versions: Vec<String> = forge
         .list_directory(&pr.pr.repo, dir, &pr.base_sha)
         .await?
@@ -552,13 +560,7 @@ pub(crate) async fn review_snapshot(
         .map(|e| e.path)
         .collect();
 
-    let reports = run_reviews(
-        ctx.config.clone(),
-        repo_config.merged_review(&ctx.config.review),
-        inputs,
-        base_versions,
-    )
-    .await?;
+    let reports = run_reviews(ctx.config.clone(), settings, inputs, base_versions).await?;
     store_results(&ctx.db, cr.id, &pr.head_sha, &reports).await?;
     let snapshot = snapshots::store(
         &ctx.db,

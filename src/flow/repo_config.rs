@@ -35,6 +35,7 @@ impl RepoConfig {
                 out.rules.insert(id.clone(), setting.clone());
             }
             out.custom.extend(own.custom.iter().cloned());
+            out.lower_max_file_bytes(own.max_file_bytes);
         }
         out
     }

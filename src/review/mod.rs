@@ -126,7 +126,21 @@ pub struct ReviewReport {
     pub summary: Summary,
 }
 
+impl FileReport {
+    /// True when the file was above `review.max_file_bytes`: it was not
+    /// reviewed (a `file-too-large` finding) and must never be deployed.
+    pub fn too_large(&self) -> bool {
+        self.findings.iter().any(|f| f.rule == FILE_TOO_LARGE_RULE)
+    }
+}
+
 impl ReviewReport {
+    /// True when some file was above `review.max_file_bytes` (see
+    /// [`FileReport::too_large`]): the change is not deployable.
+    pub fn has_too_large_files(&self) -> bool {
+        self.files.iter().any(FileReport::too_large)
+    }
+
     /// True when at least one finding has error severity (`bytegate review` exits 1).
     pub fn has_errors(&self) -> bool {
         self.summary.errors > 0
@@ -184,14 +198,30 @@ impl ReviewReport {
 /// (a bug): the file's result is incomplete, so the check must not pass.
 pub const INTERNAL_ERROR_RULE: &str = "internal-error";
 
+/// Rule id of the finding on a file above `review.max_file_bytes`.
+pub const FILE_TOO_LARGE_RULE: &str = "file-too-large";
+
+/// True when a file of `len` bytes is above the cap (`review.max_file_bytes`,
+/// after a repository's own lowering, see
+/// [`settings::ReviewSettings::lower_max_file_bytes`]): [`review`] does not
+/// parse it and reports `file-too-large`; the deploy must refuse it.
+pub fn file_too_large(len: u64, settings: &ReviewSettings) -> bool {
+    len > settings.max_file_bytes()
+}
+
 /// Reviews a migration set: files are ordered by [`version_key`], decoded
-/// (invalid UTF-8 replaced), parsed, linted, and their risk assessed.
+/// (invalid UTF-8 replaced), parsed, linted, and their risk assessed. A file
+/// above `review.max_file_bytes` is not parsed: it gets a `file-too-large`
+/// error and high risk.
 pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport {
     let mut ordered: Vec<&ReviewInput> = inputs.iter().collect();
     ordered.sort_by_cached_key(|i| version_key(&i.path));
+    let max_file_bytes = opts.settings.max_file_bytes();
 
     let (parsed, mut internal): (Vec<model::ParsedFile>, Vec<Vec<Finding>>) =
-        parse_all(&ordered, opts.dialect).into_iter().unzip();
+        parse_all(&ordered, opts.dialect, max_file_bytes)
+            .into_iter()
+            .unzip();
 
     let lint_files: Vec<rules::LintFile<'_>> = ordered
         .iter()
@@ -236,7 +266,31 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
     };
     let mut risk_errors = Vec::new();
     let (file_risks, overall) = guarded("risk analysis", &mut risk_errors, || {
-        risk::assess(&risk_files, &ctx)
+        let (mut per_file, mut overall) = risk::assess(&risk_files, &ctx);
+        // What was not read cannot be judged safe.
+        let mut raised = false;
+        for (input, file_risk) in ordered.iter().zip(per_file.iter_mut()) {
+            if input.change.is_applied() && file_too_large(input.text.len() as u64, opts.settings) {
+                *file_risk = FileRisk {
+                    level: RiskLevel::High,
+                    reasons: vec![risk::RiskReason {
+                        rule: FILE_TOO_LARGE_RULE.to_string(),
+                        path: input.path.clone(),
+                        line: 1,
+                        message: format!(
+                            "{} bytes, above review.max_file_bytes ({max_file_bytes}): not reviewed",
+                            input.text.len()
+                        ),
+                    }],
+                    statements: Vec::new(),
+                };
+                raised = true;
+            }
+        }
+        if raised {
+            overall = risk::overall(&per_file);
+        }
+        (per_file, overall)
     })
     .unwrap_or_else(|| {
         // Unknown risk must not read as low.
@@ -307,9 +361,18 @@ const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
 
 /// Parses every file (files are independent, so large sets are parsed on all
 /// cores); returns each file's statements and any internal-error finding.
-fn parse_all(inputs: &[&ReviewInput], dialect: Dialect) -> Vec<(model::ParsedFile, Vec<Finding>)> {
+fn parse_all(
+    inputs: &[&ReviewInput],
+    dialect: Dialect,
+    max_file_bytes: u64,
+) -> Vec<(model::ParsedFile, Vec<Finding>)> {
     let parse_one = |input: &ReviewInput| {
         let mut errors = Vec::new();
+        if input.text.len() as u64 > max_file_bytes {
+            // Not reviewed: `file-too-large` reports it (untrusted size must
+            // not cost parse time or memory).
+            return (model::ParsedFile::default(), errors);
+        }
         let text = String::from_utf8_lossy(&input.text);
         let mut parsed = guarded("parsing", &mut errors, || {
             parse::parse_source(&text, dialect)
@@ -321,7 +384,11 @@ fn parse_all(inputs: &[&ReviewInput], dialect: Dialect) -> Vec<(model::ParsedFil
         parsed.statements.shrink_to_fit();
         (parsed, errors)
     };
-    let total: usize = inputs.iter().map(|i| i.text.len()).sum();
+    let total: usize = inputs
+        .iter()
+        .map(|i| i.text.len())
+        .filter(|&n| n as u64 <= max_file_bytes)
+        .sum();
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(inputs.len())
@@ -495,13 +562,120 @@ mod tests {
             .collect();
         assert!(inputs.iter().map(|i| i.text.len()).sum::<usize>() > PARALLEL_PARSE_BYTES);
         let ordered: Vec<&ReviewInput> = inputs.iter().collect();
-        let parsed = parse_all(&ordered, Dialect::Postgres);
+        let parsed = parse_all(&ordered, Dialect::Postgres, u64::MAX);
         assert_eq!(parsed.len(), 40);
         for (file, errors) in &parsed {
             assert!(errors.is_empty());
             assert_eq!(file.statements, parse::parse_file(&body, Dialect::Postgres));
         }
         assert_eq!(parsed[0].0.statements.len(), 400);
+    }
+
+    fn capped(max: u64) -> ReviewSettings {
+        ReviewSettings {
+            max_file_bytes: Some(max),
+            ..ReviewSettings::default()
+        }
+    }
+
+    fn run_with(inputs: &[ReviewInput], settings: &ReviewSettings) -> ReviewReport {
+        let risk = RiskSettings::default();
+        review(
+            inputs,
+            &ReviewOptions {
+                dialect: Dialect::Postgres,
+                environment: Some("development"),
+                settings,
+                risk: &risk,
+                lock_timeout_configured: false,
+                base_versions: Vec::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_file_above_the_cap_is_not_parsed_high_risk_and_not_deployable() {
+        let sql = b"CREATE TABLE t (id bigint PRIMARY KEY);\nDROP TABLE t;\n";
+        let settings = capped(sql.len() as u64 - 1);
+        let report = run_with(
+            &[
+                input("m/001_small.sql", b"SELECT 1;"),
+                input("m/002_big.sql", sql),
+            ],
+            &settings,
+        );
+        let big = &report.files[1];
+        assert_eq!(big.path, "m/002_big.sql");
+        assert!(big.too_large());
+        assert_eq!(big.statements, 0, "the file must not be parsed");
+        let rules: Vec<&str> = big.findings.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(rules, [FILE_TOO_LARGE_RULE]);
+        assert_eq!(big.findings[0].severity, Severity::Error);
+        assert_eq!(big.risk.level, RiskLevel::High);
+        assert_eq!(report.risk.level, RiskLevel::High);
+        assert_eq!(report.risk.reasons[0].rule, FILE_TOO_LARGE_RULE);
+        assert!(report.has_errors());
+        assert!(report.has_too_large_files());
+        assert!(file_too_large(sql.len() as u64, &settings));
+        // The small file beside it is reviewed as usual.
+        assert!(!report.files[0].too_large());
+        assert_eq!(report.files[0].statements, 1);
+    }
+
+    #[test]
+    fn a_file_at_the_cap_is_reviewed_normally() {
+        let sql = b"DROP TABLE t;";
+        let settings = capped(sql.len() as u64);
+        let report = run_with(&[input("m/001.sql", sql)], &settings);
+        assert!(!report.has_too_large_files());
+        assert!(!file_too_large(sql.len() as u64, &settings));
+        assert_eq!(report.files[0].statements, 1);
+        assert!(
+            report.files[0]
+                .findings
+                .iter()
+                .any(|f| f.rule == "drop-table")
+        );
+        let default = ReviewSettings::default();
+        assert!(!file_too_large(settings::DEFAULT_MAX_FILE_BYTES, &default));
+        assert!(file_too_large(
+            settings::DEFAULT_MAX_FILE_BYTES + 1,
+            &default
+        ));
+    }
+
+    #[test]
+    fn files_the_change_does_not_apply_get_no_size_finding() {
+        let settings = capped(4);
+        let mut old = input("m/001.sql", b"CREATE TABLE t (id bigint PRIMARY KEY);");
+        old.change = FileChange::Unchanged;
+        let mut gone = input("m/002.sql", b"CREATE TABLE u (id bigint PRIMARY KEY);");
+        gone.change = FileChange::Removed;
+        let report = run_with(&[old, gone], &settings);
+        assert!(!report.has_too_large_files());
+        assert_eq!(report.risk.level, RiskLevel::Low);
+    }
+
+    #[test]
+    fn a_repository_config_can_lower_the_cap_but_never_raise_it() {
+        use crate::flow::repo_config::RepoConfig;
+        let server = capped(1000);
+        let raise = RepoConfig::parse("review:\n  max_file_bytes: 100000000\n").unwrap();
+        assert_eq!(raise.merged_review(&server).max_file_bytes(), 1000);
+        let lower = RepoConfig::parse("review:\n  max_file_bytes: 10\n").unwrap();
+        assert_eq!(lower.merged_review(&server).max_file_bytes(), 10);
+        // Against the default cap, too.
+        let merged = raise.merged_review(&ReviewSettings::default());
+        assert_eq!(merged.max_file_bytes(), settings::DEFAULT_MAX_FILE_BYTES);
+        // And a repository cannot switch the finding off.
+        let off = RepoConfig::parse(
+            "review:\n  rules:\n    file-too-large: {severity: off}\n    max-sql-size: {severity: off}\n",
+        )
+        .unwrap();
+        let merged = off.merged_review(&capped(4));
+        let report = run_with(&[input("m/001.sql", b"SELECT 1;")], &merged);
+        assert!(report.has_too_large_files());
+        assert!(report.has_errors());
     }
 
     fn assert_sane(report: &ReviewReport, files: usize) {

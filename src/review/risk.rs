@@ -128,6 +128,13 @@ pub fn assess(files: &[RiskFile<'_>], ctx: &RiskContext<'_>) -> (Vec<FileRisk>, 
         }
         per_file.push(summarize_file(statements));
     }
+    let report = overall(&per_file);
+    (per_file, report)
+}
+
+/// The change's risk from its files' (the highest level, with the reasons of
+/// the files at that level, in file order).
+pub fn overall(per_file: &[FileRisk]) -> RiskReport {
     let level = per_file
         .iter()
         .map(|f| f.level)
@@ -138,7 +145,7 @@ pub fn assess(files: &[RiskFile<'_>], ctx: &RiskContext<'_>) -> (Vec<FileRisk>, 
         .filter(|f| f.level == level)
         .flat_map(|f| f.reasons.iter().cloned())
         .collect();
-    (per_file, RiskReport { level, reasons })
+    RiskReport { level, reasons }
 }
 
 fn summarize_file(statements: Vec<StatementRisk>) -> FileRisk {

@@ -66,8 +66,9 @@ pub struct Constraint {
 pub struct Index {
     /// Normalized name, when known.
     pub name: Option<String>,
-    /// Key columns in order (`None` for expression keys).
-    pub columns: Vec<Option<String>>,
+    /// Key columns in order, as slots of the table's key-name table (`None`
+    /// for expression keys): a column rename changes one name, not every index.
+    keys: Vec<Option<usize>>,
     /// Where it came from.
     pub origin: Origin,
 }
@@ -85,9 +86,263 @@ pub struct ForeignKey {
     pub stmt: usize,
     /// The constraint's (or statement's) location.
     pub span: Span,
+    /// The table's column-drop epoch when it was added (see `Table::dropped`).
+    epoch: u64,
 }
 
-/// What the model knows about a table.
+/// A table's indexes, findable by name and by key column without a scan
+/// (a pull request can put hundreds of thousands on one table).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Indexes {
+    /// Every index ever added; removed ones are `None` (ids stay stable).
+    slots: Vec<Option<Index>>,
+    /// Name → id.
+    by_name: HashMap<String, usize>,
+    /// Key column name → slot.
+    key_slot: HashMap<String, usize>,
+    /// Slot → current key column name.
+    key_names: Vec<String>,
+    /// Slot → ids of indexes with that key (may hold removed ids).
+    by_key: Vec<Vec<usize>>,
+}
+
+impl Indexes {
+    fn slot(&mut self, column: String) -> usize {
+        if let Some(&k) = self.key_slot.get(&column) {
+            return k;
+        }
+        let k = self.key_names.len();
+        self.key_names.push(column.clone());
+        self.by_key.push(Vec::new());
+        self.key_slot.insert(column, k);
+        k
+    }
+
+    /// Adds an index. A second live index of the same name is ignored, as
+    /// PostgreSQL refuses it ("relation already exists").
+    fn push(&mut self, name: Option<String>, columns: Vec<Option<String>>, origin: Origin) {
+        if name
+            .as_deref()
+            .is_some_and(|n| self.named(n).next().is_some())
+        {
+            return;
+        }
+        let id = self.slots.len();
+        let keys: Vec<Option<usize>> = columns
+            .into_iter()
+            .map(|c| c.map(|c| self.slot(c)))
+            .collect();
+        for &k in keys.iter().flatten() {
+            if let Some(ids) = self.by_key.get_mut(k)
+                && ids.last() != Some(&id)
+            {
+                ids.push(id);
+            }
+        }
+        if let Some(n) = &name {
+            self.by_name.insert(n.clone(), id);
+        }
+        self.slots.push(Some(Index { name, keys, origin }));
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Index> {
+        self.slots.iter().flatten()
+    }
+
+    /// The key column names of `ix`, in order (`None` for expressions).
+    fn columns<'a>(&'a self, ix: &'a Index) -> impl Iterator<Item = Option<&'a str>> + 'a {
+        ix.keys
+            .iter()
+            .map(|k| k.and_then(|k| self.key_names.get(k)).map(String::as_str))
+    }
+
+    fn named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Index> {
+        self.by_name
+            .get(name)
+            .and_then(|&id| self.slots.get(id).and_then(Option::as_ref))
+            .into_iter()
+    }
+
+    fn remove_named(&mut self, name: &str) {
+        if let Some(id) = self.by_name.remove(name)
+            && let Some(slot) = self.slots.get_mut(id)
+        {
+            *slot = None;
+        }
+    }
+
+    fn rename(&mut self, from: &str, to: &str) {
+        let Some(id) = self.by_name.remove(from) else {
+            return;
+        };
+        if let Some(Some(ix)) = self.slots.get_mut(id) {
+            ix.name = Some(to.to_string());
+            self.by_name.insert(to.to_string(), id);
+        }
+    }
+
+    fn remove_on_column(&mut self, column: &str) {
+        let Some(k) = self.key_slot.remove(column) else {
+            return;
+        };
+        for id in self
+            .by_key
+            .get_mut(k)
+            .map(std::mem::take)
+            .unwrap_or_default()
+        {
+            if let Some(slot) = self.slots.get_mut(id)
+                && let Some(ix) = slot.take()
+                && let Some(n) = ix.name
+                && self.by_name.get(&n) == Some(&id)
+            {
+                self.by_name.remove(&n);
+            }
+        }
+    }
+
+    /// Renames a key column. When `to` is already a key name the two slots
+    /// merge, and the indexes of the smaller one are relabelled (each index
+    /// is relabelled O(log n) times at most, however the renames go).
+    fn rename_column(&mut self, from: &str, to: &str) {
+        if from == to {
+            return;
+        }
+        let Some(f) = self.key_slot.remove(from) else {
+            return;
+        };
+        let Some(&t) = self.key_slot.get(to) else {
+            self.key_slot.insert(to.to_string(), f);
+            if let Some(n) = self.key_names.get_mut(f) {
+                *n = to.to_string();
+            }
+            return;
+        };
+        let len = |k: usize| self.by_key.get(k).map_or(0, Vec::len);
+        let (small, big) = if len(f) <= len(t) { (f, t) } else { (t, f) };
+        let moved = self
+            .by_key
+            .get_mut(small)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let mut live = Vec::with_capacity(moved.len());
+        for id in moved {
+            if let Some(Some(ix)) = self.slots.get_mut(id) {
+                for k in ix.keys.iter_mut().flatten() {
+                    if *k == small {
+                        *k = big;
+                    }
+                }
+                live.push(id);
+            }
+        }
+        if let Some(ids) = self.by_key.get_mut(big) {
+            ids.extend(live);
+        }
+        self.key_slot.insert(to.to_string(), big);
+        if let Some(n) = self.key_names.get_mut(big) {
+            *n = to.to_string();
+        }
+    }
+}
+
+/// A table's constraints as the rules ask about them: by name, and which
+/// columns a validated CHECK proves non-null (counted, so adding, validating
+/// and dropping are O(1) per constraint).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Constraints {
+    /// Named constraints (one per name, as PostgreSQL keeps them).
+    named: HashMap<String, Vec<Constraint>>,
+    /// Names that held a primary key constraint (may be stale).
+    pk_names: Vec<String>,
+    /// Column → number of validated constraints proving it non-null.
+    valid_not_null: HashMap<String, usize>,
+}
+
+impl Constraints {
+    fn count(&mut self, c: &Constraint, up: bool) {
+        if c.not_valid {
+            return;
+        }
+        for col in &c.not_null_columns {
+            let n = self.valid_not_null.entry(col.clone()).or_default();
+            *n = if up { *n + 1 } else { n.saturating_sub(1) };
+        }
+    }
+
+    fn add(&mut self, c: Constraint) {
+        // PostgreSQL refuses a second constraint of the same name on a table;
+        // ignoring it also keeps every name's list at one entry.
+        if c.name.as_ref().is_some_and(|n| self.named.contains_key(n)) {
+            return;
+        }
+        self.count(&c, true);
+        // An unnamed constraint cannot be named again later (validated,
+        // dropped, renamed): only what it proves is kept.
+        if let Some(n) = c.name.clone() {
+            if c.primary_key {
+                self.pk_names.push(n.clone());
+            }
+            self.named.entry(n).or_default().push(c);
+        }
+    }
+
+    /// Removes the constraints named `name`; true when one was a primary key.
+    fn remove(&mut self, name: &str) -> bool {
+        let removed = self.named.remove(name).unwrap_or_default();
+        for c in &removed {
+            self.count(c, false);
+        }
+        removed.iter().any(|c| c.primary_key)
+    }
+
+    fn remove_primary_keys(&mut self) {
+        for n in std::mem::take(&mut self.pk_names) {
+            if let Some(list) = self.named.get_mut(&n) {
+                list.retain(|c| !c.primary_key);
+                if list.is_empty() {
+                    self.named.remove(&n);
+                }
+            }
+        }
+    }
+
+    fn validate(&mut self, name: &str) {
+        let Some(mut list) = self.named.remove(name) else {
+            return;
+        };
+        for c in &mut list {
+            if c.not_valid {
+                c.not_valid = false;
+                self.count(c, true);
+            }
+        }
+        self.named.insert(name.to_string(), list);
+    }
+
+    fn rename(&mut self, from: &str, to: &str) {
+        if from == to || self.named.contains_key(to) {
+            return; // refused by PostgreSQL when the name is taken
+        }
+        let Some(mut list) = self.named.remove(from) else {
+            return;
+        };
+        for c in &mut list {
+            c.name = Some(to.to_string());
+        }
+        if list.iter().any(|c| c.primary_key) {
+            self.pk_names.push(to.to_string());
+        }
+        self.named.entry(to.to_string()).or_default().extend(list);
+    }
+}
+
+/// PostgreSQL indexes have at most 32 key columns (INDEX_MAX_KEYS).
+const INDEX_MAX_KEYS: usize = 32;
+
+/// What the model knows about a table. Columns, indexes and constraints are
+/// kept in maps keyed by normalized name, so each statement costs the same
+/// however many of them a table already has.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     /// The name as last written.
@@ -96,16 +351,23 @@ pub struct Table {
     pub origin: Origin,
     /// True when the model saw the table created (column list complete).
     pub complete: bool,
-    /// Known columns.
-    pub columns: Vec<Column>,
+    /// Known columns by normalized name.
+    columns: HashMap<String, Column>,
     /// Primary key columns, when known.
     pub primary_key: Option<Vec<String>>,
     /// Known constraints.
-    pub constraints: Vec<Constraint>,
+    constraints: Constraints,
     /// Known indexes.
-    pub indexes: Vec<Index>,
-    /// Foreign keys added by the change under review.
-    pub foreign_keys: Vec<ForeignKey>,
+    indexes: Indexes,
+    /// Foreign keys added by the change under review (including ones whose
+    /// column was dropped since: see [`Table::foreign_keys`]).
+    foreign_keys: Vec<ForeignKey>,
+    /// Column drops so far; a foreign key is gone when one of its columns was
+    /// dropped after it was added. Marking is O(1) per drop, where removing
+    /// would scan every foreign key.
+    drops: u64,
+    /// Column → the drop count when it was last dropped.
+    dropped: HashMap<String, u64>,
 }
 
 impl Table {
@@ -114,62 +376,162 @@ impl Table {
             name: name.to_string(),
             origin,
             complete,
-            columns: Vec::new(),
+            columns: HashMap::new(),
             primary_key: None,
-            constraints: Vec::new(),
-            indexes: Vec::new(),
+            constraints: Constraints::default(),
+            indexes: Indexes::default(),
             foreign_keys: Vec::new(),
+            drops: 0,
+            dropped: HashMap::new(),
         }
     }
 
     /// A column by (unnormalized) name.
     pub fn column(&self, name: &Ident) -> Option<&Column> {
-        let n = name.normalized();
-        self.columns.iter().find(|c| c.name == n)
+        self.columns.get(&name.normalized())
+    }
+
+    /// Known columns (any order).
+    pub fn columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.values()
+    }
+
+    /// Known indexes, in the order they were added.
+    pub fn indexes(&self) -> impl Iterator<Item = &Index> {
+        self.indexes.iter()
+    }
+
+    /// Known constraints named `name` (normalized).
+    pub fn constraints_named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Constraint> {
+        self.constraints.named.get(name).into_iter().flatten()
+    }
+
+    /// Foreign keys added by the change under review and still in place.
+    pub fn foreign_keys(&self) -> impl Iterator<Item = &ForeignKey> {
+        self.foreign_keys.iter().filter(|fk| {
+            !fk.columns
+                .iter()
+                .any(|c| self.dropped.get(c).is_some_and(|&at| at > fk.epoch))
+        })
+    }
+
+    /// The key column names of one of this table's indexes, in order
+    /// (`None` for expression keys).
+    pub fn index_columns<'a>(&'a self, ix: &'a Index) -> Vec<Option<&'a str>> {
+        self.indexes.columns(ix).collect()
     }
 
     /// True when some index's leading keys are exactly `columns` (any order).
+    /// One scan of the indexes: for many questions about one table use
+    /// [`Table::uncovered_foreign_keys`].
     pub fn has_index_covering(&self, columns: &[String]) -> bool {
         if columns.is_empty() {
             return true;
         }
         self.indexes.iter().any(|ix| {
-            ix.columns.len() >= columns.len()
-                && ix.columns[..columns.len()]
+            let keys: Vec<Option<&str>> = self.indexes.columns(ix).take(columns.len()).collect();
+            keys.len() == columns.len()
+                && keys
                     .iter()
-                    .all(|c| c.as_ref().is_some_and(|c| columns.contains(c)))
+                    .all(|c| c.is_some_and(|c| columns.iter().any(|x| x == c)))
         })
+    }
+
+    /// Foreign keys whose columns no index covers (see [`Table::has_index_covering`]),
+    /// in one pass over the indexes: each index's leading key sets (up to 32
+    /// keys) are hashed once, so the cost is linear in indexes plus keys. An
+    /// index whose leading keys repeat a column covers only that column set;
+    /// a foreign key over more than 32 columns is never covered (PostgreSQL
+    /// allows at most 32 keys in an index).
+    pub fn uncovered_foreign_keys(&self) -> Vec<&ForeignKey> {
+        use std::collections::HashSet;
+        use std::hash::BuildHasher;
+        let live: Vec<&ForeignKey> = self.foreign_keys().collect();
+        if live.is_empty() {
+            return Vec::new();
+        }
+        // Random keys: input cannot be crafted to collide.
+        let hasher = std::collections::hash_map::RandomState::new();
+        // Running hashes of a key list's leading sets: the sum of the distinct
+        // members' hashes (order-free), one per prefix length.
+        let set_hashes = |cols: &mut dyn Iterator<Item = &str>| {
+            let mut seen: Vec<&str> = Vec::new();
+            let mut sums = Vec::new();
+            let mut sum = 0u64;
+            for c in cols {
+                if !seen.contains(&c) {
+                    seen.push(c);
+                    sum = sum.wrapping_add(hasher.hash_one(c));
+                }
+                sums.push(sum);
+            }
+            sums
+        };
+        let wanted: HashSet<usize> = live.iter().map(|f| f.columns.len()).collect();
+        let mut covered: HashSet<(usize, u64)> = HashSet::new();
+        for ix in self.indexes.iter() {
+            let mut keys = self
+                .indexes
+                .columns(ix)
+                .take(INDEX_MAX_KEYS)
+                .map_while(|c| c);
+            for (k, sum) in set_hashes(&mut keys).into_iter().enumerate() {
+                if wanted.contains(&(k + 1)) {
+                    covered.insert((k + 1, sum));
+                }
+            }
+        }
+        live.into_iter()
+            .filter(|fk| {
+                let k = fk.columns.len();
+                if k == 0 {
+                    return false;
+                }
+                if k > INDEX_MAX_KEYS {
+                    return true;
+                }
+                let mut cols = fk.columns.iter().map(String::as_str);
+                let sum = set_hashes(&mut cols).last().copied().unwrap_or(0);
+                !covered.contains(&(k, sum))
+            })
+            .collect()
     }
 
     /// True when a validated CHECK proves `column` non-null.
     pub fn has_valid_not_null_check(&self, column: &Ident) -> bool {
-        let n = column.normalized();
         self.constraints
-            .iter()
-            .any(|c| !c.not_valid && c.not_null_columns.contains(&n))
+            .valid_not_null
+            .get(&column.normalized())
+            .is_some_and(|&n| n > 0)
     }
 
     fn column_mut(&mut self, name: &str) -> Option<&mut Column> {
-        self.columns.iter_mut().find(|c| c.name == name)
+        self.columns.get_mut(name)
     }
 
     fn add_column(&mut self, col: &ColumnDef) {
         let name = col.name.normalized();
-        self.columns.retain(|c| c.name != name);
-        self.columns.push(Column {
-            name,
-            data_type: col.data_type.clone(),
-            nullable: col.nullable != Some(false) && !col.primary_key,
-        });
+        self.columns.insert(
+            name.clone(),
+            Column {
+                name,
+                data_type: col.data_type.clone(),
+                nullable: col.nullable != Some(false) && !col.primary_key,
+            },
+        );
     }
 }
 
 /// The schema as of some point in the migration set.
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
-    tables: HashMap<String, Table>,
-    /// Index name → table key.
-    index_tables: HashMap<String, String>,
+    /// Every table ever known; dropped ones are `None`, so ids stay stable and
+    /// a rename moves one map entry, not every index's back pointer.
+    slots: Vec<Option<Table>>,
+    /// Table key → id.
+    tables: HashMap<String, usize>,
+    /// Index name → table id.
+    index_tables: HashMap<String, usize>,
 }
 
 /// PostgreSQL keeps the first 63 bytes of an identifier (NAMEDATALEN - 1) and
@@ -205,14 +567,40 @@ impl Schema {
         Schema::default()
     }
 
-    /// A table the model knows about.
-    pub fn table(&self, name: &ObjectName) -> Option<&Table> {
-        self.tables.get(&key(name))
+    fn get(&self, id: usize) -> Option<&Table> {
+        self.slots.get(id).and_then(Option::as_ref)
     }
 
-    /// Every table the model knows about (any order).
+    fn get_mut(&mut self, id: usize) -> Option<&mut Table> {
+        self.slots.get_mut(id).and_then(Option::as_mut)
+    }
+
+    fn table_by_key(&self, k: &str) -> Option<&Table> {
+        self.tables.get(k).and_then(|&id| self.get(id))
+    }
+
+    /// Stores `t` under `k` (replacing whatever had that key); returns its id.
+    fn insert_table(&mut self, k: String, t: Table) -> usize {
+        self.remove_table(&k);
+        let id = self.slots.len();
+        self.slots.push(Some(t));
+        self.tables.insert(k, id);
+        id
+    }
+
+    fn remove_table(&mut self, k: &str) -> Option<Table> {
+        let id = self.tables.remove(k)?;
+        self.slots.get_mut(id).and_then(Option::take)
+    }
+
+    /// A table the model knows about.
+    pub fn table(&self, name: &ObjectName) -> Option<&Table> {
+        self.table_by_key(&key(name))
+    }
+
+    /// Every table the model knows about (in the order they became known).
     pub fn tables(&self) -> impl Iterator<Item = &Table> {
-        self.tables.values()
+        self.slots.iter().flatten()
     }
 
     /// True when the table was created by the change under review.
@@ -224,25 +612,25 @@ impl Schema {
     pub fn index_table(&self, index: &ObjectName) -> Option<&Table> {
         self.index_tables
             .get(&key(index))
-            .and_then(|t| self.tables.get(t))
+            .and_then(|&id| self.get(id))
     }
 
     /// True when the index was created by the change under review, or belongs to
     /// a table that was.
     pub fn is_new_index(&self, index: &ObjectName) -> bool {
         let name = key(index);
-        self.index_table(index).is_some_and(|t| {
-            t.origin.is_new()
-                || t.indexes
-                    .iter()
-                    .any(|i| i.name.as_deref() == Some(name.as_str()) && i.origin.is_new())
-        })
+        self.index_table(index)
+            .is_some_and(|t| t.origin.is_new() || t.indexes.named(&name).any(|i| i.origin.is_new()))
     }
 
-    fn table_entry(&mut self, name: &ObjectName) -> &mut Table {
-        self.tables
-            .entry(key(name))
-            .or_insert_with(|| Table::new(name, Origin::Existing, false))
+    /// The id of the table `name`, created (as existing, columns unknown) if
+    /// the model never saw it.
+    fn table_entry(&mut self, name: &ObjectName) -> usize {
+        let k = key(name);
+        if let Some(&id) = self.tables.get(&k) {
+            return id;
+        }
+        self.insert_table(k, Table::new(name, Origin::Existing, false))
     }
 
     /// Records what `stmt` does. `origin` says whether it belongs to the change
@@ -259,25 +647,24 @@ impl Schema {
                 // drops on a view created in this change are not on live data.
                 if let Some(name) = &co.name {
                     let k = key(name);
-                    self.tables
-                        .entry(k)
-                        .or_insert_with(|| Table::new(name, origin, false));
+                    if !self.tables.contains_key(&k) {
+                        self.insert_table(k, Table::new(name, origin, false));
+                    }
                 }
             }
             StatementKind::Drop(d) => match d.object {
                 ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView => {
                     for n in &d.names {
-                        self.tables.remove(&key(n));
+                        self.remove_table(&key(n));
                     }
                 }
                 ObjectKind::Index => {
                     for n in &d.names {
                         let name = key(n);
-                        if let Some(t) = self.index_tables.remove(&name)
-                            && let Some(t) = self.tables.get_mut(&t)
+                        if let Some(id) = self.index_tables.remove(&name)
+                            && let Some(t) = self.get_mut(id)
                         {
-                            t.indexes
-                                .retain(|i| i.name.as_deref() != Some(name.as_str()));
+                            t.indexes.remove_named(&name);
                         }
                     }
                 }
@@ -288,7 +675,7 @@ impl Schema {
                     match ao.object {
                         ObjectKind::Index => self.rename_index(from, to),
                         ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Table => {
-                            self.rename_table(from, to)
+                            self.rename_table(&key(from), to)
                         }
                         _ => {}
                     }
@@ -296,7 +683,7 @@ impl Schema {
             }
             StatementKind::RenameTable { renames } => {
                 for (from, to) in renames {
-                    self.rename_table(from, to);
+                    self.rename_table(&key(from), to);
                 }
             }
             _ => {}
@@ -305,30 +692,29 @@ impl Schema {
 
     fn rename_index(&mut self, from: &ObjectName, to: &ObjectName) {
         let (f, t) = (key(from), key(to));
-        let Some(table) = self.index_tables.remove(&f) else {
+        let Some(id) = self.index_tables.remove(&f) else {
             return;
         };
-        if let Some(tb) = self.tables.get_mut(&table) {
-            for ix in &mut tb.indexes {
-                if ix.name.as_deref() == Some(f.as_str()) {
-                    ix.name = Some(t.clone());
-                }
-            }
+        if let Some(tb) = self.get_mut(id) {
+            tb.indexes.rename(&f, &t);
         }
-        self.index_tables.insert(t, table);
+        self.index_tables.insert(t, id);
     }
 
-    fn rename_table(&mut self, from: &ObjectName, to: &ObjectName) {
-        if let Some(mut t) = self.tables.remove(&key(from)) {
-            t.name = to.to_string();
-            let new_key = key(to);
-            for ix in &t.indexes {
-                if let Some(n) = &ix.name {
-                    self.index_tables.insert(n.clone(), new_key.clone());
-                }
-            }
-            self.tables.insert(new_key, t);
+    /// Moves the table stored under `from` (a key) to `to`. Index back
+    /// pointers hold the table's id, so they need no update.
+    fn rename_table(&mut self, from: &str, to: &ObjectName) {
+        let Some(id) = self.tables.remove(from) else {
+            return;
+        };
+        let new_key = key(to);
+        if new_key != from {
+            self.remove_table(&new_key);
         }
+        if let Some(t) = self.get_mut(id) {
+            t.name = to.to_string();
+        }
+        self.tables.insert(new_key, id);
     }
 
     fn create_table(&mut self, ct: &CreateTable, stmt: &Statement, origin: Origin) {
@@ -341,23 +727,17 @@ impl Schema {
             t.add_column(col);
             if col.primary_key {
                 t.primary_key = Some(vec![col.name.normalized()]);
-                t.constraints.push(Constraint {
+                t.constraints.add(Constraint {
                     name: None,
                     not_null_columns: Vec::new(),
                     primary_key: true,
                     not_valid: false,
                 });
-                t.indexes.push(Index {
-                    name: None,
-                    columns: vec![Some(col.name.normalized())],
-                    origin,
-                });
+                t.indexes
+                    .push(None, vec![Some(col.name.normalized())], origin);
             } else if col.unique {
-                t.indexes.push(Index {
-                    name: None,
-                    columns: vec![Some(col.name.normalized())],
-                    origin,
-                });
+                t.indexes
+                    .push(None, vec![Some(col.name.normalized())], origin);
             }
             if let (Some(_), Origin::New { file, stmt: s }) = (&col.references, origin) {
                 let r = col.references.as_ref().map(|r| r.table.to_string());
@@ -367,17 +747,18 @@ impl Schema {
                     file,
                     stmt: s,
                     span: col.span.unwrap_or(stmt.span),
+                    epoch: t.drops,
                 });
             }
         }
-        self.tables.insert(k.clone(), t);
+        let id = self.insert_table(k, t);
         for c in &ct.constraints {
-            self.add_constraint(&k, c, stmt, origin);
+            self.add_constraint(id, c, stmt, origin);
         }
     }
 
-    fn add_constraint(&mut self, k: &str, c: &TableConstraint, stmt: &Statement, origin: Origin) {
-        let Some(t) = self.tables.get_mut(k) else {
+    fn add_constraint(&mut self, id: usize, c: &TableConstraint, stmt: &Statement, origin: Origin) {
+        let Some(t) = self.get_mut(id) else {
             return;
         };
         let name = c.name.as_ref().map(ident_key);
@@ -401,28 +782,27 @@ impl Schema {
                 }
                 if let Some(ix) = using_index {
                     let ixn = ix.normalized();
-                    let cols = t
-                        .indexes
-                        .iter()
-                        .find(|i| i.name.as_deref() == Some(ixn.as_str()))
-                        .map(|i| i.columns.iter().flatten().cloned().collect::<Vec<_>>());
+                    let cols = t.indexes.named(&ixn).next().map(|i| {
+                        t.indexes
+                            .columns(i)
+                            .flatten()
+                            .map(str::to_string)
+                            .collect::<Vec<_>>()
+                    });
                     t.primary_key = cols;
                 } else {
                     t.primary_key = Some(cols.clone());
-                    t.indexes.push(Index {
-                        name: name.clone(),
-                        columns: cols.into_iter().map(Some).collect(),
-                        origin,
-                    });
+                    t.indexes
+                        .push(name.clone(), cols.into_iter().map(Some).collect(), origin);
                 }
             }
             ConstraintKind::Unique { columns, .. } | ConstraintKind::Index { columns } => {
                 if !columns.is_empty() {
-                    t.indexes.push(Index {
-                        name: name.clone(),
-                        columns: idents(columns).into_iter().map(Some).collect(),
+                    t.indexes.push(
+                        name.clone(),
+                        idents(columns).into_iter().map(Some).collect(),
                         origin,
-                    });
+                    );
                 }
             }
             ConstraintKind::Check {
@@ -439,6 +819,7 @@ impl Schema {
                         file,
                         stmt: s,
                         span: c.span.unwrap_or(stmt.span),
+                        epoch: t.drops,
                     });
                 }
             }
@@ -449,19 +830,21 @@ impl Schema {
             }
             ConstraintKind::Exclude => {}
         }
-        if let Some(n) = &name
-            && t.indexes.iter().any(|i| i.name.as_ref() == Some(n))
-        {
-            self.index_tables.insert(n.clone(), k.to_string());
+        // A named constraint is findable as an index when an index has its name.
+        let has_index = name
+            .as_deref()
+            .is_some_and(|n| t.indexes.named(n).next().is_some());
+        t.constraints.add(constraint);
+        if let (Some(n), true) = (name, has_index) {
+            self.index_tables.insert(n, id);
         }
-        t.constraints.push(constraint);
     }
 
     fn alter_table(&mut self, at: &AlterTable, stmt: &Statement, origin: Origin) {
+        let id = self.table_entry(&at.name);
         let mut k = key(&at.name);
-        self.table_entry(&at.name);
         for action in &at.actions {
-            let Some(t) = self.tables.get_mut(&k) else {
+            let Some(t) = self.get_mut(id) else {
                 return;
             };
             match action {
@@ -471,11 +854,8 @@ impl Schema {
                         t.primary_key = Some(vec![column.name.normalized()]);
                     }
                     if column.primary_key || column.unique {
-                        t.indexes.push(Index {
-                            name: None,
-                            columns: vec![Some(column.name.normalized())],
-                            origin,
-                        });
+                        t.indexes
+                            .push(None, vec![Some(column.name.normalized())], origin);
                     }
                     if let (Some(r), Origin::New { file, stmt: s }) = (&column.references, origin) {
                         t.foreign_keys.push(ForeignKey {
@@ -484,15 +864,16 @@ impl Schema {
                             file,
                             stmt: s,
                             span: column.span.unwrap_or(stmt.span),
+                            epoch: t.drops,
                         });
                     }
                 }
                 AlterAction::DropColumn { name, .. } => {
                     let n = name.normalized();
-                    t.columns.retain(|c| c.name != n);
-                    t.indexes
-                        .retain(|i| !i.columns.iter().any(|c| c.as_deref() == Some(&n)));
-                    t.foreign_keys.retain(|f| !f.columns.contains(&n));
+                    t.columns.remove(&n);
+                    t.indexes.remove_on_column(&n);
+                    t.drops += 1;
+                    t.dropped.insert(n, t.drops);
                 }
                 AlterAction::AlterColumnType {
                     column, data_type, ..
@@ -512,78 +893,51 @@ impl Schema {
                     }
                 }
                 AlterAction::AddConstraint { constraint } => {
-                    let kk = k.clone();
-                    self.add_constraint(&kk, constraint, stmt, origin);
+                    self.add_constraint(id, constraint, stmt, origin);
                 }
                 AlterAction::DropConstraint { name, .. } => {
                     let n = ident_key(name);
-                    if t.constraints
-                        .iter()
-                        .any(|c| c.primary_key && c.name.as_deref() == Some(n.as_str()))
-                    {
+                    if t.constraints.remove(&n) {
                         t.primary_key = None;
                     }
-                    t.constraints
-                        .retain(|c| c.name.as_deref() != Some(n.as_str()));
-                    t.indexes.retain(|i| i.name.as_deref() != Some(n.as_str()));
+                    t.indexes.remove_named(&n);
                 }
                 AlterAction::DropPrimaryKey => {
                     t.primary_key = None;
-                    t.constraints.retain(|c| !c.primary_key);
+                    t.constraints.remove_primary_keys();
                 }
                 AlterAction::DropIndex { name } => {
                     let n = ident_key(name);
-                    t.indexes.retain(|i| i.name.as_deref() != Some(n.as_str()));
+                    t.indexes.remove_named(&n);
                     self.index_tables.remove(&n);
                 }
                 AlterAction::ValidateConstraint { name } => {
-                    let n = ident_key(name);
-                    for c in &mut t.constraints {
-                        if c.name.as_deref() == Some(n.as_str()) {
-                            c.not_valid = false;
-                        }
-                    }
+                    t.constraints.validate(&ident_key(name));
                 }
                 AlterAction::RenameColumn { from, to } => {
                     let (f, tn) = (from.normalized(), to.normalized());
-                    if let Some(c) = t.column_mut(&f) {
+                    if let Some(mut c) = t.columns.remove(&f) {
                         c.name = tn.clone();
+                        t.columns.insert(tn.clone(), c);
                     }
-                    for ix in &mut t.indexes {
-                        for c in ix.columns.iter_mut().flatten() {
-                            if *c == f {
-                                *c = tn.clone();
-                            }
-                        }
-                    }
+                    t.indexes.rename_column(&f, &tn);
                 }
                 AlterAction::RenameConstraint { from, to } => {
                     let (f, tn) = (ident_key(from), ident_key(to));
-                    for c in &mut t.constraints {
-                        if c.name.as_deref() == Some(f.as_str()) {
-                            c.name = Some(tn.clone());
-                        }
-                    }
-                    for ix in &mut t.indexes {
-                        if ix.name.as_deref() == Some(f.as_str()) {
-                            ix.name = Some(tn.clone());
-                        }
-                    }
+                    t.constraints.rename(&f, &tn);
+                    t.indexes.rename(&f, &tn);
                     if self.index_tables.remove(&f).is_some() {
-                        self.index_tables.insert(tn, k.clone());
+                        self.index_tables.insert(tn, id);
                     }
                 }
                 AlterAction::ChangeColumn { old_name, column } => {
-                    let old = old_name.normalized();
-                    t.columns.retain(|c| c.name != old);
+                    t.columns.remove(&old_name.normalized());
                     t.add_column(column);
                 }
                 AlterAction::ModifyColumn { column } => t.add_column(column),
                 AlterAction::RenameTable { to } => {
-                    let from = ObjectName {
-                        parts: vec![Ident::new(k.clone())],
-                    };
-                    self.rename_table(&from, to);
+                    // The table keeps its id; only its key moves.
+                    self.rename_table(&k, to);
                     k = key(to);
                 }
                 _ => {}
@@ -592,20 +946,20 @@ impl Schema {
     }
 
     fn create_index(&mut self, ci: &CreateIndex, origin: Origin) {
-        let k = key(&ci.table);
         let name = ci.name.as_ref().map(ident_key);
-        let t = self.table_entry(&ci.table);
-        t.indexes.push(Index {
-            name: name.clone(),
-            columns: ci
-                .columns
-                .iter()
-                .map(|c| c.column.as_ref().map(Ident::normalized))
-                .collect(),
-            origin,
-        });
+        let id = self.table_entry(&ci.table);
+        if let Some(t) = self.get_mut(id) {
+            t.indexes.push(
+                name.clone(),
+                ci.columns
+                    .iter()
+                    .map(|c| c.column.as_ref().map(Ident::normalized))
+                    .collect(),
+                origin,
+            );
+        }
         if let Some(n) = name {
-            self.index_tables.insert(n, k);
+            self.index_tables.insert(n, id);
         }
     }
 }
@@ -700,8 +1054,8 @@ mod tests {
             "CREATE TABLE a (id bigint PRIMARY KEY, p bigint REFERENCES p (id));",
             "CREATE TABLE b (id bigint PRIMARY KEY, p bigint REFERENCES p (id));",
         );
-        assert!(s.table(&name("a")).unwrap().foreign_keys.is_empty());
-        let fks = &s.table(&name("b")).unwrap().foreign_keys;
+        assert_eq!(s.table(&name("a")).unwrap().foreign_keys().count(), 0);
+        let fks: Vec<_> = s.table(&name("b")).unwrap().foreign_keys().collect();
         assert_eq!(fks.len(), 1);
         assert_eq!(fks[0].columns, ["p"]);
     }
@@ -735,5 +1089,114 @@ mod tests {
         assert!(s.is_new_index(&name("b")));
         assert!(s.index_table(&name("a")).is_none());
         assert!(s.is_new_table(&name("w")));
+    }
+
+    #[test]
+    fn dropped_and_renamed_columns_carry_their_indexes() {
+        let s = schema_after(
+            "CREATE TABLE t (id bigint PRIMARY KEY, a bigint, b bigint);\nCREATE INDEX t_a ON t (a);\nCREATE INDEX t_b ON t (b);",
+            "ALTER TABLE t DROP COLUMN a;\nALTER TABLE t RENAME COLUMN b TO c;",
+        );
+        let t = s.table(&name("t")).unwrap();
+        assert!(t.column(&Ident::new("a")).is_none());
+        assert!(t.column(&Ident::new("c")).is_some());
+        assert!(!t.has_index_covering(&["a".to_string()]));
+        assert!(!t.has_index_covering(&["b".to_string()]));
+        assert!(t.has_index_covering(&["c".to_string()]));
+        let names: Vec<_> = t.indexes().filter_map(|i| i.name.clone()).collect();
+        assert_eq!(names, ["t_b"]);
+    }
+
+    #[test]
+    fn renamed_tables_keep_their_indexes_findable() {
+        let s = schema_after(
+            "CREATE TABLE a (id bigint PRIMARY KEY);\nCREATE INDEX a_id ON a (id);",
+            "ALTER TABLE a RENAME TO b;\nALTER TABLE b RENAME TO c;",
+        );
+        assert_eq!(
+            s.index_table(&name("a_id")).map(|t| t.name.as_str()),
+            Some("c")
+        );
+        assert!(s.table(&name("a")).is_none() && s.table(&name("b")).is_none());
+    }
+
+    #[test]
+    fn not_null_checks_count_through_validate_rename_and_drop() {
+        let mut s = schema_after(
+            "CREATE TABLE o (id bigint PRIMARY KEY, v bigint);",
+            "ALTER TABLE o ADD CONSTRAINT c1 CHECK (v IS NOT NULL);\nALTER TABLE o ADD CONSTRAINT c2 CHECK (v IS NOT NULL) NOT VALID;",
+        );
+        let v = Ident::new("v");
+        assert!(s.table(&name("o")).unwrap().has_valid_not_null_check(&v));
+        for (i, st) in parse_file("ALTER TABLE o DROP CONSTRAINT c1;", Dialect::Postgres)
+            .iter()
+            .enumerate()
+        {
+            s.apply(st, Origin::New { file: 1, stmt: i });
+        }
+        assert!(!s.table(&name("o")).unwrap().has_valid_not_null_check(&v));
+        for st in parse_file(
+            "ALTER TABLE o RENAME CONSTRAINT c2 TO c3;\nALTER TABLE o VALIDATE CONSTRAINT c3;",
+            Dialect::Postgres,
+        ) {
+            s.apply(&st, Origin::New { file: 2, stmt: 0 });
+        }
+        assert!(s.table(&name("o")).unwrap().has_valid_not_null_check(&v));
+    }
+
+    #[test]
+    fn uncovered_foreign_keys_agree_with_has_index_covering() {
+        let s = schema_after(
+            "",
+            "CREATE TABLE p (id bigint PRIMARY KEY);\nCREATE TABLE c (id bigint PRIMARY KEY, a bigint, b bigint, x bigint, y bigint, z bigint);\nCREATE INDEX c_ba ON c (b, a, x);\nCREATE INDEX c_expr ON c (lower(y::text), z);\nALTER TABLE c ADD FOREIGN KEY (a, b) REFERENCES p (id, id);\nALTER TABLE c ADD FOREIGN KEY (a) REFERENCES p (id);\nALTER TABLE c ADD FOREIGN KEY (b) REFERENCES p (id);\nALTER TABLE c ADD FOREIGN KEY (z) REFERENCES p (id);\nALTER TABLE c ADD FOREIGN KEY (x, a, b) REFERENCES p (id, id, id);",
+        );
+        let t = s.table(&name("c")).unwrap();
+        assert_eq!(t.foreign_keys().count(), 5);
+        let uncovered: Vec<&Vec<String>> = t
+            .uncovered_foreign_keys()
+            .into_iter()
+            .map(|f| &f.columns)
+            .collect();
+        let expected: Vec<&Vec<String>> = t
+            .foreign_keys()
+            .filter(|f| !t.has_index_covering(&f.columns))
+            .map(|f| &f.columns)
+            .collect();
+        assert_eq!(uncovered, expected);
+        assert_eq!(uncovered, [&vec!["a".to_string()], &vec!["z".to_string()]]);
+    }
+
+    #[test]
+    fn a_dropped_column_takes_its_foreign_keys_but_not_later_ones() {
+        let s = schema_after(
+            "CREATE TABLE p (id bigint PRIMARY KEY);\nCREATE TABLE c (id bigint PRIMARY KEY, a bigint, b bigint);",
+            "ALTER TABLE c ADD FOREIGN KEY (a) REFERENCES p (id);\nALTER TABLE c ADD FOREIGN KEY (b) REFERENCES p (id);\nALTER TABLE c DROP COLUMN a;\nALTER TABLE c ADD COLUMN a bigint REFERENCES p (id);",
+        );
+        let t = s.table(&name("c")).unwrap();
+        let fks: Vec<&[String]> = t.foreign_keys().map(|f| f.columns.as_slice()).collect();
+        assert_eq!(
+            fks,
+            [["b".to_string()].as_slice(), ["a".to_string()].as_slice()]
+        );
+        assert_eq!(fks[1], ["a"]);
+    }
+
+    #[test]
+    fn renaming_a_key_column_onto_another_keeps_both_sets_of_indexes() {
+        let s = schema_after(
+            "CREATE TABLE t (id bigint PRIMARY KEY, a bigint);\nCREATE INDEX t_a ON t (a);\nCREATE INDEX t_b ON t (b, a);",
+            "ALTER TABLE t RENAME COLUMN a TO b;\nALTER TABLE t RENAME COLUMN b TO a;\nALTER TABLE t RENAME COLUMN a TO c;",
+        );
+        let t = s.table(&name("t")).unwrap();
+        let cols: Vec<Vec<Option<&str>>> = t.indexes().map(|i| t.index_columns(i)).collect();
+        assert_eq!(
+            cols,
+            [
+                vec![Some("id")],
+                vec![Some("c")],
+                vec![Some("c"), Some("c")]
+            ]
+        );
+        assert!(t.has_index_covering(&["c".to_string()]));
     }
 }

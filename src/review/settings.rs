@@ -12,6 +12,34 @@ pub struct ReviewSettings {
     pub rules: BTreeMap<String, RuleSetting>,
     /// Regex rules written by the team.
     pub custom: Vec<CustomRule>,
+    /// Largest migration file that is reviewed, in bytes (default
+    /// [`DEFAULT_MAX_FILE_BYTES`]). A larger file is not parsed: it gets a
+    /// `file-too-large` error and is never deployable. A repository's
+    /// `.bytegate.yaml` may lower it, never raise it
+    /// ([`ReviewSettings::lower_max_file_bytes`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_file_bytes: Option<u64>,
+}
+
+/// Default of `review.max_file_bytes`: 5 MiB. Real migrations are far smaller;
+/// a pull request's file is untrusted input, and the review of one file is
+/// repeated for every environment.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 5 * 1024 * 1024;
+
+impl ReviewSettings {
+    /// The file size cap in effect (`review.max_file_bytes` or the default).
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_file_bytes.unwrap_or(DEFAULT_MAX_FILE_BYTES)
+    }
+
+    /// Applies a repository's own `max_file_bytes` on top of the server's: it
+    /// may lower the cap, never raise it (the repository is what a pull request
+    /// author controls).
+    pub fn lower_max_file_bytes(&mut self, repo: Option<u64>) {
+        if let Some(repo) = repo {
+            self.max_file_bytes = Some(repo.min(self.max_file_bytes()));
+        }
+    }
 }
 
 /// Configuration of one built-in rule.
@@ -26,7 +54,7 @@ pub struct RuleSetting {
     pub pattern: Option<String>,
     /// Length limits: `text-type-limit` (characters), `naming-snake-case` (bytes).
     pub max_length: Option<u32>,
-    /// Size limits: `max-sql-size` (bytes).
+    /// Size limits: `max-sql-size` (bytes; the hard cap is `review.max_file_bytes`).
     pub max_bytes: Option<u64>,
 }
 

@@ -17,21 +17,19 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 
 fn check(cx: &SetCtx<'_>, out: &mut Vec<Hit>) {
     for table in cx.schema.tables() {
-        for fk in &table.foreign_keys {
-            if !table.has_index_covering(&fk.columns) {
-                out.push(cx.hit(
-                    fk.file,
-                    fk.stmt,
-                    fk.span,
-                    format!(
-                        "Foreign key `{}` ({}) → `{}` has no index on `{}`.",
-                        table.name,
-                        fk.columns.join(", "),
-                        fk.references,
-                        table.name
-                    ),
-                ));
-            }
+        for fk in table.uncovered_foreign_keys() {
+            out.push(cx.hit(
+                fk.file,
+                fk.stmt,
+                fk.span,
+                format!(
+                    "Foreign key `{}` ({}) → `{}` has no index on `{}`.",
+                    table.name,
+                    fk.columns.join(", "),
+                    fk.references,
+                    table.name
+                ),
+            ));
         }
     }
 }

@@ -14,7 +14,8 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 
 fn check(cx: &FileCtx<'_>, out: &mut Vec<Hit>) {
     let max = cx.opts.max_sql_bytes;
-    if cx.file.size_bytes > max {
+    // Above the hard cap `file-too-large` says it all.
+    if cx.file.size_bytes > max && cx.file.size_bytes <= cx.opts.max_file_bytes {
         out.push(cx.file_hit(format!(
             "The file is {} bytes, above the {max}-byte limit.",
             cx.file.size_bytes

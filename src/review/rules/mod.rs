@@ -40,6 +40,7 @@ mod drop_not_null;
 mod drop_schema;
 mod drop_table;
 mod duplicate_column_assignment;
+mod file_too_large;
 mod fk_require_index;
 mod foreign_key_not_valid;
 mod identifier_max_length;
@@ -152,6 +153,8 @@ pub static REGISTRY: &[RuleInfo] = &[
     identifier_max_length::RULE,
     duplicate_column_assignment::RULE,
     mysql_require_innodb::RULE,
+    // Untrusted input (last, so earlier rules keep their SARIF indexes).
+    file_too_large::RULE,
 ];
 
 /// A built-in rule: what it is, what people are told, and its check.
@@ -349,6 +352,8 @@ pub(crate) struct Options {
     pub text_max_length: u64,
     /// `max-sql-size` limit in bytes.
     pub max_sql_bytes: u64,
+    /// `review.max_file_bytes`: above it a file is not reviewed (`file-too-large`).
+    pub max_file_bytes: u64,
 }
 
 /// The default naming pattern: lower snake_case.
@@ -371,6 +376,7 @@ impl Options {
             max_sql_bytes: rule(max_sql_size::RULE.id)
                 .and_then(|s| s.max_bytes)
                 .unwrap_or(2 * 1024 * 1024),
+            max_file_bytes: settings.max_file_bytes(),
         }
     }
 }
@@ -648,6 +654,10 @@ fn tag(hits: &mut [Hit], rule: RuleRef) {
 
 /// The severity a built-in rule has in this run.
 fn builtin_severity(input: &LintInput<'_>, rule: &RuleInfo) -> Severity {
+    // An unreviewed file must fail the check whatever the configuration says.
+    if rule.id == file_too_large::RULE.id {
+        return Severity::Error;
+    }
     let default = if rule.id == require_lock_timeout::RULE.id && input.lock_timeout_configured {
         Severity::Info
     } else {
@@ -712,7 +722,11 @@ fn finish_file(
                 None => continue,
             },
         };
-        let reason = take_suppression(&mut stmt_dirs, &mut file_dirs, h.stmt, name);
+        let reason = if name == file_too_large::RULE.id {
+            None // nothing in the file was read: nothing in it may silence this
+        } else {
+            take_suppression(&mut stmt_dirs, &mut file_dirs, h.stmt, name)
+        };
         if severity == Severity::Off {
             continue;
         }
@@ -909,6 +923,7 @@ mod tests {
     fn seed_custom() -> ReviewSettings {
         ReviewSettings {
             rules: Default::default(),
+            max_file_bytes: None,
             custom: vec![
                 CustomRule {
                     name: "no_truncate_in_prod".into(),

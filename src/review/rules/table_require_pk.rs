@@ -48,11 +48,8 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
                     AlterAction::DropPrimaryKey => Some(None),
                     AlterAction::DropConstraint { name, .. } => {
                         let n = name.normalized();
-                        let known_pk = table.is_some_and(|t| {
-                            t.constraints
-                                .iter()
-                                .any(|c| c.primary_key && c.name.as_deref() == Some(n.as_str()))
-                        });
+                        let known_pk =
+                            table.is_some_and(|t| t.constraints_named(&n).any(|c| c.primary_key));
                         // PostgreSQL names an unnamed primary key `<table>_pkey`.
                         (known_pk || n.ends_with("_pkey")).then_some(Some(name))
                     }

@@ -216,6 +216,7 @@ mod tests {
         use crate::review::settings::CustomRule;
         let settings = ReviewSettings {
             rules: Default::default(),
+            max_file_bytes: None,
             custom: vec![CustomRule {
                 name: "no_truncate_in_prod".into(),
                 severity: Severity::Error,
