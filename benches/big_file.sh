@@ -12,8 +12,9 @@
 # RSS), and the seconds per MB show whether the review is linear. The largest
 # file is then reviewed with the default cap (review.max_file_bytes, 5 MiB):
 # the `file-too-large` finding comes back at once.
-# Two one-table cases follow (200k ADD COLUMN; 200k CREATE INDEX) at 1x and 4x
-# to show the per-table lookups are linear.
+# One-table cases follow at 1x and 4x to show the per-table lookups are
+# linear: 200k ADD COLUMN; 200k CREATE INDEX; indexes on one column, then that
+# column renamed back and forth; foreign keys, then column drops.
 #
 # Needs GNU time (/usr/bin/time) and python3. BYTEGATE_BIN times another
 # build; otherwise target/release/bytegate is built.
@@ -39,6 +40,18 @@ out, n, i = [], 0, 0
 while n < size:
     if mode == "columns":
         s = f"ALTER TABLE users ADD COLUMN c{i} int;\n"
+    elif mode == "renames":
+        # First half: indexes on one column; second half: that column renamed back and forth.
+        if n < size // 2:
+            s = f"CREATE INDEX users_a{i} ON users (a);\n"
+        else:
+            s = "ALTER TABLE users RENAME COLUMN a TO b;\n" if i % 2 else "ALTER TABLE users RENAME COLUMN b TO a;\n"
+    elif mode == "fks":
+        # First half: foreign keys on one table; second half: other columns dropped.
+        if n < size // 2:
+            s = f"ALTER TABLE users ADD FOREIGN KEY (p{i}) REFERENCES p (id);\n"
+        else:
+            s = f"ALTER TABLE users DROP COLUMN x{i};\n"
     elif mode == "indexes":
         s = f"CREATE INDEX users_c{i} ON users (c{i % 1000}, id);\n"
     else:
@@ -99,7 +112,7 @@ run "$largest"
 echo
 echo "one table, raised cap:"
 echo
-for mode in columns indexes; do
+for mode in columns indexes renames fks; do
   for n in 1 4; do
     f="$dir/${mode}_${n}.sql"
     # ~200k statements at 1x.
