@@ -11,6 +11,7 @@
 //! Requests and responses are bytegate's own small serde shapes, so only the
 //! fields we use must be present; retries follow [`super::retry`].
 
+use super::paging;
 use super::retry::{
     Attempt, RetryPolicy, Verdict, classify, now_epoch, post_comment_once, with_retries,
 };
@@ -47,8 +48,6 @@ const MAX_STATUS_DESCRIPTION: usize = 140;
 const MAX_ANNOTATION_TITLE: usize = 255;
 /// Annotation message/raw_details limit is 64 KB; stay below it in characters too.
 const MAX_ANNOTATION_TEXT: usize = 16_000;
-/// Items per page for list endpoints (GitHub's maximum).
-const PER_PAGE: usize = 100;
 /// A directory listing of the contents API stops at this many entries.
 const CONTENTS_DIR_LIMIT: usize = 1000;
 /// list-files returns at most 3000 files: 30 pages of 100.
@@ -269,24 +268,17 @@ impl GithubForge {
         })
     }
 
-    /// Every page of a list endpoint (`per_page=100`), stopping at a short page.
+    /// Every page of a list endpoint (see [`paging::collect_pages`]).
     async fn list_all<T: for<'de> Deserialize<'de>>(
         &self,
         repo: &RepoRef,
         op: &'static str,
         path: &str,
     ) -> Result<Vec<T>, ForgeError> {
-        let mut all = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let url = format!("{path}?per_page={PER_PAGE}&page={page}");
-            let items: Vec<T> = self.send_json(repo, op, Method::GET, &url, None).await?;
-            let n = items.len();
-            all.extend(items);
-            if n < PER_PAGE {
-                break;
-            }
-        }
-        Ok(all)
+        paging::collect_pages(path, MAX_PAGES, |url| async move {
+            self.send_json(repo, op, Method::GET, &url, None).await
+        })
+        .await
     }
 
     async fn get_pull_request_impl(&self, pr: &PrRef) -> Result<PullRequestInfo, ForgeError> {
@@ -799,7 +791,7 @@ impl GithubForge {
             )
             .await
         {
-            Ok(p) => Ok(Permission::from_github(&p.permission)),
+            Ok(p) => Ok(permission_from_github(&p.permission)),
             Err(ForgeError::NotFound { .. }) => Ok(Permission::None),
             Err(e) => Err(e),
         }
@@ -895,6 +887,12 @@ impl Forge for GithubForge {
         MAX_COMMENT_CHARS
     }
 
+    fn is_bot<'a>(&'a self, login: &'a str) -> ForgeFuture<'a, bool> {
+        // Apps (bytegate's own included) comment as `name[bot]`.
+        let bot = login.ends_with("[bot]");
+        Box::pin(async move { Ok(bot) })
+    }
+
     fn create_deployment<'a>(
         &'a self,
         repo: &'a RepoRef,
@@ -921,6 +919,17 @@ impl Forge for GithubForge {
         user: &'a str,
     ) -> ForgeFuture<'a, bool> {
         Box::pin(self.is_team_member_impl(repo, team, user))
+    }
+}
+
+/// GitHub's `permission` value (`admin`, `maintain`, `write`, `triage`,
+/// `read`, `none`) on bytegate's four levels.
+fn permission_from_github(s: &str) -> Permission {
+    match s {
+        "admin" => Permission::Admin,
+        "write" | "maintain" => Permission::Write,
+        "read" | "triage" => Permission::Read,
+        _ => Permission::None,
     }
 }
 
@@ -1199,6 +1208,24 @@ mod tests {
             id: None,
             installation_id: None,
         }
+    }
+
+    #[test]
+    fn github_permissions_map_to_four_levels() {
+        assert_eq!(permission_from_github("maintain"), Permission::Write);
+        assert_eq!(permission_from_github("triage"), Permission::Read);
+        assert_eq!(permission_from_github("admin"), Permission::Admin);
+        assert_eq!(permission_from_github("weird"), Permission::None);
+    }
+
+    #[tokio::test]
+    async fn apps_are_bots() {
+        let Ok(forge) = GithubForge::token("https://api.github.com", "t", RetryPolicy::default())
+        else {
+            panic!("a token client builds");
+        };
+        assert!(matches!(forge.is_bot("bytegate[bot]").await, Ok(true)));
+        assert!(matches!(forge.is_bot("bot").await, Ok(false)));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! no reviews are reported, so `/bytebase approve` notes alone decide.
 //! Retries follow [`super::retry`] (the same classification and policy as GitHub).
 
+use super::paging;
 use super::retry::{
     Attempt, RetryPolicy, Verdict, classify, now_epoch, post_comment_once, with_retries,
 };
@@ -28,8 +29,6 @@ use std::time::Duration;
 pub const MAX_NOTE_CHARS: usize = 1_000_000;
 /// A commit status description longer than this is cut (GitLab stores 255).
 const MAX_STATUS_DESCRIPTION: usize = 255;
-/// Items per page for list endpoints (GitLab's maximum).
-const PER_PAGE: usize = 100;
 /// Pages read at most from one list endpoint (10,000 items).
 const MAX_PAGES: usize = 100;
 
@@ -44,6 +43,8 @@ pub struct GitlabForge {
     retry: RetryPolicy,
     /// `forges.gitlab.line_discussions`.
     line_discussions: bool,
+    /// The token's own username (`GET /user`), asked once.
+    own_username: tokio::sync::OnceCell<String>,
 }
 
 impl std::fmt::Debug for GitlabForge {
@@ -96,6 +97,7 @@ impl GitlabForge {
             token: token.to_string(),
             retry,
             line_discussions: false,
+            own_username: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -185,24 +187,16 @@ impl GitlabForge {
         })
     }
 
-    /// Every page of a list endpoint (`path` may already carry a query).
+    /// Every page of a list endpoint (see [`paging::collect_pages`]).
     async fn list_all<T: DeserializeOwned>(
         &self,
         op: &'static str,
         path: &str,
     ) -> Result<Vec<T>, ForgeError> {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let mut all = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let url = format!("{path}{sep}per_page={PER_PAGE}&page={page}");
-            let items: Vec<T> = self.send_json(op, Method::GET, &url, None).await?;
-            let n = items.len();
-            all.extend(items);
-            if n < PER_PAGE {
-                break;
-            }
-        }
-        Ok(all)
+        paging::collect_pages(path, MAX_PAGES, |url| async move {
+            self.send_json(op, Method::GET, &url, None).await
+        })
+        .await
     }
 
     async fn get_pull_request_impl(&self, pr: &PrRef) -> Result<PullRequestInfo, ForgeError> {
@@ -579,6 +573,22 @@ impl GitlabForge {
         Ok(())
     }
 
+    /// Whether `login` is a bot: a project or group access-token user
+    /// (`project_<id>_bot_…`, `group_<id>_bot_…`) or the token's own user.
+    async fn is_bot_impl(&self, login: &str) -> Result<bool, ForgeError> {
+        if is_access_token_user(login) {
+            return Ok(true);
+        }
+        let own = self
+            .own_username
+            .get_or_try_init(|| async {
+                let me: GlUser = self.send_json("users/current", Method::GET, "/user", None).await?;
+                Ok::<_, ForgeError>(me.username)
+            })
+            .await?;
+        Ok(own.eq_ignore_ascii_case(login))
+    }
+
     /// A user's numeric id from their username; `None` when there is no such user.
     async fn user_id(&self, username: &str) -> Result<Option<u64>, ForgeError> {
         let path = format!("/users?username={}", encode_component(username));
@@ -644,6 +654,17 @@ const OP_CREATE_STATUS: &str = "commits/statuses/create";
 const ACCESS_REPORTER: u32 = 20;
 const ACCESS_DEVELOPER: u32 = 30;
 const ACCESS_OWNER: u32 = 50;
+
+/// GitLab names the users of project and group access tokens
+/// `project_<id>_bot_<suffix>` and `group_<id>_bot_<suffix>`.
+fn is_access_token_user(login: &str) -> bool {
+    ["project_", "group_"].iter().any(|kind| {
+        login
+            .strip_prefix(kind)
+            .and_then(|rest| rest.split_once("_bot"))
+            .is_some_and(|(id, _)| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
 
 /// Developer and Maintainer can push (write); Owner administers.
 fn permission_from_access_level(level: u32) -> Permission {
@@ -765,6 +786,10 @@ impl Forge for GitlabForge {
         user: &'a str,
     ) -> ForgeFuture<'a, Permission> {
         Box::pin(self.collaborator_permission_impl(repo, user))
+    }
+
+    fn is_bot<'a>(&'a self, login: &'a str) -> ForgeFuture<'a, bool> {
+        Box::pin(self.is_bot_impl(login))
     }
 
     fn max_comment_chars(&self) -> usize {
@@ -1040,6 +1065,15 @@ mod tests {
             encode_component("schema/migrations/001 a#.sql"),
             "schema%2Fmigrations%2F001%20a%23.sql"
         );
+    }
+
+    #[test]
+    fn access_token_users_are_bots() {
+        assert!(is_access_token_user("project_1_bot_bytegate"));
+        assert!(is_access_token_user("group_42_bot_ab12"));
+        assert!(!is_access_token_user("project_x_bot_y"));
+        assert!(!is_access_token_user("robot"));
+        assert!(!is_access_token_user("project__bot"));
     }
 
     #[test]

@@ -7,10 +7,11 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod paging;
 pub mod retry;
 
 use crate::config::Config;
-use crate::event::{ForgeKind, PrRef, RepoRef, ReviewState};
+use crate::event::{ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef, ReviewState};
 use futures::future::BoxFuture;
 use std::fmt;
 use std::sync::Arc;
@@ -196,18 +197,6 @@ pub enum Permission {
     Write,
     /// Admin.
     Admin,
-}
-
-impl Permission {
-    /// Parses GitHub's `permission` value (`admin`, `write`, `read`, `none`).
-    pub fn from_github(s: &str) -> Permission {
-        match s {
-            "admin" => Permission::Admin,
-            "write" | "maintain" => Permission::Write,
-            "read" | "triage" => Permission::Read,
-            _ => Permission::None,
-        }
-    }
 }
 
 /// The outcome of a completed check.
@@ -511,6 +500,40 @@ pub trait Forge: Send + Sync {
         })
     }
 
+    /// Whether `login` is a bot (bytegate itself or another integration):
+    /// its comments are never commands. GitHub: Apps write as `name[bot]`;
+    /// GitLab: project and group access-token users and the token's own user.
+    fn is_bot<'a>(&'a self, login: &'a str) -> ForgeFuture<'a, bool>;
+
+    /// The event with what this forge's hook leaves out filled in from the
+    /// forge's API (GitLab's merge request hook names no base commit and,
+    /// after opening, no author; a merge hook may name no merged commit), so
+    /// the flow never reads files at an empty ref, records an empty author,
+    /// or drops a merge without a deploy. `None` when it is complete already.
+    fn complete_event<'a>(
+        &'a self,
+        ev: &'a PullRequestEvent,
+    ) -> ForgeFuture<'a, Option<PullRequestEvent>> {
+        Box::pin(async move {
+            let merge_unknown = matches!(
+                ev.action,
+                PrAction::Closed {
+                    merged: true,
+                    merge_sha: None
+                }
+            );
+            if !ev.base_sha.is_empty()
+                && !ev.author.is_empty()
+                && !ev.head_sha.is_empty()
+                && !merge_unknown
+            {
+                return Ok(None);
+            }
+            let info = self.get_pull_request(&ev.pr).await?;
+            Ok(Some(fill_event(ev, info, merge_unknown)))
+        })
+    }
+
     /// Whether `user` is an active member of `team` (`org/team-slug` on
     /// GitHub), seen with the repository's credentials. Implementations may
     /// cache answers briefly (roles are re-resolved on every approval event).
@@ -591,6 +614,31 @@ impl ForgeSet {
     }
 }
 
+/// `ev` with its empty fields taken from `info` (see [`Forge::complete_event`]).
+fn fill_event(ev: &PullRequestEvent, info: PullRequestInfo, merge_unknown: bool) -> PullRequestEvent {
+    let mut filled = ev.clone();
+    if merge_unknown {
+        filled.action = PrAction::Closed {
+            merged: true,
+            merge_sha: info.merge_sha.clone(),
+        };
+    }
+    if filled.head_sha.is_empty() {
+        filled.head_sha = info.head_sha;
+    }
+    if filled.base_sha.is_empty() {
+        filled.base_sha = if info.base_sha.is_empty() {
+            info.base_ref
+        } else {
+            info.base_sha
+        };
+    }
+    if filled.author.is_empty() {
+        filled.author = info.author;
+    }
+    filled
+}
+
 /// Percent-encodes one URL component (everything but unreserved characters).
 pub fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -634,14 +682,6 @@ mod tests {
         let cut = truncate_with_note(&"é".repeat(100), 20, "\n(truncated)");
         assert_eq!(cut.chars().count(), 20);
         assert!(cut.ends_with("(truncated)"));
-    }
-
-    #[test]
-    fn github_permissions_map_to_four_levels() {
-        assert_eq!(Permission::from_github("maintain"), Permission::Write);
-        assert_eq!(Permission::from_github("triage"), Permission::Read);
-        assert_eq!(Permission::from_github("admin"), Permission::Admin);
-        assert_eq!(Permission::from_github("weird"), Permission::None);
     }
 
     #[test]

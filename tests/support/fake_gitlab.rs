@@ -373,6 +373,7 @@ fn route(method: &Method, segs: &[&str]) -> &'static str {
         ("GET", ["projects", _, "members", "all", _]) => "members/get",
         ("GET", ["groups", _, "members", "all", _]) => "groups/members/get",
         ("GET", ["users"]) => "users/list",
+        ("GET", ["user"]) => "users/current",
         _ => "unknown",
     }
 }
@@ -676,6 +677,7 @@ fn answer(s: &mut St, op: &str, segs: &[&str], query: &str, body: &Value) -> (u1
                 .collect();
             (200, Value::Array(users))
         }
+        "users/current" => (200, user_json(s, BOT_USERNAME)),
         "members/get" => match s.members.get(&(project, num(4))) {
             Some(level) => (200, json!({"id": num(4), "access_level": level})),
             None => not_found(),
