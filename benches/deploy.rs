@@ -109,4 +109,3 @@ async fn deploy_overhead_against_psql() {
         executor.as_secs_f64() / psql_one.as_secs_f64()
     );
 }
-

@@ -257,10 +257,7 @@ async fn a_failed_non_transactional_file_leaves_the_target_dirty() {
 async fn two_concurrent_deploys_to_one_target_serialize() {
     let (db, t) = target().await;
     t.deploy(&plan(&[TWO_TABLES]), &patient()).await.unwrap();
-    let fill = (
-        "002_fill.sql",
-        "INSERT INTO accounts VALUES (1, 'once');\n",
-    );
+    let fill = ("002_fill.sql", "INSERT INTO accounts VALUES (1, 'once');\n");
     let set = plan(&[TWO_TABLES, fill]);
     // The first deploy holds the target's advisory lock while its statement
     // waits for the test's table lock: the deploys are made to overlap.
@@ -308,7 +305,10 @@ async fn two_concurrent_deploys_to_one_target_serialize() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(!second.is_finished(), "the second deploy ran past the held lock");
+    assert!(
+        !second.is_finished(),
+        "the second deploy ran past the held lock"
+    );
     assert!(!first.is_finished());
     assert!(
         attempts(&db.pool, "2").await.iter().all(|a| !a.0),
@@ -316,7 +316,10 @@ async fn two_concurrent_deploys_to_one_target_serialize() {
     );
     blocker.rollback().await.unwrap();
 
-    let (a, b) = (first.await.unwrap().unwrap(), second.await.unwrap().unwrap());
+    let (a, b) = (
+        first.await.unwrap().unwrap(),
+        second.await.unwrap().unwrap(),
+    );
     assert_eq!(a.applied.len(), 1, "{a:?}");
     assert!(b.applied.is_empty(), "the second found it done: {b:?}");
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM accounts")

@@ -615,7 +615,11 @@ impl ForgeSet {
 }
 
 /// `ev` with its empty fields taken from `info` (see [`Forge::complete_event`]).
-fn fill_event(ev: &PullRequestEvent, info: PullRequestInfo, merge_unknown: bool) -> PullRequestEvent {
+fn fill_event(
+    ev: &PullRequestEvent,
+    info: PullRequestInfo,
+    merge_unknown: bool,
+) -> PullRequestEvent {
     let mut filled = ev.clone();
     if merge_unknown {
         filled.action = PrAction::Closed {

@@ -17,12 +17,11 @@
 //! shapes and paths).
 
 mod auth;
-mod transport;
 mod rest;
 mod trait_impl;
+mod transport;
 mod wire;
 
-use self::transport::*;
 use self::wire::*;
 
 use super::paging;

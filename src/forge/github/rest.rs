@@ -3,7 +3,10 @@
 use super::*;
 
 impl GithubForge {
-    pub(super) async fn get_pull_request_impl(&self, pr: &PrRef) -> Result<PullRequestInfo, ForgeError> {
+    pub(super) async fn get_pull_request_impl(
+        &self,
+        pr: &PrRef,
+    ) -> Result<PullRequestInfo, ForgeError> {
         let path = format!("{}/pulls/{}", repo_path(&pr.repo)?, pr.number);
         let p: GhPull = self
             .send_json(&pr.repo, "pulls/get", Method::GET, &path, None)
@@ -30,7 +33,10 @@ impl GithubForge {
         })
     }
 
-    pub(super) async fn list_pr_files_impl(&self, pr: &PrRef) -> Result<Vec<ChangedFile>, ForgeError> {
+    pub(super) async fn list_pr_files_impl(
+        &self,
+        pr: &PrRef,
+    ) -> Result<Vec<ChangedFile>, ForgeError> {
         let path = format!("{}/pulls/{}/files", repo_path(&pr.repo)?, pr.number);
         let files: Vec<GhFile> = self.list_all(&pr.repo, "pulls/list-files", &path).await?;
         Ok(files
@@ -376,7 +382,10 @@ impl GithubForge {
         Ok(())
     }
 
-    pub(super) async fn list_comments_impl(&self, pr: &PrRef) -> Result<Vec<PrComment>, ForgeError> {
+    pub(super) async fn list_comments_impl(
+        &self,
+        pr: &PrRef,
+    ) -> Result<Vec<PrComment>, ForgeError> {
         let path = format!("{}/issues/{}/comments", repo_path(&pr.repo)?, pr.number);
         let comments: Vec<GhComment> = self
             .list_all(&pr.repo, "issues/list-comments", &path)
@@ -384,7 +393,11 @@ impl GithubForge {
         Ok(comments.into_iter().map(GhComment::into_comment).collect())
     }
 
-    pub(super) async fn create_comment_impl(&self, pr: &PrRef, body: &str) -> Result<PrComment, ForgeError> {
+    pub(super) async fn create_comment_impl(
+        &self,
+        pr: &PrRef,
+        body: &str,
+    ) -> Result<PrComment, ForgeError> {
         let path = format!("{}/issues/{}/comments", repo_path(&pr.repo)?, pr.number);
         let text = truncate_with_note(body, MAX_COMMENT_CHARS, "\n\n…(truncated)");
         let request = json!({"body": text});
@@ -519,4 +532,3 @@ impl GithubForge {
         }
     }
 }
-

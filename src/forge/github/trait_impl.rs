@@ -125,4 +125,3 @@ impl Forge for GithubForge {
         Box::pin(self.is_team_member_impl(repo, team, user))
     }
 }
-

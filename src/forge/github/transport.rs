@@ -49,7 +49,6 @@ impl GithubForge {
         })
         .await
     }
-
 }
 
 /// Whether a request may be sent again after a server error without risking
@@ -166,4 +165,3 @@ pub(super) fn octo_error(e: octocrab::Error) -> SendError {
         other => SendError::Transport(other.to_string()),
     }
 }
-

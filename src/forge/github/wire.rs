@@ -160,4 +160,3 @@ pub(super) struct GhPermission {
 pub(super) struct GhMembership {
     pub(super) state: String,
 }
-

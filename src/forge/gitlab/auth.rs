@@ -46,5 +46,4 @@ impl GitlabForge {
             own_username: tokio::sync::OnceCell::new(),
         })
     }
-
 }

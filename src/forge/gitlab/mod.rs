@@ -13,9 +13,9 @@
 //! implementation) and `wire` (GitLab's JSON shapes).
 
 mod auth;
-mod transport;
 mod rest;
 mod trait_impl;
+mod transport;
 mod wire;
 
 use self::transport::*;
@@ -105,6 +105,7 @@ fn permission_from_access_level(level: u32) -> Permission {
 
 #[cfg(test)]
 mod tests {
+    use super::rest::{FINDING_MARKER, finding_body, finding_key};
     use super::*;
 
     fn repo(name: &str, id: Option<u64>) -> RepoRef {

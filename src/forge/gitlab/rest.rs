@@ -3,7 +3,10 @@
 use super::*;
 
 impl GitlabForge {
-    pub(super) async fn get_pull_request_impl(&self, pr: &PrRef) -> Result<PullRequestInfo, ForgeError> {
+    pub(super) async fn get_pull_request_impl(
+        &self,
+        pr: &PrRef,
+    ) -> Result<PullRequestInfo, ForgeError> {
         let path = format!("{}/merge_requests/{}", project_path(&pr.repo)?, pr.number);
         let mr: GlMergeRequest = self
             .send_json("merge_requests/get", Method::GET, &path, None)
@@ -41,7 +44,10 @@ impl GitlabForge {
         })
     }
 
-    pub(super) async fn list_pr_files_impl(&self, pr: &PrRef) -> Result<Vec<ChangedFile>, ForgeError> {
+    pub(super) async fn list_pr_files_impl(
+        &self,
+        pr: &PrRef,
+    ) -> Result<Vec<ChangedFile>, ForgeError> {
         // `/changes` is deprecated since GitLab 15.7; `/diffs` pages.
         let path = format!(
             "{}/merge_requests/{}/diffs",
@@ -134,7 +140,10 @@ impl GitlabForge {
         }
     }
 
-    pub(super) async fn list_comments_impl(&self, pr: &PrRef) -> Result<Vec<PrComment>, ForgeError> {
+    pub(super) async fn list_comments_impl(
+        &self,
+        pr: &PrRef,
+    ) -> Result<Vec<PrComment>, ForgeError> {
         Ok(self
             .notes(pr)
             .await?
@@ -145,7 +154,11 @@ impl GitlabForge {
             .collect())
     }
 
-    pub(super) async fn create_comment_impl(&self, pr: &PrRef, body: &str) -> Result<PrComment, ForgeError> {
+    pub(super) async fn create_comment_impl(
+        &self,
+        pr: &PrRef,
+        body: &str,
+    ) -> Result<PrComment, ForgeError> {
         let path = format!(
             "{}/merge_requests/{}/notes",
             project_path(&pr.repo)?,
@@ -386,7 +399,9 @@ impl GitlabForge {
         let own = self
             .own_username
             .get_or_try_init(|| async {
-                let me: GlUser = self.send_json("users/current", Method::GET, "/user", None).await?;
+                let me: GlUser = self
+                    .send_json("users/current", Method::GET, "/user", None)
+                    .await?;
                 Ok::<_, ForgeError>(me.username)
             })
             .await?;
@@ -426,7 +441,11 @@ impl GitlabForge {
     }
 
     /// Whether `user` is a member of the group `team` (a group path), directly or inherited.
-    pub(super) async fn is_team_member_impl(&self, team: &str, user: &str) -> Result<bool, ForgeError> {
+    pub(super) async fn is_team_member_impl(
+        &self,
+        team: &str,
+        user: &str,
+    ) -> Result<bool, ForgeError> {
         let Some(id) = self.user_id(user).await? else {
             return Ok(false);
         };
@@ -445,7 +464,6 @@ impl GitlabForge {
         }
     }
 }
-
 
 /// Starts the first note of a finding's discussion; the key follows.
 pub(super) const FINDING_MARKER: &str = "<!-- bytegate:finding:";
@@ -473,4 +491,3 @@ pub(super) fn finding_body(key: &str, f: &Annotation) -> String {
     body.push_str("\n<sub>bytegate resolves this thread when the finding is gone.</sub>");
     truncate_with_note(&body, MAX_NOTE_CHARS, "…")
 }
-

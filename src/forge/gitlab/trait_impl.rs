@@ -165,4 +165,3 @@ impl Forge for GitlabForge {
         Box::pin(self.is_team_member_impl(team, user))
     }
 }
-

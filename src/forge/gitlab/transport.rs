@@ -100,7 +100,6 @@ impl GitlabForge {
         })
         .await
     }
-
 }
 
 /// `/projects/ID` (the numeric id when known, else the URL-encoded path).
@@ -134,4 +133,3 @@ pub(super) fn gitlab_message(body: &str) -> String {
         None => body.chars().take(300).collect(),
     }
 }
-

@@ -133,4 +133,3 @@ pub(super) struct GlApprovals {
 pub(super) struct GlMember {
     pub(super) access_level: u32,
 }
-
