@@ -290,7 +290,7 @@ async fn two_concurrent_deploys_to_one_target_serialize() {
         let (n,): (i64,) = sqlx::query_as(
             "SELECT count(*) FROM pg_stat_activity
              WHERE datname = current_database() AND application_name = 'bytegate-deploy'
-               AND pid <> $1 AND query LIKE 'SELECT pg_try_advisory_lock%'",
+               AND pid <> $1 AND query LIKE '%advisory_lock(%'",
         )
         .bind(holder)
         .fetch_one(&db.pool)

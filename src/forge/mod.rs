@@ -13,6 +13,7 @@ pub mod retry;
 use crate::config::Config;
 use crate::event::{ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef, ReviewState};
 use futures::future::BoxFuture;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -554,19 +555,18 @@ pub trait Forge: Send + Sync {
     }
 }
 
-/// The configured forges, one client per kind.
+/// The configured forges, one client per kind. Knows no forge by name: a
+/// new forge registers its client in [`ForgeSet::from_config`] only.
 #[derive(Clone, Default)]
 pub struct ForgeSet {
-    github: Option<Arc<dyn Forge>>,
-    gitlab: Option<Arc<dyn Forge>>,
+    forges: HashMap<ForgeKind, Arc<dyn Forge>>,
 }
 
 impl fmt::Debug for ForgeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ForgeSet")
-            .field("github", &self.github.is_some())
-            .field("gitlab", &self.gitlab.is_some())
-            .finish()
+        let mut kinds: Vec<&str> = self.forges.keys().map(|k| k.as_str()).collect();
+        kinds.sort_unstable();
+        f.debug_struct("ForgeSet").field("forges", &kinds).finish()
     }
 }
 
@@ -576,36 +576,29 @@ impl ForgeSet {
         ForgeSet::default()
     }
 
-    /// Clients for every forge in the configuration.
+    /// Clients for every forge in the configuration: the one place a forge's
+    /// client is registered (one line per forge).
     pub fn from_config(config: &Config) -> Result<ForgeSet, ForgeError> {
+        let retry = RetryPolicy::default;
         let mut set = ForgeSet::new();
         if let Some(gh) = &config.forges.github {
-            let forge = github::GithubForge::from_config(gh, RetryPolicy::default())?;
-            set = set.with(Arc::new(forge));
+            set = set.with(Arc::new(github::GithubForge::from_config(gh, retry())?));
         }
         if let Some(gl) = &config.forges.gitlab {
-            let forge = gitlab::GitlabForge::from_config(gl, RetryPolicy::default())?;
-            set = set.with(Arc::new(forge));
+            set = set.with(Arc::new(gitlab::GitlabForge::from_config(gl, retry())?));
         }
         Ok(set)
     }
 
     /// Adds (or replaces) the client for its kind.
     pub fn with(mut self, forge: Arc<dyn Forge>) -> ForgeSet {
-        match forge.kind() {
-            ForgeKind::Github => self.github = Some(forge),
-            ForgeKind::Gitlab => self.gitlab = Some(forge),
-        }
+        self.forges.insert(forge.kind(), forge);
         self
     }
 
     /// The client for a repository's forge.
     pub fn for_repo(&self, repo: &RepoRef) -> Result<Arc<dyn Forge>, ForgeError> {
-        let forge = match repo.forge {
-            ForgeKind::Github => &self.github,
-            ForgeKind::Gitlab => &self.gitlab,
-        };
-        forge.clone().ok_or_else(|| {
+        self.forges.get(&repo.forge).cloned().ok_or_else(|| {
             ForgeError::Config(format!(
                 "an event came from {} but `forges.{}` is not configured",
                 repo.forge, repo.forge
@@ -671,6 +664,14 @@ pub fn truncate_with_note(text: &str, max: usize, note: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forge_names_round_trip() {
+        for k in ForgeKind::ALL {
+            assert_eq!(ForgeKind::from_name(k.as_str()), Some(k));
+        }
+        assert_eq!(ForgeKind::from_name("gitea"), None);
+    }
 
     #[test]
     fn check_handles_round_trip() {

@@ -28,6 +28,15 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// `POST /webhooks/FORGE` for every forge: the one place a forge's webhook
+/// endpoint is registered (one line per forge).
+pub fn routes() -> axum::Router<AppState> {
+    use axum::routing::post;
+    axum::Router::new()
+        .route("/webhooks/github", post(github_webhook))
+        .route("/webhooks/gitlab", post(gitlab_webhook))
+}
+
 /// `POST /webhooks/github`.
 pub async fn github_webhook(
     State(state): State<AppState>,
