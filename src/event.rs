@@ -16,6 +16,14 @@ pub enum ForgeKind {
 }
 
 impl ForgeKind {
+    /// Every forge bytegate speaks to.
+    pub const ALL: [ForgeKind; 2] = [ForgeKind::Github, ForgeKind::Gitlab];
+
+    /// The forge named `name` as stored in the meta database ([`ForgeKind::as_str`]).
+    pub fn from_name(name: &str) -> Option<ForgeKind> {
+        ForgeKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// Lowercase name as stored in the meta database.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -256,21 +256,73 @@ async fn a_failed_non_transactional_file_leaves_the_target_dirty() {
 #[tokio::test]
 async fn two_concurrent_deploys_to_one_target_serialize() {
     let (db, t) = target().await;
-    let t2 = PostgresTarget::new("dev", &db.url());
-    let slow = (
-        "002_slow.sql",
-        "SELECT pg_sleep(1);\nINSERT INTO users VALUES (1, 'once');\n",
-    );
-    let set = plan(&[M1, slow]);
-    let o = opts();
-    let (a, b) = tokio::join!(t.deploy(&set, &o), t2.deploy(&set, &o));
-    let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.applied.len() + b.applied.len(), 2, "{a:?} {b:?}");
+    t.deploy(&plan(&[TWO_TABLES]), &patient()).await.unwrap();
+    let fill = ("002_fill.sql", "INSERT INTO accounts VALUES (1, 'once');\n");
+    let set = plan(&[TWO_TABLES, fill]);
+    // The first deploy holds the target's advisory lock while its statement
+    // waits for the test's table lock: the deploys are made to overlap.
+    let mut blocker = db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let first = tokio::spawn({
+        let (set, t) = (set.clone(), PostgresTarget::new("dev", &db.url()));
+        async move { t.deploy(&set, &patient()).await }
+    });
+    wait_until_blocked(&db.pool, "INSERT INTO accounts").await;
+    let (holder,): (i32,) = sqlx::query_as(
+        "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+         WHERE a.datname = current_database() AND a.application_name = 'bytegate-deploy'
+           AND l.locktype = 'advisory' AND l.granted",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+
+    let second = tokio::spawn({
+        let (set, t) = (set.clone(), PostgresTarget::new("dev", &db.url()));
+        async move { t.deploy(&set, &patient()).await }
+    });
+    // The second deploy asked for the lock while the first holds it, and was refused.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'bytegate-deploy'
+               AND pid <> $1 AND query LIKE '%advisory_lock(%'",
+        )
+        .bind(holder)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if n > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second deploy never asked for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
-        a.applied.is_empty() || b.applied.is_empty(),
-        "one deploy did everything, the other found it done"
+        !second.is_finished(),
+        "the second deploy ran past the held lock"
     );
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
+    assert!(!first.is_finished());
+    assert!(
+        attempts(&db.pool, "2").await.iter().all(|a| !a.0),
+        "nothing finished while both are running"
+    );
+    blocker.rollback().await.unwrap();
+
+    let (a, b) = (
+        first.await.unwrap().unwrap(),
+        second.await.unwrap().unwrap(),
+    );
+    assert_eq!(a.applied.len(), 1, "{a:?}");
+    assert!(b.applied.is_empty(), "the second found it done: {b:?}");
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM accounts")
         .fetch_one(&db.pool)
         .await
         .unwrap();
@@ -304,105 +356,6 @@ async fn history_is_empty_before_the_first_deploy() {
     let h = t.history().await.unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].statements_applied, 1);
-}
-
-/// Deploy overhead: the executor against `psql -1 -f` on the same server.
-/// `cargo test --release --test deploy_postgres -- --ignored --nocapture deploy_overhead`
-#[tokio::test]
-#[ignore = "benchmark: run by hand, results go to BENCHMARKS.md"]
-async fn deploy_overhead_against_psql() {
-    const FILES: usize = 300;
-    let dir = tempfile::tempdir().unwrap();
-    let mut files = Vec::new();
-    for i in 1..=FILES {
-        let sql = format!(
-            "CREATE TABLE t{i} (id bigint PRIMARY KEY, a text NOT NULL, b int, c timestamptz DEFAULT now());\n\
-             CREATE INDEX t{i}_b_idx ON t{i} (b);\n\
-             INSERT INTO t{i} (id, a, b) SELECT g, 'row ' || g, g % 7 FROM generate_series(1, 50) g;\n\
-             ALTER TABLE t{i} ADD COLUMN d jsonb;\n\
-             COMMENT ON TABLE t{i} IS 'benchmark table {i}';\n"
-        );
-        let name = format!("{i:04}_t{i}.sql");
-        std::fs::write(dir.path().join(&name), &sql).unwrap();
-        files.push((format!("schema/migrations/{name}"), sql.into_bytes()));
-    }
-    let psql = |url: String, args: Vec<String>| {
-        let out = std::process::Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url])
-            .args(args)
-            .output()
-            .expect("psql on PATH");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-
-    let ours = TestDb::empty().await.unwrap();
-    let t = std::time::Instant::now();
-    let set = deploy::plan(&files, Dialect::Postgres).unwrap();
-    let planned = t.elapsed();
-    let r = PostgresTarget::new("bench", &ours.url())
-        .deploy(&set, &DeployOptions::default())
-        .await
-        .unwrap();
-    let executor = t.elapsed();
-    assert_eq!(r.applied.len(), FILES);
-
-    let per_file = TestDb::empty().await.unwrap();
-    let t = std::time::Instant::now();
-    for i in 1..=FILES {
-        let f = dir.path().join(format!("{i:04}_t{i}.sql"));
-        psql(
-            per_file.url(),
-            vec!["-1".into(), "-f".into(), f.display().to_string()],
-        );
-    }
-    let psql_per_file = t.elapsed();
-
-    let one = TestDb::empty().await.unwrap();
-    let all: String = files
-        .iter()
-        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
-        .collect();
-    let all_path = dir.path().join("all.sql");
-    std::fs::write(&all_path, all).unwrap();
-    let t = std::time::Instant::now();
-    psql(
-        one.url(),
-        vec!["-1".into(), "-f".into(), all_path.display().to_string()],
-    );
-    let psql_one = t.elapsed();
-
-    // The same transaction per file as the executor, in one psql process.
-    let wrapped = TestDb::empty().await.unwrap();
-    let all: String = files
-        .iter()
-        .map(|(_, b)| format!("BEGIN;\n{}COMMIT;\n", String::from_utf8_lossy(b)))
-        .collect();
-    let wrapped_path = dir.path().join("wrapped.sql");
-    std::fs::write(&wrapped_path, all).unwrap();
-    let t = std::time::Instant::now();
-    psql(
-        wrapped.url(),
-        vec!["-f".into(), wrapped_path.display().to_string()],
-    );
-    let psql_wrapped = t.elapsed();
-
-    println!("{FILES} migrations, 5 statements each, same server:");
-    println!("  psql -f, one process, BEGIN … COMMIT per file: {psql_wrapped:.2?}");
-    println!(
-        "  bytegate executor: {executor:.2?} (of which plan/parse {planned:.2?}; a transaction, history row and timeouts per file, one advisory lock)"
-    );
-    println!("  psql -1 -f, one process per file: {psql_per_file:.2?}");
-    println!("  psql -1 -f, all files concatenated (one transaction): {psql_one:.2?}");
-    println!(
-        "  ratio executor / psql per file: {:.2}; / psql transaction per file: {:.2}; / psql all-in-one: {:.2}",
-        executor.as_secs_f64() / psql_per_file.as_secs_f64(),
-        executor.as_secs_f64() / psql_wrapped.as_secs_f64(),
-        executor.as_secs_f64() / psql_one.as_secs_f64()
-    );
 }
 
 /// Two tables: `users` and `accounts` (the one tests lock to hold a statement).

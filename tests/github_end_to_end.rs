@@ -111,6 +111,8 @@ async fn signed_delivery_becomes_a_check_run_and_one_comment() {
         actions.iter().filter(|a| *a == "delivery.accepted").count(),
         1
     );
+    // Every request bytegate sent was one GitHub accepts (credentials, bodies).
+    h.github.assert_clean();
 }
 
 #[tokio::test]
@@ -146,4 +148,6 @@ async fn a_forge_outage_is_retried_by_the_queue_and_posted_once() {
         "a check run left in progress: {all:#?}"
     );
     assert_eq!(all.len(), 1, "the retry must reuse its check run: {all:#?}");
+    // The injected outage was used up, and nothing sent was malformed.
+    h.github.assert_clean();
 }

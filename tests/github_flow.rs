@@ -270,8 +270,9 @@ async fn late_job_for_an_old_sha_does_not_overwrite_newer_results() {
     h.github.assert_clean();
 }
 
-#[tokio::test]
-async fn fork_pr_is_reviewed_without_touching_any_database() {
+/// What a review of the PR left behind: (connection attempts to its target,
+/// the comment, the stored fork flag).
+async fn review_pr_with_a_watched_target(from_fork: bool) -> (usize, String, bool) {
     // A "target database" that counts every connection attempt.
     let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = target.local_addr().unwrap().port();
@@ -290,25 +291,47 @@ async fn fork_pr_is_reviewed_without_touching_any_database() {
         .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
     h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
     let mut p = pr_payload("pull_request.opened", SHA_A, T1);
-    p["pull_request"]["head"]["repo"]["full_name"] = "mallory/Hello-World".into();
-    let event = pull_request_event(&p);
+    if from_fork {
+        p["pull_request"]["head"]["repo"]["full_name"] = "mallory/Hello-World".into();
+    }
+    h.handle(&pull_request_event(&p)).await.unwrap();
 
-    h.handle(&event).await.unwrap();
-
-    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);
     watcher.abort();
     assert_eq!(
         h.github.sql_review_runs_on(SHA_A)[0].conclusion.as_deref(),
-        Some("failure")
+        Some("failure"),
+        "reviewed either way"
     );
-    let body = &h.github.comments(REPO, PR)[0].body;
-    assert!(body.contains("fork"), "{body}");
+    let comments = h.github.comments(REPO, PR);
+    assert_eq!(comments.len(), 1);
     let (is_fork,): (bool,) = sqlx::query_as("SELECT is_fork FROM change_requests")
         .fetch_one(&h.db.pool)
         .await
         .unwrap();
-    assert!(is_fork);
     h.github.assert_clean();
+    (
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        comments[0].body.clone(),
+        is_fork,
+    )
+}
+
+const FORK_NOTE: &str =
+    "This pull request comes from a fork: it was reviewed statically; no database was contacted.";
+
+#[tokio::test]
+async fn fork_pr_is_reviewed_without_touching_any_database() {
+    let (connections, body, is_fork) = review_pr_with_a_watched_target(true).await;
+    assert_eq!(connections, 0, "a fork's review contacted the target");
+    assert!(is_fork, "the PR was not recognised as a fork");
+    assert!(body.contains(FORK_NOTE), "{body}");
+
+    // The same PR from the repository itself is not treated as a fork: the
+    // note above is the fork's alone, so the fork was told apart.
+    let (connections, body, is_fork) = review_pr_with_a_watched_target(false).await;
+    assert_eq!(connections, 0, "reviews are static for every PR");
+    assert!(!is_fork);
+    assert!(!body.contains(FORK_NOTE), "{body}");
 }
 
 #[tokio::test]

@@ -318,6 +318,58 @@ async fn approve_notes_alone_count_when_the_approvals_api_is_forbidden() {
     gl.fake.assert_clean();
 }
 
+/// Approvals recorded from comments: (user, state).
+async fn comment_approvals(gl: &Gl) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT user_login, state FROM approvals WHERE source = 'comment'")
+        .fetch_all(&gl.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn gitlab_bot_users_and_the_tokens_own_user_issue_no_commands() {
+    let gl = Gl::start(ONE_STAGE).await;
+    gl.fake.set_approvals_api(ApprovalsApi::Forbidden);
+    gl.mr_at(HEAD1, M1_OK);
+    gl.handle(&opened(HEAD1)).await;
+    // Both are maintainers: were they obeyed, their approvals would be stored.
+    gl.fake.add_member(PROJECT, BOT_USERNAME, 40);
+    gl.fake.set_current_user("ci-bytegate");
+    gl.fake.add_member(PROJECT, "ci-bytegate", 40);
+    let before = gl.bot_notes().len();
+    // A project access token's bot user (GitLab names it `project_<id>_bot_…`)…
+    gl.handle(&note(
+        BOT_USERNAME,
+        "/bytebase approve",
+        9101,
+        "2026-01-01 10:15:00 UTC",
+    ))
+    .await;
+    // … and the user of a personal token bytegate runs with (no such name).
+    gl.handle(&note(
+        "ci-bytegate",
+        "/bytebase approve",
+        9102,
+        "2026-01-01 10:16:00 UTC",
+    ))
+    .await;
+    assert_eq!(comment_approvals(&gl).await, []);
+    assert_eq!(gl.bot_notes().len(), before, "a bot's note was answered");
+    // A person's identical note is a command.
+    gl.handle(&note(
+        "dana",
+        "/bytebase approve",
+        9103,
+        "2026-01-01 10:17:00 UTC",
+    ))
+    .await;
+    assert_eq!(
+        comment_approvals(&gl).await,
+        [("dana".to_string(), "approved".to_string())]
+    );
+    gl.fake.assert_clean();
+}
+
 #[tokio::test]
 async fn approvals_api_approvals_count_through_the_same_policy() {
     let gl = Gl::start(ONE_STAGE).await;

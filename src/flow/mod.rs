@@ -142,49 +142,14 @@ pub async fn handle_event(ctx: &FlowContext, event: &Event) -> Result<(), FlowEr
     }
 }
 
-/// Some forges' hooks (GitLab's merge request hook) name neither the base
-/// commit nor, after opening, the author, and a merge hook may name no merged
-/// commit: ask the forge for the PR, so the flow never reads files at an
-/// empty ref, records an empty author, or drops a merge without a deploy.
-/// `None` when the event is complete already.
+/// The event as the forge knows it: what its hook left out is filled in
+/// (see [`crate::forge::Forge::complete_event`]). `None` when complete already.
 async fn fill_from_forge(
     ctx: &FlowContext,
     pr: &PullRequestEvent,
 ) -> Result<Option<PullRequestEvent>, FlowError> {
-    let merge_unknown = matches!(
-        pr.action,
-        PrAction::Closed {
-            merged: true,
-            merge_sha: None
-        }
-    );
-    if !pr.base_sha.is_empty() && !pr.author.is_empty() && !pr.head_sha.is_empty() && !merge_unknown
-    {
-        return Ok(None);
-    }
     let forge = ctx.forges.for_repo(&pr.pr.repo)?;
-    let info = forge.get_pull_request(&pr.pr).await?;
-    let mut filled = pr.clone();
-    if merge_unknown {
-        filled.action = PrAction::Closed {
-            merged: true,
-            merge_sha: info.merge_sha.clone(),
-        };
-    }
-    if filled.head_sha.is_empty() {
-        filled.head_sha = info.head_sha.clone();
-    }
-    if filled.base_sha.is_empty() {
-        filled.base_sha = if info.base_sha.is_empty() {
-            info.base_ref
-        } else {
-            info.base_sha
-        };
-    }
-    if filled.author.is_empty() {
-        filled.author = info.author;
-    }
-    Ok(Some(filled))
+    Ok(forge.complete_event(pr).await?)
 }
 
 /// A job that failed for good, as [`give_up`] reports it.
@@ -325,7 +290,8 @@ async fn rerun_review(ctx: &FlowContext, rerun: &RerunEvent) -> Result<(), FlowE
     let forge = ctx.forges.for_repo(&rerun.repo)?;
     let mut numbers = rerun.pr_numbers.clone();
     if numbers.is_empty() {
-        // GitHub leaves `pull_requests` empty for forks: find the PR by its head.
+        // A re-run may not name its pull requests (GitHub leaves them empty
+        // for forks): find them by head in bytegate's own records.
         numbers = change_requests::open_with_head(
             &ctx.db,
             rerun.repo.forge.as_str(),

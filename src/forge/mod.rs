@@ -7,11 +7,13 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod paging;
 pub mod retry;
 
 use crate::config::Config;
-use crate::event::{ForgeKind, PrRef, RepoRef, ReviewState};
+use crate::event::{ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef, ReviewState};
 use futures::future::BoxFuture;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -196,18 +198,6 @@ pub enum Permission {
     Write,
     /// Admin.
     Admin,
-}
-
-impl Permission {
-    /// Parses GitHub's `permission` value (`admin`, `write`, `read`, `none`).
-    pub fn from_github(s: &str) -> Permission {
-        match s {
-            "admin" => Permission::Admin,
-            "write" | "maintain" => Permission::Write,
-            "read" | "triage" => Permission::Read,
-            _ => Permission::None,
-        }
-    }
 }
 
 /// The outcome of a completed check.
@@ -511,6 +501,40 @@ pub trait Forge: Send + Sync {
         })
     }
 
+    /// Whether `login` is a bot (bytegate itself or another integration):
+    /// its comments are never commands. GitHub: Apps write as `name[bot]`;
+    /// GitLab: project and group access-token users and the token's own user.
+    fn is_bot<'a>(&'a self, login: &'a str) -> ForgeFuture<'a, bool>;
+
+    /// The event with what this forge's hook leaves out filled in from the
+    /// forge's API (GitLab's merge request hook names no base commit and,
+    /// after opening, no author; a merge hook may name no merged commit), so
+    /// the flow never reads files at an empty ref, records an empty author,
+    /// or drops a merge without a deploy. `None` when it is complete already.
+    fn complete_event<'a>(
+        &'a self,
+        ev: &'a PullRequestEvent,
+    ) -> ForgeFuture<'a, Option<PullRequestEvent>> {
+        Box::pin(async move {
+            let merge_unknown = matches!(
+                ev.action,
+                PrAction::Closed {
+                    merged: true,
+                    merge_sha: None
+                }
+            );
+            if !ev.base_sha.is_empty()
+                && !ev.author.is_empty()
+                && !ev.head_sha.is_empty()
+                && !merge_unknown
+            {
+                return Ok(None);
+            }
+            let info = self.get_pull_request(&ev.pr).await?;
+            Ok(Some(fill_event(ev, info, merge_unknown)))
+        })
+    }
+
     /// Whether `user` is an active member of `team` (`org/team-slug` on
     /// GitHub), seen with the repository's credentials. Implementations may
     /// cache answers briefly (roles are re-resolved on every approval event).
@@ -531,19 +555,18 @@ pub trait Forge: Send + Sync {
     }
 }
 
-/// The configured forges, one client per kind.
+/// The configured forges, one client per kind. Knows no forge by name: a
+/// new forge registers its client in [`ForgeSet::from_config`] only.
 #[derive(Clone, Default)]
 pub struct ForgeSet {
-    github: Option<Arc<dyn Forge>>,
-    gitlab: Option<Arc<dyn Forge>>,
+    forges: HashMap<ForgeKind, Arc<dyn Forge>>,
 }
 
 impl fmt::Debug for ForgeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ForgeSet")
-            .field("github", &self.github.is_some())
-            .field("gitlab", &self.gitlab.is_some())
-            .finish()
+        let mut kinds: Vec<&str> = self.forges.keys().map(|k| k.as_str()).collect();
+        kinds.sort_unstable();
+        f.debug_struct("ForgeSet").field("forges", &kinds).finish()
     }
 }
 
@@ -553,42 +576,64 @@ impl ForgeSet {
         ForgeSet::default()
     }
 
-    /// Clients for every forge in the configuration.
+    /// Clients for every forge in the configuration: the one place a forge's
+    /// client is registered (one line per forge).
     pub fn from_config(config: &Config) -> Result<ForgeSet, ForgeError> {
+        let retry = RetryPolicy::default;
         let mut set = ForgeSet::new();
         if let Some(gh) = &config.forges.github {
-            let forge = github::GithubForge::from_config(gh, RetryPolicy::default())?;
-            set = set.with(Arc::new(forge));
+            set = set.with(Arc::new(github::GithubForge::from_config(gh, retry())?));
         }
         if let Some(gl) = &config.forges.gitlab {
-            let forge = gitlab::GitlabForge::from_config(gl, RetryPolicy::default())?;
-            set = set.with(Arc::new(forge));
+            set = set.with(Arc::new(gitlab::GitlabForge::from_config(gl, retry())?));
         }
         Ok(set)
     }
 
     /// Adds (or replaces) the client for its kind.
     pub fn with(mut self, forge: Arc<dyn Forge>) -> ForgeSet {
-        match forge.kind() {
-            ForgeKind::Github => self.github = Some(forge),
-            ForgeKind::Gitlab => self.gitlab = Some(forge),
-        }
+        self.forges.insert(forge.kind(), forge);
         self
     }
 
     /// The client for a repository's forge.
     pub fn for_repo(&self, repo: &RepoRef) -> Result<Arc<dyn Forge>, ForgeError> {
-        let forge = match repo.forge {
-            ForgeKind::Github => &self.github,
-            ForgeKind::Gitlab => &self.gitlab,
-        };
-        forge.clone().ok_or_else(|| {
+        self.forges.get(&repo.forge).cloned().ok_or_else(|| {
             ForgeError::Config(format!(
                 "an event came from {} but `forges.{}` is not configured",
                 repo.forge, repo.forge
             ))
         })
     }
+}
+
+/// `ev` with its empty fields taken from `info` (see [`Forge::complete_event`]).
+fn fill_event(
+    ev: &PullRequestEvent,
+    info: PullRequestInfo,
+    merge_unknown: bool,
+) -> PullRequestEvent {
+    let mut filled = ev.clone();
+    if merge_unknown {
+        filled.action = PrAction::Closed {
+            merged: true,
+            merge_sha: info.merge_sha.clone(),
+        };
+    }
+    if filled.head_sha.is_empty() {
+        filled.head_sha = info.head_sha;
+    }
+    if filled.base_sha.is_empty() {
+        filled.base_sha = if info.base_sha.is_empty() {
+            info.base_ref
+        } else {
+            info.base_sha
+        };
+    }
+    if filled.author.is_empty() {
+        filled.author = info.author;
+    }
+    filled
 }
 
 /// Percent-encodes one URL component (everything but unreserved characters).
@@ -621,6 +666,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn forge_names_round_trip() {
+        for k in ForgeKind::ALL {
+            assert_eq!(ForgeKind::from_name(k.as_str()), Some(k));
+        }
+        assert_eq!(ForgeKind::from_name("gitea"), None);
+    }
+
+    #[test]
     fn check_handles_round_trip() {
         for h in [CheckHandle::CheckRun(42), CheckHandle::Status] {
             assert_eq!(CheckHandle::from_stored(&h.to_stored()), Some(h));
@@ -634,14 +687,6 @@ mod tests {
         let cut = truncate_with_note(&"é".repeat(100), 20, "\n(truncated)");
         assert_eq!(cut.chars().count(), 20);
         assert!(cut.ends_with("(truncated)"));
-    }
-
-    #[test]
-    fn github_permissions_map_to_four_levels() {
-        assert_eq!(Permission::from_github("maintain"), Permission::Write);
-        assert_eq!(Permission::from_github("triage"), Permission::Read);
-        assert_eq!(Permission::from_github("admin"), Permission::Admin);
-        assert_eq!(Permission::from_github("weird"), Permission::None);
     }
 
     #[test]

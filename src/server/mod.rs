@@ -19,14 +19,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     Router::new()
         .route("/health", get(health))
-        .route(
-            "/webhooks/github",
-            axum::routing::post(crate::webhook::github_webhook),
-        )
-        .route(
-            "/webhooks/gitlab",
-            axum::routing::post(crate::webhook::gitlab_webhook),
-        )
+        .merge(crate::webhook::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())

@@ -9,34 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// What a delivery is about, for the deliveries table and logs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
-    /// `action` of the payload, when it has one.
-    pub action: Option<String>,
-    /// `owner/name` of the repository, when it has one.
-    pub repo: Option<String>,
-    /// The event to act on; `None` for events bytegate ignores.
-    pub event: Option<Event>,
-}
-
-/// The payload is JSON but not the shape the forge documents for this event.
-#[derive(Debug, thiserror::Error)]
-#[error("`{event}` payload does not have the expected shape: {source}")]
-pub struct ShapeError {
-    event: String,
-    source: serde_json::Error,
-}
-
-impl ShapeError {
-    /// Wraps a deserialization error of an event type.
-    pub fn new(event: &str, source: serde_json::Error) -> Self {
-        ShapeError {
-            event: event.to_string(),
-            source,
-        }
-    }
-}
+use super::{Parsed, ShapeError};
 
 /// Parses a delivery of event type `event` (the `X-GitHub-Event` header).
 pub fn parse(event: &str, payload: &Value) -> Result<Parsed, ShapeError> {

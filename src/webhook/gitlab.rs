@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use super::github::{Parsed, ShapeError};
+use super::{Parsed, ShapeError};
 
 /// Parses a delivery whose `X-Gitlab-Event` header is `event`.
 pub fn parse(event: &str, payload: &Value) -> Result<Parsed, ShapeError> {

@@ -5,6 +5,7 @@ pub mod github;
 pub mod gitlab;
 pub mod signature;
 
+use crate::event::Event;
 use crate::state::AppState;
 use crate::store::deliveries::{self, NewDelivery, Recorded};
 use crate::store::jobs::{Enqueued, NewJob};
@@ -25,6 +26,15 @@ fn reply(code: StatusCode, status: &str) -> Response {
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `POST /webhooks/FORGE` for every forge: the one place a forge's webhook
+/// endpoint is registered (one line per forge).
+pub fn routes() -> axum::Router<AppState> {
+    use axum::routing::post;
+    axum::Router::new()
+        .route("/webhooks/github", post(github_webhook))
+        .route("/webhooks/gitlab", post(gitlab_webhook))
 }
 
 /// `POST /webhooks/github`.
@@ -109,7 +119,38 @@ pub async fn gitlab_webhook(
     .await
 }
 
-type Parser = fn(&str, &serde_json::Value) -> Result<github::Parsed, github::ShapeError>;
+/// What a delivery is about, for the deliveries table and logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// `action` of the payload, when it has one.
+    pub action: Option<String>,
+    /// `owner/name` of the repository, when it has one.
+    pub repo: Option<String>,
+    /// The event to act on; `None` for events bytegate ignores.
+    pub event: Option<Event>,
+}
+
+/// The payload is JSON but not the shape the forge documents for this event.
+#[derive(Debug, thiserror::Error)]
+#[error("`{event}` payload does not have the expected shape: {source}")]
+pub struct ShapeError {
+    event: String,
+    source: serde_json::Error,
+}
+
+impl ShapeError {
+    /// Wraps a deserialization error of an event type.
+    pub fn new(event: &str, source: serde_json::Error) -> Self {
+        ShapeError {
+            event: event.to_string(),
+            source,
+        }
+    }
+}
+
+/// A forge's delivery parser: event type (its header) and payload in, a
+/// forge-neutral [`Parsed`] out. Every forge's parser has this shape.
+pub type Parser = fn(&str, &serde_json::Value) -> Result<Parsed, ShapeError>;
 
 /// What to do with an authenticated delivery that does not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -95,6 +95,8 @@ pub enum ApprovalsApi {
 
 struct St {
     token: String,
+    /// The token's own user (`GET /user`).
+    current_user: String,
     mrs: HashMap<(u64, u64), MergeRequest>,
     diffs: HashMap<(u64, u64), Vec<Value>>,
     files: BTreeMap<(u64, String, String), Vec<u8>>,
@@ -142,6 +144,7 @@ impl FakeGitlab {
             discussions: Vec::new(),
             approvals_api: ApprovalsApi::Available,
             users: BTreeMap::new(),
+            current_user: BOT_USERNAME.to_string(),
             members: HashMap::new(),
             requests: Vec::new(),
             violations: Vec::new(),
@@ -196,6 +199,16 @@ impl FakeGitlab {
                 content.as_bytes().to_vec(),
             )
         });
+    }
+
+    /// Makes the token belong to `username` (a personal access token's user)
+    /// instead of the project access token's bot user.
+    pub fn set_current_user(&self, username: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.current_user = username.to_string();
+        let id = s.next_id;
+        s.next_id += 1;
+        s.users.entry(username.to_string()).or_insert(id);
     }
 
     /// Adds a user with a project access level (30 developer, 40 maintainer).
@@ -373,6 +386,7 @@ fn route(method: &Method, segs: &[&str]) -> &'static str {
         ("GET", ["projects", _, "members", "all", _]) => "members/get",
         ("GET", ["groups", _, "members", "all", _]) => "groups/members/get",
         ("GET", ["users"]) => "users/list",
+        ("GET", ["user"]) => "users/current",
         _ => "unknown",
     }
 }
@@ -676,6 +690,7 @@ fn answer(s: &mut St, op: &str, segs: &[&str], query: &str, body: &Value) -> (u1
                 .collect();
             (200, Value::Array(users))
         }
+        "users/current" => (200, user_json(s, &s.current_user.clone())),
         "members/get" => match s.members.get(&(project, num(4))) {
             Some(level) => (200, json!({"id": num(4), "access_level": level})),
             None => not_found(),

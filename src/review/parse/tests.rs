@@ -749,7 +749,7 @@ fn lossy_utf8_input_is_fine() {
 
 #[test]
 fn large_file_is_linear_and_windowed() {
-    // ~2 MB here, several tokenizer windows (the 50 MB run is `large_file_50mb`, ignored: slow in debug builds).
+    // ~2 MB here, several tokenizer windows (the 50 MB run is the `parse_large` bench).
     let stmt = "INSERT INTO t (a, b) VALUES (1, 'x;y'); -- c\n";
     let sql = stmt.repeat(2_000_000 / stmt.len());
     let start = std::time::Instant::now();
@@ -759,17 +759,6 @@ fn large_file_is_linear_and_windowed() {
     let last = v.last().unwrap();
     assert_eq!(last.span.start.line as usize, v.len());
     assert!(start.elapsed().as_secs() < 60);
-}
-
-#[test]
-#[ignore = "50 MB: slow in debug builds; run with --release -- --ignored"]
-fn large_file_50mb() {
-    let stmt = "UPDATE t SET a = a + 1 WHERE id = 42; /* ; */\n";
-    let sql = stmt.repeat(50_000_000 / stmt.len());
-    let start = std::time::Instant::now();
-    let v = parse_file(&sql, Dialect::Postgres);
-    assert_eq!(v.len(), 50_000_000 / stmt.len());
-    eprintln!("50 MB parsed in {:?}", start.elapsed());
 }
 
 mod props {
