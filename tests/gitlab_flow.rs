@@ -165,6 +165,7 @@ roles:
             forges: ForgeSet::new().with(Arc::new(forge)),
             external_url: Some("https://bytegate.example.com".to_string()),
             guard: Default::default(),
+            clock: Arc::new(bytegate::clock::SystemClock),
         };
         fake.add_member(PROJECT, "root", 40);
         Gl { fake, db, ctx }

@@ -57,6 +57,8 @@ pub struct FlowContext {
     pub external_url: Option<String>,
     /// Role/permission cache and per-user command limits (bounded forge cost).
     pub guard: guard::CommandGuard,
+    /// Where decisions read the time (deploy windows, leases, staleness).
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl FlowContext {
@@ -67,12 +69,14 @@ impl FlowContext {
         external_url: Option<String>,
     ) -> Result<FlowContext, ForgeError> {
         let forges = ForgeSet::from_config(&config)?;
+        let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock);
         Ok(FlowContext {
             db,
             config,
             forges,
             external_url,
-            guard: guard::CommandGuard::default(),
+            guard: guard::CommandGuard::new(clock.clone()),
+            clock,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod nodelay;
 pub mod reviews;
 pub mod rollouts;
 pub mod snapshots;
+pub(crate) mod text_enum;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testdb;
 
