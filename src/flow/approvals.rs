@@ -32,7 +32,7 @@ use crate::policy::{self, Act, Decision, EnvDecision, NoStanding, PolicyInput, S
 use crate::review::finding::RiskLevel;
 use crate::store::approvals::{self as records, NewCommentRecord, State};
 use crate::store::audit::{self, AuditAction, AuditEntry};
-use crate::store::change_requests::{self, ChangeRequest, PrSeen};
+use crate::store::change_requests::{self, ChangeRequest, CrState, PrSeen};
 use crate::store::{reviews, snapshots};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -106,7 +106,7 @@ pub async fn on_review(ctx: &FlowContext, ev: &ReviewEvent) -> Result<(), FlowEr
     let cr = ensure_change_request(ctx, forge.as_ref(), &ev.pr).await?;
     sync_reviews(ctx, forge.as_ref(), &cr, &ev.pr).await?;
     refresh(ctx, forge.as_ref(), &ev.pr).await?;
-    if cr.state == "merged" {
+    if cr.state == CrState::Merged {
         // Approvals after merge may let a waiting stage run.
         super::rollout::advance(ctx, &ev.pr).await?;
     }
@@ -319,7 +319,7 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
 
     for row in &removed {
         let detail = json!({
-            "source": "comment", "comment_id": ev.comment_id, "state": row.state,
+            "source": "comment", "comment_id": ev.comment_id, "state": row.state.as_str(),
             "reason": if ev.action == CommentAction::Deleted { "comment deleted" } else { "comment edited" },
         });
         audit::append(
@@ -368,7 +368,7 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
     } else {
         None
     };
-    if changed && cr.state == "merged" {
+    if changed && cr.state == CrState::Merged {
         // Approvals after merge may let a waiting stage run.
         super::rollout::advance(ctx, &ev.pr).await?;
     }
@@ -514,7 +514,7 @@ async fn run_command(
                     "`{}` needs the standing that approving needs: {why}",
                     cmd.name()
                 )),
-                None if cr.state == "merged" && matches!(cmd, Command::Deploy { .. }) => {
+                None if cr.state == CrState::Merged && matches!(cmd, Command::Deploy { .. }) => {
                     Outcome::Deploy(environment.clone())
                 }
                 None => Outcome::Info(format!(
@@ -557,7 +557,7 @@ async fn run_command(
             // for all environments or one of the named ones.
             let rows = records::list(&ctx.db, cr.id).await?;
             let approved = rows.iter().any(|r| {
-                r.state == State::Approved.as_str()
+                r.state == State::Approved
                     && r.user_login.eq_ignore_ascii_case(&ev.author)
                     && (environments.is_empty()
                         || r.environment

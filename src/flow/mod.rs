@@ -28,7 +28,7 @@ use crate::event::{Event, PrAction, PullRequestEvent, RerunEvent};
 use crate::forge::{CheckConclusion, CheckHandle, CheckResult, Forge, ForgeError, ForgeSet};
 use crate::review::{self, ReviewInput, ReviewOptions, ReviewReport};
 use crate::store::audit::{self, AuditAction, AuditEntry};
-use crate::store::change_requests::{self, ChangeRequest, PrSeen};
+use crate::store::change_requests::{self, ChangeRequest, CrState, PrSeen};
 use crate::store::{StoreError, reviews, snapshots};
 use analysis::MigrationChange;
 use futures::{StreamExt, TryStreamExt};
@@ -306,9 +306,9 @@ async fn pull_request_lifecycle(ctx: &FlowContext, pr: &PullRequestEvent) -> Res
     let cr = change_requests::record_seen(&ctx.db, &seen(pr)).await?;
     if let PrAction::Closed { merged, merge_sha } = &pr.action {
         let (state, action) = if *merged {
-            ("merged", AuditAction::ChangeRequestMerged)
+            (CrState::Merged, AuditAction::ChangeRequestMerged)
         } else {
-            ("closed", AuditAction::ChangeRequestClosed)
+            (CrState::Closed, AuditAction::ChangeRequestClosed)
         };
         change_requests::set_state(&ctx.db, cr.id, state, merge_sha.as_deref()).await?;
         let e = entry(
@@ -397,7 +397,7 @@ pub async fn review_pull_request(
 ) -> Result<(), FlowError> {
     let forge = ctx.forges.for_repo(&pr.pr.repo)?;
     let cr = change_requests::record_seen(&ctx.db, &seen(pr)).await?;
-    if pr.action == PrAction::Reopened && cr.state != "open" {
+    if pr.action == PrAction::Reopened && cr.state != CrState::Open {
         change_requests::reopen(&ctx.db, cr.id).await?;
         audit::append(
             &ctx.db,

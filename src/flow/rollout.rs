@@ -23,8 +23,8 @@ use crate::event::{ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef};
 use crate::forge::{DeploymentState, Forge, ForgeError, NewDeployment, truncate_with_note};
 use crate::review::version_key;
 use crate::store::audit::{self, AuditAction, AuditEntry};
-use crate::store::change_requests::{self, ChangeRequest};
-use crate::store::rollouts::{self, Rollout, Stage};
+use crate::store::change_requests::{self, ChangeRequest, CrState};
+use crate::store::rollouts::{self, Rollout, RolloutState, Stage, StageState};
 use crate::store::snapshots::{self, ReviewedFile};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -164,7 +164,7 @@ pub async fn advance(ctx: &FlowContext, pr: &PrRef) -> Result<(), FlowError> {
 /// open now. Returns how many were driven. Errors of one rollout are logged
 /// and do not stop the others.
 pub async fn advance_open_windows(ctx: &FlowContext) -> Result<usize, FlowError> {
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let mut driven = 0;
     for (rollout, forge, repo, number, env) in rollouts::waiting_for_window(&ctx.db).await? {
         let open = ctx
@@ -253,7 +253,7 @@ pub async fn deploy_command(
     else {
         return Ok("bytegate has not seen this pull request.".to_string());
     };
-    if cr.state != "merged" {
+    if cr.state != CrState::Merged {
         return Ok(
             "`deploy` starts a stage of a merged pull request's rollout; this one is not merged. Deploys start on merge.".to_string(),
         );
@@ -285,22 +285,22 @@ pub async fn deploy_command(
             env.name
         ));
     };
-    match stage.state.as_str() {
-        "succeeded" => return Ok(format!("`{}` is already deployed.", env.name)),
-        "running" => return Ok(format!("`{}` is deploying now.", env.name)),
+    match stage.state {
+        StageState::Succeeded => return Ok(format!("`{}` is already deployed.", env.name)),
+        StageState::Running => return Ok(format!("`{}` is deploying now.", env.name)),
         _ => {}
     }
     if let Some(prev) = stages
         .iter()
         .take_while(|s| s.position < stage.position)
-        .find(|s| s.state != "succeeded" && s.state != "skipped")
+        .find(|s| !s.state.is_through())
     {
         return Ok(format!(
             "`{}` comes after `{}`, which is {}.",
             env.name, prev.environment, prev.state
         ));
     }
-    if stage.state == "failed" {
+    if stage.state == StageState::Failed {
         // Asked for explicitly: a failed stage (a timeout, a busy target) gets another try.
         rollouts::set_waiting_after_failure(
             &ctx.db,
@@ -308,7 +308,7 @@ pub async fn deploy_command(
             &format!("retry requested by @{actor}"),
         )
         .await?;
-        rollouts::set_state(&ctx.db, rollout.id, "running").await?;
+        rollouts::set_state(&ctx.db, rollout.id, RolloutState::Running).await?;
     }
     let forge = ctx.forges.for_repo(&pr.repo)?;
     drive(ctx, forge.as_ref(), &cr, pr, rollout.id, actor).await?;
@@ -316,14 +316,14 @@ pub async fn deploy_command(
     let Some(stage) = after.into_iter().find(|s| s.environment == env.name) else {
         return Ok(String::new());
     };
-    Ok(match stage.state.as_str() {
-        "succeeded" => format!("Deployed to `{}`.", env.name),
-        "failed" => format!(
+    Ok(match stage.state {
+        StageState::Succeeded => format!("Deployed to `{}`.", env.name),
+        StageState::Failed => format!(
             "Deploying to `{}` failed:\n\n```text\n{}\n```",
             env.name,
             stage.error.as_deref().unwrap_or("unknown error")
         ),
-        "running" => format!("`{}` is deploying now.", env.name),
+        StageState::Running => format!("`{}` is deploying now.", env.name),
         _ => format!(
             "`{}` is waiting: {}.",
             env.name,
@@ -394,7 +394,7 @@ async fn start_after_given_up_merge(
         html_url: String::new(),
         is_fork: cr.is_fork,
         draft: false,
-        at: Utc::now(),
+        at: ctx.clock.now(),
     };
     start_on_merge(ctx, &merged, cr).await?;
     Ok(rollouts::for_change_request(&ctx.db, cr.id).await?)
@@ -414,7 +414,7 @@ async fn find(
     else {
         return Ok(None);
     };
-    if cr.state != "merged" {
+    if cr.state != CrState::Merged {
         return Ok(None);
     }
     Ok(rollouts::for_change_request(&ctx.db, cr.id)
@@ -578,13 +578,13 @@ async fn order_gate(
                 .await?
                 .into_iter()
                 .find(|s| s.environment == env.name)
-                .map(|s| match s.state.as_str() {
-                    "waiting" => format!(
+                .map(|s| match s.state {
+                    StageState::Waiting => format!(
                         "waiting for {}",
                         s.waiting_for.as_deref().unwrap_or("its turn")
                     ),
-                    "failed" => "failed".to_string(),
-                    "running" => "deploying".to_string(),
+                    StageState::Failed => "failed".to_string(),
+                    StageState::Running => "deploying".to_string(),
                     _ => "waiting for earlier stages".to_string(),
                 })
                 .unwrap_or_else(|| format!("no `{}` stage", env.name));
@@ -796,11 +796,11 @@ async fn drive_locked(
         let stages = rollouts::stages(&ctx.db, rollout.id).await?;
         let Some(stage) = stages
             .iter()
-            .find(|s| s.state != "succeeded" && s.state != "skipped")
+            .find(|s| !s.state.is_through())
         else {
             break;
         };
-        if stage.state == "failed" {
+        if stage.state == StageState::Failed {
             break;
         }
         let Some(env) = ctx.config.environment(&stage.environment) else {
@@ -828,8 +828,8 @@ async fn drive_locked(
             },
         };
         let mut extra = Vec::new();
-        if stage.state != "running" {
-            let mut reason = gate(ctx, forge, pr, env, Utc::now()).await?;
+        if stage.state != StageState::Running {
+            let mut reason = gate(ctx, forge, pr, env, ctx.clock.now()).await?;
             if reason.is_none() {
                 match order_gate(ctx, forge, cr, pr, &rollout, env, &own_files).await? {
                     Order::Clear(e) => extra = e,
@@ -856,10 +856,10 @@ async fn drive_locked(
             }
         }
         // We hold the rollout's drive lock: a stage still `running` belongs to a driver that died.
-        let Some(stage) = rollouts::claim_stage(&ctx.db, stage.id, STAGE_LEASE, true).await? else {
+        let Some(stage) = rollouts::claim_stage(&ctx.db, stage.id, STAGE_LEASE, true, ctx.clock.now()).await? else {
             break;
         };
-        rollouts::set_state(&ctx.db, rollout.id, "running").await?;
+        rollouts::set_state(&ctx.db, rollout.id, RolloutState::Running).await?;
         audit::append(
             &ctx.db,
             &entry(
@@ -892,7 +892,7 @@ async fn drive_locked(
         match outcome {
             StageOutcome::Succeeded(result) => {
                 progressed = true;
-                rollouts::finish_stage(&ctx.db, stage.id, true, None, &result).await?;
+                rollouts::finish_stage(&ctx.db, stage.id, true, None, &result, ctx.clock.now()).await?;
                 audit::append(
                     &ctx.db,
                     &entry(
@@ -906,7 +906,7 @@ async fn drive_locked(
                 .await?;
             }
             StageOutcome::Failed { error, result } => {
-                rollouts::finish_stage(&ctx.db, stage.id, false, Some(&error), &result).await?;
+                rollouts::finish_stage(&ctx.db, stage.id, false, Some(&error), &result, ctx.clock.now()).await?;
                 audit::append(
                     &ctx.db,
                     &entry(
@@ -921,7 +921,7 @@ async fn drive_locked(
                 break;
             }
             StageOutcome::Retry { reason, result } => {
-                rollouts::release_stage(&ctx.db, stage.id, &reason, &result).await?;
+                rollouts::release_stage(&ctx.db, stage.id, &reason, &result, ctx.clock.now()).await?;
                 break;
             }
         }
@@ -941,13 +941,13 @@ async fn fail_unclaimed(
     stage: &Stage,
     error: &str,
 ) -> Result<(), FlowError> {
-    if rollouts::claim_stage(&ctx.db, stage.id, STAGE_LEASE, true)
+    if rollouts::claim_stage(&ctx.db, stage.id, STAGE_LEASE, true, ctx.clock.now())
         .await?
         .is_none()
     {
         return Ok(());
     }
-    rollouts::finish_stage(&ctx.db, stage.id, false, Some(error), &json!([])).await?;
+    rollouts::finish_stage(&ctx.db, stage.id, false, Some(error), &json!([]), ctx.clock.now()).await?;
     audit::append(
         &ctx.db,
         &entry(
@@ -962,18 +962,15 @@ async fn fail_unclaimed(
     Ok(())
 }
 
-fn overall_state(stages: &[Stage]) -> &'static str {
-    if stages.iter().any(|s| s.state == "failed") {
-        "failed"
-    } else if stages
-        .iter()
-        .all(|s| s.state == "succeeded" || s.state == "skipped")
-    {
-        "succeeded"
-    } else if stages.iter().any(|s| s.state == "running") {
-        "running"
+fn overall_state(stages: &[Stage]) -> RolloutState {
+    if stages.iter().any(|s| s.state == StageState::Failed) {
+        RolloutState::Failed
+    } else if stages.iter().all(|s| s.state.is_through()) {
+        RolloutState::Succeeded
+    } else if stages.iter().any(|s| s.state == StageState::Running) {
+        RolloutState::Running
     } else {
-        "waiting"
+        RolloutState::Waiting
     }
 }
 
@@ -1185,7 +1182,7 @@ async fn report(
     let stages = rollouts::stages(&ctx.db, rollout.id).await?;
     let last = stages.last().map(|s| s.id);
     for s in &stages {
-        let Some(state) = deployment_state(&s.state) else {
+        let Some(state) = deployment_state(s.state) else {
             continue;
         };
         if s.deployment_state.as_deref() == Some(state.as_str()) {
@@ -1226,30 +1223,30 @@ async fn report(
         )
         .await?;
     }
-    let body = render_comment(rollout, &stages, Utc::now(), forge.max_comment_chars());
+    let body = render_comment(rollout, &stages, ctx.clock.now(), forge.max_comment_chars());
     publish_comment(ctx, forge, pr, rollout, &body).await
 }
 
-fn deployment_state(stage_state: &str) -> Option<DeploymentState> {
+fn deployment_state(stage_state: StageState) -> Option<DeploymentState> {
     match stage_state {
-        "waiting" => Some(DeploymentState::Queued),
-        "running" => Some(DeploymentState::InProgress),
-        "succeeded" => Some(DeploymentState::Success),
-        "failed" => Some(DeploymentState::Failure),
+        StageState::Waiting => Some(DeploymentState::Queued),
+        StageState::Running => Some(DeploymentState::InProgress),
+        StageState::Succeeded => Some(DeploymentState::Success),
+        StageState::Failed => Some(DeploymentState::Failure),
         _ => None,
     }
 }
 
 fn deployment_description(s: &Stage) -> String {
-    match s.state.as_str() {
-        "waiting" => format!(
+    match s.state {
+        StageState::Waiting => format!(
             "waiting for {}",
             s.waiting_for.as_deref().unwrap_or("its turn")
         ),
-        "running" => "applying migrations".to_string(),
-        "succeeded" => format!("applied {} migration(s)", applied_count(s)),
-        "failed" => s.error.clone().unwrap_or_else(|| "failed".to_string()),
-        other => other.to_string(),
+        StageState::Running => "applying migrations".to_string(),
+        StageState::Succeeded => format!("applied {} migration(s)", applied_count(s)),
+        StageState::Failed => s.error.clone().unwrap_or_else(|| "failed".to_string()),
+        other => other.as_str().to_string(),
     }
 }
 
@@ -1273,26 +1270,26 @@ fn render_comment(rollout: &Rollout, stages: &[Stage], now: DateTime<Utc>, max: 
     );
     let mut previous_done = true;
     for s in stages {
-        let icon = match s.state.as_str() {
-            "succeeded" => "✅ deployed",
-            "failed" => "❌ failed",
-            "running" => "🔄 running",
-            "waiting" => "⏳ waiting",
-            "skipped" => "⏭ skipped",
+        let icon = match s.state {
+            StageState::Succeeded => "✅ deployed",
+            StageState::Failed => "❌ failed",
+            StageState::Running => "🔄 running",
+            StageState::Waiting => "⏳ waiting",
+            StageState::Skipped => "⏭ skipped",
             _ => "⏸ pending",
         };
         let duration = s
             .duration_ms(now)
             .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
             .unwrap_or_default();
-        let details = match s.state.as_str() {
-            "succeeded" => format!("{} migration(s) applied", applied_count(s)),
-            "failed" => "see below".to_string(),
-            "waiting" => format!(
+        let details = match s.state {
+            StageState::Succeeded => format!("{} migration(s) applied", applied_count(s)),
+            StageState::Failed => "see below".to_string(),
+            StageState::Waiting => format!(
                 "waiting for {}",
                 s.waiting_for.as_deref().unwrap_or("its turn")
             ),
-            "pending" if !previous_done => "after the previous stage".to_string(),
+            StageState::Pending if !previous_done => "after the previous stage".to_string(),
             _ => String::new(),
         };
         let _ = writeln!(
@@ -1302,9 +1299,9 @@ fn render_comment(rollout: &Rollout, stages: &[Stage], now: DateTime<Utc>, max: 
             s.environment,
             details.replace('|', "\\|").replace('\n', " ")
         );
-        previous_done = s.state == "succeeded" || s.state == "skipped";
+        previous_done = s.state.is_through();
     }
-    for s in stages.iter().filter(|s| s.state == "failed") {
+    for s in stages.iter().filter(|s| s.state == StageState::Failed) {
         let _ = write!(
             out,
             "\n### `{}` failed\n\n```text\n{}\n```\nThe rollout stopped here. Nothing after this stage runs; fix it in a new pull request, or retry with `deploy {}` if the cause was temporary.\n",
@@ -1366,7 +1363,7 @@ mod tests {
             rollout_id: 1,
             position,
             environment: env.into(),
-            state: state.into(),
+            state: StageState::parse(state).expect("a stage state"),
             waiting_for: (state == "waiting").then(|| "approvals for `staging`".into()),
             started_at: None,
             finished_at: None,
@@ -1382,7 +1379,7 @@ mod tests {
             id: 1,
             change_request_id: 1,
             merge_sha: "0123456789abcdef".into(),
-            state: "waiting".into(),
+            state: RolloutState::Waiting,
             comment_id: None,
             html_url: None,
             repo_id: None,
@@ -1401,16 +1398,16 @@ mod tests {
                 .map(|(i, st)| stage(i as i32, "e", st))
                 .collect()
         };
-        assert_eq!(overall_state(&s(&["succeeded", "succeeded"])), "succeeded");
+        assert_eq!(overall_state(&s(&["succeeded", "succeeded"])), RolloutState::Succeeded);
         assert_eq!(
             overall_state(&s(&["succeeded", "failed", "pending"])),
-            "failed"
+            RolloutState::Failed
         );
         assert_eq!(
             overall_state(&s(&["succeeded", "waiting", "pending"])),
-            "waiting"
+            RolloutState::Waiting
         );
-        assert_eq!(overall_state(&s(&["running", "pending"])), "running");
+        assert_eq!(overall_state(&s(&["running", "pending"])), RolloutState::Running);
     }
 
     #[test]

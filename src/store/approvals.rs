@@ -7,6 +7,7 @@
 //! and removed when it is deleted.
 
 use super::StoreError;
+use super::text_enum::text_enum;
 use crate::policy::{Record, Source, Vote};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -17,42 +18,21 @@ pub const SOURCE_REVIEW: &str = "review";
 /// `approvals.source` for comment commands.
 pub const SOURCE_COMMENT: &str = "comment";
 
-/// What a row says (`approvals.state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Approved.
-    Approved,
-    /// Withdrawn with `revoke` (or a deleted comment's approval: the row is removed instead).
-    Revoked,
-    /// A review requested changes.
-    ChangesRequested,
-    /// A review was dismissed.
-    Dismissed,
+text_enum! {
+    /// What a row says (`approvals.state`).
+    pub enum State {
+        /// Approved.
+        Approved = "approved",
+        /// Withdrawn with `revoke` (or a deleted comment's approval: the row is removed instead).
+        Revoked = "revoked",
+        /// A review requested changes.
+        ChangesRequested = "changes_requested",
+        /// A review was dismissed.
+        Dismissed = "dismissed",
+    }
 }
 
 impl State {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Approved => "approved",
-            State::Revoked => "revoked",
-            State::ChangesRequested => "changes_requested",
-            State::Dismissed => "dismissed",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<State> {
-        [
-            State::Approved,
-            State::Revoked,
-            State::ChangesRequested,
-            State::Dismissed,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-
     /// The policy's view.
     pub fn vote(self) -> Vote {
         match self {
@@ -79,8 +59,8 @@ pub struct ApprovalRow {
     pub source: String,
     /// Review id or comment id.
     pub source_id: Option<String>,
-    /// A [`State`] name.
-    pub state: String,
+    /// What it says.
+    pub state: State,
     /// When it was given.
     pub at: DateTime<Utc>,
     /// Digest of the reviewed migration bytes it was given for.
@@ -99,7 +79,7 @@ impl ApprovalRow {
         Some(Record {
             user: self.user_login.clone(),
             environment: self.environment.clone(),
-            vote: State::parse(&self.state)?.vote(),
+            vote: self.state.vote(),
             at: self.at,
             source,
             digest: self.digest.clone(),
@@ -444,7 +424,7 @@ mod tests {
             Source::Comment(55),
             "oldest first, insertion order on ties"
         );
-        assert_eq!(rows[1].state, "revoked");
+        assert_eq!(rows[1].state, State::Revoked);
         assert_eq!(rows[2].to_record().unwrap().source, Source::Review(9));
         let removed = delete_comment(&db.pool, id, 55).await.unwrap();
         assert_eq!(removed.len(), 2);
