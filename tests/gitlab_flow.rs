@@ -506,6 +506,7 @@ async fn gitlab_delivery_over_http_becomes_a_status_and_one_note() {
         ctx: gl.ctx.clone(),
     };
     let settings = WorkerSettings {
+        clock: gl.ctx.clock.clone(),
         lease: std::time::Duration::from_secs(30),
         poll: std::time::Duration::from_millis(20),
         backoff_base: std::time::Duration::ZERO,

@@ -115,7 +115,7 @@ pub async fn upsert_review<'e>(
     digest: Option<&str>,
     commit_sha: Option<&str>,
 ) -> Result<Option<State>, StoreError> {
-    let (old,): (Option<String>,) = sqlx::query_as(
+    let (old,): (Option<State>,) = sqlx::query_as(
         "WITH old AS (
              SELECT state FROM approvals
              WHERE change_request_id = $1 AND source = 'review' AND source_id = $2
@@ -133,13 +133,13 @@ pub async fn upsert_review<'e>(
     .bind(cr_id)
     .bind(source_id)
     .bind(user)
-    .bind(state.as_str())
+    .bind(state)
     .bind(at)
     .bind(digest)
     .bind(commit_sha)
     .fetch_one(db)
     .await?;
-    Ok(old.as_deref().and_then(State::parse))
+    Ok(old)
 }
 
 /// Binds reviews given on `head_sha` whose content was unknown (the review of
@@ -168,7 +168,7 @@ pub async fn review_state<'e>(
     cr_id: i64,
     source_id: &str,
 ) -> Result<Option<State>, StoreError> {
-    let row: Option<(String,)> = sqlx::query_as(
+    let row: Option<(State,)> = sqlx::query_as(
         "SELECT state FROM approvals
          WHERE change_request_id = $1 AND source = 'review' AND source_id = $2",
     )
@@ -176,7 +176,7 @@ pub async fn review_state<'e>(
     .bind(source_id)
     .fetch_optional(db)
     .await?;
-    Ok(row.and_then(|(s,)| State::parse(&s)))
+    Ok(row.map(|(s,)| s))
 }
 
 /// A comment command's record, to insert.
