@@ -3,7 +3,7 @@
 //! time instead of sleeping: production uses [`SystemClock`], tests a
 //! [`ManualClock`] they move forward.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -30,9 +30,10 @@ pub struct ManualClock {
 }
 
 impl Default for ManualClock {
-    /// Starts at the real time of its creation.
+    /// Starts at the real time of its creation, in whole seconds (so times
+    /// round-trip through PostgreSQL's microseconds unchanged).
     fn default() -> Self {
-        ManualClock::at(Utc::now())
+        ManualClock::at(Utc::now().trunc_subsecs(0))
     }
 }
 
