@@ -125,7 +125,7 @@ async fn sync_reviews(
             .submitted_at
             .as_deref()
             .and_then(|s| s.parse::<DateTime<Utc>>().ok())
-            .unwrap_or_else(Utc::now);
+            .unwrap_or_else(|| ctx.clock.now());
         let id = r.id.to_string();
         // The content the review was given for: the reviewed bytes of its
         // commit, or (forges that do not say) what was reviewed at its time.
@@ -543,7 +543,7 @@ async fn run_command(
                     html_url: String::new(),
                     is_fork: info.is_fork,
                     draft: info.draft,
-                    at: Utc::now(),
+                    at: ctx.clock.now(),
                 };
                 Box::pin(super::review_pull_request(ctx, &event)).await?;
                 Outcome::Info(format!(

@@ -361,7 +361,7 @@ async fn rerun_review(ctx: &FlowContext, rerun: &RerunEvent) -> Result<(), FlowE
             html_url: String::new(),
             is_fork: info.is_fork,
             draft: info.draft,
-            at: chrono::Utc::now(),
+            at: ctx.clock.now(),
         };
         review_pull_request(ctx, &event).await?;
     }
