@@ -83,9 +83,7 @@ pub async fn rollout_driver(
 }
 
 fn next_stage(stages: &[Stage]) -> Option<&Stage> {
-    stages
-        .iter()
-        .find(|s| !s.state.is_through())
+    stages.iter().find(|s| !s.state.is_through())
 }
 
 /// Audits, logs and comments (once per job).

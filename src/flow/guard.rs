@@ -5,11 +5,11 @@
 //! workers share it); the limits bound each process, which is what keeps the
 //! forge's rate limit safe.
 
+use crate::clock::since;
 use crate::event::PrRef;
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use crate::clock::since;
-use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 /// How long a resolved role/permission answer is reused.

@@ -197,7 +197,16 @@ pub async fn run_one(
                 let b = backoff(settings, job.attempts);
                 e.retry_after.map_or(b, |after| after.max(b))
             });
-            match jobs::fail(pool, job.id, worker, &e.message, retry_in, settings.clock.now()).await? {
+            match jobs::fail(
+                pool,
+                job.id,
+                worker,
+                &e.message,
+                retry_in,
+                settings.clock.now(),
+            )
+            .await?
+            {
                 Failed::WillRetry => {
                     tracing::warn!(job = job.id, attempt = job.attempts, error = %e.message, retry_in = ?retry_in, "job failed; will retry");
                     Ok(RunOutcome::Retrying(job.id))

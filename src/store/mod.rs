@@ -11,9 +11,9 @@ pub mod nodelay;
 pub mod reviews;
 pub mod rollouts;
 pub mod snapshots;
-pub(crate) mod text_enum;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testdb;
+pub(crate) mod text_enum;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

@@ -481,11 +481,17 @@ mod tests {
         let clock = ManualClock::default();
         let lease = Duration::from_secs(300);
         let claim = |now| claim_stage(&db.pool, id, lease, false, now);
-        let first = claim(clock.now()).await.unwrap().expect("a pending stage is claimed");
+        let first = claim(clock.now())
+            .await
+            .unwrap()
+            .expect("a pending stage is claimed");
         assert_eq!(first.state, StageState::Running);
         assert_eq!(first.started_at, Some(clock.now()));
         clock.advance(lease - Duration::from_secs(1));
-        assert!(claim(clock.now()).await.unwrap().is_none(), "the lease still holds");
+        assert!(
+            claim(clock.now()).await.unwrap().is_none(),
+            "the lease still holds"
+        );
         clock.advance(Duration::from_secs(2));
         assert!(
             claim(clock.now()).await.unwrap().is_some(),
