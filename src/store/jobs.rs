@@ -250,3 +250,33 @@ pub async fn list(pool: &PgPool) -> Result<Vec<JobRow>, StoreError> {
     .fetch_all(pool)
     .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testdb::TestDb;
+
+    #[tokio::test]
+    async fn an_unknown_job_state_is_an_error_not_a_default() {
+        let db = TestDb::migrated().await.unwrap();
+        let job = NewJob {
+            kind: "test".into(),
+            payload: serde_json::json!({}),
+            coalesce_key: None,
+            max_attempts: 1,
+        };
+        enqueue(&db.pool, None, &job).await.unwrap();
+        assert_eq!(list(&db.pool).await.unwrap()[0].state, JobState::Queued);
+        // Another version of bytegate may know states this one does not.
+        sqlx::query("ALTER TABLE jobs DROP CONSTRAINT jobs_state_check")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE jobs SET state = 'parked'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let err = list(&db.pool).await.expect_err("must not decode");
+        assert!(err.to_string().contains("parked"), "{err}");
+    }
+}
