@@ -6,6 +6,7 @@
 //! (approvals) → `deploy` (targets, history).
 
 pub mod cli;
+pub mod clock;
 pub mod command;
 pub mod config;
 pub mod deploy;

@@ -50,6 +50,7 @@ fn review_checks(h: &Harness) -> Vec<support::fake_github::CheckRun> {
 
 fn fast() -> WorkerSettings {
     WorkerSettings {
+        clock: std::sync::Arc::new(bytegate::clock::SystemClock),
         lease: Duration::from_secs(30),
         poll: Duration::from_millis(20),
         backoff_base: Duration::ZERO,

@@ -165,6 +165,7 @@ roles:
             forges: ForgeSet::new().with(Arc::new(forge)),
             external_url: Some("https://bytegate.example.com".to_string()),
             guard: Default::default(),
+            clock: Arc::new(bytegate::clock::SystemClock),
         };
         fake.add_member(PROJECT, "root", 40);
         Gl { fake, db, ctx }
@@ -557,6 +558,7 @@ async fn gitlab_delivery_over_http_becomes_a_status_and_one_note() {
         ctx: gl.ctx.clone(),
     };
     let settings = WorkerSettings {
+        clock: gl.ctx.clock.clone(),
         lease: std::time::Duration::from_secs(30),
         poll: std::time::Duration::from_millis(20),
         backoff_base: std::time::Duration::ZERO,

@@ -5,12 +5,13 @@
 
 mod support;
 
+use bytegate::clock::{Clock, ManualClock, SystemClock};
 use bytegate::event::{CommentAction, CommentEvent, Event};
 use bytegate::jobs::{
     self, EventJobHandler, JobError, JobHandler, RunOutcome, WorkerError, WorkerSettings,
 };
 use bytegate::server::AppState;
-use bytegate::store::jobs::{self as queue, Enqueued, Job, NewJob};
+use bytegate::store::jobs::{self as queue, Enqueued, Job, JobState, NewJob};
 use bytegate::store::testdb::TestDb as Target;
 use bytegate::store::testdb::TestDb;
 use bytegate::webhook::signature::sign_github;
@@ -22,6 +23,7 @@ use support::{Harness, REPO, pr_payload, pull_request_event};
 
 fn fast() -> WorkerSettings {
     WorkerSettings {
+        clock: Arc::new(SystemClock),
         lease: Duration::from_secs(30),
         poll: Duration::from_millis(20),
         backoff_base: Duration::ZERO,
@@ -82,7 +84,7 @@ async fn transient_failures_are_retried_until_success() {
         ]
     ));
     let rows = queue::list(&db.pool).await.unwrap();
-    assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("done", 3));
+    assert_eq!((rows[0].state, rows[0].attempts), (JobState::Done, 3));
     assert_eq!(rows[0].last_error, None);
 }
 
@@ -97,7 +99,7 @@ async fn exhausted_attempts_fail_with_the_last_error() {
     };
     jobs::drain(&db.pool, &h, &fast()).await.unwrap();
     let row = &queue::list(&db.pool).await.unwrap()[0];
-    assert_eq!((row.state.as_str(), row.attempts), ("failed", 3));
+    assert_eq!((row.state, row.attempts), (JobState::Failed, 3));
     assert_eq!(
         row.last_error.as_deref(),
         Some("GitHub answered 502 (attempt 3)")
@@ -116,7 +118,7 @@ async fn permanent_failures_are_not_retried() {
     let outcomes = jobs::drain(&db.pool, &h, &fast()).await.unwrap();
     assert!(matches!(outcomes.as_slice(), [RunOutcome::Failed(_)]));
     let row = &queue::list(&db.pool).await.unwrap()[0];
-    assert_eq!((row.state.as_str(), row.attempts), ("failed", 1));
+    assert_eq!((row.state, row.attempts), (JobState::Failed, 1));
 }
 
 #[tokio::test]
@@ -128,54 +130,71 @@ async fn retries_wait_for_their_backoff() {
         retryable: true,
         ..Default::default()
     };
+    let clock = Arc::new(ManualClock::default());
     let slow = WorkerSettings {
+        clock: clock.clone(),
         backoff_base: Duration::from_secs(60),
         backoff_max: Duration::from_secs(60),
         ..fast()
     };
     let outcomes = jobs::drain(&db.pool, &h, &slow).await.unwrap();
-    // One failed attempt; the retry is not due for a minute.
+    // One failed attempt; the retry is due after a minute (plus up to 20% jitter).
     assert!(matches!(outcomes.as_slice(), [RunOutcome::Retrying(_)]));
-    let (due_in,): (f64,) =
-        sqlx::query_as("SELECT extract(epoch FROM run_after - now())::float8 FROM jobs")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    assert!((55.0..=75.0).contains(&due_in), "due in {due_in}s");
+    clock.advance(Duration::from_secs(59));
+    assert_eq!(jobs::drain(&db.pool, &h, &slow).await.unwrap(), vec![]);
+    clock.advance(Duration::from_secs(14));
+    let outcomes = jobs::drain(&db.pool, &h, &slow).await.unwrap();
+    assert!(matches!(outcomes.as_slice(), [RunOutcome::Done(_)]));
+    let row = &queue::list(&db.pool).await.unwrap()[0];
+    assert_eq!((row.state, row.attempts), (JobState::Done, 2));
 }
 
 #[tokio::test]
 async fn a_dead_workers_job_is_completed_by_another_after_its_lease() {
     let db = TestDb::migrated().await.unwrap();
     queue::enqueue(&db.pool, None, &job(None, 5)).await.unwrap();
-    // A worker claims with a short lease and dies without finishing.
-    let claimed = queue::claim(&db.pool, "doomed", Duration::from_millis(300))
+    let clock = Arc::new(ManualClock::default());
+    let settings = WorkerSettings {
+        clock: clock.clone(),
+        ..fast()
+    };
+    let lease = Duration::from_secs(300);
+    // A worker claims and dies without finishing.
+    let claimed = queue::claim(&db.pool, "doomed", lease, clock.now())
         .await
         .unwrap()
         .unwrap();
     let h = Scripted::default();
     // While the lease holds, nobody else gets it.
     assert_eq!(
-        jobs::run_one(&db.pool, &h, "survivor", &fast())
+        jobs::run_one(&db.pool, &h, "survivor", &settings)
             .await
             .unwrap(),
         RunOutcome::Idle
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    clock.advance(lease - Duration::from_secs(1));
     assert_eq!(
-        jobs::run_one(&db.pool, &h, "survivor", &fast())
+        jobs::run_one(&db.pool, &h, "survivor", &settings)
+            .await
+            .unwrap(),
+        RunOutcome::Idle,
+        "the lease has a second left"
+    );
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(
+        jobs::run_one(&db.pool, &h, "survivor", &settings)
             .await
             .unwrap(),
         RunOutcome::Done(claimed.id)
     );
     let row = &queue::list(&db.pool).await.unwrap()[0];
     assert_eq!(
-        (row.state.as_str(), row.attempts, row.locked_by.as_deref()),
-        ("done", 2, Some("survivor"))
+        (row.state, row.attempts, row.locked_by.as_deref()),
+        (JobState::Done, 2, Some("survivor"))
     );
     // The dead worker's late completion does not count.
     assert!(
-        !queue::complete(&db.pool, claimed.id, "doomed")
+        !queue::complete(&db.pool, claimed.id, "doomed", clock.now())
             .await
             .unwrap()
     );
@@ -199,7 +218,7 @@ async fn concurrent_workers_run_each_job_exactly_once() {
     );
     for _ in 0..200 {
         let rows = queue::list(&db.pool).await.unwrap();
-        if rows.iter().all(|r| r.state == "done") {
+        if rows.iter().all(|r| r.state == JobState::Done) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -280,7 +299,7 @@ async fn a_key_whose_job_is_done_or_failed_queues_new_work_and_pending_work_stil
         Enqueued::Coalesced
     );
     // Running: still joins it.
-    let claimed = queue::claim(&db.pool, "w", Duration::from_secs(30))
+    let claimed = queue::claim(&db.pool, "w", Duration::from_secs(30), chrono::Utc::now())
         .await
         .unwrap()
         .unwrap();
@@ -292,7 +311,7 @@ async fn a_key_whose_job_is_done_or_failed_queues_new_work_and_pending_work_stil
         Enqueued::Coalesced
     );
     // Failed for good: the key queues new work.
-    queue::fail(&db.pool, first, "w", "boom", None)
+    queue::fail(&db.pool, first, "w", "boom", None, chrono::Utc::now())
         .await
         .unwrap();
     let Enqueued::Queued(second) = queue::enqueue(&db.pool, None, &job(Some("k"), 1))
@@ -311,15 +330,15 @@ async fn a_key_whose_job_is_done_or_failed_queues_new_work_and_pending_work_stil
             .unwrap(),
         Enqueued::Queued(_)
     ));
-    let states: Vec<(i64, String)> = queue::list(&db.pool)
+    let states: Vec<(i64, JobState)> = queue::list(&db.pool)
         .await
         .unwrap()
         .into_iter()
         .map(|r| (r.id, r.state))
         .collect();
-    assert_eq!(states[0], (first, "failed".to_string()));
-    assert_eq!(states[1], (second, "done".to_string()));
-    assert_eq!(states[2].1, "queued");
+    assert_eq!(states[0], (first, JobState::Failed));
+    assert_eq!(states[1], (second, JobState::Done));
+    assert_eq!(states[2].1, JobState::Queued);
 }
 
 const SECRET: &str = "It's a Secret to Everybody";
@@ -460,25 +479,26 @@ async fn a_job_whose_lease_keeps_expiring_fails_for_good_after_max_attempts() {
         started: tx,
         given_up: Mutex::new(Vec::new()),
     });
+    let clock = Arc::new(ManualClock::default());
+    let settings = WorkerSettings {
+        clock: clock.clone(),
+        ..fast()
+    };
     for attempt in 1..=3 {
-        let (pool, h2) = (db.pool.clone(), h.clone());
+        let (pool, h2, s2) = (db.pool.clone(), h.clone(), settings.clone());
         let worker = tokio::spawn(async move {
-            jobs::run_one(&pool, h2.as_ref(), &format!("w{attempt}"), &fast()).await
+            jobs::run_one(&pool, h2.as_ref(), &format!("w{attempt}"), &s2).await
         });
         assert_eq!(started.recv().await, Some(attempt));
-        // The process dies mid-job, and its lease runs out (time driven by SQL).
+        // The process dies mid-job, and its lease runs out.
         worker.abort();
-        sqlx::query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1")
-            .bind(id)
-            .execute(&db.pool)
-            .await
-            .unwrap();
+        clock.advance(settings.lease + Duration::from_secs(1));
     }
     // No attempt is left: the next claim gives the job up instead of running
     // it a fourth time (a guard, not a clock: the old code hangs here).
     let outcome = tokio::time::timeout(
         Duration::from_secs(20),
-        jobs::run_one(&db.pool, h.as_ref(), "w4", &fast()),
+        jobs::run_one(&db.pool, h.as_ref(), "w4", &settings),
     )
     .await
     .expect("the job ran again instead of being given up")
@@ -490,8 +510,8 @@ async fn a_job_whose_lease_keeps_expiring_fails_for_good_after_max_attempts() {
     );
     let row = &queue::list(&db.pool).await.unwrap()[0];
     assert_eq!(
-        (row.state.as_str(), row.attempts, row.lease_expiries),
-        ("failed", 3, 3)
+        (row.state, row.attempts, row.lease_expiries),
+        (JobState::Failed, 3, 3)
     );
     let error = row.last_error.as_deref().unwrap_or_default();
     assert!(error.contains("lease expired 3 times"), "{error}");
@@ -558,7 +578,7 @@ async fn a_panicking_handler_is_a_failed_attempt_and_later_jobs_still_run() {
         rows = queue::list(&db.pool).await.unwrap();
         if rows
             .iter()
-            .all(|r| r.state == "done" || r.state == "failed")
+            .all(|r| matches!(r.state, JobState::Done | JobState::Failed))
         {
             break;
         }
@@ -570,8 +590,8 @@ async fn a_panicking_handler_is_a_failed_attempt_and_later_jobs_still_run() {
     }
     let bad_row = rows.iter().find(|r| r.id == bad_id).unwrap();
     assert_eq!(
-        (bad_row.state.as_str(), bad_row.attempts),
-        ("failed", 2),
+        (bad_row.state, bad_row.attempts),
+        (JobState::Failed, 2),
         "{rows:?}"
     );
     let error = bad_row.last_error.as_deref().unwrap_or_default();

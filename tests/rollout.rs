@@ -401,16 +401,13 @@ async fn an_applied_migration_edited_later_is_refused_as_drift() {
 
 #[tokio::test]
 async fn a_closed_deploy_window_makes_the_stage_wait_and_say_so() {
-    // A window that is never open now: one minute, yesterday's weekday only.
-    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
-        .format("%a")
-        .to_string()
-        .to_lowercase();
-    let window = format!(
-        "    deploy_window:\n      days: [{yesterday}]\n      start: \"03:00\"\n      end: \"03:01\"\n"
-    );
-    let s = setup_with(&window).await;
+    // Staging deploys on every day from 09:00 to 17:00 UTC; it is 08:00.
+    let window = "    deploy_window:\n      days: [mon, tue, wed, thu, fri, sat, sun]\n      start: \"09:00\"\n      end: \"17:00\"\n";
+    let s = setup_with(window).await;
     let h = &s.h;
+    let today = chrono::Utc::now().date_naive();
+    let at = |hh: u32| today.and_hms_opt(hh, 0, 0).unwrap().and_utc();
+    h.clock.set(at(8));
     merge_commit(h, MERGE, &[(M1, M1_SQL)], &[]);
     h.handle(&merged(MERGE)).await.unwrap();
     approve(h, "dana", "staging").await;
@@ -420,25 +417,25 @@ async fn a_closed_deploy_window_makes_the_stage_wait_and_say_so() {
     let body = deploy_comment(h);
     assert!(body.contains("deploy window"), "{body}");
     assert_eq!(rollout::advance_open_windows(&h.ctx).await.unwrap(), 0);
+    assert!(!table_exists(&s.stg.pool, "users").await);
 
-    // The window opens (same config, a window that is open every day, all day).
-    let mut config = (*h.ctx.config).clone();
-    let staging = config
-        .environments
-        .iter_mut()
-        .find(|e| e.name == "staging")
-        .unwrap();
-    staging.deploy_window = Some(
-        serde_norway::from_str(
-            "days: [mon, tue, wed, thu, fri, sat, sun]\nstart: \"00:00\"\nend: \"00:00\"\n",
-        )
-        .unwrap(),
-    );
-    let mut ctx = h.ctx.clone();
-    ctx.config = std::sync::Arc::new(config);
-    assert_eq!(rollout::advance_open_windows(&ctx).await.unwrap(), 1);
+    // Still closed a minute before it opens.
+    h.clock.set(at(9) - chrono::Duration::minutes(1));
+    assert_eq!(rollout::advance_open_windows(&h.ctx).await.unwrap(), 0);
+    assert!(!table_exists(&s.stg.pool, "users").await);
+
+    // 10:00: the window is open, and the re-check deploys staging (only).
+    h.clock.set(at(10));
+    assert_eq!(rollout::advance_open_windows(&h.ctx).await.unwrap(), 1);
     assert!(table_exists(&s.stg.pool, "users").await);
     assert!(!table_exists(&s.prod.pool, "users").await);
+    assert_eq!(
+        history(&s.stg.pool).await.len(),
+        1,
+        "one migration applied to staging"
+    );
+    let states = stage_states(h).await;
+    assert_eq!(states[1], ("staging".to_string(), "succeeded".to_string()));
     h.github.assert_clean();
 }
 

@@ -158,7 +158,10 @@ async fn opened_pr_is_queued_once_and_a_redelivery_is_a_duplicate() {
     assert_eq!((code, text.contains("duplicate")), (200, true), "{text}");
     assert_eq!(s.counts().await, (1, 1));
     let job = &jobs::list(&s.db.pool).await.unwrap()[0];
-    assert_eq!((job.kind.as_str(), job.state.as_str()), ("event", "queued"));
+    assert_eq!(
+        (job.kind.as_str(), job.state),
+        ("event", jobs::JobState::Queued)
+    );
     let (event, action, repo): (String, Option<String>, Option<String>) = sqlx::query_as(
         "SELECT event, action, repo FROM webhook_deliveries WHERE delivery_id = '72d3162e-1'",
     )

@@ -247,6 +247,7 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
             forges,
             external_url: args.external_url.clone(),
             guard: crate::flow::guard::CommandGuard::default(),
+            clock: Arc::new(crate::clock::SystemClock),
         },
     });
     // Rollouts waiting for a deploy window are re-checked every minute
@@ -259,6 +260,7 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
         ))
     });
     let settings = crate::jobs::WorkerSettings {
+        clock: handler.ctx.clock.clone(),
         lease: config.server.job_lease.0,
         ..Default::default()
     };

@@ -6,7 +6,7 @@
 use super::{BOT_ACTOR, FlowContext, FlowError, GaveUp};
 use crate::event::{PrAction, PrRef, PullRequestEvent};
 use crate::store::audit::{self, AuditAction, AuditEntry};
-use crate::store::change_requests;
+use crate::store::change_requests::{self, CrState};
 use crate::store::rollouts::{self, Rollout, Stage};
 use serde_json::json;
 
@@ -32,8 +32,8 @@ pub async fn merge_job(
     // can start the rollout later. Best effort: the database may be what failed.
     let recorded = async {
         let cr = change_requests::record_seen(&ctx.db, &super::seen(pr)).await?;
-        if cr.state != "merged" {
-            change_requests::set_state(&ctx.db, cr.id, "merged", merge_sha).await?;
+        if cr.state != CrState::Merged {
+            change_requests::set_state(&ctx.db, cr.id, CrState::Merged, merge_sha).await?;
         }
         let rollout = rollouts::for_change_request(&ctx.db, cr.id).await?;
         let stages = match &rollout {
@@ -68,7 +68,7 @@ pub async fn rollout_driver(
     else {
         return Ok(());
     };
-    if cr.state != "merged" {
+    if cr.state != CrState::Merged {
         return Ok(());
     }
     let Some(rollout) = rollouts::for_change_request(&ctx.db, cr.id).await? else {
@@ -83,9 +83,7 @@ pub async fn rollout_driver(
 }
 
 fn next_stage(stages: &[Stage]) -> Option<&Stage> {
-    stages
-        .iter()
-        .find(|s| s.state != "succeeded" && s.state != "skipped")
+    stages.iter().find(|s| !s.state.is_through())
 }
 
 /// Audits, logs and comments (once per job).

@@ -32,7 +32,7 @@ use crate::policy::{self, Act, Decision, EnvDecision, NoStanding, PolicyInput, S
 use crate::review::finding::RiskLevel;
 use crate::store::approvals::{self as records, NewCommentRecord, State};
 use crate::store::audit::{self, AuditAction, AuditEntry};
-use crate::store::change_requests::{self, ChangeRequest, PrSeen};
+use crate::store::change_requests::{self, ChangeRequest, CrState, PrSeen};
 use crate::store::{reviews, snapshots};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -101,7 +101,7 @@ pub async fn on_review(ctx: &FlowContext, ev: &ReviewEvent) -> Result<(), FlowEr
     let cr = ensure_change_request(ctx, forge.as_ref(), &ev.pr).await?;
     sync_reviews(ctx, forge.as_ref(), &cr, &ev.pr).await?;
     refresh(ctx, forge.as_ref(), &ev.pr).await?;
-    if cr.state == "merged" {
+    if cr.state == CrState::Merged {
         // Approvals after merge may let a waiting stage run.
         super::rollout::advance(ctx, &ev.pr).await?;
     }
@@ -120,7 +120,7 @@ async fn sync_reviews(
             .submitted_at
             .as_deref()
             .and_then(|s| s.parse::<DateTime<Utc>>().ok())
-            .unwrap_or_else(Utc::now);
+            .unwrap_or_else(|| ctx.clock.now());
         let id = r.id.to_string();
         // The content the review was given for: the reviewed bytes of its
         // commit, or (forges that do not say) what was reviewed at its time.
@@ -316,7 +316,7 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
 
     for row in &removed {
         let detail = json!({
-            "source": "comment", "comment_id": ev.comment_id, "state": row.state,
+            "source": "comment", "comment_id": ev.comment_id, "state": row.state.as_str(),
             "reason": if ev.action == CommentAction::Deleted { "comment deleted" } else { "comment edited" },
         });
         audit::append(
@@ -365,7 +365,7 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
     } else {
         None
     };
-    if changed && cr.state == "merged" {
+    if changed && cr.state == CrState::Merged {
         // Approvals after merge may let a waiting stage run.
         super::rollout::advance(ctx, &ev.pr).await?;
     }
@@ -511,7 +511,7 @@ async fn run_command(
                     "`{}` needs the standing that approving needs: {why}",
                     cmd.name()
                 )),
-                None if cr.state == "merged" && matches!(cmd, Command::Deploy { .. }) => {
+                None if cr.state == CrState::Merged && matches!(cmd, Command::Deploy { .. }) => {
                     Outcome::Deploy(environment.clone())
                 }
                 None => Outcome::Info(format!(
@@ -540,7 +540,7 @@ async fn run_command(
                     html_url: String::new(),
                     is_fork: info.is_fork,
                     draft: info.draft,
-                    at: Utc::now(),
+                    at: ctx.clock.now(),
                 };
                 Box::pin(super::review_pull_request(ctx, &event)).await?;
                 Outcome::Info(format!(
@@ -554,7 +554,7 @@ async fn run_command(
             // for all environments or one of the named ones.
             let rows = records::list(&ctx.db, cr.id).await?;
             let approved = rows.iter().any(|r| {
-                r.state == State::Approved.as_str()
+                r.state == State::Approved
                     && r.user_login.eq_ignore_ascii_case(&ev.author)
                     && (environments.is_empty()
                         || r.environment

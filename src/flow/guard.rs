@@ -5,10 +5,12 @@
 //! workers share it); the limits bound each process, which is what keeps the
 //! forge's rate limit safe.
 
+use crate::clock::since;
 use crate::event::PrRef;
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a resolved role/permission answer is reused.
 pub const PEOPLE_TTL: Duration = Duration::from_secs(60);
@@ -19,52 +21,7 @@ pub const COMMANDS_PER_WINDOW: usize = 10;
 /// `plan` re-runs one user may ask for on one PR per window.
 pub const PLANS_PER_WINDOW: usize = 3;
 
-/// Where the guard reads the time (injected, so tests drive it).
-pub trait Clock: Send + Sync {
-    /// Now.
-    fn now(&self) -> Instant;
-}
-
-/// The real clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-/// A clock that moves only when told to (tests).
-#[derive(Debug)]
-pub struct ManualClock {
-    base: Instant,
-    offset: Mutex<Duration>,
-}
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        ManualClock {
-            base: Instant::now(),
-            offset: Mutex::new(Duration::ZERO),
-        }
-    }
-}
-
-impl ManualClock {
-    /// Moves the clock forward by `d`.
-    pub fn advance(&self, d: Duration) {
-        if let Ok(mut o) = self.offset.lock() {
-            *o += d;
-        }
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        self.base + self.offset.lock().map(|o| *o).unwrap_or_default()
-    }
-}
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 
 /// What the forge said about a user in a repository.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -88,7 +45,7 @@ pub enum Admission {
 
 #[derive(Default)]
 struct Window {
-    times: VecDeque<Instant>,
+    times: VecDeque<DateTime<Utc>>,
     told: bool,
 }
 
@@ -98,7 +55,7 @@ type PrUserKey = (String, String, u64, String);
 
 struct Inner {
     clock: Arc<dyn Clock>,
-    people: Mutex<HashMap<UserKey, (Instant, Person)>>,
+    people: Mutex<HashMap<UserKey, (DateTime<Utc>, Person)>>,
     comments: Mutex<HashMap<PrUserKey, Window>>,
     plans: Mutex<HashMap<PrUserKey, Window>>,
 }
@@ -138,7 +95,7 @@ fn pr_user_key(pr: &PrRef, user: &str) -> PrUserKey {
 fn admit(
     map: &Mutex<HashMap<PrUserKey, Window>>,
     key: PrUserKey,
-    now: Instant,
+    now: DateTime<Utc>,
     limit: usize,
 ) -> Admission {
     // A poisoned lock only means another worker panicked: refuse, never run unbounded.
@@ -149,13 +106,13 @@ fn admit(
     map.retain(|_, w| {
         w.times
             .back()
-            .is_some_and(|t| now.saturating_duration_since(*t) < COMMAND_WINDOW)
+            .is_some_and(|t| since(now, *t) < COMMAND_WINDOW)
     });
     let w = map.entry(key).or_default();
     while w
         .times
         .front()
-        .is_some_and(|t| now.saturating_duration_since(*t) >= COMMAND_WINDOW)
+        .is_some_and(|t| since(now, *t) >= COMMAND_WINDOW)
     {
         w.times.pop_front();
     }
@@ -190,7 +147,7 @@ impl CommandGuard {
         let people = self.inner.people.lock().ok()?;
         people
             .get(&user_key(pr, user))
-            .filter(|(at, _)| now.saturating_duration_since(*at) < PEOPLE_TTL)
+            .filter(|(at, _)| since(now, *at) < PEOPLE_TTL)
             .map(|(_, p)| p.clone())
     }
 
@@ -198,7 +155,7 @@ impl CommandGuard {
     pub fn remember(&self, pr: &PrRef, user: &str, person: Person) {
         let now = self.inner.clock.now();
         if let Ok(mut people) = self.inner.people.lock() {
-            people.retain(|_, (at, _)| now.saturating_duration_since(*at) < PEOPLE_TTL);
+            people.retain(|_, (at, _)| since(now, *at) < PEOPLE_TTL);
             people.insert(user_key(pr, user), (now, person));
         }
     }

@@ -28,7 +28,7 @@ use crate::event::{Event, PrAction, PullRequestEvent, RerunEvent};
 use crate::forge::{CheckConclusion, CheckHandle, CheckResult, Forge, ForgeError, ForgeSet};
 use crate::review::{self, ReviewInput, ReviewOptions, ReviewReport};
 use crate::store::audit::{self, AuditAction, AuditEntry};
-use crate::store::change_requests::{self, ChangeRequest, PrSeen};
+use crate::store::change_requests::{self, ChangeRequest, CrState, PrSeen};
 use crate::store::{StoreError, reviews, snapshots};
 use analysis::MigrationChange;
 use futures::{StreamExt, TryStreamExt};
@@ -57,6 +57,8 @@ pub struct FlowContext {
     pub external_url: Option<String>,
     /// Role/permission cache and per-user command limits (bounded forge cost).
     pub guard: guard::CommandGuard,
+    /// Where decisions read the time (deploy windows, leases, staleness).
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl FlowContext {
@@ -67,12 +69,14 @@ impl FlowContext {
         external_url: Option<String>,
     ) -> Result<FlowContext, ForgeError> {
         let forges = ForgeSet::from_config(&config)?;
+        let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock);
         Ok(FlowContext {
             db,
             config,
             forges,
             external_url,
-            guard: guard::CommandGuard::default(),
+            guard: guard::CommandGuard::new(clock.clone()),
+            clock,
         })
     }
 }
@@ -267,9 +271,9 @@ async fn pull_request_lifecycle(ctx: &FlowContext, pr: &PullRequestEvent) -> Res
     let cr = change_requests::record_seen(&ctx.db, &seen(pr)).await?;
     if let PrAction::Closed { merged, merge_sha } = &pr.action {
         let (state, action) = if *merged {
-            ("merged", AuditAction::ChangeRequestMerged)
+            (CrState::Merged, AuditAction::ChangeRequestMerged)
         } else {
-            ("closed", AuditAction::ChangeRequestClosed)
+            (CrState::Closed, AuditAction::ChangeRequestClosed)
         };
         change_requests::set_state(&ctx.db, cr.id, state, merge_sha.as_deref()).await?;
         let e = entry(
@@ -323,7 +327,7 @@ async fn rerun_review(ctx: &FlowContext, rerun: &RerunEvent) -> Result<(), FlowE
             html_url: String::new(),
             is_fork: info.is_fork,
             draft: info.draft,
-            at: chrono::Utc::now(),
+            at: ctx.clock.now(),
         };
         review_pull_request(ctx, &event).await?;
     }
@@ -359,7 +363,7 @@ pub async fn review_pull_request(
 ) -> Result<(), FlowError> {
     let forge = ctx.forges.for_repo(&pr.pr.repo)?;
     let cr = change_requests::record_seen(&ctx.db, &seen(pr)).await?;
-    if pr.action == PrAction::Reopened && cr.state != "open" {
+    if pr.action == PrAction::Reopened && cr.state != CrState::Open {
         change_requests::reopen(&ctx.db, cr.id).await?;
         audit::append(
             &ctx.db,

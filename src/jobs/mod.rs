@@ -2,6 +2,7 @@
 //! lease kept alive, then mark it done, retry it with backoff, or fail it.
 //! Several workers and several bytegate processes share one queue.
 
+use crate::clock::{Clock, SystemClock};
 use crate::store::jobs::{self, Failed, Job};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -77,6 +78,8 @@ pub trait JobHandler: Send + Sync + 'static {
 /// Worker timing.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
+    /// Where leases, due times and retries read the time (tests drive it).
+    pub clock: Arc<dyn Clock>,
     /// How long a claim is held without a heartbeat.
     pub lease: Duration,
     /// How often an idle worker looks for work (it is also woken on enqueue).
@@ -90,6 +93,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
+            clock: Arc::new(SystemClock),
             lease: Duration::from_secs(300),
             poll: Duration::from_secs(1),
             backoff_base: Duration::from_secs(2),
@@ -135,11 +139,11 @@ pub async fn run_one(
     worker: &str,
     settings: &WorkerSettings,
 ) -> Result<RunOutcome, crate::store::StoreError> {
-    let Some(job) = jobs::claim(pool, worker, settings.lease).await? else {
+    let Some(job) = jobs::claim(pool, worker, settings.lease, settings.clock.now()).await? else {
         return Ok(RunOutcome::Idle);
     };
     if job.lease_exhausted {
-        return give_up_expired(pool, handler, worker, &job).await;
+        return give_up_expired(pool, handler, worker, &job, settings.clock.as_ref()).await;
     }
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts, delivery = ?job.delivery_id);
     let stop = StopSignal::new();
@@ -162,7 +166,7 @@ pub async fn run_one(
                 Err(JobError::transient(message))
             }),
             _ = tick.tick(), if !lost => {
-                match jobs::heartbeat(pool, job.id, worker, settings.lease).await {
+                match jobs::heartbeat(pool, job.id, worker, settings.lease, settings.clock.now()).await {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::warn!(job = job.id, "lease lost: another worker took the job; stopping the handler at its next safe point");
@@ -184,7 +188,7 @@ pub async fn run_one(
     };
     match result {
         Some(Ok(())) => {
-            jobs::complete(pool, job.id, worker).await?;
+            jobs::complete(pool, job.id, worker, settings.clock.now()).await?;
             tracing::info!(job = job.id, kind = %job.kind, "job done");
             Ok(RunOutcome::Done(job.id))
         }
@@ -193,7 +197,16 @@ pub async fn run_one(
                 let b = backoff(settings, job.attempts);
                 e.retry_after.map_or(b, |after| after.max(b))
             });
-            match jobs::fail(pool, job.id, worker, &e.message, retry_in).await? {
+            match jobs::fail(
+                pool,
+                job.id,
+                worker,
+                &e.message,
+                retry_in,
+                settings.clock.now(),
+            )
+            .await?
+            {
                 Failed::WillRetry => {
                     tracing::warn!(job = job.id, attempt = job.attempts, error = %e.message, retry_in = ?retry_in, "job failed; will retry");
                     Ok(RunOutcome::Retrying(job.id))
@@ -218,6 +231,7 @@ async fn give_up_expired(
     handler: &dyn JobHandler,
     worker: &str,
     job: &Job,
+    clock: &dyn Clock,
 ) -> Result<RunOutcome, crate::store::StoreError> {
     let error = JobError::permanent(format!(
         "the job's lease expired {} times (its worker died or hung); no attempts left after {}",
@@ -232,7 +246,7 @@ async fn give_up_expired(
             "reporting this job's failure died {GIVE_UP_TRIES} times; failing it without a report"
         );
     }
-    jobs::fail(pool, job.id, worker, &error.message, None).await?;
+    jobs::fail(pool, job.id, worker, &error.message, None, clock.now()).await?;
     Ok(RunOutcome::Failed(job.id))
 }
 

@@ -7,6 +7,7 @@
 //! and removed when it is deleted.
 
 use super::StoreError;
+use super::text_enum::text_enum;
 use crate::policy::{Record, Source, Vote};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -17,42 +18,21 @@ pub const SOURCE_REVIEW: &str = "review";
 /// `approvals.source` for comment commands.
 pub const SOURCE_COMMENT: &str = "comment";
 
-/// What a row says (`approvals.state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Approved.
-    Approved,
-    /// Withdrawn with `revoke` (or a deleted comment's approval: the row is removed instead).
-    Revoked,
-    /// A review requested changes.
-    ChangesRequested,
-    /// A review was dismissed.
-    Dismissed,
+text_enum! {
+    /// What a row says (`approvals.state`).
+    pub enum State {
+        /// Approved.
+        Approved = "approved",
+        /// Withdrawn with `revoke` (or a deleted comment's approval: the row is removed instead).
+        Revoked = "revoked",
+        /// A review requested changes.
+        ChangesRequested = "changes_requested",
+        /// A review was dismissed.
+        Dismissed = "dismissed",
+    }
 }
 
 impl State {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Approved => "approved",
-            State::Revoked => "revoked",
-            State::ChangesRequested => "changes_requested",
-            State::Dismissed => "dismissed",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<State> {
-        [
-            State::Approved,
-            State::Revoked,
-            State::ChangesRequested,
-            State::Dismissed,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-
     /// The policy's view.
     pub fn vote(self) -> Vote {
         match self {
@@ -79,8 +59,8 @@ pub struct ApprovalRow {
     pub source: String,
     /// Review id or comment id.
     pub source_id: Option<String>,
-    /// A [`State`] name.
-    pub state: String,
+    /// What it says.
+    pub state: State,
     /// When it was given.
     pub at: DateTime<Utc>,
     /// Digest of the reviewed migration bytes it was given for.
@@ -99,7 +79,7 @@ impl ApprovalRow {
         Some(Record {
             user: self.user_login.clone(),
             environment: self.environment.clone(),
-            vote: State::parse(&self.state)?.vote(),
+            vote: self.state.vote(),
             at: self.at,
             source,
             digest: self.digest.clone(),
@@ -135,7 +115,7 @@ pub async fn upsert_review<'e>(
     digest: Option<&str>,
     commit_sha: Option<&str>,
 ) -> Result<Option<State>, StoreError> {
-    let (old,): (Option<String>,) = sqlx::query_as(
+    let (old,): (Option<State>,) = sqlx::query_as(
         "WITH old AS (
              SELECT state FROM approvals
              WHERE change_request_id = $1 AND source = 'review' AND source_id = $2
@@ -153,13 +133,13 @@ pub async fn upsert_review<'e>(
     .bind(cr_id)
     .bind(source_id)
     .bind(user)
-    .bind(state.as_str())
+    .bind(state)
     .bind(at)
     .bind(digest)
     .bind(commit_sha)
     .fetch_one(db)
     .await?;
-    Ok(old.as_deref().and_then(State::parse))
+    Ok(old)
 }
 
 /// Binds reviews given on `head_sha` whose content was unknown (the review of
@@ -188,7 +168,7 @@ pub async fn review_state<'e>(
     cr_id: i64,
     source_id: &str,
 ) -> Result<Option<State>, StoreError> {
-    let row: Option<(String,)> = sqlx::query_as(
+    let row: Option<(State,)> = sqlx::query_as(
         "SELECT state FROM approvals
          WHERE change_request_id = $1 AND source = 'review' AND source_id = $2",
     )
@@ -196,7 +176,7 @@ pub async fn review_state<'e>(
     .bind(source_id)
     .fetch_optional(db)
     .await?;
-    Ok(row.and_then(|(s,)| State::parse(&s)))
+    Ok(row.map(|(s,)| s))
 }
 
 /// A comment command's record, to insert.
@@ -444,7 +424,7 @@ mod tests {
             Source::Comment(55),
             "oldest first, insertion order on ties"
         );
-        assert_eq!(rows[1].state, "revoked");
+        assert_eq!(rows[1].state, State::Revoked);
         assert_eq!(rows[2].to_record().unwrap().source, Source::Review(9));
         let removed = delete_comment(&db.pool, id, 55).await.unwrap();
         assert_eq!(removed.len(), 2);

@@ -2,8 +2,21 @@
 //! head it knows of, so late work for an older commit can tell it is stale.
 
 use super::StoreError;
+use super::text_enum::text_enum;
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool, Postgres, Transaction};
+
+text_enum! {
+    /// A change request's state (`change_requests.state`).
+    pub enum CrState {
+        /// Open.
+        Open = "open",
+        /// Closed without merging.
+        Closed = "closed",
+        /// Merged.
+        Merged = "merged",
+    }
+}
 
 /// A row of `change_requests`.
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -28,8 +41,8 @@ pub struct ChangeRequest {
     pub base_ref: String,
     /// Head in another repository.
     pub is_fork: bool,
-    /// `open`, `closed` or `merged`.
-    pub state: String,
+    /// Open, closed or merged.
+    pub state: CrState,
     /// Merge commit, once merged.
     pub merge_sha: Option<String>,
     /// Last time the migration files changed (approvals before it are stale).
@@ -227,7 +240,7 @@ pub async fn set_check(pool: &PgPool, id: i64, sha: &str, handle: &str) -> Resul
 pub async fn set_state(
     pool: &PgPool,
     id: i64,
-    state: &str,
+    state: CrState,
     merge_sha: Option<&str>,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -347,7 +360,7 @@ mod tests {
         set_check(&db.pool, cr.id, "old", "check_run:4")
             .await
             .unwrap();
-        set_state(&db.pool, cr.id, "merged", Some("mmm"))
+        set_state(&db.pool, cr.id, CrState::Merged, Some("mmm"))
             .await
             .unwrap();
         let row = find(&db.pool, "github", "o/r", 7).await.unwrap().unwrap();
@@ -357,11 +370,11 @@ mod tests {
         );
         assert_eq!(row.check_handle.as_deref(), Some("check_run:5"));
         assert_eq!(
-            (row.state.as_str(), row.merge_sha.as_deref()),
-            ("merged", Some("mmm"))
+            (row.state, row.merge_sha.as_deref()),
+            (CrState::Merged, Some("mmm"))
         );
         reopen(&db.pool, cr.id).await.unwrap();
         let row = find(&db.pool, "github", "o/r", 7).await.unwrap().unwrap();
-        assert_eq!(row.state, "open");
+        assert_eq!(row.state, CrState::Open);
     }
 }

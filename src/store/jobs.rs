@@ -1,9 +1,30 @@
 //! The durable job queue: claim with `FOR UPDATE SKIP LOCKED`, hold a lease,
 //! retry with backoff, fail for good after `max_attempts`.
 
+//!
+//! Every decision about time (is a job due, has its lease run out, when does
+//! a retry run) uses the `now` the caller passes: the worker's clock, so
+//! tests drive time instead of sleeping.
+
 use super::StoreError;
+use super::text_enum::text_enum;
+use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 use std::time::Duration;
+
+text_enum! {
+    /// Where a job is (`jobs.state`).
+    pub enum JobState {
+        /// Waiting to be claimed (new, or back after a failed attempt).
+        Queued = "queued",
+        /// Claimed by a worker holding a lease.
+        Running = "running",
+        /// Finished.
+        Done = "done",
+        /// Failed for good.
+        Failed = "failed",
+    }
+}
 
 /// A job to insert.
 #[derive(Debug, Clone)]
@@ -75,8 +96,9 @@ pub async fn enqueue<'e>(
     Ok(row.map_or(Enqueued::Coalesced, |(id,)| Enqueued::Queued(id)))
 }
 
-/// Claims the next runnable job: queued and due, or running with an expired
-/// lease (its worker died or hung). Concurrent claimers never get the same job.
+/// Claims the next runnable job at `now`: queued and due (new work is due at
+/// once, a retry after its backoff), or running with a lease expired by `now`
+/// (its worker died or hung). Concurrent claimers never get the same job.
 ///
 /// Every claim counts as an attempt, a reclaim after an expired lease too. A
 /// job whose lease expired with its attempts used up is claimed with
@@ -86,13 +108,14 @@ pub async fn claim(
     pool: &PgPool,
     worker: &str,
     lease: Duration,
+    now: DateTime<Utc>,
 ) -> Result<Option<Job>, StoreError> {
     let job = sqlx::query_as::<_, Job>(
         "WITH next AS (
              SELECT id, state = 'running' AS expired, attempts >= max_attempts AS used_up
              FROM jobs
-             WHERE (state = 'queued' AND run_after <= now())
-                OR (state = 'running' AND lease_expires_at < now())
+             WHERE (state = 'queued' AND (attempts = 0 OR run_after <= $3))
+                OR (state = 'running' AND lease_expires_at < $3)
              ORDER BY run_after, id
              FOR UPDATE SKIP LOCKED
              LIMIT 1)
@@ -101,7 +124,7 @@ pub async fn claim(
                                 THEN j.attempts ELSE j.attempts + 1 END,
                 lease_expiries = j.lease_expiries + CASE WHEN next.expired THEN 1 ELSE 0 END,
                 locked_by = $1,
-                lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
+                lease_expires_at = $3 + make_interval(secs => $2), updated_at = now()
          FROM next
          WHERE j.id = next.id
          RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts, j.delivery_id,
@@ -109,40 +132,49 @@ pub async fn claim(
     )
     .bind(worker)
     .bind(lease.as_secs_f64())
+    .bind(now)
     .fetch_optional(pool)
     .await?;
     Ok(job)
 }
 
-/// Extends the lease of a job this worker still holds. `false`: the lease was
-/// lost (another worker took the job over).
+/// Extends the lease of a job this worker still holds to `now + lease`.
+/// `false`: the lease was lost (another worker took the job over).
 pub async fn heartbeat(
     pool: &PgPool,
     id: i64,
     worker: &str,
     lease: Duration,
+    now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query(
-        "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+        "UPDATE jobs SET lease_expires_at = $4 + make_interval(secs => $3), updated_at = now()
          WHERE id = $1 AND locked_by = $2 AND state = 'running'",
     )
     .bind(id)
     .bind(worker)
     .bind(lease.as_secs_f64())
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
-/// Marks a job done (only if this worker still holds it).
-pub async fn complete(pool: &PgPool, id: i64, worker: &str) -> Result<bool, StoreError> {
+/// Marks a job done at `now` (only if this worker still holds it).
+pub async fn complete(
+    pool: &PgPool,
+    id: i64,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let r = sqlx::query(
-        "UPDATE jobs SET state = 'done', finished_at = now(), updated_at = now(),
+        "UPDATE jobs SET state = 'done', finished_at = $3, updated_at = now(),
                 lease_expires_at = NULL, last_error = NULL
          WHERE id = $1 AND locked_by = $2 AND state = 'running'",
     )
     .bind(id)
     .bind(worker)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -157,22 +189,23 @@ pub enum Failed {
     GaveUp,
 }
 
-/// Records a failed attempt: back to the queue after `retry_in`, or failed for
-/// good when `retry_in` is `None` or the attempts are used up.
+/// Records a failed attempt at `now`: back to the queue, due `retry_in` after
+/// `now`, or failed for good when `retry_in` is `None` or the attempts are used up.
 pub async fn fail(
     pool: &PgPool,
     id: i64,
     worker: &str,
     error: &str,
     retry_in: Option<Duration>,
+    now: DateTime<Utc>,
 ) -> Result<Failed, StoreError> {
-    let row: Option<(String,)> = sqlx::query_as(
+    let row: Option<(JobState,)> = sqlx::query_as(
         "UPDATE jobs SET
             state = CASE WHEN $4::float8 IS NOT NULL AND attempts < max_attempts
                          THEN 'queued' ELSE 'failed' END,
-            run_after = now() + make_interval(secs => coalesce($4::float8, 0)),
+            run_after = $5 + make_interval(secs => coalesce($4::float8, 0)),
             finished_at = CASE WHEN $4::float8 IS NOT NULL AND attempts < max_attempts
-                               THEN NULL ELSE now() END,
+                               THEN NULL ELSE $5 END,
             last_error = $3, lease_expires_at = NULL, updated_at = now()
          WHERE id = $1 AND locked_by = $2 AND state = 'running'
          RETURNING state",
@@ -181,10 +214,11 @@ pub async fn fail(
     .bind(worker)
     .bind(error)
     .bind(retry_in.map(|d| d.as_secs_f64()))
+    .bind(now)
     .fetch_optional(pool)
     .await?;
     Ok(match row {
-        Some((s,)) if s == "queued" => Failed::WillRetry,
+        Some((JobState::Queued,)) => Failed::WillRetry,
         _ => Failed::GaveUp,
     })
 }
@@ -196,8 +230,8 @@ pub struct JobRow {
     pub id: i64,
     /// Kind.
     pub kind: String,
-    /// queued | running | done | failed.
-    pub state: String,
+    /// Where it is.
+    pub state: JobState,
     /// Attempts made.
     pub attempts: i32,
     /// Last error message.
@@ -215,4 +249,34 @@ pub async fn list(pool: &PgPool) -> Result<Vec<JobRow>, StoreError> {
     )
     .fetch_all(pool)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testdb::TestDb;
+
+    #[tokio::test]
+    async fn an_unknown_job_state_is_an_error_not_a_default() {
+        let db = TestDb::migrated().await.unwrap();
+        let job = NewJob {
+            kind: "test".into(),
+            payload: serde_json::json!({}),
+            coalesce_key: None,
+            max_attempts: 1,
+        };
+        enqueue(&db.pool, None, &job).await.unwrap();
+        assert_eq!(list(&db.pool).await.unwrap()[0].state, JobState::Queued);
+        // Another version of bytegate may know states this one does not.
+        sqlx::query("ALTER TABLE jobs DROP CONSTRAINT jobs_state_check")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE jobs SET state = 'parked'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let err = list(&db.pool).await.expect_err("must not decode");
+        assert!(err.to_string().contains("parked"), "{err}");
+    }
 }

@@ -13,6 +13,7 @@ pub mod rollouts;
 pub mod snapshots;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testdb;
+pub(crate) mod text_enum;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

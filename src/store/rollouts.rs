@@ -5,10 +5,52 @@
 //! workers racing on one rollout never run a stage twice.
 
 use super::StoreError;
+use super::text_enum::text_enum;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{FromRow, PgExecutor, PgPool};
 use std::time::Duration;
+
+text_enum! {
+    /// A rollout's overall state (`rollouts.state`), derived from its stages.
+    pub enum RolloutState {
+        /// Nothing started yet.
+        Pending = "pending",
+        /// A stage is deploying.
+        Running = "running",
+        /// A stage waits (approvals, a window, an older migration).
+        Waiting = "waiting",
+        /// Every stage succeeded or was skipped.
+        Succeeded = "succeeded",
+        /// A stage failed.
+        Failed = "failed",
+    }
+}
+
+text_enum! {
+    /// A stage's state (`rollout_stages.state`).
+    pub enum StageState {
+        /// Not reached yet.
+        Pending = "pending",
+        /// Reached, held by a gate (see `waiting_for`).
+        Waiting = "waiting",
+        /// Deploying under a lease.
+        Running = "running",
+        /// Deployed.
+        Succeeded = "succeeded",
+        /// Failed (see `error`).
+        Failed = "failed",
+        /// Not deployed, on purpose.
+        Skipped = "skipped",
+    }
+}
+
+impl StageState {
+    /// Done with, as far as later stages are concerned.
+    pub fn is_through(self) -> bool {
+        matches!(self, StageState::Succeeded | StageState::Skipped)
+    }
+}
 
 /// A row of `rollouts`.
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -19,8 +61,8 @@ pub struct Rollout {
     pub change_request_id: i64,
     /// The merge commit whose files are applied.
     pub merge_sha: String,
-    /// `pending`, `running`, `waiting`, `succeeded` or `failed`.
-    pub state: String,
+    /// Overall state.
+    pub state: RolloutState,
     /// Forge id of the sticky deploy comment.
     pub comment_id: Option<String>,
     /// The PR's web URL (the change reference in target histories).
@@ -46,8 +88,8 @@ pub struct Stage {
     pub position: i32,
     /// Environment name.
     pub environment: String,
-    /// `pending`, `waiting`, `running`, `succeeded`, `failed` or `skipped`.
-    pub state: String,
+    /// State.
+    pub state: StageState,
     /// Why a waiting stage waits.
     pub waiting_for: Option<String>,
     /// Started running.
@@ -177,7 +219,7 @@ pub async fn stages<'e>(
 pub async fn set_state<'e>(
     db: impl PgExecutor<'e>,
     id: i64,
-    state: &str,
+    state: RolloutState,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE rollouts SET state = $2, updated_at = now() WHERE id = $1")
         .bind(id)
@@ -284,28 +326,31 @@ pub async fn set_waiting_after_failure(
     Ok(())
 }
 
-/// Moves a pending or waiting stage (or a running one whose lease expired:
-/// its worker died) to `running`, holding it for `lease`. With `takeover`, a
-/// running stage is taken regardless of its lease (the caller knows its
-/// worker is gone). `None`: another worker has it, or it is finished.
+/// Moves a pending or waiting stage (or a running one whose lease expired by
+/// `now`: its worker died) to `running` at `now`, holding it for `lease`.
+/// With `takeover`, a running stage is taken regardless of its lease (the
+/// caller knows its worker is gone). `None`: another worker has it, or it is
+/// finished.
 pub async fn claim_stage(
     pool: &PgPool,
     stage_id: i64,
     lease: Duration,
     takeover: bool,
+    now: DateTime<Utc>,
 ) -> Result<Option<Stage>, StoreError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE rollout_stages
-         SET state = 'running', waiting_for = NULL, error = NULL, started_at = now(),
-             finished_at = NULL, lease_until = now() + make_interval(secs => $2),
+         SET state = 'running', waiting_for = NULL, error = NULL, started_at = $4,
+             finished_at = NULL, lease_until = $4 + make_interval(secs => $2),
              updated_at = now()
          WHERE id = $1 AND (state IN ('pending', 'waiting')
-                            OR (state = 'running' AND (lease_until < now() OR $3)))
+                            OR (state = 'running' AND (lease_until < $4 OR $3)))
          RETURNING {STAGE_COLUMNS}"
     )))
     .bind(stage_id)
     .bind(lease.as_secs_f64())
     .bind(takeover)
+    .bind(now)
     .fetch_optional(pool)
     .await?)
 }
@@ -329,47 +374,55 @@ pub async fn set_deployment(
     Ok(())
 }
 
-/// Finishes a running stage: `succeeded` or `failed` with its error, and the
-/// per-database result.
+/// Finishes a running stage at `now`: `succeeded` or `failed` with its
+/// error, and the per-database result.
 pub async fn finish_stage(
     pool: &PgPool,
     stage_id: i64,
     succeeded: bool,
     error: Option<&str>,
     result: &Value,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE rollout_stages
-         SET state = $2, error = $3, result = $4, finished_at = now(), lease_until = NULL,
+         SET state = $2, error = $3, result = $4, finished_at = $5, lease_until = NULL,
              updated_at = now()
          WHERE id = $1",
     )
     .bind(stage_id)
-    .bind(if succeeded { "succeeded" } else { "failed" })
+    .bind(if succeeded {
+        StageState::Succeeded
+    } else {
+        StageState::Failed
+    })
     .bind(error)
     .bind(result)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// Puts a running stage back to waiting after a failure worth retrying
-/// (the target was unreachable or busy).
+/// Puts a running stage back to waiting at `now` after a failure worth
+/// retrying (the target was unreachable or busy).
 pub async fn release_stage(
     pool: &PgPool,
     stage_id: i64,
     reason: &str,
     result: &Value,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE rollout_stages
          SET state = 'waiting', waiting_for = $2, result = $3, lease_until = NULL,
-             finished_at = now(), updated_at = now()
+             finished_at = $4, updated_at = now()
          WHERE id = $1 AND state = 'running'",
     )
     .bind(stage_id)
     .bind(reason)
     .bind(result)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(())
@@ -378,6 +431,7 @@ pub async fn release_stage(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, ManualClock};
     use crate::store::testdb::TestDb;
 
     fn new(change_request_id: i64) -> NewRollout<'static> {
@@ -415,7 +469,7 @@ mod tests {
         let s = stages(&db.pool, r.id).await.unwrap();
         let names: Vec<_> = s.iter().map(|s| s.environment.as_str()).collect();
         assert_eq!(names, envs);
-        assert!(s.iter().all(|s| s.state == "pending"));
+        assert!(s.iter().all(|s| s.state == StageState::Pending));
     }
 
     #[tokio::test]
@@ -424,36 +478,51 @@ mod tests {
         let cr = change_request(&db.pool).await;
         let (r, _) = create(&db.pool, &new(cr), &["dev"]).await.unwrap();
         let id = stages(&db.pool, r.id).await.unwrap()[0].id;
-        let lease = Duration::from_millis(300);
+        let clock = ManualClock::default();
+        let lease = Duration::from_secs(300);
+        let claim = |now| claim_stage(&db.pool, id, lease, false, now);
+        let first = claim(clock.now())
+            .await
+            .unwrap()
+            .expect("a pending stage is claimed");
+        assert_eq!(first.state, StageState::Running);
+        assert_eq!(first.started_at, Some(clock.now()));
+        clock.advance(lease - Duration::from_secs(1));
         assert!(
-            claim_stage(&db.pool, id, lease, false)
-                .await
-                .unwrap()
-                .is_some()
+            claim(clock.now()).await.unwrap().is_none(),
+            "the lease still holds"
         );
+        clock.advance(Duration::from_secs(2));
         assert!(
-            claim_stage(&db.pool, id, lease, false)
-                .await
-                .unwrap()
-                .is_none()
+            claim(clock.now()).await.unwrap().is_some(),
+            "a dead worker's stage is taken over once its lease ran out"
         );
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(
-            claim_stage(&db.pool, id, lease, false)
-                .await
-                .unwrap()
-                .is_some(),
-            "a dead worker's stage is taken over"
-        );
-        finish_stage(&db.pool, id, true, None, &Value::Array(vec![]))
+        finish_stage(&db.pool, id, true, None, &Value::Array(vec![]), clock.now())
             .await
             .unwrap();
-        assert!(
-            claim_stage(&db.pool, id, lease, false)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        clock.advance(lease * 2);
+        assert!(claim(clock.now()).await.unwrap().is_none());
         assert!(!set_waiting(&db.pool, id, "x").await.unwrap());
+        let done = &stages(&db.pool, r.id).await.unwrap()[0];
+        assert_eq!(done.state, StageState::Succeeded);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_stage_state_is_an_error_not_a_default() {
+        let db = TestDb::migrated().await.unwrap();
+        let cr = change_request(&db.pool).await;
+        let (r, _) = create(&db.pool, &new(cr), &["dev"]).await.unwrap();
+        // Another version of bytegate may know states this one does not.
+        sqlx::query("ALTER TABLE rollout_stages DROP CONSTRAINT rollout_stages_state_check")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE rollout_stages SET state = 'paused' WHERE rollout_id = $1")
+            .bind(r.id)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let err = stages(&db.pool, r.id).await.expect_err("must not decode");
+        assert!(err.to_string().contains("paused"), "{err}");
     }
 }

@@ -6,6 +6,7 @@
 pub mod contract;
 pub mod fake_github;
 
+use bytegate::clock::ManualClock;
 use bytegate::config::Config;
 use bytegate::event::Event;
 use bytegate::flow::{self, FlowContext, FlowError};
@@ -113,6 +114,8 @@ pub struct Harness {
     pub github: FakeGithub,
     /// What the worker would pass to the flow.
     pub ctx: FlowContext,
+    /// The flow's clock: tests move it instead of sleeping.
+    pub clock: Arc<ManualClock>,
 }
 
 impl Harness {
@@ -140,14 +143,21 @@ impl Harness {
         let gh = config.forges.github.as_ref().unwrap();
         let forge = GithubForge::from_config(gh, RetryPolicy::fast()).unwrap();
         let db = TestDb::migrated().await.unwrap();
+        let clock = Arc::new(ManualClock::default());
         let ctx = FlowContext {
             db: db.pool.clone(),
             config: Arc::new(config),
             forges: ForgeSet::new().with(Arc::new(forge)),
             external_url: Some("https://bytegate.example.com".to_string()),
-            guard: Default::default(),
+            guard: bytegate::flow::guard::CommandGuard::new(clock.clone()),
+            clock: clock.clone(),
         };
-        Harness { db, github, ctx }
+        Harness {
+            db,
+            github,
+            ctx,
+            clock,
+        }
     }
 
     /// Runs the flow for one event.

@@ -1,0 +1,204 @@
+//! Running one stage: the plan applied to each database of the
+//! environment, and what each database did.
+
+use super::*;
+
+pub(super) enum StageOutcome {
+    Succeeded(Value),
+    Failed {
+        error: String,
+        result: Value,
+    },
+    /// Nothing failed for good (unreachable or busy target): the stage waits again.
+    Retry {
+        reason: String,
+        result: Value,
+    },
+}
+
+/// Applies the plan to every database of the environment, in config order;
+/// the first failure stops the stage.
+pub(super) async fn run_stage(
+    ctx: &FlowContext,
+    cr: &ChangeRequest,
+    rollout: &Rollout,
+    env: &Environment,
+    files: &[(String, Vec<u8>)],
+    actor: &str,
+) -> Result<StageOutcome, FlowError> {
+    let mut results = Vec::new();
+    let applied_by = if actor == BOT_ACTOR {
+        BOT_ACTOR.to_string()
+    } else {
+        format!("{BOT_ACTOR} (deploy by {actor})")
+    };
+    let mut opts = DeployOptions::for_environment(env, &applied_by, rollout.html_url.as_deref());
+    // A deploy that waits longer than the stage lease would be taken over.
+    opts.lock_wait = opts.lock_wait.min(STAGE_LEASE / 2);
+    // The job's lease: when lost, the deploy stops at a statement boundary.
+    if let Some(stop) = crate::jobs::current_stop_signal() {
+        opts.stop = stop;
+    }
+    for db in &env.databases {
+        let outcome = deploy_one(db, files, &opts).await;
+        // What this deploy applied, also when a later migration failed.
+        let applied = match &outcome {
+            Ok(report) => report.applied.as_slice(),
+            Err(DeployFailure::Deploy(DeployError::Failed(f))) => f.applied_before.as_slice(),
+            Err(DeployFailure::Deploy(DeployError::Stopped { applied_before, .. })) => {
+                applied_before.as_slice()
+            }
+            Err(_) => &[],
+        };
+        for a in applied {
+            let detail = json!({
+                "rollout": rollout.id, "database": db.name, "version": a.version,
+                "path": a.path, "sha256": a.checksum, "duration_ms": a.duration_ms,
+                "transactional": a.transactional,
+            });
+            audit::append(
+                &ctx.db,
+                &entry(
+                    cr,
+                    BOT_ACTOR,
+                    AuditAction::DeployApplied,
+                    Some(&env.name),
+                    detail,
+                ),
+            )
+            .await?;
+        }
+        let (value, failure) = match outcome {
+            Ok(report) => (database_result(&db.name, Some(&report), None), None),
+            Err(e) => {
+                // The pull request gets the public message; DETAIL lines (row
+                // values) and internal texts stay in the meta database (this
+                // audit entry) and the logs, under a reference shown with it.
+                let public = e.public_message();
+                let private = e.private_detail();
+                let reference = private.as_ref().map(|_| crate::flow::error_ref());
+                let message = match &reference {
+                    Some(r) => format!("{public} (ref {r})"),
+                    None => public,
+                };
+                if let (Some(r), Some(d)) = (&reference, &private) {
+                    tracing::error!(reference = %r, rollout = rollout.id, database = %db.name, detail = %d, error = %message, "deploy failed");
+                }
+                let partial = match &e {
+                    DeployFailure::Deploy(DeployError::Failed(f)) => Some(DeployReport {
+                        applied: f.applied_before.clone(),
+                        already_applied: 0,
+                    }),
+                    _ => None,
+                };
+                audit::append(
+                    &ctx.db,
+                    &entry(
+                        cr,
+                        BOT_ACTOR,
+                        AuditAction::DeployRefused,
+                        Some(&env.name),
+                        json!({"rollout": rollout.id, "database": db.name, "error": message,
+                               "ref": reference, "private_detail": private}),
+                    ),
+                )
+                .await?;
+                (
+                    database_result(&db.name, partial.as_ref(), Some(&message)),
+                    Some((e.is_retryable(), message)),
+                )
+            }
+        };
+        results.push(value);
+        if let Some((retryable, message)) = failure {
+            let error = format!("{}: {message}", db.name);
+            let result = Value::Array(results);
+            return Ok(if retryable {
+                StageOutcome::Retry {
+                    reason: format!("{error} (retry with `deploy {}`)", env.name),
+                    result,
+                }
+            } else {
+                StageOutcome::Failed { error, result }
+            });
+        }
+    }
+    Ok(StageOutcome::Succeeded(Value::Array(results)))
+}
+
+/// Why one database was not deployed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum DeployFailure {
+    #[error("{0}")]
+    Plan(#[from] deploy::PlanError),
+    #[error("{0}")]
+    Deploy(DeployError),
+    #[error("the deploy task failed: {0}")]
+    Task(String),
+}
+
+impl DeployFailure {
+    fn is_retryable(&self) -> bool {
+        matches!(self, DeployFailure::Deploy(e) if e.is_retryable())
+    }
+
+    /// What the pull request may show (see [`DeployError::public_message`]).
+    fn public_message(&self) -> String {
+        match self {
+            DeployFailure::Plan(e) => e.to_string(),
+            DeployFailure::Deploy(e) => e.public_message(),
+            DeployFailure::Task(_) => "internal error while planning the deploy".to_string(),
+        }
+    }
+
+    /// What stays in the meta database and the logs.
+    fn private_detail(&self) -> Option<String> {
+        match self {
+            DeployFailure::Plan(_) => None,
+            DeployFailure::Deploy(e) => e.private_detail(),
+            DeployFailure::Task(t) => Some(t.clone()),
+        }
+    }
+}
+
+pub(super) async fn deploy_one(
+    db: &crate::config::Database,
+    files: &[(String, Vec<u8>)],
+    opts: &DeployOptions,
+) -> Result<DeployReport, DeployFailure> {
+    let dialect = deploy::dialect(db.engine);
+    let owned = files.to_vec();
+    // Parsing is CPU-bound: off the async workers.
+    let plan = tokio::task::spawn_blocking(move || deploy::plan(&owned, dialect))
+        .await
+        .map_err(|e| DeployFailure::Task(e.to_string()))??;
+    let target = deploy::target_for(db).map_err(DeployFailure::Deploy)?;
+    target
+        .deploy(&plan, opts)
+        .await
+        .map_err(DeployFailure::Deploy)
+}
+
+pub(super) fn database_result(
+    name: &str,
+    report: Option<&DeployReport>,
+    error: Option<&str>,
+) -> Value {
+    let applied: Vec<Value> = report
+        .map(|r| {
+            r.applied
+                .iter()
+                .map(|a| {
+                    json!({"version": a.version, "path": a.path, "sha256": a.checksum,
+                           "duration_ms": a.duration_ms, "transactional": a.transactional})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "database": name,
+        "applied": applied,
+        "already_applied": report.map_or(0, |r| r.already_applied),
+        "error": error,
+    })
+}
