@@ -103,29 +103,27 @@ async fn report(
         .or_else(|| ctx.config.environments.first().map(|e| e.name.clone()));
     tracing::error!(pr = %pr, error_id, attempts = failure.attempts, error = failure.error, "a rollout's job failed for good; reported on the pull request");
     // The audit row first: it needs only the meta database, the comment the forge.
-    let entry = AuditEntry {
-        actor: BOT_ACTOR,
-        action: AuditAction::RolloutGaveUp,
-        forge: Some(pr.repo.forge.as_str()),
-        repo: Some(&pr.repo.full_name),
-        number: Some(pr.number as i64),
-        environment: environment.as_deref(),
-        detail: json!({
+    let entry = AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::RolloutGaveUp, pr)
+        .in_environment(environment.as_deref())
+        .with_detail(json!({
             "job": failure.job_id,
             "error_id": error_id,
             "attempts": failure.attempts,
             "error": failure.error,
             "rollout": rollout.map(|(r, _)| r.id),
             "merge_sha": merge_sha,
-        }),
-    };
+        }));
     if let Err(e) = audit::append(&ctx.db, &entry).await {
         tracing::error!(pr = %pr, error_id, error = %e, "could not audit a given-up rollout job");
     }
     let forge = ctx.forges.for_repo(&pr.repo)?;
     let marker = format!("{GAVE_UP_MARKER} job={} -->", failure.job_id);
     let comments = forge.list_comments(pr).await?;
-    if comments.iter().any(|c| c.body.starts_with(&marker)) {
+    // Only bytegate's own comment counts: a pasted marker must not silence it.
+    if comments
+        .iter()
+        .any(|c| c.body.starts_with(&marker) && forge.is_own_comment(c))
+    {
         return Ok(());
     }
     let body = render(

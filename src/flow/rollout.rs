@@ -16,7 +16,7 @@
 //! the base repository's code (the merge commit), never the fork's head.
 
 use super::{BOT_ACTOR, FlowContext, FlowError};
-use super::{analysis, approvals};
+use super::{analysis, decision, sticky};
 use crate::config::{DeployWindow, Environment};
 use crate::deploy::{self, DeployError, DeployOptions, DeployReport};
 use crate::event::{ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef};
@@ -107,7 +107,14 @@ pub async fn start_on_merge(
         });
         audit::append(
             &ctx.db,
-            &entry(cr, BOT_ACTOR, AuditAction::RolloutCreated, None, detail),
+            &AuditEntry::for_pr(
+                BOT_ACTOR,
+                AuditAction::RolloutCreated,
+                &cr.forge,
+                &cr.repo,
+                cr.number,
+            )
+            .with_detail(detail),
         )
         .await?;
     }
@@ -138,13 +145,7 @@ async fn review_at_merge(
         super::review_snapshot(ctx, forge, cr, pr, &changes, &repo_config, &dir, merge_sha).await?;
     audit::append(
         &ctx.db,
-        &entry(
-            cr,
-            BOT_ACTOR,
-            AuditAction::ReviewCompleted,
-            None,
-            json!({"head_sha": pr.head_sha, "read_at": merge_sha, "digest": snapshot.digest, "at_merge": true}),
-        ),
+        &AuditEntry::for_pr(BOT_ACTOR, AuditAction::ReviewCompleted, &cr.forge, &cr.repo, cr.number).with_detail(json!({"head_sha": pr.head_sha, "read_at": merge_sha, "digest": snapshot.digest, "at_merge": true})),
     )
     .await?;
     Ok(Some(snapshot))
@@ -269,13 +270,15 @@ pub async fn deploy_command(
     };
     audit::append(
         &ctx.db,
-        &entry(
-            &cr,
+        &AuditEntry::for_pr(
             actor,
             AuditAction::DeployRequested,
-            Some(&env.name),
-            json!({"rollout": rollout.id}),
-        ),
+            &cr.forge,
+            &cr.repo,
+            cr.number,
+        )
+        .in_environment(Some(&env.name))
+        .with_detail(json!({"rollout": rollout.id})),
     )
     .await?;
     let stages = rollouts::stages(&ctx.db, rollout.id).await?;
@@ -344,18 +347,13 @@ pub async fn decide_unmanaged(
     snapshots::decide(&mut *tx, d).await?;
     audit::append(
         &mut *tx,
-        &AuditEntry {
-            actor: d.decided_by,
-            action: AuditAction::MigrationDecided,
-            forge: Some(d.forge),
-            repo: Some(d.repo),
-            number: None,
-            environment: d.environment,
-            detail: json!({
+        &AuditEntry::new(d.decided_by, AuditAction::MigrationDecided)
+            .in_repo(d.forge, d.repo)
+            .in_environment(d.environment)
+            .with_detail(json!({
                 "path": d.path, "sha256": d.sha256, "decision": d.decision.as_str(),
                 "reason": d.reason,
-            }),
-        },
+            })),
     )
     .await?;
     tx.commit().await?;
@@ -420,24 +418,6 @@ async fn find(
     Ok(rollouts::for_change_request(&ctx.db, cr.id)
         .await?
         .map(|r| (cr, r)))
-}
-
-fn entry<'a>(
-    cr: &'a ChangeRequest,
-    actor: &'a str,
-    action: AuditAction,
-    environment: Option<&'a str>,
-    detail: Value,
-) -> AuditEntry<'a> {
-    AuditEntry {
-        actor,
-        action,
-        forge: Some(&cr.forge),
-        repo: Some(&cr.repo),
-        number: Some(cr.number),
-        environment,
-        detail,
-    }
 }
 
 /// The reviewed files of a rollout, read from the merge commit and checked
@@ -713,7 +693,7 @@ async fn policy_gate(
     pr: &PrRef,
     env: &Environment,
 ) -> Result<Option<String>, FlowError> {
-    let evaluation = approvals::evaluate(ctx, forge, pr).await?;
+    let evaluation = decision::evaluate(ctx, forge, pr).await?;
     let decision = evaluation
         .as_ref()
         .and_then(|e| e.decision.environment(&env.name));
@@ -842,13 +822,15 @@ async fn drive_locked(
                     let detail = json!({"rollout": rollout.id, "waiting_for": reason});
                     audit::append(
                         &ctx.db,
-                        &entry(
-                            cr,
+                        &AuditEntry::for_pr(
                             BOT_ACTOR,
                             AuditAction::StageWaiting,
-                            Some(&env.name),
-                            detail,
-                        ),
+                            &cr.forge,
+                            &cr.repo,
+                            cr.number,
+                        )
+                        .in_environment(Some(&env.name))
+                        .with_detail(detail),
                     )
                     .await?;
                 }
@@ -862,13 +844,15 @@ async fn drive_locked(
         rollouts::set_state(&ctx.db, rollout.id, "running").await?;
         audit::append(
             &ctx.db,
-            &entry(
-                cr,
+            &AuditEntry::for_pr(
                 actor,
                 AuditAction::StageStarted,
-                Some(&env.name),
-                json!({"rollout": rollout.id, "merge_sha": rollout.merge_sha}),
-            ),
+                &cr.forge,
+                &cr.repo,
+                cr.number,
+            )
+            .in_environment(Some(&env.name))
+            .with_detail(json!({"rollout": rollout.id, "merge_sha": rollout.merge_sha})),
         )
         .await?;
         report(ctx, forge, pr, &rollout).await?;
@@ -876,13 +860,15 @@ async fn drive_locked(
             let paths: Vec<&str> = extra.iter().map(|(p, _)| p.as_str()).collect();
             audit::append(
                 &ctx.db,
-                &entry(
-                    cr,
+                &AuditEntry::for_pr(
                     BOT_ACTOR,
                     AuditAction::StageStarted,
-                    Some(&env.name),
-                    json!({"rollout": rollout.id, "operator_approved": paths}),
-                ),
+                    &cr.forge,
+                    &cr.repo,
+                    cr.number,
+                )
+                .in_environment(Some(&env.name))
+                .with_detail(json!({"rollout": rollout.id, "operator_approved": paths})),
             )
             .await?;
         }
@@ -895,13 +881,15 @@ async fn drive_locked(
                 rollouts::finish_stage(&ctx.db, stage.id, true, None, &result).await?;
                 audit::append(
                     &ctx.db,
-                    &entry(
-                        cr,
+                    &AuditEntry::for_pr(
                         BOT_ACTOR,
                         AuditAction::StageSucceeded,
-                        Some(&env.name),
-                        json!({"rollout": rollout.id, "databases": result}),
-                    ),
+                        &cr.forge,
+                        &cr.repo,
+                        cr.number,
+                    )
+                    .in_environment(Some(&env.name))
+                    .with_detail(json!({"rollout": rollout.id, "databases": result})),
                 )
                 .await?;
             }
@@ -909,11 +897,15 @@ async fn drive_locked(
                 rollouts::finish_stage(&ctx.db, stage.id, false, Some(&error), &result).await?;
                 audit::append(
                     &ctx.db,
-                    &entry(
-                        cr,
+                    &AuditEntry::for_pr(
                         BOT_ACTOR,
                         AuditAction::StageFailed,
-                        Some(&env.name),
+                        &cr.forge,
+                        &cr.repo,
+                        cr.number,
+                    )
+                    .in_environment(Some(&env.name))
+                    .with_detail(
                         json!({"rollout": rollout.id, "error": error, "databases": result}),
                     ),
                 )
@@ -950,13 +942,15 @@ async fn fail_unclaimed(
     rollouts::finish_stage(&ctx.db, stage.id, false, Some(error), &json!([])).await?;
     audit::append(
         &ctx.db,
-        &entry(
-            cr,
+        &AuditEntry::for_pr(
             BOT_ACTOR,
             AuditAction::StageFailed,
-            Some(&stage.environment),
-            json!({"rollout": rollout.id, "error": error}),
-        ),
+            &cr.forge,
+            &cr.repo,
+            cr.number,
+        )
+        .in_environment(Some(&stage.environment))
+        .with_detail(json!({"rollout": rollout.id, "error": error})),
     )
     .await?;
     Ok(())
@@ -1032,13 +1026,15 @@ async fn run_stage(
             });
             audit::append(
                 &ctx.db,
-                &entry(
-                    cr,
+                &AuditEntry::for_pr(
                     BOT_ACTOR,
                     AuditAction::DeployApplied,
-                    Some(&env.name),
-                    detail,
-                ),
+                    &cr.forge,
+                    &cr.repo,
+                    cr.number,
+                )
+                .in_environment(Some(&env.name))
+                .with_detail(detail),
             )
             .await?;
         }
@@ -1067,11 +1063,15 @@ async fn run_stage(
                 };
                 audit::append(
                     &ctx.db,
-                    &entry(
-                        cr,
+                    &AuditEntry::for_pr(
                         BOT_ACTOR,
                         AuditAction::DeployRefused,
-                        Some(&env.name),
+                        &cr.forge,
+                        &cr.repo,
+                        cr.number,
+                    )
+                    .in_environment(Some(&env.name))
+                    .with_detail(
                         json!({"rollout": rollout.id, "database": db.name, "error": message,
                                "ref": reference, "private_detail": private}),
                     ),
@@ -1329,27 +1329,11 @@ async fn publish_comment(
     body: &str,
 ) -> Result<(), FlowError> {
     let current = rollouts::get(&ctx.db, rollout.id).await?;
-    let comments = forge.list_comments(pr).await?;
     let stored = current
         .comment_id
         .as_deref()
         .and_then(|s| s.parse::<u64>().ok());
-    let existing = comments
-        .iter()
-        .find(|c| Some(c.id) == stored && c.body.contains(DEPLOY_COMMENT_MARKER))
-        .or_else(|| {
-            comments
-                .iter()
-                .find(|c| c.body.starts_with(DEPLOY_COMMENT_MARKER))
-        });
-    let id = match existing {
-        Some(c) if c.body == body => c.id,
-        Some(c) => {
-            forge.update_comment(pr, c.id, body).await?;
-            c.id
-        }
-        None => forge.create_comment(pr, body).await?.id,
-    };
+    let (id, _) = sticky::publish(forge, pr, DEPLOY_COMMENT_MARKER, stored, body).await?;
     if stored != Some(id) {
         rollouts::set_comment(&ctx.db, rollout.id, &id.to_string()).await?;
     }

@@ -895,6 +895,11 @@ impl Forge for GithubForge {
         MAX_COMMENT_CHARS
     }
 
+    fn is_own_comment(&self, comment: &PrComment) -> bool {
+        // A GitHub App comments as `slug[bot]`; users cannot take that suffix.
+        comment.author.ends_with("[bot]")
+    }
+
     fn create_deployment<'a>(
         &'a self,
         repo: &'a RepoRef,

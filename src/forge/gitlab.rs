@@ -33,6 +33,22 @@ const PER_PAGE: usize = 100;
 /// Pages read at most from one list endpoint (10,000 items).
 const MAX_PAGES: usize = 100;
 
+/// Whether `username` is the bot user of a project or group access token
+/// (`project_123_bot`, `project_123_bot_1f2e…`, `group_45_bot_…`): the
+/// account bytegate's notes are written by. People cannot register these names.
+fn is_token_bot(username: &str) -> bool {
+    ["project_", "group_"].iter().any(|kind| {
+        username
+            .strip_prefix(kind)
+            .and_then(|rest| rest.split_once("_bot"))
+            .is_some_and(|(id, tail)| {
+                !id.is_empty()
+                    && id.bytes().all(|b| b.is_ascii_digit())
+                    && (tail.is_empty() || tail.starts_with('_'))
+            })
+    })
+}
+
 /// A GitLab client for every project the token can reach.
 pub struct GitlabForge {
     client: reqwest::Client,
@@ -771,6 +787,10 @@ impl Forge for GitlabForge {
         MAX_NOTE_CHARS
     }
 
+    fn is_own_comment(&self, comment: &PrComment) -> bool {
+        is_token_bot(&comment.author)
+    }
+
     fn sync_line_findings<'a>(
         &'a self,
         pr: &'a PrRef,
@@ -1009,6 +1029,18 @@ struct GlMember {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_bot_users_are_recognised() {
+        assert!(is_token_bot("project_1_bot_bytegate"));
+        assert!(is_token_bot("project_42_bot"));
+        assert!(is_token_bot("group_7_bot_0a1b2c"));
+        assert!(!is_token_bot("project_x_bot"));
+        assert!(!is_token_bot("project__bot"));
+        assert!(!is_token_bot("alice"));
+        assert!(!is_token_bot("project_1_botany"));
+        assert!(!is_token_bot("bytegate[bot]"));
+    }
 
     fn repo(name: &str, id: Option<u64>) -> RepoRef {
         RepoRef {

@@ -452,6 +452,15 @@ pub trait Forge: Send + Sync {
     /// Largest comment body the forge accepts, in characters.
     fn max_comment_chars(&self) -> usize;
 
+    /// Whether bytegate itself wrote `comment` (the forge knows how its bot
+    /// accounts are named). Sticky comments are adopted by their marker only
+    /// when this holds: anyone can paste a marker. Default: never (only a
+    /// stored comment id is trusted).
+    fn is_own_comment(&self, comment: &PrComment) -> bool {
+        let _ = comment;
+        false
+    }
+
     /// Keeps one discussion thread per finding on its line of the diff at
     /// `head_sha` (forges without check annotations, when configured): new
     /// findings get a thread, threads of findings that are gone are resolved.
