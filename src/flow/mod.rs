@@ -26,6 +26,7 @@ pub mod repo_config;
 pub mod rollout;
 pub mod sticky;
 
+pub use abandon::{GaveUp, give_up};
 pub use sticky::CommentOutcome;
 
 use crate::config::Config;
@@ -199,91 +200,7 @@ async fn fill_from_forge(
     Ok(Some(filled))
 }
 
-/// A job that failed for good, as [`give_up`] reports it.
-#[derive(Debug, Clone, Copy)]
-pub struct GaveUp<'a> {
-    /// The job's id: the error id shown on the PR (the text is in the log
-    /// and in the job's row, never on the PR).
-    pub job_id: i64,
-    /// Attempts made.
-    pub attempts: i32,
-    /// The last error (internal text).
-    pub error: &'a str,
-}
-
-/// Called when a job has failed for good (retries exhausted or a permanent
-/// error): a review check still running on the event's commit is completed
-/// as failed, so the pull request does not wait on it forever; a merge (or
-/// an approval that drives a rollout) says on the PR that the deploy could
-/// not be started or continued and how to retry, and is audited. Best effort.
-pub async fn give_up(
-    ctx: &FlowContext,
-    event: &Event,
-    failure: &GaveUp<'_>,
-) -> Result<(), FlowError> {
-    let error = failure.error;
-    let pr = match event {
-        Event::PullRequest(pr) if matches!(pr.action, PrAction::Closed { merged: true, .. }) => {
-            return abandon::merge_job(ctx, pr, failure).await;
-        }
-        Event::Review(r) => return abandon::rollout_driver(ctx, &r.pr, failure).await,
-        Event::Comment(c) => return abandon::rollout_driver(ctx, &c.pr, failure).await,
-        Event::PullRequest(pr) => pr,
-        Event::Rerun(_) => return Ok(()),
-    };
-    if !pr.action.wants_review() {
-        return Ok(());
-    }
-    let forge = ctx.forges.for_repo(&pr.pr.repo)?;
-    let Some(cr) = change_requests::find(
-        &ctx.db,
-        pr.pr.repo.forge.as_str(),
-        &pr.pr.repo.full_name,
-        pr.pr.number as i64,
-    )
-    .await?
-    else {
-        return Ok(());
-    };
-    let handle = match (&cr.check_sha, &cr.check_handle) {
-        (Some(sha), Some(stored)) if sha == &pr.head_sha => CheckHandle::from_stored(stored),
-        _ => None,
-    };
-    let Some(handle) = handle else {
-        return Ok(());
-    };
-    // The error text is internal (driver, forge, bookkeeping messages): it
-    // goes to the audit trail and the logs under a reference, not on the PR.
-    let reference = error_ref();
-    tracing::error!(reference = %reference, head_sha = %pr.head_sha, error = %error, "the review was abandoned");
-    let result = CheckResult {
-        conclusion: CheckConclusion::Failure,
-        title: "bytegate could not review this commit".to_string(),
-        summary: format!(
-            "The review failed after several attempts and was abandoned. Push again or ask for a re-run.\n\nOperators find the error in bytegate's logs and audit trail under ref `{reference}`."
-        ),
-        annotations: Vec::new(),
-        details_url: ctx.external_url.clone(),
-    };
-    forge
-        .complete_check(
-            &pr.pr.repo,
-            &pr.head_sha,
-            CHECK_NAME,
-            Some(&handle),
-            &result,
-        )
-        .await?;
-    let detail = json!({"head_sha": pr.head_sha, "error": error, "final": true, "ref": reference});
-    audit::append(
-        &ctx.db,
-        &AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::ReviewFailed, &pr.pr).with_detail(detail),
-    )
-    .await?;
-    Ok(())
-}
-
-fn seen(pr: &PullRequestEvent) -> PrSeen<'_> {
+pub(crate) fn seen(pr: &PullRequestEvent) -> PrSeen<'_> {
     PrSeen {
         forge: pr.pr.repo.forge.as_str(),
         repo: &pr.pr.repo.full_name,
