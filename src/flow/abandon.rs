@@ -55,14 +55,7 @@ pub async fn give_up(
         return Ok(());
     }
     let forge = ctx.forges.for_repo(&pr.pr.repo)?;
-    let Some(cr) = change_requests::find(
-        &ctx.db,
-        pr.pr.repo.forge.as_str(),
-        &pr.pr.repo.full_name,
-        pr.pr.number as i64,
-    )
-    .await?
-    else {
+    let Some(cr) = super::find_change_request(ctx, &pr.pr).await? else {
         return Ok(());
     };
     let handle = match (&cr.check_sha, &cr.check_handle) {
@@ -147,14 +140,7 @@ pub async fn rollout_driver(
     pr: &PrRef,
     failure: &GaveUp<'_>,
 ) -> Result<(), FlowError> {
-    let Some(cr) = change_requests::find(
-        &ctx.db,
-        pr.repo.forge.as_str(),
-        &pr.repo.full_name,
-        pr.number as i64,
-    )
-    .await?
-    else {
+    let Some(cr) = super::find_change_request(ctx, &pr).await? else {
         return Ok(());
     };
     if cr.state != "merged" {

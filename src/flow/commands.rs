@@ -22,7 +22,7 @@ use crate::forge::Forge;
 use crate::policy::{Act, Decision, EnvDecision, Source};
 use crate::store::approvals::{self as records, NewCommentRecord, State};
 use crate::store::audit::{self, AuditAction, AuditEntry};
-use crate::store::change_requests::{self, ChangeRequest};
+use crate::store::change_requests::ChangeRequest;
 use crate::store::snapshots;
 use serde_json::json;
 use std::fmt::Write;
@@ -67,13 +67,7 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
         CommentAction::Deleted => Vec::new(),
         CommentAction::Created | CommentAction::Edited => command::parse_comment(&ev.body, prefix),
     };
-    let existing = change_requests::find(
-        &ctx.db,
-        ev.pr.repo.forge.as_str(),
-        &ev.pr.repo.full_name,
-        ev.pr.number as i64,
-    )
-    .await?;
+    let existing = super::find_change_request(ctx, &ev.pr).await?;
     if lines.is_empty() && existing.is_none() {
         // Nothing to run, nothing stored: not ours.
         return Ok(());

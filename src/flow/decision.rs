@@ -12,7 +12,7 @@ use crate::forge::{Forge, Permission};
 use crate::policy::{self, Act, Decision, NoStanding, PolicyInput};
 use crate::review::finding::RiskLevel;
 use crate::store::approvals as records;
-use crate::store::change_requests::{self, ChangeRequest};
+use crate::store::change_requests::ChangeRequest;
 use crate::store::reviews;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
@@ -35,14 +35,7 @@ pub async fn evaluate(
     forge: &dyn Forge,
     pr: &PrRef,
 ) -> Result<Option<Evaluation>, FlowError> {
-    let Some(cr) = change_requests::find(
-        &ctx.db,
-        pr.repo.forge.as_str(),
-        &pr.repo.full_name,
-        pr.number as i64,
-    )
-    .await?
-    else {
+    let Some(cr) = super::find_change_request(ctx, &pr).await? else {
         return Ok(None);
     };
     let rows = records::list(&ctx.db, cr.id).await?;

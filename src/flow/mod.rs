@@ -131,6 +131,15 @@ impl From<sqlx::Error> for FlowError {
     }
 }
 
+/// The change request of `pr`; `None` when bytegate has not seen the PR.
+pub(crate) async fn find_change_request(
+    ctx: &FlowContext,
+    pr: &PrRef,
+) -> Result<Option<ChangeRequest>, FlowError> {
+    let forge = pr.repo.forge.as_str();
+    Ok(change_requests::find(&ctx.db, forge, &pr.repo.full_name, pr.number as i64).await?)
+}
+
 /// Handles one event. Events the flow does not act on (yet) succeed without effect.
 pub async fn handle_event(ctx: &FlowContext, event: &Event) -> Result<(), FlowError> {
     match event {

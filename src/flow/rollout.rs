@@ -107,14 +107,8 @@ pub async fn start_on_merge(
         });
         audit::append(
             &ctx.db,
-            &AuditEntry::for_pr(
-                BOT_ACTOR,
-                AuditAction::RolloutCreated,
-                &cr.forge,
-                &cr.repo,
-                cr.number,
-            )
-            .with_detail(detail),
+            &AuditEntry::for_change_request(BOT_ACTOR, AuditAction::RolloutCreated, cr)
+                .with_detail(detail),
         )
         .await?;
     }
@@ -145,7 +139,7 @@ async fn review_at_merge(
         super::review_snapshot(ctx, forge, cr, pr, &changes, &repo_config, &dir, merge_sha).await?;
     audit::append(
         &ctx.db,
-        &AuditEntry::for_pr(BOT_ACTOR, AuditAction::ReviewCompleted, &cr.forge, &cr.repo, cr.number).with_detail(json!({"head_sha": pr.head_sha, "read_at": merge_sha, "digest": snapshot.digest, "at_merge": true})),
+        &AuditEntry::for_change_request(BOT_ACTOR, AuditAction::ReviewCompleted, cr).with_detail(json!({"head_sha": pr.head_sha, "read_at": merge_sha, "digest": snapshot.digest, "at_merge": true})),
     )
     .await?;
     Ok(Some(snapshot))
@@ -270,15 +264,9 @@ pub async fn deploy_command(
     };
     audit::append(
         &ctx.db,
-        &AuditEntry::for_pr(
-            actor,
-            AuditAction::DeployRequested,
-            &cr.forge,
-            &cr.repo,
-            cr.number,
-        )
-        .in_environment(Some(&env.name))
-        .with_detail(json!({"rollout": rollout.id})),
+        &AuditEntry::for_change_request(actor, AuditAction::DeployRequested, &cr)
+            .in_environment(Some(&env.name))
+            .with_detail(json!({"rollout": rollout.id})),
     )
     .await?;
     let stages = rollouts::stages(&ctx.db, rollout.id).await?;
@@ -822,15 +810,9 @@ async fn drive_locked(
                     let detail = json!({"rollout": rollout.id, "waiting_for": reason});
                     audit::append(
                         &ctx.db,
-                        &AuditEntry::for_pr(
-                            BOT_ACTOR,
-                            AuditAction::StageWaiting,
-                            &cr.forge,
-                            &cr.repo,
-                            cr.number,
-                        )
-                        .in_environment(Some(&env.name))
-                        .with_detail(detail),
+                        &AuditEntry::for_change_request(BOT_ACTOR, AuditAction::StageWaiting, cr)
+                            .in_environment(Some(&env.name))
+                            .with_detail(detail),
                     )
                     .await?;
                 }
@@ -844,15 +826,9 @@ async fn drive_locked(
         rollouts::set_state(&ctx.db, rollout.id, "running").await?;
         audit::append(
             &ctx.db,
-            &AuditEntry::for_pr(
-                actor,
-                AuditAction::StageStarted,
-                &cr.forge,
-                &cr.repo,
-                cr.number,
-            )
-            .in_environment(Some(&env.name))
-            .with_detail(json!({"rollout": rollout.id, "merge_sha": rollout.merge_sha})),
+            &AuditEntry::for_change_request(actor, AuditAction::StageStarted, cr)
+                .in_environment(Some(&env.name))
+                .with_detail(json!({"rollout": rollout.id, "merge_sha": rollout.merge_sha})),
         )
         .await?;
         report(ctx, forge, pr, &rollout).await?;
@@ -860,15 +836,9 @@ async fn drive_locked(
             let paths: Vec<&str> = extra.iter().map(|(p, _)| p.as_str()).collect();
             audit::append(
                 &ctx.db,
-                &AuditEntry::for_pr(
-                    BOT_ACTOR,
-                    AuditAction::StageStarted,
-                    &cr.forge,
-                    &cr.repo,
-                    cr.number,
-                )
-                .in_environment(Some(&env.name))
-                .with_detail(json!({"rollout": rollout.id, "operator_approved": paths})),
+                &AuditEntry::for_change_request(BOT_ACTOR, AuditAction::StageStarted, cr)
+                    .in_environment(Some(&env.name))
+                    .with_detail(json!({"rollout": rollout.id, "operator_approved": paths})),
             )
             .await?;
         }
@@ -881,15 +851,9 @@ async fn drive_locked(
                 rollouts::finish_stage(&ctx.db, stage.id, true, None, &result).await?;
                 audit::append(
                     &ctx.db,
-                    &AuditEntry::for_pr(
-                        BOT_ACTOR,
-                        AuditAction::StageSucceeded,
-                        &cr.forge,
-                        &cr.repo,
-                        cr.number,
-                    )
-                    .in_environment(Some(&env.name))
-                    .with_detail(json!({"rollout": rollout.id, "databases": result})),
+                    &AuditEntry::for_change_request(BOT_ACTOR, AuditAction::StageSucceeded, cr)
+                        .in_environment(Some(&env.name))
+                        .with_detail(json!({"rollout": rollout.id, "databases": result})),
                 )
                 .await?;
             }
@@ -897,17 +861,11 @@ async fn drive_locked(
                 rollouts::finish_stage(&ctx.db, stage.id, false, Some(&error), &result).await?;
                 audit::append(
                     &ctx.db,
-                    &AuditEntry::for_pr(
-                        BOT_ACTOR,
-                        AuditAction::StageFailed,
-                        &cr.forge,
-                        &cr.repo,
-                        cr.number,
-                    )
-                    .in_environment(Some(&env.name))
-                    .with_detail(
-                        json!({"rollout": rollout.id, "error": error, "databases": result}),
-                    ),
+                    &AuditEntry::for_change_request(BOT_ACTOR, AuditAction::StageFailed, cr)
+                        .in_environment(Some(&env.name))
+                        .with_detail(
+                            json!({"rollout": rollout.id, "error": error, "databases": result}),
+                        ),
                 )
                 .await?;
                 break;
@@ -942,15 +900,9 @@ async fn fail_unclaimed(
     rollouts::finish_stage(&ctx.db, stage.id, false, Some(error), &json!([])).await?;
     audit::append(
         &ctx.db,
-        &AuditEntry::for_pr(
-            BOT_ACTOR,
-            AuditAction::StageFailed,
-            &cr.forge,
-            &cr.repo,
-            cr.number,
-        )
-        .in_environment(Some(&stage.environment))
-        .with_detail(json!({"rollout": rollout.id, "error": error})),
+        &AuditEntry::for_change_request(BOT_ACTOR, AuditAction::StageFailed, cr)
+            .in_environment(Some(&stage.environment))
+            .with_detail(json!({"rollout": rollout.id, "error": error})),
     )
     .await?;
     Ok(())
@@ -1026,15 +978,9 @@ async fn run_stage(
             });
             audit::append(
                 &ctx.db,
-                &AuditEntry::for_pr(
-                    BOT_ACTOR,
-                    AuditAction::DeployApplied,
-                    &cr.forge,
-                    &cr.repo,
-                    cr.number,
-                )
-                .in_environment(Some(&env.name))
-                .with_detail(detail),
+                &AuditEntry::for_change_request(BOT_ACTOR, AuditAction::DeployApplied, cr)
+                    .in_environment(Some(&env.name))
+                    .with_detail(detail),
             )
             .await?;
         }
@@ -1063,18 +1009,12 @@ async fn run_stage(
                 };
                 audit::append(
                     &ctx.db,
-                    &AuditEntry::for_pr(
-                        BOT_ACTOR,
-                        AuditAction::DeployRefused,
-                        &cr.forge,
-                        &cr.repo,
-                        cr.number,
-                    )
-                    .in_environment(Some(&env.name))
-                    .with_detail(
-                        json!({"rollout": rollout.id, "database": db.name, "error": message,
+                    &AuditEntry::for_change_request(BOT_ACTOR, AuditAction::DeployRefused, cr)
+                        .in_environment(Some(&env.name))
+                        .with_detail(
+                            json!({"rollout": rollout.id, "database": db.name, "error": message,
                                "ref": reference, "private_detail": private}),
-                    ),
+                        ),
                 )
                 .await?;
                 (

@@ -1,6 +1,7 @@
 //! The audit trail: every state change appends one row to `audit_log`.
 
 use super::StoreError;
+use super::change_requests::ChangeRequest;
 use crate::event::PrRef;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -170,6 +171,15 @@ impl<'a> AuditEntry<'a> {
             &pr.repo.full_name,
             number,
         )
+    }
+
+    /// [`AuditEntry::for_pr`] for a stored change request.
+    pub fn for_change_request(
+        actor: &'a str,
+        action: AuditAction,
+        cr: &'a ChangeRequest,
+    ) -> AuditEntry<'a> {
+        AuditEntry::for_pr(actor, action, &cr.forge, &cr.repo, cr.number)
     }
 
     /// The forge and repository concerned.
