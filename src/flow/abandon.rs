@@ -140,7 +140,7 @@ pub async fn rollout_driver(
     pr: &PrRef,
     failure: &GaveUp<'_>,
 ) -> Result<(), FlowError> {
-    let Some(cr) = super::find_change_request(ctx, &pr).await? else {
+    let Some(cr) = super::find_change_request(ctx, pr).await? else {
         return Ok(());
     };
     if cr.state != "merged" {

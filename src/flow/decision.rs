@@ -35,7 +35,7 @@ pub async fn evaluate(
     forge: &dyn Forge,
     pr: &PrRef,
 ) -> Result<Option<Evaluation>, FlowError> {
-    let Some(cr) = super::find_change_request(ctx, &pr).await? else {
+    let Some(cr) = super::find_change_request(ctx, pr).await? else {
         return Ok(None);
     };
     let rows = records::list(&ctx.db, cr.id).await?;
