@@ -6,10 +6,9 @@
 //! it, so a rollout is never silently lost. The PR never sees the internal
 //! error text: it gets an id (the job's), the log and the audit row the text.
 
-use super::render::CHECK_NAME;
 use super::{BOT_ACTOR, FlowContext, FlowError, error_ref};
 use crate::event::{Event, PrAction, PrRef, PullRequestEvent};
-use crate::forge::{CheckConclusion, CheckHandle, CheckResult};
+use crate::forge::CheckHandle;
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::store::change_requests;
 use crate::store::rollouts::{self, Rollout, Stage};
@@ -69,24 +68,16 @@ pub async fn give_up(
     // goes to the audit trail and the logs under a reference, not on the PR.
     let reference = error_ref();
     tracing::error!(reference = %reference, head_sha = %pr.head_sha, error = %error, "the review was abandoned");
-    let result = CheckResult {
-        conclusion: CheckConclusion::Failure,
-        title: "bytegate could not review this commit".to_string(),
-        summary: format!(
-            "The review failed after several attempts and was abandoned. Push again or ask for a re-run.\n\nOperators find the error in bytegate's logs and audit trail under ref `{reference}`."
-        ),
-        annotations: Vec::new(),
-        details_url: ctx.external_url.clone(),
-    };
-    forge
-        .complete_check(
-            &pr.pr.repo,
-            &pr.head_sha,
-            CHECK_NAME,
-            Some(&handle),
-            &result,
-        )
-        .await?;
+    super::fail_review_check(
+        ctx,
+        forge.as_ref(),
+        pr,
+        &handle,
+        "bytegate could not review this commit",
+        "The review failed after several attempts and was abandoned. Push again or ask for a re-run.\n\n",
+        &reference,
+    )
+    .await?;
     let detail = json!({"head_sha": pr.head_sha, "error": error, "final": true, "ref": reference});
     audit::append(
         &ctx.db,

@@ -402,28 +402,47 @@ pub async fn review_pull_request(
             .await;
             if !e.is_retryable() {
                 tracing::error!(reference = %reference, head_sha = %pr.head_sha, error = %e, "the review failed for good");
-                let result = CheckResult {
-                    conclusion: CheckConclusion::Failure,
-                    title: "bytegate could not finish the review".to_string(),
-                    summary: format!(
-                        "The review failed and will not be retried. Operators find the error in bytegate's logs and audit trail under ref `{reference}`."
-                    ),
-                    annotations: Vec::new(),
-                    details_url: ctx.external_url.clone(),
-                };
-                let _ = forge
-                    .complete_check(
-                        &pr.pr.repo,
-                        &pr.head_sha,
-                        CHECK_NAME,
-                        Some(&handle),
-                        &result,
-                    )
-                    .await;
+                let _ = fail_review_check(
+                    ctx,
+                    forge.as_ref(),
+                    pr,
+                    &handle,
+                    "bytegate could not finish the review",
+                    "The review failed and will not be retried. ",
+                    &reference,
+                )
+                .await;
             }
             Err(e)
         }
     }
+}
+
+/// Completes the review check of `pr.head_sha` as failed: `title`, then
+/// `what` happened and the `reference` under which operators find the error
+/// (the internal text stays in the logs and the audit trail).
+pub(crate) async fn fail_review_check(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PullRequestEvent,
+    handle: &CheckHandle,
+    title: &str,
+    what: &str,
+    reference: &str,
+) -> Result<(), FlowError> {
+    let result = CheckResult {
+        conclusion: CheckConclusion::Failure,
+        title: title.to_string(),
+        summary: format!(
+            "{what}Operators find the error in bytegate's logs and audit trail under ref `{reference}`."
+        ),
+        annotations: Vec::new(),
+        details_url: ctx.external_url.clone(),
+    };
+    forge
+        .complete_check(&pr.pr.repo, &pr.head_sha, CHECK_NAME, Some(handle), &result)
+        .await?;
+    Ok(())
 }
 
 /// What one review covers: the migrations, and the base commit's config that governs it.
