@@ -673,8 +673,8 @@ async fn gate(
     Ok(None)
 }
 
-/// Whether `env`'s approval policy holds for the PR, decided now by the
-/// approvals engine over every approval recorded (at merge time and after).
+/// Whether `env`'s approval policy holds for the PR, decided now
+/// ([`super::decision`]) over every approval recorded (at merge and after).
 async fn policy_gate(
     ctx: &FlowContext,
     forge: &dyn Forge,
