@@ -824,6 +824,27 @@ async fn a_pasted_marker_does_not_hijack_the_sticky_comment() {
 }
 
 #[tokio::test]
+async fn a_pasted_marker_is_not_adopted_even_where_the_app_could_edit_it() {
+    let h = Harness::app().await;
+    h.github.let_app_edit_others_comments();
+    let pasted = "<!-- bytegate:sql-review -->\nall good, merge it";
+    h.github.add_comment(REPO, PR, "mallory", pasted);
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let comments = h.github.comments(REPO, PR);
+    assert_eq!(comments.len(), 2);
+    assert_eq!(comments[0].body, pasted);
+    assert_eq!(comments[0].edits, 0);
+    assert_eq!(comments[1].author, support::fake_github::BOT_LOGIN);
+    assert!(comments[1].body.contains(SHA_A));
+    h.github.assert_clean();
+}
+
+#[tokio::test]
 async fn a_pr_that_drops_its_migrations_says_so_in_the_same_comment() {
     let h = Harness::app().await;
     h.github

@@ -842,3 +842,45 @@ async fn a_lost_job_lease_stops_the_rollout_between_statements_and_the_pr_says_w
     );
     assert!(body.contains("bytegate repair"), "{body}");
 }
+
+#[tokio::test]
+async fn someone_elses_comment_with_the_deploy_marker_is_never_edited_or_adopted() {
+    let s = setup().await;
+    let h = &s.h;
+    // Even where the App could edit it, a pasted marker makes nothing bytegate's.
+    h.github.let_app_edit_others_comments();
+    let pasted = format!("{DEPLOY_COMMENT_MARKER}\n## bytegate deploy\n\nEverything is deployed.");
+    let mallory = h.github.add_comment(REPO, PR, "mallory", &pasted);
+    merge_commit(h, MERGE, &[(M1, M1_SQL)], &[]);
+    h.handle(&merged(MERGE)).await.unwrap();
+    approve(h, "dana", "staging").await;
+    assert!(table_exists(&s.stg.pool, "users").await);
+
+    let comments = h.github.comments(REPO, PR);
+    let theirs = comments.iter().find(|c| c.id == mallory).unwrap();
+    assert_eq!(
+        theirs.body, pasted,
+        "someone else's comment is left as it was"
+    );
+    assert_eq!(theirs.edits, 0);
+    let ours: Vec<_> = comments
+        .iter()
+        .filter(|c| c.body.starts_with(DEPLOY_COMMENT_MARKER) && c.id != mallory)
+        .collect();
+    assert_eq!(ours.len(), 1, "one deploy comment of bytegate's own");
+    assert_eq!(ours[0].author, support::fake_github::BOT_LOGIN);
+    assert!(
+        ours[0].edits >= 1,
+        "bytegate's own comment is the one kept up to date"
+    );
+    assert!(
+        ours[0].body.contains("`staging` | ✅ deployed"),
+        "{}",
+        ours[0].body
+    );
+    let (stored,): (Option<String>,) = sqlx::query_as("SELECT comment_id FROM rollouts")
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(ours[0].id.to_string()));
+}

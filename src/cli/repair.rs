@@ -98,14 +98,9 @@ pub(super) async fn run(args: RepairArgs) -> Result<(), String> {
     let pool = crate::store::connect(url).await.map_err(|e| {
         format!("the decision is recorded on the target, but the audit entry failed: {e}")
     })?;
-    let entry = AuditEntry {
-        actor: &args.actor,
-        action: AuditAction::TargetRepaired,
-        forge: None,
-        repo: None,
-        number: None,
-        environment: Some(&env.name),
-        detail: json!({
+    let entry = AuditEntry::new(&args.actor, AuditAction::TargetRepaired)
+        .in_environment(Some(&env.name))
+        .with_detail(json!({
             "database": db.name,
             "version": repaired.version,
             "path": repaired.path,
@@ -114,8 +109,7 @@ pub(super) async fn run(args: RepairArgs) -> Result<(), String> {
             "reason": args.reason,
             "statements_applied": repaired.statements_applied,
             "change_ref": repaired.change_ref,
-        }),
-    };
+        }));
     let appended = audit::append(&pool, &entry).await;
     pool.close().await;
     appended.map_err(|e| {

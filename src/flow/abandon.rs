@@ -1,10 +1,14 @@
+//! Jobs that failed for good ([`give_up`]): a review's running check is
+//! completed as failed, with a reference instead of the internal error.
+//!
 //! A job that was to start or continue a merged PR's rollout failed for good:
 //! the PR says so, with the command that retries, and the audit trail records
 //! it, so a rollout is never silently lost. The PR never sees the internal
 //! error text: it gets an id (the job's), the log and the audit row the text.
 
-use super::{BOT_ACTOR, FlowContext, FlowError, GaveUp};
-use crate::event::{PrAction, PrRef, PullRequestEvent};
+use super::{BOT_ACTOR, FlowContext, FlowError, error_ref};
+use crate::event::{Event, PrAction, PrRef, PullRequestEvent};
+use crate::forge::CheckHandle;
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::store::change_requests::{self, CrState};
 use crate::store::rollouts::{self, Rollout, Stage};
@@ -13,6 +17,75 @@ use serde_json::json;
 /// Starts every give-up comment; with the job id it makes the comment unique,
 /// so a give-up reported twice (a crash while reporting) comments once.
 pub const GAVE_UP_MARKER: &str = "<!-- bytegate:rollout-gave-up";
+
+/// A job that failed for good, as [`give_up`] reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct GaveUp<'a> {
+    /// The job's id: the error id shown on the PR (the text is in the log
+    /// and in the job's row, never on the PR).
+    pub job_id: i64,
+    /// Attempts made.
+    pub attempts: i32,
+    /// The last error (internal text).
+    pub error: &'a str,
+}
+
+/// Called when a job has failed for good (retries exhausted or a permanent
+/// error): a review check still running on the event's commit is completed
+/// as failed, so the pull request does not wait on it forever; a merge (or
+/// an approval that drives a rollout) says on the PR that the deploy could
+/// not be started or continued and how to retry, and is audited. Best effort.
+pub async fn give_up(
+    ctx: &FlowContext,
+    event: &Event,
+    failure: &GaveUp<'_>,
+) -> Result<(), FlowError> {
+    let error = failure.error;
+    let pr = match event {
+        Event::PullRequest(pr) if matches!(pr.action, PrAction::Closed { merged: true, .. }) => {
+            return merge_job(ctx, pr, failure).await;
+        }
+        Event::Review(r) => return rollout_driver(ctx, &r.pr, failure).await,
+        Event::Comment(c) => return rollout_driver(ctx, &c.pr, failure).await,
+        Event::PullRequest(pr) => pr,
+        Event::Rerun(_) => return Ok(()),
+    };
+    if !pr.action.wants_review() {
+        return Ok(());
+    }
+    let forge = ctx.forges.for_repo(&pr.pr.repo)?;
+    let Some(cr) = super::find_change_request(ctx, &pr.pr).await? else {
+        return Ok(());
+    };
+    let handle = match (&cr.check_sha, &cr.check_handle) {
+        (Some(sha), Some(stored)) if sha == &pr.head_sha => CheckHandle::from_stored(stored),
+        _ => None,
+    };
+    let Some(handle) = handle else {
+        return Ok(());
+    };
+    // The error text is internal (driver, forge, bookkeeping messages): it
+    // goes to the audit trail and the logs under a reference, not on the PR.
+    let reference = error_ref();
+    tracing::error!(reference = %reference, head_sha = %pr.head_sha, error = %error, "the review was abandoned");
+    super::fail_review_check(
+        ctx,
+        forge.as_ref(),
+        pr,
+        &handle,
+        "bytegate could not review this commit",
+        "The review failed after several attempts and was abandoned. Push again or ask for a re-run.\n\n",
+        &reference,
+    )
+    .await?;
+    let detail = json!({"head_sha": pr.head_sha, "error": error, "final": true, "ref": reference});
+    audit::append(
+        &ctx.db,
+        &AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::ReviewFailed, &pr.pr).with_detail(detail),
+    )
+    .await?;
+    Ok(())
+}
 
 /// The merge job itself failed for good.
 pub async fn merge_job(
@@ -58,14 +131,7 @@ pub async fn rollout_driver(
     pr: &PrRef,
     failure: &GaveUp<'_>,
 ) -> Result<(), FlowError> {
-    let Some(cr) = change_requests::find(
-        &ctx.db,
-        pr.repo.forge.as_str(),
-        &pr.repo.full_name,
-        pr.number as i64,
-    )
-    .await?
-    else {
+    let Some(cr) = super::find_change_request(ctx, pr).await? else {
         return Ok(());
     };
     if cr.state != CrState::Merged {
@@ -101,30 +167,27 @@ async fn report(
         .or_else(|| ctx.config.environments.first().map(|e| e.name.clone()));
     tracing::error!(pr = %pr, error_id, attempts = failure.attempts, error = failure.error, "a rollout's job failed for good; reported on the pull request");
     // The audit row first: it needs only the meta database, the comment the forge.
-    let entry = AuditEntry {
-        actor: BOT_ACTOR,
-        action: AuditAction::RolloutGaveUp,
-        forge: Some(pr.repo.forge.as_str()),
-        repo: Some(&pr.repo.full_name),
-        number: Some(pr.number as i64),
-        environment: environment.as_deref(),
-        detail: json!({
+    let entry = AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::RolloutGaveUp, pr)
+        .in_environment(environment.as_deref())
+        .with_detail(json!({
             "job": failure.job_id,
             "error_id": error_id,
             "attempts": failure.attempts,
             "error": failure.error,
             "rollout": rollout.map(|(r, _)| r.id),
             "merge_sha": merge_sha,
-        }),
-    };
+        }));
     if let Err(e) = audit::append(&ctx.db, &entry).await {
         tracing::error!(pr = %pr, error_id, error = %e, "could not audit a given-up rollout job");
     }
     let forge = ctx.forges.for_repo(&pr.repo)?;
     let marker = format!("{GAVE_UP_MARKER} job={} -->", failure.job_id);
     let comments = forge.list_comments(pr).await?;
-    if comments.iter().any(|c| c.body.starts_with(&marker)) {
-        return Ok(());
+    // Only bytegate's own comment counts: a pasted marker must not silence it.
+    for c in comments.iter().filter(|c| c.body.starts_with(&marker)) {
+        if forge.is_bot(&c.author).await? {
+            return Ok(());
+        }
     }
     let body = render(
         &marker,

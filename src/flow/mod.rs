@@ -18,14 +18,22 @@
 pub mod abandon;
 pub mod analysis;
 pub mod approvals;
+pub mod commands;
+pub mod decision;
 pub mod guard;
 pub mod render;
 pub mod repo_config;
 pub mod rollout;
+pub mod sticky;
+
+pub use abandon::{GaveUp, give_up};
+pub use sticky::CommentOutcome;
 
 use crate::config::Config;
-use crate::event::{Event, PrAction, PullRequestEvent, RerunEvent};
-use crate::forge::{CheckConclusion, CheckHandle, CheckResult, Forge, ForgeError, ForgeSet};
+use crate::event::{Event, PrAction, PrRef, PullRequestEvent, RerunEvent};
+use crate::forge::{
+    CheckConclusion, CheckHandle, CheckResult, Forge, ForgeError, ForgeSet, PullRequestInfo,
+};
 use crate::review::{self, ReviewInput, ReviewOptions, ReviewReport};
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::store::change_requests::{self, ChangeRequest, CrState, PrSeen};
@@ -127,6 +135,15 @@ impl From<sqlx::Error> for FlowError {
     }
 }
 
+/// The change request of `pr`; `None` when bytegate has not seen the PR.
+pub(crate) async fn find_change_request(
+    ctx: &FlowContext,
+    pr: &PrRef,
+) -> Result<Option<ChangeRequest>, FlowError> {
+    let forge = pr.repo.forge.as_str();
+    Ok(change_requests::find(&ctx.db, forge, &pr.repo.full_name, pr.number as i64).await?)
+}
+
 /// Handles one event. Events the flow does not act on (yet) succeed without effect.
 pub async fn handle_event(ctx: &FlowContext, event: &Event) -> Result<(), FlowError> {
     match event {
@@ -141,8 +158,13 @@ pub async fn handle_event(ctx: &FlowContext, event: &Event) -> Result<(), FlowEr
         }
         Event::Rerun(rerun) => rerun_review(ctx, rerun).await,
         // Reviews and comments drive approvals.
-        Event::Review(review) => approvals::on_review(ctx, review).await,
-        Event::Comment(comment) => approvals::on_comment(ctx, comment).await,
+        Event::Review(review) => {
+            approvals::on_review(ctx, review).await?;
+            // Approvals after merge may let a waiting stage run (before
+            // merge there is no rollout and this does nothing).
+            rollout::advance(ctx, &review.pr).await
+        }
+        Event::Comment(comment) => commands::on_comment(ctx, comment).await,
     }
 }
 
@@ -156,87 +178,7 @@ async fn fill_from_forge(
     Ok(forge.complete_event(pr).await?)
 }
 
-/// A job that failed for good, as [`give_up`] reports it.
-#[derive(Debug, Clone, Copy)]
-pub struct GaveUp<'a> {
-    /// The job's id: the error id shown on the PR (the text is in the log
-    /// and in the job's row, never on the PR).
-    pub job_id: i64,
-    /// Attempts made.
-    pub attempts: i32,
-    /// The last error (internal text).
-    pub error: &'a str,
-}
-
-/// Called when a job has failed for good (retries exhausted or a permanent
-/// error): a review check still running on the event's commit is completed
-/// as failed, so the pull request does not wait on it forever; a merge (or
-/// an approval that drives a rollout) says on the PR that the deploy could
-/// not be started or continued and how to retry, and is audited. Best effort.
-pub async fn give_up(
-    ctx: &FlowContext,
-    event: &Event,
-    failure: &GaveUp<'_>,
-) -> Result<(), FlowError> {
-    let error = failure.error;
-    let pr = match event {
-        Event::PullRequest(pr) if matches!(pr.action, PrAction::Closed { merged: true, .. }) => {
-            return abandon::merge_job(ctx, pr, failure).await;
-        }
-        Event::Review(r) => return abandon::rollout_driver(ctx, &r.pr, failure).await,
-        Event::Comment(c) => return abandon::rollout_driver(ctx, &c.pr, failure).await,
-        Event::PullRequest(pr) => pr,
-        Event::Rerun(_) => return Ok(()),
-    };
-    if !pr.action.wants_review() {
-        return Ok(());
-    }
-    let forge = ctx.forges.for_repo(&pr.pr.repo)?;
-    let Some(cr) = change_requests::find(
-        &ctx.db,
-        pr.pr.repo.forge.as_str(),
-        &pr.pr.repo.full_name,
-        pr.pr.number as i64,
-    )
-    .await?
-    else {
-        return Ok(());
-    };
-    let handle = match (&cr.check_sha, &cr.check_handle) {
-        (Some(sha), Some(stored)) if sha == &pr.head_sha => CheckHandle::from_stored(stored),
-        _ => None,
-    };
-    let Some(handle) = handle else {
-        return Ok(());
-    };
-    // The error text is internal (driver, forge, bookkeeping messages): it
-    // goes to the audit trail and the logs under a reference, not on the PR.
-    let reference = error_ref();
-    tracing::error!(reference = %reference, head_sha = %pr.head_sha, error = %error, "the review was abandoned");
-    let result = CheckResult {
-        conclusion: CheckConclusion::Failure,
-        title: "bytegate could not review this commit".to_string(),
-        summary: format!(
-            "The review failed after several attempts and was abandoned. Push again or ask for a re-run.\n\nOperators find the error in bytegate's logs and audit trail under ref `{reference}`."
-        ),
-        annotations: Vec::new(),
-        details_url: ctx.external_url.clone(),
-    };
-    forge
-        .complete_check(
-            &pr.pr.repo,
-            &pr.head_sha,
-            CHECK_NAME,
-            Some(&handle),
-            &result,
-        )
-        .await?;
-    let detail = json!({"head_sha": pr.head_sha, "error": error, "final": true, "ref": reference});
-    audit::append(&ctx.db, &entry(pr, AuditAction::ReviewFailed, detail)).await?;
-    Ok(())
-}
-
-fn seen(pr: &PullRequestEvent) -> PrSeen<'_> {
+pub(crate) fn seen(pr: &PullRequestEvent) -> PrSeen<'_> {
     PrSeen {
         forge: pr.pr.repo.forge.as_str(),
         repo: &pr.pr.repo.full_name,
@@ -250,22 +192,6 @@ fn seen(pr: &PullRequestEvent) -> PrSeen<'_> {
     }
 }
 
-fn entry<'a>(
-    pr: &'a PullRequestEvent,
-    action: AuditAction,
-    detail: serde_json::Value,
-) -> AuditEntry<'a> {
-    AuditEntry {
-        actor: BOT_ACTOR,
-        action,
-        forge: Some(pr.pr.repo.forge.as_str()),
-        repo: Some(&pr.pr.repo.full_name),
-        number: Some(pr.pr.number as i64),
-        environment: None,
-        detail,
-    }
-}
-
 /// Closed, merged, or edited without a base change: record the state.
 async fn pull_request_lifecycle(ctx: &FlowContext, pr: &PullRequestEvent) -> Result<(), FlowError> {
     let cr = change_requests::record_seen(&ctx.db, &seen(pr)).await?;
@@ -276,11 +202,8 @@ async fn pull_request_lifecycle(ctx: &FlowContext, pr: &PullRequestEvent) -> Res
             (CrState::Closed, AuditAction::ChangeRequestClosed)
         };
         change_requests::set_state(&ctx.db, cr.id, state, merge_sha.as_deref()).await?;
-        let e = entry(
-            pr,
-            action,
-            json!({"head_sha": pr.head_sha, "merge_sha": merge_sha}),
-        );
+        let e = AuditEntry::for_pr_ref(BOT_ACTOR, action, &pr.pr)
+            .with_detail(json!({"head_sha": pr.head_sha, "merge_sha": merge_sha}));
         audit::append(&ctx.db, &e).await?;
         if *merged {
             rollout::start_on_merge(ctx, pr, &cr).await?;
@@ -308,7 +231,7 @@ async fn rerun_review(ctx: &FlowContext, rerun: &RerunEvent) -> Result<(), FlowE
         .collect();
     }
     for &number in &numbers {
-        let pr_ref = crate::event::PrRef {
+        let pr_ref = PrRef {
             repo: rerun.repo.clone(),
             number,
         };
@@ -316,25 +239,35 @@ async fn rerun_review(ctx: &FlowContext, rerun: &RerunEvent) -> Result<(), FlowE
         if info.state != "open" {
             continue;
         }
-        let event = PullRequestEvent {
-            pr: pr_ref,
-            action: PrAction::Synchronize,
-            head_sha: info.head_sha,
-            base_ref: info.base_ref,
-            base_sha: info.base_sha,
-            author: info.author,
-            title: info.title,
-            html_url: String::new(),
-            is_fork: info.is_fork,
-            draft: info.draft,
-            at: ctx.clock.now(),
-        };
-        review_pull_request(ctx, &event).await?;
+        review_pull_request(ctx, &rereview_event(pr_ref, info, ctx.clock.now())).await?;
     }
     if numbers.is_empty() {
         tracing::info!(repo = %rerun.repo.full_name, sha = %rerun.head_sha, "re-run of a commit that is no open pull request's head; ignored");
     }
     Ok(())
+}
+
+/// A review of `pr` as the forge shows it now (`info`), asked for outside a
+/// push (a check re-run, the `plan` command): the one conversion of a
+/// pull request's info into its event.
+pub(crate) fn rereview_event(
+    pr: PrRef,
+    info: PullRequestInfo,
+    at: chrono::DateTime<chrono::Utc>,
+) -> PullRequestEvent {
+    PullRequestEvent {
+        pr,
+        action: PrAction::Synchronize,
+        head_sha: info.head_sha,
+        base_ref: info.base_ref,
+        base_sha: info.base_sha,
+        author: info.author,
+        title: info.title,
+        html_url: String::new(),
+        is_fork: info.is_fork,
+        draft: info.draft,
+        at,
+    }
 }
 
 /// The repository's own settings, from the PR's base commit: never from its
@@ -367,7 +300,8 @@ pub async fn review_pull_request(
         change_requests::reopen(&ctx.db, cr.id).await?;
         audit::append(
             &ctx.db,
-            &entry(pr, AuditAction::ChangeRequestReopened, json!({})),
+            &AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::ChangeRequestReopened, &pr.pr)
+                .with_detail(json!({})),
         )
         .await?;
     }
@@ -415,11 +349,8 @@ pub async fn review_pull_request(
     };
     audit::append(
         &ctx.db,
-        &entry(
-            pr,
-            AuditAction::ReviewStarted,
-            json!({"head_sha": pr.head_sha, "files": changes.len()}),
-        ),
+        &AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::ReviewStarted, &pr.pr)
+            .with_detail(json!({"head_sha": pr.head_sha, "files": changes.len()})),
     )
     .await?;
 
@@ -437,31 +368,55 @@ pub async fn review_pull_request(
             let reference = error_ref();
             let detail = json!({"head_sha": pr.head_sha, "error": e.to_string(), "retryable": e.is_retryable(), "ref": reference});
             // Best effort: the error being reported is the one that matters.
-            let _ = audit::append(&ctx.db, &entry(pr, AuditAction::ReviewFailed, detail)).await;
+            let _ = audit::append(
+                &ctx.db,
+                &AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::ReviewFailed, &pr.pr)
+                    .with_detail(detail),
+            )
+            .await;
             if !e.is_retryable() {
                 tracing::error!(reference = %reference, head_sha = %pr.head_sha, error = %e, "the review failed for good");
-                let result = CheckResult {
-                    conclusion: CheckConclusion::Failure,
-                    title: "bytegate could not finish the review".to_string(),
-                    summary: format!(
-                        "The review failed and will not be retried. Operators find the error in bytegate's logs and audit trail under ref `{reference}`."
-                    ),
-                    annotations: Vec::new(),
-                    details_url: ctx.external_url.clone(),
-                };
-                let _ = forge
-                    .complete_check(
-                        &pr.pr.repo,
-                        &pr.head_sha,
-                        CHECK_NAME,
-                        Some(&handle),
-                        &result,
-                    )
-                    .await;
+                let _ = fail_review_check(
+                    ctx,
+                    forge.as_ref(),
+                    pr,
+                    &handle,
+                    "bytegate could not finish the review",
+                    "The review failed and will not be retried. ",
+                    &reference,
+                )
+                .await;
             }
             Err(e)
         }
     }
+}
+
+/// Completes the review check of `pr.head_sha` as failed: `title`, then
+/// `what` happened and the `reference` under which operators find the error
+/// (the internal text stays in the logs and the audit trail).
+pub(crate) async fn fail_review_check(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PullRequestEvent,
+    handle: &CheckHandle,
+    title: &str,
+    what: &str,
+    reference: &str,
+) -> Result<(), FlowError> {
+    let result = CheckResult {
+        conclusion: CheckConclusion::Failure,
+        title: title.to_string(),
+        summary: format!(
+            "{what}Operators find the error in bytegate's logs and audit trail under ref `{reference}`."
+        ),
+        annotations: Vec::new(),
+        details_url: ctx.external_url.clone(),
+    };
+    forge
+        .complete_check(&pr.pr.repo, &pr.head_sha, CHECK_NAME, Some(handle), &result)
+        .await?;
+    Ok(())
 }
 
 /// What one review covers: the migrations, and the base commit's config that governs it.
@@ -622,7 +577,7 @@ async fn review_and_publish(
         }
     }
 
-    let evaluation = approvals::evaluate(ctx, forge, &pr.pr).await?;
+    let evaluation = decision::evaluate(ctx, forge, &pr.pr).await?;
     let body = render::comment(&combined, &rctx, forge.max_comment_chars());
     let body = approvals::with_section(body, evaluation.as_ref());
     let published = publish_comment(ctx, forge, cr, pr, &body).await?;
@@ -635,7 +590,12 @@ async fn review_and_publish(
         "infos": combined.infos,
         "comment": published.as_str(),
     });
-    audit::append(&ctx.db, &entry(pr, AuditAction::ReviewCompleted, detail)).await?;
+    audit::append(
+        &ctx.db,
+        &AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::ReviewCompleted, &pr.pr)
+            .with_detail(detail),
+    )
+    .await?;
     // A push may have made approvals stale: the approval check follows the head.
     if let Some(e) = &evaluation {
         approvals::publish(ctx, forge, &pr.pr, e).await?;
@@ -755,31 +715,6 @@ async fn store_results(
     Ok(())
 }
 
-/// What happened to the sticky comment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommentOutcome {
-    /// Posted for the first time.
-    Created,
-    /// Edited in place.
-    Updated,
-    /// Already said exactly this.
-    Unchanged,
-    /// A newer head exists: left alone.
-    Superseded,
-}
-
-impl CommentOutcome {
-    /// Lowercase name for audit details.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CommentOutcome::Created => "created",
-            CommentOutcome::Updated => "updated",
-            CommentOutcome::Unchanged => "unchanged",
-            CommentOutcome::Superseded => "superseded",
-        }
-    }
-}
-
 /// Creates or edits the sticky comment, under the change request's row lock
 /// and only while `pr.head_sha` is the newest known head.
 async fn publish_comment(
@@ -794,43 +729,19 @@ async fn publish_comment(
     if current.head_sha != pr.head_sha {
         tx.rollback().await?;
         let detail = json!({"head_sha": pr.head_sha, "newer_head": current.head_sha});
-        audit::append(&ctx.db, &entry(pr, AuditAction::ReviewSuperseded, detail)).await?;
+        audit::append(
+            &ctx.db,
+            &AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::ReviewSuperseded, &pr.pr)
+                .with_detail(detail),
+        )
+        .await?;
         return Ok(CommentOutcome::Superseded);
     }
-    let comments = forge.list_comments(&pr.pr).await?;
     let stored_id = current
         .comment_id
         .as_deref()
         .and_then(|s| s.parse::<u64>().ok());
-    // Ours: the stored id; else a comment that starts with the marker, bots
-    // first (anyone can paste the marker; an App's comments are by `name[bot]`).
-    let marked = |c: &&crate::forge::PrComment| c.body.starts_with(COMMENT_MARKER);
-    let existing = comments
-        .iter()
-        .find(|c| Some(c.id) == stored_id && c.body.contains(COMMENT_MARKER))
-        .or_else(|| {
-            comments
-                .iter()
-                .filter(marked)
-                .find(|c| c.author.ends_with("[bot]"))
-        })
-        .or_else(|| comments.iter().find(marked));
-    let (id, outcome) = match existing {
-        Some(c) if c.body == body => (c.id, CommentOutcome::Unchanged),
-        Some(c) => match forge.update_comment(&pr.pr, c.id, body).await {
-            Ok(()) => (c.id, CommentOutcome::Updated),
-            // Not ours to edit (someone else's comment with the marker), or deleted meanwhile.
-            Err(ForgeError::Rejected { status: 403, .. } | ForgeError::NotFound { .. }) => (
-                forge.create_comment(&pr.pr, body).await?.id,
-                CommentOutcome::Created,
-            ),
-            Err(e) => return Err(e.into()),
-        },
-        None => (
-            forge.create_comment(&pr.pr, body).await?.id,
-            CommentOutcome::Created,
-        ),
-    };
+    let (id, outcome) = sticky::publish(forge, &pr.pr, COMMENT_MARKER, stored_id, body).await?;
     change_requests::set_comment(&mut tx, cr.id, &id.to_string(), &pr.head_sha).await?;
     tx.commit().await?;
     // Audited after the commit, never inside the transaction that waited on
@@ -843,11 +754,8 @@ async fn publish_comment(
     if let Some(action) = action {
         audit::append(
             &ctx.db,
-            &entry(
-                pr,
-                action,
-                json!({"comment_id": id, "head_sha": pr.head_sha}),
-            ),
+            &AuditEntry::for_pr_ref(BOT_ACTOR, action, &pr.pr)
+                .with_detail(json!({"comment_id": id, "head_sha": pr.head_sha})),
         )
         .await?;
     }

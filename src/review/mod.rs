@@ -7,6 +7,7 @@
 //! panics and never fails: unreadable SQL becomes `parse-error` findings.
 
 pub mod custom;
+pub mod data_loss;
 pub mod finding;
 pub mod model;
 pub mod parse;

@@ -9,6 +9,7 @@
 //! ([`LexicalClass`]) so a parse failure never lowers the risk. The `risk.rules`
 //! section of the config overrides the computed level (first match wins).
 
+use super::data_loss::DataLoss;
 use super::finding::RiskLevel;
 use super::model::{
     AlterAction, ConstraintKind, LexicalClass, ObjectKind, ObjectName, Statement, StatementKind,
@@ -338,20 +339,11 @@ fn statement_facts(stmt: &Statement, created: &HashSet<String>) -> Vec<Fact> {
         StatementKind::Drop(d) => {
             let what = names(&d.names);
             match &d.object {
-                ObjectKind::Table => facts.push((
+                // Data loss: the one classification the rules share.
+                object if let Some(loss) = DataLoss::of_drop(object) => facts.push((
                     High,
-                    "drop-table",
-                    format!("DROP TABLE {what} deletes the table and its data"),
-                )),
-                ObjectKind::Database => facts.push((
-                    High,
-                    "drop-database",
-                    format!("DROP DATABASE {what} deletes the database"),
-                )),
-                ObjectKind::Schema => facts.push((
-                    High,
-                    "drop-schema",
-                    format!("DROP SCHEMA {what} deletes the schema and what it holds"),
+                    loss.rule_id(),
+                    format!("DROP {} {what} {}", loss.keyword(), loss.consequence()),
                 )),
                 ObjectKind::Index => facts.push((
                     Medium,
@@ -614,12 +606,16 @@ fn alter_action_facts(
 fn lexical_facts(lexical: &LexicalClass, facts: &mut Vec<Fact>) {
     use RiskLevel::{High, Medium};
     let note = "(not parsed: classified from its keywords)";
+    // Data loss: the one classification the rules share.
+    if let Some(loss) = DataLoss::of_lexical(lexical) {
+        facts.push((
+            High,
+            loss.rule_id(),
+            format!("DROP {} {note}", loss.keyword()),
+        ));
+        return;
+    }
     let fact: Option<Fact> = match lexical {
-        LexicalClass::DropTable => Some((High, "drop-table", format!("DROP TABLE {note}"))),
-        LexicalClass::DropDatabase => {
-            Some((High, "drop-database", format!("DROP DATABASE {note}")))
-        }
-        LexicalClass::DropSchema => Some((High, "drop-schema", format!("DROP SCHEMA {note}"))),
         LexicalClass::DropIndex { .. } => {
             Some((Medium, "drop-index", format!("DROP INDEX {note}")))
         }
@@ -661,6 +657,8 @@ fn lexical_facts(lexical: &LexicalClass, facts: &mut Vec<Fact>) {
             "create-index",
             format!("CREATE INDEX without CONCURRENTLY {note}"),
         )),
+        // Data loss, handled above.
+        LexicalClass::DropTable | LexicalClass::DropDatabase | LexicalClass::DropSchema => None,
         LexicalClass::CreateIndex { concurrently: true }
         | LexicalClass::Insert
         | LexicalClass::CreateTable

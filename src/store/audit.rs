@@ -1,6 +1,8 @@
 //! The audit trail: every state change appends one row to `audit_log`.
 
 use super::StoreError;
+use super::change_requests::ChangeRequest;
+use crate::event::PrRef;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde_json::Value;
@@ -127,6 +129,83 @@ pub struct AuditEntry<'a> {
     pub environment: Option<&'a str>,
     /// Details (sha, counts, ids).
     pub detail: Value,
+}
+
+impl<'a> AuditEntry<'a> {
+    /// An entry about nothing in particular (no forge, repository or PR),
+    /// with an empty detail; add to it with the builder methods.
+    pub fn new(actor: &'a str, action: AuditAction) -> AuditEntry<'a> {
+        AuditEntry {
+            actor,
+            action,
+            forge: None,
+            repo: None,
+            number: None,
+            environment: None,
+            detail: Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// An entry about pull request `number` of `repo` on `forge`: the one
+    /// constructor every flow uses for PR entries.
+    pub fn for_pr(
+        actor: &'a str,
+        action: AuditAction,
+        forge: &'a str,
+        repo: &'a str,
+        number: i64,
+    ) -> AuditEntry<'a> {
+        AuditEntry::new(actor, action)
+            .in_repo(forge, repo)
+            .with_number(Some(number))
+    }
+
+    /// [`AuditEntry::for_pr`] from an event's PR reference.
+    pub fn for_pr_ref(actor: &'a str, action: AuditAction, pr: &'a PrRef) -> AuditEntry<'a> {
+        // The same number the change request is stored under.
+        let number = pr.number as i64;
+        AuditEntry::for_pr(
+            actor,
+            action,
+            pr.repo.forge.as_str(),
+            &pr.repo.full_name,
+            number,
+        )
+    }
+
+    /// [`AuditEntry::for_pr`] for a stored change request.
+    pub fn for_change_request(
+        actor: &'a str,
+        action: AuditAction,
+        cr: &'a ChangeRequest,
+    ) -> AuditEntry<'a> {
+        AuditEntry::for_pr(actor, action, &cr.forge, &cr.repo, cr.number)
+    }
+
+    /// The forge and repository concerned.
+    pub fn in_repo(mut self, forge: &'a str, repo: &'a str) -> AuditEntry<'a> {
+        self.forge = Some(forge);
+        self.repo = Some(repo);
+        self
+    }
+
+    /// The PR number concerned, if any.
+    pub fn with_number(mut self, number: Option<i64>) -> AuditEntry<'a> {
+        self.number = number;
+        self
+    }
+
+    /// The environment concerned, if any.
+    pub fn in_environment(mut self, environment: Option<&'a str>) -> AuditEntry<'a> {
+        self.environment = environment;
+        self
+    }
+
+    /// The details (sha, counts, ids).
+    pub fn with_detail(mut self, detail: Value) -> AuditEntry<'a> {
+        self.detail = detail;
+        self
+    }
 }
 
 /// A stored entry.

@@ -124,6 +124,9 @@ struct State_ {
     token_lifetime: Option<chrono::Duration>,
     next_id: u64,
     stalls: Vec<PendingStall>,
+    /// The App may edit other users' comments (an App with write access to
+    /// issues can, on GitHub): what bytegate edits is then its own choice.
+    app_edits_others: bool,
 }
 
 /// A stall the fake applies to the next request of `op`.
@@ -401,6 +404,12 @@ impl FakeGithub {
     /// Installation tokens minted from now on expire after `lifetime` (default 1 hour).
     pub fn set_token_lifetime(&self, lifetime: chrono::Duration) {
         self.with(|s| s.token_lifetime = Some(lifetime));
+    }
+
+    /// Lets the App edit other users' comments, as an App with write access
+    /// to issues may: nothing but bytegate's own restraint protects them then.
+    pub fn let_app_edit_others_comments(&self) {
+        self.with(|s| s.app_edits_others = true);
     }
 
     /// Adds a comment someone else wrote.
@@ -1010,11 +1019,12 @@ fn perform(
         }
         "issues/update-comment" => {
             let id: u64 = segs[5].parse().unwrap_or(0);
+            let app_edits_others = s.app_edits_others;
             let Some(c) = s.comments.iter_mut().find(|c| c.id == id && c.repo == repo) else {
                 return json_reply(not_found());
             };
-            if c.author != BOT_LOGIN {
-                // GitHub: an App cannot edit other users' comments.
+            if c.author != BOT_LOGIN && !app_edits_others {
+                // GitHub: an App without write access to issues cannot edit other users' comments.
                 return json_reply((
                     403,
                     json!({"message": "Resource not accessible by integration"}),

@@ -188,7 +188,7 @@ pub(super) async fn policy_gate(
     pr: &PrRef,
     env: &Environment,
 ) -> Result<Option<String>, FlowError> {
-    let evaluation = approvals::evaluate(ctx, forge, pr).await?;
+    let evaluation = decision::evaluate(ctx, forge, pr).await?;
     let decision = evaluation
         .as_ref()
         .and_then(|e| e.decision.environment(&env.name));

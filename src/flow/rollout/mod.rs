@@ -22,7 +22,7 @@
 //! [`FlowContext::clock`].
 
 use super::{BOT_ACTOR, FlowContext, FlowError};
-use super::{analysis, approvals};
+use super::{analysis, decision};
 use crate::config::{DeployWindow, Environment};
 use crate::deploy::{self, DeployError, DeployOptions, DeployReport};
 use crate::event::{ForgeKind, PrAction, PrRef, PullRequestEvent, RepoRef};

@@ -176,27 +176,14 @@ pub(super) async fn publish_comment(
     body: &str,
 ) -> Result<(), FlowError> {
     let current = rollouts::get(&ctx.db, rollout.id).await?;
-    let comments = forge.list_comments(pr).await?;
     let stored = current
         .comment_id
         .as_deref()
         .and_then(|s| s.parse::<u64>().ok());
-    let existing = comments
-        .iter()
-        .find(|c| Some(c.id) == stored && c.body.contains(DEPLOY_COMMENT_MARKER))
-        .or_else(|| {
-            comments
-                .iter()
-                .find(|c| c.body.starts_with(DEPLOY_COMMENT_MARKER))
-        });
-    let id = match existing {
-        Some(c) if c.body == body => c.id,
-        Some(c) => {
-            forge.update_comment(pr, c.id, body).await?;
-            c.id
-        }
-        None => forge.create_comment(pr, body).await?.id,
-    };
+    // One publisher for every sticky comment: only bytegate's own marked
+    // comment is ever edited or adopted.
+    let (id, _) =
+        super::super::sticky::publish(forge, pr, DEPLOY_COMMENT_MARKER, stored, body).await?;
     if stored != Some(id) {
         rollouts::set_comment(&ctx.db, rollout.id, &id.to_string()).await?;
     }

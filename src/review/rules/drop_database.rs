@@ -1,9 +1,10 @@
 //! `drop-database`: never in a migration.
 
 use super::prelude::*;
+use crate::review::data_loss::DataLoss;
 
 pub(super) const RULE: RuleInfo = RuleInfo {
-    id: "drop-database",
+    id: DataLoss::Database.rule_id(),
     default_severity: Severity::Error,
     description: "DROP DATABASE",
     why: "Every table and row of the database is lost at once; migrations run against production.",
@@ -14,7 +15,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     if let StatementKind::Drop(d) = &cx.stmt.kind
-        && d.object == ObjectKind::Database
+        && DataLoss::of_drop(&d.object) == Some(DataLoss::Database)
     {
         for n in &d.names {
             out.push(cx.hit(n.span(), format!("Database `{n}` is dropped.")));

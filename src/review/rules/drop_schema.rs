@@ -1,9 +1,10 @@
 //! `drop-schema`: dropping a schema drops everything in it.
 
 use super::prelude::*;
+use crate::review::data_loss::DataLoss;
 
 pub(super) const RULE: RuleInfo = RuleInfo {
-    id: "drop-schema",
+    id: DataLoss::Schema.rule_id(),
     default_severity: Severity::Error,
     description: "DROP SCHEMA",
     why: "A schema holds tables, views and functions: dropping it (especially with CASCADE) loses all of them at once.",
@@ -14,7 +15,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     if let StatementKind::Drop(d) = &cx.stmt.kind
-        && d.object == ObjectKind::Schema
+        && DataLoss::of_drop(&d.object) == Some(DataLoss::Schema)
     {
         for n in &d.names {
             out.push(cx.hit(n.span(), format!("Schema `{n}` is dropped.")));

@@ -1,9 +1,10 @@
 //! `drop-table`: dropping a table loses its data and breaks its readers.
 
 use super::prelude::*;
+use crate::review::data_loss::DataLoss;
 
 pub(super) const RULE: RuleInfo = RuleInfo {
-    id: "drop-table",
+    id: DataLoss::Table.rule_id(),
     default_severity: Severity::Error,
     description: "DROP TABLE",
     why: "The table's data is gone for good, and application versions still running (during a rolling deploy) fail on every query that touches it.",
@@ -14,7 +15,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     if let StatementKind::Drop(d) = &cx.stmt.kind
-        && d.object == ObjectKind::Table
+        && DataLoss::of_drop(&d.object) == Some(DataLoss::Table)
     {
         // A table created earlier in this change holds no production data.
         for n in d.names.iter().filter(|n| cx.existing(n)) {

@@ -785,6 +785,13 @@ mod tests {
     use crate::review::settings::{CustomRule, RuleSetting};
 
     #[test]
+    fn every_kind_of_data_loss_has_its_rule() {
+        for loss in crate::review::data_loss::DataLoss::ALL {
+            assert!(is_known_rule(loss.rule_id()), "{loss:?}");
+        }
+    }
+
+    #[test]
     fn registry_ids_are_unique_kebab_case_and_documented() {
         let mut seen = std::collections::HashSet::new();
         for r in registry() {
