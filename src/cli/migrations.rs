@@ -2,7 +2,7 @@
 //! migration that reached a branch without a pull request. Such a file is
 //! never applied automatically; it blocks the stages behind it until decided.
 
-use super::{EXIT_USAGE, MetaDbArgs, meta_database};
+use super::{MetaDbArgs, meta_database};
 use crate::store::snapshots::{Decision, NewDecision};
 use clap::{ArgGroup, Subcommand};
 use std::process::ExitCode;
@@ -49,23 +49,7 @@ pub(super) enum MigrationsCommand {
 
 /// Runs a migrations command.
 pub(super) fn run(command: MigrationsCommand) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bytegate: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    match rt.block_on(run_async(command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("bytegate: {message}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
+    super::block_on(run_async(command))
 }
 
 async fn run_async(command: MigrationsCommand) -> Result<(), String> {

@@ -124,7 +124,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn block_on(f: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+/// Runs a command's future on a fresh runtime: exit 0, or 2 with its message.
+pub(super) fn block_on(f: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -428,6 +428,7 @@ async fn find(
         .map(|r| (cr, r)))
 }
 
+/// A rollout's audit entry: the change request's, in an environment.
 fn entry<'a>(
     cr: &'a ChangeRequest,
     actor: &'a str,
@@ -435,15 +436,9 @@ fn entry<'a>(
     environment: Option<&'a str>,
     detail: Value,
 ) -> AuditEntry<'a> {
-    AuditEntry {
-        actor,
-        action,
-        forge: Some(&cr.forge),
-        repo: Some(&cr.repo),
-        number: Some(cr.number),
-        environment,
-        detail,
-    }
+    AuditEntry::for_change_request(actor, action, cr)
+        .in_environment(environment)
+        .with_detail(detail)
 }
 
 /// The reviewed files of a rollout, read from the merge commit and checked
