@@ -1,0 +1,81 @@
+//! Lints the Lemmy corpus (up.sql files as one added set) and prints counts
+//! per rule: a tool for spotting false positives, not an assertion on them.
+//! Run: `cargo test --lib review::rules::corpus -- --ignored --nocapture`
+
+use super::*;
+use crate::review::parse::parse_source;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn up_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            up_files(&p, out);
+        } else if p.file_name().is_some_and(|n| n == "up.sql") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+#[ignore]
+fn lemmy_rule_counts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/upstream/corpus/lemmy");
+    let mut paths = Vec::new();
+    up_files(&root, &mut paths);
+    let texts: Vec<(String, String)> = paths
+        .iter()
+        .map(|p| {
+            let t = std::fs::read(p).unwrap_or_default();
+            (
+                p.display().to_string(),
+                String::from_utf8_lossy(&t).into_owned(),
+            )
+        })
+        .collect();
+    let parsed: Vec<_> = texts
+        .iter()
+        .map(|(_, t)| parse_source(t, Dialect::Postgres))
+        .collect();
+    let files: Vec<LintFile<'_>> = texts
+        .iter()
+        .zip(&parsed)
+        .map(|((p, t), f)| LintFile {
+            path: p,
+            size_bytes: t.len() as u64,
+            statements: &f.statements,
+            change: FileChange::Added,
+            header_comments: &f.header_comments,
+        })
+        .collect();
+    let settings = ReviewSettings::default();
+    let out = lint(&LintInput {
+        files: &files,
+        dialect: Dialect::Postgres,
+        environment: None,
+        settings: &settings,
+        lock_timeout_configured: false,
+        base_versions: &[],
+    });
+    let mut counts: BTreeMap<&str, (usize, Vec<String>)> = BTreeMap::new();
+    for f in &out {
+        for x in &f.findings {
+            let e = counts.entry(x.rule.as_str()).or_default();
+            e.0 += 1;
+            if e.1.len() < 3 {
+                let short = f.path.rsplit('/').nth(1).unwrap_or("");
+                e.1.push(format!("{short}:{} {}", x.span.start.line, x.message));
+            }
+        }
+    }
+    for (rule, (n, samples)) in &counts {
+        println!("{rule}: {n}");
+        for s in samples {
+            println!("    {s}");
+        }
+    }
+}
