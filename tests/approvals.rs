@@ -1140,7 +1140,7 @@ async fn a_stalled_forge_call_while_publishing_does_not_hold_up_audit_appends() 
         decided < appended,
         "the decision was audited before the forge was told"
     );
-    let chain = audit::verify_chain(&s.h.db.pool).await.unwrap();
+    let chain = audit::verify_chain(&s.h.db.pool, None).await.unwrap();
     assert_eq!(chain.broken, None);
     s.finish();
 }

@@ -200,6 +200,50 @@ async fn github_502_then_201_is_retried_and_posted_once() {
     h.github.assert_clean();
 }
 
+/// Issue 11 item 5: GitHub creates the check run but the answer is lost
+/// (502); the retry must not leave a second, forever in-progress run.
+#[tokio::test]
+async fn a_check_run_created_despite_a_502_is_adopted_not_doubled() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.fail_after_next("checks/create", 502);
+
+    // The job, and a redelivery of it, as the queue would run them.
+    let _ = h.handle(&opened(SHA_A, T1)).await;
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let runs = h.github.sql_review_runs_on(SHA_A);
+    assert_eq!(runs.len(), 1, "one sql-review run on the sha: {runs:#?}");
+    assert_eq!(runs[0].status, "completed");
+    assert_eq!(runs[0].conclusion.as_deref(), Some("failure"));
+    h.github.assert_clean();
+}
+
+/// Issue 11 item 5: runs an earlier crash left in progress are taken over
+/// (the newest) or completed as superseded (the others); none stays open.
+#[tokio::test]
+async fn stray_in_progress_check_runs_are_taken_over_or_completed() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    let older = h.github.add_check_run(REPO, SHA_A, "bytegate/sql-review");
+    let newer = h.github.add_check_run(REPO, SHA_A, "bytegate/sql-review");
+
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    let runs = h.github.sql_review_runs_on(SHA_A);
+    assert_eq!(runs.len(), 2, "no third run: {runs:#?}");
+    assert!(runs.iter().all(|r| r.status == "completed"), "{runs:#?}");
+    let by_id = |id: u64| runs.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(by_id(newer).conclusion.as_deref(), Some("failure"));
+    assert_eq!(by_id(older).conclusion.as_deref(), Some("neutral"));
+    assert_eq!(by_id(older).title.as_deref(), Some("Superseded"));
+    h.github.assert_clean();
+}
+
 #[tokio::test]
 async fn persistent_server_errors_fail_the_job_as_retryable() {
     let h = Harness::app().await;

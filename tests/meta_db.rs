@@ -22,6 +22,7 @@ async fn migrations_apply_to_a_fresh_database_and_rerun_is_a_noop() {
         names,
         [
             "approvals",
+            "audit_chain_start",
             "audit_log",
             "change_requests",
             "jobs",

@@ -259,7 +259,7 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
     .await
     .unwrap();
     assert_eq!(sha, bytegate::deploy::checksum(M1_SQL.as_bytes()));
-    let chain = bytegate::store::audit::verify_chain(&h.db.pool)
+    let chain = bytegate::store::audit::verify_chain(&h.db.pool, None)
         .await
         .unwrap();
     assert_eq!(chain.broken, None, "the audit chain of a real run verifies");

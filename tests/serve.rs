@@ -1,8 +1,9 @@
 //! `bytegate serve` as a process: the embedded PostgreSQL default (fresh data
 //! directory, health, stop on SIGTERM, reuse on restart) and `PG_URL`.
 
-use bytegate::store::embedded::{Binaries, free_port};
+use bytegate::store::embedded::{Binaries, fallback_cluster_root, free_port};
 use bytegate::store::testdb::TestDb;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,7 +50,6 @@ fn stop(mut child: Child) {
 /// A data directory the unprivileged cluster user can reach (tempdirs are 0700).
 fn data_root() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let data = tmp.path().join("data");
     (tmp, data)
@@ -103,6 +103,45 @@ async fn embedded_postgres_starts_stops_and_is_reused() {
     pool.close().await;
     stop(second);
     assert!(!data.join("postgres/data/postmaster.pid").exists());
+}
+
+/// Issue 11 item 10: the README's first command from a clone in a 0700 home
+/// (as root, /root): the cluster user cannot reach `./bytegate-data`, so the
+/// cluster is kept under /var/lib/bytegate and serve (and migrate) still work.
+#[tokio::test]
+async fn serve_works_as_root_from_a_0700_folder() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let data = home.path().join("bytegate-data");
+    let port = free_port().unwrap();
+
+    let child = spawn_serve(port, &data, None);
+    let health = wait_healthy(port).await;
+    assert_eq!(health["database"], true, "{health}");
+    stop(child);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_bytegate"))
+        .args(["migrate"])
+        .env("BYTEBASE_DATA_DIR", &data)
+        .env_remove("PG_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    if nix::unistd::geteuid().is_root() {
+        let elsewhere = fallback_cluster_root(&data.canonicalize().unwrap());
+        assert!(
+            elsewhere.join("data/PG_VERSION").is_file(),
+            "the cluster is not under {}",
+            elsewhere.display()
+        );
+        assert!(!elsewhere.join("data/postmaster.pid").exists());
+        std::fs::remove_dir_all(&elsewhere).unwrap();
+    }
 }
 
 #[tokio::test]

@@ -16,6 +16,11 @@ const PAGE: i64 = 1000;
 pub(super) enum AuditCommand {
     /// Walk the hash chain; exit 1 and name the first broken row if any.
     Verify {
+        /// A head hash published earlier (`bytegate audit verify` prints it,
+        /// `serve` logs it): it must still be in the chain, so removing the
+        /// newest rows is caught.
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
         #[command(flatten)]
         meta: MetaDbArgs,
     },
@@ -69,7 +74,7 @@ pub(super) fn run(command: AuditCommand) -> ExitCode {
 
 async fn run_async(command: AuditCommand) -> Result<ExitCode, String> {
     let meta = match &command {
-        AuditCommand::Verify { meta } | AuditCommand::Export { meta, .. } => meta.clone(),
+        AuditCommand::Verify { meta, .. } | AuditCommand::Export { meta, .. } => meta.clone(),
     };
     let (url, embedded) = meta_database(&meta).await?;
     let result = async {
@@ -77,7 +82,7 @@ async fn run_async(command: AuditCommand) -> Result<ExitCode, String> {
             .await
             .map_err(|e| e.to_string())?;
         let code = match command {
-            AuditCommand::Verify { .. } => verify(&pool).await,
+            AuditCommand::Verify { expect_head, .. } => verify(&pool, expect_head.as_deref()).await,
             AuditCommand::Export {
                 since, pr, repo, ..
             } => {
@@ -101,8 +106,10 @@ async fn run_async(command: AuditCommand) -> Result<ExitCode, String> {
     result
 }
 
-async fn verify(pool: &sqlx::PgPool) -> Result<ExitCode, String> {
-    let report = audit::verify_chain(pool).await.map_err(|e| e.to_string())?;
+async fn verify(pool: &sqlx::PgPool, expect_head: Option<&str>) -> Result<ExitCode, String> {
+    let report = audit::verify_chain(pool, expect_head)
+        .await
+        .map_err(|e| e.to_string())?;
     match report.broken {
         None => {
             println!(
@@ -118,6 +125,9 @@ async fn verify(pool: &sqlx::PgPool) -> Result<ExitCode, String> {
                     .map(|h| format!("; head {h}"))
                     .unwrap_or_default()
             );
+            if let Some(n) = report.after_expected {
+                println!("the expected head is in the chain; {n} row(s) appended after it");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(b) => {

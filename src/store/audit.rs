@@ -401,6 +401,8 @@ pub struct ChainReport {
     pub head: Option<String>,
     /// The first broken row, if any.
     pub broken: Option<ChainBreak>,
+    /// With an expected head: rows verified after the row carrying it.
+    pub after_expected: Option<u64>,
 }
 
 #[derive(FromRow)]
@@ -419,8 +421,20 @@ struct ChainRow {
 }
 
 /// Walks `audit_log` in id order and recomputes every hash; reports the first
-/// row whose content, hash or link to the previous row does not match.
-pub async fn verify_chain(pool: &PgPool) -> Result<ChainReport, StoreError> {
+/// row whose content, hash or link to the previous row does not match. Rows
+/// without a hash are skipped only before the recorded chain start
+/// (`audit_chain_start`); from it on they are breaks. With `expect_head` (a
+/// head published earlier), the chain must still hold a row with that hash:
+/// removing the newest rows, which the links alone cannot show, is a break.
+pub async fn verify_chain(
+    pool: &PgPool,
+    expect_head: Option<&str>,
+) -> Result<ChainReport, StoreError> {
+    // No record (deleted) means no row may lack a hash.
+    let start: i64 = sqlx::query_scalar("SELECT first_id FROM audit_chain_start")
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or(i64::MIN);
     let mut rows = sqlx::query_as::<_, ChainRow>(
         "SELECT id, at, actor, action, forge, repo, number, environment, detail, prev_hash, hash
          FROM audit_log ORDER BY id",
@@ -428,15 +442,22 @@ pub async fn verify_chain(pool: &PgPool) -> Result<ChainReport, StoreError> {
     .fetch(pool);
     let mut report = ChainReport::default();
     let mut expected_prev: Option<String> = None;
+    let mut last_id = 0;
     while let Some(r) = rows.try_next().await? {
+        last_id = r.id;
         let Some(hash) = &r.hash else {
-            if expected_prev.is_none() {
+            if expected_prev.is_none() && r.id < start {
                 report.unchained += 1;
                 continue;
             }
             report.broken = Some(ChainBreak {
                 id: r.id,
-                reason: "the row has no hash".to_string(),
+                reason: if r.id >= start && expected_prev.is_none() {
+                    "the row has no hash but comes after the chain start (hashes were stripped)"
+                        .to_string()
+                } else {
+                    "the row has no hash".to_string()
+                },
             });
             return Ok(report);
         };
@@ -473,9 +494,33 @@ pub async fn verify_chain(pool: &PgPool) -> Result<ChainReport, StoreError> {
         }
         report.verified += 1;
         report.head = Some(hash.clone());
+        if let Some(n) = report.after_expected.as_mut() {
+            *n += 1;
+        } else if expect_head == Some(hash.as_str()) {
+            report.after_expected = Some(0);
+        }
         expected_prev = Some(hash.clone());
     }
+    if let Some(want) = expect_head
+        && report.after_expected.is_none()
+    {
+        report.broken = Some(ChainBreak {
+            id: last_id,
+            reason: format!(
+                "the expected head {want} is not in the chain (the newest rows were removed or replaced)"
+            ),
+        });
+    }
     Ok(report)
+}
+
+/// The hash of the newest row, if it has one (to publish, see [`verify_chain`]).
+pub async fn head_hash(pool: &PgPool) -> Result<Option<(i64, String)>, StoreError> {
+    let row: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.and_then(|(id, h)| h.map(|h| (id, h))))
 }
 
 /// Which entries [`export_page`] returns.
@@ -627,7 +672,7 @@ mod tests {
         let mut tx = db.pool.begin().await.unwrap();
         append(&mut *tx, &sample(99)).await.unwrap();
         tx.commit().await.unwrap();
-        let report = verify_chain(&db.pool).await.unwrap();
+        let report = verify_chain(&db.pool, None).await.unwrap();
         assert_eq!(report.broken, None);
         assert_eq!(report.verified, 21);
         assert!(report.head.is_some());
@@ -684,7 +729,7 @@ mod tests {
             ids[2],
         )
         .await;
-        let report = verify_chain(&db.pool).await.unwrap();
+        let report = verify_chain(&db.pool, None).await.unwrap();
         let broken = report.broken.unwrap();
         assert_eq!(broken.id, ids[2]);
         assert!(broken.reason.contains("altered"), "{}", broken.reason);
@@ -695,8 +740,57 @@ mod tests {
     async fn a_removed_row_breaks_the_link_of_the_next() {
         let (db, ids) = five_rows().await;
         tamper(&db.pool, "DELETE FROM audit_log WHERE id = $1", ids[2]).await;
-        let broken = verify_chain(&db.pool).await.unwrap().broken.unwrap();
+        let broken = verify_chain(&db.pool, None).await.unwrap().broken.unwrap();
         assert_eq!(broken.id, ids[3]);
         assert!(broken.reason.contains("removed"), "{}", broken.reason);
+    }
+
+    /// Issue 11 item 6: NULLing every hash (and altering a row) must not
+    /// leave a chain that "verifies" as empty.
+    #[tokio::test]
+    async fn a_stripped_chain_is_broken() {
+        let (db, ids) = five_rows().await;
+        tamper(
+            &db.pool,
+            "UPDATE audit_log SET hash = NULL, prev_hash = NULL WHERE id >= $1",
+            ids[0],
+        )
+        .await;
+        tamper(
+            &db.pool,
+            "UPDATE audit_log SET actor = 'mallory' WHERE id = $1",
+            ids[1],
+        )
+        .await;
+        let report = verify_chain(&db.pool, None).await.unwrap();
+        let broken = report.broken.expect("a stripped chain is broken");
+        assert_eq!(broken.id, ids[0]);
+        assert!(broken.reason.contains("stripped"), "{}", broken.reason);
+        assert_eq!(report.unchained, 0);
+    }
+
+    /// Removing the newest rows keeps every link intact; a head published
+    /// earlier catches it, and later appends do not trip it.
+    #[tokio::test]
+    async fn an_expected_head_catches_removal_of_the_newest_rows() {
+        let (db, ids) = five_rows().await;
+        let (_, head) = head_hash(&db.pool).await.unwrap().unwrap();
+        append(&db.pool, &sample(5)).await.unwrap();
+        let report = verify_chain(&db.pool, Some(&head)).await.unwrap();
+        assert_eq!(report.broken, None);
+        assert_eq!(report.after_expected, Some(1));
+
+        tamper(&db.pool, "DELETE FROM audit_log WHERE id >= $1", ids[4]).await;
+        assert_eq!(verify_chain(&db.pool, None).await.unwrap().broken, None);
+        let broken = verify_chain(&db.pool, Some(&head))
+            .await
+            .unwrap()
+            .broken
+            .expect("the published head is gone");
+        assert!(
+            broken.reason.contains("not in the chain"),
+            "{}",
+            broken.reason
+        );
     }
 }

@@ -8,6 +8,7 @@
 
 use rand::Rng;
 use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::process::Command;
@@ -135,6 +136,26 @@ impl RunAs {
             .ok_or_else(|| EmbeddedError::NoUser("user `bytegate` not found after useradd".into()))
     }
 
+    /// Whether the account may enter `dir` and every folder above it (owner,
+    /// group or other execute bit; supplementary groups and ACLs are not
+    /// counted, so a doubt moves the cluster to the fallback).
+    fn can_traverse(&self, dir: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        dir.ancestors().all(|d| {
+            let Ok(m) = std::fs::metadata(d) else {
+                return false;
+            };
+            let mode = m.mode();
+            if m.uid() == self.uid {
+                mode & 0o100 != 0
+            } else if m.gid() == self.gid {
+                mode & 0o010 != 0
+            } else {
+                mode & 0o001 != 0
+            }
+        })
+    }
+
     /// Gives the account ownership of `path` (recursively not needed: only
     /// folders bytegate creates for it).
     fn own(&self, path: &Path) -> Result<(), EmbeddedError> {
@@ -149,6 +170,43 @@ impl RunAs {
             source: std::io::Error::from(e),
         })
     }
+}
+
+/// Where clusters live whose data directory the cluster user cannot reach.
+pub const FALLBACK_ROOT: &str = "/var/lib/bytegate";
+
+/// The folder of the cluster for `data_dir` (canonical): `data_dir/postgres`,
+/// unless bytegate runs as root and the cluster user cannot reach it (a 0700
+/// home such as /root): then `/var/lib/bytegate/<hash of data_dir>`, so the
+/// default works there too, and the log says where.
+fn cluster_root(data_dir: &Path, run_as: Option<&RunAs>) -> Result<PathBuf, EmbeddedError> {
+    let inside = data_dir.join("postgres");
+    let Some(user) = run_as else {
+        return Ok(inside);
+    };
+    if user.can_traverse(data_dir) {
+        return Ok(inside);
+    }
+    let fallback = fallback_cluster_root(data_dir);
+    let base = Path::new(FALLBACK_ROOT);
+    std::fs::create_dir_all(base).map_err(io("creating", base))?;
+    // Traversable, not listable: the cluster user reaches its own folder only.
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711))
+        .map_err(io("setting permissions of", base))?;
+    tracing::info!(
+        data_dir = %data_dir.display(),
+        cluster = %fallback.display(),
+        user = %user.name,
+        "the cluster user cannot reach the data directory; keeping the embedded PostgreSQL cluster elsewhere"
+    );
+    Ok(fallback)
+}
+
+/// `/var/lib/bytegate/<first 16 hex digits of sha256(data_dir)>`.
+pub fn fallback_cluster_root(data_dir: &Path) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    Path::new(FALLBACK_ROOT).join(&hex::encode(digest)[..16])
 }
 
 fn lookup_user(name: &str) -> Option<RunAs> {
@@ -235,7 +293,7 @@ impl EmbeddedPostgres {
         let run_as = RunAs::for_current_process()?;
         std::fs::create_dir_all(data_dir).map_err(io("creating", data_dir))?;
         let data_dir = data_dir.canonicalize().map_err(io("resolving", data_dir))?;
-        let root = data_dir.join("postgres");
+        let root = cluster_root(&data_dir, run_as.as_ref())?;
         let pgdata = root.join("data");
         let logdir = root.join("log");
         let password_file = data_dir.join("meta-db.password");

@@ -429,6 +429,27 @@ impl FakeGithub {
         })
     }
 
+    /// Adds an in-progress check run (one an earlier, crashed attempt left).
+    pub fn add_check_run(&self, repo: &str, sha: &str, name: &str) -> u64 {
+        self.with(|s| {
+            s.next_id += 1;
+            let id = s.next_id;
+            s.check_runs.push(CheckRun {
+                id,
+                repo: repo.to_string(),
+                head_sha: sha.to_string(),
+                name: name.to_string(),
+                status: "in_progress".to_string(),
+                conclusion: None,
+                title: None,
+                summary: None,
+                annotations: vec![],
+                annotation_batches: vec![],
+            });
+            id
+        })
+    }
+
     /// Check runs, in creation order.
     pub fn check_runs(&self) -> Vec<CheckRun> {
         self.with(|s| s.check_runs.clone())
@@ -579,6 +600,7 @@ fn route(method: &Method, segs: &[&str]) -> &'static str {
         ("GET", ["repos", _, _, "git", "trees", _]) => "git/get-tree",
         ("POST", ["repos", _, _, "check-runs"]) => "checks/create",
         ("PATCH", ["repos", _, _, "check-runs", _]) => "checks/update",
+        ("GET", ["repos", _, _, "commits", _, "check-runs"]) => "checks/list-for-ref",
         ("POST", ["repos", _, _, "statuses", _]) => "repos/create-commit-status",
         ("POST", ["repos", _, _, "deployments"]) => "repos/create-deployment",
         ("POST", ["repos", _, _, "deployments", _, "statuses"]) => "repos/create-deployment-status",
@@ -917,6 +939,25 @@ fn perform(
             let reply = check_run_json(&run);
             s.check_runs.push(run);
             json_reply((201, reply))
+        }
+        "checks/list-for-ref" => {
+            let sha = segs[4];
+            let name = query_param(query, "check_name");
+            let all = query_param(query, "filter").as_deref() == Some("all");
+            let mut runs: Vec<&CheckRun> = s
+                .check_runs
+                .iter()
+                .filter(|c| c.repo == repo && c.head_sha == sha)
+                .filter(|c| name.as_deref().is_none_or(|n| c.name == n))
+                .collect();
+            // GitHub's default (filter=latest) keeps the newest run per name.
+            runs.reverse();
+            if !all {
+                let mut seen = std::collections::HashSet::new();
+                runs.retain(|c| seen.insert(c.name.clone()));
+            }
+            let list: Vec<Value> = runs.into_iter().map(check_run_json).collect();
+            json_reply((200, json!({"total_count": list.len(), "check_runs": list})))
         }
         "checks/update" => {
             let id: u64 = segs[4].parse().unwrap_or(0);

@@ -213,6 +213,7 @@ pub async fn window_ticker(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_head = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -224,6 +225,21 @@ pub async fn window_ticker(
         if let Err(e) = advance_open_windows(&ctx).await {
             tracing::warn!(error = %e, "deploy-window check failed");
         }
+        log_audit_head(&ctx, &mut last_head).await;
+    }
+}
+
+/// Logs the audit chain's head when it moved since the last tick, so the
+/// log keeps heads to check with `bytegate audit verify --expect-head`.
+async fn log_audit_head(ctx: &FlowContext, last: &mut Option<i64>) {
+    match crate::store::audit::head_hash(&ctx.db).await {
+        Ok(Some((id, hash))) => {
+            if last.replace(id) != Some(id) {
+                tracing::info!(audit_head_id = id, audit_head = %hash, "audit chain head");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "reading the audit chain head failed"),
     }
 }
 

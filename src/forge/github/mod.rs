@@ -13,10 +13,12 @@
 //!
 //! Files by job: `auth` (App or token clients, one per installation),
 //! `transport` (one exchange and its retries), `rest` (the REST operations),
+//! `checks` (check runs created at most once, strays completed),
 //! `trait_impl` (the [`Forge`] implementation) and `wire` (GitHub's JSON
 //! shapes and paths).
 
 mod auth;
+mod checks;
 mod rest;
 mod trait_impl;
 mod transport;

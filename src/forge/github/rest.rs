@@ -178,11 +178,13 @@ impl GithubForge {
                 if let Some(url) = details_url {
                     body["details_url"] = json!(url);
                 }
-                let path = format!("{}/check-runs", repo_path(repo)?);
-                let run: GhId = self
-                    .send_json(repo, "checks/create", Method::POST, &path, Some(&body))
-                    .await?;
-                Ok(CheckHandle::CheckRun(run.id))
+                // An open run of ours (an earlier attempt whose answer was
+                // lost) is taken over rather than doubled.
+                if let Some(id) = self.adopt_open_check(repo, sha, name).await? {
+                    return Ok(CheckHandle::CheckRun(id));
+                }
+                let id = self.create_check_once(repo, sha, name, &body).await?;
+                Ok(CheckHandle::CheckRun(id))
             }
             Auth::Token => {
                 self.post_status(
@@ -262,22 +264,33 @@ impl GithubForge {
                     .await?;
                 *id
             }
-            _ => {
-                completion["name"] = json!(name);
-                completion["head_sha"] = json!(sha);
-                let path = format!("{base}/check-runs");
-                let run: GhId = self
-                    .send_json(
-                        repo,
-                        "checks/create",
-                        Method::POST,
-                        &path,
-                        Some(&completion),
-                    )
-                    .await?;
-                run.id
-            }
+            _ => match self.adopt_open_check(repo, sha, name).await? {
+                // Without a handle an open run of ours is completed, not doubled.
+                Some(id) => {
+                    let path = format!("{base}/check-runs/{id}");
+                    let _: GhId = self
+                        .send_json(
+                            repo,
+                            "checks/update",
+                            Method::PATCH,
+                            &path,
+                            Some(&completion),
+                        )
+                        .await?;
+                    id
+                }
+                None => {
+                    completion["name"] = json!(name);
+                    completion["head_sha"] = json!(sha);
+                    self.create_check_once(repo, sha, name, &completion).await?
+                }
+            },
         };
+        if matches!(handle, Some(CheckHandle::CheckRun(_))) {
+            // An open run of ours beside the completed one is a stray.
+            let runs = self.check_runs_named(repo, sha, name).await?;
+            self.supersede_others(repo, sha, name, id, &runs).await?;
+        }
         // Later PATCHes append annotations to the run.
         for batch in batches.iter().skip(1) {
             let body = json!({"output": output(Some(batch))});

@@ -52,10 +52,11 @@ impl GithubForge {
 }
 
 /// Whether a request may be sent again after a server error without risking
-/// a duplicate: everything but creating a comment (a duplicate check run or
-/// status is replaced by the next one; a duplicate comment stays).
+/// a duplicate: everything but creating a comment or a check run (both stay
+/// when duplicated; their callers look before trying again). A duplicate
+/// status is replaced by the next one.
 pub(super) fn replay_safe(op: &str) -> bool {
-    op != "issues/create-comment"
+    !matches!(op, "issues/create-comment" | "checks/create")
 }
 
 /// One exchange with GitHub, classified by [`classify`].
