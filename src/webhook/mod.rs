@@ -1,6 +1,7 @@
 //! `POST /webhooks/*`: authenticate on the raw body, parse into a typed event,
 //! store the delivery and its job in one transaction, answer fast.
 
+mod body;
 pub mod github;
 pub mod gitlab;
 pub mod signature;
@@ -10,7 +11,7 @@ use crate::state::AppState;
 use crate::store::deliveries::{self, NewDelivery, Recorded};
 use crate::store::jobs::{Enqueued, NewJob};
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -41,8 +42,12 @@ pub fn routes() -> axum::Router<AppState> {
 pub async fn github_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match body::read(&state, &headers, body).await {
+        Ok(b) => b,
+        Err(refused) => return refused.into_response(),
+    };
     let Some(gh) = state.config.forges.github.as_ref() else {
         return reply(StatusCode::NOT_FOUND, "github is not configured");
     };
@@ -82,8 +87,12 @@ pub async fn github_webhook(
 pub async fn gitlab_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match body::read(&state, &headers, body).await {
+        Ok(b) => b,
+        Err(refused) => return refused.into_response(),
+    };
     let Some(gl) = state.config.forges.gitlab.as_ref() else {
         return reply(StatusCode::NOT_FOUND, "gitlab is not configured");
     };
@@ -104,7 +113,7 @@ pub async fn gitlab_webhook(
     // its body) and acknowledged, never refused.
     let id = match header(&headers, "idempotency-key").or(uuid) {
         Some(id) => id.to_string(),
-        None => format!("sha256:{}", hex::encode(Sha256::digest(&body))),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(&body.bytes))),
     };
     let event = header(&headers, "x-gitlab-event").unwrap_or("(no X-Gitlab-Event)");
     ingest(
