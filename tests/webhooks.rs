@@ -179,6 +179,33 @@ async fn opened_pr_is_queued_once_and_a_redelivery_is_a_duplicate() {
 }
 
 #[tokio::test]
+async fn a_nul_in_the_title_is_stored_and_queued_and_a_redelivery_is_a_duplicate() {
+    let s = server(25 << 20).await;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&upstream("pull_request.opened.json")).unwrap();
+    payload["pull_request"]["title"] = serde_json::json!("a\u{0}b");
+    let body = serde_json::to_vec(&payload).unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("a\\u0000b"));
+    let (code, text) = s.signed("pull_request", "nul-1", &body).await;
+    assert_eq!((code, text.contains("queued")), (202, true), "{text}");
+    let (code, text) = s.signed("pull_request", "nul-1", &body).await;
+    assert_eq!((code, text.contains("duplicate")), (200, true), "{text}");
+    assert_eq!(s.counts().await, (1, 1));
+    let (title,): (String,) = sqlx::query_as(
+        "SELECT payload->'pull_request'->>'title' FROM webhook_deliveries WHERE delivery_id = 'nul-1'",
+    )
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(title, "a\u{fffd}b");
+    let job = &jobs::list(&s.db.pool).await.unwrap()[0];
+    assert_eq!(
+        (job.kind.as_str(), job.state),
+        ("event", jobs::JobState::Queued)
+    );
+}
+
+#[tokio::test]
 async fn opened_and_reopened_for_one_head_coalesce_into_one_job() {
     let s = server(25 << 20).await;
     // Both examples are PR #2 at head ec26c3e…: the same work.

@@ -182,6 +182,7 @@ async fn ingest(
     unparsable: Unparsable,
 ) -> Response {
     let parsed = serde_json::from_slice::<serde_json::Value>(body)
+        .map(without_nul)
         .map_err(|e| ("malformed JSON", e.to_string()))
         .and_then(|payload| match parse(event, &payload) {
             Ok(p) => Ok((payload, p)),
@@ -215,6 +216,31 @@ async fn ingest(
         parse_error: None,
     };
     store_and_answer(state, &record, job.as_ref()).await
+}
+
+/// The payload with every NUL in its strings and keys replaced by U+FFFD:
+/// valid JSON may carry `\u0000`, PostgreSQL's JSONB cannot hold it, and a
+/// delivery must never be refused for it (the replacement shows in the
+/// rendered title).
+fn without_nul(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let clean = |s: String| {
+        if s.contains('\0') {
+            s.replace('\0', "\u{fffd}")
+        } else {
+            s
+        }
+    };
+    match value {
+        Value::String(s) => Value::String(clean(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (clean(k), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Stores a delivery that did not parse, with why, and queues nothing. The
