@@ -247,6 +247,20 @@ async fn malformed_json_with_a_valid_signature_is_400() {
 }
 
 #[tokio::test]
+async fn a_pr_number_past_i64_is_400_naming_the_field() {
+    let s = server(25 << 20).await;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&upstream("pull_request.opened.json")).unwrap();
+    payload["number"] = serde_json::json!(u64::MAX);
+    payload["pull_request"]["number"] = serde_json::json!(u64::MAX);
+    let body = serde_json::to_vec(&payload).unwrap();
+    let (code, text) = s.signed("pull_request", "big-1", &body).await;
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("`number`"), "{text}");
+    assert_eq!(s.counts().await, (0, 0));
+}
+
+#[tokio::test]
 async fn oversized_body_is_413() {
     let s = server(1024).await;
     let body = upstream("pull_request.opened.json");

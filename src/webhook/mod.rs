@@ -193,7 +193,8 @@ async fn ingest(
         Err((what, error)) => {
             tracing::warn!(forge, delivery = delivery_id, event, error = %error, "{what} in an authenticated delivery");
             return match unparsable {
-                Unparsable::Refuse => reply(StatusCode::BAD_REQUEST, what),
+                // The sender is authenticated: say what is wrong.
+                Unparsable::Refuse => reply(StatusCode::BAD_REQUEST, &format!("{what}: {error}")),
                 Unparsable::StoreAndAcknowledge => {
                     store_unparsable(state, forge, delivery_id, event, body, what, &error).await
                 }
