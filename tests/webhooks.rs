@@ -261,6 +261,44 @@ async fn a_pr_number_past_i64_is_400_naming_the_field() {
 }
 
 #[tokio::test]
+async fn a_form_encoded_delivery_is_accepted_and_one_without_payload_is_400_with_the_fix() {
+    let s = server(25 << 20).await;
+    let json = upstream("pull_request.opened.json");
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &String::from_utf8(json).unwrap())
+        .finish();
+    let post = |id: &'static str, body: Vec<u8>| {
+        let sig = sign_github(SECRET.as_bytes(), &body);
+        s.client
+            .post(&s.url)
+            .header("X-GitHub-Event", "pull_request")
+            .header("X-GitHub-Delivery", id)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Hub-Signature-256", sig)
+            .body(body)
+            .send()
+    };
+    let resp = post("form-1", form.into_bytes()).await.unwrap();
+    let code = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    assert_eq!((code, text.contains("queued")), (202, true), "{text}");
+    assert_eq!(s.counts().await, (1, 1));
+    let (repo,): (Option<String>,) =
+        sqlx::query_as("SELECT repo FROM webhook_deliveries WHERE delivery_id = 'form-1'")
+            .fetch_one(&s.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(repo.as_deref(), Some("Codertocat/Hello-World"));
+
+    let resp = post("form-2", b"other=1".to_vec()).await.unwrap();
+    let code = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("application/json"), "{text}");
+    assert_eq!(s.counts().await, (1, 1));
+}
+
+#[tokio::test]
 async fn oversized_body_is_413() {
     let s = server(1024).await;
     let body = upstream("pull_request.opened.json");

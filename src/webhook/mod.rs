@@ -71,12 +71,31 @@ pub async fn github_webhook(
     if event == "ping" {
         return reply(StatusCode::OK, "pong");
     }
+    // GitHub's default content type: the JSON is the `payload` form field
+    // (the signature above covers the raw form body).
+    let form;
+    let json: &[u8] = if is_form(&headers) {
+        match form_payload(&body) {
+            Some(p) => {
+                form = p;
+                form.as_bytes()
+            }
+            None => {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    "form-encoded delivery without a `payload` field: set the webhook's content type to application/json",
+                );
+            }
+        }
+    } else {
+        &body
+    };
     ingest(
         &state,
         "github",
         delivery_id,
         event,
-        &body,
+        json,
         github::parse,
         Unparsable::Refuse,
     )
@@ -126,6 +145,22 @@ pub async fn gitlab_webhook(
         Unparsable::StoreAndAcknowledge,
     )
     .await
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    header(headers, "content-type").is_some_and(|ct| {
+        ct.split(';').next().is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+    })
+}
+
+/// The `payload` field of a form-encoded GitHub delivery.
+fn form_payload(body: &[u8]) -> Option<String> {
+    form_urlencoded::parse(body)
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// What a delivery is about, for the deliveries table and logs.
