@@ -14,15 +14,31 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Wakes an idle worker when a job is queued.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Webhook body bytes that may be held at once (`server.body_budget_bytes`).
+    pub body_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// State over a pool and a config.
     pub fn new(db: PgPool, config: Arc<Config>) -> Self {
+        let budget = budget_permits(&config);
         AppState {
             db,
             config,
             wake: Arc::new(tokio::sync::Notify::new()),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
         }
     }
+
+    /// Webhook body bytes held right now (0 when no delivery is being read).
+    pub fn body_bytes_in_flight(&self) -> usize {
+        budget_permits(&self.config).saturating_sub(self.body_budget.available_permits())
+    }
+}
+
+fn budget_permits(config: &Config) -> usize {
+    config
+        .server
+        .body_budget_bytes
+        .min(tokio::sync::Semaphore::MAX_PERMITS)
 }

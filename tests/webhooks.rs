@@ -179,6 +179,33 @@ async fn opened_pr_is_queued_once_and_a_redelivery_is_a_duplicate() {
 }
 
 #[tokio::test]
+async fn a_nul_in_the_title_is_stored_and_queued_and_a_redelivery_is_a_duplicate() {
+    let s = server(25 << 20).await;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&upstream("pull_request.opened.json")).unwrap();
+    payload["pull_request"]["title"] = serde_json::json!("a\u{0}b");
+    let body = serde_json::to_vec(&payload).unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("a\\u0000b"));
+    let (code, text) = s.signed("pull_request", "nul-1", &body).await;
+    assert_eq!((code, text.contains("queued")), (202, true), "{text}");
+    let (code, text) = s.signed("pull_request", "nul-1", &body).await;
+    assert_eq!((code, text.contains("duplicate")), (200, true), "{text}");
+    assert_eq!(s.counts().await, (1, 1));
+    let (title,): (String,) = sqlx::query_as(
+        "SELECT payload->'pull_request'->>'title' FROM webhook_deliveries WHERE delivery_id = 'nul-1'",
+    )
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(title, "a\u{fffd}b");
+    let job = &jobs::list(&s.db.pool).await.unwrap()[0];
+    assert_eq!(
+        (job.kind.as_str(), job.state),
+        ("event", jobs::JobState::Queued)
+    );
+}
+
+#[tokio::test]
 async fn opened_and_reopened_for_one_head_coalesce_into_one_job() {
     let s = server(25 << 20).await;
     // Both examples are PR #2 at head ec26c3e…: the same work.
@@ -217,6 +244,58 @@ async fn malformed_json_with_a_valid_signature_is_400() {
     let (code, _) = s.signed("pull_request", "bad-1", b"{not json").await;
     assert_eq!(code, 400);
     assert_eq!(s.counts().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_pr_number_past_i64_is_400_naming_the_field() {
+    let s = server(25 << 20).await;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&upstream("pull_request.opened.json")).unwrap();
+    payload["number"] = serde_json::json!(u64::MAX);
+    payload["pull_request"]["number"] = serde_json::json!(u64::MAX);
+    let body = serde_json::to_vec(&payload).unwrap();
+    let (code, text) = s.signed("pull_request", "big-1", &body).await;
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("`number`"), "{text}");
+    assert_eq!(s.counts().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_form_encoded_delivery_is_accepted_and_one_without_payload_is_400_with_the_fix() {
+    let s = server(25 << 20).await;
+    let json = upstream("pull_request.opened.json");
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &String::from_utf8(json).unwrap())
+        .finish();
+    let post = |id: &'static str, body: Vec<u8>| {
+        let sig = sign_github(SECRET.as_bytes(), &body);
+        s.client
+            .post(&s.url)
+            .header("X-GitHub-Event", "pull_request")
+            .header("X-GitHub-Delivery", id)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Hub-Signature-256", sig)
+            .body(body)
+            .send()
+    };
+    let resp = post("form-1", form.into_bytes()).await.unwrap();
+    let code = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    assert_eq!((code, text.contains("queued")), (202, true), "{text}");
+    assert_eq!(s.counts().await, (1, 1));
+    let (repo,): (Option<String>,) =
+        sqlx::query_as("SELECT repo FROM webhook_deliveries WHERE delivery_id = 'form-1'")
+            .fetch_one(&s.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(repo.as_deref(), Some("Codertocat/Hello-World"));
+
+    let resp = post("form-2", b"other=1".to_vec()).await.unwrap();
+    let code = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("application/json"), "{text}");
+    assert_eq!(s.counts().await, (1, 1));
 }
 
 #[tokio::test]

@@ -82,8 +82,14 @@ struct MetaDbArgs {
     /// Data directory (embedded meta database, backups).
     #[arg(long, env = "BYTEBASE_DATA_DIR", default_value = "./bytegate-data")]
     data_dir: PathBuf,
-    /// Verbose (debug) logs.
-    #[arg(long, env = "BB_DEBUG")]
+    /// Verbose (debug) logs. BB_DEBUG takes the usual spellings: 1/0,
+    /// yes/no, on/off, true/false.
+    #[arg(
+        long,
+        env = "BB_DEBUG",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     debug: bool,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]

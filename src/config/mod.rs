@@ -108,6 +108,19 @@ pub struct ServerSettings {
     pub job_max_attempts: i32,
     /// How long a claimed job stays leased before another worker may take it.
     pub job_lease: HumanDuration,
+    /// How long a client may take to send a request's headers; a client that
+    /// stalls longer is disconnected.
+    pub header_read_timeout: HumanDuration,
+    /// How long a client may take to send a request's body; a client that
+    /// stalls longer gets 408 and is disconnected.
+    pub body_read_timeout: HumanDuration,
+    /// Open connections served at once; past it a new connection is answered
+    /// 503 with Retry-After and closed (keep it under the open-file limit).
+    pub max_connections: usize,
+    /// Webhook body bytes held in memory at once across all connections,
+    /// before the signature check; a delivery past it is answered 503 with
+    /// Retry-After instead of waiting.
+    pub body_budget_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -117,6 +130,10 @@ impl Default for ServerSettings {
             max_body_bytes: 25 * 1024 * 1024,
             job_max_attempts: 5,
             job_lease: HumanDuration::from_secs(300),
+            header_read_timeout: HumanDuration::from_secs(10),
+            body_read_timeout: HumanDuration::from_secs(30),
+            max_connections: 1024,
+            body_budget_bytes: 64 * 1024 * 1024,
         }
     }
 }

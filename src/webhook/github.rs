@@ -11,6 +11,19 @@ use serde_json::Value;
 
 use super::{Parsed, ShapeError};
 
+/// A pull request's `number`: the meta database keeps it as BIGINT, so one
+/// past i64 is refused here (400 naming the field) rather than wrapped.
+fn pr_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = u64::deserialize(d)?;
+    if i64::try_from(n).is_err() {
+        return Err(serde::de::Error::custom(format!(
+            "`number` {n} is larger than {}",
+            i64::MAX
+        )));
+    }
+    Ok(n)
+}
+
 /// Parses a delivery of event type `event` (the `X-GitHub-Event` header).
 pub fn parse(event: &str, payload: &Value) -> Result<Parsed, ShapeError> {
     let action = payload
@@ -84,6 +97,7 @@ struct Branch {
 
 #[derive(Deserialize)]
 struct PullRequest {
+    #[serde(deserialize_with = "pr_number")]
     number: u64,
     head: Branch,
     base: Branch,
@@ -162,6 +176,7 @@ struct Review {
 
 #[derive(Deserialize)]
 struct PrNumber {
+    #[serde(deserialize_with = "pr_number")]
     number: u64,
 }
 
@@ -200,6 +215,7 @@ fn review(payload: &Value) -> Result<Option<Event>, serde_json::Error> {
 
 #[derive(Deserialize)]
 struct Issue {
+    #[serde(deserialize_with = "pr_number")]
     number: u64,
     #[serde(default)]
     pull_request: Option<Value>,

@@ -1,6 +1,7 @@
 //! `POST /webhooks/*`: authenticate on the raw body, parse into a typed event,
 //! store the delivery and its job in one transaction, answer fast.
 
+mod body;
 pub mod github;
 pub mod gitlab;
 pub mod signature;
@@ -10,7 +11,7 @@ use crate::state::AppState;
 use crate::store::deliveries::{self, NewDelivery, Recorded};
 use crate::store::jobs::{Enqueued, NewJob};
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -41,8 +42,12 @@ pub fn routes() -> axum::Router<AppState> {
 pub async fn github_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match body::read(&state, &headers, body).await {
+        Ok(b) => b,
+        Err(refused) => return refused.into_response(),
+    };
     let Some(gh) = state.config.forges.github.as_ref() else {
         return reply(StatusCode::NOT_FOUND, "github is not configured");
     };
@@ -66,12 +71,31 @@ pub async fn github_webhook(
     if event == "ping" {
         return reply(StatusCode::OK, "pong");
     }
+    // GitHub's default content type: the JSON is the `payload` form field
+    // (the signature above covers the raw form body).
+    let form;
+    let json: &[u8] = if is_form(&headers) {
+        match form_payload(&body) {
+            Some(p) => {
+                form = p;
+                form.as_bytes()
+            }
+            None => {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    "form-encoded delivery without a `payload` field: set the webhook's content type to application/json",
+                );
+            }
+        }
+    } else {
+        &body
+    };
     ingest(
         &state,
         "github",
         delivery_id,
         event,
-        &body,
+        json,
         github::parse,
         Unparsable::Refuse,
     )
@@ -82,8 +106,12 @@ pub async fn github_webhook(
 pub async fn gitlab_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match body::read(&state, &headers, body).await {
+        Ok(b) => b,
+        Err(refused) => return refused.into_response(),
+    };
     let Some(gl) = state.config.forges.gitlab.as_ref() else {
         return reply(StatusCode::NOT_FOUND, "gitlab is not configured");
     };
@@ -104,7 +132,7 @@ pub async fn gitlab_webhook(
     // its body) and acknowledged, never refused.
     let id = match header(&headers, "idempotency-key").or(uuid) {
         Some(id) => id.to_string(),
-        None => format!("sha256:{}", hex::encode(Sha256::digest(&body))),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(&body.bytes))),
     };
     let event = header(&headers, "x-gitlab-event").unwrap_or("(no X-Gitlab-Event)");
     ingest(
@@ -117,6 +145,22 @@ pub async fn gitlab_webhook(
         Unparsable::StoreAndAcknowledge,
     )
     .await
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    header(headers, "content-type").is_some_and(|ct| {
+        ct.split(';').next().is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+    })
+}
+
+/// The `payload` field of a form-encoded GitHub delivery.
+fn form_payload(body: &[u8]) -> Option<String> {
+    form_urlencoded::parse(body)
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// What a delivery is about, for the deliveries table and logs.
@@ -173,6 +217,7 @@ async fn ingest(
     unparsable: Unparsable,
 ) -> Response {
     let parsed = serde_json::from_slice::<serde_json::Value>(body)
+        .map(without_nul)
         .map_err(|e| ("malformed JSON", e.to_string()))
         .and_then(|payload| match parse(event, &payload) {
             Ok(p) => Ok((payload, p)),
@@ -183,7 +228,8 @@ async fn ingest(
         Err((what, error)) => {
             tracing::warn!(forge, delivery = delivery_id, event, error = %error, "{what} in an authenticated delivery");
             return match unparsable {
-                Unparsable::Refuse => reply(StatusCode::BAD_REQUEST, what),
+                // The sender is authenticated: say what is wrong.
+                Unparsable::Refuse => reply(StatusCode::BAD_REQUEST, &format!("{what}: {error}")),
                 Unparsable::StoreAndAcknowledge => {
                     store_unparsable(state, forge, delivery_id, event, body, what, &error).await
                 }
@@ -206,6 +252,31 @@ async fn ingest(
         parse_error: None,
     };
     store_and_answer(state, &record, job.as_ref()).await
+}
+
+/// The payload with every NUL in its strings and keys replaced by U+FFFD:
+/// valid JSON may carry `\u0000`, PostgreSQL's JSONB cannot hold it, and a
+/// delivery must never be refused for it (the replacement shows in the
+/// rendered title).
+fn without_nul(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let clean = |s: String| {
+        if s.contains('\0') {
+            s.replace('\0', "\u{fffd}")
+        } else {
+            s
+        }
+    };
+    match value {
+        Value::String(s) => Value::String(clean(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (clean(k), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Stores a delivery that did not parse, with why, and queues nothing. The
