@@ -65,26 +65,52 @@ pub const PATH_REFUSED: &str = "path-refused";
 /// Adds an error finding per refused path.
 pub fn add_refused_paths(combined: &mut Combined, refused: &[(String, &'static str)]) {
     for (path, why) in refused {
-        let at = crate::review::finding::Position { line: 1, column: 1 };
-        combined.findings.insert(
-            0,
-            MergedFinding {
-                path: path.clone(),
-                finding: Finding {
-                    rule: PATH_REFUSED.to_string(),
-                    severity: Severity::Error,
-                    span: crate::review::finding::Span { start: at, end: at },
-                    message: format!(
-                        "this path is refused: {why}; it is neither reviewed nor deployed"
-                    ),
-                    help: Some("Rename the file to a plain relative path.".to_string()),
-                },
-                only_in: None,
+        add_file_finding(
+            combined,
+            path,
+            Finding {
+                rule: PATH_REFUSED.to_string(),
+                severity: Severity::Error,
+                span: line_one(),
+                message: format!(
+                    "this path is refused: {why}; it is neither reviewed nor deployed"
+                ),
+                help: Some("Rename the file to a plain relative path.".to_string()),
             },
         );
-        combined.errors += 1;
-        combined.conclusion = CheckConclusion::Failure;
     }
+}
+
+/// A span at the start of a file (findings about a whole file).
+fn line_one() -> crate::review::finding::Span {
+    let at = crate::review::finding::Position { line: 1, column: 1 };
+    crate::review::finding::Span { start: at, end: at }
+}
+
+/// Puts a finding about a whole file first and counts it in the conclusion.
+fn add_file_finding(combined: &mut Combined, path: &str, finding: Finding) {
+    match finding.severity {
+        Severity::Error => {
+            combined.errors += 1;
+            combined.conclusion = CheckConclusion::Failure;
+        }
+        Severity::Warning => {
+            combined.warnings += 1;
+            if combined.conclusion == CheckConclusion::Success {
+                combined.conclusion = CheckConclusion::Neutral;
+            }
+        }
+        Severity::Info => combined.infos += 1,
+        Severity::Off => return,
+    }
+    combined.findings.insert(
+        0,
+        MergedFinding {
+            path: path.to_string(),
+            finding,
+            only_in: None,
+        },
+    );
 }
 
 /// The PR's changed files that are migrations. A file renamed into the folder
@@ -340,30 +366,22 @@ pub const REPO_CONFIG_CHANGED: &str = "repo-config-changed";
 /// only after merge: this PR is reviewed and deployed under the base
 /// commit's config (its migrations folder, its rules).
 pub fn add_repo_config_changed(combined: &mut Combined) {
-    let at = crate::review::finding::Position { line: 1, column: 1 };
-    combined.findings.insert(
-        0,
-        MergedFinding {
-            path: crate::flow::repo_config::REPO_CONFIG_PATH.to_string(),
-            finding: Finding {
-                rule: REPO_CONFIG_CHANGED.to_string(),
-                severity: Severity::Warning,
-                span: crate::review::finding::Span { start: at, end: at },
-                message: format!(
-                    "this pull request changes {}: the change takes effect after merge; this pull request is reviewed and deployed under the base branch's version",
-                    crate::flow::repo_config::REPO_CONFIG_PATH
-                ),
-                help: Some(
-                    "Settings such as `migrations_dir` and rule severities apply to pull requests opened after this one is merged. Migrations outside the base branch's folder are neither reviewed nor deployed.".to_string(),
-                ),
-            },
-            only_in: None,
+    let path = crate::flow::repo_config::REPO_CONFIG_PATH;
+    add_file_finding(
+        combined,
+        path,
+        Finding {
+            rule: REPO_CONFIG_CHANGED.to_string(),
+            severity: Severity::Warning,
+            span: line_one(),
+            message: format!(
+                "this pull request changes {path}: the change takes effect after merge; this pull request is reviewed and deployed under the base branch's version"
+            ),
+            help: Some(
+                "Settings such as `migrations_dir` and rule severities apply to pull requests opened after this one is merged. Migrations outside the base branch's folder are neither reviewed nor deployed.".to_string(),
+            ),
         },
     );
-    combined.warnings += 1;
-    if combined.conclusion == CheckConclusion::Success {
-        combined.conclusion = CheckConclusion::Neutral;
-    }
 }
 
 #[cfg(test)]

@@ -163,25 +163,15 @@ pub(super) async fn drive_locked(
                 actor,
                 AuditAction::StageStarted,
                 Some(&env.name),
-                json!({"rollout": rollout.id, "merge_sha": rollout.merge_sha}),
+                // One entry per start, naming operator-approved files it carries.
+                json!({
+                    "rollout": rollout.id, "merge_sha": rollout.merge_sha,
+                    "operator_approved": extra.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+                }),
             ),
         )
         .await?;
         report(ctx, forge, pr, &rollout).await?;
-        if !extra.is_empty() {
-            let paths: Vec<&str> = extra.iter().map(|(p, _)| p.as_str()).collect();
-            audit::append(
-                &ctx.db,
-                &entry(
-                    cr,
-                    BOT_ACTOR,
-                    AuditAction::StageStarted,
-                    Some(&env.name),
-                    json!({"rollout": rollout.id, "operator_approved": paths}),
-                ),
-            )
-            .await?;
-        }
         let mut files = extra;
         files.extend(own_files);
         let outcome = run_stage(ctx, cr, &rollout, env, &files, actor).await?;
@@ -203,26 +193,7 @@ pub(super) async fn drive_locked(
                 .await?;
             }
             StageOutcome::Failed { error, result } => {
-                rollouts::finish_stage(
-                    &ctx.db,
-                    stage.id,
-                    false,
-                    Some(&error),
-                    &result,
-                    ctx.clock.now(),
-                )
-                .await?;
-                audit::append(
-                    &ctx.db,
-                    &entry(
-                        cr,
-                        BOT_ACTOR,
-                        AuditAction::StageFailed,
-                        Some(&env.name),
-                        json!({"rollout": rollout.id, "error": error, "databases": result}),
-                    ),
-                )
-                .await?;
+                record_failure(ctx, cr, &rollout, &stage, &error, result).await?;
                 break;
             }
             StageOutcome::Retry { reason, result } => {
@@ -253,12 +224,25 @@ pub(super) async fn fail_unclaimed(
     {
         return Ok(());
     }
+    record_failure(ctx, cr, rollout, stage, error, json!([])).await
+}
+
+/// A claimed stage failed for good: its row and the audit entry say why and
+/// what each database did.
+async fn record_failure(
+    ctx: &FlowContext,
+    cr: &ChangeRequest,
+    rollout: &Rollout,
+    stage: &Stage,
+    error: &str,
+    result: Value,
+) -> Result<(), FlowError> {
     rollouts::finish_stage(
         &ctx.db,
         stage.id,
         false,
         Some(error),
-        &json!([]),
+        &result,
         ctx.clock.now(),
     )
     .await?;
@@ -269,7 +253,7 @@ pub(super) async fn fail_unclaimed(
             BOT_ACTOR,
             AuditAction::StageFailed,
             Some(&stage.environment),
-            json!({"rollout": rollout.id, "error": error}),
+            json!({"rollout": rollout.id, "error": error, "databases": result}),
         ),
     )
     .await?;
