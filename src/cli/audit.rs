@@ -1,7 +1,7 @@
 //! `bytegate audit verify` and `bytegate audit export`: the audit trail from
 //! the command line.
 
-use super::{EXIT_USAGE, MetaDbArgs, meta_database};
+use super::{EXIT_USAGE, MetaDbArgs, with_meta_db};
 use crate::store::audit::{self, ExportFilter};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
@@ -76,12 +76,8 @@ async fn run_async(command: AuditCommand) -> Result<ExitCode, String> {
     let meta = match &command {
         AuditCommand::Verify { meta, .. } | AuditCommand::Export { meta, .. } => meta.clone(),
     };
-    let (url, embedded) = meta_database(&meta).await?;
-    let result = async {
-        let pool = crate::store::connect(&url)
-            .await
-            .map_err(|e| e.to_string())?;
-        let code = match command {
+    with_meta_db(&meta, false, |pool| async move {
+        match command {
             AuditCommand::Verify { expect_head, .. } => verify(&pool, expect_head.as_deref()).await,
             AuditCommand::Export {
                 since, pr, repo, ..
@@ -93,17 +89,9 @@ async fn run_async(command: AuditCommand) -> Result<ExitCode, String> {
                 };
                 export(&pool, &filter).await
             }
-        };
-        pool.close().await;
-        code
-    }
-    .await;
-    if let Some(pg) = embedded
-        && let Err(e) = pg.stop().await
-    {
-        tracing::warn!(error = %e, "stopping the embedded PostgreSQL failed");
-    }
-    result
+        }
+    })
+    .await
 }
 
 async fn verify(pool: &sqlx::PgPool, expect_head: Option<&str>) -> Result<ExitCode, String> {

@@ -1,6 +1,7 @@
 //! The command line: `serve`, `review`, `config check`, `migrate`, `audit`, `repair`.
 
 mod audit;
+mod backup;
 mod migrations;
 mod repair;
 pub mod review;
@@ -13,6 +14,9 @@ use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+
+/// How often `serve` looks for backups due and expired ones.
+const BACKUP_TICK: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Exit status when the command could not do its job (bad arguments, config, I/O).
 pub const EXIT_USAGE: u8 = 2;
@@ -61,6 +65,11 @@ enum Command {
     /// non-transactional migration that did not run to its end), so deploys
     /// to it proceed again.
     Repair(repair::RepairArgs),
+    /// Logical backups of the target databases: create, list, restore, clean.
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,6 +136,7 @@ pub fn main() -> ExitCode {
         Command::Audit { command } => audit::run(command),
         Command::Migrations { command } => migrations::run(command),
         Command::Repair(args) => block_on(repair::run(args)),
+        Command::Backup { command } => block_on(backup::run(command)),
     }
 }
 
@@ -192,14 +202,26 @@ async fn meta_database(args: &MetaDbArgs) -> Result<(String, Option<EmbeddedPost
     }
 }
 
-async fn migrate(args: MetaDbArgs) -> Result<(), String> {
-    telemetry::init(args.log_format, args.debug);
-    let (url, embedded) = meta_database(&args).await?;
+/// Runs `f` on a pool of the meta database (the embedded one is started
+/// and stopped around it); `migrate` first applies the schema.
+async fn with_meta_db<T, F, Fut>(args: &MetaDbArgs, migrate: bool, f: F) -> Result<T, String>
+where
+    F: FnOnce(sqlx::PgPool) -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let (url, embedded) = meta_database(args).await?;
     let result = async {
-        let pool = crate::store::connect(&url).await?;
-        crate::store::migrate(&pool).await?;
+        let pool = crate::store::connect(&url)
+            .await
+            .map_err(|e| e.to_string())?;
+        if migrate {
+            crate::store::migrate(&pool)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let r = f(pool.clone()).await;
         pool.close().await;
-        Ok::<_, crate::store::StoreError>(())
+        r
     }
     .await;
     if let Some(pg) = embedded
@@ -207,7 +229,44 @@ async fn migrate(args: MetaDbArgs) -> Result<(), String> {
     {
         tracing::warn!(error = %e, "stopping the embedded PostgreSQL failed");
     }
-    result.map_err(|e| e.to_string())?;
+    result
+}
+
+/// The environment and database a command names; the database may be left
+/// out when the environment has exactly one.
+fn database_of<'c>(
+    config: &'c Config,
+    file: &Path,
+    environment: &str,
+    database: Option<&str>,
+) -> Result<(&'c crate::config::Environment, &'c crate::config::Database), String> {
+    let env = config.environment(environment).ok_or_else(|| {
+        format!(
+            "there is no environment `{environment}` in {}",
+            file.display()
+        )
+    })?;
+    let db = match (database, env.databases.as_slice()) {
+        (Some(name), dbs) => dbs
+            .iter()
+            .find(|d| d.name == name)
+            .ok_or_else(|| format!("environment `{environment}` has no database `{name}`"))?,
+        (None, [only]) => only,
+        (None, dbs) => {
+            let names: Vec<&str> = dbs.iter().map(|d| d.name.as_str()).collect();
+            return Err(format!(
+                "environment `{environment}` has {} databases ({}): name one",
+                dbs.len(),
+                names.join(", ")
+            ));
+        }
+    };
+    Ok((env, db))
+}
+
+async fn migrate(args: MetaDbArgs) -> Result<(), String> {
+    telemetry::init(args.log_format, args.debug);
+    with_meta_db(&args, true, |_| async { Ok(()) }).await?;
     println!("meta database schema is up to date");
     Ok(())
 }
@@ -266,6 +325,17 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
             stopped.clone(),
         ))
     });
+    // Scheduled backups and the cleaner of expired ones (same replicas).
+    let backups = (config.server.workers > 0).then(|| {
+        tokio::spawn(crate::backup::schedule::run(
+            pool.clone(),
+            config.clone(),
+            crate::backup::BackupSettings::resolve(&config.backups, &args.meta.data_dir),
+            handler.ctx.clock.clone(),
+            BACKUP_TICK,
+            stopped.clone(),
+        ))
+    });
     let settings = crate::jobs::WorkerSettings {
         clock: handler.ctx.clock.clone(),
         lease: config.server.job_lease.0,
@@ -296,7 +366,7 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
     for w in workers {
         let _ = w.await;
     }
-    if let Some(t) = ticker {
+    for t in [ticker, backups].into_iter().flatten() {
         let _ = t.await;
     }
     pool.close().await;

@@ -43,31 +43,12 @@ pub(super) struct RepairArgs {
 pub(super) async fn run(args: RepairArgs) -> Result<(), String> {
     telemetry::init(LogFormat::Human, false);
     let config = Config::load(&args.config).map_err(|e| e.to_string())?;
-    let env = config.environment(&args.environment).ok_or_else(|| {
-        format!(
-            "there is no environment `{}` in {}",
-            args.environment,
-            args.config.display()
-        )
-    })?;
-    let db = match (&args.database, env.databases.as_slice()) {
-        (Some(name), dbs) => dbs.iter().find(|d| &d.name == name).ok_or_else(|| {
-            format!(
-                "environment `{}` has no database `{name}`",
-                args.environment
-            )
-        })?,
-        (None, [only]) => only,
-        (None, dbs) => {
-            let names: Vec<&str> = dbs.iter().map(|d| d.name.as_str()).collect();
-            return Err(format!(
-                "environment `{}` has {} databases ({}): name one",
-                args.environment,
-                dbs.len(),
-                names.join(", ")
-            ));
-        }
-    };
+    let (env, db) = super::database_of(
+        &config,
+        &args.config,
+        &args.environment,
+        args.database.as_deref(),
+    )?;
     let target = deploy::target_for(db).map_err(|e| e.to_string())?;
     let repaired = target
         .repair(

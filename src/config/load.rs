@@ -227,3 +227,41 @@ mod tests {
         assert_eq!(expand_str("x ${NOPE} y", &env).unwrap_err(), "NOPE");
     }
 }
+
+#[cfg(test)]
+mod backup_schedule_tests {
+    use crate::config::{BackupSchedule, Config};
+    use std::time::Duration;
+
+    fn schedule(s: &str) -> Result<BackupSchedule, String> {
+        let yaml = format!(
+            "project: {{ key: K, name: N }}\nenvironments:\n  - name: dev\n    backup: {{ schedule: \"{s}\" }}\n"
+        );
+        Config::from_yaml(&yaml, "t", &|_| None)
+            .map(|c| c.environments[0].backup.schedule)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn schedules_take_words_and_durations_and_refuse_nonsense() {
+        let h = |n: u64| BackupSchedule(Some(Duration::from_secs(n * 3600)));
+        assert_eq!(schedule("daily"), Ok(h(24)));
+        assert_eq!(schedule("weekly"), Ok(h(24 * 7)));
+        assert_eq!(schedule("12h"), Ok(h(12)));
+        assert_eq!(schedule("off"), Ok(BackupSchedule(None)));
+        assert!(schedule("5s").unwrap_err().contains("too often"));
+        assert!(
+            schedule("fortnightly")
+                .unwrap_err()
+                .contains("daily, weekly")
+        );
+        // Unset: the seed's daily.
+        let c = Config::from_yaml(
+            "project: { key: K, name: N }\nenvironments:\n  - name: dev\n",
+            "t",
+            &|_| None,
+        )
+        .unwrap();
+        assert_eq!(c.environments[0].backup.schedule, BackupSchedule::DAILY);
+    }
+}

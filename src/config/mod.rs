@@ -47,6 +47,9 @@ pub struct Config {
     /// Outgoing notifications.
     #[serde(default)]
     pub notifications: Notifications,
+    /// Where logical backups go.
+    #[serde(default)]
+    pub backups: BackupStorage,
 }
 
 impl Config {
@@ -264,10 +267,13 @@ fn yes() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Backup {
-    /// Whether a backup is taken before each deploy.
+    /// Whether this environment's databases are backed up.
     pub enabled: bool,
     /// Days a backup is kept.
     pub retention_days: u32,
+    /// How often a logical backup (`pg_dump`) of each database is taken:
+    /// `daily`, `weekly`, `hourly`, a duration such as `12h`, or `off`.
+    pub schedule: BackupSchedule,
 }
 
 impl Default for Backup {
@@ -275,8 +281,69 @@ impl Default for Backup {
         Backup {
             enabled: true,
             retention_days: 7,
+            schedule: BackupSchedule::DAILY,
         }
     }
+}
+
+/// How often scheduled backups run; `None` inside: never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupSchedule(pub Option<std::time::Duration>);
+
+impl BackupSchedule {
+    /// Once a day (the seed's default).
+    pub const DAILY: BackupSchedule = BackupSchedule(Some(std::time::Duration::from_secs(86_400)));
+}
+
+impl std::str::FromStr for BackupSchedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let d = match s.trim() {
+            "off" | "never" => return Ok(BackupSchedule(None)),
+            "hourly" => 3_600,
+            "daily" => 86_400,
+            "weekly" => 7 * 86_400,
+            other => {
+                let d = other
+                    .parse::<HumanDuration>()
+                    .map_err(|e| format!("{e}; or one of daily, weekly, hourly, off"))?;
+                if d.0 < std::time::Duration::from_secs(60) {
+                    return Err(format!("`{other}` is too often for backups (at least 1m)"));
+                }
+                return Ok(BackupSchedule(Some(d.0)));
+            }
+        };
+        Ok(BackupSchedule(Some(std::time::Duration::from_secs(d))))
+    }
+}
+
+impl Serialize for BackupSchedule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            None => s.serialize_str("off"),
+            Some(d) => s.serialize_str(&HumanDuration(d).to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BackupSchedule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `backups:`: where logical backups are written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupStorage {
+    /// Folder for dump files; unset: `backups/` under the data directory
+    /// (`BYTEBASE_DATA_DIR`).
+    pub dir: Option<String>,
+    /// A command run after each backup with the file's path as its one
+    /// argument (off-machine copies: `aws s3 cp`, `rclone`, ...). Its
+    /// failure is logged and recorded; the backup is kept.
+    pub hook: Option<String>,
 }
 
 /// A database engine bytegate can deploy to.

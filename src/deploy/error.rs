@@ -143,6 +143,8 @@ pub struct Failure {
     pub statements_applied: usize,
     /// Migrations this deploy applied before the failing one (they stay applied).
     pub applied_before: Vec<Applied>,
+    /// The restore point created before the deploy's first migration.
+    pub restore_point: Option<super::RestorePoint>,
 }
 
 fn failed_message(e: &DeployError) -> String {

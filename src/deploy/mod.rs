@@ -81,6 +81,10 @@ pub struct DeployOptions {
     pub lock_wait: Duration,
     /// Checked between statements: when set, the deploy stops and records where.
     pub stop: StopSignal,
+    /// A named restore point to create (PostgreSQL: `pg_create_restore_point`)
+    /// under the deploy's lock, just before the first pending migration, so
+    /// a WAL archive can recover to exactly before the deploy.
+    pub restore_point: Option<String>,
 }
 
 impl DeployOptions {
@@ -94,6 +98,7 @@ impl DeployOptions {
             change_ref: change_ref.map(str::to_string),
             lock_wait: DEFAULT_LOCK_WAIT,
             stop: StopSignal::new(),
+            restore_point: None,
         }
     }
 }
@@ -108,6 +113,7 @@ impl Default for DeployOptions {
             change_ref: None,
             lock_wait: DEFAULT_LOCK_WAIT,
             stop: StopSignal::new(),
+            restore_point: None,
         }
     }
 }
@@ -134,6 +140,36 @@ pub struct DeployReport {
     pub applied: Vec<Applied>,
     /// Migrations of the plan the target already had.
     pub already_applied: usize,
+    /// The restore point asked for, when there was something to apply.
+    pub restore_point: Option<RestorePoint>,
+}
+
+/// A restore point created (or not) before a deploy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RestorePoint {
+    /// Its name (what `recovery_target_name` takes).
+    pub name: String,
+    /// The WAL position it marks; `None` when it could not be created.
+    pub lsn: Option<String>,
+    /// Why it was not created (the role lacks the right, `wal_level` is
+    /// minimal, the engine has none).
+    pub skipped: Option<String>,
+}
+
+/// A restore-point name: at most 63 bytes (PostgreSQL's limit), only
+/// characters that are safe in any recovery configuration.
+pub fn restore_point_name(change: &str, environment: &str) -> String {
+    let raw = format!("bytegate-{change}-{environment}");
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect()
 }
 
 /// The future a target returns.
@@ -397,6 +433,7 @@ mod tests {
             transactional: true,
             statements_applied: 0,
             applied_before: Vec::new(),
+            restore_point: None,
         };
         let e = DeployError::Failed(Box::new(f));
         assert!(

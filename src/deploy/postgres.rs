@@ -269,9 +269,14 @@ async fn deploy_locked(
             indexes: invalid.into_iter().map(|(n,)| n).collect(),
         });
     }
+    let restore_point = match &opts.restore_point {
+        Some(name) if !todo.is_empty() => Some(create_restore_point(conn, name).await),
+        _ => None,
+    };
     let mut report = DeployReport {
         applied: Vec::with_capacity(todo.len()),
         already_applied: plan.len() - todo.len(),
+        restore_point,
     };
     for m in todo {
         if opts.stop.is_stopped() {
@@ -291,6 +296,7 @@ async fn deploy_locked(
             Ok(applied) => report.applied.push(applied),
             Err(DeployError::Failed(mut f)) => {
                 f.applied_before = std::mem::take(&mut report.applied);
+                f.restore_point = report.restore_point.take();
                 return Err(DeployError::Failed(f));
             }
             Err(DeployError::Stopped {
@@ -312,6 +318,35 @@ async fn deploy_locked(
         }
     }
     Ok(report)
+}
+
+/// `pg_create_restore_point`, where the role and `wal_level` allow it; a
+/// refusal is recorded, never a reason to stop the deploy.
+async fn create_restore_point(conn: &mut PgConnection, name: &str) -> super::RestorePoint {
+    let made: Result<(String,), sqlx::Error> =
+        sqlx::query_as("SELECT pg_create_restore_point($1)::text")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await;
+    match made {
+        Ok((lsn,)) => super::RestorePoint {
+            name: name.to_string(),
+            lsn: Some(lsn),
+            skipped: None,
+        },
+        Err(e) => {
+            let skipped = match e.as_database_error() {
+                Some(db) => db.message().to_string(),
+                None => e.to_string(),
+            };
+            tracing::info!(restore_point = name, reason = %skipped, "no restore point before the deploy");
+            super::RestorePoint {
+                name: name.to_string(),
+                lsn: None,
+                skipped: Some(skipped),
+            }
+        }
+    }
 }
 
 async fn read_history(conn: &mut PgConnection) -> Result<Vec<HistoryRow>, DeployError> {
@@ -566,7 +601,7 @@ async fn apply_in_transaction(
 /// How a non-transactional file's statements ended.
 enum Ended {
     Done,
-    Failed(Failure),
+    Failed(Box<Failure>),
     Stopped,
 }
 
@@ -597,7 +632,7 @@ async fn apply_statement_by_statement(
                 .execute(&mut *conn)
                 .await
             {
-                return Ok(Ended::Failed(failure_of(m, i, &e, i)));
+                return Ok(Ended::Failed(Box::new(failure_of(m, i, &e, i))));
             }
             done = i + 1;
             sqlx::query(
@@ -643,7 +678,7 @@ async fn apply_statement_by_statement(
         .execute(&mut *conn)
         .await?;
     match ended {
-        Ended::Failed(f) => Err(DeployError::Failed(Box::new(f))),
+        Ended::Failed(f) => Err(DeployError::Failed(f)),
         Ended::Stopped => Err(DeployError::Stopped {
             path: m.path.clone(),
             version: m.version.clone(),
@@ -675,6 +710,7 @@ fn unreachable_failure(m: &Migration) -> Failure {
         transactional: m.mode == Mode::Transactional,
         statements_applied: 0,
         applied_before: Vec::new(),
+        restore_point: None,
     }
 }
 
@@ -731,6 +767,7 @@ fn failure_of(m: &Migration, index: usize, e: &sqlx::Error, statements_applied: 
         transactional: m.mode == Mode::Transactional,
         statements_applied,
         applied_before: Vec::new(),
+        restore_point: None,
     }
 }
 

@@ -47,8 +47,7 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The actor recorded in the audit trail for the bot's own actions.
-pub const BOT_ACTOR: &str = "bytegate";
+pub use crate::store::audit::BOT_ACTOR;
 /// Files read from the forge at the same time (well under GitHub's concurrency limit).
 const CONCURRENT_READS: usize = 8;
 

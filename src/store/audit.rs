@@ -93,6 +93,10 @@ audit_actions! {
     TargetRepaired => "target.repaired",
     /// A job that drives a rollout failed for good; the PR was told how to retry.
     RolloutGaveUp => "rollout.gave_up",
+    /// A logical backup of a target database was taken (scheduled or manual).
+    BackupCreated => "backup.created",
+    /// A backup was restored into a database (`bytegate backup restore`).
+    BackupRestored => "backup.restored",
 }
 
 impl fmt::Display for AuditAction {
@@ -111,6 +115,9 @@ impl FromStr for AuditAction {
             .ok_or_else(|| format!("unknown audit action `{s}`"))
     }
 }
+
+/// The actor recorded in the audit trail for the bot's own actions.
+pub const BOT_ACTOR: &str = "bytegate";
 
 /// One entry to append.
 #[derive(Debug, Clone)]

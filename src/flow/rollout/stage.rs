@@ -39,6 +39,11 @@ pub(super) async fn run_stage(
     if let Some(stop) = crate::jobs::current_stop_signal() {
         opts.stop = stop;
     }
+    // Point-in-time recovery to just before this stage (recorded in its result).
+    opts.restore_point = Some(deploy::restore_point_name(
+        &format!("pr{}", cr.number),
+        &env.name,
+    ));
     for db in &env.databases {
         let outcome = deploy_one(db, files, &opts).await;
         // What this deploy applied, also when a later migration failed.
@@ -87,7 +92,8 @@ pub(super) async fn run_stage(
                 let partial = match &e {
                     DeployFailure::Deploy(DeployError::Failed(f)) => Some(DeployReport {
                         applied: f.applied_before.clone(),
-                        already_applied: 0,
+                        restore_point: f.restore_point.clone(),
+                        ..DeployReport::default()
                     }),
                     _ => None,
                 };
@@ -199,6 +205,7 @@ pub(super) fn database_result(
         "database": name,
         "applied": applied,
         "already_applied": report.map_or(0, |r| r.already_applied),
+        "restore_point": report.and_then(|r| r.restore_point.as_ref()),
         "error": error,
     })
 }
