@@ -14,6 +14,7 @@
 //! marked dirty (the history row of a partial, failed attempt), as
 //! non-transactional PostgreSQL files already do.
 
+pub mod dryrun;
 mod error;
 mod history;
 mod plan;
