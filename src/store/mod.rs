@@ -93,20 +93,6 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{rest}")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_credentials() {
-        assert_eq!(
-            redact_url("postgres://u:p%40ss@db:5432/meta?sslmode=require"),
-            "postgres://db:5432/meta"
-        );
-        assert_eq!(redact_url("garbage"), "(unparsable URL)");
-    }
-}
-
 /// Replaces the database part of a PostgreSQL URL.
 pub fn with_database(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -121,5 +107,19 @@ pub fn with_database(url: &str, db: &str) -> String {
     match query {
         Some(q) => format!("{base}/{db}?{q}"),
         None => format!("{base}/{db}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(
+            redact_url("postgres://u:p%40ss@db:5432/meta?sslmode=require"),
+            "postgres://db:5432/meta"
+        );
+        assert_eq!(redact_url("garbage"), "(unparsable URL)");
     }
 }
