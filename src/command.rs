@@ -71,7 +71,7 @@ impl CommandName {
             CommandName::Rollback => {
                 "apply the recorded reverse change (the environment's policy must hold)"
             }
-            CommandName::Plan => "re-run the review of this pull request",
+            CommandName::Plan => "re-run the review (and the dry run, where configured)",
             CommandName::Help => "list the commands",
         }
     }

@@ -589,6 +589,74 @@ async fn plan_reruns_the_review() {
     s.finish();
 }
 
+/// `/bytebase plan` with `dry_run:` configured: the head's migrations run on
+/// a scratch copy of production's schema; the comment and the check run
+/// show the lock each statement takes on an existing table; the target is
+/// unchanged. A push (without `on_push`) shows no dry run.
+#[tokio::test]
+async fn plan_dry_runs_on_a_copy_of_the_schema_and_reports_locks() {
+    let target = bytegate::store::testdb::TestDb::empty().await.unwrap();
+    sqlx::raw_sql("CREATE TABLE big (id bigint PRIMARY KEY, a int)")
+        .execute(&target.pool)
+        .await
+        .unwrap();
+    let scratch = bytegate::store::testdb::TestDb::empty().await.unwrap();
+    let policies = format!(
+        "environments:\n  - name: development\n  - name: production\n    databases:\n      - {{ name: app, engine: postgres, url: \"{}\" }}\ndry_run: {{ environment: production, scratch_url: \"{}\" }}\n",
+        target.url(),
+        scratch.url()
+    );
+    let mut s = Scenario::open_with(&policies).await;
+    assert!(!s.sticky().contains("Dry run"), "a push does not dry-run");
+    s.h.github.put_file(
+        REPO,
+        SHA_A,
+        MIGRATION,
+        "ALTER TABLE big ADD COLUMN x int NOT NULL DEFAULT 0;\nALTER TABLE big ALTER COLUMN a TYPE bigint;\n",
+    );
+    s.h.github.set_pull(
+        REPO,
+        PR,
+        support::fake_github::Pull {
+            head_sha: SHA_A.to_string(),
+            base_sha: support::base_sha(),
+            head_repo: REPO.to_string(),
+        },
+    );
+    s.comment("dba1", "/bytebase plan", 1).await;
+    s.reply();
+    let sticky = s.sticky();
+    assert!(
+        sticky.contains("### Dry run on a copy of `production`'s schema (`app`)"),
+        "{sticky}"
+    );
+    assert!(
+        sticky.contains("| `002_add_audit.sql:1` | ok | ⚠️ AccessExclusiveLock on `big` | — |"),
+        "{sticky}"
+    );
+    assert!(
+        sticky.contains("| `002_add_audit.sql:2` | ok |") && sticky.contains("| `big`"),
+        "the type change rewrites big: {sticky}"
+    );
+    let review =
+        s.h.github
+            .latest_check_run(SHA_A, "bytegate/sql-review")
+            .unwrap();
+    assert!(
+        review
+            .summary
+            .unwrap_or_default()
+            .contains("⚠️ AccessExclusiveLock on `big`")
+    );
+    let (cols,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM information_schema.columns WHERE table_name = 'big'")
+            .fetch_one(&target.pool)
+            .await
+            .unwrap();
+    assert_eq!(cols, 2, "the target is unchanged");
+    s.finish();
+}
+
 #[tokio::test]
 async fn bytegates_own_comments_are_never_commands() {
     let s = Scenario::open().await;

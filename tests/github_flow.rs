@@ -327,8 +327,10 @@ async fn review_pr_with_a_watched_target(from_fork: bool) -> (usize, String, boo
             seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
+    // A dry run on every push, with its scratch server watched too.
     let envs = format!(
-        "environments:\n  - name: production\n    databases:\n      - name: main\n        engine: postgres\n        url: postgres://u:p@127.0.0.1:{port}/app\n"
+        "environments:\n  - name: production\n    databases:\n      - name: main\n        engine: postgres\n        url: postgres://u:p@127.0.0.1:{port}/app\n\
+         dry_run: {{ environment: production, scratch_url: \"postgres://u:p@127.0.0.1:{port}/scratch\", on_push: true }}\n"
     );
     let h = Harness::app_with(&envs).await;
     h.github
@@ -366,16 +368,22 @@ const FORK_NOTE: &str =
 #[tokio::test]
 async fn fork_pr_is_reviewed_without_touching_any_database() {
     let (connections, body, is_fork) = review_pr_with_a_watched_target(true).await;
-    assert_eq!(connections, 0, "a fork's review contacted the target");
+    assert_eq!(connections, 0, "a fork's review contacted a database");
     assert!(is_fork, "the PR was not recognised as a fork");
     assert!(body.contains(FORK_NOTE), "{body}");
+    assert!(
+        body.contains("### Dry run\n\nNot run for pull requests from forks."),
+        "{body}"
+    );
 
-    // The same PR from the repository itself is not treated as a fork: the
-    // note above is the fork's alone, so the fork was told apart.
+    // The same PR from the repository itself, with the same config, does
+    // reach the (watched) scratch server: the fork was told apart, and what
+    // kept the fork's SQL off every database was that, not the config.
     let (connections, body, is_fork) = review_pr_with_a_watched_target(false).await;
-    assert_eq!(connections, 0, "reviews are static for every PR");
+    assert!(connections > 0, "the dry run was not attempted");
     assert!(!is_fork);
     assert!(!body.contains(FORK_NOTE), "{body}");
+    assert!(body.contains("Could not run (ref `"), "{body}");
 }
 
 #[tokio::test]

@@ -50,6 +50,27 @@ pub struct Config {
     /// Where logical backups go.
     #[serde(default)]
     pub backups: BackupStorage,
+    /// The dry run with a lock report (`/bytebase plan`, or every push).
+    #[serde(default)]
+    pub dry_run: Option<DryRunSettings>,
+}
+
+/// `dry_run:`: where the PR's migrations are tried before merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunSettings {
+    /// The environment whose database's schema is copied.
+    pub environment: String,
+    /// Its database (default: its first PostgreSQL database).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// A database on a scratch PostgreSQL server whose role may `CREATE
+    /// DATABASE`: each dry run makes (and drops) a database there. Never the
+    /// target's own server in production.
+    pub scratch_url: Secret,
+    /// Also on every push (otherwise only on `/bytebase plan`).
+    #[serde(default)]
+    pub on_push: bool,
 }
 
 impl Config {

@@ -7,6 +7,22 @@ use std::collections::BTreeMap;
 type Invalid = (String, String);
 
 pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
+    if let Some(d) = &c.dry_run {
+        let Some(env) = c.environment(&d.environment) else {
+            return Err((
+                "dry_run.environment".into(),
+                format!("unknown environment `{}`", d.environment),
+            ));
+        };
+        if let Some(db) = &d.database
+            && !env.databases.iter().any(|x| &x.name == db)
+        {
+            return Err((
+                "dry_run.database".into(),
+                format!("environment `{}` has no database `{db}`", env.name),
+            ));
+        }
+    }
     if c.project.migrations_dir.trim().is_empty() {
         return Err(("project.migrations_dir".into(), "must not be empty".into()));
     }

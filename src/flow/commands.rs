@@ -375,7 +375,12 @@ async fn run_command(
                 Outcome::Refused("this pull request is not open; nothing to re-run.".to_string())
             } else {
                 let event = super::rereview_event(ev.pr.clone(), info, ctx.clock.now());
-                Box::pin(super::review_pull_request(ctx, &event)).await?;
+                Box::pin(super::review_pull_request_for(
+                    ctx,
+                    &event,
+                    super::dry_run::DryRunTrigger::Plan,
+                ))
+                .await?;
                 Outcome::Info(format!(
                     "re-ran the review of `{}`.",
                     event.head_sha.get(..7).unwrap_or(&event.head_sha)

@@ -20,6 +20,7 @@ pub mod analysis;
 pub mod approvals;
 pub mod commands;
 pub mod decision;
+pub mod dry_run;
 pub mod guard;
 pub mod render;
 pub mod repo_config;
@@ -293,6 +294,16 @@ pub async fn review_pull_request(
     ctx: &FlowContext,
     pr: &PullRequestEvent,
 ) -> Result<(), FlowError> {
+    review_pull_request_for(ctx, pr, dry_run::DryRunTrigger::Push).await
+}
+
+/// [`review_pull_request`], saying what asked for it (`/bytebase plan` also
+/// dry-runs where configured).
+pub async fn review_pull_request_for(
+    ctx: &FlowContext,
+    pr: &PullRequestEvent,
+    trigger: dry_run::DryRunTrigger,
+) -> Result<(), FlowError> {
     let forge = ctx.forges.for_repo(&pr.pr.repo)?;
     let cr = change_requests::record_seen(&ctx.db, &seen(pr)).await?;
     if pr.action == PrAction::Reopened && cr.state != CrState::Open {
@@ -360,6 +371,7 @@ pub async fn review_pull_request(
         config_changed,
         refused: &refused,
         dir: &dir,
+        dry_run: trigger,
     };
     match review_and_publish(ctx, forge.as_ref(), &cr, pr, &scope, &handle).await {
         Ok(()) => Ok(()),
@@ -429,6 +441,8 @@ struct ReviewScope<'a> {
     refused: &'a [(String, &'static str)],
     /// The migrations folder the base commit's config names.
     dir: &'a str,
+    /// Whether a dry run is asked for.
+    dry_run: dry_run::DryRunTrigger,
 }
 
 /// The reviewed files of a review: path, change and the sha256 of exactly the
@@ -472,10 +486,16 @@ pub(crate) async fn review_snapshot(
     repo_config: &RepoConfig,
     dir: &str,
     read_at: &str,
-) -> Result<(Vec<(Option<String>, ReviewReport)>, snapshots::Snapshot), FlowError> {
+) -> Result<HeadReview, FlowError> {
     let inputs = read_inputs(forge, pr, changes, read_at).await?;
     let settings = repo_config.merged_review(&ctx.config.review);
     let reviewed = reviewed_files(&inputs, &settings);
+    let files: Vec<(String, Vec<u8>)> = inputs
+        .iter()
+        .zip(&reviewed)
+        .filter(|(i, r)| r.deployable && i.change != review::FileChange::Removed)
+        .map(|(i, _)| (i.path.clone(), i.text.clone()))
+        .collect();
     let base_versions: Vec<String> = forge
         .list_directory(&pr.pr.repo, dir, &pr.base_sha)
         .await?
@@ -501,7 +521,21 @@ pub(crate) async fn review_snapshot(
     change_requests::note_migrations(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest, pr.at).await?;
     crate::store::approvals::bind_reviews_of_commit(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest)
         .await?;
-    Ok((reports, snapshot))
+    Ok(HeadReview {
+        reports,
+        snapshot,
+        files,
+    })
+}
+
+/// What [`review_snapshot`] produced.
+pub(crate) struct HeadReview {
+    /// One report per review target (environment).
+    pub reports: Vec<(Option<String>, ReviewReport)>,
+    /// The stored snapshot.
+    pub snapshot: snapshots::Snapshot,
+    /// The deployable migration files as read (path, bytes).
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 async fn review_and_publish(
@@ -513,7 +547,7 @@ async fn review_and_publish(
     handle: &CheckHandle,
 ) -> Result<(), FlowError> {
     let changes = scope.changes;
-    let (reports, _snapshot) = review_snapshot(
+    let HeadReview { reports, files, .. } = review_snapshot(
         ctx,
         forge,
         cr,
@@ -542,7 +576,11 @@ async fn review_and_publish(
         blob_url: blob_url.as_deref(),
     };
 
+    let dry_run = dry_run::section(ctx, pr, &files, scope.dry_run).await;
     let mut summary = render::check_summary(&combined, &rctx);
+    if let Some(section) = &dry_run {
+        summary = format!("{summary}\n\n{section}");
+    }
     if let Some(err) = &scope.repo_config_error {
         summary = format!(
             "> **{REPO_CONFIG_PATH} on the base branch is invalid and was ignored:** {err}\n\n{summary}"
@@ -577,7 +615,10 @@ async fn review_and_publish(
     }
 
     let evaluation = decision::evaluate(ctx, forge, &pr.pr).await?;
-    let body = render::comment(&combined, &rctx, forge.max_comment_chars());
+    let mut body = render::comment(&combined, &rctx, forge.max_comment_chars());
+    if let Some(section) = &dry_run {
+        body = format!("{body}\n{section}");
+    }
     let body = approvals::with_section(body, evaluation.as_ref());
     let published = publish_comment(ctx, forge, cr, pr, &body).await?;
     let detail = json!({

@@ -140,8 +140,10 @@ async fn review_at_merge(
     if changes.is_empty() {
         return Ok(None);
     }
-    let (_, snapshot) =
-        super::review_snapshot(ctx, forge, cr, pr, &changes, &repo_config, &dir, merge_sha).await?;
+    let snapshot =
+        super::review_snapshot(ctx, forge, cr, pr, &changes, &repo_config, &dir, merge_sha)
+            .await?
+            .snapshot;
     audit::append(
         &ctx.db,
         &entry(
