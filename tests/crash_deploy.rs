@@ -12,7 +12,9 @@ use bytegate::store::testdb::TestDb;
 use sqlx::PgPool;
 use std::process::Command;
 use support::fake_github::FakeGithub;
-use support::serve::{Serve, comment_event, deliver, merged_event, poll, pr_event};
+use support::serve::{
+    Serve, comment_event, deliver, deploy_sessions, merged_event, open_and_review, poll,
+};
 use support::{REPO, app_auth, config_yaml};
 
 const HEAD: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
@@ -27,21 +29,6 @@ fn deploy_comment(github: &FakeGithub) -> Option<String> {
         .into_iter()
         .find(|c| c.body.starts_with(DEPLOY_COMMENT_MARKER))
         .map(|c| c.body)
-}
-
-/// Sessions of bytegate's deploy executor on the target, waiting for a lock
-/// while running `query_prefix`.
-async fn deploy_sessions(target: &PgPool, waiting_on: Option<&str>) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM pg_stat_activity
-         WHERE datname = current_database() AND application_name = 'bytegate-deploy'
-           AND ($1::text IS NULL OR (wait_event_type = 'Lock' AND query LIKE $1 || '%'))",
-    )
-    .bind(waiting_on)
-    .fetch_one(target)
-    .await
-    .unwrap();
-    n
 }
 
 /// (finished, success, statements_applied, repair) of each history row of version 1.
@@ -96,20 +83,7 @@ async fn serve_killed_between_two_concurrently_statements_leaves_the_target_dirt
     let mut first = Serve::start(&config, &data, &meta.url());
     first.wait_healthy().await;
     // Reviewed, then merged.
-    deliver(
-        &first.webhook_url(),
-        "pull_request",
-        "d-open",
-        &pr_event("opened", PR, HEAD),
-    )
-    .await;
-    poll("the review check run", || async {
-        github
-            .sql_review_runs_on(HEAD)
-            .iter()
-            .any(|r| r.status == "completed")
-    })
-    .await;
+    open_and_review(&github, &first.webhook_url(), PR, HEAD).await;
 
     // The test holds a lock statement 2 needs.
     let mut blocker = target.pool.begin().await.unwrap();

@@ -16,7 +16,10 @@ use sqlx::postgres::PgConnectOptions;
 use std::os::unix::fs::PermissionsExt;
 use std::str::FromStr;
 use support::fake_github::{BOT_LOGIN, FakeGithub};
-use support::serve::{Serve, comment_event, deliver, merged_event, poll, post, pr_event};
+use support::serve::{
+    Serve, comment_event, deliver, deploy_sessions, merged_event, open_and_review, poll, post,
+    pr_event,
+};
 use support::{Harness, REPO, TWO_ENVIRONMENTS, app_auth, config_yaml};
 
 const HEAD: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
@@ -95,20 +98,6 @@ fn one_target(url: &str, server: &str) -> String {
 // a. SIGKILL of the replica holding a deploy
 // ---------------------------------------------------------------------------
 
-/// Sessions of bytegate's deploy executor on the target; with `waiting_on`,
-/// only those waiting for a lock while running a statement starting so.
-async fn deploy_sessions(target: &PgPool, waiting_on: Option<&str>) -> i64 {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity
-         WHERE datname = current_database() AND application_name = 'bytegate-deploy'
-           AND ($1::text IS NULL OR (wait_event_type = 'Lock' AND query LIKE $1 || '%'))",
-    )
-    .bind(waiting_on)
-    .fetch_one(target)
-    .await
-    .unwrap()
-}
-
 /// The process id in the `locked_by` (`host:pid:worker`) of the running job.
 async fn holder_pid(meta: &PgPool) -> Option<u32> {
     let by: Option<String> =
@@ -149,20 +138,7 @@ async fn a_replica_killed_while_deploying_is_taken_over_by_another_and_applies_o
     for r in &mut replicas {
         r.wait_healthy().await;
     }
-    deliver(
-        &replicas[0].webhook_url(),
-        "pull_request",
-        "open",
-        &pr_event("opened", PR, HEAD),
-    )
-    .await;
-    poll("the review", || async {
-        github
-            .sql_review_runs_on(HEAD)
-            .iter()
-            .any(|r| r.status == "completed")
-    })
-    .await;
+    open_and_review(&github, &replicas[0].webhook_url(), PR, HEAD).await;
 
     let mut blocker = target.pool.begin().await.unwrap();
     sqlx::query("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
@@ -442,7 +418,9 @@ async fn no_acknowledged_delivery_is_lost_when_the_meta_database_restarts() {
             .unwrap(),
     ));
     let pg = pg.0.as_ref().unwrap();
-    let extra = format!("server:\n  workers: 1\n{TWO_ENVIRONMENTS}");
+    // A job whose worker could not record its end while the database was
+    // down is run again after its lease: a short one keeps the drill short.
+    let extra = format!("server:\n  workers: 1\n  job_lease: 3s\n{TWO_ENVIRONMENTS}");
     let config = tmp.path().join("bytegate.yaml");
     std::fs::write(&config, config_yaml(&github.url, &app_auth(), &extra)).unwrap();
     let mut serve = Serve::start(&config, &tmp.path().join("data"), &pg.url());

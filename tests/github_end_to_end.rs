@@ -116,24 +116,38 @@ async fn signed_delivery_becomes_a_check_run_and_one_comment() {
     h.github.assert_clean();
 }
 
-#[tokio::test]
-async fn a_forge_outage_is_retried_by_the_queue_and_posted_once() {
-    let h = Harness::app().await;
+/// A PR adding a DROP TABLE migration is opened (delivered over HTTP) while
+/// GitHub answers the next `times` comment requests with `status`.
+async fn opened_during_outage(
+    h: &Harness,
+    status: u16,
+    times: usize,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     h.github
         .set_pr_files(REPO, 2, &[(MIGRATION, "added", None)]);
     h.github
         .put_file(REPO, SHA, MIGRATION, "DROP TABLE users;\n");
-    // More 502s than the client's own bounded retries absorb: the job fails
-    // transiently and the queue runs it again.
-    h.github.fail_next("issues/create-comment", 502, 10);
-    let (url, _stop) = serve(&h).await;
+    h.github.fail_next("issues/create-comment", status, times);
+    let (url, stop) = serve(h).await;
     let opened = serde_json::to_vec(&pr_payload(
         "pull_request.opened",
         SHA,
         "2019-05-15T15:20:33Z",
     ))
     .unwrap();
-    assert_eq!(deliver(&url, "pull_request", "d-9", &opened).await, 202);
+    assert_eq!(
+        deliver(&url, "pull_request", "d-outage", &opened).await,
+        202
+    );
+    (url, stop)
+}
+
+#[tokio::test]
+async fn a_forge_outage_is_retried_by_the_queue_and_posted_once() {
+    let h = Harness::app().await;
+    // More 502s than the client's own bounded retries absorb: the job fails
+    // transiently and the queue runs it again.
+    let (_url, _stop) = opened_during_outage(&h, 502, 10).await;
 
     let handler = EventJobHandler { ctx: h.ctx.clone() };
     let outcomes = jobs::drain(&h.db.pool, &handler, &fast()).await.unwrap();
@@ -165,20 +179,8 @@ async fn a_forge_outage_past_the_retry_budget_fails_visibly_and_a_rerun_posts_on
         support::TWO_ENVIRONMENTS
     ))
     .await;
-    h.github
-        .set_pr_files(REPO, 2, &[(MIGRATION, "added", None)]);
-    h.github
-        .put_file(REPO, SHA, MIGRATION, "DROP TABLE users;\n");
     // The outage: every comment GitHub is asked for fails until it recovers.
-    h.github.fail_next("issues/create-comment", 500, 1000);
-    let (url, _stop) = serve(&h).await;
-    let opened = serde_json::to_vec(&pr_payload(
-        "pull_request.opened",
-        SHA,
-        "2019-05-15T15:20:33Z",
-    ))
-    .unwrap();
-    assert_eq!(deliver(&url, "pull_request", "d-10", &opened).await, 202);
+    let (url, _stop) = opened_during_outage(&h, 500, 1000).await;
 
     let handler = EventJobHandler { ctx: h.ctx.clone() };
     let outcomes = jobs::drain(&h.db.pool, &handler, &fast()).await.unwrap();

@@ -105,6 +105,39 @@ where
     }
 }
 
+/// Delivers PR `number` opened at `head` to `url` and waits until its
+/// review check run is completed.
+pub async fn open_and_review(github: &FakeGithub, url: &str, number: u64, head: &str) {
+    deliver(
+        url,
+        "pull_request",
+        &format!("open-{number}-{head}"),
+        &pr_event("opened", number, head),
+    )
+    .await;
+    poll("the review check run", || async {
+        github
+            .sql_review_runs_on(head)
+            .iter()
+            .any(|r| r.status == "completed")
+    })
+    .await;
+}
+
+/// Sessions of bytegate's deploy executor on a target; with `waiting_on`,
+/// only those waiting for a lock while running a statement starting so.
+pub async fn deploy_sessions(target: &sqlx::PgPool, waiting_on: Option<&str>) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'bytegate-deploy'
+           AND ($1::text IS NULL OR (wait_event_type = 'Lock' AND query LIKE $1 || '%'))",
+    )
+    .bind(waiting_on)
+    .fetch_one(target)
+    .await
+    .unwrap()
+}
+
 /// Posts a signed GitHub delivery; the answer's status.
 pub async fn post(url: &str, event: &str, id: &str, body: &serde_json::Value) -> u16 {
     let body = serde_json::to_vec(body).unwrap();
