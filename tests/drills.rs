@@ -427,12 +427,26 @@ async fn no_acknowledged_delivery_is_lost_when_the_meta_database_restarts() {
     serve.wait_healthy().await;
     let url = serve.webhook_url();
 
-    // A delivery a second, as GitHub would send them, each for a new PR.
+    for number in 100..200 {
+        github.set_pr_files(REPO, number, &[(MIGRATION, "added", None)]);
+        github.put_file(
+            REPO,
+            &head_of(number),
+            MIGRATION,
+            "CREATE TABLE users (id bigint);\n",
+        );
+    }
+    // One delivery after another, each for a new PR, until told to stop
+    // (between requests: none is left half sent).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (record_tx, mut record_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, u16)>();
     let sender = {
-        let url = url.clone();
+        let (url, stop) = (url.clone(), stop.clone());
         tokio::spawn(async move {
-            for number in 100u64.. {
+            for number in 100u64..200 {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
                 let status = post(
                     &url,
                     "pull_request",
@@ -446,15 +460,6 @@ async fn no_acknowledged_delivery_is_lost_when_the_meta_database_restarts() {
             }
         })
     };
-    for number in 100..200 {
-        github.set_pr_files(REPO, number, &[(MIGRATION, "added", None)]);
-        github.put_file(
-            REPO,
-            &head_of(number),
-            MIGRATION,
-            "CREATE TABLE users (id bigint);\n",
-        );
-    }
     let mut seen: Vec<(u64, u16)> = Vec::new();
     // Acknowledged before the restart.
     while seen.iter().filter(|(_, s)| *s == 202).count() < 3 {
@@ -468,8 +473,11 @@ async fn no_acknowledged_delivery_is_lost_when_the_meta_database_restarts() {
     while seen[restarted..].iter().filter(|(_, s)| *s == 202).count() < 3 {
         next(&mut record_rx, &mut seen).await;
     }
-    sender.abort();
-    let _ = sender.await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    sender.await.unwrap();
+    while let Ok(r) = record_rx.try_recv() {
+        seen.push(r);
+    }
 
     let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|(_, s)| *s).collect();
     assert!(
