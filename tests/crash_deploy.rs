@@ -8,147 +8,20 @@
 mod support;
 
 use bytegate::flow::rollout::DEPLOY_COMMENT_MARKER;
-use bytegate::store::embedded::free_port;
 use bytegate::store::testdb::TestDb;
-use bytegate::webhook::signature::sign_github;
 use sqlx::PgPool;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 use support::fake_github::FakeGithub;
-use support::{REPO, app_auth, config_yaml, payload, pr_payload};
+use support::serve::{
+    Serve, comment_event, deliver, deploy_sessions, merged_event, open_and_review, poll,
+};
+use support::{REPO, app_auth, config_yaml};
 
-const SECRET: &str = "It's a Secret to Everybody";
 const HEAD: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 const MERGE: &str = "5555555555555555555555555555555555555555";
-const AT: &str = "2019-05-15T15:20:33Z";
 const PR: u64 = 2;
 const MIGRATION: &str = "schema/migrations/001_indexes.sql";
 const SQL: &str = "CREATE INDEX CONCURRENTLY users_name_idx ON users (name);\nCREATE INDEX CONCURRENTLY accounts_owner_idx ON accounts (owner);\n";
-/// How long any awaited state may take before the test fails (never a wait in itself).
-const PATIENCE: Duration = Duration::from_secs(90);
-
-/// A `bytegate serve` child, SIGKILLed when dropped (a failing test leaves no process).
-struct Serve {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Serve {
-    fn start(config: &Path, data: &Path, meta_url: &str) -> Serve {
-        let port = free_port().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_bytegate"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .args(["--bind", "127.0.0.1"])
-            .env("BB_PORT", port.to_string())
-            .env("BYTEBASE_DATA_DIR", data)
-            .env("PG_URL", meta_url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        Serve {
-            child: Some(child),
-            port,
-        }
-    }
-
-    fn webhook_url(&self) -> String {
-        format!("http://127.0.0.1:{}/webhooks/github", self.port)
-    }
-
-    async fn wait_healthy(&mut self) {
-        let url = format!("http://127.0.0.1:{}/health", self.port);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if matches!(reqwest::get(&url).await, Ok(r) if r.status() == 200) {
-                return;
-            }
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                panic!("bytegate serve exited with {status}");
-            }
-            assert!(Instant::now() < deadline, "bytegate did not become healthy");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The crash: no shutdown, no cleanup.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // Already gone (it failed to start): nothing to kill.
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Polls `check` until it holds; fails the test after [`PATIENCE`].
-async fn poll<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn deliver(url: &str, event: &str, id: &str, body: &serde_json::Value) {
-    let body = serde_json::to_vec(body).unwrap();
-    let status = reqwest::Client::new()
-        .post(url)
-        .header("X-GitHub-Event", event)
-        .header("X-GitHub-Delivery", id)
-        .header("X-Hub-Signature-256", sign_github(SECRET.as_bytes(), &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16();
-    assert_eq!(status, 202, "delivery {id} not accepted");
-}
-
-fn merged_payload() -> serde_json::Value {
-    let mut p = pr_payload("pull_request.opened", HEAD, AT);
-    p["action"] = "closed".into();
-    p["pull_request"]["state"] = "closed".into();
-    p["pull_request"]["merged"] = true.into();
-    p["pull_request"]["merge_commit_sha"] = MERGE.into();
-    p
-}
-
-/// `/bytebase deploy ENV` by `user` on the PR, as GitHub delivers it.
-fn deploy_comment_payload(github: &FakeGithub, user: &str, env: &str) -> serde_json::Value {
-    let body = format!("/bytebase deploy {env}");
-    let id = github.add_comment(REPO, PR, user, &body);
-    let pr = pr_payload("pull_request.opened", HEAD, AT);
-    let mut p = payload("issue_comment.created");
-    p["issue"]["number"] = PR.into();
-    p["issue"]["pull_request"] =
-        serde_json::json!({"url": format!("https://api.github.com/repos/{REPO}/pulls/{PR}")});
-    p["comment"]["id"] = id.into();
-    p["comment"]["body"] = body.into();
-    p["comment"]["user"]["login"] = user.into();
-    p["sender"]["login"] = user.into();
-    p["repository"] = pr["repository"].clone();
-    p["installation"] = pr["installation"].clone();
-    p
-}
 
 fn deploy_comment(github: &FakeGithub) -> Option<String> {
     github
@@ -156,21 +29,6 @@ fn deploy_comment(github: &FakeGithub) -> Option<String> {
         .into_iter()
         .find(|c| c.body.starts_with(DEPLOY_COMMENT_MARKER))
         .map(|c| c.body)
-}
-
-/// Sessions of bytegate's deploy executor on the target, waiting for a lock
-/// while running `query_prefix`.
-async fn deploy_sessions(target: &PgPool, waiting_on: Option<&str>) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM pg_stat_activity
-         WHERE datname = current_database() AND application_name = 'bytegate-deploy'
-           AND ($1::text IS NULL OR (wait_event_type = 'Lock' AND query LIKE $1 || '%'))",
-    )
-    .bind(waiting_on)
-    .fetch_one(target)
-    .await
-    .unwrap();
-    n
 }
 
 /// (finished, success, statements_applied, repair) of each history row of version 1.
@@ -225,20 +83,7 @@ async fn serve_killed_between_two_concurrently_statements_leaves_the_target_dirt
     let mut first = Serve::start(&config, &data, &meta.url());
     first.wait_healthy().await;
     // Reviewed, then merged.
-    deliver(
-        &first.webhook_url(),
-        "pull_request",
-        "d-open",
-        &pr_payload("pull_request.opened", HEAD, AT),
-    )
-    .await;
-    poll("the review check run", || async {
-        github
-            .sql_review_runs_on(HEAD)
-            .iter()
-            .any(|r| r.status == "completed")
-    })
-    .await;
+    open_and_review(&github, &first.webhook_url(), PR, HEAD).await;
 
     // The test holds a lock statement 2 needs.
     let mut blocker = target.pool.begin().await.unwrap();
@@ -250,7 +95,7 @@ async fn serve_killed_between_two_concurrently_statements_leaves_the_target_dirt
         &first.webhook_url(),
         "pull_request",
         "d-merge",
-        &merged_payload(),
+        &merged_event(PR, HEAD, MERGE),
     )
     .await;
     poll("statement 2 to wait for the test's lock", || async {
@@ -364,7 +209,7 @@ async fn serve_killed_between_two_concurrently_statements_leaves_the_target_dirt
         &second.webhook_url(),
         "issue_comment",
         "d-deploy",
-        &deploy_comment_payload(&github, "dana", "development"),
+        &comment_event(&github, PR, "dana", "/bytebase deploy development"),
     )
     .await;
     poll(

@@ -281,6 +281,7 @@ pub struct EmbeddedPostgres {
     bins: Binaries,
     run_as: Option<RunAs>,
     pgdata: PathBuf,
+    log: PathBuf,
     port: u16,
     password: String,
 }
@@ -324,6 +325,7 @@ impl EmbeddedPostgres {
             bins,
             run_as,
             pgdata,
+            log: logdir.join("postgres.log"),
             port: 0,
             password,
         };
@@ -332,22 +334,33 @@ impl EmbeddedPostgres {
             pg.port = port;
         } else {
             pg.port = free_port()?;
-            let log = logdir.join("postgres.log");
-            let mut cmd = command(pg.run_as.as_ref(), &pg.bins.tool("pg_ctl"));
-            cmd.arg("start")
-                .arg("-D")
-                .arg(&pg.pgdata)
-                .arg("-l")
-                .arg(&log)
-                .args(["-w", "-t", "60", "-o"])
-                .arg(format!("-p {}", pg.port));
-            run(cmd, "pg_ctl start")
-                .await
-                .map_err(|e| with_log_tail(e, &log))?;
-            tracing::info!(port = pg.port, data = %pg.pgdata.display(), "embedded PostgreSQL started");
+            pg.pg_ctl_start().await?;
         }
         pg.ensure_database().await?;
         Ok(pg)
+    }
+
+    /// Starts the cluster again after [`EmbeddedPostgres::stop`], on the same
+    /// port, so the URL given out before stays valid (a restart of the meta
+    /// database under a running bytegate, as the fault drills do).
+    pub async fn start_again(&self) -> Result<(), EmbeddedError> {
+        self.pg_ctl_start().await
+    }
+
+    async fn pg_ctl_start(&self) -> Result<(), EmbeddedError> {
+        let mut cmd = command(self.run_as.as_ref(), &self.bins.tool("pg_ctl"));
+        cmd.arg("start")
+            .arg("-D")
+            .arg(&self.pgdata)
+            .arg("-l")
+            .arg(&self.log)
+            .args(["-w", "-t", "60", "-o"])
+            .arg(format!("-p {}", self.port));
+        run(cmd, "pg_ctl start")
+            .await
+            .map_err(|e| with_log_tail(e, &self.log))?;
+        tracing::info!(port = self.port, data = %self.pgdata.display(), "embedded PostgreSQL started");
+        Ok(())
     }
 
     /// The URL of the `bytegate` database (holds the generated password).

@@ -5,6 +5,7 @@
 
 pub mod contract;
 pub mod fake_github;
+pub mod serve;
 
 use bytegate::clock::ManualClock;
 use bytegate::config::Config;

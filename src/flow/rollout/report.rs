@@ -68,7 +68,13 @@ pub(super) async fn report(
         )
         .await?;
     }
-    let body = render_comment(rollout, &stages, ctx.clock.now(), forge.max_comment_chars());
+    let body = render_comment(
+        rollout,
+        &stages,
+        &ctx.config.project.command_prefix,
+        ctx.clock.now(),
+        forge.max_comment_chars(),
+    );
     publish_comment(ctx, forge, pr, rollout, &body).await
 }
 
@@ -106,10 +112,12 @@ pub(super) fn applied_count(s: &Stage) -> usize {
         .unwrap_or(0)
 }
 
-/// The sticky deploy comment.
+/// The sticky deploy comment; `prefix` is the comment-command prefix its
+/// retry hint names (`/bytebase`).
 pub(super) fn render_comment(
     rollout: &Rollout,
     stages: &[Stage],
+    prefix: &str,
     now: DateTime<Utc>,
     max: usize,
 ) -> String {
@@ -154,7 +162,7 @@ pub(super) fn render_comment(
     for s in stages.iter().filter(|s| s.state == StageState::Failed) {
         let _ = write!(
             out,
-            "\n### `{}` failed\n\n```text\n{}\n```\nThe rollout stopped here. Nothing after this stage runs; fix it in a new pull request, or retry with `deploy {}` if the cause was temporary.\n",
+            "\n### `{}` failed\n\n```text\n{}\n```\nThe rollout stopped here. Nothing after this stage runs; fix it in a new pull request, or retry with `{prefix} deploy {}` if the cause was temporary.\n",
             s.environment,
             s.error
                 .as_deref()
@@ -260,7 +268,7 @@ mod tests {
             stage(1, "staging", "waiting"),
             stage(2, "production", "pending"),
         ];
-        let body = render_comment(&rollout(), &stages, Utc::now(), 65_536);
+        let body = render_comment(&rollout(), &stages, "/bytebase", Utc::now(), 65_536);
         assert!(body.starts_with(DEPLOY_COMMENT_MARKER));
         assert!(body.contains("`0123456`"));
         assert!(
@@ -277,11 +285,11 @@ mod tests {
             stage(0, "development", "failed"),
             stage(1, "staging", "pending"),
         ];
-        let body = render_comment(&rollout(), &failed, Utc::now(), 65_536);
+        let body = render_comment(&rollout(), &failed, "/bytebase", Utc::now(), 65_536);
         assert!(body.contains("### `development` failed"), "{body}");
         assert!(body.contains("boom | `x`"), "{body}");
         assert!(
-            render_comment(&rollout(), &failed, Utc::now(), 100)
+            render_comment(&rollout(), &failed, "/bytebase", Utc::now(), 100)
                 .chars()
                 .count()
                 <= 100

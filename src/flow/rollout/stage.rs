@@ -9,7 +9,8 @@ pub(super) enum StageOutcome {
         error: String,
         result: Value,
     },
-    /// Nothing failed for good (unreachable or busy target): the stage waits again.
+    /// The worker lost its job lease and stopped with nothing half done:
+    /// the stage waits for the job's new holder to drive it again.
     Retry {
         reason: String,
         result: Value,
@@ -111,17 +112,20 @@ pub(super) async fn run_stage(
                 .await?;
                 (
                     database_result(&db.name, partial.as_ref(), Some(&message)),
-                    Some((e.is_retryable(), message)),
+                    Some((e.waits_for_takeover(), message)),
                 )
             }
         };
         results.push(value);
-        if let Some((retryable, message)) = failure {
+        if let Some((waits, message)) = failure {
             let error = format!("{}: {message}", db.name);
             let result = Value::Array(results);
-            return Ok(if retryable {
+            return Ok(if waits {
                 StageOutcome::Retry {
-                    reason: format!("{error} (retry with `deploy {}`)", env.name),
+                    reason: format!(
+                        "{error} (retry with `{} deploy {}`)",
+                        ctx.config.project.command_prefix, env.name
+                    ),
                     result,
                 }
             } else {
@@ -144,8 +148,13 @@ pub(super) enum DeployFailure {
 }
 
 impl DeployFailure {
-    fn is_retryable(&self) -> bool {
-        matches!(self, DeployFailure::Deploy(e) if e.is_retryable())
+    /// Only a deploy stopped by a lost lease (nothing half done) leaves the
+    /// stage waiting: the job's new holder drives it again. Any other
+    /// failure, an unreachable or busy target too, fails the stage where the
+    /// PR and the rollout show it: nothing re-drives a waiting stage on its
+    /// own, and the failed-stage report names the `deploy` command to retry.
+    fn waits_for_takeover(&self) -> bool {
+        matches!(self, DeployFailure::Deploy(e @ DeployError::Stopped { .. }) if e.is_retryable())
     }
 
     /// What the pull request may show (see [`DeployError::public_message`]).
