@@ -1,9 +1,11 @@
 //! The command line: `serve`, `review`, `config check`, `migrate`, `audit`, `repair`.
 
 mod audit;
+mod git_change;
 mod migrations;
 mod repair;
 pub mod review;
+mod review_inputs;
 
 use crate::config::Config;
 use crate::server::AppState;
