@@ -276,3 +276,58 @@ fn the_repositorys_suffix_mapping_picks_the_postgres_half_of_pairs() {
         "{report}"
     );
 }
+
+#[test]
+fn the_configs_suffix_mapping_and_the_gitlab_format_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("bytegate.yaml"),
+        "project:\n  key: T\n  name: t\n  migration_suffixes:\n    .sql.postgres: postgres\n    .sql.sqlite: ignore\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("db")).unwrap();
+    std::fs::write(root.join("db/001_a.sql.postgres"), CREATE).unwrap();
+    std::fs::write(
+        root.join("db/002_b.sql.postgres"),
+        "ALTER TABLE orders DROP COLUMN note;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("db/002_b.sql.sqlite"),
+        "garbage that is not SQL\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bytegate"))
+        .args([
+            "review",
+            "--format",
+            "gitlab",
+            "--config",
+            "bytegate.yaml",
+            "db/002_b.sql.postgres",
+        ])
+        .args(["--history", "db"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let issues: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(out.status.code(), Some(1), "{issues}");
+    let issues = issues.as_array().unwrap();
+    let drop = issues
+        .iter()
+        .find(|i| i["check_name"] == "drop-column")
+        .unwrap_or_else(|| panic!("{issues:?}"));
+    assert_eq!(drop["location"]["path"], "db/002_b.sql.postgres");
+    assert_eq!(drop["location"]["lines"]["begin"], 1);
+    assert_eq!(drop["severity"], "major");
+    assert_eq!(drop["fingerprint"].as_str().unwrap().len(), 64);
+    assert!(drop["description"].as_str().unwrap().contains("note"));
+    // Only the change is reported; history (the .sql.postgres files of db/) built the model.
+    assert!(
+        issues
+            .iter()
+            .all(|i| i["location"]["path"] == "db/002_b.sql.postgres")
+    );
+}
