@@ -13,9 +13,7 @@ use std::collections::HashMap;
 
 /// The JSON array, pretty-printed, with a final newline.
 pub fn render(report: &ReviewReport) -> String {
-    let mut out = serde_json::to_string_pretty(&to_value(report)).unwrap_or_else(|_| "[]".into());
-    out.push('\n');
-    out
+    super::pretty_json(&to_value(report), "[]")
 }
 
 /// GitLab's severity names (`info`, `minor`, `major`, `critical`, `blocker`).

@@ -74,6 +74,14 @@ impl FromStr for Format {
     }
 }
 
+/// A JSON document pretty-printed with a final newline (`fallback` if it
+/// cannot be serialized, which a `Value` never fails to be).
+pub(crate) fn pretty_json(value: &serde_json::Value, fallback: &str) -> String {
+    let mut out = serde_json::to_string_pretty(value).unwrap_or_else(|_| fallback.to_string());
+    out.push('\n');
+    out
+}
+
 /// The "why it matters" and "do instead" texts of a rule, from the registry.
 pub(crate) fn rule_hint(rule: &str) -> Option<(&'static str, &'static str)> {
     super::rules::registry()
