@@ -15,6 +15,8 @@ pub mod event;
 pub mod flow;
 pub mod forge;
 pub mod jobs;
+#[cfg(any(test, feature = "test-support"))]
+pub mod material;
 pub mod policy;
 pub mod review;
 pub mod server;

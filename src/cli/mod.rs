@@ -2,9 +2,11 @@
 
 mod audit;
 mod backup;
+mod git_change;
 mod migrations;
 mod repair;
 pub mod review;
+mod review_inputs;
 
 use crate::config::Config;
 use crate::server::AppState;

@@ -1,14 +1,19 @@
 //! `bytegate review`: review migration files on disk and print findings and risk.
 //!
-//! A thin shell over [`crate::review::review`]: collect the `.sql` files, read
-//! them, pick settings from `--config`/`--env`, render in `--format`. Exit
-//! status 0 (no error finding), 1 (at least one), 2 (could not do its job).
+//! A thin shell over [`crate::review::review`]: collect the migration files
+//! (by the suffix mapping), split them into the change and history
+//! (`--base`, `--history`, see [`super::review_inputs`]), read them, pick
+//! settings from `--config`/`--env` and the repository's `.bytegate.yaml`,
+//! render in `--format`. Exit status 0 (no error finding in the change), 1
+//! (at least one), 2 (could not do its job).
 
-use crate::config::{Config, Engine};
+use super::review_inputs;
+use crate::config::{Config, Engine, FileKind, MigrationSuffixes};
+use crate::flow::repo_config::{REPO_CONFIG_PATH, RepoConfig};
 use crate::review::model::Dialect;
 use crate::review::report::Format;
 use crate::review::settings::{ReviewSettings, RiskSettings};
-use crate::review::{FileChange, ReviewInput, ReviewOptions, review, version_key};
+use crate::review::{FileChange, ReviewInput, ReviewOptions, review};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,14 +34,27 @@ pub struct ReviewArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Output format: text for people, json for scripts, sarif for code
-    /// scanning, github for Actions annotations.
+    /// scanning, github for Actions annotations, gitlab for GitLab's
+    /// code-quality report.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Largest file reviewed, in bytes: a larger one is not parsed and gets a
     /// `file-too-large` error [default: the config's review.max_file_bytes, else 5 MiB].
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_file_bytes: Option<u64>,
-    /// Migration files or folders (folders: every `.sql` file below, in version order).
+    /// Git ref to compare with (e.g. `origin/main`): the files added, edited,
+    /// renamed or deleted since the merge base of it and HEAD are the change;
+    /// the other migration files under PATH are history. Needs the history of
+    /// both in the clone (`fetch-depth: 0`).
+    #[arg(long, value_name = "GIT_REF")]
+    pub base: Option<String>,
+    /// Migration files or folders already applied: they build the schema
+    /// model (which tables exist, with what) and get no findings. Takes every
+    /// value up to the next option: put it after PATH, or end it with `--`.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub history: Vec<PathBuf>,
+    /// Migration files or folders (folders: every migration file below, by
+    /// suffix: `.sql` unless `migration_suffixes` maps others, in version order).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
@@ -88,6 +106,17 @@ pub enum ReviewCliError {
         /// The environments it defines.
         known: String,
     },
+    /// `--base`: git could not say what changed.
+    #[error("--base: {0}")]
+    Git(#[from] super::git_change::GitError),
+    /// The repository's `.bytegate.yaml` is invalid.
+    #[error("{path}: {message}")]
+    RepoConfig {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Writing the report failed (closed pipe, full disk).
     #[error("cannot write the report: {0}")]
     Output(std::io::Error),
@@ -110,15 +139,38 @@ struct Resolved {
     risk: RiskSettings,
     lock_timeout_configured: bool,
     dialect: Option<Dialect>,
+    /// Which files are migrations (the config's, with the repository's on top).
+    suffixes: MigrationSuffixes,
 }
 
+/// `--config` and `--env`, then the repository's own `.bytegate.yaml` on top,
+/// merged as the pull-request flow merges them.
 fn resolve(args: &ReviewArgs) -> Result<Resolved, ReviewCliError> {
+    let mut resolved = resolve_config(args)?;
+    let repo_config = args.paths.first().and_then(|p| find_repo_config(p));
+    if let Some(path) = repo_config {
+        let text = std::fs::read_to_string(&path).map_err(|source| ReviewCliError::Path {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let repo = RepoConfig::parse(&text).map_err(|message| ReviewCliError::RepoConfig {
+            path: path.display().to_string(),
+            message,
+        })?;
+        resolved.settings = repo.merged_review(&resolved.settings);
+        resolved.suffixes = repo.merged_suffixes(&resolved.suffixes);
+    }
+    Ok(resolved)
+}
+
+fn resolve_config(args: &ReviewArgs) -> Result<Resolved, ReviewCliError> {
     let Some(path) = &args.config else {
         return Ok(Resolved {
             settings: ReviewSettings::default(),
             risk: RiskSettings::default(),
             lock_timeout_configured: false,
             dialect: None,
+            suffixes: MigrationSuffixes::default(),
         });
     };
     let config = Config::load(path)?;
@@ -152,6 +204,7 @@ fn resolve(args: &ReviewArgs) -> Result<Resolved, ReviewCliError> {
         risk: config.risk,
         lock_timeout_configured,
         dialect,
+        suffixes: config.project.migration_suffixes,
     })
 }
 
@@ -162,29 +215,45 @@ fn execute(args: &ReviewArgs) -> Result<bool, ReviewCliError> {
     if let Some(max) = args.max_file_bytes {
         resolved.settings.max_file_bytes = Some(max);
     }
-    let files = collect_sql_files(&args.paths)?;
-    let mut inputs = Vec::with_capacity(files.len());
-    for path in &files {
-        let text = std::fs::read(path).map_err(|source| ReviewCliError::Path {
-            path: path.display().to_string(),
-            source,
-        })?;
-        inputs.push(ReviewInput {
-            path: display_path(path),
-            text,
-            change: FileChange::Added,
-        });
+    let dialect = args.dialect.or(resolved.dialect).unwrap_or_default();
+    let planned = review_inputs::plan(
+        &args.paths,
+        &args.history,
+        args.base.as_deref(),
+        &resolved.suffixes,
+    )?;
+    let base_versions = review_inputs::base_versions(&planned);
+    let mut inputs = Vec::with_capacity(planned.len());
+    for p in planned {
+        if let FileKind::Pinned(other) = resolved.suffixes.kind(&p.display)
+            && other != dialect
+        {
+            if p.change != FileChange::Unchanged {
+                eprintln!(
+                    "bytegate review: skipped {}: its suffix maps it to {other}, this review is {dialect} (pass --dialect {other} to review it)",
+                    p.display
+                );
+            }
+            continue;
+        }
+        let (path, text, change) = p.read()?;
+        inputs.push(ReviewInput { path, text, change });
     }
-    if inputs.is_empty() {
-        eprintln!("bytegate review: no .sql files found");
+    if !inputs.iter().any(|i| i.change != FileChange::Unchanged) {
+        match &args.base {
+            Some(base) => eprintln!(
+                "bytegate review: no migration file changed since the merge base with {base}"
+            ),
+            None => eprintln!("bytegate review: no migration files found"),
+        }
     }
     let opts = ReviewOptions {
-        dialect: args.dialect.or(resolved.dialect).unwrap_or_default(),
+        dialect,
         environment: args.env.as_deref(),
         settings: &resolved.settings,
         risk: &resolved.risk,
         lock_timeout_configured: resolved.lock_timeout_configured,
-        base_versions: Vec::new(),
+        base_versions,
     };
     let report = review(&inputs, &opts);
     let rendered = args.format.render(&report);
@@ -196,91 +265,37 @@ fn execute(args: &ReviewArgs) -> Result<bool, ReviewCliError> {
     Ok(report.has_errors())
 }
 
-/// The path as shown in reports: as given, with `/` separators.
-fn display_path(path: &Path) -> String {
-    let s = path.to_string_lossy();
-    let s = s.strip_prefix("./").unwrap_or(&s);
-    s.replace('\\', "/")
+/// The repository's own `.bytegate.yaml` for `path`: in the nearest folder
+/// above it that has one, stopping at the repository's top (a `.git` entry).
+fn find_repo_config(path: &Path) -> Option<PathBuf> {
+    let abs = std::fs::canonicalize(path).ok()?;
+    let start = if abs.is_dir() {
+        abs.as_path()
+    } else {
+        abs.parent()?
+    };
+    for dir in start.ancestors() {
+        let candidate = dir.join(REPO_CONFIG_PATH);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            return None;
+        }
+    }
+    None
 }
 
 /// Files named on the command line, plus every `.sql` file below each folder,
-/// in version order (see [`version_key`]). A path that does not exist, or a
-/// folder that cannot be listed, is an error.
+/// in version order (see [`crate::review::version_key`]). A path that does
+/// not exist, or a folder that cannot be listed, is an error.
 pub fn collect_sql_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReviewCliError> {
-    let mut out = Vec::new();
-    for path in paths {
-        let meta = std::fs::metadata(path).map_err(|source| ReviewCliError::Path {
-            path: path.display().to_string(),
-            source,
-        })?;
-        if meta.is_dir() {
-            walk(path, &mut out, 0)?;
-        } else {
-            out.push(path.clone());
-        }
-    }
-    out.sort_by_cached_key(|p| version_key(&display_path(p)));
-    out.dedup();
-    Ok(out)
-}
-
-/// Deep enough for any real migrations tree, shallow enough to stop symlink loops.
-const MAX_DEPTH: usize = 32;
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), ReviewCliError> {
-    if depth > MAX_DEPTH {
-        return Ok(());
-    }
-    let err = |source| ReviewCliError::Path {
-        path: dir.display().to_string(),
-        source,
-    };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(err)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(err)?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            walk(&path, out, depth + 1)?;
-        } else if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("sql"))
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
+    review_inputs::collect_migrations(paths, &MigrationSuffixes::default())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn folders_are_walked_in_version_order_and_only_sql_files_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("10_b")).unwrap();
-        std::fs::create_dir_all(root.join("9_a")).unwrap();
-        std::fs::write(root.join("10_b/up.sql"), "select 1;").unwrap();
-        std::fs::write(root.join("9_a/up.sql"), "select 1;").unwrap();
-        std::fs::write(root.join("9_a/down.sql"), "select 1;").unwrap();
-        std::fs::write(root.join("README.md"), "x").unwrap();
-        let files = collect_sql_files(&[root.to_path_buf()]).unwrap();
-        let names: Vec<String> = files
-            .iter()
-            .map(|p| p.strip_prefix(root).unwrap().display().to_string())
-            .collect();
-        assert_eq!(names, ["9_a/up.sql", "10_b/up.sql", "9_a/down.sql"]);
-    }
-
-    #[test]
-    fn a_missing_path_is_an_error_naming_it() {
-        let err = collect_sql_files(&[PathBuf::from("/nonexistent/x.sql")]).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/x.sql"), "{err}");
-    }
 
     #[test]
     fn an_unknown_environment_is_an_error() {
@@ -297,6 +312,8 @@ mod tests {
             config: Some(cfg),
             format: Format::Json,
             max_file_bytes: None,
+            base: None,
+            history: Vec::new(),
             paths: vec![dir.path().to_path_buf()],
         };
         match resolve(&args) {

@@ -7,12 +7,14 @@
 mod duration;
 mod load;
 mod secret;
+mod suffixes;
 mod validate;
 mod window;
 
 pub use duration::HumanDuration;
 pub use load::ConfigError;
 pub use secret::Secret;
+pub use suffixes::{FileKind, MigrationSuffixes, SuffixTarget};
 pub use window::{DeployWindow, Weekday};
 
 use crate::review::settings::{ReviewSettings, RiskSettings};
@@ -106,9 +108,17 @@ pub struct Project {
     /// Folder of the migrations in the repository.
     #[serde(default = "default_migrations_dir")]
     pub migrations_dir: String,
+    /// Which files are migrations, by suffix, and in which dialect
+    /// (`.sql.postgres: postgres`, `.sql.sqlite: ignore`); `.sql` always is.
+    #[serde(default, skip_serializing_if = "suffixes_empty")]
+    pub migration_suffixes: MigrationSuffixes,
     /// Prefix of comment commands.
     #[serde(default = "default_command_prefix")]
     pub command_prefix: String,
+}
+
+fn suffixes_empty(s: &MigrationSuffixes) -> bool {
+    s.0.is_empty()
 }
 
 fn default_migrations_dir() -> String {

@@ -26,6 +26,9 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
     if c.project.migrations_dir.trim().is_empty() {
         return Err(("project.migrations_dir".into(), "must not be empty".into()));
     }
+    if let Err(e) = c.project.migration_suffixes.validate() {
+        return Err(("project.migration_suffixes".into(), e));
+    }
     if c.project.command_prefix.trim().is_empty() || c.project.command_prefix.contains(' ') {
         return Err((
             "project.command_prefix".into(),

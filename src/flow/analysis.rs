@@ -1,7 +1,7 @@
 //! Pure part of the pull-request flow: which changed files are migrations, and
 //! how the reviews of several environments combine into one result.
 
-use crate::config::{Config, Engine, Environment};
+use crate::config::{Config, Engine, Environment, FileKind, MigrationSuffixes};
 use crate::forge::{ChangedFile, CheckConclusion, FileStatus};
 use crate::review::finding::{Finding, RiskLevel, Severity};
 use crate::review::model::Dialect;
@@ -20,14 +20,15 @@ pub struct MigrationChange {
     pub blob_sha: Option<String>,
 }
 
-/// True when `path` is a `.sql` file inside `dir` (at any depth).
-pub fn is_migration(path: &str, dir: &str) -> bool {
+/// True when `path` is inside `dir` (at any depth) and a migration by its
+/// suffix (`.sql`, or as `migration_suffixes` maps it).
+pub fn is_migration(path: &str, dir: &str, suffixes: &MigrationSuffixes) -> bool {
     let dir = dir.trim_matches('/');
     let inside = dir.is_empty()
         || path
             .strip_prefix(dir)
             .is_some_and(|rest| rest.starts_with('/'));
-    inside && path.to_ascii_lowercase().ends_with(".sql")
+    inside && suffixes.kind(path).is_migration()
 }
 
 /// Why a path from a PR is refused outright (never reviewed, never
@@ -81,6 +82,64 @@ pub fn add_refused_paths(combined: &mut Combined, refused: &[(String, &'static s
     }
 }
 
+/// Rule id of the finding on a migration pinned (by its suffix) to a dialect
+/// other than an environment's.
+pub const DIALECT_MISMATCH: &str = "dialect-mismatch";
+
+/// The applied migrations whose suffix pins them to a dialect some target
+/// does not use, with those targets' environment names: they are left out of
+/// those reviews, but a deploy applies every migration to every environment.
+pub fn dialect_mismatches(
+    changes: &[MigrationChange],
+    targets: &[ReviewTarget],
+    suffixes: &MigrationSuffixes,
+) -> Vec<(String, Dialect, Vec<String>)> {
+    let mut out = Vec::new();
+    for c in changes.iter().filter(|c| c.change.is_applied()) {
+        let FileKind::Pinned(dialect) = suffixes.kind(&c.path) else {
+            continue;
+        };
+        let envs: Vec<String> = targets
+            .iter()
+            .filter(|t| t.dialect != dialect)
+            .map(|t| {
+                t.environment
+                    .clone()
+                    .unwrap_or_else(|| "default".to_string())
+            })
+            .collect();
+        if !envs.is_empty() {
+            out.push((c.path.clone(), dialect, envs));
+        }
+    }
+    out
+}
+
+/// Adds an error finding per migration of [`dialect_mismatches`].
+pub fn add_dialect_mismatches(
+    combined: &mut Combined,
+    mismatches: &[(String, Dialect, Vec<String>)],
+) {
+    for (path, dialect, envs) in mismatches {
+        add_file_finding(
+            combined,
+            path,
+            Finding {
+                rule: DIALECT_MISMATCH.to_string(),
+                severity: Severity::Error,
+                span: line_one(),
+                message: format!(
+                    "this file's suffix maps it to {dialect}, but environment(s) {} use another engine: it was not reviewed for them and a deploy would apply it there",
+                    envs.join(", ")
+                ),
+                help: Some(
+                    "Map the suffix to `ignore`, or to the environments' dialect, in `migration_suffixes`.".to_string(),
+                ),
+            },
+        );
+    }
+}
+
 /// A span at the start of a file (findings about a whole file).
 fn line_one() -> crate::review::finding::Span {
     let at = crate::review::finding::Position { line: 1, column: 1 };
@@ -116,7 +175,11 @@ fn add_file_finding(combined: &mut Combined, path: &str, finding: Finding) {
 /// The PR's changed files that are migrations. A file renamed into the folder
 /// counts as added, one renamed out of it as removed. Refused paths
 /// ([`refused_path`]) are never migrations.
-pub fn migration_changes(files: &[ChangedFile], dir: &str) -> Vec<MigrationChange> {
+pub fn migration_changes(
+    files: &[ChangedFile],
+    dir: &str,
+    suffixes: &MigrationSuffixes,
+) -> Vec<MigrationChange> {
     let mut out = Vec::new();
     for f in files {
         if refused_path(&f.path).is_some()
@@ -124,12 +187,12 @@ pub fn migration_changes(files: &[ChangedFile], dir: &str) -> Vec<MigrationChang
         {
             continue;
         }
-        let here = is_migration(&f.path, dir);
+        let here = is_migration(&f.path, dir, suffixes);
         let change = match &f.status {
             FileStatus::Added | FileStatus::Copied { .. } if here => FileChange::Added,
             FileStatus::Modified if here => FileChange::Modified,
             FileStatus::Removed if here => FileChange::Removed,
-            FileStatus::Renamed { from } => match (is_migration(from, dir), here) {
+            FileStatus::Renamed { from } => match (is_migration(from, dir, suffixes), here) {
                 (true, true) => FileChange::Renamed { from: from.clone() },
                 (false, true) => FileChange::Added,
                 (true, false) => {
@@ -401,11 +464,17 @@ mod tests {
     #[test]
     fn migration_paths_are_sql_files_inside_the_folder() {
         let dir = "schema/migrations/";
-        assert!(is_migration("schema/migrations/001_a.sql", dir));
-        assert!(is_migration("schema/migrations/pg/001_a.SQL", dir));
-        assert!(!is_migration("schema/migrations/README.md", dir));
-        assert!(!is_migration("schema/migrations_old/001.sql", dir));
-        assert!(!is_migration("other/001.sql", dir));
+        let sql = MigrationSuffixes::default();
+        assert!(is_migration("schema/migrations/001_a.sql", dir, &sql));
+        assert!(is_migration("schema/migrations/pg/001_a.SQL", dir, &sql));
+        assert!(!is_migration("schema/migrations/README.md", dir, &sql));
+        assert!(!is_migration("schema/migrations_old/001.sql", dir, &sql));
+        assert!(!is_migration("other/001.sql", dir, &sql));
+        assert!(!is_migration(
+            "schema/migrations/001.sql.postgres",
+            dir,
+            &sql
+        ));
     }
 
     #[test]
@@ -434,10 +503,11 @@ mod tests {
             ),
             file("README.md", FileStatus::Modified),
         ];
-        let got: Vec<(String, FileChange)> = migration_changes(&files, dir)
-            .into_iter()
-            .map(|c| (c.path, c.change))
-            .collect();
+        let got: Vec<(String, FileChange)> =
+            migration_changes(&files, dir, &MigrationSuffixes::default())
+                .into_iter()
+                .map(|c| (c.path, c.change))
+                .collect();
         assert_eq!(
             got,
             vec![
@@ -455,6 +525,74 @@ mod tests {
         );
     }
 
+    fn pg_pairs() -> MigrationSuffixes {
+        use crate::config::SuffixTarget;
+        MigrationSuffixes(
+            [
+                (".sql.postgres".to_string(), SuffixTarget::Postgres),
+                (".sql.sqlite".to_string(), SuffixTarget::Ignore),
+                (".sql.mysql".to_string(), SuffixTarget::Mysql),
+            ]
+            .into_iter()
+            .collect(),
+        )
+    }
+
+    #[test]
+    fn suffix_mapping_decides_which_files_of_the_pr_are_migrations() {
+        let files = [
+            file("db/1_init.sql.postgres", FileStatus::Added),
+            file("db/1_init.sql.sqlite", FileStatus::Added),
+            file("db/2_more.sql", FileStatus::Modified),
+        ];
+        let got: Vec<String> = migration_changes(&files, "db", &pg_pairs())
+            .into_iter()
+            .map(|c| c.path)
+            .collect();
+        assert_eq!(got, ["db/1_init.sql.postgres", "db/2_more.sql"]);
+        // Without the mapping, only `.sql` is a migration.
+        assert_eq!(
+            migration_changes(&files, "db", &MigrationSuffixes::default()).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_file_pinned_to_another_engine_than_an_environment_is_an_error() {
+        let changes: Vec<MigrationChange> = ["db/1.sql.postgres", "db/2.sql.mysql", "db/3.sql"]
+            .iter()
+            .map(|p| MigrationChange {
+                path: p.to_string(),
+                change: FileChange::Added,
+                blob_sha: None,
+            })
+            .collect();
+        let target = |env: &str, dialect| ReviewTarget {
+            environment: Some(env.to_string()),
+            dialect,
+            lock_timeout_configured: false,
+        };
+        let targets = [
+            target("staging", Dialect::Postgres),
+            target("prod", Dialect::Postgres),
+        ];
+        let mismatches = dialect_mismatches(&changes, &targets, &pg_pairs());
+        assert_eq!(
+            mismatches,
+            vec![(
+                "db/2.sql.mysql".to_string(),
+                Dialect::Mysql,
+                vec!["staging".to_string(), "prod".to_string()]
+            )]
+        );
+        let mut combined = combine(&[], &changes);
+        add_dialect_mismatches(&mut combined, &mismatches);
+        assert_eq!(combined.errors, 1);
+        assert_eq!(combined.conclusion, CheckConclusion::Failure);
+        assert_eq!(combined.findings[0].finding.rule, DIALECT_MISMATCH);
+        assert_eq!(combined.findings[0].path, "db/2.sql.mysql");
+    }
+
     #[test]
     fn hostile_paths_are_refused_and_never_migrations() {
         for p in [
@@ -466,7 +604,12 @@ mod tests {
         ] {
             assert!(refused_path(p).is_some(), "{p:?}");
             assert!(
-                migration_changes(&[file(p, FileStatus::Added)], "schema/migrations").is_empty(),
+                migration_changes(
+                    &[file(p, FileStatus::Added)],
+                    "schema/migrations",
+                    &MigrationSuffixes::default()
+                )
+                .is_empty(),
                 "{p:?}"
             );
         }

@@ -323,8 +323,9 @@ pub async fn review_pull_request_for(
         .clone()
         .unwrap_or_else(|| ctx.config.project.migrations_dir.clone());
 
+    let suffixes = repo_config.merged_suffixes(&ctx.config.project.migration_suffixes);
     let files = forge.list_pr_files(&pr.pr).await?;
-    let changes = analysis::migration_changes(&files, &dir);
+    let changes = analysis::migration_changes(&files, &dir, &suffixes);
     // A PR that edits the repository config is told it governs only later
     // PRs (a PR that moves `migrations_dir` must not escape review that way).
     let config_changed = files.iter().any(|f| f.path == REPO_CONFIG_PATH);
@@ -489,6 +490,7 @@ pub(crate) async fn review_snapshot(
 ) -> Result<HeadReview, FlowError> {
     let inputs = read_inputs(forge, pr, changes, read_at).await?;
     let settings = repo_config.merged_review(&ctx.config.review);
+    let suffixes = repo_config.merged_suffixes(&ctx.config.project.migration_suffixes);
     let reviewed = reviewed_files(&inputs, &settings);
     let files: Vec<(String, Vec<u8>)> = inputs
         .iter()
@@ -500,11 +502,18 @@ pub(crate) async fn review_snapshot(
         .list_directory(&pr.pr.repo, dir, &pr.base_sha)
         .await?
         .into_iter()
-        .filter(|e| e.is_file && analysis::is_migration(&e.path, dir))
+        .filter(|e| e.is_file && analysis::is_migration(&e.path, dir, &suffixes))
         .map(|e| e.path)
         .collect();
 
-    let reports = run_reviews(ctx.config.clone(), settings, inputs, base_versions).await?;
+    let reports = run_reviews(
+        ctx.config.clone(),
+        settings,
+        suffixes,
+        inputs,
+        base_versions,
+    )
+    .await?;
     store_results(&ctx.db, cr.id, &pr.head_sha, &reports).await?;
     let snapshot = snapshots::store(
         &ctx.db,
@@ -559,6 +568,14 @@ async fn review_and_publish(
     )
     .await?;
     let mut combined = analysis::combine(&reports, changes);
+    let suffixes = scope
+        .repo_config
+        .merged_suffixes(&ctx.config.project.migration_suffixes);
+    let targets = analysis::review_targets(&ctx.config);
+    analysis::add_dialect_mismatches(
+        &mut combined,
+        &analysis::dialect_mismatches(changes, &targets, &suffixes),
+    );
     if scope.config_changed {
         analysis::add_repo_config_changed(&mut combined);
     }
@@ -694,9 +711,13 @@ async fn read_input(
 }
 
 /// Runs one review per environment, off the async runtime (it is CPU-bound).
+/// A migration whose suffix pins it to another dialect than the
+/// environment's is left out of that environment's review (it gets a
+/// `dialect-mismatch` error instead, see [`analysis::dialect_mismatches`]).
 async fn run_reviews(
     config: Arc<Config>,
     settings: review::settings::ReviewSettings,
+    suffixes: crate::config::MigrationSuffixes,
     inputs: Vec<ReviewInput>,
     base_versions: Vec<String>,
 ) -> Result<Vec<(Option<String>, ReviewReport)>, FlowError> {
@@ -704,6 +725,20 @@ async fn run_reviews(
         analysis::review_targets(&config)
             .into_iter()
             .map(|t| {
+                let fitting: Vec<ReviewInput>;
+                let inputs = if inputs
+                    .iter()
+                    .all(|i| suffixes.kind(&i.path).fits(t.dialect))
+                {
+                    &inputs[..]
+                } else {
+                    fitting = inputs
+                        .iter()
+                        .filter(|i| suffixes.kind(&i.path).fits(t.dialect))
+                        .cloned()
+                        .collect();
+                    &fitting[..]
+                };
                 let opts = ReviewOptions {
                     dialect: t.dialect,
                     environment: t.environment.as_deref(),
@@ -712,7 +747,7 @@ async fn run_reviews(
                     lock_timeout_configured: t.lock_timeout_configured,
                     base_versions: base_versions.clone(),
                 };
-                let report = review::review(&inputs, &opts);
+                let report = review::review(inputs, &opts);
                 (t.environment, report)
             })
             .collect()

@@ -1,6 +1,7 @@
 //! A repository's own `.bytegate.yaml`, read from the pull request's **base**
 //! commit only: a pull request can never change the rules it is reviewed by.
 
+use crate::config::MigrationSuffixes;
 use crate::review::settings::ReviewSettings;
 use serde::Deserialize;
 
@@ -13,6 +14,9 @@ pub const REPO_CONFIG_PATH: &str = ".bytegate.yaml";
 pub struct RepoConfig {
     /// Folder of the migrations (overrides `project.migrations_dir`).
     pub migrations_dir: Option<String>,
+    /// Migration file suffixes and their dialect (over `project.migration_suffixes`,
+    /// per suffix), e.g. `.sql.postgres: postgres`, `.sql.sqlite: ignore`.
+    pub migration_suffixes: MigrationSuffixes,
     /// Rule severities/options (per rule id, over the server's) and extra custom rules.
     pub review: Option<ReviewSettings>,
 }
@@ -23,7 +27,18 @@ impl RepoConfig {
         if text.trim().is_empty() {
             return Ok(RepoConfig::default());
         }
-        serde_norway::from_str(text).map_err(|e| format!("{REPO_CONFIG_PATH}: {e}"))
+        let config: RepoConfig =
+            serde_norway::from_str(text).map_err(|e| format!("{REPO_CONFIG_PATH}: {e}"))?;
+        config
+            .migration_suffixes
+            .validate()
+            .map_err(|e| format!("{REPO_CONFIG_PATH}: migration_suffixes: {e}"))?;
+        Ok(config)
+    }
+
+    /// The server's suffix mapping with this repository's on top.
+    pub fn merged_suffixes(&self, server: &MigrationSuffixes) -> MigrationSuffixes {
+        server.with(&self.migration_suffixes)
     }
 
     /// The server's review settings with this repository's on top: its rule
@@ -56,6 +71,37 @@ mod tests {
         let merged = repo.merged_review(&ReviewSettings::default());
         assert_eq!(merged.rules["drop-table"].severity, Some(Severity::Warning));
         assert_eq!(merged.custom.len(), 1);
+    }
+
+    #[test]
+    fn suffix_mappings_are_read_validated_and_merged_over_the_servers() {
+        use crate::config::{FileKind, SuffixTarget};
+        use crate::review::model::Dialect;
+        let repo = RepoConfig::parse(
+            "migration_suffixes:\n  .sql.postgres: postgres\n  .sql.sqlite: ignore\n",
+        )
+        .unwrap();
+        let server = MigrationSuffixes(
+            [(".sql.mysql".to_string(), SuffixTarget::Mysql)]
+                .into_iter()
+                .collect(),
+        );
+        let merged = repo.merged_suffixes(&server);
+        assert_eq!(
+            merged.kind("m/1.sql.postgres"),
+            FileKind::Pinned(Dialect::Postgres)
+        );
+        assert_eq!(merged.kind("m/1.sql.sqlite"), FileKind::Other);
+        assert_eq!(
+            merged.kind("m/1.sql.mysql"),
+            FileKind::Pinned(Dialect::Mysql)
+        );
+        let err = RepoConfig::parse("migration_suffixes:\n  postgres: postgres\n").unwrap_err();
+        assert!(
+            err.contains("migration_suffixes") && err.contains("`postgres`"),
+            "{err}"
+        );
+        assert!(RepoConfig::parse("migration_suffixes:\n  .x: sqlite\n").is_err());
     }
 
     #[test]

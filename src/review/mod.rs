@@ -65,7 +65,8 @@ pub struct ReviewInput {
     pub path: String,
     /// The file's bytes; invalid UTF-8 is replaced, never rejected.
     pub text: Vec<u8>,
-    /// How the change touches the file (the CLI reviews everything as `Added`).
+    /// How the change touches the file (`Unchanged`: history, which builds
+    /// the schema model and gets no findings).
     pub change: FileChange,
 }
 
@@ -119,7 +120,8 @@ pub struct Summary {
 /// The result of [`review`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReviewReport {
-    /// One entry per reviewed file, in version order.
+    /// One entry per reviewed file, in version order (history files, given
+    /// as [`FileChange::Unchanged`], are not listed).
     pub files: Vec<FileReport>,
     /// The change's overall risk.
     pub risk: RiskReport,
@@ -326,6 +328,11 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
     let mut summary = Summary::default();
     let mut files = Vec::with_capacity(ordered.len());
     for (i, input) in ordered.iter().enumerate() {
+        let file_risk = file_risks.next().unwrap_or_default();
+        if input.change == FileChange::Unchanged {
+            // History: it built the schema model; it is not part of the report.
+            continue;
+        }
         let (mut findings, suppressed) = by_path.remove(&input.path).unwrap_or_default();
         findings.append(&mut internal[i]);
         findings.extend(risk_errors.iter().cloned());
@@ -347,7 +354,7 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
             statements: statement_counts.get(i).copied().unwrap_or(0),
             findings,
             suppressed,
-            risk: file_risks.next().unwrap_or_default(),
+            risk: file_risk,
         });
     }
     ReviewReport {

@@ -226,6 +226,7 @@ fn assert_sane(report: &ReviewReport, files: usize) {
         report::Format::Json,
         report::Format::Sarif,
         report::Format::Github,
+        report::Format::Gitlab,
     ] {
         assert!(!format.render(report).is_empty());
     }

@@ -38,17 +38,25 @@ pub(super) async fn order_gate(
     else {
         return Ok(Order::Clear(Vec::new()));
     };
-    let mut older: Vec<(String, String)> =
-        list_migrations(forge, pr, &snapshot.migrations_dir, &rollout.merge_sha)
-            .await?
-            .into_iter()
-            .filter(|p| !own.iter().any(|(o, _)| o == p) && !deploy::is_revert(p))
-            .filter_map(|p| {
-                let v = version_key(&p).version()?;
-                (deploy::cmp_versions(&v, &newest_own) == std::cmp::Ordering::Less)
-                    .then_some((p, v))
-            })
-            .collect();
+    // Which files are migrations: as the review saw it, by the base commit's config.
+    let (repo_config, _) =
+        crate::flow::read_repo_config(forge, &pr.repo, &snapshot.base_sha).await?;
+    let suffixes = repo_config.merged_suffixes(&ctx.config.project.migration_suffixes);
+    let mut older: Vec<(String, String)> = list_migrations(
+        forge,
+        pr,
+        &snapshot.migrations_dir,
+        &suffixes,
+        &rollout.merge_sha,
+    )
+    .await?
+    .into_iter()
+    .filter(|p| !own.iter().any(|(o, _)| o == p) && !deploy::is_revert(p))
+    .filter_map(|p| {
+        let v = version_key(&p).version()?;
+        (deploy::cmp_versions(&v, &newest_own) == std::cmp::Ordering::Less).then_some((p, v))
+    })
+    .collect();
     if older.is_empty() {
         return Ok(Order::Clear(Vec::new()));
     }
@@ -137,17 +145,18 @@ pub(super) async fn list_migrations(
     forge: &dyn Forge,
     pr: &PrRef,
     dir: &str,
+    suffixes: &crate::config::MigrationSuffixes,
     sha: &str,
 ) -> Result<Vec<String>, FlowError> {
     let mut paths = Vec::new();
     for e in forge.list_directory(&pr.repo, dir, sha).await? {
         if e.is_file {
-            if analysis::is_migration(&e.path, dir) {
+            if analysis::is_migration(&e.path, dir, suffixes) {
                 paths.push(e.path);
             }
         } else {
             for sub in forge.list_directory(&pr.repo, &e.path, sha).await? {
-                if sub.is_file && analysis::is_migration(&sub.path, dir) {
+                if sub.is_file && analysis::is_migration(&sub.path, dir, suffixes) {
                     paths.push(sub.path);
                 }
             }

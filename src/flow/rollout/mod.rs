@@ -135,8 +135,9 @@ async fn review_at_merge(
         .migrations_dir
         .clone()
         .unwrap_or_else(|| ctx.config.project.migrations_dir.clone());
+    let suffixes = repo_config.merged_suffixes(&ctx.config.project.migration_suffixes);
     let files = forge.list_pr_files(&pr.pr).await?;
-    let changes = analysis::migration_changes(&files, &dir);
+    let changes = analysis::migration_changes(&files, &dir, &suffixes);
     if changes.is_empty() {
         return Ok(None);
     }

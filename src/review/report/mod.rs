@@ -1,8 +1,9 @@
 //! Renderers of a [`ReviewReport`](super::ReviewReport): `text` for people,
-//! `json` for tools (DESIGN.md's shape), `sarif` 2.1.0 for code scanning, and
-//! `github` workflow-command annotations.
+//! `json` for tools (DESIGN.md's shape), `sarif` 2.1.0 for code scanning,
+//! `github` workflow-command annotations and `gitlab` code-quality JSON.
 
 pub mod github;
+pub mod gitlab;
 pub mod json;
 pub mod sarif;
 pub mod text;
@@ -23,6 +24,8 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (`::error file=…,line=…::…`).
     Github,
+    /// GitLab code-quality JSON (`artifacts: reports: codequality`).
+    Gitlab,
 }
 
 impl Format {
@@ -33,6 +36,7 @@ impl Format {
             Format::Json => "json",
             Format::Sarif => "sarif",
             Format::Github => "github",
+            Format::Gitlab => "gitlab",
         }
     }
 
@@ -43,6 +47,7 @@ impl Format {
             Format::Json => json::render(report),
             Format::Sarif => sarif::render(report),
             Format::Github => github::render(report),
+            Format::Gitlab => gitlab::render(report),
         }
     }
 }
@@ -61,11 +66,20 @@ impl FromStr for Format {
             "json" => Ok(Format::Json),
             "sarif" => Ok(Format::Sarif),
             "github" => Ok(Format::Github),
+            "gitlab" => Ok(Format::Gitlab),
             other => Err(format!(
-                "unknown format `{other}` (expected text, json, sarif or github)"
+                "unknown format `{other}` (expected text, json, sarif, github or gitlab)"
             )),
         }
     }
+}
+
+/// A JSON document pretty-printed with a final newline (`fallback` if it
+/// cannot be serialized, which a `Value` never fails to be).
+pub(crate) fn pretty_json(value: &serde_json::Value, fallback: &str) -> String {
+    let mut out = serde_json::to_string_pretty(value).unwrap_or_else(|_| fallback.to_string());
+    out.push('\n');
+    out
 }
 
 /// The "why it matters" and "do instead" texts of a rule, from the registry.

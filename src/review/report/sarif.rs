@@ -14,9 +14,7 @@ const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 /// The SARIF document, pretty-printed, with a final newline.
 pub fn render(report: &ReviewReport) -> String {
-    let mut out = serde_json::to_string_pretty(&to_value(report)).unwrap_or_else(|_| "{}".into());
-    out.push('\n');
-    out
+    super::pretty_json(&to_value(report), "{}")
 }
 
 fn level(severity: Severity) -> &'static str {

@@ -1,4 +1,4 @@
-//! Snapshot tests of the four formats over one hand-built report, so the
+//! Snapshot tests of the five formats over one hand-built report, so the
 //! renderers are pinned independently of the rules' wording.
 
 use crate::review::finding::{Finding, Position, RiskLevel, Severity, Span};
@@ -116,6 +116,42 @@ fn sarif_format() {
 #[test]
 fn github_format() {
     insta::assert_snapshot!(super::github::render(&sample_report()));
+}
+
+#[test]
+fn gitlab_format() {
+    insta::assert_snapshot!(super::gitlab::render(&sample_report()));
+}
+
+#[test]
+fn gitlab_issues_have_the_code_quality_keys_and_distinct_stable_fingerprints() {
+    let mut report = sample_report();
+    let v = super::gitlab::to_value(&report);
+    let issues = v.as_array().unwrap();
+    assert_eq!(issues.len(), 3);
+    let first = &issues[0];
+    assert_eq!(first["check_name"], "table-require-pk");
+    assert_eq!(first["severity"], "major");
+    assert_eq!(first["location"]["path"], "schema/migrations/001_init.sql");
+    assert_eq!(first["location"]["lines"]["begin"], 1);
+    assert_eq!(issues[1]["severity"], "minor");
+    assert_eq!(issues[2]["severity"], "info");
+    // A finding that only moved keeps its fingerprint; a second identical one gets another.
+    let moved = &mut report.files[0].findings[0];
+    moved.span.start.line += 5;
+    let copy = moved.clone();
+    report.files[0].findings.push(copy);
+    let again = super::gitlab::to_value(&report);
+    assert_eq!(again[0]["fingerprint"], first["fingerprint"]);
+    assert_eq!(again[0]["location"]["lines"]["begin"], 6);
+    assert_ne!(again[3]["fingerprint"], first["fingerprint"]);
+    let fingerprints: std::collections::BTreeSet<&str> = again
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["fingerprint"].as_str().unwrap())
+        .collect();
+    assert_eq!(fingerprints.len(), 4);
 }
 
 #[test]
