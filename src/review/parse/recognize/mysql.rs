@@ -4,7 +4,7 @@
 //!   column `CHARSET x` (`CHARACTER SET x`), `LONG VARCHAR` / `LONG VARBINARY`
 //!   (`MEDIUMTEXT` / `MEDIUMBLOB`, what MySQL stores them as);
 //! - `ALTER TABLE` actions: `ADD [COLUMN] (a int, b int)`, `RENAME {INDEX|KEY} a TO b`,
-//!   partition maintenance (`TRUNCATE|DROP|... PARTITION`, `PARTITION BY`, `REMOVE PARTITIONING`);
+//!   `ALTER INDEX i [IN]VISIBLE`, `FORCE`, `{DISABLE|ENABLE} KEYS`, partition maintenance (`TRUNCATE|DROP|... PARTITION`, `PARTITION BY`, `REMOVE PARTITIONING`);
 //! - `CREATE TABLE ... PARTITION BY ...` and `CREATE {FULLTEXT|SPATIAL} INDEX`.
 
 use super::*;
@@ -116,13 +116,14 @@ fn partition_clause(tokens: &[TokenWithSpan]) -> Option<usize> {
         match &tokens[i].token {
             Token::LParen => depth += 1,
             Token::RParen => depth -= 1,
-            x if depth == 0 && start.is_none() && is_kw(x, "PARTITION") => {
-                if sig
+            x if depth == 0
+                && start.is_none()
+                && is_kw(x, "PARTITION")
+                && sig
                     .get(k + 1)
-                    .is_some_and(|&j| is_kw(&tokens[j].token, "BY"))
-                {
-                    start = Some(i);
-                }
+                    .is_some_and(|&j| is_kw(&tokens[j].token, "BY")) =>
+            {
+                start = Some(i);
             }
             x if depth == 0 && start.is_some() && (is_kw(x, "SELECT") || is_kw(x, "AS")) => {
                 return None;
@@ -209,9 +210,7 @@ pub(super) fn partition_action(action: &[TokenWithSpan]) -> Option<AlterAction> 
         _ => {
             if !t.eat_kw("ALL") {
                 loop {
-                    if t.ident().is_none() {
-                        return None;
-                    }
+                    t.ident()?;
                     if !t.eat(&Token::Comma) {
                         break;
                     }
@@ -225,7 +224,8 @@ pub(super) fn partition_action(action: &[TokenWithSpan]) -> Option<AlterAction> 
 }
 
 /// A MySQL `ALTER TABLE` action sqlparser rejects: `ADD [COLUMN] (defs)`,
-/// `RENAME {INDEX|KEY} a TO b`, or a table option. `header` is `ALTER TABLE
+/// `RENAME {INDEX|KEY} a TO b`, `ALTER INDEX i [IN]VISIBLE`, `FORCE` and
+/// other keyword-only actions, or a table option. `header` is `ALTER TABLE
 /// name` (the statement's tokens before the first action).
 pub(super) fn alter_action(
     header: &[TokenWithSpan],
@@ -259,6 +259,35 @@ pub(super) fn alter_action(
         return t
             .at_end()
             .then(|| vec![AlterAction::RenameConstraint { from, to }]);
+    }
+    let mut t = Toks::new(action);
+    if t.eat_kw("ALTER") && (t.eat_kw("INDEX") || t.eat_kw("KEY")) {
+        t.ident()?;
+        let visibility = t.next().and_then(|x| word_upper(&x.token))?;
+        let known = matches!(visibility.as_str(), "VISIBLE" | "INVISIBLE");
+        return (known && t.at_end()).then(|| {
+            vec![AlterAction::Other {
+                description: format!("ALTER INDEX {visibility}"),
+            }]
+        });
+    }
+    // Actions that change no column, key or name.
+    const KEYWORD_ONLY: &[&[&str]] = &[
+        &["FORCE"],
+        &["DISABLE", "KEYS"],
+        &["ENABLE", "KEYS"],
+        &["DISCARD", "TABLESPACE"],
+        &["IMPORT", "TABLESPACE"],
+        &["WITH", "VALIDATION"],
+        &["WITHOUT", "VALIDATION"],
+    ];
+    let mut t = Toks::new(action);
+    if let Some(words) = KEYWORD_ONLY.iter().find(|w| t.eat_kws(w)) {
+        return t.at_end().then(|| {
+            vec![AlterAction::Other {
+                description: words.join(" "),
+            }]
+        });
     }
     mysql_table_option(action).map(|a| vec![a])
 }

@@ -467,6 +467,25 @@ fn mysql_rename_index_renames_the_key() {
 }
 
 #[test]
+fn mysql_keyword_actions() {
+    let a = alter_my("ALTER TABLE t ALTER INDEX i INVISIBLE, FORCE, DISABLE KEYS, ALGORITHM=COPY");
+    let described: Vec<_> = a
+        .actions
+        .iter()
+        .map(|x| match x {
+            AlterAction::Other { description } => description.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        described,
+        ["ALTER INDEX INVISIBLE", "FORCE", "DISABLE KEYS"]
+    );
+    assert_eq!(rec_my("ALTER TABLE t ALTER INDEX i HIDDEN"), None);
+    assert_eq!(rec_my("ALTER TABLE t FORCE now"), None);
+}
+
+#[test]
 fn mysql_partition_options() {
     let described = |sql: &str| -> Vec<String> {
         alter_my(sql)
