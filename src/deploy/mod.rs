@@ -273,6 +273,31 @@ mod tests {
     }
 
     #[test]
+    fn plan_orders_nested_layouts_by_folder_then_file() {
+        let p = plan(
+            &files(&[
+                ("delta/10/01_c.sql", "SELECT 1;"),
+                ("delta/2/02_b.sql", "SELECT 1;"),
+                ("delta/2/01_a.sql", "SELECT 1;"),
+            ]),
+            Dialect::Postgres,
+        )
+        .unwrap();
+        let got: Vec<_> = p
+            .iter()
+            .map(|m| (m.path.as_str(), m.version.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("delta/2/01_a.sql", "2.1"),
+                ("delta/2/02_b.sql", "2.2"),
+                ("delta/10/01_c.sql", "10.1"),
+            ]
+        );
+    }
+
+    #[test]
     fn plan_refuses_unversioned_duplicate_and_binary_files() {
         let e = plan(&files(&[("m/readme.sql", "")]), Dialect::Postgres).unwrap_err();
         assert!(matches!(e, PlanError::NoVersion { .. }));

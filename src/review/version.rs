@@ -1,9 +1,12 @@
 //! Ordering of migration files by version, the order in which they apply.
 //!
 //! Recognized names: `001_add.sql`, `V1.2__add.sql`, `v3_add.sql`,
-//! `20250120143000_add.sql` (timestamps), and diesel-style folders
-//! `2019-02-26-002946_create_user/up.sql`. Versions compare numerically part by
-//! part (so `9_x` < `10_x`); files without a version sort after versioned ones.
+//! `20250120143000_add.sql` (timestamps), diesel-style folders
+//! `2019-02-26-002946_create_user/up.sql`, and nested layouts whose folder is
+//! named by a version alone (`delta/54/01add.sql`: version 54.1, so the folder
+//! orders first). Versions compare numerically part by part (so `9_x` <
+//! `10_x`, `delta/9/` < `delta/10/`); files without a version sort after
+//! versioned ones.
 //! `down.sql` files (reverts) come after every other file, newest first: the
 //! order that applies the whole set and then rolls it back, so the schema
 //! model seen by each forward migration is never disturbed by a revert.
@@ -92,7 +95,10 @@ pub fn version_key(path: &str) -> VersionKey {
         };
         (version_parts(parent), role)
     } else {
-        (file_parts, 1)
+        // `delta/<N>/<NN>name.sql`: the folder's number comes first.
+        let mut parts = folder_version(parent);
+        parts.extend(file_parts);
+        (parts, 1)
     };
     VersionKey {
         parts,
@@ -101,10 +107,22 @@ pub fn version_key(path: &str) -> VersionKey {
     }
 }
 
+/// The version of a folder named by a version and nothing else (`54`, `v3`,
+/// `1.2`); empty for any other name (`migrations`, `2fa`, `001_init`).
+fn folder_version(name: &str) -> Vec<String> {
+    let (parts, end) = version_prefix(name);
+    if end == name.len() { parts } else { Vec::new() }
+}
+
 /// The numeric parts of a leading version: an optional `v`/`V`, then digit
 /// groups separated by `.`, `-` or `_`. A group after `_` counts only when it is
 /// all digits up to the next separator (so `001_2fa.sql` is version 1).
 fn version_parts(name: &str) -> Vec<String> {
+    version_prefix(name).0
+}
+
+/// [`version_parts`] and the byte length of the version read.
+fn version_prefix(name: &str) -> (Vec<String>, usize) {
     let bytes = name.as_bytes();
     let mut i = 0;
     if matches!(bytes.first(), Some(b'v' | b'V')) && bytes.get(1).is_some_and(u8::is_ascii_digit) {
@@ -142,7 +160,7 @@ fn version_parts(name: &str) -> Vec<String> {
         }
         i += 1;
     }
-    parts
+    (parts, i)
 }
 
 #[cfg(test)]
@@ -214,6 +232,44 @@ mod tests {
     fn description_starting_with_a_digit_is_not_a_version_part() {
         assert_eq!(version_key("001_2fa.sql").version().as_deref(), Some("1"));
         assert_eq!(version_key("003.sql").version().as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn nested_layouts_sort_by_the_folder_number_first() {
+        let got = sorted(&[
+            "schema/delta/10/01_a.sql",
+            "schema/delta/2/03_c.sql",
+            "schema/delta/9/02b.sql",
+            "schema/delta/2/01_a.sql",
+            "schema/delta/10/00_z.sql",
+        ]);
+        assert_eq!(
+            got,
+            [
+                "schema/delta/2/01_a.sql",
+                "schema/delta/2/03_c.sql",
+                "schema/delta/9/02b.sql",
+                "schema/delta/10/00_z.sql",
+                "schema/delta/10/01_a.sql",
+            ]
+        );
+        assert_eq!(
+            version_key("delta/54/01add.sql").version().as_deref(),
+            Some("54.1")
+        );
+        assert_eq!(
+            version_key("db/v1.2/V3__x.sql").version().as_deref(),
+            Some("1.2.3")
+        );
+        // Only a folder named by a version alone counts.
+        for path in [
+            "migrations/001_a.sql",
+            "2fa/001_a.sql",
+            "001_init/002_b.sql",
+        ] {
+            let file = path.rsplit('/').next().unwrap_or(path);
+            assert_eq!(version_key(path).version(), version_key(file).version());
+        }
     }
 
     #[test]

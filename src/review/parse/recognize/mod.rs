@@ -21,14 +21,36 @@ use crate::review::model::{
 };
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
+mod mysql;
 mod tables;
 use tables::*;
 
 /// Parses tokens with sqlparser (supplied by the caller to keep one parser setup).
 pub(crate) type ParseFn<'a> = &'a dyn Fn(Vec<TokenWithSpan>) -> Option<sqlparser::ast::Statement>;
 
-/// Tries every recognizer on a statement's tokens.
+/// Tries every recognizer on a statement's tokens (for MySQL, first with its
+/// spellings sqlparser lacks rewritten: see [`mysql::rewrite`]).
 pub(crate) fn recognize(
+    tokens: &[TokenWithSpan],
+    dialect: Dialect,
+    parse: ParseFn<'_>,
+) -> Option<StatementKind> {
+    if dialect == Dialect::Mysql
+        && let Some(fixed) = mysql::rewrite(tokens)
+    {
+        if let Some(stmt) = parse(fixed.clone()) {
+            let keyword = fixed
+                .iter()
+                .find_map(|t| word_upper(&t.token))
+                .unwrap_or_default();
+            return Some(adapter::adapt(&stmt, &keyword));
+        }
+        return recognize_statement(&fixed, dialect, parse);
+    }
+    recognize_statement(tokens, dialect, parse)
+}
+
+fn recognize_statement(
     tokens: &[TokenWithSpan],
     dialect: Dialect,
     parse: ParseFn<'_>,
@@ -49,7 +71,14 @@ pub(crate) fn recognize(
                 alter_other(&mut t)
             }
         }
-        "CREATE" => create(tokens, &mut t, parse),
+        "CREATE" => {
+            if dialect == Dialect::Mysql
+                && let Some(kind) = mysql::create(tokens, parse)
+            {
+                return Some(kind);
+            }
+            create(tokens, &mut t, parse)
+        }
         "COMMENT" => comment(&mut t),
         "CHECKPOINT" | "SECURITY" | "IMPORT" | "PREPARE" | "COMMIT" | "ROLLBACK" | "OPTIMIZE" => {
             keyword_only(&mut t)

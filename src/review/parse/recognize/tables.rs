@@ -523,14 +523,22 @@ pub(super) fn alter_table(
         t.eat_kw("ONLY");
         t.object_name()?
     };
-    let commas = top_level_commas(tokens, header_end, tokens.len());
+    // MySQL partition options come last and may hold commas (`TRUNCATE PARTITION p1, p2`).
+    let end = match dialect {
+        Dialect::Mysql => mysql::partition_start(tokens, header_end).unwrap_or(tokens.len()),
+        Dialect::Postgres => tokens.len(),
+    };
+    let commas = top_level_commas(tokens, header_end, end);
     let mut bounds = Vec::with_capacity(commas.len() + 1);
     let mut s = header_end;
     for &c in &commas {
         bounds.push((s, c));
         s = c + 1;
     }
-    bounds.push((s, tokens.len()));
+    // Before a partition option, a comma may end the last action (or there is none).
+    if tokens[s..end].iter().any(significant) || (end == tokens.len() && end > header_end) {
+        bounds.push((s, end));
+    }
     let mut out = AlterTable {
         name,
         if_exists,
@@ -556,7 +564,9 @@ pub(super) fn alter_table(
         one.extend_from_slice(action);
         let Some(stmt) = parse(one) else {
             match dialect {
-                Dialect::Mysql => out.actions.push(mysql_table_option(action)?),
+                Dialect::Mysql => out
+                    .actions
+                    .extend(mysql::alter_action(header, action, parse)?),
                 Dialect::Postgres => {
                     // `ALTER COLUMN c TYPE t COLLATE "C"`: parse without the collation;
                     // `ADD COLUMN ... VIRTUAL` / `COMPRESSION x` as in CREATE TABLE.
@@ -595,6 +605,9 @@ pub(super) fn alter_table(
             }
             _ => return None,
         }
+    }
+    if end < tokens.len() {
+        out.actions.push(mysql::partition_action(&tokens[end..])?);
     }
     Some(StatementKind::AlterTable(out))
 }

@@ -376,3 +376,197 @@ fn create_table_pg18_not_null_constraints() {
     };
     assert_eq!(c.constraints.len(), 1);
 }
+
+fn rec_my(sql: &str) -> Option<StatementKind> {
+    let toks = tokenize_at(sql, Location::new(1, 1), Dialect::Mysql).0;
+    let parse = |t: Vec<TokenWithSpan>| parse_tokens(t, Dialect::Mysql).ok();
+    recognize(&toks, Dialect::Mysql, &parse)
+}
+
+fn alter_my(sql: &str) -> AlterTable {
+    match rec_my(sql) {
+        Some(StatementKind::AlterTable(a)) => a,
+        other => panic!("{sql}: {other:?}"),
+    }
+}
+
+#[test]
+fn mysql_column_charset_and_long_types() {
+    let Some(StatementKind::CreateTable(c)) = rec_my(
+        "CREATE TABLE t(a varchar(20) CHARSET ascii NOT NULL, b long varchar, c LONG VARBINARY) DEFAULT CHARSET=utf8mb4",
+    ) else {
+        panic!()
+    };
+    let cols: Vec<_> = c
+        .columns
+        .iter()
+        .map(|c| {
+            (
+                c.name.value.as_str(),
+                c.data_type.name.as_str(),
+                c.data_type.length,
+            )
+        })
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            ("a", "varchar", Some(20)),
+            ("b", "text", None),
+            ("c", "mediumblob", None)
+        ]
+    );
+    assert_eq!(c.columns[0].nullable, Some(false));
+    let a = alter_my("ALTER TABLE t MODIFY COLUMN a varchar(255) CHARSET ascii");
+    assert!(
+        matches!(&a.actions[..], [AlterAction::ModifyColumn { column }] if column.data_type.length == Some(255))
+    );
+    let a = alter_my("ALTER TABLE t CHANGE COLUMN a b varchar(20) CHARSET ascii");
+    assert!(
+        matches!(&a.actions[..], [AlterAction::ChangeColumn { old_name, column }] if old_name.value == "a" && column.name.value == "b")
+    );
+    // `CHARSET(x)` is a function, not the option.
+    assert_eq!(rec_my("SELECT CHARSET('a') FROM t WHERE"), None);
+}
+
+#[test]
+fn mysql_add_column_list() {
+    let a = alter_my(
+        "ALTER TABLE book ADD COLUMN (id int PRIMARY KEY, name varchar(255) CHARSET ascii NOT NULL), ADD INDEX i (name), ALGORITHM=INPLACE",
+    );
+    let AlterAction::AddColumn { column: id, .. } = &a.actions[0] else {
+        panic!("{a:?}")
+    };
+    let AlterAction::AddColumn { column: name, .. } = &a.actions[1] else {
+        panic!("{a:?}")
+    };
+    assert!(id.name.value == "id" && id.primary_key);
+    assert!(name.name.value == "name" && name.nullable == Some(false));
+    assert!(matches!(&a.actions[2], AlterAction::AddConstraint { .. }));
+    assert_eq!(a.algorithm.as_deref(), Some("INPLACE"));
+    assert_eq!(a.name.to_string(), "book");
+    // `ADD (...)` without COLUMN is the same; a bad element fails the whole statement.
+    assert_eq!(alter_my("ALTER TABLE t ADD (a int)").actions.len(), 1);
+    assert_eq!(rec_my("ALTER TABLE t ADD COLUMN (a int, 42)"), None);
+}
+
+#[test]
+fn mysql_rename_index_renames_the_key() {
+    let a =
+        alter_my("ALTER TABLE tech_book RENAME INDEX old_uk TO uk_tech_book, RENAME KEY a TO b");
+    let renames: Vec<_> = a
+        .actions
+        .iter()
+        .map(|x| match x {
+            AlterAction::RenameConstraint { from, to } => (from.value.as_str(), to.value.as_str()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(renames, [("old_uk", "uk_tech_book"), ("a", "b")]);
+    assert_eq!(rec_my("ALTER TABLE t RENAME INDEX a b"), None);
+}
+
+#[test]
+fn mysql_keyword_actions() {
+    let a = alter_my("ALTER TABLE t ALTER INDEX i INVISIBLE, FORCE, DISABLE KEYS, ALGORITHM=COPY");
+    let described: Vec<_> = a
+        .actions
+        .iter()
+        .map(|x| match x {
+            AlterAction::Other { description } => description.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        described,
+        ["ALTER INDEX INVISIBLE", "FORCE", "DISABLE KEYS"]
+    );
+    assert_eq!(rec_my("ALTER TABLE t ALTER INDEX i HIDDEN"), None);
+    assert_eq!(rec_my("ALTER TABLE t FORCE now"), None);
+}
+
+#[test]
+fn mysql_partition_options() {
+    let described = |sql: &str| -> Vec<String> {
+        alter_my(sql)
+            .actions
+            .iter()
+            .map(|a| match a {
+                AlterAction::Other { description } => description.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(
+        described("ALTER TABLE db.sales TRUNCATE PARTITION p_jan, p_feb"),
+        ["TRUNCATE PARTITION"]
+    );
+    assert_eq!(
+        described("ALTER TABLE sales TRUNCATE PARTITION ALL"),
+        ["TRUNCATE PARTITION"]
+    );
+    assert_eq!(
+        described("ALTER TABLE sales DROP PARTITION p1, p2"),
+        ["DROP PARTITION"]
+    );
+    assert_eq!(
+        described(
+            "ALTER TABLE t PARTITION BY RANGE (a) (PARTITION p0 VALUES LESS THAN (6), PARTITION p1 VALUES LESS THAN MAXVALUE)"
+        ),
+        ["PARTITION BY"]
+    );
+    assert_eq!(
+        described("ALTER TABLE t ENGINE=InnoDB, REMOVE PARTITIONING"),
+        ["ENGINE=INNODB", "REMOVE PARTITIONING"]
+    );
+    assert_eq!(
+        described("ALTER TABLE t ENGINE=InnoDB PARTITION BY HASH(id) PARTITIONS 4"),
+        ["ENGINE=INNODB", "PARTITION BY"]
+    );
+    assert_eq!(
+        described("ALTER TABLE t COALESCE PARTITION 2"),
+        ["COALESCE PARTITION"]
+    );
+    assert_eq!(rec_my("ALTER TABLE t TRUNCATE PARTITION p1 junk"), None);
+    assert_eq!(rec_my("ALTER TABLE t PARTITION BY nonsense"), None);
+}
+
+#[test]
+fn mysql_create_table_partition_by_and_fulltext_index() {
+    let Some(StatementKind::CreateTable(c)) = rec_my(
+        "CREATE TABLE t(a int PRIMARY KEY, b varchar(10) CHARSET ascii) ENGINE=InnoDB PARTITION BY RANGE (a) (PARTITION p0 VALUES LESS THAN (6), PARTITION p1 VALUES LESS THAN (11))",
+    ) else {
+        panic!()
+    };
+    assert_eq!(c.name.to_string(), "t");
+    assert_eq!(c.columns.len(), 2);
+    assert!(c.columns[0].primary_key);
+    assert_eq!(c.engine.as_deref(), Some("InnoDB"));
+    for (sql, using) in [
+        (
+            "CREATE FULLTEXT INDEX ft ON locations(description)",
+            "fulltext",
+        ),
+        (
+            "CREATE SPATIAL INDEX sp ON locations(geom) ALGORITHM=INPLACE",
+            "spatial",
+        ),
+        (
+            "CREATE FULLTEXT INDEX ft ON t(b) WITH PARSER ngram",
+            "fulltext",
+        ),
+    ] {
+        let Some(StatementKind::CreateIndex(ci)) = rec_my(sql) else {
+            panic!("{sql}")
+        };
+        assert_eq!(ci.using.as_deref(), Some(using), "{sql}");
+        assert!(!ci.unique);
+        assert_eq!(ci.columns.len(), 1, "{sql}");
+        assert!(ci.columns[0].column.is_some(), "{sql}");
+    }
+    // Not guessed: a query after the partitioning.
+    assert_eq!(
+        rec_my("CREATE TABLE t(a int) PARTITION BY HASH(a) AS SELECT 1"),
+        None
+    );
+}
