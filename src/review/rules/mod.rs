@@ -34,21 +34,29 @@ mod create_index_concurrently;
 mod dml_require_where;
 mod drop_cascade;
 mod drop_column;
+mod drop_constraint;
 mod drop_database;
+mod drop_default;
 mod drop_index_concurrently;
 mod drop_not_null;
+mod drop_object;
 mod drop_schema;
 mod drop_table;
 mod duplicate_column_assignment;
+mod enum_add_value;
 mod file_too_large;
+mod fk_lock_referenced_table;
+mod fk_no_duplicate_column;
 mod fk_require_index;
 mod foreign_key_not_valid;
 mod identifier_max_length;
 mod index_no_duplicate_column;
 mod insert_explicit_columns;
+mod insert_select_star;
 mod max_sql_size;
 mod migration_edited;
 mod migration_out_of_order;
+mod missing_semicolon;
 mod mysql_online_ddl_options;
 mod mysql_require_innodb;
 mod naming_snake_case;
@@ -85,6 +93,7 @@ mod prelude {
     };
     pub(super) use crate::review::finding::Severity;
     pub(super) use crate::review::model::*;
+    pub(super) use crate::review::schema::Origin;
 }
 
 /// Both dialects.
@@ -155,6 +164,16 @@ pub static REGISTRY: &[RuleInfo] = &[
     mysql_require_innodb::RULE,
     // Untrusted input (last, so earlier rules keep their SARIF indexes).
     file_too_large::RULE,
+    // Second review pass: appended, so earlier rules keep their SARIF indexes.
+    fk_lock_referenced_table::RULE,
+    drop_constraint::RULE,
+    drop_default::RULE,
+    drop_object::RULE,
+    enum_add_value::RULE,
+    enum_add_value::SAME_TRANSACTION_RULE,
+    fk_no_duplicate_column::RULE,
+    insert_select_star::RULE,
+    missing_semicolon::RULE,
 ];
 
 /// A built-in rule: what it is, what people are told, and its check.
@@ -191,6 +210,12 @@ pub(crate) enum Check {
     File(fn(&FileCtx<'_>, &mut Vec<Hit>)),
     /// Called once after the last file, with the final schema model.
     Set(fn(&SetCtx<'_>, &mut Vec<Hit>)),
+    /// Both: per statement, and once after the last file (a rule whose
+    /// finding on a statement a later statement may settle).
+    StatementAndSet(
+        fn(&StmtCtx<'_>, &mut Vec<Hit>),
+        fn(&SetCtx<'_>, &mut Vec<Hit>),
+    ),
     /// Reported by [`lint`] itself (suppression bookkeeping).
     Engine,
 }
@@ -257,6 +282,12 @@ pub fn validate_settings(settings: &ReviewSettings) -> Vec<String> {
 /// statements on their own.
 pub fn non_transactional_reason(stmt: &Statement) -> Option<&'static str> {
     non_transactional_in_transaction::non_transactional(stmt)
+}
+
+/// The foreign keys `stmt` adds, as (referenced table, where): each locks
+/// its referenced table (`fk-lock-referenced-table`; risk asks the same).
+pub fn foreign_keys_added(stmt: &Statement) -> Vec<(&ObjectName, Option<Span>)> {
+    fk_lock_referenced_table::foreign_keys_added(stmt)
 }
 
 /// True when `stmt` takes a lock that blocks reads or writes of a table that
@@ -462,9 +493,16 @@ impl FileCtx<'_> {
 pub(crate) struct SetCtx<'a> {
     /// The schema model after the last file.
     pub schema: &'a Schema,
+    /// The files, as in the input (schema origins index them).
+    pub files: &'a [LintFile<'a>],
 }
 
 impl SetCtx<'_> {
+    /// Statement `stmt` of file `file` (as in [`Origin::New`]).
+    pub fn statement(&self, file: usize, stmt: usize) -> Option<&Statement> {
+        self.files.get(file)?.statements.get(stmt)
+    }
+
     /// A hit on statement `stmt` of file `file`.
     pub fn hit(&self, file: usize, stmt: usize, span: Span, message: impl Into<String>) -> Hit {
         Hit {
@@ -566,7 +604,9 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
                         index: si,
                     };
                     for &(ri, rule) in &rules {
-                        if let Check::Statement(check) = rule.check {
+                        if let Check::Statement(check) | Check::StatementAndSet(check, _) =
+                            rule.check
+                        {
                             let start = hits.len();
                             check(&cx, &mut hits);
                             tag(&mut hits[start..], RuleRef::Builtin(ri));
@@ -622,9 +662,12 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
             }
         }
     }
-    let scx = SetCtx { schema: &schema };
+    let scx = SetCtx {
+        schema: &schema,
+        files: input.files,
+    };
     for &(ri, rule) in &rules {
-        if let Check::Set(check) = rule.check {
+        if let Check::Set(check) | Check::StatementAndSet(_, check) = rule.check {
             let start = hits.len();
             check(&scx, &mut hits);
             tag(&mut hits[start..], RuleRef::Builtin(ri));
