@@ -461,7 +461,7 @@ fn statement_facts(stmt: &Statement, created: &HashSet<String>) -> Vec<Fact> {
     }
     // A foreign key locks the table it references: the rule's own reading.
     for (referenced, _) in rules::foreign_keys_added(stmt) {
-        if existing(referenced) && stmt.kind.table() != Some(referenced) {
+        if existing(referenced) {
             facts.push((
                 Medium,
                 "fk-lock-referenced-table",

@@ -311,23 +311,21 @@ impl<'a> Splitter<'a> {
             // whole so it is reported as such, not split at its inner `;`s
             // (whose `END` would then read as a COMMIT).
             Dialect::Postgres => {
-                if is_word(t, Keyword::BEGIN)
+                let trigger_body = is_word(t, Keyword::BEGIN)
                     && self
                         .current
                         .iter()
                         .filter(|x| !matches!(x.token, Token::Whitespace(_)))
                         .take(5)
-                        .any(|x| is_word(x, Keyword::TRIGGER))
-                {
-                    self.atomic_depth = 1;
-                } else if is_word(t, Keyword::ATOMIC)
+                        .any(|x| is_word(x, Keyword::TRIGGER));
+                let atomic_body = is_word(t, Keyword::ATOMIC)
                     && self
                         .current
                         .iter()
                         .rev()
                         .find(|x| !matches!(x.token, Token::Whitespace(_)))
-                        .is_some_and(|x| is_word(x, Keyword::BEGIN))
-                {
+                        .is_some_and(|x| is_word(x, Keyword::BEGIN));
+                if trigger_body || atomic_body {
                     self.atomic_depth = 1;
                 }
             }

@@ -38,6 +38,16 @@ fn created(stmt: &Statement) -> Option<(&ObjectKind, String)> {
     }
 }
 
+/// The new (normalized) name an `ALTER <kind> … RENAME TO` gives.
+fn renamed_to(stmt: &Statement, kind: &ObjectKind) -> Option<String> {
+    match &stmt.kind {
+        StatementKind::AlterOther(a) if a.object == *kind => {
+            a.new_name.as_ref().map(ObjectName::normalized)
+        }
+        _ => None,
+    }
+}
+
 fn check(cx: &FileCtx<'_>, out: &mut Vec<Hit>) {
     let stmts = cx.file.statements;
     for (i, s) in stmts.iter().enumerate() {
@@ -47,14 +57,17 @@ fn check(cx: &FileCtx<'_>, out: &mut Vec<Hit>) {
         if !covered(&d.object) {
             continue;
         }
-        // Created earlier in the file (nothing uses it yet) or again later (a replacement).
+        // Created earlier in the file (nothing uses it yet) or again later (a
+        // replacement), or renamed away earlier in the file to make room for
+        // its replacement (`RENAME TO x__`, create `x`, convert, drop `x__`).
         let lost: Vec<String> = d
             .names
             .iter()
             .filter(|name| {
                 let n = name.normalized();
                 !stmts.iter().enumerate().any(|(j, other)| {
-                    j != i && created(other).is_some_and(|(k, c)| *k == d.object && c == n)
+                    (j != i && created(other).is_some_and(|(k, c)| *k == d.object && c == n))
+                        || (j < i && renamed_to(other, &d.object).is_some_and(|to| to == n))
                 })
             })
             .map(|name| format!("`{name}`"))
@@ -102,6 +115,8 @@ mod tests {
     #[test]
     fn replacements_and_objects_of_the_file_are_fine() {
         let sql = "DROP VIEW IF EXISTS v;\nCREATE VIEW v AS SELECT 1 AS x;\nDROP FUNCTION f();\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';\nCREATE TYPE t AS ENUM ('a');\nDROP TYPE t;";
+        assert!(lines(sql, ID).is_empty());
+        let sql = "ALTER TYPE mood RENAME TO mood__;\nCREATE TYPE mood AS ENUM ('a', 'b');\nALTER TABLE t ALTER COLUMN m TYPE mood USING m::text::mood;\nDROP TYPE mood__;";
         assert!(lines(sql, ID).is_empty());
         // Tables and indexes are other rules' business.
         assert!(lines("DROP INDEX CONCURRENTLY i;", ID).is_empty());

@@ -5,7 +5,9 @@ use super::prelude::*;
 
 pub(super) const RULE: RuleInfo = RuleInfo {
     id: "enum-add-value",
-    default_severity: Severity::Warning,
+    // The failure (using the label too early) is the error rule below; this
+    // one is a reminder that the label is for good.
+    default_severity: Severity::Info,
     description: "ALTER TYPE … ADD VALUE",
     why: "An enum label cannot be removed again (PostgreSQL has no DROP VALUE; undoing it means rebuilding the type and every column using it), before PostgreSQL 12 the statement cannot run inside a transaction block, and the new label cannot be used until the transaction commits.",
     instead: "Make sure the label is final; add it in a migration of its own and use it in a later one.",

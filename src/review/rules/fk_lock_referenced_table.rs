@@ -13,10 +13,19 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     check: Check::Statement(check),
 };
 
-/// The foreign keys a statement adds, as (referenced table, where to point):
-/// inline `REFERENCES`, table constraints, `ADD COLUMN … REFERENCES`, `ADD
-/// FOREIGN KEY`. Shared with risk, so the rule and the risk level agree.
+/// The foreign keys a statement adds to other tables, as (referenced table,
+/// where to point): inline `REFERENCES`, table constraints, `ADD COLUMN …
+/// REFERENCES`, `ADD FOREIGN KEY`. A self-reference locks only the table the
+/// statement locks anyway, so it is left out. Shared with risk, so the rule
+/// and the risk level agree.
 pub(crate) fn foreign_keys_added(stmt: &Statement) -> Vec<(&ObjectName, Option<Span>)> {
+    let own = stmt.kind.table().map(ObjectName::normalized);
+    let mut keys = all_foreign_keys(stmt);
+    keys.retain(|(t, _)| own.as_deref() != Some(t.normalized().as_str()));
+    keys
+}
+
+fn all_foreign_keys(stmt: &Statement) -> Vec<(&ObjectName, Option<Span>)> {
     fn from_constraint(c: &TableConstraint) -> Option<(&ObjectName, Option<Span>)> {
         match &c.kind {
             ConstraintKind::ForeignKey { references, .. } => Some((&references.table, c.span)),
@@ -49,12 +58,7 @@ pub(crate) fn foreign_keys_added(stmt: &Statement) -> Vec<(&ObjectName, Option<S
 }
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
-    let own = cx.stmt.kind.table().map(ObjectName::normalized);
     for (table, span) in foreign_keys_added(cx.stmt) {
-        // A self-reference locks only the table the statement locks anyway.
-        if own.as_deref() == Some(table.normalized().as_str()) {
-            continue;
-        }
         if cx.existing(table) {
             out.push(cx.hit(
                 span,
@@ -81,6 +85,8 @@ mod tests {
     #[test]
     fn keys_to_tables_of_the_same_change_are_fine() {
         let sql = "CREATE TABLE users (id bigint PRIMARY KEY);\nCREATE TABLE posts (\n  id bigint PRIMARY KEY,\n  author_id bigint REFERENCES users (id),\n  parent_id bigint,\n  FOREIGN KEY (parent_id) REFERENCES posts (id)\n);";
+        assert!(lines(sql, ID).is_empty());
+        let sql = "ALTER TABLE comments ADD CONSTRAINT c_parent FOREIGN KEY (parent_id) REFERENCES comments (id) NOT VALID;";
         assert!(lines(sql, ID).is_empty());
     }
 }

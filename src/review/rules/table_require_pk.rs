@@ -45,48 +45,48 @@ fn check_created(cx: &SetCtx<'_>, out: &mut Vec<Hit>) {
 }
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
-    match &cx.stmt.kind {
-        StatementKind::AlterTable(at) => {
-            let adds_pk = at.actions.iter().any(|a| match a {
-                AlterAction::AddConstraint { constraint } => {
-                    matches!(constraint.kind, ConstraintKind::PrimaryKey { .. })
-                }
-                AlterAction::AddColumn { column, .. } => column.primary_key,
-                _ => false,
-            });
-            if adds_pk {
-                return;
-            }
-            let table = cx.schema.table(&at.name);
-            for a in &at.actions {
-                let dropped = match a {
-                    AlterAction::DropPrimaryKey => Some(None),
-                    // A key column takes the key with it.
-                    AlterAction::DropColumn { name, .. } => {
-                        let n = name.normalized();
-                        table
-                            .and_then(|t| t.primary_key.as_ref())
-                            .is_some_and(|pk| pk.contains(&n))
-                            .then_some(Some(name))
-                    }
-                    AlterAction::DropConstraint { name, .. } => {
-                        let n = name.normalized();
-                        let known_pk =
-                            table.is_some_and(|t| t.constraints_named(&n).any(|c| c.primary_key));
-                        // PostgreSQL names an unnamed primary key `<table>_pkey`.
-                        (known_pk || n.ends_with("_pkey")).then_some(Some(name))
-                    }
-                    _ => None,
-                };
-                if let Some(name) = dropped {
-                    out.push(cx.hit(
-                        name.and_then(|n| n.span),
-                        format!("This drops the primary key of table `{}`.", at.name),
-                    ));
-                }
-            }
+    let StatementKind::AlterTable(at) = &cx.stmt.kind else {
+        return;
+    };
+    let adds_pk = at.actions.iter().any(|a| match a {
+        AlterAction::AddConstraint { constraint } => {
+            matches!(constraint.kind, ConstraintKind::PrimaryKey { .. })
         }
-        _ => {}
+        AlterAction::AddColumn { column, .. }
+        | AlterAction::ModifyColumn { column }
+        | AlterAction::ChangeColumn { column, .. } => column.primary_key,
+        _ => false,
+    });
+    if adds_pk {
+        return;
+    }
+    let table = cx.schema.table(&at.name);
+    for a in &at.actions {
+        let dropped = match a {
+            AlterAction::DropPrimaryKey => Some(None),
+            // A key column takes the key with it.
+            AlterAction::DropColumn { name, .. } => {
+                let n = name.normalized();
+                table
+                    .and_then(|t| t.primary_key.as_ref())
+                    .is_some_and(|pk| pk.contains(&n))
+                    .then_some(Some(name))
+            }
+            AlterAction::DropConstraint { name, .. } => {
+                let n = name.normalized();
+                let known_pk =
+                    table.is_some_and(|t| t.constraints_named(&n).any(|c| c.primary_key));
+                // PostgreSQL names an unnamed primary key `<table>_pkey`.
+                (known_pk || n.ends_with("_pkey")).then_some(Some(name))
+            }
+            _ => None,
+        };
+        if let Some(name) = dropped {
+            out.push(cx.hit(
+                name.and_then(|n| n.span),
+                format!("This drops the primary key of table `{}`.", at.name),
+            ));
+        }
     }
 }
 
