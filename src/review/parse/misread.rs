@@ -179,7 +179,7 @@ fn starts_statement(w: &str, next: Option<&Token>) -> bool {
 /// INSERT OR\nUPDATE`, `DO INSTEAD\nDELETE`, `FOR\nDELETE`, `GRANT SELECT,\nINSERT`).
 const CONTINUES: &[&str] = &[
     "OR", "ON", "OF", "FOR", "DO", "INSTEAD", "ALSO", "BEFORE", "AFTER", "THEN", "ELSE", "AS",
-    "AND", "WHEN", "EXPLAIN", "ANALYZE", "IN",
+    "AND", "WHEN", "EXPLAIN", "ANALYZE", "IN", "ROW", "BEGIN",
 ];
 
 /// For a statement the parser rejected at `error`: the statement keyword at
@@ -192,6 +192,11 @@ pub(crate) fn missing_semicolon(
 ) -> Option<ParseError> {
     let toks: Vec<&TokenWithSpan> = tokens.iter().filter(|t| significant(t)).collect();
     let first = toks.first().and_then(|t| word_upper(&t.token))?;
+    // A `;` inside the statement means a compound body (MySQL routines and
+    // triggers, BEGIN ATOMIC): statements inside it are the body's own.
+    if toks.iter().any(|t| t.token == Token::SemiColon) {
+        return None;
+    }
     let second = toks.get(1).and_then(|t| word_upper(&t.token));
     // `WITH … INSERT` puts a statement keyword after the CTEs, `CREATE SCHEMA`
     // may hold CREATE statements, `ALTER DEFAULT PRIVILEGES` ends in a GRANT.

@@ -19,10 +19,16 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     if !cx.existing(&at.name) {
         return;
     }
-    // Names the same statement adds back: a replacement, not a loss.
-    let re_added: Vec<String> = at
-        .actions
-        .iter()
+    // Names this statement or a later one of the file adds back to the
+    // table: a replacement, not a loss.
+    let table = at.name.normalized();
+    let later = cx.rest_of_file().iter().filter_map(|s| match &s.kind {
+        StatementKind::AlterTable(a) if a.name.normalized() == table => Some(a),
+        _ => None,
+    });
+    let re_added: Vec<String> = std::iter::once(at)
+        .chain(later)
+        .flat_map(|a| &a.actions)
         .filter_map(|a| match a {
             AlterAction::AddConstraint { constraint } => {
                 constraint.name.as_ref().map(Ident::normalized)
@@ -67,5 +73,10 @@ mod tests {
         assert!(lines(sql, ID).is_empty());
         let sql = "ALTER TABLE orders DROP CONSTRAINT orders_total_check, ADD CONSTRAINT orders_total_check CHECK (total >= 0) NOT VALID;";
         assert!(lines(sql, ID).is_empty());
+        let sql = "ALTER TABLE orders DROP CONSTRAINT IF EXISTS orders_check;\nUPDATE orders SET total = 0 WHERE total IS NULL;\nALTER TABLE orders ADD CONSTRAINT orders_check CHECK (total >= 0) NOT VALID;";
+        assert!(lines(sql, ID).is_empty());
+        // Added back to another table: still a loss here.
+        let sql = "ALTER TABLE orders DROP CONSTRAINT orders_check;\nALTER TABLE invoices ADD CONSTRAINT orders_check CHECK (total >= 0) NOT VALID;";
+        assert_eq!(lines(sql, ID), [1]);
     }
 }

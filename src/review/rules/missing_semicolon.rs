@@ -58,5 +58,11 @@ mod tests {
         ] {
             assert!(lines(sql, ID).is_empty(), "{sql}");
         }
+        for sql in [
+            "CREATE TRIGGER t AFTER INSERT ON a FOR EACH ROW\nUPDATE b SET n = n + 1;",
+            "CREATE TRIGGER t AFTER INSERT ON a FOR EACH ROW\nBEGIN\n  UPDATE b SET n = n + 1;\n  DELETE FROM c WHERE id = 1;\nEND;",
+        ] {
+            assert!(lines_mysql(sql, ID).is_empty(), "{sql}");
+        }
     }
 }

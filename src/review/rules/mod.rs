@@ -422,11 +422,19 @@ pub(crate) struct StmtCtx<'a> {
     pub dialect: Dialect,
     /// Rule options.
     pub opts: &'a Options,
+    /// Every statement of the file (the statement is `stmts[index]`).
+    stmts: &'a [Statement],
     file: usize,
     index: usize,
 }
 
 impl StmtCtx<'_> {
+    /// The statements after this one in its file (a later statement may
+    /// settle what this one leaves open, e.g. a constraint added back).
+    pub fn rest_of_file(&self) -> &[Statement] {
+        self.stmts.get(self.index + 1..).unwrap_or_default()
+    }
+
     /// A hit at `span` (the statement's span when `None`).
     pub fn hit(&self, span: Option<Span>, message: impl Into<String>) -> Hit {
         Hit {
@@ -600,6 +608,7 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
                         schema: &schema,
                         dialect: input.dialect,
                         opts: &opts,
+                        stmts: file.statements,
                         file: fi,
                         index: si,
                     };
