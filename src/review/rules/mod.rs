@@ -15,9 +15,7 @@
 use super::FileChange;
 use super::custom::{self, CompiledCustomRule};
 use super::finding::{Finding, Position, Severity, Span};
-use super::model::{
-    ColumnDef, Comment, DataType, Dialect, Ident, ObjectName, Statement, StatementKind,
-};
+use super::model::{Comment, Dialect, ObjectName, Statement};
 use super::schema::{Origin, Schema};
 use super::settings::ReviewSettings;
 use super::suppress::{self, Directive};
@@ -30,6 +28,7 @@ mod add_required_column;
 mod ban_char_type;
 mod check_constraint_not_valid;
 mod column_type_change;
+mod columns;
 mod create_index_concurrently;
 mod dml_require_where;
 mod drop_cascade;
@@ -85,6 +84,8 @@ mod validate_in_separate_tx;
 
 #[cfg(test)]
 pub(crate) mod test_utils;
+
+pub(crate) use columns::typed_columns;
 
 /// What every rule file imports.
 mod prelude {
@@ -520,50 +521,6 @@ impl SetCtx<'_> {
             span,
             message: message.into(),
         }
-    }
-}
-
-/// A column a statement defines or retypes, for the type and naming rules.
-pub(crate) struct TypedColumn<'a> {
-    /// The column's name.
-    pub name: &'a Ident,
-    /// Its (new) type.
-    pub data_type: &'a DataType,
-    /// Where to point.
-    pub span: Option<Span>,
-}
-
-/// Columns a statement creates or retypes (CREATE TABLE, ADD COLUMN, ALTER
-/// COLUMN TYPE, MySQL MODIFY/CHANGE).
-pub(crate) fn typed_columns(stmt: &Statement) -> Vec<TypedColumn<'_>> {
-    use super::model::AlterAction as A;
-    fn def(c: &ColumnDef) -> TypedColumn<'_> {
-        TypedColumn {
-            name: &c.name,
-            data_type: &c.data_type,
-            span: c.name.span.or(c.span),
-        }
-    }
-    match &stmt.kind {
-        StatementKind::CreateTable(ct) => ct.columns.iter().map(def).collect(),
-        StatementKind::AlterTable(at) => at
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                A::AddColumn { column, .. }
-                | A::ModifyColumn { column }
-                | A::ChangeColumn { column, .. } => Some(def(column)),
-                A::AlterColumnType {
-                    column, data_type, ..
-                } => Some(TypedColumn {
-                    name: column,
-                    data_type,
-                    span: column.span,
-                }),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
     }
 }
 
