@@ -12,8 +12,10 @@
 use super::data_loss::DataLoss;
 use super::finding::RiskLevel;
 use super::model::{
-    AlterAction, ConstraintKind, LexicalClass, ObjectKind, ObjectName, Statement, StatementKind,
+    AlterAction, ConstraintKind, LexicalClass, ObjectKind, ObjectName, ParseCause, Statement,
+    StatementKind, StatementSource,
 };
+use super::rules;
 use super::settings::{RiskRule, RiskSettings};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -457,6 +459,28 @@ fn statement_facts(stmt: &Statement, created: &HashSet<String>) -> Vec<Fact> {
         StatementKind::Unparsed { lexical } => lexical_facts(lexical, &mut facts),
         _ => {}
     }
+    // A foreign key locks the table it references: the rule's own reading.
+    for (referenced, _) in rules::foreign_keys_added(stmt) {
+        if existing(referenced) {
+            facts.push((
+                Medium,
+                "fk-lock-referenced-table",
+                format!(
+                    "a foreign key takes a SHARE ROW EXCLUSIVE lock on existing table `{referenced}`"
+                ),
+            ));
+        }
+    }
+    // Another database's syntax, or two statements read as one: what runs is unknown.
+    if let StatementSource::Unparsed { error } = &stmt.source
+        && error.hides_effect()
+    {
+        let id = match error.cause {
+            ParseCause::MissingSemicolon => "missing-semicolon",
+            _ => "parse-error",
+        };
+        facts.push((High, id, error.message.clone()));
+    }
     facts
 }
 
@@ -592,6 +616,12 @@ fn alter_action_facts(
             "detach-partition",
             format!("DETACH PARTITION `{partition}` takes an ACCESS EXCLUSIVE lock on `{table}`"),
         )),
+        AlterAction::DropConstraint { name, .. } | AlterAction::DropForeignKey { name } => facts
+            .push((
+                Medium,
+                "drop-constraint",
+                format!("dropping constraint `{name}` of `{table}` removes a guarantee under an ACCESS EXCLUSIVE lock"),
+            )),
         AlterAction::DropPrimaryKey => facts.push((
             Medium,
             "drop-primary-key",
@@ -716,107 +746,10 @@ fn tables_of(kind: &StatementKind) -> Vec<String> {
     }
 }
 
-fn object_word(kind: &ObjectKind) -> String {
-    match kind {
-        ObjectKind::Table => "TABLE".into(),
-        ObjectKind::Index => "INDEX".into(),
-        ObjectKind::View => "VIEW".into(),
-        ObjectKind::MaterializedView => "MATERIALIZED VIEW".into(),
-        ObjectKind::Sequence => "SEQUENCE".into(),
-        ObjectKind::Schema => "SCHEMA".into(),
-        ObjectKind::Database => "DATABASE".into(),
-        ObjectKind::Function => "FUNCTION".into(),
-        ObjectKind::Procedure => "PROCEDURE".into(),
-        ObjectKind::Trigger => "TRIGGER".into(),
-        ObjectKind::Type => "TYPE".into(),
-        ObjectKind::Domain => "DOMAIN".into(),
-        ObjectKind::Extension => "EXTENSION".into(),
-        ObjectKind::Role => "ROLE".into(),
-        ObjectKind::Statistics => "STATISTICS".into(),
-        ObjectKind::Policy => "POLICY".into(),
-        ObjectKind::Column => "COLUMN".into(),
-        ObjectKind::Constraint => "CONSTRAINT".into(),
-        ObjectKind::Other(word) => word.clone(),
-    }
-}
+mod class;
 
-/// The statement class that `risk.rules[].statement` matches: `create-table`,
-/// `alter-table`, `create-index`, `drop-<object>` (`drop-table`, `drop-index`,
-/// ...), `truncate`, `insert`, `update`, `delete`, `set`, `begin`, ...,
-/// `create-<object>`, `alter-<object>`, `unparsed`.
-pub fn statement_class(kind: &StatementKind) -> Cow<'static, str> {
-    let class: &'static str = match kind {
-        StatementKind::CreateTable(_) => "create-table",
-        StatementKind::AlterTable(_) => "alter-table",
-        StatementKind::CreateIndex(_) => "create-index",
-        StatementKind::Drop(d) => return object_class("drop", &d.object),
-        StatementKind::Truncate(_) => "truncate",
-        StatementKind::Insert(_) => "insert",
-        StatementKind::Update(_) => "update",
-        StatementKind::Delete(_) => "delete",
-        StatementKind::Set(_) => "set",
-        StatementKind::Reset { .. } => "reset",
-        StatementKind::Begin => "begin",
-        StatementKind::Commit => "commit",
-        StatementKind::Rollback => "rollback",
-        StatementKind::Savepoint => "savepoint",
-        StatementKind::Reindex(_) => "reindex",
-        StatementKind::Vacuum(_) => "vacuum",
-        StatementKind::Analyze { .. } => "analyze",
-        StatementKind::Cluster(_) => "cluster",
-        StatementKind::RenameTable { .. } => "rename-table",
-        StatementKind::Lock { .. } => "lock",
-        StatementKind::RefreshMaterializedView { .. } => "refresh-materialized-view",
-        StatementKind::Comment { .. } => "comment",
-        StatementKind::Grant { revoke: false } => "grant",
-        StatementKind::Grant { revoke: true } => "revoke",
-        StatementKind::CreateOther(c) => return object_class("create", &c.object),
-        StatementKind::AlterOther(a) => return object_class("alter", &a.object),
-        StatementKind::DoBlock => "do",
-        StatementKind::Select => "select",
-        StatementKind::Other { keyword } => {
-            return Cow::Owned(keyword.to_ascii_lowercase().replace(' ', "-"));
-        }
-        StatementKind::Unparsed { .. } => "unparsed",
-    };
-    Cow::Borrowed(class)
-}
-
-/// `verb-object` (`drop-table`, `create-view`, ...), allocation-free for known objects.
-fn object_class(verb: &'static str, object: &ObjectKind) -> Cow<'static, str> {
-    let known: Option<&'static str> = match (verb, object) {
-        ("drop", ObjectKind::Table) => Some("drop-table"),
-        ("drop", ObjectKind::Index) => Some("drop-index"),
-        ("drop", ObjectKind::View) => Some("drop-view"),
-        ("drop", ObjectKind::MaterializedView) => Some("drop-materialized-view"),
-        ("drop", ObjectKind::Schema) => Some("drop-schema"),
-        ("drop", ObjectKind::Database) => Some("drop-database"),
-        ("drop", ObjectKind::Function) => Some("drop-function"),
-        ("drop", ObjectKind::Trigger) => Some("drop-trigger"),
-        ("drop", ObjectKind::Type) => Some("drop-type"),
-        ("drop", ObjectKind::Sequence) => Some("drop-sequence"),
-        ("create", ObjectKind::View) => Some("create-view"),
-        ("create", ObjectKind::MaterializedView) => Some("create-materialized-view"),
-        ("create", ObjectKind::Function) => Some("create-function"),
-        ("create", ObjectKind::Trigger) => Some("create-trigger"),
-        ("create", ObjectKind::Type) => Some("create-type"),
-        ("create", ObjectKind::Sequence) => Some("create-sequence"),
-        ("create", ObjectKind::Extension) => Some("create-extension"),
-        ("create", ObjectKind::Schema) => Some("create-schema"),
-        ("alter", ObjectKind::Sequence) => Some("alter-sequence"),
-        ("alter", ObjectKind::Index) => Some("alter-index"),
-        ("alter", ObjectKind::Type) => Some("alter-type"),
-        ("alter", ObjectKind::View) => Some("alter-view"),
-        _ => None,
-    };
-    match known {
-        Some(k) => Cow::Borrowed(k),
-        None => Cow::Owned(format!(
-            "{verb}-{}",
-            object_word(object).to_ascii_lowercase().replace(' ', "-")
-        )),
-    }
-}
+use class::object_word;
+pub use class::statement_class;
 
 #[cfg(test)]
 mod tests;

@@ -131,6 +131,29 @@ pub struct ParseError {
     pub message: String,
     /// Where in the file, when the parser said (file coordinates).
     pub position: Option<Position>,
+    /// Why the statement was not understood.
+    pub cause: ParseCause,
+}
+
+/// Why a statement was not understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParseCause {
+    /// The parser (or tokenizer) rejected it.
+    #[default]
+    Syntax,
+    /// It is another database's syntax (SQLite, MySQL) reviewed as
+    /// PostgreSQL: it would fail, so risk counts it as high.
+    OtherDialect,
+    /// A `;` is missing: two statements were read as one (`position` is the join).
+    MissingSemicolon,
+}
+
+impl ParseError {
+    /// True when the statement is unreadable in a way that makes its effect
+    /// unknown: another database's syntax, or two statements joined.
+    pub fn hides_effect(&self) -> bool {
+        self.cause != ParseCause::Syntax
+    }
 }
 
 /// A SQL comment in a file.

@@ -39,6 +39,8 @@ pub struct Insert {
     pub columns: Vec<Ident>,
     /// Rows come from `VALUES` (as opposed to `SELECT` / `DEFAULT VALUES`).
     pub values: bool,
+    /// Rows come from a `SELECT *` (a wildcard in the top-level select list).
+    pub select_star: bool,
 }
 
 /// `UPDATE table SET ... [WHERE ...]`.

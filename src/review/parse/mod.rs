@@ -9,6 +9,7 @@
 
 mod adapter;
 mod lexical;
+mod misread;
 mod recognize;
 mod scan;
 mod span;
@@ -17,7 +18,7 @@ mod tokens;
 
 use super::finding::{Position, Span};
 use super::model::{
-    Comment, Dialect, LexicalClass, ParseError, ParsedFile, Statement, StatementKind,
+    Comment, Dialect, LexicalClass, ParseCause, ParseError, ParsedFile, Statement, StatementKind,
     StatementSource,
 };
 use sqlparser::parser::{Parser, ParserError};
@@ -137,6 +138,7 @@ fn understand_guarded(
                 error: ParseError {
                     message: why.to_string(),
                     position: Some(span.start),
+                    cause: ParseCause::Syntax,
                 },
             },
         )
@@ -186,6 +188,17 @@ fn understand(
         .iter()
         .find_map(|t| tokens::word_upper(&t.token))
         .unwrap_or_default();
+    // sqlparser accepts much SQLite and MySQL syntax in every dialect.
+    if dialect == Dialect::Postgres
+        && let Some(error) = misread::other_dialect(&tokens)
+    {
+        return (
+            StatementKind::Unparsed {
+                lexical: lexical::classify(&tokens),
+            },
+            StatementSource::Unparsed { error },
+        );
+    }
     match parse_tokens(tokens, dialect) {
         Ok(stmt) => {
             let mut kind = adapter::adapt(&stmt, &keyword);
@@ -202,6 +215,14 @@ fn understand(
             // The parser consumed the tokens; statements that fail are few, so
             // tokenize again rather than clone every statement's tokens.
             let (tokens, _) = split::tokenize_at(text, location(span.start), dialect);
+            if let Some(joined) = misread::missing_semicolon(&tokens, error.position) {
+                return (
+                    StatementKind::Unparsed {
+                        lexical: lexical::classify(&tokens),
+                    },
+                    StatementSource::Unparsed { error: joined },
+                );
+            }
             let parse = |t: Vec<TokenWithSpan>| parse_tokens(t, dialect).ok();
             if let Some(kind) = recognize::recognize(&tokens, dialect, &parse) {
                 return (kind, StatementSource::Recognized);
@@ -238,6 +259,7 @@ pub(crate) fn parse_tokens(
             return Err(ParseError {
                 message: format!("Expected: end of statement, found: {}", next.token),
                 position: split::span_of(next.span).map(|s| s.start),
+                cause: ParseCause::Syntax,
             });
         }
         Ok(stmt)
@@ -246,6 +268,7 @@ pub(crate) fn parse_tokens(
         Err(ParseError {
             message: "the SQL parser failed on this statement".to_string(),
             position: None,
+            cause: ParseCause::Syntax,
         })
     })
 }
@@ -265,11 +288,13 @@ fn parser_error(e: ParserError) -> ParseError {
             ParseError {
                 message: message[..at].to_string(),
                 position: pos,
+                cause: ParseCause::Syntax,
             }
         }
         None => ParseError {
             message,
             position: None,
+            cause: ParseCause::Syntax,
         },
     }
 }

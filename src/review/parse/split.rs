@@ -14,7 +14,7 @@
 
 use super::scan;
 use crate::review::finding::Span;
-use crate::review::model::{Comment, Dialect, ParseError};
+use crate::review::model::{Comment, Dialect, ParseCause, ParseError};
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace};
@@ -177,6 +177,7 @@ fn tokenize_into(
     res.err().map(|e| ParseError {
         message: e.message,
         position: Some(position(shift(e.location, base))),
+        cause: ParseCause::Syntax,
     })
 }
 
@@ -306,15 +307,25 @@ impl<'a> Splitter<'a> {
         }
         match self.dialect {
             // PostgreSQL: `BEGIN ATOMIC ... END` (SQL-standard function bodies).
+            // A trigger with a `BEGIN ... END` body is SQLite/MySQL syntax: kept
+            // whole so it is reported as such, not split at its inner `;`s
+            // (whose `END` would then read as a COMMIT).
             Dialect::Postgres => {
-                if is_word(t, Keyword::ATOMIC)
+                let trigger_body = is_word(t, Keyword::BEGIN)
+                    && self
+                        .current
+                        .iter()
+                        .filter(|x| !matches!(x.token, Token::Whitespace(_)))
+                        .take(5)
+                        .any(|x| is_word(x, Keyword::TRIGGER));
+                let atomic_body = is_word(t, Keyword::ATOMIC)
                     && self
                         .current
                         .iter()
                         .rev()
                         .find(|x| !matches!(x.token, Token::Whitespace(_)))
-                        .is_some_and(|x| is_word(x, Keyword::BEGIN))
-                {
+                        .is_some_and(|x| is_word(x, Keyword::BEGIN));
+                if trigger_body || atomic_body {
                     self.atomic_depth = 1;
                 }
             }

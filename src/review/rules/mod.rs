@@ -15,9 +15,7 @@
 use super::FileChange;
 use super::custom::{self, CompiledCustomRule};
 use super::finding::{Finding, Position, Severity, Span};
-use super::model::{
-    ColumnDef, Comment, DataType, Dialect, Ident, ObjectName, Statement, StatementKind,
-};
+use super::model::{Comment, Dialect, ObjectName, Statement};
 use super::schema::{Origin, Schema};
 use super::settings::ReviewSettings;
 use super::suppress::{self, Directive};
@@ -30,25 +28,34 @@ mod add_required_column;
 mod ban_char_type;
 mod check_constraint_not_valid;
 mod column_type_change;
+mod columns;
 mod create_index_concurrently;
 mod dml_require_where;
 mod drop_cascade;
 mod drop_column;
+mod drop_constraint;
 mod drop_database;
+mod drop_default;
 mod drop_index_concurrently;
 mod drop_not_null;
+mod drop_object;
 mod drop_schema;
 mod drop_table;
 mod duplicate_column_assignment;
+mod enum_add_value;
 mod file_too_large;
+mod fk_lock_referenced_table;
+mod fk_no_duplicate_column;
 mod fk_require_index;
 mod foreign_key_not_valid;
 mod identifier_max_length;
 mod index_no_duplicate_column;
 mod insert_explicit_columns;
+mod insert_select_star;
 mod max_sql_size;
 mod migration_edited;
 mod migration_out_of_order;
+mod missing_semicolon;
 mod mysql_online_ddl_options;
 mod mysql_require_innodb;
 mod naming_snake_case;
@@ -78,6 +85,8 @@ mod validate_in_separate_tx;
 #[cfg(test)]
 pub(crate) mod test_utils;
 
+pub(crate) use columns::typed_columns;
+
 /// What every rule file imports.
 mod prelude {
     pub(super) use super::{
@@ -85,6 +94,7 @@ mod prelude {
     };
     pub(super) use crate::review::finding::Severity;
     pub(super) use crate::review::model::*;
+    pub(super) use crate::review::schema::Origin;
 }
 
 /// Both dialects.
@@ -155,6 +165,16 @@ pub static REGISTRY: &[RuleInfo] = &[
     mysql_require_innodb::RULE,
     // Untrusted input (last, so earlier rules keep their SARIF indexes).
     file_too_large::RULE,
+    // Second review pass: appended, so earlier rules keep their SARIF indexes.
+    fk_lock_referenced_table::RULE,
+    drop_constraint::RULE,
+    drop_default::RULE,
+    drop_object::RULE,
+    enum_add_value::RULE,
+    enum_add_value::SAME_TRANSACTION_RULE,
+    fk_no_duplicate_column::RULE,
+    insert_select_star::RULE,
+    missing_semicolon::RULE,
 ];
 
 /// A built-in rule: what it is, what people are told, and its check.
@@ -191,6 +211,12 @@ pub(crate) enum Check {
     File(fn(&FileCtx<'_>, &mut Vec<Hit>)),
     /// Called once after the last file, with the final schema model.
     Set(fn(&SetCtx<'_>, &mut Vec<Hit>)),
+    /// Both: per statement, and once after the last file (a rule whose
+    /// finding on a statement a later statement may settle).
+    StatementAndSet(
+        fn(&StmtCtx<'_>, &mut Vec<Hit>),
+        fn(&SetCtx<'_>, &mut Vec<Hit>),
+    ),
     /// Reported by [`lint`] itself (suppression bookkeeping).
     Engine,
 }
@@ -257,6 +283,12 @@ pub fn validate_settings(settings: &ReviewSettings) -> Vec<String> {
 /// statements on their own.
 pub fn non_transactional_reason(stmt: &Statement) -> Option<&'static str> {
     non_transactional_in_transaction::non_transactional(stmt)
+}
+
+/// The foreign keys `stmt` adds, as (referenced table, where): each locks
+/// its referenced table (`fk-lock-referenced-table`; risk asks the same).
+pub fn foreign_keys_added(stmt: &Statement) -> Vec<(&ObjectName, Option<Span>)> {
+    fk_lock_referenced_table::foreign_keys_added(stmt)
 }
 
 /// True when `stmt` takes a lock that blocks reads or writes of a table that
@@ -391,11 +423,19 @@ pub(crate) struct StmtCtx<'a> {
     pub dialect: Dialect,
     /// Rule options.
     pub opts: &'a Options,
+    /// Every statement of the file (the statement is `stmts[index]`).
+    stmts: &'a [Statement],
     file: usize,
     index: usize,
 }
 
 impl StmtCtx<'_> {
+    /// The statements after this one in its file (a later statement may
+    /// settle what this one leaves open, e.g. a constraint added back).
+    pub fn rest_of_file(&self) -> &[Statement] {
+        self.stmts.get(self.index + 1..).unwrap_or_default()
+    }
+
     /// A hit at `span` (the statement's span when `None`).
     pub fn hit(&self, span: Option<Span>, message: impl Into<String>) -> Hit {
         Hit {
@@ -462,9 +502,16 @@ impl FileCtx<'_> {
 pub(crate) struct SetCtx<'a> {
     /// The schema model after the last file.
     pub schema: &'a Schema,
+    /// The files, as in the input (schema origins index them).
+    pub files: &'a [LintFile<'a>],
 }
 
 impl SetCtx<'_> {
+    /// Statement `stmt` of file `file` (as in [`Origin::New`]).
+    pub fn statement(&self, file: usize, stmt: usize) -> Option<&Statement> {
+        self.files.get(file)?.statements.get(stmt)
+    }
+
     /// A hit on statement `stmt` of file `file`.
     pub fn hit(&self, file: usize, stmt: usize, span: Span, message: impl Into<String>) -> Hit {
         Hit {
@@ -474,50 +521,6 @@ impl SetCtx<'_> {
             span,
             message: message.into(),
         }
-    }
-}
-
-/// A column a statement defines or retypes, for the type and naming rules.
-pub(crate) struct TypedColumn<'a> {
-    /// The column's name.
-    pub name: &'a Ident,
-    /// Its (new) type.
-    pub data_type: &'a DataType,
-    /// Where to point.
-    pub span: Option<Span>,
-}
-
-/// Columns a statement creates or retypes (CREATE TABLE, ADD COLUMN, ALTER
-/// COLUMN TYPE, MySQL MODIFY/CHANGE).
-pub(crate) fn typed_columns(stmt: &Statement) -> Vec<TypedColumn<'_>> {
-    use super::model::AlterAction as A;
-    fn def(c: &ColumnDef) -> TypedColumn<'_> {
-        TypedColumn {
-            name: &c.name,
-            data_type: &c.data_type,
-            span: c.name.span.or(c.span),
-        }
-    }
-    match &stmt.kind {
-        StatementKind::CreateTable(ct) => ct.columns.iter().map(def).collect(),
-        StatementKind::AlterTable(at) => at
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                A::AddColumn { column, .. }
-                | A::ModifyColumn { column }
-                | A::ChangeColumn { column, .. } => Some(def(column)),
-                A::AlterColumnType {
-                    column, data_type, ..
-                } => Some(TypedColumn {
-                    name: column,
-                    data_type,
-                    span: column.span,
-                }),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
     }
 }
 
@@ -562,11 +565,14 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
                         schema: &schema,
                         dialect: input.dialect,
                         opts: &opts,
+                        stmts: file.statements,
                         file: fi,
                         index: si,
                     };
                     for &(ri, rule) in &rules {
-                        if let Check::Statement(check) = rule.check {
+                        if let Check::Statement(check) | Check::StatementAndSet(check, _) =
+                            rule.check
+                        {
                             let start = hits.len();
                             check(&cx, &mut hits);
                             tag(&mut hits[start..], RuleRef::Builtin(ri));
@@ -622,9 +628,12 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
             }
         }
     }
-    let scx = SetCtx { schema: &schema };
+    let scx = SetCtx {
+        schema: &schema,
+        files: input.files,
+    };
     for &(ri, rule) in &rules {
-        if let Check::Set(check) = rule.check {
+        if let Check::Set(check) | Check::StatementAndSet(_, check) = rule.check {
             let start = hits.len();
             check(&scx, &mut hits);
             tag(&mut hits[start..], RuleRef::Builtin(ri));

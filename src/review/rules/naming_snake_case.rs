@@ -82,11 +82,28 @@ pub(super) fn introduced_names(stmt: &Statement) -> Vec<(&'static str, &Ident)> 
     names
 }
 
+/// The name the database stores. PostgreSQL folds unquoted identifiers to
+/// lower case (`CREATE TABLE MyTable` creates `mytable`); only quoted ones
+/// keep their case. MySQL keeps a table's name as written (it is a file name,
+/// case-sensitive on Linux), while column, index and constraint names are
+/// case-insensitive whether quoted or not: they are judged lower-cased.
+fn stored_name<'a>(what: &str, name: &'a Ident, dialect: Dialect) -> std::borrow::Cow<'a, str> {
+    let fold = match dialect {
+        Dialect::Postgres => !name.quoted,
+        Dialect::Mysql => what != "table",
+    };
+    if fold && name.value.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(name.value.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(&name.value)
+    }
+}
+
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     for (what, name) in introduced_names(cx.stmt) {
         let len = name.value.len();
         if let Some(p) = &cx.opts.naming_pattern
-            && !p.is_match(&name.value)
+            && !p.is_match(&stored_name(what, name, cx.dialect))
         {
             out.push(cx.hit(
                 name.span,
@@ -120,6 +137,18 @@ mod tests {
     fn flags_each_kind_of_name() {
         let sql = "CREATE TABLE \"UserPrefs\" (\n  id bigint PRIMARY KEY,\n  \"userId\" bigint,\n  CONSTRAINT \"Bad\" UNIQUE (id)\n);\nCREATE INDEX \"IdxX\" ON t (x);\nALTER TABLE t RENAME COLUMN a TO \"B\";";
         assert_eq!(lines(sql, ID), [1, 3, 4, 6, 7]);
+    }
+
+    #[test]
+    fn unquoted_names_are_judged_as_postgres_folds_them() {
+        let sql = "CREATE TABLE MyTable (\n  Id bigint PRIMARY KEY,\n  UserId bigint\n);\nCREATE INDEX IdxMyTableUserId ON MyTable (UserId);\nALTER TABLE MyTable ADD COLUMN \"CamelCase\" text;";
+        assert_eq!(lines(sql, ID), [6]);
+    }
+
+    #[test]
+    fn mysql_judges_table_names_as_written_and_other_names_folded() {
+        let sql = "CREATE TABLE MyTable (\n  Id bigint PRIMARY KEY,\n  `UserId` bigint\n);\nCREATE TABLE `Other` (id bigint PRIMARY KEY);";
+        assert_eq!(lines_mysql(sql, ID), [1, 5]);
     }
 
     #[test]

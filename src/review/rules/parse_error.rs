@@ -14,7 +14,9 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 };
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
-    if let StatementSource::Unparsed { error } = &cx.stmt.source {
+    if let StatementSource::Unparsed { error } = &cx.stmt.source
+        && error.cause != ParseCause::MissingSemicolon
+    {
         let span = error.position.map(|p| Span { start: p, end: p });
         out.push(cx.hit(
             span,
@@ -25,7 +27,9 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
 
 #[cfg(test)]
 mod tests {
+    use crate::review::model::Dialect;
     use crate::review::rules::test_utils::*;
+    use crate::review::settings::ReviewSettings;
 
     const ID: &str = "parse-error";
 
@@ -34,6 +38,74 @@ mod tests {
         let sql = "SELECT 1;\nCREATE TABLBLE x (;\nDROP TABLE users;";
         assert_eq!(lines(sql, ID), [2]);
         assert!(lint_errors(sql).contains(&("drop-table".to_string(), 3)));
+    }
+
+    #[test]
+    fn sqlite_and_mysql_syntax_is_not_postgres() {
+        for (sql, word) in [
+            (
+                "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT);",
+                "AUTOINCREMENT",
+            ),
+            ("INSERT OR IGNORE INTO t (id) VALUES (1);", "INSERT OR"),
+            ("CREATE VIRTUAL TABLE docs USING fts4(body);", "VIRTUAL"),
+            (
+                "CREATE TABLE t (id BIGINT UNSIGNED PRIMARY KEY);",
+                "UNSIGNED",
+            ),
+            (
+                "CREATE TABLE t (id INT(11) UNSIGNED PRIMARY KEY);",
+                "UNSIGNED",
+            ),
+            (
+                "CREATE TABLE t (id bigint AUTO_INCREMENT PRIMARY KEY);",
+                "AUTO_INCREMENT",
+            ),
+            (
+                "CREATE TABLE t (id bigint PRIMARY KEY) WITHOUT ROWID;",
+                "ROWID",
+            ),
+        ] {
+            let f = lint_with(sql, Dialect::Postgres, None, &ReviewSettings::default());
+            let hit = f.findings.iter().find(|f| f.rule == ID);
+            assert!(
+                hit.is_some_and(
+                    |h| h.message.contains("not PostgreSQL") && h.message.contains(word)
+                ),
+                "{sql}: {:?}",
+                f.findings
+            );
+        }
+        // The same words mean nothing wrong in MySQL.
+        assert!(
+            lines_mysql(
+                "CREATE TABLE t (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY);",
+                ID
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_trigger_body_is_one_statement_and_not_postgres() {
+        let sql = "CREATE TRIGGER t_upd AFTER UPDATE ON t\nBEGIN\n  UPDATE t SET n = n + 1 WHERE id = new.id;\n  DELETE FROM u WHERE id = old.id;\nEND;\nSELECT 1;";
+        let f = lint_with(sql, Dialect::Postgres, None, &ReviewSettings::default());
+        let rules: Vec<(&str, u32)> = f
+            .findings
+            .iter()
+            .map(|f| (f.rule.as_str(), f.span.start.line))
+            .collect();
+        // Not split at the inner `;`s: no END read as a COMMIT, no UPDATE
+        // and DELETE of their own.
+        assert_eq!(rules, [(ID, 2)], "{:?}", f.findings);
+        // A PostgreSQL trigger and a BEGIN ATOMIC function body are fine.
+        assert!(
+            lines(
+                "CREATE TRIGGER t_upd AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f();",
+                ID
+            )
+            .is_empty()
+        );
     }
 
     #[test]

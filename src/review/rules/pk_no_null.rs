@@ -39,8 +39,12 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
             }
         }
         StatementKind::AlterTable(at) => {
+            // Columns an earlier action of this ALTER TABLE made NOT NULL: the
+            // key adds no implicit SET NOT NULL for them.
+            let mut set_not_null: Vec<String> = Vec::new();
             for a in &at.actions {
                 match a {
+                    AlterAction::SetNotNull { column } => set_not_null.push(column.normalized()),
                     AlterAction::AddColumn { column, .. }
                         if column.primary_key && column.nullable == Some(true) =>
                     {
@@ -60,7 +64,9 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
                             continue;
                         };
                         for col in columns {
-                            if table.column(col).is_some_and(|c| c.nullable) {
+                            if table.column(col).is_some_and(|c| c.nullable)
+                                && !set_not_null.contains(&col.normalized())
+                            {
                                 out.push(cx.hit(
                                     col.span.or(constraint.span),
                                     format!(
@@ -137,5 +143,33 @@ mod tests {
             .map(|f| f.span.start.line)
             .collect();
         assert_eq!(got, [1]);
+    }
+
+    #[test]
+    fn set_not_null_earlier_in_the_same_alter_is_fine() {
+        let out = lint_files_with(
+            &[
+                (
+                    "001_a.sql",
+                    "CREATE TABLE a (id bigint);",
+                    FileChange::Unchanged,
+                ),
+                (
+                    "002_b.sql",
+                    "ALTER TABLE a ALTER COLUMN id SET NOT NULL, ADD PRIMARY KEY (id);",
+                    FileChange::Added,
+                ),
+            ],
+            Dialect::Postgres,
+            None,
+            &ReviewSettings::default(),
+            false,
+            &[],
+        );
+        assert!(
+            out[0].findings.iter().all(|f| f.rule != ID),
+            "{:?}",
+            out[0].findings
+        );
     }
 }

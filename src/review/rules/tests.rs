@@ -227,15 +227,28 @@ fn validate_settings_reports_unknown_ids_and_bad_patterns() {
 #[test]
 fn seed_guide_user_preferences_without_pk() {
     let sql = "CREATE TABLE user_preferences (\n  user_id bigint NOT NULL REFERENCES users (id),\n  theme varchar(20) NOT NULL DEFAULT 'light'\n);\nCREATE INDEX idx_user_preferences_user_id ON user_preferences (user_id);";
-    // Only the missing key: the FK is indexed, and the index is on a new table.
-    assert_eq!(lint_errors(sql), [("table-require-pk".to_string(), 1)]);
+    // The missing key, and the lock the FK takes on existing `users`; the FK
+    // is indexed, and the index is on a new table.
+    assert_eq!(
+        lint_errors(sql),
+        [
+            ("table-require-pk".to_string(), 1),
+            ("fk-lock-referenced-table".to_string(), 2)
+        ]
+    );
 }
 
 #[test]
 fn seed_guide_user_preferences_with_pk_and_index_is_clean() {
-    lint_ok(
-        "CREATE TABLE user_preferences (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  user_id bigint NOT NULL REFERENCES users (id),\n  theme varchar(20) NOT NULL DEFAULT 'light',\n  created_at timestamptz NOT NULL DEFAULT now()\n);\nCREATE INDEX idx_user_preferences_user_id ON user_preferences (user_id);",
+    let sql = "CREATE TABLE user_preferences (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  user_id bigint NOT NULL REFERENCES users (id),\n  theme varchar(20) NOT NULL DEFAULT 'light',\n  created_at timestamptz NOT NULL DEFAULT now()\n);\nCREATE INDEX idx_user_preferences_user_id ON user_preferences (user_id);";
+    // Clean but for the lock its foreign key takes on existing `users`.
+    assert_eq!(
+        lint_errors(sql),
+        [("fk-lock-referenced-table".to_string(), 3)]
     );
+    lint_ok(&format!(
+        "CREATE TABLE users (id bigint PRIMARY KEY);\n{sql}"
+    ));
 }
 
 #[test]

@@ -285,7 +285,9 @@ impl Schema {
                             .map(str::to_string)
                             .collect::<Vec<_>>()
                     });
-                    t.primary_key = cols;
+                    // A key over an index the model does not know: a key
+                    // all the same, columns unknown.
+                    t.primary_key = Some(cols.unwrap_or_default());
                 } else {
                     t.primary_key = Some(cols.clone());
                     t.indexes
@@ -366,6 +368,11 @@ impl Schema {
                 }
                 AlterAction::DropColumn { name, .. } => {
                     let n = name.normalized();
+                    // The key goes with any of its columns.
+                    if t.primary_key.as_ref().is_some_and(|pk| pk.contains(&n)) {
+                        t.primary_key = None;
+                        t.constraints.remove_primary_keys();
+                    }
                     t.columns.remove(&n);
                     t.indexes.remove_on_column(&n);
                     t.drops += 1;
@@ -429,8 +436,16 @@ impl Schema {
                 AlterAction::ChangeColumn { old_name, column } => {
                     t.columns.remove(&old_name.normalized());
                     t.add_column(column);
+                    if column.primary_key {
+                        t.primary_key = Some(vec![column.name.normalized()]);
+                    }
                 }
-                AlterAction::ModifyColumn { column } => t.add_column(column),
+                AlterAction::ModifyColumn { column } => {
+                    t.add_column(column);
+                    if column.primary_key {
+                        t.primary_key = Some(vec![column.name.normalized()]);
+                    }
+                }
                 AlterAction::RenameTable { to } => {
                     // The table keeps its id; only its key moves.
                     self.rename_table(&k, to);

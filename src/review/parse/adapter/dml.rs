@@ -13,11 +13,21 @@ pub(super) fn insert(i: &sa::Insert) -> Insert {
         .source
         .as_ref()
         .is_some_and(|q| matches!(*q.body, sa::SetExpr::Values(_)));
+    let select_star = i.source.as_ref().is_some_and(|q| match &*q.body {
+        sa::SetExpr::Select(s) => s.projection.iter().any(|p| {
+            matches!(
+                p,
+                sa::SelectItem::Wildcard(_) | sa::SelectItem::QualifiedWildcard(..)
+            )
+        }),
+        _ => false,
+    });
     Insert {
         table,
         has_column_list: !i.columns.is_empty(),
         columns,
         values,
+        select_star,
     }
 }
 

@@ -373,6 +373,7 @@ pub(crate) fn adapt(stmt: &sa::Statement, keyword: &str) -> StatementKind {
             has_column_list: !columns.is_empty(),
             columns: columns.iter().map(ident).collect(),
             values: false,
+            select_star: false,
         }),
         _ => StatementKind::Other {
             keyword: keyword.to_string(),
