@@ -56,6 +56,12 @@ pub struct RuleSetting {
     pub max_length: Option<u32>,
     /// Size limits: `max-sql-size` (bytes; the hard cap is `review.max_file_bytes`).
     pub max_bytes: Option<u64>,
+    /// Count limits: keys per index, indexes per table, rows per INSERT, LIMIT value.
+    pub max: Option<u64>,
+    /// Names: required columns, allowed or banned types, allowed charsets and collations.
+    pub list: Option<Vec<String>>,
+    /// Naming templates (`idx_{{table}}_{{column_list}}`, ...), Bytebase's tokens.
+    pub template: Option<String>,
 }
 
 /// A team's own rule: regexes matched on the statement text with comments

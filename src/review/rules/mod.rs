@@ -75,6 +75,45 @@ mod unique_constraint_via_index;
 mod unknown_ignore;
 mod validate_in_separate_tx;
 
+// Bytebase's catalogue, second pass (most are team policy, off by default).
+mod add_column_with_default;
+mod char_length_limit;
+mod charset_allowlist;
+mod collation_allowlist;
+mod column_comment_required;
+mod column_no_null;
+mod column_require_default;
+mod column_required;
+mod column_type_disallow_list;
+mod comment_max_length;
+mod create_specify_schema;
+mod drop_table_naming;
+mod fk_on_delete_cascade;
+mod index_key_number_limit;
+mod index_total_number_limit;
+mod insert_order_by_random;
+mod insert_row_limit;
+mod limit_value_max;
+mod merge_alter_table;
+mod naming_fk_template;
+mod naming_fully_qualified;
+mod naming_index_template;
+mod naming_pk_template;
+mod naming_unique_template;
+mod no_leading_wildcard_like;
+mod no_mixed_ddl_dml;
+mod pk_type_allowlist;
+mod require_set_role;
+mod select_require_where;
+mod select_star;
+mod table_comment_required;
+mod table_disallow_partition;
+mod table_no_foreign_key;
+mod where_no_functions;
+// Helpers shared by rules (not rules).
+mod clauses;
+mod naming_template;
+
 #[cfg(test)]
 pub(crate) mod test_utils;
 
@@ -83,7 +122,7 @@ mod prelude {
     pub(super) use super::{
         ALL, Check, FileCtx, Hit, MYSQL, PG, RuleInfo, SetCtx, StmtCtx, typed_columns,
     };
-    pub(super) use crate::review::finding::Severity;
+    pub(super) use crate::review::finding::{Severity, Span};
     pub(super) use crate::review::model::*;
 }
 
@@ -155,6 +194,41 @@ pub static REGISTRY: &[RuleInfo] = &[
     mysql_require_innodb::RULE,
     // Untrusted input (last, so earlier rules keep their SARIF indexes).
     file_too_large::RULE,
+    // Bytebase's catalogue, second pass (appended: earlier SARIF indexes stay).
+    char_length_limit::RULE,
+    insert_order_by_random::RULE,
+    add_column_with_default::RULE,
+    fk_on_delete_cascade::RULE,
+    table_no_foreign_key::RULE,
+    merge_alter_table::RULE,
+    no_mixed_ddl_dml::RULE,
+    require_set_role::RULE,
+    drop_table_naming::RULE,
+    table_disallow_partition::RULE,
+    column_required::RULE,
+    column_no_null::RULE,
+    column_require_default::RULE,
+    column_type_disallow_list::RULE,
+    pk_type_allowlist::RULE,
+    index_key_number_limit::RULE,
+    index_total_number_limit::RULE,
+    naming_index_template::RULE,
+    naming_unique_template::RULE,
+    naming_pk_template::RULE,
+    naming_fk_template::RULE,
+    naming_fully_qualified::RULE,
+    create_specify_schema::RULE,
+    table_comment_required::RULE,
+    column_comment_required::RULE,
+    comment_max_length::RULE,
+    charset_allowlist::RULE,
+    collation_allowlist::RULE,
+    select_star::RULE,
+    select_require_where::RULE,
+    no_leading_wildcard_like::RULE,
+    where_no_functions::RULE,
+    limit_value_max::RULE,
+    insert_row_limit::RULE,
 ];
 
 /// A built-in rule: what it is, what people are told, and its check.
@@ -354,6 +428,9 @@ pub(crate) struct Options {
     pub max_sql_bytes: u64,
     /// `review.max_file_bytes`: above it a file is not reviewed (`file-too-large`).
     pub max_file_bytes: u64,
+    /// Every rule's settings, for the options of the policy rules
+    /// ([`Options::max`], [`Options::list`], [`Options::template`]).
+    rules: std::collections::BTreeMap<String, crate::review::settings::RuleSetting>,
 }
 
 /// The default naming pattern: lower snake_case.
@@ -377,7 +454,47 @@ impl Options {
                 .and_then(|s| s.max_bytes)
                 .unwrap_or(2 * 1024 * 1024),
             max_file_bytes: settings.max_file_bytes(),
+            rules: settings.rules.clone(),
         }
+    }
+
+    /// Rule `id`'s `max` option, or `default`.
+    pub fn max(&self, id: &str, default: u64) -> u64 {
+        self.rules.get(id).and_then(|s| s.max).unwrap_or(default)
+    }
+
+    /// Rule `id`'s `max_length` option, or `default`.
+    pub fn max_length(&self, id: &str, default: u64) -> u64 {
+        self.rules
+            .get(id)
+            .and_then(|s| s.max_length)
+            .map_or(default, u64::from)
+    }
+
+    /// Rule `id`'s `list` option, lowercased, or `default`.
+    pub fn list(&self, id: &str, default: &[&str]) -> Vec<String> {
+        match self.rules.get(id).and_then(|s| s.list.as_ref()) {
+            Some(l) => l.iter().map(|x| x.trim().to_lowercase()).collect(),
+            None => default.iter().map(|x| x.to_string()).collect(),
+        }
+    }
+
+    /// Rule `id`'s `template` option, or `default`.
+    pub fn template<'a>(&'a self, id: &str, default: &'a str) -> &'a str {
+        self.rules
+            .get(id)
+            .and_then(|s| s.template.as_deref())
+            .unwrap_or(default)
+    }
+
+    /// Rule `id`'s `pattern` option compiled, or `default` (a pattern that
+    /// does not compile is reported by [`validate_settings`]; the default is used).
+    pub fn pattern(&self, id: &str, default: &str) -> Option<Regex> {
+        self.rules
+            .get(id)
+            .and_then(|s| s.pattern.as_deref())
+            .and_then(|p| Regex::new(p).ok())
+            .or_else(|| Regex::new(default).ok())
     }
 }
 
@@ -531,10 +648,12 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
         .iter()
         .map(CompiledCustomRule::new)
         .collect();
+    let named = comment_words(input);
     let rules: Vec<(usize, &RuleInfo)> = REGISTRY
         .iter()
         .enumerate()
         .filter(|(_, r)| r.dialects.contains(&input.dialect))
+        .filter(|(_, r)| builtin_severity(input, r) != Severity::Off || named.contains(r.id))
         .collect();
 
     let mut order: Vec<usize> = (0..input.files.len()).collect();
@@ -644,6 +763,32 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
         .filter(|(f, _)| f.change != FileChange::Unchanged)
         .map(|(f, hits)| finish_file(input, f, hits, &customs))
         .collect()
+}
+
+/// Every rule-id-like word in the reviewed files' comments. A rule that is
+/// `off` runs only when a comment names it, so that an ignore comment naming
+/// it is still judged by what it would silence; the others cost nothing.
+fn comment_words<'a>(input: &'a LintInput<'a>) -> std::collections::HashSet<&'a str> {
+    let mut words = std::collections::HashSet::new();
+    let reviewed = input
+        .files
+        .iter()
+        .filter(|f| f.change != FileChange::Unchanged);
+    for f in reviewed {
+        let comments = f.header_comments.iter().chain(
+            f.statements
+                .iter()
+                .flat_map(|s| s.leading_comments.iter().chain(&s.trailing_comment)),
+        );
+        for c in comments {
+            words.extend(
+                c.text
+                    .split(|ch: char| !(ch.is_ascii_lowercase() || ch == '-'))
+                    .filter(|w| w.len() > 2),
+            );
+        }
+    }
+    words
 }
 
 fn tag(hits: &mut [Hit], rule: RuleRef) {
