@@ -24,11 +24,27 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
             references,
         } = kind
         {
+            // `REFERENCES t` without columns means t's primary key: without
+            // knowing it there is no expected name to compare with.
+            let key: Vec<Ident>;
+            let referenced_columns = if references.columns.is_empty() {
+                let Some(pk) = cx
+                    .schema
+                    .table(&references.table)
+                    .and_then(|t| t.primary_key.as_ref())
+                else {
+                    continue;
+                };
+                key = pk.iter().map(Ident::new).collect();
+                &key
+            } else {
+                &references.columns
+            };
             let parts = NameParts {
                 table,
                 columns,
                 referenced_table: Some(&references.table),
-                referenced_columns: &references.columns,
+                referenced_columns,
             };
             check_name(cx, &RULE, TEMPLATE, "foreign key", name, &parts, out);
         }
@@ -46,5 +62,11 @@ mod tests {
         let sql = "ALTER TABLE orders ADD CONSTRAINT fk_orders_user_id_users_id FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\nALTER TABLE orders ADD CONSTRAINT orders_user_fkey FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;";
         assert_off_by_default(sql, ID);
         assert_eq!(lines_on(sql, ID), [2]);
+    }
+
+    #[test]
+    fn implicit_referenced_columns_are_the_primary_key() {
+        let sql = "CREATE TABLE users (uid bigint PRIMARY KEY);\nALTER TABLE orders ADD CONSTRAINT fk_orders_user_id_users_uid FOREIGN KEY (user_id) REFERENCES users NOT VALID;\nALTER TABLE orders ADD CONSTRAINT fk_x FOREIGN KEY (user_id) REFERENCES users NOT VALID;\nALTER TABLE orders ADD CONSTRAINT fk_y FOREIGN KEY (user_id) REFERENCES unknown NOT VALID;";
+        assert_eq!(lines_on(sql, ID), [3]);
     }
 }
