@@ -322,6 +322,15 @@ pub fn validate_settings(settings: &ReviewSettings) -> Vec<String> {
             ));
         }
     }
+    for (id, setting) in &settings.rules {
+        if let Some(t) = &setting.template {
+            problems.extend(
+                naming_template::unknown_tokens(t).into_iter().map(|tok| {
+                    format!("review.rules.{id}.template: unknown token `{tok}` in `{t}`")
+                }),
+            );
+        }
+    }
     problems.extend(custom::validate(&settings.custom));
     problems
 }

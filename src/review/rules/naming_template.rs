@@ -24,6 +24,34 @@ fn joined(idents: &[Ident]) -> String {
         .join("_")
 }
 
+/// The tokens a template may use.
+const TOKENS: &[&str] = &[
+    "{{table}}",
+    "{{column_list}}",
+    "{{referencing_table}}",
+    "{{referencing_column}}",
+    "{{referenced_table}}",
+    "{{referenced_column}}",
+];
+
+/// The `{{...}}` tokens of `template` that no rule fills in (a typo would
+/// otherwise make every name "wrong").
+pub(super) fn unknown_tokens(template: &str) -> Vec<String> {
+    let mut unknown = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        let Some(len) = rest[open..].find("}}") else {
+            break;
+        };
+        let token = &rest[open..open + len + 2];
+        if !TOKENS.contains(&token) {
+            unknown.push(token.to_string());
+        }
+        rest = &rest[open + len + 2..];
+    }
+    unknown
+}
+
 /// The name `template` asks for.
 pub(super) fn expected(template: &str, parts: &NameParts<'_>) -> String {
     let referenced = parts

@@ -367,6 +367,27 @@ fn validate_settings_reports_unknown_ids_and_bad_patterns() {
 }
 
 #[test]
+fn validate_settings_reports_unknown_template_tokens() {
+    let mut s = ReviewSettings::default();
+    s.rules.insert(
+        "naming-index-template".into(),
+        RuleSetting {
+            template: Some("idx_{{table}}_{{columns}}".into()),
+            ..RuleSetting::default()
+        },
+    );
+    assert_eq!(
+        validate_settings(&s),
+        [
+            "review.rules.naming-index-template.template: unknown token `{{columns}}` in `idx_{{table}}_{{columns}}`"
+        ]
+    );
+    s.rules.get_mut("naming-index-template").unwrap().template =
+        Some("{{table}}_{{column_list}}_idx".into());
+    assert!(validate_settings(&s).is_empty());
+}
+
+#[test]
 fn seed_guide_user_preferences_without_pk() {
     let sql = "CREATE TABLE user_preferences (\n  user_id bigint NOT NULL REFERENCES users (id),\n  theme varchar(20) NOT NULL DEFAULT 'light'\n);\nCREATE INDEX idx_user_preferences_user_id ON user_preferences (user_id);";
     // Only the missing key: the FK is indexed, and the index is on a new table.
