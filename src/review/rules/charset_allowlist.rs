@@ -2,9 +2,8 @@
 //! `system.charset.allowlist`).
 
 use super::clauses::Clauses;
-use super::collation_allowlist::values_after;
+use super::collation_allowlist::{value_after, values_after};
 use super::prelude::*;
-use sqlparser::tokenizer::Token;
 
 pub(super) const RULE: RuleInfo = RuleInfo {
     id: "charset-allowlist",
@@ -27,14 +26,11 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     let c = Clauses::of(cx);
     let mut values = values_after(&c, &["ENCODING", "CHARSET"]);
     // `CHARACTER SET x`: the value after SET.
-    for i in 1..c.len() {
-        if c.is_kw(i, "SET")
-            && c.is_kw(i - 1, "CHARACTER")
-            && let Some(Token::Word(w)) = c.tok(i + 1)
-        {
-            values.push((w.value.clone(), c.span(i + 1)));
-        }
-    }
+    values.extend(
+        (1..c.len())
+            .filter(|&i| c.is_kw(i, "SET") && c.is_kw(i - 1, "CHARACTER"))
+            .filter_map(|i| value_after(&c, i)),
+    );
     for (name, span) in values {
         if !allowed.contains(&name.to_lowercase()) {
             out.push(cx.hit(span, format!("Character set `{name}` is not allowed.")));
@@ -59,10 +55,10 @@ mod tests {
 
     #[test]
     fn mysql_character_sets() {
-        let sql = "CREATE TABLE a (id bigint PRIMARY KEY, n varchar(10) CHARACTER SET latin1) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;";
+        let sql = "CREATE TABLE a (id bigint PRIMARY KEY, n varchar(10) CHARACTER SET latin1) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\nCREATE TABLE b (id bigint PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARACTER SET = latin1;";
         assert_eq!(
             lines_on_with(sql, ID, Dialect::Mysql, RuleSetting::default()),
-            [1]
+            [1, 2]
         );
     }
 }

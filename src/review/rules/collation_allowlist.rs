@@ -17,28 +17,26 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 
 const DEFAULT: &[&str] = &["c", "posix", "default", "und-x-icu", "utf8mb4_0900_ai_ci"];
 
-/// The value token after `kw` (skipping `=`), as text.
+/// The value after token `i` (a name or a string, skipping `=`).
+pub(super) fn value_after(c: &Clauses, i: usize) -> Option<(String, Option<Span>)> {
+    let v = if matches!(c.tok(i + 1), Some(Token::Eq)) {
+        i + 2
+    } else {
+        i + 1
+    };
+    let text = match c.tok(v)? {
+        Token::Word(w) => w.value.clone(),
+        t => string_value(t)?.to_string(),
+    };
+    Some((text, c.span(v)))
+}
+
+/// The values after each of the keywords `kws`.
 pub(super) fn values_after(c: &Clauses, kws: &[&str]) -> Vec<(String, Option<Span>)> {
-    let mut found = Vec::new();
-    for i in 0..c.len() {
-        if !kws.iter().any(|k| c.is_kw(i, k)) {
-            continue;
-        }
-        let v = if matches!(c.tok(i + 1), Some(Token::Eq)) {
-            i + 2
-        } else {
-            i + 1
-        };
-        let text = match c.tok(v) {
-            Some(Token::Word(w)) => Some(w.value.clone()),
-            Some(t) => string_value(t).map(str::to_string),
-            None => None,
-        };
-        if let Some(text) = text {
-            found.push((text, c.span(v)));
-        }
-    }
-    found
+    (0..c.len())
+        .filter(|&i| kws.iter().any(|k| c.is_kw(i, k)))
+        .filter_map(|i| value_after(c, i))
+        .collect()
 }
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
@@ -48,7 +46,7 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     }
     let allowed = cx.opts.list(RULE.id, DEFAULT);
     let c = Clauses::of(cx);
-    for (name, span) in values_after(&c, &["COLLATE", "LC_COLLATE", "COLLATION"]) {
+    for (name, span) in values_after(&c, &["COLLATE", "LC_COLLATE"]) {
         if !allowed.contains(&name.to_lowercase()) {
             out.push(cx.hit(span, format!("Collation `{name}` is not allowed.")));
         }
@@ -63,7 +61,7 @@ mod tests {
 
     #[test]
     fn flags_other_collations() {
-        let sql = "CREATE TABLE a (id bigint PRIMARY KEY,\n  name text COLLATE \"de_DE\",\n  code text COLLATE \"C\");";
+        let sql = "CREATE TABLE a (id bigint PRIMARY KEY,\n  name text COLLATE \"de_DE\",\n  code text COLLATE \"C\");\nCREATE COLLATION german (provider = icu, locale = 'de');";
         assert_off_by_default(sql, ID);
         assert_eq!(lines_on(sql, ID), [2]);
     }

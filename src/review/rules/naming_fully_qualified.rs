@@ -13,37 +13,62 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     check: Check::Statement(check),
 };
 
-/// The object names a statement refers to.
-fn names(stmt: &Statement) -> Vec<&ObjectName> {
+/// Kinds of object PostgreSQL lets a migration qualify with a schema
+/// (schemas, roles, extensions, triggers, policies ... have no schema).
+fn qualifiable(object: &ObjectKind) -> bool {
+    matches!(
+        object,
+        ObjectKind::Table
+            | ObjectKind::Index
+            | ObjectKind::View
+            | ObjectKind::MaterializedView
+            | ObjectKind::Sequence
+            | ObjectKind::Function
+            | ObjectKind::Procedure
+            | ObjectKind::Type
+            | ObjectKind::Domain
+            | ObjectKind::Statistics
+    )
+}
+
+/// The object names a statement refers to, with the number of parts a
+/// qualified one has.
+fn names(stmt: &Statement) -> Vec<(&ObjectName, usize)> {
+    fn plain(n: &ObjectName) -> (&ObjectName, usize) {
+        (n, 2)
+    }
     match &stmt.kind {
-        StatementKind::Drop(d) => d.names.iter().collect(),
-        StatementKind::Truncate(t) => t.tables.iter().collect(),
-        StatementKind::Delete(d) => d.tables.iter().collect(),
-        StatementKind::CreateOther(c) => c.name.iter().chain(&c.table).collect(),
-        StatementKind::AlterOther(a) => a.name.iter().collect(),
-        StatementKind::Comment { name, .. } => name.iter().collect(),
-        kind => kind.table().into_iter().collect(),
+        StatementKind::Drop(d) if qualifiable(&d.object) => d.names.iter().map(plain).collect(),
+        StatementKind::Truncate(t) => t.tables.iter().map(plain).collect(),
+        StatementKind::Delete(d) => d.tables.iter().map(plain).collect(),
+        StatementKind::CreateOther(c) => c
+            .name
+            .iter()
+            .filter(|_| qualifiable(&c.object))
+            .chain(&c.table)
+            .map(plain)
+            .collect(),
+        StatementKind::AlterOther(a) if qualifiable(&a.object) => {
+            a.name.iter().map(plain).collect()
+        }
+        // COMMENT ON COLUMN t.c names a column: qualified, it has three parts.
+        StatementKind::Comment {
+            object: ObjectKind::Column,
+            name,
+        } => name.iter().map(|n| (n, 3)).collect(),
+        StatementKind::Comment { object, name } if qualifiable(object) => {
+            name.iter().map(plain).collect()
+        }
+        StatementKind::Drop(_) | StatementKind::AlterOther(_) | StatementKind::Comment { .. } => {
+            Vec::new()
+        }
+        kind => kind.table().into_iter().map(plain).collect(),
     }
 }
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
-    if matches!(
-        &cx.stmt.kind,
-        StatementKind::CreateOther(c) if matches!(c.object, ObjectKind::Schema | ObjectKind::Database | ObjectKind::Extension | ObjectKind::Role)
-    ) || matches!(&cx.stmt.kind, StatementKind::Drop(d) if matches!(d.object, ObjectKind::Schema | ObjectKind::Database | ObjectKind::Extension | ObjectKind::Role))
-    {
-        return;
-    }
-    // COMMENT ON COLUMN t.c names a column: its table is the part before it.
-    let min_parts = match &cx.stmt.kind {
-        StatementKind::Comment {
-            object: ObjectKind::Column,
-            ..
-        } => 3,
-        _ => 2,
-    };
-    for n in names(cx.stmt) {
-        if !n.parts.is_empty() && n.parts.len() < min_parts {
+    for (n, parts) in names(cx.stmt) {
+        if !n.parts.is_empty() && n.parts.len() < parts {
             out.push(cx.hit(n.span(), format!("`{n}` is not qualified with its schema.")));
         }
     }
@@ -57,7 +82,7 @@ mod tests {
 
     #[test]
     fn flags_unqualified_names() {
-        let sql = "CREATE TABLE public.a (id bigint PRIMARY KEY);\nINSERT INTO a (id) VALUES (1);\nDROP INDEX public.i;\nCOMMENT ON COLUMN a.id IS 'x';\nCREATE SCHEMA s;";
+        let sql = "CREATE TABLE public.a (id bigint PRIMARY KEY);\nINSERT INTO a (id) VALUES (1);\nDROP INDEX public.i;\nCOMMENT ON COLUMN a.id IS 'x';\nCREATE SCHEMA s;\nCOMMENT ON SCHEMA s IS 'x';\nCREATE TRIGGER t BEFORE INSERT ON public.a FOR EACH ROW EXECUTE FUNCTION public.f();\nDROP TRIGGER t ON a;";
         assert_off_by_default(sql, ID);
         assert_eq!(lines_on(sql, ID), [2, 4]);
     }
