@@ -62,7 +62,9 @@ pub struct ReviewArgs {
 /// The rule catalog for `--help`: id, default severity, dialects, what it flags.
 fn rules_help() -> String {
     let mut out = String::from(
-        "Rules (set severities per rule and per environment in the config's `review.rules`):\n",
+        "Rules (set severities per rule and per environment in the config's `review.rules`;\n\
+         `off` rules are team policy and run once given a severity; RULES.md maps\n\
+         Bytebase's rule names to these ids):\n",
     );
     for rule in crate::review::rules::registry() {
         let dialects: Vec<&str> = rule.dialects.iter().map(|d| d.as_str()).collect();

@@ -50,12 +50,20 @@ pub struct RuleSetting {
     pub severity: Option<Severity>,
     /// Severity per environment name (overrides `severity`).
     pub environments: BTreeMap<String, Severity>,
-    /// Naming rules: the regex names must match.
+    /// Regexes: `naming-snake-case` (names must match), `drop-table-naming`
+    /// (tables that may be dropped).
     pub pattern: Option<String>,
-    /// Length limits: `text-type-limit` (characters), `naming-snake-case` (bytes).
+    /// Length limits: `text-type-limit`, `char-length-limit`,
+    /// `comment-max-length` (characters), `naming-snake-case` (bytes).
     pub max_length: Option<u32>,
     /// Size limits: `max-sql-size` (bytes; the hard cap is `review.max_file_bytes`).
     pub max_bytes: Option<u64>,
+    /// Count limits: keys per index, indexes per table, rows per INSERT, LIMIT value.
+    pub max: Option<u64>,
+    /// Names: required columns, allowed or banned types, allowed charsets and collations.
+    pub list: Option<Vec<String>>,
+    /// Naming templates (`idx_{{table}}_{{column_list}}`, ...), Bytebase's tokens.
+    pub template: Option<String>,
 }
 
 /// A team's own rule: regexes matched on the statement text with comments

@@ -16,6 +16,9 @@ mod span;
 mod split;
 mod tokens;
 
+pub(crate) use adapter::normalize_type;
+pub(crate) use span::span_of as token_span;
+
 use super::finding::{Position, Span};
 use super::model::{
     Comment, Dialect, LexicalClass, ParseCause, ParseError, ParsedFile, Statement, StatementKind,
@@ -28,6 +31,15 @@ use std::ops::Range;
 /// sqlparser's nesting limit per statement. Deeper input is a parse error
 /// (sqlparser also grows its stack on demand, so this is about time, not crashes).
 const RECURSION_LIMIT: usize = 128;
+
+/// A statement's significant tokens (no whitespace or comments) with file
+/// positions: for the few rules that read clauses the model does not keep
+/// (select lists, WHERE, LIMIT, VALUES rows, COLLATE). Stops at a tokenizer error.
+pub(crate) fn statement_tokens(stmt: &Statement, dialect: Dialect) -> Vec<TokenWithSpan> {
+    let (mut tokens, _) = split::tokenize_at(&stmt.text, location(stmt.span.start), dialect);
+    tokens.retain(tokens::significant);
+    tokens
+}
 
 /// Parses a file into statements. Never panics, never fails: statements that
 /// cannot be understood come back as `Unparsed`.

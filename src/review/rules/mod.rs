@@ -20,7 +20,6 @@ use super::schema::{Origin, Schema};
 use super::settings::ReviewSettings;
 use super::suppress::{self, Directive};
 use super::version::version_key;
-use regex::Regex;
 
 mod add_column_forces_rewrite;
 mod add_column_volatile_default;
@@ -82,6 +81,49 @@ mod unique_constraint_via_index;
 mod unknown_ignore;
 mod validate_in_separate_tx;
 
+// Bytebase's catalogue, second pass (most are team policy, off by default).
+mod add_column_with_default;
+mod char_length_limit;
+mod charset_allowlist;
+mod collation_allowlist;
+mod column_comment_required;
+mod column_no_null;
+mod column_require_default;
+mod column_required;
+mod column_type_disallow_list;
+mod comment_max_length;
+mod create_specify_schema;
+mod drop_table_naming;
+mod fk_on_delete_cascade;
+mod index_key_number_limit;
+mod index_total_number_limit;
+mod insert_order_by_random;
+mod insert_row_limit;
+mod limit_value_max;
+mod merge_alter_table;
+mod naming_fk_template;
+mod naming_fully_qualified;
+mod naming_index_template;
+mod naming_pk_template;
+mod naming_unique_template;
+mod no_leading_wildcard_like;
+mod no_mixed_ddl_dml;
+mod pk_type_allowlist;
+mod require_set_role;
+mod select_require_where;
+mod select_star;
+mod table_comment_required;
+mod table_disallow_partition;
+mod table_no_foreign_key;
+mod where_no_functions;
+// Helpers shared by rules (not rules).
+mod clauses;
+mod naming_template;
+mod options;
+
+pub(crate) use options::Options;
+pub use options::{DEFAULT_NAMING_PATTERN, validate_settings};
+
 #[cfg(test)]
 pub(crate) mod test_utils;
 
@@ -92,7 +134,7 @@ mod prelude {
     pub(super) use super::{
         ALL, Check, FileCtx, Hit, MYSQL, PG, RuleInfo, SetCtx, StmtCtx, typed_columns,
     };
-    pub(super) use crate::review::finding::Severity;
+    pub(super) use crate::review::finding::{Severity, Span};
     pub(super) use crate::review::model::*;
     pub(super) use crate::review::schema::Origin;
 }
@@ -175,6 +217,41 @@ pub static REGISTRY: &[RuleInfo] = &[
     fk_no_duplicate_column::RULE,
     insert_select_star::RULE,
     missing_semicolon::RULE,
+    // Bytebase's catalogue, second pass (appended: earlier SARIF indexes stay).
+    char_length_limit::RULE,
+    insert_order_by_random::RULE,
+    add_column_with_default::RULE,
+    fk_on_delete_cascade::RULE,
+    table_no_foreign_key::RULE,
+    merge_alter_table::RULE,
+    no_mixed_ddl_dml::RULE,
+    require_set_role::RULE,
+    drop_table_naming::RULE,
+    table_disallow_partition::RULE,
+    column_required::RULE,
+    column_no_null::RULE,
+    column_require_default::RULE,
+    column_type_disallow_list::RULE,
+    pk_type_allowlist::RULE,
+    index_key_number_limit::RULE,
+    index_total_number_limit::RULE,
+    naming_index_template::RULE,
+    naming_unique_template::RULE,
+    naming_pk_template::RULE,
+    naming_fk_template::RULE,
+    naming_fully_qualified::RULE,
+    create_specify_schema::RULE,
+    table_comment_required::RULE,
+    column_comment_required::RULE,
+    comment_max_length::RULE,
+    charset_allowlist::RULE,
+    collation_allowlist::RULE,
+    select_star::RULE,
+    select_require_where::RULE,
+    no_leading_wildcard_like::RULE,
+    where_no_functions::RULE,
+    limit_value_max::RULE,
+    insert_row_limit::RULE,
 ];
 
 /// A built-in rule: what it is, what people are told, and its check.
@@ -255,27 +332,6 @@ pub fn catalog_markdown() -> String {
         ));
     }
     out
-}
-
-/// Problems in the `review` settings: unknown rule ids, bad regexes. The
-/// linter itself tolerates them (bad patterns are skipped, the default naming
-/// pattern is used), so config loading should call this and refuse.
-pub fn validate_settings(settings: &ReviewSettings) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (id, setting) in &settings.rules {
-        if !is_known_rule(id) && !settings.custom.iter().any(|c| &c.name == id) {
-            problems.push(format!("review.rules: unknown rule `{id}`"));
-        }
-        if let Some(p) = &setting.pattern
-            && let Err(e) = Regex::new(p)
-        {
-            problems.push(format!(
-                "review.rules.{id}.pattern: `{p}` does not compile: {e}"
-            ));
-        }
-    }
-    problems.extend(custom::validate(&settings.custom));
-    problems
 }
 
 /// Why `stmt` cannot run inside a transaction block (`CREATE INDEX
@@ -370,47 +426,6 @@ pub(crate) struct Hit {
     stmt: Option<usize>,
     span: Span,
     message: String,
-}
-
-/// Rule options resolved from the settings.
-#[derive(Debug, Clone)]
-pub(crate) struct Options {
-    /// `naming-snake-case` pattern (the default one compiles, so `None` never
-    /// happens in practice).
-    pub naming_pattern: Option<Regex>,
-    /// `naming-snake-case` maximum length in bytes.
-    pub naming_max_length: usize,
-    /// `text-type-limit` maximum (var)char length.
-    pub text_max_length: u64,
-    /// `max-sql-size` limit in bytes.
-    pub max_sql_bytes: u64,
-    /// `review.max_file_bytes`: above it a file is not reviewed (`file-too-large`).
-    pub max_file_bytes: u64,
-}
-
-/// The default naming pattern: lower snake_case.
-pub const DEFAULT_NAMING_PATTERN: &str = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$";
-
-impl Options {
-    fn from_settings(settings: &ReviewSettings) -> Options {
-        let rule = |id: &str| settings.rules.get(id);
-        let naming = rule(naming_snake_case::RULE.id);
-        let naming_pattern = naming
-            .and_then(|s| s.pattern.as_deref())
-            .and_then(|p| Regex::new(p).ok())
-            .or_else(|| Regex::new(DEFAULT_NAMING_PATTERN).ok());
-        Options {
-            naming_pattern,
-            naming_max_length: naming.and_then(|s| s.max_length).map_or(63, |n| n as usize),
-            text_max_length: rule(text_type_limit::RULE.id)
-                .and_then(|s| s.max_length)
-                .map_or(1024, u64::from),
-            max_sql_bytes: rule(max_sql_size::RULE.id)
-                .and_then(|s| s.max_bytes)
-                .unwrap_or(2 * 1024 * 1024),
-            max_file_bytes: settings.max_file_bytes(),
-        }
-    }
 }
 
 /// What a statement check sees.
@@ -534,10 +549,12 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
         .iter()
         .map(CompiledCustomRule::new)
         .collect();
+    let named = comment_words(input);
     let rules: Vec<(usize, &RuleInfo)> = REGISTRY
         .iter()
         .enumerate()
         .filter(|(_, r)| r.dialects.contains(&input.dialect))
+        .filter(|(_, r)| builtin_severity(input, r) != Severity::Off || named.contains(r.id))
         .collect();
 
     let mut order: Vec<usize> = (0..input.files.len()).collect();
@@ -653,6 +670,32 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
         .filter(|(f, _)| f.change != FileChange::Unchanged)
         .map(|(f, hits)| finish_file(input, f, hits, &customs))
         .collect()
+}
+
+/// Every rule-id-like word in the reviewed files' comments. A rule that is
+/// `off` runs only when a comment names it, so that an ignore comment naming
+/// it is still judged by what it would silence; the others cost nothing.
+fn comment_words<'a>(input: &'a LintInput<'a>) -> std::collections::HashSet<&'a str> {
+    let mut words = std::collections::HashSet::new();
+    let reviewed = input
+        .files
+        .iter()
+        .filter(|f| f.change != FileChange::Unchanged);
+    for f in reviewed {
+        let comments = f.header_comments.iter().chain(
+            f.statements
+                .iter()
+                .flat_map(|s| s.leading_comments.iter().chain(&s.trailing_comment)),
+        );
+        for c in comments {
+            words.extend(
+                c.text
+                    .split(|ch: char| !(ch.is_ascii_lowercase() || ch == '-'))
+                    .filter(|w| w.len() > 2),
+            );
+        }
+    }
+    words
 }
 
 fn tag(hits: &mut [Hit], rule: RuleRef) {

@@ -178,3 +178,44 @@ fn dump_findings() {
         );
     }
 }
+
+/// Lines where `rule` fires with `setting` for it (its severity `warning`
+/// unless the setting says otherwise): for rules that are off by default.
+pub(crate) fn lines_on_with(
+    sql: &str,
+    rule: &str,
+    dialect: Dialect,
+    mut setting: crate::review::settings::RuleSetting,
+) -> Vec<u32> {
+    use crate::review::finding::Severity;
+    setting.severity = setting.severity.or(Some(Severity::Warning));
+    let mut settings = ReviewSettings::default();
+    settings.rules.insert(rule.to_string(), setting);
+    let findings = lint_with(sql, dialect, None, &settings).findings;
+    let unparsed: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule == "parse-error")
+        .collect();
+    assert!(unparsed.is_empty(), "test SQL does not parse: {unparsed:?}");
+    findings
+        .into_iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| f.span.start.line)
+        .collect()
+}
+
+/// Lines where an off-by-default `rule` fires in a PostgreSQL file once
+/// switched on (default options).
+pub(crate) fn lines_on(sql: &str, rule: &str) -> Vec<u32> {
+    lines_on_with(sql, rule, Dialect::Postgres, Default::default())
+}
+
+/// Asserts `rule` is off by default: `sql` (on which it fires when switched
+/// on) gives no finding of it.
+pub(crate) fn assert_off_by_default(sql: &str, rule: &str) {
+    assert!(
+        !lines_on(sql, rule).is_empty(),
+        "{rule} does not fire on {sql}"
+    );
+    assert!(lines(sql, rule).is_empty(), "{rule} is on by default");
+}

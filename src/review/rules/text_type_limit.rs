@@ -1,12 +1,13 @@
-//! `text-type-limit`: VARCHAR(n) / CHAR(n) above the configured maximum, and
-//! (MySQL) tables whose declared text columns exceed the row size limit.
+//! `text-type-limit`: VARCHAR(n) above the configured maximum, and (MySQL)
+//! tables whose declared text columns exceed the row size limit. CHAR(n) has
+//! its own limit (`char-length-limit`).
 
 use super::prelude::*;
 
 pub(super) const RULE: RuleInfo = RuleInfo {
     id: "text-type-limit",
     default_severity: Severity::Warning,
-    description: "VARCHAR(n) / CHAR(n) longer than the configured maximum (default 1024); MySQL tables whose text columns exceed the 65,535-byte row limit",
+    description: "VARCHAR(n) longer than the configured maximum (default 1024; CHAR(n) has `char-length-limit`); MySQL tables whose text columns exceed the 65,535-byte row limit",
     why: "Very long bounded strings are usually a design smell (use text, or a separate table); in MySQL, wide VARCHARs count against the 65,535-byte row limit and inflate memory for sorts and temporary tables.",
     instead: "Use `text` (PostgreSQL) or TEXT/MEDIUMTEXT (MySQL) for long content, or raise `review.rules.text-type-limit.max_length` deliberately.",
     dialects: ALL,
@@ -21,7 +22,7 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     let max = cx.opts.text_max_length;
     for col in typed_columns(cx.stmt) {
         let t = col.data_type;
-        if (t.is_varchar() || t.is_char())
+        if t.is_varchar()
             && let Some(n) = t.length
             && n > max
         {
@@ -65,8 +66,8 @@ mod tests {
     const ID: &str = "text-type-limit";
 
     #[test]
-    fn flags_long_varchar_and_char() {
-        let sql = "CREATE TABLE a (id bigint PRIMARY KEY,\n  bio varchar(4000),\n  code varchar(1024));\nALTER TABLE a ALTER COLUMN code TYPE varchar(2000);";
+    fn flags_long_varchar_not_char() {
+        let sql = "CREATE TABLE a (id bigint PRIMARY KEY,\n  bio varchar(4000),\n  code varchar(1024), c char(2000));\nALTER TABLE a ALTER COLUMN code TYPE varchar(2000);";
         assert_eq!(lines(sql, ID), [2, 4]);
         assert!(
             lines(

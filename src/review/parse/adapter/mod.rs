@@ -13,6 +13,8 @@ mod types;
 
 use dml::*;
 use tables::*;
+/// Canonical type names, for rules that compare configured type lists.
+pub(crate) use types::normalize_type;
 use types::*;
 
 use super::split::span_of;
