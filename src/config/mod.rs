@@ -264,10 +264,16 @@ fn yes() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Backup {
-    /// Whether a backup is taken before each deploy.
+    /// Whether the rows an `UPDATE`/`DELETE` touches are copied into
+    /// `bytegate_backup` on the target (same transaction) before it runs.
     pub enabled: bool,
     /// Days a backup is kept.
     pub retention_days: u32,
+    /// Most rows one statement's backup may hold; a statement touching more
+    /// is not backed up (then `when_impossible` decides).
+    pub max_rows: u64,
+    /// What happens to a statement that cannot be backed up.
+    pub when_impossible: WhenImpossible,
 }
 
 impl Default for Backup {
@@ -275,8 +281,21 @@ impl Default for Backup {
         Backup {
             enabled: true,
             retention_days: 7,
+            max_rows: 100_000,
+            when_impossible: WhenImpossible::Proceed,
         }
     }
+}
+
+/// What a deploy does with an `UPDATE`/`DELETE` it cannot back up (no
+/// `WHERE`, not a plain single-table statement, over `max_rows`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenImpossible {
+    /// The migration fails (nothing of it is applied).
+    Refuse,
+    /// It runs without a backup (the deploy comment says so; no rollback for it).
+    Proceed,
 }
 
 /// A database engine bytegate can deploy to.

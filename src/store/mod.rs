@@ -3,6 +3,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod backups;
 pub mod change_requests;
 pub mod deliveries;
 pub mod embedded;

@@ -310,6 +310,12 @@ pub async fn deploy_command(
     match stage.state {
         StageState::Succeeded => return Ok(format!("`{}` is already deployed.", env.name)),
         StageState::Running => return Ok(format!("`{}` is deploying now.", env.name)),
+        StageState::RolledBack => {
+            return Ok(format!(
+                "`{}` was rolled back; the rollout does not deploy it again (apply the change again with a new pull request).",
+                env.name
+            ));
+        }
         _ => {}
     }
     if let Some(prev) = stages
@@ -512,6 +518,8 @@ fn short(sha: &str) -> &str {
 mod drive;
 mod gates;
 mod report;
+mod rollback;
 mod stage;
 
 use drive::drive;
+pub use rollback::rollback_command;
