@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(d.kind, DmlKind::Delete);
         assert_eq!(d.table, "users");
         let f = d.filter.clone().unwrap();
-        assert_eq!(f.relation, "users AS u");
+        assert_eq!(f.relation, "users u");
         assert_eq!(f.predicate, "u.id IN (1, 2)");
         assert_eq!(d.static_obstacle(), None);
 

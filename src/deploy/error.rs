@@ -107,7 +107,9 @@ pub enum DeployError {
         version: String,
     },
     /// A rollback was asked to undo a version the target does not have applied.
-    #[error("version {version} is not applied on this database (rolled back already?); nothing was undone")]
+    #[error(
+        "version {version} is not applied on this database (rolled back already?); nothing was undone"
+    )]
     NotApplied {
         /// The version.
         version: String,

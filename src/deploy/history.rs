@@ -161,11 +161,7 @@ pub fn pending<'p>(
     if let Some(e) = first_dirty(history) {
         return Err(e);
     }
-    let applied = |v: &str| {
-        history
-            .iter()
-            .find(|h| h.is_applied() && h.version == v)
-    };
+    let applied = |v: &str| history.iter().find(|h| h.is_applied() && h.version == v);
     for m in plan {
         if let Some(h) = applied(&m.version)
             && h.checksum != m.checksum

@@ -208,6 +208,9 @@ pub trait Target: Send + Sync {
         opts: &'a DeployOptions,
     ) -> DeployFuture<'a, RollbackReport>;
 
+    /// Drops the prior backup table `bytegate_backup.<name>`, if it is there.
+    fn drop_backup<'a>(&'a self, name: &'a str) -> DeployFuture<'a, ()>;
+
     /// The target's history, oldest first (empty before the first deploy).
     fn history(&self) -> DeployFuture<'_, Vec<HistoryRow>>;
 

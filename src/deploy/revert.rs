@@ -38,7 +38,9 @@ pub fn down_script_path<'a>(path: &str, files: &'a [(String, Vec<u8>)]) -> Optio
     let wanted = if file.eq_ignore_ascii_case("up.sql") {
         format!("{dir}/down.sql")
     } else {
-        let stem = file.strip_suffix(".sql").or_else(|| file.strip_suffix(".SQL"))?;
+        let stem = file
+            .strip_suffix(".sql")
+            .or_else(|| file.strip_suffix(".SQL"))?;
         if dir.is_empty() {
             format!("{stem}.down.sql")
         } else {
@@ -186,7 +188,9 @@ pub fn generate(stmts: &[Statement]) -> Result<Vec<Undo>, Vec<String>> {
                     undo.push(Undo::Sql(format!("DROP INDEX {}", object_sql(&qualified))));
                 }
                 None if on_created(&c.table) => {}
-                None => no("CREATE INDEX without a name: bytegate cannot name it to drop it".into()),
+                None => {
+                    no("CREATE INDEX without a name: bytegate cannot name it to drop it".into())
+                }
             },
             StatementKind::AlterTable(a) => {
                 for action in a.actions.iter().rev() {
@@ -295,7 +299,10 @@ fn reverse_action(table: &ObjectName, action: &AlterAction) -> Result<Option<Str
             }
         },
         AlterAction::SetNotNull { column } => {
-            format!("ALTER TABLE {t} ALTER COLUMN {} DROP NOT NULL", ident_sql(column))
+            format!(
+                "ALTER TABLE {t} ALTER COLUMN {} DROP NOT NULL",
+                ident_sql(column)
+            )
         }
         AlterAction::ValidateConstraint { .. } => return Ok(None),
         AlterAction::DropColumn { name, .. } => {
@@ -325,10 +332,14 @@ fn reverse_action(table: &ObjectName, action: &AlterAction) -> Result<Option<Str
                 name.value
             ));
         }
-        other => return Err(format!("ALTER TABLE action {other:?} has no generated reverse")
-            .chars()
-            .take(120)
-            .collect()),
+        other => {
+            return Err(
+                format!("ALTER TABLE action {other:?} has no generated reverse")
+                    .chars()
+                    .take(120)
+                    .collect(),
+            );
+        }
     }))
 }
 
@@ -488,10 +499,7 @@ mod tests {
                 "DROP TABLE app.orders",
             ]
         );
-        assert_eq!(
-            h.to_string(),
-            "reversible: 6 generated statement(s)"
-        );
+        assert_eq!(h.to_string(), "reversible: 6 generated statement(s)");
     }
 
     #[test]
@@ -523,12 +531,29 @@ mod tests {
     #[test]
     fn down_scripts_win_in_every_layout() {
         let files = vec![
-            ("m/3_drop.sql".to_string(), b"ALTER TABLE u DROP COLUMN e;".to_vec()),
-            ("m/3_drop.down.sql".to_string(), b"ALTER TABLE u ADD COLUMN e text;".to_vec()),
-            ("m/2020-01-01_x/up.sql".to_string(), b"DROP TABLE t;".to_vec()),
-            ("m/2020-01-01_x/down.sql".to_string(), b"CREATE TABLE t (id int);".to_vec()),
+            (
+                "m/3_drop.sql".to_string(),
+                b"ALTER TABLE u DROP COLUMN e;".to_vec(),
+            ),
+            (
+                "m/3_drop.down.sql".to_string(),
+                b"ALTER TABLE u ADD COLUMN e text;".to_vec(),
+            ),
+            (
+                "m/2020-01-01_x/up.sql".to_string(),
+                b"DROP TABLE t;".to_vec(),
+            ),
+            (
+                "m/2020-01-01_x/down.sql".to_string(),
+                b"CREATE TABLE t (id int);".to_vec(),
+            ),
         ];
-        let h = how_undone("m/3_drop.sql", "ALTER TABLE u DROP COLUMN e;", Dialect::Postgres, &files);
+        let h = how_undone(
+            "m/3_drop.sql",
+            "ALTER TABLE u DROP COLUMN e;",
+            Dialect::Postgres,
+            &files,
+        );
         assert_eq!(
             h,
             HowUndone::DownScript {
@@ -536,9 +561,17 @@ mod tests {
                 sql: "ALTER TABLE u ADD COLUMN e text;".into()
             }
         );
-        let h = how_undone("m/2020-01-01_x/up.sql", "DROP TABLE t;", Dialect::Postgres, &files);
-        assert!(matches!(h, HowUndone::DownScript { ref path, .. } if path == "m/2020-01-01_x/down.sql"));
-        let text = "ALTER TABLE u DROP COLUMN e;\n-- bytegate:down\nALTER TABLE u ADD COLUMN e text;\n";
+        let h = how_undone(
+            "m/2020-01-01_x/up.sql",
+            "DROP TABLE t;",
+            Dialect::Postgres,
+            &files,
+        );
+        assert!(
+            matches!(h, HowUndone::DownScript { ref path, .. } if path == "m/2020-01-01_x/down.sql")
+        );
+        let text =
+            "ALTER TABLE u DROP COLUMN e;\n-- bytegate:down\nALTER TABLE u ADD COLUMN e text;\n";
         let h = how_undone("m/4_y.sql", text, Dialect::Postgres, &[]);
         assert_eq!(
             h,
@@ -556,7 +589,11 @@ mod tests {
             statement_number: 1,
             table: "users".into(),
         };
-        assert!(restore_sql(&del, None).unwrap_err().contains("no prior backup"));
+        assert!(
+            restore_sql(&del, None)
+                .unwrap_err()
+                .contains("no prior backup")
+        );
         let b = BackupTaken {
             statement_number: 1,
             kind: DmlKind::Delete,
@@ -588,6 +625,10 @@ mod tests {
             primary_key: vec![],
             ..b
         };
-        assert!(restore_sql(&upd, Some(&no_pk)).unwrap_err().contains("no primary key"));
+        assert!(
+            restore_sql(&upd, Some(&no_pk))
+                .unwrap_err()
+                .contains("no primary key")
+        );
     }
 }

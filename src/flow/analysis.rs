@@ -242,6 +242,29 @@ pub struct Combined {
     pub suppressed: usize,
     /// failure (an error), neutral (warnings only), success.
     pub conclusion: CheckConclusion,
+    /// Per migration, how `rollback` would undo it (path, one line).
+    pub rollback: Vec<(String, String)>,
+}
+
+/// Per migration of the change (down scripts and removed files aside), how a
+/// rollback would undo it: one line for the review comment.
+pub fn rollback_notes(
+    files: &[(String, Vec<u8>, bool)],
+    dialect: Dialect,
+) -> Vec<(String, String)> {
+    let all: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .filter(|(_, _, removed)| !removed)
+        .map(|(p, b, _)| (p.clone(), b.clone()))
+        .collect();
+    all.iter()
+        .filter(|(p, _)| !crate::deploy::is_revert(p))
+        .map(|(p, b)| {
+            let how =
+                crate::deploy::revert::how_undone(p, &String::from_utf8_lossy(b), dialect, &all);
+            (p.clone(), how.to_string())
+        })
+        .collect()
 }
 
 /// Merges per-environment reports: a finding reported identically (same file,
@@ -355,6 +378,7 @@ pub fn combine(
             .max()
             .unwrap_or(0),
         conclusion,
+        rollback: Vec::new(),
     }
 }
 

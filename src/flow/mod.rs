@@ -18,6 +18,7 @@
 pub mod abandon;
 pub mod analysis;
 pub mod approvals;
+pub mod cleaner;
 pub mod commands;
 pub mod decision;
 pub mod guard;
@@ -473,8 +474,21 @@ pub(crate) async fn review_snapshot(
     repo_config: &RepoConfig,
     dir: &str,
     read_at: &str,
-) -> Result<(Vec<(Option<String>, ReviewReport)>, snapshots::Snapshot), FlowError> {
+) -> Result<ReviewedSnapshot, FlowError> {
     let inputs = read_inputs(forge, pr, changes, read_at).await?;
+    let dialect = analysis::review_targets(&ctx.config)
+        .first()
+        .map_or(review::model::Dialect::Postgres, |t| t.dialect);
+    let rollback = analysis::rollback_notes(
+        &inputs
+            .iter()
+            .map(|i| {
+                let removed = i.change == review::FileChange::Removed;
+                (i.path.clone(), i.text.clone(), removed)
+            })
+            .collect::<Vec<_>>(),
+        dialect,
+    );
     let settings = repo_config.merged_review(&ctx.config.review);
     let reviewed = reviewed_files(&inputs, &settings);
     let base_versions: Vec<String> = forge
@@ -502,8 +516,16 @@ pub(crate) async fn review_snapshot(
     change_requests::note_migrations(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest, pr.at).await?;
     crate::store::approvals::bind_reviews_of_commit(&ctx.db, cr.id, &pr.head_sha, &snapshot.digest)
         .await?;
-    Ok((reports, snapshot))
+    Ok((reports, snapshot, rollback))
 }
+
+/// A stored review: per-environment reports, the snapshot, and per migration
+/// how a rollback would undo it.
+pub(crate) type ReviewedSnapshot = (
+    Vec<(Option<String>, ReviewReport)>,
+    snapshots::Snapshot,
+    Vec<(String, String)>,
+);
 
 async fn review_and_publish(
     ctx: &FlowContext,
@@ -514,7 +536,7 @@ async fn review_and_publish(
     handle: &CheckHandle,
 ) -> Result<(), FlowError> {
     let changes = scope.changes;
-    let (reports, _snapshot) = review_snapshot(
+    let (reports, _snapshot, rollback) = review_snapshot(
         ctx,
         forge,
         cr,
@@ -526,6 +548,7 @@ async fn review_and_publish(
     )
     .await?;
     let mut combined = analysis::combine(&reports, changes);
+    combined.rollback = rollback;
     if scope.config_changed {
         analysis::add_repo_config_changed(&mut combined);
     }

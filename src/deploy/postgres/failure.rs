@@ -24,7 +24,12 @@ pub(super) fn unreachable_failure(m: &Migration) -> Failure {
 /// Describes statement `index` failing with `e`, pointing at the character
 /// the database named when it named one. DETAIL, HINT and driver texts go to
 /// `detail`, which never reaches a pull request.
-pub(super) fn failure_of(m: &Migration, index: usize, e: &sqlx::Error, statements_applied: usize) -> Failure {
+pub(super) fn failure_of(
+    m: &Migration,
+    index: usize,
+    e: &sqlx::Error,
+    statements_applied: usize,
+) -> Failure {
     let step = m.steps.get(index);
     let (mut line, mut column) = step.map_or((1, 1), |s| (s.line, s.column));
     let (message, sqlstate, detail) = match e {

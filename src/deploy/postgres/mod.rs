@@ -211,6 +211,20 @@ impl Target for PostgresTarget {
         Box::pin(self.rollback_impl(reverts, opts))
     }
 
+    fn drop_backup<'a>(&'a self, name: &'a str) -> DeployFuture<'a, ()> {
+        Box::pin(async move {
+            let mut conn = self.connect().await?;
+            let sql = format!(
+                "DROP TABLE IF EXISTS {}",
+                crate::deploy::backup::qualified_backup(name)
+            );
+            let result = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
+            let _ = conn.close().await;
+            result?;
+            Ok(())
+        })
+    }
+
     fn history(&self) -> DeployFuture<'_, Vec<HistoryRow>> {
         Box::pin(self.history_impl())
     }

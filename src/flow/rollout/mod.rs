@@ -140,7 +140,7 @@ async fn review_at_merge(
     if changes.is_empty() {
         return Ok(None);
     }
-    let (_, snapshot) =
+    let (_, snapshot, _) =
         super::review_snapshot(ctx, forge, cr, pr, &changes, &repo_config, &dir, merge_sha).await?;
     audit::append(
         &ctx.db,
@@ -204,7 +204,8 @@ pub async fn advance_open_windows(ctx: &FlowContext) -> Result<usize, FlowError>
     Ok(driven)
 }
 
-/// Every `every`, runs [`advance_open_windows`] until `stopped` turns true.
+/// Every `every`, runs [`advance_open_windows`] and the cleaner of expired
+/// prior backups until `stopped` turns true.
 /// `serve` spawns it next to the job workers.
 pub async fn window_ticker(
     ctx: FlowContext,
@@ -224,6 +225,9 @@ pub async fn window_ticker(
         }
         if let Err(e) = advance_open_windows(&ctx).await {
             tracing::warn!(error = %e, "deploy-window check failed");
+        }
+        if let Err(e) = super::cleaner::clean_expired_backups(&ctx).await {
+            tracing::warn!(error = %e, "cleaning expired backups failed");
         }
         log_audit_head(&ctx, &mut last_head).await;
     }

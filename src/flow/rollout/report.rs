@@ -185,7 +185,10 @@ fn backup_notes(out: &mut String, stages: &[Stage]) {
                         crate::flow::render::code(b["table"].as_str().unwrap_or_default()),
                         b["statement"],
                         crate::flow::render::code(path),
-                        b["backup_table"].as_str().unwrap_or_default().replace('`', "'")
+                        b["backup_table"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .replace('`', "'")
                     ));
                 }
                 for n in a["not_backed_up"].as_array().into_iter().flatten() {

@@ -46,7 +46,9 @@ pub async fn rollback_command(
         return Ok("bytegate has not seen this pull request.".to_string());
     };
     if cr.state != CrState::Merged {
-        return Ok("`rollback` undoes a merged pull request's deploy; this one is not merged.".to_string());
+        return Ok(
+            "`rollback` undoes a merged pull request's deploy; this one is not merged.".to_string(),
+        );
     }
     let Some(rollout) = rollouts::for_change_request(&ctx.db, cr.id).await? else {
         return Ok("This pull request has no rollout (it changed no migrations).".to_string());
@@ -96,10 +98,7 @@ async fn refuse(
         ),
     )
     .await?;
-    Ok(format!(
-        "Nothing was rolled back on `{}`: {why}",
-        env.name
-    ))
+    Ok(format!("Nothing was rolled back on `{}`: {why}", env.name))
 }
 
 async fn rollback_locked(
@@ -269,10 +268,9 @@ async fn rollback_locked(
     for plan in &plans {
         let outcome = plan.target.rollback(&plan.reverts, &opts).await;
         let (report, error) = match outcome {
-            Ok(RollbackReport { reverted, failure }) => (
-                reverted,
-                failure.map(|f| DeployError::Failed(Box::new(f))),
-            ),
+            Ok(RollbackReport { reverted, failure }) => {
+                (reverted, failure.map(|f| DeployError::Failed(Box::new(f))))
+            }
             Err(e) => (Vec::new(), Some(e)),
         };
         for r in &report {

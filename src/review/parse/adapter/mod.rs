@@ -19,8 +19,8 @@ use super::split::span_of;
 use crate::review::model::{
     AlterAction, AlterOther, AlterTable, ColumnDef, ConstraintKind, CreateIndex, CreateOther,
     CreateTable, DataType, DefaultValue, Delete, Drop, ForeignKeyRef, Ident, IndexColumn, Insert,
-    ObjectKind, ObjectName, ReferentialAction, RowFilter, Set, StatementKind, TableConstraint, Truncate,
-    Update, Vacuum,
+    ObjectKind, ObjectName, ReferentialAction, RowFilter, Set, StatementKind, TableConstraint,
+    Truncate, Update, Vacuum,
 };
 use sqlparser::ast::{self as sa, Spanned};
 use std::ops::ControlFlow;
