@@ -488,6 +488,7 @@ pub(crate) async fn review_snapshot(
             })
             .collect::<Vec<_>>(),
         dialect,
+        &ctx.config.environments,
     );
     let settings = repo_config.merged_review(&ctx.config.review);
     let reviewed = reviewed_files(&inputs, &settings);
