@@ -433,6 +433,26 @@ pub async fn release_stage(
     Ok(())
 }
 
+/// Marks a succeeded stage rolled back: its change was undone on every
+/// database of the environment. False when the stage was not `succeeded`.
+pub async fn set_rolled_back(
+    pool: &PgPool,
+    stage_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE rollout_stages SET state = $2, finished_at = $3, updated_at = now()
+         WHERE id = $1 AND state = $4",
+    )
+    .bind(stage_id)
+    .bind(StageState::RolledBack)
+    .bind(now)
+    .bind(StageState::Succeeded)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,24 +550,4 @@ mod tests {
         let err = stages(&db.pool, r.id).await.expect_err("must not decode");
         assert!(err.to_string().contains("paused"), "{err}");
     }
-}
-
-/// Marks a succeeded stage rolled back: its change was undone on every
-/// database of the environment. False when the stage was not `succeeded`.
-pub async fn set_rolled_back(
-    pool: &PgPool,
-    stage_id: i64,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE rollout_stages SET state = $2, finished_at = $3, updated_at = now()
-         WHERE id = $1 AND state = $4",
-    )
-    .bind(stage_id)
-    .bind(StageState::RolledBack)
-    .bind(now)
-    .bind(StageState::Succeeded)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
