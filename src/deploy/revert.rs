@@ -423,6 +423,20 @@ pub fn restore_sql(undo: &Undo, backup: Option<&BackupTaken>) -> Result<String, 
                     "statement {number} (UPDATE): the assigned columns are not known"
                 ));
             }
+            // Rows whose key it changed cannot be found by that key again.
+            let folded = |c: &str| match c.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\"\"", "\""),
+                None => c.to_lowercase(),
+            };
+            if let Some(k) = b
+                .assigned
+                .iter()
+                .find(|a| b.primary_key.contains(&folded(a)))
+            {
+                return Err(format!(
+                    "statement {number} (UPDATE) changes the primary key column {k}: the backed-up rows cannot be matched by it"
+                ));
+            }
             let set: Vec<String> = b
                 .assigned
                 .iter()
@@ -623,12 +637,21 @@ mod tests {
         );
         let no_pk = BackupTaken {
             primary_key: vec![],
-            ..b
+            ..b.clone()
         };
         assert!(
             restore_sql(&upd, Some(&no_pk))
                 .unwrap_err()
                 .contains("no primary key")
+        );
+        let key_changed = BackupTaken {
+            assigned: vec!["name".into(), "ID".into()],
+            ..b
+        };
+        assert!(
+            restore_sql(&upd, Some(&key_changed))
+                .unwrap_err()
+                .contains("changes the primary key column ID")
         );
     }
 }
