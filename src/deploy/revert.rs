@@ -15,6 +15,9 @@ use crate::review::model::{
 };
 use std::fmt;
 
+/// Reasons a migration is irreversible listed on its one line (the rest counted).
+const MAX_REASONS_SHOWN: usize = 3;
+
 /// The marker line that starts a migration's own down section.
 pub const DOWN_MARKER: &str = "-- bytegate:down";
 
@@ -120,11 +123,24 @@ impl fmt::Display for HowUndone {
                     write!(f, "reversible: {}", parts.join(", "))
                 }
             }
-            HowUndone::Irreversible(reasons) => write!(
-                f,
-                "not reversible: {}; add a down script to make it so",
-                reasons.join("; ")
-            ),
+            HowUndone::Irreversible(reasons) => {
+                // One line on the review comment: the first reasons, the rest counted.
+                let mut shown: Vec<&str> = reasons
+                    .iter()
+                    .take(MAX_REASONS_SHOWN)
+                    .map(String::as_str)
+                    .collect();
+                let more = reasons.len().saturating_sub(MAX_REASONS_SHOWN);
+                let more_text = format!("…and {more} more");
+                if more > 0 {
+                    shown.push(&more_text);
+                }
+                write!(
+                    f,
+                    "not reversible: {}; add a down script to make it so",
+                    shown.join("; ")
+                )
+            }
         }
     }
 }
@@ -540,6 +556,12 @@ mod tests {
         assert!(r[0].contains("DROP COLUMN email"), "{r:?}");
         assert!(r[1].contains("no WHERE"), "{r:?}");
         assert!(h.to_string().starts_with("not reversible: statement 1"));
+        let many: String = (0..10).map(|i| format!("DROP TABLE t{i};\n")).collect();
+        let line = undo(&many).to_string();
+        assert!(
+            line.ends_with("; …and 7 more; add a down script to make it so"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -15,6 +15,9 @@ use crate::deploy::revert::{self, HowUndone};
 use crate::deploy::{Revert, RollbackReport, Step, Target};
 use crate::store::backups;
 
+/// Irreversible migrations named in a refusal (the rest counted).
+const MAX_REASONS_LISTED: usize = 20;
+
 /// One database's part of a rollback: what to run, and the backups it restores.
 struct DatabasePlan<'a> {
     db: &'a Database,
@@ -252,6 +255,12 @@ async fn rollback_locked(
         plans.push(plan);
     }
     if !irreversible.is_empty() {
+        // A reply stays far below the forge's comment limit.
+        let more = irreversible.len().saturating_sub(MAX_REASONS_LISTED);
+        irreversible.truncate(MAX_REASONS_LISTED);
+        if more > 0 {
+            irreversible.push(format!("…and {more} more"));
+        }
         let why = format!(
             "this change cannot be reversed automatically:\n\n{}\n\nAdd a down script (`NNN_name.down.sql` beside the migration, `down.sql` beside `up.sql`, or a `-- bytegate:down` section) in a new pull request, or undo it by hand.",
             irreversible
