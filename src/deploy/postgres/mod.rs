@@ -122,13 +122,7 @@ impl PostgresTarget {
         let mut conn = self.connect().await?;
         lock(&mut conn, opts.lock_wait).await?;
         let result = deploy_locked(&mut conn, plan, opts).await;
-        // Closing the session releases the lock too; unlocking first keeps a
-        // pooled or slow-closing connection from holding it.
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut conn)
-            .await;
-        let _ = conn.close().await;
+        release(conn).await;
         result
     }
 
@@ -144,11 +138,7 @@ impl PostgresTarget {
             revert::rollback_locked(&mut conn, reverts, opts).await
         }
         .await;
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut conn)
-            .await;
-        let _ = conn.close().await;
+        release(conn).await;
         result
     }
 
@@ -162,11 +152,7 @@ impl PostgresTarget {
         let mut conn = self.connect().await?;
         lock(&mut conn, super::DEFAULT_LOCK_WAIT).await?;
         let result = repair_locked(&mut conn, version, decision, by, reason).await;
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut conn)
-            .await;
-        let _ = conn.close().await;
+        release(conn).await;
         result
     }
 
@@ -282,6 +268,32 @@ async fn repair_locked(
         statements_applied: dirty.statements_applied,
         change_ref: dirty.change_ref.clone(),
     })
+}
+
+/// Unlocks and closes a deploy connection. Closing the session releases the
+/// lock too; unlocking first keeps a pooled or slow-closing connection from
+/// holding it.
+async fn release(mut conn: PgConnection) {
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+}
+
+/// A transaction with the configured timeouts set for it.
+pub(super) async fn begin_with_timeouts<'c>(
+    conn: &'c mut PgConnection,
+    opts: &DeployOptions,
+) -> Result<sqlx::Transaction<'c, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let settings = timeout_settings(opts, true);
+    if !settings.is_empty() {
+        sqlx::raw_sql(AssertSqlSafe(settings))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
 }
 
 /// Takes the session-level advisory lock, polling so a stuck deploy elsewhere
@@ -534,13 +546,7 @@ async fn apply_in_transaction(
     let mut stopped = false;
     let mut taken = backup::Taken::default();
     {
-        let mut tx = conn.begin().await?;
-        let settings = timeout_settings(opts, true);
-        if !settings.is_empty() {
-            sqlx::raw_sql(AssertSqlSafe(settings))
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = begin_with_timeouts(conn, opts).await?;
         for (i, step) in m.steps.iter().enumerate() {
             if opts.stop.is_stopped() {
                 stopped = true;

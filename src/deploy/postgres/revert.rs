@@ -7,8 +7,8 @@ use super::super::{
     DeployError, DeployOptions, Migration, Mode, Revert, Reverted, RollbackReport, checksum,
 };
 use super::failure::failure_of;
-use super::{millis, timeout_settings};
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use super::{begin_with_timeouts, millis};
+use sqlx::{AssertSqlSafe, PgConnection};
 use std::time::Instant;
 
 pub(super) async fn rollback_locked(
@@ -30,13 +30,7 @@ pub(super) async fn rollback_locked(
             mode: Mode::Transactional,
         };
         let clock = Instant::now();
-        let mut tx = conn.begin().await?;
-        let settings = timeout_settings(opts, true);
-        if !settings.is_empty() {
-            sqlx::raw_sql(AssertSqlSafe(settings))
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = begin_with_timeouts(conn, opts).await?;
         let mut failure = None;
         for (i, step) in m.steps.iter().enumerate() {
             if let Err(e) = sqlx::raw_sql(AssertSqlSafe(step.text.as_str()))

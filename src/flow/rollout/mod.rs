@@ -269,15 +269,8 @@ pub async fn deploy_command(
                 .join(", ")
         ));
     };
-    let Some(cr) = change_requests::find(
-        &ctx.db,
-        pr.repo.forge.as_str(),
-        &pr.repo.full_name,
-        pr.number as i64,
-    )
-    .await?
-    else {
-        return Ok("bytegate has not seen this pull request.".to_string());
+    let Some(cr) = change_request(ctx, pr).await? else {
+        return Ok(UNSEEN.to_string());
     };
     if cr.state != CrState::Merged {
         return Ok(
@@ -432,18 +425,25 @@ async fn start_after_given_up_merge(
     Ok(rollouts::for_change_request(&ctx.db, cr.id).await?)
 }
 
-async fn find(
-    ctx: &FlowContext,
-    pr: &PrRef,
-) -> Result<Option<(ChangeRequest, Rollout)>, FlowError> {
-    let Some(cr) = change_requests::find(
+/// The reply to a command on a pull request bytegate has no record of.
+const UNSEEN: &str = "bytegate has not seen this pull request.";
+
+/// The change request of a pull request, if bytegate has seen it.
+async fn change_request(ctx: &FlowContext, pr: &PrRef) -> Result<Option<ChangeRequest>, FlowError> {
+    Ok(change_requests::find(
         &ctx.db,
         pr.repo.forge.as_str(),
         &pr.repo.full_name,
         pr.number as i64,
     )
-    .await?
-    else {
+    .await?)
+}
+
+async fn find(
+    ctx: &FlowContext,
+    pr: &PrRef,
+) -> Result<Option<(ChangeRequest, Rollout)>, FlowError> {
+    let Some(cr) = change_request(ctx, pr).await? else {
         return Ok(None);
     };
     if cr.state != CrState::Merged {

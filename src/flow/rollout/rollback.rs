@@ -38,15 +38,8 @@ pub async fn rollback_command(
     let Some(env) = ctx.config.environment(environment) else {
         return Ok(format!("There is no environment `{environment}`."));
     };
-    let Some(cr) = change_requests::find(
-        &ctx.db,
-        pr.repo.forge.as_str(),
-        &pr.repo.full_name,
-        pr.number as i64,
-    )
-    .await?
-    else {
-        return Ok("bytegate has not seen this pull request.".to_string());
+    let Some(cr) = change_request(ctx, pr).await? else {
+        return Ok(UNSEEN.to_string());
     };
     if cr.state != CrState::Merged {
         return Ok(
