@@ -93,11 +93,12 @@ async fn locks_and_rewrites_are_reported_per_statement_and_the_target_is_unchang
         .unwrap();
     assert_eq!(n, 0);
     // And the scratch server has no database left over.
-    let (left,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM pg_database WHERE datname LIKE 'bytegate_dryrun_%'")
-            .fetch_one(&scratch.pool)
-            .await
-            .unwrap();
+    assert!(report.scratch_database.starts_with("bytegate_dryrun_"));
+    let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_database WHERE datname = $1")
+        .bind(&report.scratch_database)
+        .fetch_one(&scratch.pool)
+        .await
+        .unwrap();
     assert_eq!(left, 0);
 }
 

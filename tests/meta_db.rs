@@ -25,6 +25,7 @@ async fn migrations_apply_to_a_fresh_database_and_rerun_is_a_noop() {
             "audit_chain_start",
             "audit_log",
             "change_requests",
+            "dml_backups",
             "jobs",
             "migration_decisions",
             "review_results",

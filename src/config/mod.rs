@@ -298,13 +298,20 @@ fn yes() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Backup {
-    /// Whether this environment's databases are backed up.
+    /// Whether this environment's databases are backed up: scheduled logical
+    /// backups (`pg_dump`) and, before each `UPDATE`/`DELETE`, a copy of the
+    /// rows it touches into `bytegate_backup` on the target (same transaction).
     pub enabled: bool,
     /// Days a backup is kept.
     pub retention_days: u32,
     /// How often a logical backup (`pg_dump`) of each database is taken:
     /// `daily`, `weekly`, `hourly`, a duration such as `12h`, or `off`.
     pub schedule: BackupSchedule,
+    /// Most rows one statement's backup may hold; a statement touching more
+    /// is not backed up (then `when_impossible` decides).
+    pub max_rows: u64,
+    /// What happens to a statement that cannot be backed up.
+    pub when_impossible: WhenImpossible,
 }
 
 impl Default for Backup {
@@ -313,6 +320,8 @@ impl Default for Backup {
             enabled: true,
             retention_days: 7,
             schedule: BackupSchedule::DAILY,
+            max_rows: 100_000,
+            when_impossible: WhenImpossible::Proceed,
         }
     }
 }
@@ -375,6 +384,17 @@ pub struct BackupStorage {
     /// argument (off-machine copies: `aws s3 cp`, `rclone`, ...). Its
     /// failure is logged and recorded; the backup is kept.
     pub hook: Option<String>,
+}
+
+/// What a deploy does with an `UPDATE`/`DELETE` it cannot back up (no
+/// `WHERE`, not a plain single-table statement, over `max_rows`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenImpossible {
+    /// The migration fails (nothing of it is applied).
+    Refuse,
+    /// It runs without a backup (the deploy comment says so; no rollback for it).
+    Proceed,
 }
 
 /// A database engine bytegate can deploy to.

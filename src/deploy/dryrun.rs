@@ -24,6 +24,8 @@ const BLOCKING: &[&str] = &[
 /// What the dry run saw.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DryRunReport {
+    /// The scratch database it ran in (dropped afterwards).
+    pub scratch_database: String,
     /// Each statement, in order, up to and including the first failure.
     pub statements: Vec<StatementReport>,
 }
@@ -104,7 +106,7 @@ pub async fn dry_run(
     let result = async {
         copy_schema(target_url, &scratch).await?;
         let mut conn = PgConnection::connect(&scratch).await?;
-        let report = run(&mut conn, plan).await;
+        let report = run(&mut conn, plan, &name).await;
         let _ = conn.close().await;
         Ok::<_, DryRunError>(report?)
     }
@@ -207,7 +209,11 @@ async fn locks(conn: &mut PgConnection) -> Result<BTreeSet<(u32, String)>, sqlx:
         .collect())
 }
 
-async fn run(conn: &mut PgConnection, plan: &[Migration]) -> Result<DryRunReport, sqlx::Error> {
+async fn run(
+    conn: &mut PgConnection,
+    plan: &[Migration],
+    scratch: &str,
+) -> Result<DryRunReport, sqlx::Error> {
     sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
     let before_all = relations(conn).await?;
     let mut statements = Vec::new();
@@ -290,5 +296,8 @@ async fn run(conn: &mut PgConnection, plan: &[Migration]) -> Result<DryRunReport
         }
     }
     sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await?;
-    Ok(DryRunReport { statements })
+    Ok(DryRunReport {
+        scratch_database: scratch.to_string(),
+        statements,
+    })
 }

@@ -106,6 +106,14 @@ pub enum DeployError {
         /// The version asked for.
         version: String,
     },
+    /// A rollback was asked to undo a version the target does not have applied.
+    #[error(
+        "version {version} is not applied on this database (rolled back already?); nothing was undone"
+    )]
+    NotApplied {
+        /// The version.
+        version: String,
+    },
     /// A migration failed.
     #[error("{}", failed_message(self))]
     Failed(Box<Failure>),

@@ -33,9 +33,16 @@ pub struct HistoryRow {
     pub interrupted: bool,
     /// An operator's decision recorded by `bytegate repair` (this row is that record).
     pub repair: Option<RepairDecision>,
+    /// A rollback undid this applied version (it is pending again).
+    pub rolled_back: bool,
 }
 
 impl HistoryRow {
+    /// Applied and not rolled back since.
+    pub fn is_applied(&self) -> bool {
+        self.success && !self.rolled_back
+    }
+
     /// Why this attempt leaves the target dirty, if it does: a
     /// non-transactional file that started and did not run to its end.
     pub fn dirty_cause(&self) -> Option<DirtyCause> {
@@ -154,7 +161,7 @@ pub fn pending<'p>(
     if let Some(e) = first_dirty(history) {
         return Err(e);
     }
-    let applied = |v: &str| history.iter().find(|h| h.success && h.version == v);
+    let applied = |v: &str| history.iter().find(|h| h.is_applied() && h.version == v);
     for m in plan {
         if let Some(h) = applied(&m.version)
             && h.checksum != m.checksum
@@ -170,7 +177,7 @@ pub fn pending<'p>(
     }
     let latest = history
         .iter()
-        .filter(|h| h.success)
+        .filter(|h| h.is_applied())
         .map(|h| h.version.as_str())
         .max_by(|a, b| cmp_versions(a, b));
     let mut out = Vec::new();

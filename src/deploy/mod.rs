@@ -14,11 +14,13 @@
 //! marked dirty (the history row of a partial, failed attempt), as
 //! non-transactional PostgreSQL files already do.
 
+pub mod backup;
 pub mod dryrun;
 mod error;
 mod history;
 mod plan;
 pub mod postgres;
+pub mod revert;
 
 pub use error::*;
 pub use history::*;
@@ -86,6 +88,8 @@ pub struct DeployOptions {
     /// under the deploy's lock, just before the first pending migration, so
     /// a WAL archive can recover to exactly before the deploy.
     pub restore_point: Option<String>,
+    /// Prior backups of `UPDATE`/`DELETE` (none: backups are off).
+    pub backup: Option<backup::BackupPolicy>,
 }
 
 impl DeployOptions {
@@ -100,6 +104,7 @@ impl DeployOptions {
             lock_wait: DEFAULT_LOCK_WAIT,
             stop: StopSignal::new(),
             restore_point: None,
+            backup: None,
         }
     }
 }
@@ -115,6 +120,7 @@ impl Default for DeployOptions {
             lock_wait: DEFAULT_LOCK_WAIT,
             stop: StopSignal::new(),
             restore_point: None,
+            backup: None,
         }
     }
 }
@@ -132,6 +138,44 @@ pub struct Applied {
     pub duration_ms: i64,
     /// Ran in one transaction.
     pub transactional: bool,
+    /// Prior backups taken of its data changes.
+    pub backups: Vec<backup::BackupTaken>,
+    /// Its data changes that ran without a backup, and why.
+    pub not_backed_up: Vec<backup::BackupSkipped>,
+}
+
+/// The reverse of one applied migration, ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revert {
+    /// The version it undoes (its history row is marked rolled back).
+    pub version: String,
+    /// Where the steps come from (a down script, or `generated`).
+    pub source: String,
+    /// The statements, in order.
+    pub steps: Vec<Step>,
+}
+
+/// One migration a rollback undid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reverted {
+    /// The version undone.
+    pub version: String,
+    /// Where its steps came from.
+    pub source: String,
+    /// Statements run.
+    pub statements: usize,
+    /// Wall time.
+    pub duration_ms: i64,
+}
+
+/// What a rollback did: the reverts that ran, in order, and the failure
+/// that stopped it (each revert is its own transaction: the earlier ones stay).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RollbackReport {
+    /// Reverts done.
+    pub reverted: Vec<Reverted>,
+    /// The revert that failed (nothing of it took effect).
+    pub failure: Option<Failure>,
 }
 
 /// What a deploy did.
@@ -192,6 +236,18 @@ pub trait Target: Send + Sync {
         opts: &'a DeployOptions,
     ) -> DeployFuture<'a, DeployReport>;
 
+    /// Runs `reverts` in order, each in one transaction with its history row
+    /// marked rolled back (under the target's lock, as deploys run), stopping
+    /// at the first failure.
+    fn rollback<'a>(
+        &'a self,
+        reverts: &'a [Revert],
+        opts: &'a DeployOptions,
+    ) -> DeployFuture<'a, RollbackReport>;
+
+    /// Drops the prior backup table `bytegate_backup.<name>`, if it is there.
+    fn drop_backup<'a>(&'a self, name: &'a str) -> DeployFuture<'a, ()>;
+
     /// The target's history, oldest first (empty before the first deploy).
     fn history(&self) -> DeployFuture<'_, Vec<HistoryRow>>;
 
@@ -251,6 +307,7 @@ mod tests {
             finished: true,
             interrupted: false,
             repair: None,
+            rolled_back: false,
         }
     }
 

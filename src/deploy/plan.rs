@@ -1,6 +1,8 @@
 //! Migration files to a plan: version order, checksums, statements split by
 //! the review parser, transactional or not.
 
+use super::backup::Dml;
+use super::revert::split_down_section;
 use crate::review::model::{Dialect, Statement, StatementKind};
 use crate::review::{parse, rules, version_key};
 use sha2::{Digest, Sha256};
@@ -24,6 +26,8 @@ pub struct Step {
     pub line: u32,
     /// 1-based column of its first character.
     pub column: u32,
+    /// Its data change, for `UPDATE`/`DELETE` (what a prior backup copies).
+    pub dml: Option<Dml>,
 }
 
 /// How a migration file runs.
@@ -124,7 +128,7 @@ pub fn is_revert(path: &str) -> bool {
 }
 
 /// One file → a [`Migration`] (statements split by the review parser).
-fn migration(
+pub(crate) fn migration(
     path: &str,
     bytes: &[u8],
     version: String,
@@ -133,24 +137,22 @@ fn migration(
     let text = std::str::from_utf8(bytes).map_err(|_| PlanError::NotText {
         path: path.to_string(),
     })?;
-    let mut statements = parse::parse_file(text, dialect);
-    let reason = statements.iter().find_map(rules::non_transactional_reason);
-    if reason.is_none() {
-        strip_wrapping_transaction(&mut statements);
-        if let Some(s) = statements.iter().find(|s| is_transaction_control(s)) {
-            return Err(PlanError::TransactionControl {
-                path: path.to_string(),
-                line: s.line(),
-                statement: excerpt(&s.text),
-            });
-        }
+    let (statements, reason) = statements(text, dialect);
+    if reason.is_none()
+        && let Some(s) = statements.iter().find(|s| is_transaction_control(s))
+    {
+        return Err(PlanError::TransactionControl {
+            path: path.to_string(),
+            line: s.line(),
+            statement: excerpt(&s.text),
+        });
     }
     let steps = statements
         .into_iter()
-        .filter(|s| !s.text.trim().is_empty())
         .map(|s| Step {
             line: s.span.start.line,
             column: s.span.start.column,
+            dml: Dml::of(&s),
             text: s.text,
         })
         .collect();
@@ -161,6 +163,21 @@ fn migration(
         steps,
         mode: reason.map_or(Mode::Transactional, Mode::NonTransactional),
     })
+}
+
+/// The statements a deploy runs of a file, in order, numbered as the deploy
+/// numbers them (a `-- bytegate:down` section is not part of it; a wrapping
+/// `BEGIN … COMMIT` of a transactional file is dropped), and why the file
+/// cannot run in a transaction, if it cannot.
+pub(crate) fn statements(text: &str, dialect: Dialect) -> (Vec<Statement>, Option<&'static str>) {
+    let (up, _) = split_down_section(text);
+    let mut statements = parse::parse_file(up, dialect);
+    let reason = statements.iter().find_map(rules::non_transactional_reason);
+    if reason.is_none() {
+        strip_wrapping_transaction(&mut statements);
+    }
+    statements.retain(|s| !s.text.trim().is_empty());
+    (statements, reason)
 }
 
 /// Drops a `BEGIN` first and `COMMIT` last statement: files written for

@@ -305,6 +305,81 @@ pub struct Combined {
     pub suppressed: usize,
     /// failure (an error), neutral (warnings only), success.
     pub conclusion: CheckConclusion,
+    /// Per migration, how `rollback` would undo it (path, one line).
+    pub rollback: Vec<(String, String)>,
+}
+
+/// Per migration of the change (down scripts and removed files aside), how a
+/// rollback would undo it, and, for data changes no backup can be taken of,
+/// what each environment does with them at deploy: one line for the review comment.
+pub fn rollback_notes(
+    files: &[(String, Vec<u8>, bool)],
+    dialect: Dialect,
+    environments: &[Environment],
+) -> Vec<(String, String)> {
+    let all: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .filter(|(_, _, removed)| !removed)
+        .map(|(p, b, _)| (p.clone(), b.clone()))
+        .collect();
+    all.iter()
+        .filter(|(p, _)| !crate::deploy::is_revert(p))
+        .map(|(p, b)| {
+            let text = String::from_utf8_lossy(b);
+            let how = crate::deploy::revert::how_undone(p, &text, dialect, &all);
+            let mut line = how.to_string();
+            if let Some(at_deploy) = unbackable_at_deploy(&text, dialect, environments) {
+                line.push_str(". ");
+                line.push_str(&at_deploy);
+            }
+            (p.clone(), line)
+        })
+        .collect()
+}
+
+/// What a deploy does with this file's `UPDATE`/`DELETE`s that cannot be
+/// backed up, per environment (`None` when it has none).
+fn unbackable_at_deploy(
+    text: &str,
+    dialect: Dialect,
+    environments: &[Environment],
+) -> Option<String> {
+    use crate::config::WhenImpossible;
+    let (statements, outside) = crate::deploy::statements(text, dialect);
+    let numbers: Vec<String> = statements
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let d = crate::deploy::backup::Dml::of(s)?;
+            (outside.is_some() || d.static_obstacle().is_some()).then(|| (i + 1).to_string())
+        })
+        .collect();
+    if numbers.is_empty() || environments.is_empty() {
+        return None;
+    }
+    let names = |w: Option<WhenImpossible>| -> Vec<String> {
+        environments
+            .iter()
+            .filter(|e| (e.backup.enabled).then_some(e.backup.when_impossible) == w)
+            .map(|e| format!("`{}`", e.name))
+            .collect()
+    };
+    let mut parts = Vec::new();
+    for (w, what) in [
+        (Some(WhenImpossible::Refuse), "the migration is refused in"),
+        (Some(WhenImpossible::Proceed), "it runs without a backup in"),
+        (None, "backups are off in"),
+    ] {
+        let envs = names(w);
+        if !envs.is_empty() {
+            parts.push(format!("{what} {}", envs.join(", ")));
+        }
+    }
+    Some(format!(
+        "No prior backup can be taken of statement(s) {}: {}",
+        numbers.join(", "),
+        parts.join("; ")
+    ))
 }
 
 /// Merges per-environment reports: a finding reported identically (same file,
@@ -418,6 +493,7 @@ pub fn combine(
             .max()
             .unwrap_or(0),
         conclusion,
+        rollback: Vec::new(),
     }
 }
 
@@ -452,6 +528,45 @@ mod tests {
     use super::*;
     use crate::review::finding::{Position, Span};
     use crate::review::{FileReport, Summary};
+
+    #[test]
+    fn rollback_notes_say_how_each_migration_is_undone_and_what_cannot_be_backed_up() {
+        let envs: Vec<Environment> = serde_norway::from_str(
+            "- name: dev\n  backup: {enabled: false}\n- name: staging\n- name: production\n  backup: {when_impossible: refuse}\n",
+        )
+        .unwrap();
+        let files = vec![
+            (
+                "m/1_purge.sql".to_string(),
+                b"DELETE FROM sessions;\nDELETE FROM users WHERE id = 1;".to_vec(),
+                false,
+            ),
+            (
+                "m/2_t.sql".to_string(),
+                b"CREATE TABLE t (id int);".to_vec(),
+                false,
+            ),
+            (
+                "m/2_t.down.sql".to_string(),
+                b"DROP TABLE t;".to_vec(),
+                false,
+            ),
+            ("m/0_old.sql".to_string(), b"DROP TABLE x;".to_vec(), true),
+        ];
+        let notes = rollback_notes(&files, Dialect::Postgres, &envs);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert_eq!(
+            notes[0].1,
+            "not reversible: statement 1 (DELETE with no prior backup: it has no WHERE clause (every row would be copied)); add a down script to make it so. No prior backup can be taken of statement(s) 1: the migration is refused in `production`; it runs without a backup in `staging`; backups are off in `dev`"
+        );
+        assert_eq!(
+            notes[1],
+            (
+                "m/2_t.sql".to_string(),
+                "reversible: down script `m/2_t.down.sql`".to_string()
+            )
+        );
+    }
 
     fn file(path: &str, status: FileStatus) -> ChangedFile {
         ChangedFile {

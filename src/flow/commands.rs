@@ -1,8 +1,8 @@
-//! Comment commands (`/bytebase approve|revoke|deploy|plan|help`): a
+//! Comment commands (`/bytebase approve|revoke|deploy|rollback|plan|help`): a
 //! comment is parsed (`crate::command`), each line is run and answered in one
 //! reply per comment, approvals become stored records, and the decision is
 //! published (`super::approvals`); `deploy` on a merged PR moves its rollout
-//! (`super::rollout`).
+//! and `rollback` undoes a stage (`super::rollout`).
 //!
 //! - An edited comment is re-read (its old records replaced), a deleted one
 //!   withdraws its records.
@@ -44,6 +44,8 @@ enum Outcome {
     Info(String),
     /// `deploy ENV` on a merged PR: run after this comment's approvals are stored.
     Deploy(String),
+    /// `rollback ENV` on a merged PR: run after this comment's approvals are stored.
+    Rollback(String),
     /// Refused: what was wrong and what would work.
     Refused(String),
 }
@@ -223,6 +225,10 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
         if let Outcome::Deploy(environment) = outcome {
             let text = super::rollout::deploy_command(ctx, &ev.pr, environment, &ev.author).await?;
             *outcome = Outcome::Info(text);
+        } else if let Outcome::Rollback(environment) = outcome {
+            let text =
+                super::rollout::rollback_command(ctx, &ev.pr, environment, &ev.author).await?;
+            *outcome = Outcome::Info(text);
         }
     }
     if limit_reached {
@@ -359,6 +365,7 @@ async fn run_command(
                 None if cr.state == CrState::Merged && matches!(cmd, Command::Deploy { .. }) => {
                     Outcome::Deploy(environment.clone())
                 }
+                None if cr.state == CrState::Merged => Outcome::Rollback(environment.clone()),
                 None => Outcome::Info(format!(
                     "`{}` for `{environment}` is available after merge: the rollout then waits for it where the policy or deploy window requires.",
                     cmd.name()
@@ -490,6 +497,9 @@ fn reply(author: &str, answered: &[(String, Outcome)], decision: Option<&Decisio
             }
             Outcome::Deploy(environment) => {
                 let _ = writeln!(out, "- ℹ️ `{line}`: deploy of `{environment}` requested.");
+            }
+            Outcome::Rollback(environment) => {
+                let _ = writeln!(out, "- ℹ️ `{line}`: rollback of `{environment}` requested.");
             }
             Outcome::Info(text) if text.contains('\n') => {
                 let _ = writeln!(out, "- ℹ️ `{line}`: see below.");

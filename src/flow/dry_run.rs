@@ -172,6 +172,7 @@ mod tests {
             blocking: true,
         };
         let report = DryRunReport {
+            scratch_database: "bytegate_dryrun_0".into(),
             statements: vec![
                 stmt(1, vec![lock("big", true), lock("new_table", false)], None),
                 stmt(

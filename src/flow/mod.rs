@@ -18,6 +18,7 @@
 pub mod abandon;
 pub mod analysis;
 pub mod approvals;
+pub mod cleaner;
 pub mod commands;
 pub mod decision;
 pub mod dry_run;
@@ -489,6 +490,20 @@ pub(crate) async fn review_snapshot(
     read_at: &str,
 ) -> Result<HeadReview, FlowError> {
     let inputs = read_inputs(forge, pr, changes, read_at).await?;
+    let dialect = analysis::review_targets(&ctx.config)
+        .first()
+        .map_or(review::model::Dialect::Postgres, |t| t.dialect);
+    let rollback = analysis::rollback_notes(
+        &inputs
+            .iter()
+            .map(|i| {
+                let removed = i.change == review::FileChange::Removed;
+                (i.path.clone(), i.text.clone(), removed)
+            })
+            .collect::<Vec<_>>(),
+        dialect,
+        &ctx.config.environments,
+    );
     let settings = repo_config.merged_review(&ctx.config.review);
     let suffixes = repo_config.merged_suffixes(&ctx.config.project.migration_suffixes);
     let reviewed = reviewed_files(&inputs, &settings);
@@ -534,6 +549,7 @@ pub(crate) async fn review_snapshot(
         reports,
         snapshot,
         files,
+        rollback,
     })
 }
 
@@ -545,6 +561,8 @@ pub(crate) struct HeadReview {
     pub snapshot: snapshots::Snapshot,
     /// The deployable migration files as read (path, bytes).
     pub files: Vec<(String, Vec<u8>)>,
+    /// Per migration, how a rollback would undo it (path, note).
+    pub rollback: Vec<(String, String)>,
 }
 
 async fn review_and_publish(
@@ -556,7 +574,12 @@ async fn review_and_publish(
     handle: &CheckHandle,
 ) -> Result<(), FlowError> {
     let changes = scope.changes;
-    let HeadReview { reports, files, .. } = review_snapshot(
+    let HeadReview {
+        reports,
+        files,
+        rollback,
+        ..
+    } = review_snapshot(
         ctx,
         forge,
         cr,
@@ -576,6 +599,7 @@ async fn review_and_publish(
         &mut combined,
         &analysis::dialect_mismatches(changes, &targets, &suffixes),
     );
+    combined.rollback = rollback;
     if scope.config_changed {
         analysis::add_repo_config_changed(&mut combined);
     }

@@ -173,6 +173,9 @@ fn findings_section(out: &mut String, c: &Combined, ctx: &RenderContext<'_>, lim
     }
     for (path, label) in sections {
         let _ = writeln!(out, "#### {} ({label})\n", code(path));
+        if let Some((_, how)) = c.rollback.iter().find(|(p, _)| p == path) {
+            let _ = writeln!(out, "↩️ Rollback: {}\n", cell(how));
+        }
         let findings: Vec<&MergedFinding> = c.findings.iter().filter(|m| m.path == path).collect();
         if findings.is_empty() {
             out.push_str("No findings.\n\n");
@@ -399,6 +402,10 @@ mod tests {
             infos: 0,
             suppressed: 0,
             conclusion: CheckConclusion::Failure,
+            rollback: vec![(
+                "schema/migrations/002_drop.sql".into(),
+                "not reversible: statement 1 (DROP TABLE: what it dropped is gone); add a down script to make it so".into(),
+            )],
         }
     }
 

@@ -382,10 +382,11 @@ fn parse_all(
             return (model::ParsedFile::default(), errors);
         }
         let text = String::from_utf8_lossy(&input.text);
-        let mut parsed = guarded("parsing", &mut errors, || {
-            parse::parse_source(&text, dialect)
-        })
-        .unwrap_or_default();
+        // What a deploy runs: a `-- bytegate:down` section is the file's
+        // rollback, not part of the migration.
+        let (up, _) = crate::deploy::revert::split_down_section(&text);
+        let mut parsed = guarded("parsing", &mut errors, || parse::parse_source(up, dialect))
+            .unwrap_or_default();
         // The whole set stays in memory until linting ends: keep only what the
         // rules read (statements, header comments), without growth slack.
         parsed.comments = Vec::new();

@@ -42,6 +42,26 @@ fn files_come_out_in_version_order() {
 }
 
 #[test]
+fn a_down_section_is_the_rollback_not_part_of_the_migration() {
+    let report = run(
+        &[input(
+            "m/3_t.sql",
+            b"CREATE TABLE t (id bigint PRIMARY KEY);\n-- bytegate:down\nDROP TABLE t;\n",
+        )],
+        Some("production"),
+    );
+    assert_eq!(report.files[0].statements, 1);
+    assert!(
+        report.files[0]
+            .findings
+            .iter()
+            .all(|f| f.rule != "drop-table"),
+        "{:?}",
+        report.files[0].findings
+    );
+}
+
+#[test]
 fn empty_input_is_low_risk_with_no_findings() {
     let report = run(&[], None);
     assert!(report.files.is_empty());

@@ -83,6 +83,18 @@ audit_actions! {
     DeployRequested => "deploy.requested",
     /// An operator decided about a migration that reached a branch without a PR.
     MigrationDecided => "migration.decided",
+    /// Someone asked for an environment's deploy to be rolled back (`/bytebase rollback ENV`).
+    RollbackRequested => "rollback.requested",
+    /// A rollback was refused before anything ran (policy, order, irreversible migrations).
+    RollbackRefused => "rollback.refused",
+    /// One migration was undone on one database (with where its reverse came from).
+    RollbackApplied => "rollback.applied",
+    /// A rollback failed on a database (the failing revert left nothing behind).
+    RollbackFailed => "rollback.failed",
+    /// Every database of a stage's environment had the change undone.
+    StageRolledBack => "stage.rolled_back",
+    /// The cleaner dropped an expired prior backup.
+    BackupDropped => "backup.dropped",
     /// Someone edited another person's comment (commands count only as their
     /// writer): nothing changed. The actor is the editor.
     EditByOtherRefused => "command.edit_by_other_refused",

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod backups;
 pub mod change_requests;
 pub mod deliveries;
+pub mod dml_backups;
 pub mod embedded;
 pub mod jobs;
 pub mod nodelay;

@@ -42,13 +42,18 @@ text_enum! {
         Failed = "failed",
         /// Not deployed, on purpose.
         Skipped = "skipped",
+        /// Deployed, then undone by `/bytebase rollback` (never deployed again by the rollout).
+        RolledBack = "rolled_back",
     }
 }
 
 impl StageState {
     /// Done with, as far as later stages are concerned.
     pub fn is_through(self) -> bool {
-        matches!(self, StageState::Succeeded | StageState::Skipped)
+        matches!(
+            self,
+            StageState::Succeeded | StageState::Skipped | StageState::RolledBack
+        )
     }
 }
 
@@ -426,6 +431,26 @@ pub async fn release_stage(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Marks a succeeded stage rolled back: its change was undone on every
+/// database of the environment. False when the stage was not `succeeded`.
+pub async fn set_rolled_back(
+    pool: &PgPool,
+    stage_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE rollout_stages SET state = $2, finished_at = $3, updated_at = now()
+         WHERE id = $1 AND state = $4",
+    )
+    .bind(stage_id)
+    .bind(StageState::RolledBack)
+    .bind(now)
+    .bind(StageState::Succeeded)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[cfg(test)]

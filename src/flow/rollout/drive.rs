@@ -14,7 +14,10 @@ pub(super) struct DriveLock {
 }
 
 impl DriveLock {
-    async fn acquire(ctx: &FlowContext, rollout_id: i64) -> Result<Option<DriveLock>, FlowError> {
+    pub(super) async fn acquire(
+        ctx: &FlowContext,
+        rollout_id: i64,
+    ) -> Result<Option<DriveLock>, FlowError> {
         let mut conn = (*ctx.db.connect_options()).clone().connect().await?;
         let key = DRIVE_LOCK_BASE.wrapping_add(rollout_id);
         let start = Instant::now();
@@ -34,7 +37,7 @@ impl DriveLock {
         }
     }
 
-    async fn release(mut self) {
+    pub(super) async fn release(mut self) {
         if let Some(conn) = self.conn.take() {
             // Closing the session releases its advisory locks.
             let _ = conn.close().await;

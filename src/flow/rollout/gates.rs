@@ -73,7 +73,7 @@ pub(super) async fn order_gate(
         };
         let here: std::collections::HashSet<String> = history
             .into_iter()
-            .filter(|h| h.success)
+            .filter(|h| h.is_applied())
             .map(|h| h.version)
             .collect();
         applied = Some(match applied {

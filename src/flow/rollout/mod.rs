@@ -207,7 +207,8 @@ pub async fn advance_open_windows(ctx: &FlowContext) -> Result<usize, FlowError>
     Ok(driven)
 }
 
-/// Every `every`, runs [`advance_open_windows`] until `stopped` turns true.
+/// Every `every`, runs [`advance_open_windows`] and the cleaner of expired
+/// prior backups until `stopped` turns true.
 /// `serve` spawns it next to the job workers.
 pub async fn window_ticker(
     ctx: FlowContext,
@@ -227,6 +228,9 @@ pub async fn window_ticker(
         }
         if let Err(e) = advance_open_windows(&ctx).await {
             tracing::warn!(error = %e, "deploy-window check failed");
+        }
+        if let Err(e) = super::cleaner::clean_expired_backups(&ctx).await {
+            tracing::warn!(error = %e, "cleaning expired backups failed");
         }
         log_audit_head(&ctx, &mut last_head).await;
     }
@@ -268,15 +272,8 @@ pub async fn deploy_command(
                 .join(", ")
         ));
     };
-    let Some(cr) = change_requests::find(
-        &ctx.db,
-        pr.repo.forge.as_str(),
-        &pr.repo.full_name,
-        pr.number as i64,
-    )
-    .await?
-    else {
-        return Ok("bytegate has not seen this pull request.".to_string());
+    let Some(cr) = change_request(ctx, pr).await? else {
+        return Ok(UNSEEN.to_string());
     };
     if cr.state != CrState::Merged {
         return Ok(
@@ -313,6 +310,12 @@ pub async fn deploy_command(
     match stage.state {
         StageState::Succeeded => return Ok(format!("`{}` is already deployed.", env.name)),
         StageState::Running => return Ok(format!("`{}` is deploying now.", env.name)),
+        StageState::RolledBack => {
+            return Ok(format!(
+                "`{}` was rolled back; the rollout does not deploy it again (apply the change again with a new pull request).",
+                env.name
+            ));
+        }
         _ => {}
     }
     if let Some(prev) = stages
@@ -425,18 +428,25 @@ async fn start_after_given_up_merge(
     Ok(rollouts::for_change_request(&ctx.db, cr.id).await?)
 }
 
-async fn find(
-    ctx: &FlowContext,
-    pr: &PrRef,
-) -> Result<Option<(ChangeRequest, Rollout)>, FlowError> {
-    let Some(cr) = change_requests::find(
+/// The reply to a command on a pull request bytegate has no record of.
+const UNSEEN: &str = "bytegate has not seen this pull request.";
+
+/// The change request of a pull request, if bytegate has seen it.
+async fn change_request(ctx: &FlowContext, pr: &PrRef) -> Result<Option<ChangeRequest>, FlowError> {
+    Ok(change_requests::find(
         &ctx.db,
         pr.repo.forge.as_str(),
         &pr.repo.full_name,
         pr.number as i64,
     )
-    .await?
-    else {
+    .await?)
+}
+
+async fn find(
+    ctx: &FlowContext,
+    pr: &PrRef,
+) -> Result<Option<(ChangeRequest, Rollout)>, FlowError> {
+    let Some(cr) = change_request(ctx, pr).await? else {
         return Ok(None);
     };
     if cr.state != CrState::Merged {
@@ -515,6 +525,8 @@ fn short(sha: &str) -> &str {
 mod drive;
 mod gates;
 mod report;
+mod rollback;
 mod stage;
 
 use drive::drive;
+pub use rollback::rollback_command;

@@ -134,6 +134,7 @@ pub(super) fn render_comment(
             StageState::Running => "🔄 running",
             StageState::Waiting => "⏳ waiting",
             StageState::Skipped => "⏭ skipped",
+            StageState::RolledBack => "↩️ rolled back",
             _ => "⏸ pending",
         };
         let duration = s
@@ -159,6 +160,7 @@ pub(super) fn render_comment(
         );
         previous_done = s.state.is_through();
     }
+    backup_notes(&mut out, stages);
     for s in stages.iter().filter(|s| s.state == StageState::Failed) {
         let _ = write!(
             out,
@@ -172,6 +174,59 @@ pub(super) fn render_comment(
         );
     }
     truncate_with_note(&out, max, "\n\n…(truncated)")
+}
+
+/// What prior backups each deployed stage took, and, plainly, which data
+/// changes ran without one.
+fn backup_notes(out: &mut String, stages: &[Stage]) {
+    for s in stages {
+        let mut taken = Vec::new();
+        let mut missing = Vec::new();
+        for db in s.result.as_array().into_iter().flatten() {
+            for a in db["applied"].as_array().into_iter().flatten() {
+                let path = a["path"].as_str().unwrap_or_default();
+                for b in a["backups"].as_array().into_iter().flatten() {
+                    taken.push(format!(
+                        "- `{}`: {} row(s) of {} (statement {} of {}) in `{}`",
+                        db["database"].as_str().unwrap_or_default(),
+                        b["rows"],
+                        crate::flow::render::code(b["table"].as_str().unwrap_or_default()),
+                        b["statement"],
+                        crate::flow::render::code(path),
+                        b["backup_table"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .replace('`', "'")
+                    ));
+                }
+                for n in a["not_backed_up"].as_array().into_iter().flatten() {
+                    missing.push(format!(
+                        "- ⚠️ `{}`, {}: {}",
+                        db["database"].as_str().unwrap_or_default(),
+                        crate::flow::render::code(path),
+                        crate::flow::render::cell(n["message"].as_str().unwrap_or_default())
+                    ));
+                }
+            }
+        }
+        if !taken.is_empty() {
+            let _ = write!(
+                out,
+                "\n**`{}`: prior backups** (restored by `rollback {}`)\n{}\n",
+                s.environment,
+                s.environment,
+                taken.join("\n")
+            );
+        }
+        if !missing.is_empty() {
+            let _ = write!(
+                out,
+                "\n**`{}`: data changes without a backup**\n{}\n",
+                s.environment,
+                missing.join("\n")
+            );
+        }
+    }
 }
 
 /// Creates or edits the deploy comment (the rollout's drive lock is held, so

@@ -2,6 +2,8 @@
 //! environment, and what each database did.
 
 use super::*;
+use crate::deploy::backup::{BackupPolicy, BackupSkipped, BackupTaken, consequence};
+use crate::store::dml_backups::{self, BackupSite};
 
 pub(super) enum StageOutcome {
     Succeeded(Value),
@@ -45,6 +47,8 @@ pub(super) async fn run_stage(
         &format!("pr{}", cr.number),
         &env.name,
     ));
+    let now = ctx.clock.now();
+    opts.backup = BackupPolicy::for_environment(&env.backup, now);
     for db in &env.databases {
         let outcome = deploy_one(db, files, &opts).await;
         // What this deploy applied, also when a later migration failed.
@@ -57,10 +61,23 @@ pub(super) async fn run_stage(
             Err(_) => &[],
         };
         for a in applied {
+            let site = BackupSite {
+                rollout_id: Some(rollout.id),
+                environment: &env.name,
+                database: &db.name,
+                version: &a.version,
+                path: &a.path,
+            };
+            let expires_at = opts.backup.as_ref().map_or(now, |p| p.expires_at);
+            for b in &a.backups {
+                dml_backups::record(&ctx.db, &site, b, now, expires_at).await?;
+            }
             let detail = json!({
                 "rollout": rollout.id, "database": db.name, "version": a.version,
                 "path": a.path, "sha256": a.checksum, "duration_ms": a.duration_ms,
                 "transactional": a.transactional,
+                "backups": a.backups.iter().map(backup_json).collect::<Vec<_>>(),
+                "not_backed_up": a.not_backed_up.iter().map(skipped_json).collect::<Vec<_>>(),
             });
             audit::append(
                 &ctx.db,
@@ -205,7 +222,9 @@ pub(super) fn database_result(
                 .iter()
                 .map(|a| {
                     json!({"version": a.version, "path": a.path, "sha256": a.checksum,
-                           "duration_ms": a.duration_ms, "transactional": a.transactional})
+                           "duration_ms": a.duration_ms, "transactional": a.transactional,
+                           "backups": a.backups.iter().map(backup_json).collect::<Vec<_>>(),
+                           "not_backed_up": a.not_backed_up.iter().map(skipped_json).collect::<Vec<_>>()})
                 })
                 .collect()
         })
@@ -217,4 +236,19 @@ pub(super) fn database_result(
         "restore_point": report.and_then(|r| r.restore_point.as_ref()),
         "error": error,
     })
+}
+
+fn backup_json(b: &BackupTaken) -> Value {
+    json!({"statement": b.statement_number, "kind": b.kind.as_str(), "table": b.table,
+           "backup_table": format!("{}.{}", crate::deploy::backup::BACKUP_SCHEMA, b.backup_table),
+           "rows": b.rows})
+}
+
+/// A statement deployed without a backup, with why and what it means (the
+/// deploy comment shows `message`).
+fn skipped_json(s: &BackupSkipped) -> Value {
+    json!({"statement": s.statement_number, "kind": s.kind.as_str(), "table": s.table,
+           "message": format!("statement {} ({} on {}) was not backed up: {}; {}",
+               s.statement_number, s.kind, s.table, s.reason,
+               consequence(crate::config::WhenImpossible::Proceed))})
 }

@@ -52,6 +52,9 @@ pub struct Update {
     pub has_where: bool,
     /// Assigned columns in order (duplicates kept: a rule flags them).
     pub assignments: Vec<Ident>,
+    /// The rows it touches, when it is a plain single-table statement with a
+    /// `WHERE` (what a prior backup copies).
+    pub filter: Option<RowFilter>,
 }
 
 /// `DELETE FROM table [WHERE ...]`.
@@ -61,6 +64,19 @@ pub struct Delete {
     pub tables: Vec<ObjectName>,
     /// A `WHERE` clause is present.
     pub has_where: bool,
+    /// The rows it deletes, when it is a plain single-table statement with a
+    /// `WHERE` (what a prior backup copies).
+    pub filter: Option<RowFilter>,
+}
+
+/// The rows a single-table `UPDATE`/`DELETE` touches: `SELECT * FROM
+/// {relation} WHERE {predicate}` reads exactly them (before the statement runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowFilter {
+    /// The table as written, with its alias (`users AS u`).
+    pub relation: String,
+    /// The `WHERE` expression's SQL text.
+    pub predicate: String,
 }
 
 /// `SET [SESSION|LOCAL|GLOBAL] name {=|TO} value`.

@@ -58,6 +58,7 @@ fn delete(table: &str, has_where: bool) -> StatementKind {
     StatementKind::Delete(Delete {
         tables: vec![ObjectName::simple(table)],
         has_where,
+        filter: None,
     })
 }
 

@@ -84,6 +84,13 @@ pub(super) fn query(q: &sa::Query) -> StatementKind {
                 rank = r;
                 best = kind;
             }
+            // Inside a query its rows may depend on the query's other parts:
+            // no single-table filter.
+            match &mut best {
+                StatementKind::Update(u) => u.filter = None,
+                StatementKind::Delete(d) => d.filter = None,
+                _ => {}
+            }
         }
     }
     best
@@ -110,7 +117,45 @@ pub(super) fn delete(d: &sa::Delete) -> Delete {
     Delete {
         tables,
         has_where: d.selection.is_some(),
+        filter: delete_filter(d),
     }
+}
+
+/// The rows a plain single-table `UPDATE t [AS a] SET … WHERE …` touches
+/// (none for `FROM`, joins, `LIMIT`/`ORDER BY`: their rows are not one
+/// table's `WHERE`).
+pub(super) fn update_filter(u: &sa::Update) -> Option<RowFilter> {
+    let plain = u.from.is_none()
+        && u.table.joins.is_empty()
+        && u.order_by.is_empty()
+        && u.limit.is_none()
+        && matches!(u.table.relation, sa::TableFactor::Table { .. });
+    row_filter(plain, &u.table.relation, u.selection.as_ref())
+}
+
+/// The rows a plain single-table `DELETE FROM t [AS a] WHERE …` deletes.
+fn delete_filter(d: &sa::Delete) -> Option<RowFilter> {
+    let from = match &d.from {
+        sa::FromTable::WithFromKeyword(v) | sa::FromTable::WithoutKeyword(v) => v,
+    };
+    let [only] = from.as_slice() else {
+        return None;
+    };
+    let plain = d.tables.is_empty()
+        && d.using.is_none()
+        && d.order_by.is_empty()
+        && d.limit.is_none()
+        && only.joins.is_empty()
+        && matches!(only.relation, sa::TableFactor::Table { .. });
+    row_filter(plain, &only.relation, d.selection.as_ref())
+}
+
+fn row_filter(plain: bool, relation: &sa::TableFactor, wh: Option<&sa::Expr>) -> Option<RowFilter> {
+    let predicate = wh?;
+    plain.then(|| RowFilter {
+        relation: relation.to_string(),
+        predicate: predicate.to_string(),
+    })
 }
 
 pub(super) fn set(s: &sa::Set) -> StatementKind {

@@ -21,8 +21,8 @@ use super::split::span_of;
 use crate::review::model::{
     AlterAction, AlterOther, AlterTable, ColumnDef, ConstraintKind, CreateIndex, CreateOther,
     CreateTable, DataType, DefaultValue, Delete, Drop, ForeignKeyRef, Ident, IndexColumn, Insert,
-    ObjectKind, ObjectName, ReferentialAction, Set, StatementKind, TableConstraint, Truncate,
-    Update, Vacuum,
+    ObjectKind, ObjectName, ReferentialAction, RowFilter, Set, StatementKind, TableConstraint,
+    Truncate, Update, Vacuum,
 };
 use sqlparser::ast::{self as sa, Spanned};
 use std::ops::ControlFlow;
@@ -109,6 +109,7 @@ pub(crate) fn adapt(stmt: &sa::Statement, keyword: &str) -> StatementKind {
         S::Update(u) => StatementKind::Update(Update {
             table: table_factor_name(&u.table.relation).unwrap_or_default(),
             has_where: u.selection.is_some(),
+            filter: update_filter(u),
             assignments: u
                 .assignments
                 .iter()

@@ -7,14 +7,19 @@
 //! transaction in the database, so an advisory lock held in a second
 //! connection's open transaction would deadlock it (flyway/flyway#1654).
 
+mod backup;
+mod failure;
+mod revert;
+
 use super::{
     Applied, DeployError, DeployFuture, DeployOptions, DeployReport, Failure, HistoryRow,
-    Migration, Mode, RepairDecision, Repaired, Target, dirty_row, excerpt, pending,
+    Migration, Mode, RepairDecision, Repaired, Revert, RollbackReport, Target, dirty_row, pending,
 };
 use crate::config::Engine;
 use crate::store::redact_url;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgErrorPosition};
+use failure::{failure_of, unreachable_failure};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, Row};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -52,7 +57,13 @@ ALTER TABLE bytegate.migration_history ALTER COLUMN finished_at DROP NOT NULL;
 ALTER TABLE bytegate.migration_history
     ADD COLUMN IF NOT EXISTS interrupted BOOLEAN NOT NULL DEFAULT false,
     ADD COLUMN IF NOT EXISTS repair TEXT,
-    ADD COLUMN IF NOT EXISTS repair_reason TEXT;
+    ADD COLUMN IF NOT EXISTS repair_reason TEXT,
+    ADD COLUMN IF NOT EXISTS rolled_back_at TIMESTAMPTZ,
+    ADD COLUMN IF NOT EXISTS rolled_back_by TEXT;
+-- A rolled-back version may be applied again: one live row per version.
+DROP INDEX IF EXISTS bytegate.migration_history_applied_version;
+CREATE UNIQUE INDEX IF NOT EXISTS migration_history_live_version
+    ON bytegate.migration_history (version) WHERE success AND rolled_back_at IS NULL;
 RESET client_min_messages;
 ";
 
@@ -111,13 +122,23 @@ impl PostgresTarget {
         let mut conn = self.connect().await?;
         lock(&mut conn, opts.lock_wait).await?;
         let result = deploy_locked(&mut conn, plan, opts).await;
-        // Closing the session releases the lock too; unlocking first keeps a
-        // pooled or slow-closing connection from holding it.
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut conn)
-            .await;
-        let _ = conn.close().await;
+        release(conn).await;
+        result
+    }
+
+    async fn rollback_impl(
+        &self,
+        reverts: &[Revert],
+        opts: &DeployOptions,
+    ) -> Result<RollbackReport, DeployError> {
+        let mut conn = self.connect().await?;
+        lock(&mut conn, opts.lock_wait).await?;
+        let result = async {
+            sqlx::raw_sql(ENSURE_HISTORY).execute(&mut conn).await?;
+            revert::rollback_locked(&mut conn, reverts, opts).await
+        }
+        .await;
+        release(conn).await;
         result
     }
 
@@ -131,11 +152,7 @@ impl PostgresTarget {
         let mut conn = self.connect().await?;
         lock(&mut conn, super::DEFAULT_LOCK_WAIT).await?;
         let result = repair_locked(&mut conn, version, decision, by, reason).await;
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut conn)
-            .await;
-        let _ = conn.close().await;
+        release(conn).await;
         result
     }
 
@@ -170,6 +187,28 @@ impl Target for PostgresTarget {
         opts: &'a DeployOptions,
     ) -> DeployFuture<'a, DeployReport> {
         Box::pin(self.deploy_impl(plan, opts))
+    }
+
+    fn rollback<'a>(
+        &'a self,
+        reverts: &'a [Revert],
+        opts: &'a DeployOptions,
+    ) -> DeployFuture<'a, RollbackReport> {
+        Box::pin(self.rollback_impl(reverts, opts))
+    }
+
+    fn drop_backup<'a>(&'a self, name: &'a str) -> DeployFuture<'a, ()> {
+        Box::pin(async move {
+            let mut conn = self.connect().await?;
+            let sql = format!(
+                "DROP TABLE IF EXISTS {}",
+                crate::deploy::backup::qualified_backup(name)
+            );
+            let result = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
+            let _ = conn.close().await;
+            result?;
+            Ok(())
+        })
     }
 
     fn history(&self) -> DeployFuture<'_, Vec<HistoryRow>> {
@@ -229,6 +268,32 @@ async fn repair_locked(
         statements_applied: dirty.statements_applied,
         change_ref: dirty.change_ref.clone(),
     })
+}
+
+/// Unlocks and closes a deploy connection. Closing the session releases the
+/// lock too; unlocking first keeps a pooled or slow-closing connection from
+/// holding it.
+async fn release(mut conn: PgConnection) {
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+}
+
+/// A transaction with the configured timeouts set for it.
+pub(super) async fn begin_with_timeouts<'c>(
+    conn: &'c mut PgConnection,
+    opts: &DeployOptions,
+) -> Result<sqlx::Transaction<'c, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let settings = timeout_settings(opts, true);
+    if !settings.is_empty() {
+        sqlx::raw_sql(AssertSqlSafe(settings))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
 }
 
 /// Takes the session-level advisory lock, polling so a stuck deploy elsewhere
@@ -353,7 +418,7 @@ async fn read_history(conn: &mut PgConnection) -> Result<Vec<HistoryRow>, Deploy
     let rows = sqlx::query(
         "SELECT version, name, checksum, applied_by, change_ref, success, error,
                 transactional, statements_applied, finished_at IS NOT NULL AS finished,
-                interrupted, repair
+                interrupted, repair, rolled_back_at IS NOT NULL AS rolled_back
          FROM bytegate.migration_history ORDER BY id",
     )
     .fetch_all(&mut *conn)
@@ -375,6 +440,7 @@ async fn read_history(conn: &mut PgConnection) -> Result<Vec<HistoryRow>, Deploy
                 repair: r
                     .try_get::<Option<String>, _>("repair")?
                     .and_then(|d| d.parse().ok()),
+                rolled_back: r.try_get("rolled_back")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -513,17 +579,19 @@ async fn apply_in_transaction(
     let clock = Instant::now();
     let mut failure = None;
     let mut stopped = false;
+    let mut taken = backup::Taken::default();
     {
-        let mut tx = conn.begin().await?;
-        let settings = timeout_settings(opts, true);
-        if !settings.is_empty() {
-            sqlx::raw_sql(AssertSqlSafe(settings))
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = begin_with_timeouts(conn, opts).await?;
         for (i, step) in m.steps.iter().enumerate() {
             if opts.stop.is_stopped() {
                 stopped = true;
+                break;
+            }
+            // The rows it will touch, copied first in the same transaction.
+            if let (Some(policy), Some(dml)) = (&opts.backup, &step.dml)
+                && let Err(f) = backup::back_up(&mut tx, m, i, dml, policy, &mut taken).await
+            {
+                failure = Some(*f);
                 break;
             }
             if let Err(e) = sqlx::raw_sql(AssertSqlSafe(step.text.as_str()))
@@ -556,6 +624,8 @@ async fn apply_in_transaction(
                         checksum: m.checksum.clone(),
                         duration_ms: millis(attempt.elapsed),
                         transactional: true,
+                        backups: taken.backups,
+                        not_backed_up: taken.skipped,
                     });
                 }
                 // A deferred constraint fails at COMMIT: it belongs to the last statement.
@@ -610,6 +680,9 @@ async fn apply_statement_by_statement(
     m: &Migration,
     opts: &DeployOptions,
 ) -> Result<Applied, DeployError> {
+    if let Some(refusal) = backup::refuse_outside_transaction(m, opts) {
+        return Err(DeployError::Failed(Box::new(refusal)));
+    }
     let started_at = Utc::now();
     let clock = Instant::now();
     // Committed before the first statement: when the process dies or this
@@ -692,115 +765,15 @@ async fn apply_statement_by_statement(
             checksum: m.checksum.clone(),
             duration_ms: millis(attempt.elapsed),
             transactional: false,
+            backups: Vec::new(),
+            not_backed_up: backup::outside_transaction(m, opts),
         }),
     }
-}
-
-fn unreachable_failure(m: &Migration) -> Failure {
-    Failure {
-        path: m.path.clone(),
-        version: m.version.clone(),
-        statement_number: 0,
-        line: 1,
-        column: 1,
-        statement: String::new(),
-        message: "the migration failed for an unknown reason".to_string(),
-        sqlstate: None,
-        detail: None,
-        transactional: m.mode == Mode::Transactional,
-        statements_applied: 0,
-        applied_before: Vec::new(),
-        restore_point: None,
-    }
-}
-
-/// Describes statement `index` failing with `e`, pointing at the character
-/// the database named when it named one. DETAIL, HINT and driver texts go to
-/// `detail`, which never reaches a pull request.
-fn failure_of(m: &Migration, index: usize, e: &sqlx::Error, statements_applied: usize) -> Failure {
-    let step = m.steps.get(index);
-    let (mut line, mut column) = step.map_or((1, 1), |s| (s.line, s.column));
-    let (message, sqlstate, detail) = match e {
-        sqlx::Error::Database(db) => {
-            let pg = db.try_downcast_ref::<PgDatabaseError>();
-            if let (Some(pg), Some(step)) = (pg, step)
-                && let Some(PgErrorPosition::Original(pos)) = pg.position()
-            {
-                (line, column) = position_in_file(step, pos);
-            }
-            let extra: Vec<String> = pg
-                .map(|p| {
-                    [
-                        p.detail().map(|d| format!("DETAIL: {d}")),
-                        p.hint().map(|h| format!("HINT: {h}")),
-                        p.r#where().map(|w| format!("WHERE: {w}")),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .collect()
-                })
-                .unwrap_or_default();
-            let detail = (!extra.is_empty()).then(|| extra.join("\n"));
-            let code = db.code().map(|c| c.to_string());
-            let message = match &code {
-                Some(code) => format!("{} (SQLSTATE {code})", db.message()),
-                None => db.message().to_string(),
-            };
-            (message, code, detail)
-        }
-        other => (
-            "the statement did not complete: the connection to the database failed".to_string(),
-            None,
-            Some(other.to_string()),
-        ),
-    };
-    Failure {
-        path: m.path.clone(),
-        version: m.version.clone(),
-        statement_number: index + 1,
-        line,
-        column,
-        statement: step.map(|s| excerpt(&s.text)).unwrap_or_default(),
-        message,
-        sqlstate,
-        detail,
-        transactional: m.mode == Mode::Transactional,
-        statements_applied,
-        applied_before: Vec::new(),
-        restore_point: None,
-    }
-}
-
-/// The file position of the `pos`-th character (1-based) of a statement.
-fn position_in_file(step: &super::Step, pos: usize) -> (u32, u32) {
-    let (mut line, mut column) = (step.line, step.column);
-    for c in step.text.chars().take(pos.saturating_sub(1)) {
-        if c == '\n' {
-            line += 1;
-            column = 1;
-        } else {
-            column += 1;
-        }
-    }
-    (line, column)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::Step;
-
-    #[test]
-    fn error_positions_map_into_the_file() {
-        let step = Step {
-            text: "CREATE TABLE t (\n  id intt\n)".into(),
-            line: 3,
-            column: 5,
-        };
-        // Character 23 is the `i` of `intt` on the statement's second line.
-        assert_eq!(position_in_file(&step, 23), (4, 6));
-        assert_eq!(position_in_file(&step, 1), (3, 5));
-    }
 
     #[test]
     fn timeouts_become_set_statements() {
