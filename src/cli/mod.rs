@@ -1,6 +1,8 @@
-//! The command line: `serve`, `review`, `config check`, `migrate`, `audit`, `repair`.
+//! The command line: `serve`, `review`, `config check`, `migrate`, `audit`,
+//! `repair`, `health`.
 
 mod audit;
+mod health;
 mod migrations;
 mod repair;
 pub mod review;
@@ -61,6 +63,9 @@ enum Command {
     /// non-transactional migration that did not run to its end), so deploys
     /// to it proceed again.
     Repair(repair::RepairArgs),
+    /// Probe a running `bytegate serve` (exit 0 when `/health` answers 200):
+    /// the container HEALTHCHECK.
+    Health(health::HealthArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::Audit { command } => audit::run(command),
         Command::Migrations { command } => migrations::run(command),
         Command::Repair(args) => block_on(repair::run(args)),
+        Command::Health(args) => health::run(&args),
     }
 }
 
