@@ -75,7 +75,11 @@ fn dockerfile_env(ins: &[(String, String)]) -> Vec<(String, String)> {
 fn dockerfile_healthcheck(ins: &[(String, String)]) -> Vec<String> {
     let hc = instruction(ins, "HEALTHCHECK");
     assert_eq!(hc.len(), 1, "one HEALTHCHECK in the final stage");
-    let cmd = hc[0].split_once("CMD").expect("HEALTHCHECK ... CMD").1.trim();
+    let cmd = hc[0]
+        .split_once("CMD")
+        .expect("HEALTHCHECK ... CMD")
+        .1
+        .trim();
     serde_json::from_str(cmd).expect("HEALTHCHECK CMD in exec form (a JSON array)")
 }
 
@@ -131,7 +135,10 @@ fn k8s_env(container: &Value) -> Vec<(String, &Value)> {
 fn resolve_port(container: &Value, port: &Value) -> u16 {
     let ports = container["ports"].as_sequence().expect("ports");
     match port {
-        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()).expect("a port"),
+        Value::Number(n) => n
+            .as_u64()
+            .and_then(|n| u16::try_from(n).ok())
+            .expect("a port"),
         Value::String(name) => ports
             .iter()
             .find(|p| p["name"].as_str() == Some(name))
@@ -195,7 +202,10 @@ fn compose_runs_three_limited_non_root_replicas_on_bb_port() {
     let svc = &c["services"]["bytegate"];
     assert_eq!(svc["deploy"]["replicas"].as_u64(), Some(3));
     let limits = &svc["deploy"]["resources"]["limits"];
-    assert!(!limits["cpus"].is_null() && !limits["memory"].is_null(), "{limits:?}");
+    assert!(
+        !limits["cpus"].is_null() && !limits["memory"].is_null(),
+        "{limits:?}"
+    );
     let user = str_of(&svc["user"]);
     let uid = user.split(':').next().unwrap();
     assert!(uid != "0" && uid != "root", "user {user}");
@@ -204,9 +214,15 @@ fn compose_runs_three_limited_non_root_replicas_on_bb_port() {
     let env = svc["environment"].as_mapping().expect("environment map");
     for k in env.keys() {
         let k = str_of(k);
-        assert!(reads.contains(&k), "environment {k}: bytegate does not read it");
+        assert!(
+            reads.contains(&k),
+            "environment {k}: bytegate does not read it"
+        );
     }
-    assert!(env.contains_key("PG_URL"), "replicas need a shared meta database");
+    assert!(
+        env.contains_key("PG_URL"),
+        "replicas need a shared meta database"
+    );
     let bb_port = str_of(&svc["environment"]["BB_PORT"]);
     let expose = dockerfile();
     assert_eq!(instruction(&expose, "EXPOSE"), [bb_port.as_str()]);
@@ -230,7 +246,10 @@ fn kubernetes_runs_three_limited_non_root_replicas_with_a_budget() {
     let pdbs = kind(&docs, "PodDisruptionBudget");
     assert_eq!(pdbs.len(), 1, "a PodDisruptionBudget");
     let pdb = &pdbs[0]["spec"];
-    assert_eq!(&pdb["selector"]["matchLabels"], labels, "the PDB selects the pods");
+    assert_eq!(
+        &pdb["selector"]["matchLabels"], labels,
+        "the PDB selects the pods"
+    );
     let min = pdb["minAvailable"].as_u64().expect("minAvailable");
     assert!((1..3).contains(&min), "minAvailable {min} of 3");
 
@@ -253,16 +272,20 @@ fn kubernetes_runs_three_limited_non_root_replicas_with_a_budget() {
     let reads = variables_bytegate_reads();
     let env = k8s_env(container);
     for (name, _) in &env {
-        assert!(reads.contains(name), "env {name}: bytegate does not read it");
+        assert!(
+            reads.contains(name),
+            "env {name}: bytegate does not read it"
+        );
     }
     let pg = env.iter().find(|(n, _)| n == "PG_URL").expect("PG_URL").1;
     assert!(
         !pg["valueFrom"]["secretKeyRef"]["name"].is_null(),
         "PG_URL comes from a secret"
     );
-    let bb_port: u16 = str_of(&env.iter().find(|(n, _)| n == "BB_PORT").expect("BB_PORT").1["value"])
-        .parse()
-        .unwrap();
+    let bb_port: u16 =
+        str_of(&env.iter().find(|(n, _)| n == "BB_PORT").expect("BB_PORT").1["value"])
+            .parse()
+            .unwrap();
     let ports = container["ports"].as_sequence().unwrap();
     assert_eq!(ports.len(), 1);
     assert_eq!(ports[0]["containerPort"].as_u64(), Some(u64::from(bb_port)));
@@ -344,7 +367,11 @@ async fn every_probe_answers_200_from_a_running_bytegate() {
             .unwrap();
         assert_eq!(resp.status().as_u16(), 200, "probe {path}");
     }
-    assert_eq!(run_check(&image_check, port).await, Some(0), "{image_check:?}");
+    assert_eq!(
+        run_check(&image_check, port).await,
+        Some(0),
+        "{image_check:?}"
+    );
     assert_eq!(
         run_check(&compose_check[1..], port).await,
         Some(0),

@@ -176,7 +176,8 @@ async fn readyz_waits_for_bytegates_own_migrations() {
 
 #[tokio::test]
 async fn readyz_reports_a_dead_database_as_503() {
-    let (code, body) = get::<Readiness>(AppState::new(dead_pool(), example_config()), "/readyz").await;
+    let (code, body) =
+        get::<Readiness>(AppState::new(dead_pool(), example_config()), "/readyz").await;
     assert_eq!(code, 503);
     assert_eq!(
         body,

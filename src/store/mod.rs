@@ -76,10 +76,9 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
 /// bytegate's own schema migrations not (successfully) applied to the meta
 /// database yet, for `/readyz`: all of them before the first `migrate`.
 pub async fn pending_migrations(pool: &PgPool) -> Result<usize, StoreError> {
-    let (exists,): (bool,) =
-        sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-            .fetch_one(pool)
-            .await?;
+    let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
     let applied: Vec<(i64,)> = if exists {
         sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
             .fetch_all(pool)
