@@ -116,7 +116,7 @@ pub fn command(data: &[u8]) {
 /// names resolve (to a value with YAML in it), odd-length ones are unset.
 pub fn config(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let lookup = |name: &str| (name.len() % 2 == 0).then(|| format!("{name}: [x"));
+    let lookup = |name: &str| name.len().is_multiple_of(2).then(|| format!("{name}: [x"));
     match Config::from_yaml(&text, "fuzz", &lookup) {
         Ok(config) => {
             for env in &config.environments {
