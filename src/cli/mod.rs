@@ -1,8 +1,10 @@
-//! The command line: `serve`, `review`, `config check`, `migrate`, `audit`, `repair`.
+//! The command line: `serve`, `review`, `config check`, `migrate`, `audit`,
+//! `repair`, `health`.
 
 mod audit;
 mod backup;
 mod git_change;
+mod health;
 mod migrations;
 mod repair;
 pub mod review;
@@ -72,6 +74,9 @@ enum Command {
         #[command(subcommand)]
         command: backup::BackupCommand,
     },
+    /// Probe a running `bytegate serve` (exit 0 when `/health` answers 200):
+    /// the container HEALTHCHECK.
+    Health(health::HealthArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -139,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Migrations { command } => migrations::run(command),
         Command::Repair(args) => block_on(repair::run(args)),
         Command::Backup { command } => block_on(backup::run(command)),
+        Command::Health(args) => health::run(&args),
     }
 }
 

@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     Router::new()
         .route("/health", get(health))
+        .route("/readyz", get(readyz))
         .merge(crate::webhook::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
@@ -41,19 +42,34 @@ pub struct Health {
     pub queue_depth: Option<i64>,
 }
 
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let depth =
-        tokio::time::timeout(Duration::from_secs(3), crate::store::queue_depth(&state.db)).await;
-    let (code, depth) = match depth {
-        Ok(Ok(n)) => (StatusCode::OK, Some(n)),
+/// How long a probe waits for the meta database.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A meta-database query for a probe: `None` (logged) when it failed or
+/// took longer than [`PROBE_TIMEOUT`].
+async fn probe<T>(
+    what: &str,
+    query: impl Future<Output = Result<T, crate::store::StoreError>>,
+) -> Option<T> {
+    match tokio::time::timeout(PROBE_TIMEOUT, query).await {
+        Ok(Ok(v)) => Some(v),
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "health: meta database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, None)
+            tracing::warn!(error = %e, "{what}: meta database unreachable");
+            None
         }
         Err(_) => {
-            tracing::warn!("health: meta database timed out");
-            (StatusCode::SERVICE_UNAVAILABLE, None)
+            tracing::warn!("{what}: meta database timed out");
+            None
         }
+    }
+}
+
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let depth = probe("health", crate::store::queue_depth(&state.db)).await;
+    let code = if depth.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
     let body = Health {
         status: if code == StatusCode::OK {
@@ -65,6 +81,37 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         version: env!("CARGO_PKG_VERSION").to_string(),
         database: depth.is_some(),
         queue_depth: depth,
+    };
+    (code, Json(body))
+}
+
+/// `GET /readyz` body.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct Readiness {
+    /// True when this instance should get traffic.
+    pub ready: bool,
+    /// Whether the meta database answered.
+    pub database: bool,
+    /// bytegate's own schema migrations not applied yet (absent when the
+    /// database is unreachable).
+    pub pending_migrations: Option<usize>,
+}
+
+/// `GET /readyz`: 200 when the meta database answers and bytegate's own
+/// migrations are all applied, else 503 (a load balancer's readiness probe;
+/// `/health` stays the liveness probe).
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let pending = probe("readyz", crate::store::pending_migrations(&state.db)).await;
+    let ready = pending == Some(0);
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        ready,
+        database: pending.is_some(),
+        pending_migrations: pending,
     };
     (code, Json(body))
 }

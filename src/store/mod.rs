@@ -75,6 +75,26 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// bytegate's own schema migrations not (successfully) applied to the meta
+/// database yet, for `/readyz`: all of them before the first `migrate`.
+pub async fn pending_migrations(pool: &PgPool) -> Result<usize, StoreError> {
+    let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    let applied: Vec<(i64,)> = if exists {
+        sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .filter(|m| !applied.iter().any(|(v,)| *v == m.version))
+        .count())
+}
+
 /// Jobs waiting to run (queued or running), for `/health` and metrics.
 pub async fn queue_depth(pool: &PgPool) -> Result<i64, StoreError> {
     let (n,): (i64,) =

@@ -156,8 +156,9 @@ fn is_form(headers: &HeaderMap) -> bool {
     })
 }
 
-/// The `payload` field of a form-encoded GitHub delivery.
-fn form_payload(body: &[u8]) -> Option<String> {
+/// The `payload` field of a form-encoded GitHub delivery (GitHub's default
+/// content type), `None` when the form has none.
+pub fn form_payload(body: &[u8]) -> Option<String> {
     form_urlencoded::parse(body)
         .find(|(k, _)| k == "payload")
         .map(|(_, v)| v.into_owned())
@@ -206,6 +207,30 @@ enum Unparsable {
     StoreAndAcknowledge,
 }
 
+/// Why an authenticated delivery's body was not understood.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    /// The body is not JSON.
+    #[error("malformed JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// JSON, but not the shape the forge documents for the event.
+    #[error("unexpected payload shape: {0}")]
+    Shape(#[from] ShapeError),
+}
+
+/// An authenticated delivery's body (JSON) parsed by a forge's `parse` for
+/// `event`, as the webhook endpoints do before storing it: the payload (every
+/// NUL in its strings replaced, see `without_nul`) and what it is about.
+pub fn parse_delivery(
+    event: &str,
+    body: &[u8],
+    parse: Parser,
+) -> Result<(serde_json::Value, Parsed), PayloadError> {
+    let payload = without_nul(serde_json::from_slice::<serde_json::Value>(body)?);
+    let parsed = parse(event, &payload)?;
+    Ok((payload, parsed))
+}
+
 /// After authentication: parse, store the delivery with its job, answer.
 async fn ingest(
     state: &AppState,
@@ -216,22 +241,15 @@ async fn ingest(
     parse: Parser,
     unparsable: Unparsable,
 ) -> Response {
-    let parsed = serde_json::from_slice::<serde_json::Value>(body)
-        .map(without_nul)
-        .map_err(|e| ("malformed JSON", e.to_string()))
-        .and_then(|payload| match parse(event, &payload) {
-            Ok(p) => Ok((payload, p)),
-            Err(e) => Err(("unexpected payload shape", e.to_string())),
-        });
-    let (payload, parsed) = match parsed {
+    let (payload, parsed) = match parse_delivery(event, body, parse) {
         Ok(ok) => ok,
-        Err((what, error)) => {
-            tracing::warn!(forge, delivery = delivery_id, event, error = %error, "{what} in an authenticated delivery");
+        Err(error) => {
+            tracing::warn!(forge, delivery = delivery_id, event, error = %error, "authenticated delivery not understood");
             return match unparsable {
                 // The sender is authenticated: say what is wrong.
-                Unparsable::Refuse => reply(StatusCode::BAD_REQUEST, &format!("{what}: {error}")),
+                Unparsable::Refuse => reply(StatusCode::BAD_REQUEST, &error.to_string()),
                 Unparsable::StoreAndAcknowledge => {
-                    store_unparsable(state, forge, delivery_id, event, body, what, &error).await
+                    store_unparsable(state, forge, delivery_id, event, body, &error).await
                 }
             };
         }
@@ -288,8 +306,7 @@ async fn store_unparsable(
     delivery_id: &str,
     event: &str,
     body: &[u8],
-    what: &str,
-    error: &str,
+    error: &PayloadError,
 ) -> Response {
     let text = String::from_utf8_lossy(body);
     // PostgreSQL's JSONB cannot hold NUL, escaped (`\u0000`) or not: such a
@@ -298,7 +315,7 @@ async fn store_unparsable(
         .ok()
         .filter(|_| !text.contains("\\u0000"))
         .unwrap_or_else(|| serde_json::Value::String(text.replace('\0', "\u{fffd}")));
-    let reason = format!("{what}: {error}");
+    let reason = error.to_string();
     let record = NewDelivery {
         forge,
         delivery_id,
