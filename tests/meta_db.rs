@@ -24,6 +24,7 @@ async fn migrations_apply_to_a_fresh_database_and_rerun_is_a_noop() {
             "approvals",
             "audit_chain_start",
             "audit_log",
+            "backups",
             "change_requests",
             "dml_backups",
             "jobs",
