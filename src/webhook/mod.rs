@@ -25,6 +25,17 @@ fn reply(code: StatusCode, status: &str) -> Response {
     (code, Json(json!({ "status": status }))).into_response()
 }
 
+/// 503 with Retry-After: the delivery was not taken; the forge may send it
+/// again later.
+fn busy() -> Response {
+    let mut r = reply(StatusCode::SERVICE_UNAVAILABLE, "busy, retry later");
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    r
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -216,14 +227,23 @@ async fn ingest(
     parse: Parser,
     unparsable: Unparsable,
 ) -> Response {
+    // Past `server.max_in_flight` a delivery is shed now: queueing it for the
+    // database would only make every acknowledgement late.
+    let Ok(_slot) = state.in_flight.try_acquire() else {
+        tracing::warn!(
+            forge,
+            delivery = delivery_id,
+            "deliveries in flight at server.max_in_flight: answering 503"
+        );
+        return busy();
+    };
     let parsed = serde_json::from_slice::<serde_json::Value>(body)
-        .map(without_nul)
+        .map(|v| without_nul(body, v))
         .map_err(|e| ("malformed JSON", e.to_string()))
-        .and_then(|payload| match parse(event, &payload) {
-            Ok(p) => Ok((payload, p)),
-            Err(e) => Err(("unexpected payload shape", e.to_string())),
+        .and_then(|payload| {
+            parse(event, &payload).map_err(|e| ("unexpected payload shape", e.to_string()))
         });
-    let (payload, parsed) = match parsed {
+    let parsed = match parsed {
         Ok(ok) => ok,
         Err((what, error)) => {
             tracing::warn!(forge, delivery = delivery_id, event, error = %error, "{what} in an authenticated delivery");
@@ -248,17 +268,26 @@ async fn ingest(
         event,
         action: parsed.action.as_deref(),
         repo: parsed.repo.as_deref(),
-        payload: &payload,
+        body,
         parse_error: None,
     };
     store_and_answer(state, &record, job.as_ref()).await
 }
 
 /// The payload with every NUL in its strings and keys replaced by U+FFFD:
-/// valid JSON may carry `\u0000`, PostgreSQL's JSONB cannot hold it, and a
-/// delivery must never be refused for it (the replacement shows in the
-/// rendered title).
-fn without_nul(value: serde_json::Value) -> serde_json::Value {
+/// valid JSON may carry `\u0000`, PostgreSQL's JSONB (the job's event)
+/// cannot hold it, and a delivery must never be refused for it (the
+/// replacement shows in the rendered title). `body` is the JSON text: without
+/// an escaped NUL in it the value is returned as it is, unwalked.
+fn without_nul(body: &[u8], value: serde_json::Value) -> serde_json::Value {
+    if body.windows(6).any(|w| w == b"\\u0000") {
+        replace_nul(value)
+    } else {
+        value
+    }
+}
+
+fn replace_nul(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     let clean = |s: String| {
         if s.contains('\0') {
@@ -269,19 +298,17 @@ fn without_nul(value: serde_json::Value) -> serde_json::Value {
     };
     match value {
         Value::String(s) => Value::String(clean(s)),
-        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(replace_nul).collect()),
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(k, v)| (clean(k), without_nul(v)))
+                .map(|(k, v)| (clean(k), replace_nul(v)))
                 .collect(),
         ),
         other => other,
     }
 }
 
-/// Stores a delivery that did not parse, with why, and queues nothing. The
-/// body is kept as parsed JSON when it is JSON, else as a JSON string of its
-/// text (NUL, which PostgreSQL's JSON cannot hold, replaced).
+/// Stores a delivery that did not parse, with why, and queues nothing.
 async fn store_unparsable(
     state: &AppState,
     forge: &str,
@@ -291,13 +318,6 @@ async fn store_unparsable(
     what: &str,
     error: &str,
 ) -> Response {
-    let text = String::from_utf8_lossy(body);
-    // PostgreSQL's JSONB cannot hold NUL, escaped (`\u0000`) or not: such a
-    // body is kept as text.
-    let payload = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .filter(|_| !text.contains("\\u0000"))
-        .unwrap_or_else(|| serde_json::Value::String(text.replace('\0', "\u{fffd}")));
     let reason = format!("{what}: {error}");
     let record = NewDelivery {
         forge,
@@ -305,7 +325,7 @@ async fn store_unparsable(
         event,
         action: None,
         repo: None,
-        payload: &payload,
+        body,
         parse_error: Some(&reason),
     };
     match deliveries::record(&state.db, &record, None).await {
