@@ -193,6 +193,17 @@ async fn signed_delivery(addr: SocketAddr, id: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// Statements waiting for the deliveries table's lock.
+async fn waiting_on_the_lock(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks
+         WHERE relation = 'webhook_deliveries'::regclass AND NOT granted",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
 async fn stored_ids(conn: &mut sqlx::PgConnection) -> Vec<String> {
     sqlx::query_scalar("SELECT delivery_id FROM webhook_deliveries ORDER BY delivery_id")
         .fetch_all(conn)
@@ -216,12 +227,13 @@ async fn deliveries_past_max_in_flight_get_503_at_once_and_nothing_is_stored() {
         .map(|id| tokio::spawn(signed_delivery(e.addr, id)))
         .collect();
     tokio::time::timeout(GUARD, async {
-        while e.state.in_flight.available_permits() > 0 {
+        while waiting_on_the_lock(&mut lock).await < 2 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
     .await
-    .expect("the first two deliveries never got in flight");
+    .expect("the first two deliveries never reached the database");
+    assert_eq!(e.state.in_flight.available_permits(), 0);
 
     // The third is answered while the database is still locked: it never
     // waited for it.
