@@ -19,6 +19,8 @@ pub struct Server {
     pub db: TestDb,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Its `server:` settings.
+    pub settings: String,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -59,6 +61,7 @@ impl Server {
         let server = Server {
             db,
             port,
+            settings,
             child,
             _dir: dir,
         };
