@@ -11,7 +11,7 @@
 //! `BENCH_STALLED` the stalled connections (default 1100).
 
 #[path = "../tests/support/mod.rs"]
-#[allow(unused_imports, dead_code)]
+#[allow(unused_imports)]
 mod support;
 
 mod load;
