@@ -12,25 +12,15 @@
 #[allow(unused_imports)]
 mod support;
 
-use bytegate::store::testdb::TestDb;
-use bytegate::webhook::signature::sign_github;
-use std::process::{Command, Stdio};
+#[allow(dead_code)]
+mod load;
+
+use load::{Bodies, Server, ms, percentile};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const SECRET: &str = "bench-secret";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 fn report(name: &str, mut lat: Vec<Duration>, errors: usize, wall: Duration) {
     lat.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "{name:<28} n={:<6} errors={errors:<4} rate={:>7.0} req/s  p50={:.2} ms  p90={:.2} ms  p99={:.2} ms  max={:.2} ms",
         lat.len(),
@@ -42,39 +32,12 @@ fn report(name: &str, mut lat: Vec<Duration>, errors: usize, wall: Duration) {
     );
 }
 
-struct Bodies {
-    template: serde_json::Value,
-    next: std::sync::atomic::AtomicU64,
-}
-
-impl Bodies {
-    fn make(&self) -> (String, Vec<u8>, String) {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut p = self.template.clone();
-        p["pull_request"]["head"]["sha"] = format!("{n:040x}").into();
-        let body = serde_json::to_vec(&p).unwrap_or_default();
-        let sig = sign_github(SECRET.as_bytes(), &body);
-        (format!("bench-{n}"), body, sig)
+async fn send(client: &reqwest::Client, url: &str, bodies: &Bodies) -> Result<Duration, ()> {
+    match load::post(client, url, bodies).await {
+        Ok((202, took)) => Ok(took),
+        _ => Err(()),
     }
 }
-
-async fn send(client: &reqwest::Client, url: &str, bodies: &Bodies) -> Result<Duration, ()> {
-    let (id, body, sig) = bodies.make();
-    let start = Instant::now();
-    let resp = client
-        .post(url)
-        .header("X-GitHub-Event", "pull_request")
-        .header("X-GitHub-Delivery", id)
-        .header("X-Hub-Signature-256", sig)
-        .body(body)
-        .send()
-        .await
-        .map_err(|_| ())?;
-    let ok = resp.status().as_u16() == 202;
-    let _ = resp.bytes().await;
-    if ok { Ok(start.elapsed()) } else { Err(()) }
-}
-
 /// Open loop: requests start on a fixed schedule whatever the latency.
 async fn fixed_rate(
     client: &reqwest::Client,
@@ -147,50 +110,10 @@ async fn saturate(
     );
 }
 
-async fn wait_healthy(port: u16) {
-    for _ in 0..300 {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/health")).await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("bytegate serve did not come up");
-}
-
 async fn acknowledgement() {
-    let db = TestDb::migrated()
-        .await
-        .expect("a PostgreSQL for the meta database");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("bytegate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "project: {{key: B, name: Bench}}\nserver: {{workers: 0}}\n\
-             forges:\n  github:\n    webhook_secret: {SECRET}\n    token: unused\n"
-        ),
-    )
-    .expect("write config");
-    let port = bytegate::store::embedded::free_port().expect("port");
-    let exe = env!("CARGO_MANIFEST_DIR").to_string() + "/target/release/bytegate";
-    let mut server = Command::new(&exe)
-        .args(["serve", "--bind", "127.0.0.1", "--config"])
-        .arg(&config)
-        .env("PG_URL", db.url())
-        .env("BB_PORT", port.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{exe}: {e} (run `cargo build --release` first)"));
-    wait_healthy(port).await;
-    let url = format!("http://127.0.0.1:{port}/webhooks/github");
-    let bodies = Arc::new(Bodies {
-        template: support::payload("pull_request.opened"),
-        next: Default::default(),
-    });
+    let server = Server::start("workers: 0").await;
+    let url = server.url("/webhooks/github");
+    let bodies = Arc::new(Bodies::new(support::payload("pull_request.opened")));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
@@ -201,12 +124,10 @@ async fn acknowledgement() {
     fixed_rate(&client, &url, bodies.clone(), 500, 10).await;
     saturate(&client, &url, bodies.clone(), 32, 10).await;
     let (jobs,): (i64,) = sqlx::query_as("SELECT count(*) FROM jobs")
-        .fetch_one(&db.pool)
+        .fetch_one(&server.db.pool)
         .await
         .unwrap_or((0,));
     println!("jobs enqueued durably: {jobs}");
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
 fn main() {

@@ -16,17 +16,24 @@ pub struct AppState {
     pub wake: Arc<tokio::sync::Notify>,
     /// Webhook body bytes that may be held at once (`server.body_budget_bytes`).
     pub body_budget: Arc<tokio::sync::Semaphore>,
+    /// Slots for deliveries being parsed and stored (`server.max_in_flight`).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// State over a pool and a config.
     pub fn new(db: PgPool, config: Arc<Config>) -> Self {
         let budget = budget_permits(&config);
+        let slots = config
+            .server
+            .max_in_flight
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         AppState {
             db,
             config,
             wake: Arc::new(tokio::sync::Notify::new()),
             body_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(slots)),
         }
     }
 

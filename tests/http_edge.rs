@@ -1,11 +1,13 @@
 //! The HTTP edge under hostile clients, over real sockets against the
 //! in-process server: stalled headers and bodies are cut off, connections
 //! past the limit are answered 503 at once, and the bytes held before the
-//! signature check stay within the configured budget.
+//! signature check stay within the configured budget, and deliveries past
+//! `server.max_in_flight` are shed with 503 instead of queueing.
 
 use bytegate::config::Config;
 use bytegate::server::AppState;
 use bytegate::store::testdb::TestDb;
+use bytegate::webhook::signature::sign_github;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +19,7 @@ use tokio::net::TcpStream;
 const GUARD: Duration = Duration::from_secs(20);
 
 struct Edge {
-    _db: TestDb,
+    db: TestDb,
     addr: SocketAddr,
     state: AppState,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -39,7 +41,7 @@ async fn edge(server_yaml: &str) -> Edge {
         let _ = stopped.await;
     }));
     Edge {
-        _db: db,
+        db,
         addr,
         state,
         _stop: stop,
@@ -83,7 +85,7 @@ async fn health(addr: SocketAddr) -> u16 {
 }
 
 #[tokio::test]
-async fn stalled_bodies_get_408_and_connections_past_the_limit_get_503_at_once() {
+async fn stalled_bodies_get_408_connections_past_the_limit_get_503_and_health_still_answers() {
     // Timeouts long enough that all six clients and the probe are connected
     // before the first slot frees, even on a loaded machine.
     let e = edge("{max_connections: 3, body_read_timeout: 5s, header_read_timeout: 5s}").await;
@@ -91,18 +93,16 @@ async fn stalled_bodies_get_408_and_connections_past_the_limit_get_503_at_once()
     for _ in 0..6 {
         slow.push(stalled_post(e.addr, 1000, 10).await);
     }
-    // Saturated: /health is refused at once with Retry-After, never left hanging.
-    // (A raw socket: the answer may come before the request is written.)
+    // Saturated: /health still tells the truth (the service and its
+    // database are fine), on a connection that is then closed.
     let mut probe = TcpStream::connect(e.addr).await.unwrap();
-    let _ = probe
+    probe
         .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await;
-    let busy = until_closed(&mut probe).await;
-    assert!(busy.starts_with("HTTP/1.1 503"), "{busy}");
-    assert!(
-        busy.to_ascii_lowercase().contains("retry-after: 1"),
-        "{busy}"
-    );
+        .await
+        .unwrap();
+    let answer = until_closed(&mut probe).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""status":"ok""#), "{answer}");
 
     let mut answers = Vec::new();
     for s in &mut slow {
@@ -114,7 +114,9 @@ async fn stalled_bodies_get_408_and_connections_past_the_limit_get_503_at_once()
         .count();
     let refused = answers
         .iter()
-        .filter(|a| a.starts_with("HTTP/1.1 503"))
+        .filter(|a| {
+            a.starts_with("HTTP/1.1 503") && a.to_ascii_lowercase().contains("retry-after: 1")
+        })
         .count();
     assert_eq!((timed_out, refused), (3, 3), "answers: {answers:?}");
     // Every slot came back: the service answers again.
@@ -170,4 +172,94 @@ async fn bodies_past_the_byte_budget_are_shed_with_503_and_the_budget_returns_to
         .unwrap();
     assert_eq!(&buf, b"HTTP/1.1 401");
     assert_eq!(e.state.body_bytes_in_flight(), 0);
+}
+
+/// Posts a signed `pull_request.opened` delivery (GitHub's own example).
+async fn signed_delivery(addr: SocketAddr, id: &str) -> reqwest::Response {
+    let path = format!(
+        "{}/tests/fixtures/github/upstream/pull_request.opened.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    reqwest::Client::new()
+        .post(format!("http://{addr}/webhooks/github"))
+        .header("X-GitHub-Event", "pull_request")
+        .header("X-GitHub-Delivery", id)
+        .header("Content-Type", "application/json")
+        .header("X-Hub-Signature-256", sign_github(b"s3cret", &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Statements waiting for the deliveries table's lock.
+async fn waiting_on_the_lock(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks
+         WHERE relation = 'webhook_deliveries'::regclass AND NOT granted",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+async fn stored_ids(conn: &mut sqlx::PgConnection) -> Vec<String> {
+    sqlx::query_scalar("SELECT delivery_id FROM webhook_deliveries ORDER BY delivery_id")
+        .fetch_all(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn deliveries_past_max_in_flight_get_503_at_once_and_nothing_is_stored() {
+    use sqlx::Connection;
+    let e = edge("{max_in_flight: 2}").await;
+    // A slow database: the deliveries table is locked, so the first two
+    // deliveries wait on their insert, in flight.
+    let mut lock = sqlx::PgConnection::connect(&e.db.url()).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE webhook_deliveries IN EXCLUSIVE MODE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let held: Vec<_> = ["held-1", "held-2"]
+        .into_iter()
+        .map(|id| tokio::spawn(signed_delivery(e.addr, id)))
+        .collect();
+    tokio::time::timeout(GUARD, async {
+        while waiting_on_the_lock(&mut lock).await < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the first two deliveries never reached the database");
+    assert_eq!(e.state.in_flight.available_permits(), 0);
+
+    // The third is answered while the database is still locked: it never
+    // waited for it.
+    let shed = tokio::time::timeout(GUARD, signed_delivery(e.addr, "shed-1"))
+        .await
+        .expect("a delivery past max_in_flight was queued, not shed");
+    assert_eq!(shed.status().as_u16(), 503);
+    assert_eq!(
+        shed.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    assert!(shed.text().await.unwrap().contains("busy"));
+
+    // The database comes back: the two in flight are stored, the shed one not.
+    sqlx::raw_sql("COMMIT").execute(&mut lock).await.unwrap();
+    for h in held {
+        let r = tokio::time::timeout(GUARD, h).await.unwrap().unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+    }
+    assert_eq!(stored_ids(&mut lock).await, ["held-1", "held-2"]);
+    assert_eq!(e.state.in_flight.available_permits(), 2);
+
+    // Its redelivery is taken once slots are free.
+    let again = signed_delivery(e.addr, "shed-1").await;
+    assert_eq!(again.status().as_u16(), 202);
+    assert_eq!(stored_ids(&mut lock).await, ["held-1", "held-2", "shed-1"]);
 }

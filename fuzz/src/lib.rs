@@ -79,7 +79,7 @@ pub fn webhook(data: &[u8]) {
         input.body
     };
     let parsed = match hooks::parse_delivery(&input.event, body, parse) {
-        Ok((_, parsed)) => parsed,
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.to_string();
             return;

@@ -155,6 +155,10 @@ pub struct ServerSettings {
     /// before the signature check; a delivery past it is answered 503 with
     /// Retry-After instead of waiting.
     pub body_budget_bytes: usize,
+    /// Authenticated webhook deliveries being parsed and stored at once;
+    /// past it a delivery is answered 503 with Retry-After at once instead of
+    /// queueing for the database (the forge redelivers it later).
+    pub max_in_flight: usize,
 }
 
 impl Default for ServerSettings {
@@ -168,6 +172,7 @@ impl Default for ServerSettings {
             body_read_timeout: HumanDuration::from_secs(30),
             max_connections: 1024,
             body_budget_bytes: 64 * 1024 * 1024,
+            max_in_flight: 32,
         }
     }
 }

@@ -35,6 +35,12 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
             "must be one word such as `/bytebase`".into(),
         ));
     }
+    if c.server.max_in_flight == 0 {
+        return Err((
+            "server.max_in_flight".into(),
+            "must be at least 1 (every delivery would be refused)".into(),
+        ));
+    }
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, env) in c.environments.iter().enumerate() {
         let at = |k: &str| format!("environments[{i}].{k}");

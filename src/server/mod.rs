@@ -29,6 +29,33 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Served on connections past `server.max_connections` (a few at a time):
+/// probes still see the truth on `/health`; anything else is told to come
+/// back later.
+fn overflow_router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .fallback(too_many_connections)
+        .with_state(state)
+}
+
+async fn too_many_connections() -> impl IntoResponse {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (axum::http::header::RETRY_AFTER, "1"),
+            (axum::http::header::CONNECTION, "close"),
+        ],
+        Json(serde_json::json!({ "status": "too many connections" })),
+    )
+}
+
+/// Connections served past `server.max_connections`, each for one request
+/// (a `/health` probe, or a 503 for anything else) within [`OVERFLOW_HEADER_TIMEOUT`].
+const OVERFLOW_CONNECTIONS: usize = 64;
+/// How long an overflow connection may take to send its headers.
+const OVERFLOW_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// `GET /health` body.
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Health {
@@ -123,7 +150,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// (hyper closes it otherwise); webhook bodies are bounded by
 /// `server.body_read_timeout` in the handler. At most `server.max_connections`
 /// are served at once: past it a connection is answered 503 with Retry-After
-/// and closed, so stalled clients cannot exhaust file descriptors.
+/// and closed, so stalled clients cannot exhaust file descriptors; a few
+/// past it still get `/health` answered, so probes see the truth.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -132,13 +160,18 @@ pub async fn serve(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
     let settings = state.config.server.clone();
-    let app = router(state);
+    let (app, overflow_app) = (router(state.clone()), overflow_router(state));
     let permits = Arc::new(Semaphore::new(settings.max_connections.max(1)));
+    let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout.0);
+    let mut overflow_builder = builder.clone();
+    overflow_builder
+        .header_read_timeout(settings.header_read_timeout.0.min(OVERFLOW_HEADER_TIMEOUT))
+        .keep_alive(false);
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -158,10 +191,19 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit reached: answering 503");
-            tokio::spawn(refuse_busy(tcp));
-            continue;
+        let (permit, app, builder) = match permits.clone().try_acquire_owned() {
+            Ok(p) => (p, &app, &builder),
+            Err(_) => match overflow.clone().try_acquire_owned() {
+                Ok(p) => {
+                    tracing::warn!(%peer, "connection limit reached: serving /health only");
+                    (p, &overflow_app, &overflow_builder)
+                }
+                Err(_) => {
+                    tracing::warn!(%peer, "connection limit reached: answering 503");
+                    tokio::spawn(refuse_busy(tcp));
+                    continue;
+                }
+            },
         };
         let conn =
             builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app.clone()));

@@ -1,4 +1,4 @@
-//! Webhook deliveries: stored with their job in one transaction; a delivery id
+//! Webhook deliveries: stored with their job in one statement; a delivery id
 //! seen before is reported as a duplicate and queues nothing.
 
 use super::StoreError;
@@ -18,8 +18,9 @@ pub struct NewDelivery<'a> {
     pub action: Option<&'a str>,
     /// Repository or project path.
     pub repo: Option<&'a str>,
-    /// The payload.
-    pub payload: &'a serde_json::Value,
+    /// The body as received (kept as bytes: PostgreSQL parses nothing, and
+    /// any payload fits, NUL included).
+    pub body: &'a [u8],
     /// Why an authenticated delivery could not be parsed (it is stored and
     /// acknowledged all the same, and queues nothing).
     pub parse_error: Option<&'a str>,
@@ -39,39 +40,46 @@ pub enum Recorded {
     },
 }
 
-/// Stores the delivery and, when given, its job, atomically.
+/// Stores the delivery and, when given, its job, atomically: one statement
+/// (its own transaction), so one round trip per delivery.
 pub async fn record(
     pool: &PgPool,
     delivery: &NewDelivery<'_>,
     job: Option<&NewJob>,
 ) -> Result<Recorded, StoreError> {
-    let mut tx = pool.begin().await?;
-    let row: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO webhook_deliveries
-             (forge, delivery_id, event, action, repo, payload, parse_error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (forge, delivery_id) DO NOTHING
-         RETURNING id",
-    )
+    let row: Option<(i64, Option<i64>)> = sqlx::query_as(concat!(
+        "WITH delivery AS (
+             INSERT INTO webhook_deliveries
+                 (forge, delivery_id, event, action, repo, body, parse_error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (forge, delivery_id) DO NOTHING
+             RETURNING id),
+         job AS (",
+        jobs::insert_job!("SELECT $8, id, $9, $10, $11 FROM delivery WHERE $8 IS NOT NULL"),
+        ")
+         SELECT delivery.id, (SELECT id FROM job) FROM delivery"
+    ))
     .bind(delivery.forge)
     .bind(delivery.delivery_id)
     .bind(delivery.event)
     .bind(delivery.action)
     .bind(delivery.repo)
-    .bind(delivery.payload)
+    .bind(delivery.body)
     .bind(delivery.parse_error)
-    .fetch_optional(&mut *tx)
+    .bind(job.map(|j| j.kind.as_str()))
+    .bind(job.and_then(|j| j.coalesce_key.as_deref()))
+    .bind(job.map(|j| &j.payload))
+    .bind(job.map(|j| j.max_attempts))
+    .fetch_optional(pool)
     .await?;
-    let Some((id,)) = row else {
-        tx.rollback().await?;
-        return Ok(Recorded::Duplicate);
-    };
-    let job = match job {
-        Some(j) => Some(jobs::enqueue(&mut *tx, Some(id), j).await?),
-        None => None,
-    };
-    tx.commit().await?;
-    Ok(Recorded::Stored { id, job })
+    Ok(match row {
+        None => Recorded::Duplicate,
+        // No job row with a job given: equal work is pending (coalesced).
+        Some((id, queued)) => Recorded::Stored {
+            id,
+            job: job.map(|_| queued.map_or(Enqueued::Coalesced, Enqueued::Queued)),
+        },
+    })
 }
 
 /// Deliveries stored for a forge (tests and the API).

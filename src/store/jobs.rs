@@ -72,27 +72,39 @@ pub struct Job {
     pub lease_exhausted: bool,
 }
 
-/// Inserts a job (in the caller's transaction, next to its delivery).
+/// SQL text inserting jobs from `$rows` (a `VALUES` or `SELECT` giving kind,
+/// delivery id, coalesce key, payload, max attempts) and returning the ids
+/// inserted; equal pending work (same coalesce key, queued or running) is
+/// skipped. A macro so [`enqueue`] and a delivery's one-statement record
+/// (`deliveries::record`) share it.
+macro_rules! insert_job {
+    ($rows:literal) => {
+        concat!(
+            "INSERT INTO jobs (kind, delivery_id, coalesce_key, payload, max_attempts) ",
+            $rows,
+            " ON CONFLICT (coalesce_key)
+                 WHERE coalesce_key IS NOT NULL AND state IN ('queued', 'running')
+              DO NOTHING
+              RETURNING id"
+        )
+    };
+}
+pub(crate) use insert_job;
+
+/// Inserts a job.
 pub async fn enqueue<'e>(
     exec: impl PgExecutor<'e>,
     delivery: Option<i64>,
     job: &NewJob,
 ) -> Result<Enqueued, StoreError> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO jobs (kind, delivery_id, coalesce_key, payload, max_attempts)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (coalesce_key)
-            WHERE coalesce_key IS NOT NULL AND state IN ('queued', 'running')
-         DO NOTHING
-         RETURNING id",
-    )
-    .bind(&job.kind)
-    .bind(delivery)
-    .bind(&job.coalesce_key)
-    .bind(&job.payload)
-    .bind(job.max_attempts)
-    .fetch_optional(exec)
-    .await?;
+    let row: Option<(i64,)> = sqlx::query_as(insert_job!("VALUES ($1, $2, $3, $4, $5)"))
+        .bind(&job.kind)
+        .bind(delivery)
+        .bind(&job.coalesce_key)
+        .bind(&job.payload)
+        .bind(job.max_attempts)
+        .fetch_optional(exec)
+        .await?;
     Ok(row.map_or(Enqueued::Coalesced, |(id,)| Enqueued::Queued(id)))
 }
 

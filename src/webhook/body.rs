@@ -44,20 +44,19 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let (code, status) = match self {
             Refusal::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
-            Refusal::OverBudget => (StatusCode::SERVICE_UNAVAILABLE, "busy, retry later"),
+            Refusal::OverBudget => return close(super::busy()),
             Refusal::Unreadable => (StatusCode::BAD_REQUEST, "could not read the body"),
             Refusal::TimedOut => (StatusCode::REQUEST_TIMEOUT, "body not received in time"),
         };
-        let mut r = (code, Json(json!({ "status": status }))).into_response();
-        if self == Refusal::OverBudget {
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        // The rest of the body is not read: the connection cannot be reused.
-        r.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        r
+        close((code, Json(json!({ "status": status }))).into_response())
     }
+}
+
+/// The rest of the body is not read: the connection cannot be reused.
+fn close(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 /// Takes `n` bytes of the budget now or never (a full budget answers 503

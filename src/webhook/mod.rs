@@ -25,6 +25,17 @@ fn reply(code: StatusCode, status: &str) -> Response {
     (code, Json(json!({ "status": status }))).into_response()
 }
 
+/// 503 with Retry-After: the delivery was not taken; the forge may send it
+/// again later.
+fn busy() -> Response {
+    let mut r = reply(StatusCode::SERVICE_UNAVAILABLE, "busy, retry later");
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    r
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -219,16 +230,12 @@ pub enum PayloadError {
 }
 
 /// An authenticated delivery's body (JSON) parsed by a forge's `parse` for
-/// `event`, as the webhook endpoints do before storing it: the payload (every
-/// NUL in its strings replaced, see `without_nul`) and what it is about.
-pub fn parse_delivery(
-    event: &str,
-    body: &[u8],
-    parse: Parser,
-) -> Result<(serde_json::Value, Parsed), PayloadError> {
-    let payload = without_nul(serde_json::from_slice::<serde_json::Value>(body)?);
-    let parsed = parse(event, &payload)?;
-    Ok((payload, parsed))
+/// `event`, as the webhook endpoints do before storing it (the body is
+/// stored as received; every NUL in the parsed strings is replaced, see
+/// `without_nul`): what it is about.
+pub fn parse_delivery(event: &str, body: &[u8], parse: Parser) -> Result<Parsed, PayloadError> {
+    let payload = without_nul(body, serde_json::from_slice::<serde_json::Value>(body)?);
+    Ok(parse(event, &payload)?)
 }
 
 /// After authentication: parse, store the delivery with its job, answer.
@@ -241,7 +248,17 @@ async fn ingest(
     parse: Parser,
     unparsable: Unparsable,
 ) -> Response {
-    let (payload, parsed) = match parse_delivery(event, body, parse) {
+    // Past `server.max_in_flight` a delivery is shed now: queueing it for the
+    // database would only make every acknowledgement late.
+    let Ok(_slot) = state.in_flight.try_acquire() else {
+        tracing::warn!(
+            forge,
+            delivery = delivery_id,
+            "deliveries in flight at server.max_in_flight: answering 503"
+        );
+        return busy();
+    };
+    let parsed = match parse_delivery(event, body, parse) {
         Ok(ok) => ok,
         Err(error) => {
             tracing::warn!(forge, delivery = delivery_id, event, error = %error, "authenticated delivery not understood");
@@ -266,17 +283,26 @@ async fn ingest(
         event,
         action: parsed.action.as_deref(),
         repo: parsed.repo.as_deref(),
-        payload: &payload,
+        body,
         parse_error: None,
     };
     store_and_answer(state, &record, job.as_ref()).await
 }
 
 /// The payload with every NUL in its strings and keys replaced by U+FFFD:
-/// valid JSON may carry `\u0000`, PostgreSQL's JSONB cannot hold it, and a
-/// delivery must never be refused for it (the replacement shows in the
-/// rendered title).
-fn without_nul(value: serde_json::Value) -> serde_json::Value {
+/// valid JSON may carry `\u0000`, PostgreSQL's JSONB (the job's event)
+/// cannot hold it, and a delivery must never be refused for it (the
+/// replacement shows in the rendered title). `body` is the JSON text: without
+/// an escaped NUL in it the value is returned as it is, unwalked.
+fn without_nul(body: &[u8], value: serde_json::Value) -> serde_json::Value {
+    if body.windows(6).any(|w| w == b"\\u0000") {
+        replace_nul(value)
+    } else {
+        value
+    }
+}
+
+fn replace_nul(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     let clean = |s: String| {
         if s.contains('\0') {
@@ -287,19 +313,17 @@ fn without_nul(value: serde_json::Value) -> serde_json::Value {
     };
     match value {
         Value::String(s) => Value::String(clean(s)),
-        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(replace_nul).collect()),
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(k, v)| (clean(k), without_nul(v)))
+                .map(|(k, v)| (clean(k), replace_nul(v)))
                 .collect(),
         ),
         other => other,
     }
 }
 
-/// Stores a delivery that did not parse, with why, and queues nothing. The
-/// body is kept as parsed JSON when it is JSON, else as a JSON string of its
-/// text (NUL, which PostgreSQL's JSON cannot hold, replaced).
+/// Stores a delivery that did not parse, with why, and queues nothing.
 async fn store_unparsable(
     state: &AppState,
     forge: &str,
@@ -308,13 +332,6 @@ async fn store_unparsable(
     body: &[u8],
     error: &PayloadError,
 ) -> Response {
-    let text = String::from_utf8_lossy(body);
-    // PostgreSQL's JSONB cannot hold NUL, escaped (`\u0000`) or not: such a
-    // body is kept as text.
-    let payload = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .filter(|_| !text.contains("\\u0000"))
-        .unwrap_or_else(|| serde_json::Value::String(text.replace('\0', "\u{fffd}")));
     let reason = error.to_string();
     let record = NewDelivery {
         forge,
@@ -322,7 +339,7 @@ async fn store_unparsable(
         event,
         action: None,
         repo: None,
-        payload: &payload,
+        body,
         parse_error: Some(&reason),
     };
     match deliveries::record(&state.db, &record, None).await {
