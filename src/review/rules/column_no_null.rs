@@ -13,38 +13,8 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 };
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
-    let (table, columns): (&ObjectName, Vec<&ColumnDef>) = match &cx.stmt.kind {
-        StatementKind::CreateTable(ct) => {
-            // Columns a table-level PRIMARY KEY covers are NOT NULL.
-            let pk: Vec<String> = ct
-                .constraints
-                .iter()
-                .filter_map(|c| match &c.kind {
-                    ConstraintKind::PrimaryKey { columns, .. } => Some(columns),
-                    _ => None,
-                })
-                .flatten()
-                .map(Ident::normalized)
-                .collect();
-            (
-                &ct.name,
-                ct.columns
-                    .iter()
-                    .filter(|c| !pk.contains(&c.name.normalized()))
-                    .collect(),
-            )
-        }
-        StatementKind::AlterTable(at) => (
-            &at.name,
-            at.actions
-                .iter()
-                .filter_map(|a| match a {
-                    AlterAction::AddColumn { column, .. } => Some(column),
-                    _ => None,
-                })
-                .collect(),
-        ),
-        _ => return,
+    let Some((table, columns)) = super::columns::added_columns(cx.stmt) else {
+        return;
     };
     for c in columns {
         if c.nullable != Some(false) && !c.primary_key && !c.is_auto_generated() {

@@ -2,7 +2,10 @@
 //! read them.
 
 use crate::review::finding::Span;
-use crate::review::model::{ColumnDef, DataType, Ident, Statement, StatementKind};
+use crate::review::model::{
+    AlterAction, ColumnDef, ConstraintKind, CreateTable, DataType, Ident, ObjectName, Statement,
+    StatementKind,
+};
 
 /// A column a statement defines or retypes, for the type and naming rules.
 pub(crate) struct TypedColumn<'a> {
@@ -45,5 +48,47 @@ pub(crate) fn typed_columns(stmt: &Statement) -> Vec<TypedColumn<'_>> {
             })
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// The columns a CREATE TABLE's table-level `PRIMARY KEY (...)` lists, normalized.
+pub(crate) fn table_key_columns(ct: &CreateTable) -> Vec<String> {
+    ct.constraints
+        .iter()
+        .filter_map(|c| match &c.kind {
+            ConstraintKind::PrimaryKey { columns, .. } => Some(columns),
+            _ => None,
+        })
+        .flatten()
+        .map(Ident::normalized)
+        .collect()
+}
+
+/// The columns a statement adds (CREATE TABLE, ADD COLUMN) and their table,
+/// leaving out those a table-level `PRIMARY KEY (...)` covers (they are NOT
+/// NULL keys whatever their definition says).
+pub(crate) fn added_columns(stmt: &Statement) -> Option<(&ObjectName, Vec<&ColumnDef>)> {
+    match &stmt.kind {
+        StatementKind::CreateTable(ct) => {
+            let keys = table_key_columns(ct);
+            Some((
+                &ct.name,
+                ct.columns
+                    .iter()
+                    .filter(|c| !keys.contains(&c.name.normalized()))
+                    .collect(),
+            ))
+        }
+        StatementKind::AlterTable(at) => Some((
+            &at.name,
+            at.actions
+                .iter()
+                .filter_map(|a| match a {
+                    AlterAction::AddColumn { column, .. } => Some(column),
+                    _ => None,
+                })
+                .collect(),
+        )),
+        _ => None,
     }
 }

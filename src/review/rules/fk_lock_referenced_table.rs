@@ -26,35 +26,10 @@ pub(crate) fn foreign_keys_added(stmt: &Statement) -> Vec<(&ObjectName, Option<S
 }
 
 fn all_foreign_keys(stmt: &Statement) -> Vec<(&ObjectName, Option<Span>)> {
-    fn from_constraint(c: &TableConstraint) -> Option<(&ObjectName, Option<Span>)> {
-        match &c.kind {
-            ConstraintKind::ForeignKey { references, .. } => Some((&references.table, c.span)),
-            _ => None,
-        }
-    }
-    fn from_column(c: &ColumnDef) -> Option<(&ObjectName, Option<Span>)> {
-        c.references
-            .as_ref()
-            .map(|r| (&r.table, c.span.or(c.name.span)))
-    }
-    match &stmt.kind {
-        StatementKind::CreateTable(ct) => ct
-            .columns
-            .iter()
-            .filter_map(from_column)
-            .chain(ct.constraints.iter().filter_map(from_constraint))
-            .collect(),
-        StatementKind::AlterTable(at) => at
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                AlterAction::AddConstraint { constraint } => from_constraint(constraint),
-                AlterAction::AddColumn { column, .. } => from_column(column),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+    super::fk_on_delete_cascade::foreign_keys(stmt)
+        .into_iter()
+        .map(|(fk, span)| (&fk.table, span))
+        .collect()
 }
 
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {

@@ -15,16 +15,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     match &cx.stmt.kind {
         StatementKind::CreateTable(ct) => {
-            let pk_cols: Vec<String> = ct
-                .constraints
-                .iter()
-                .filter_map(|c| match &c.kind {
-                    ConstraintKind::PrimaryKey { columns, .. } => Some(columns),
-                    _ => None,
-                })
-                .flatten()
-                .map(Ident::normalized)
-                .collect();
+            let pk_cols = super::columns::table_key_columns(ct);
             for c in &ct.columns {
                 let in_pk = c.primary_key || pk_cols.contains(&c.name.normalized());
                 if in_pk && c.nullable == Some(true) {

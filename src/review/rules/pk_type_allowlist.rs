@@ -18,16 +18,7 @@ const DEFAULT: &[&str] = &["bigint", "bigserial", "integer", "serial", "uuid"];
 
 /// Key columns of a CREATE TABLE: inline PRIMARY KEY and table-level ones.
 fn key_columns(ct: &CreateTable) -> Vec<&ColumnDef> {
-    let listed: Vec<String> = ct
-        .constraints
-        .iter()
-        .filter_map(|c| match &c.kind {
-            ConstraintKind::PrimaryKey { columns, .. } => Some(columns),
-            _ => None,
-        })
-        .flatten()
-        .map(Ident::normalized)
-        .collect();
+    let listed = super::columns::table_key_columns(ct);
     ct.columns
         .iter()
         .filter(|c| c.primary_key || listed.contains(&c.name.normalized()))
