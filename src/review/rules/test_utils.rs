@@ -122,47 +122,6 @@ fn dump_statements() {
 
 #[test]
 #[ignore]
-fn time_big_file() {
-    let n: usize = std::env::var("N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let mut sql = String::from("CREATE TABLE t (id bigint PRIMARY KEY, a bigint);\n");
-    for i in 0..n {
-        sql.push_str(&format!(
-            "-- row {i}\nINSERT INTO t (id, a) VALUES ({i}, {i});\n"
-        ));
-    }
-    let t0 = std::time::Instant::now();
-    let parsed = parse_source(&sql, Dialect::Postgres);
-    let t1 = std::time::Instant::now();
-    let files = [LintFile {
-        path: "001_big.sql",
-        size_bytes: sql.len() as u64,
-        statements: &parsed.statements,
-        change: FileChange::Added,
-        header_comments: &parsed.header_comments,
-    }];
-    let s = ReviewSettings::default();
-    let out = lint(&LintInput {
-        files: &files,
-        dialect: Dialect::Postgres,
-        environment: None,
-        settings: &s,
-        lock_timeout_configured: false,
-        base_versions: &[],
-    });
-    let t2 = std::time::Instant::now();
-    println!(
-        "parse {:?} lint {:?} findings {}",
-        t1 - t0,
-        t2 - t1,
-        out[0].findings.len()
-    );
-}
-
-#[test]
-#[ignore]
 fn dump_findings() {
     let sql =
         std::fs::read_to_string(std::env::var("DUMP_FILE").unwrap_or_default()).unwrap_or_default();
