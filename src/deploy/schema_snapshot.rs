@@ -51,9 +51,17 @@ pub async fn take(url: &str) -> Result<SchemaSnapshot, SnapshotError> {
                 return Ok(finish("pg_dump", &normalize_dump(&dump)));
             }
             // E.g. a pg_dump older than the server: the catalogs still answer.
-            Err(e) => tracing::warn!(error = %e, "pg_dump --schema-only failed; reading the catalogs"),
+            Err(e) => {
+                tracing::warn!(error = %e, "pg_dump --schema-only failed; reading the catalogs")
+            }
         }
     }
+    take_from_catalog(url).await
+}
+
+/// A snapshot from catalog queries alone (what [`take`] does without
+/// pg_dump).
+pub async fn take_from_catalog(url: &str) -> Result<SchemaSnapshot, SnapshotError> {
     Ok(finish("catalog", &catalog(url).await?))
 }
 

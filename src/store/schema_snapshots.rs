@@ -57,8 +57,7 @@ pub struct NewSchemaSnapshot<'a> {
     pub taken_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, rollout_id, environment, database, phase, schema_text, sha256, taken_at";
+const COLUMNS: &str = "id, rollout_id, environment, database, phase, schema_text, sha256, taken_at";
 
 /// Records a snapshot; returns its id.
 pub async fn record<'e>(

@@ -179,11 +179,7 @@ pub(super) fn schema_notes(out: &mut String, stages: &[Stage]) {
 /// `text` in a `diff` block inside `<details>`; the fence is longer than
 /// any backtick run in it, and no copy of a hidden marker survives.
 fn collapsed(summary: &str, text: &str) -> String {
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     let body = text.replace("<!--", "<!\u{200b}--");
     format!(
