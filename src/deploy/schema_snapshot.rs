@@ -18,9 +18,26 @@ use std::str::FromStr;
 /// backup cleaner, so they are not part of the schema a deploy is about.
 const EXCLUDED_SCHEMA: &str = crate::deploy::backup::BACKUP_SCHEMA;
 
+/// How long pg_dump (its `ACCESS SHARE` locks) and the catalog queries
+/// (`pg_get_indexdef`, `pg_get_expr` lock too) wait for a table someone else
+/// holds: a snapshot must not hold up the deploy; without one the stage goes
+/// on unsnapshotted (logged).
+const LOCK_WAIT: &str = "3s";
+
+/// How a snapshot was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotSource {
+    /// `pg_dump --schema-only`.
+    PgDump,
+    /// Catalog queries.
+    Catalog,
+}
+
 /// A snapshot of a target's schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaSnapshot {
+    /// How it was taken.
+    pub source: SnapshotSource,
     /// The normalized schema text, starting with its source line.
     pub text: String,
     /// sha256 of `text` (hex).
@@ -35,20 +52,29 @@ pub enum SnapshotError {
     Catalog(String),
 }
 
-/// Takes a snapshot of the database at `url`: pg_dump if installed and it
-/// succeeds, else catalog queries.
-pub async fn take(url: &str) -> Result<SchemaSnapshot, SnapshotError> {
+/// Takes a snapshot of the database at `url` the way `like` was taken (so
+/// the two compare), or, without `like`, by pg_dump if installed and it
+/// succeeds, else by catalog queries.
+pub async fn take(
+    url: &str,
+    like: Option<SnapshotSource>,
+) -> Result<SchemaSnapshot, SnapshotError> {
+    if like == Some(SnapshotSource::Catalog) {
+        return take_from_catalog(url).await;
+    }
     if let Ok(pg_dump) = tools::find("pg_dump") {
         let exclude = format!("--exclude-schema={EXCLUDED_SCHEMA}");
+        let lock_wait = format!("--lock-wait-timeout={LOCK_WAIT}");
         let args = [
             "--schema-only".as_ref(),
             "--no-owner".as_ref(),
             exclude.as_ref(),
+            lock_wait.as_ref(),
         ];
         match tools::output(&pg_dump, &args, url).await {
             Ok(out) => {
                 let dump = String::from_utf8_lossy(&out);
-                return Ok(finish("pg_dump", &normalize_dump(&dump)));
+                return Ok(finish(SnapshotSource::PgDump, &normalize_dump(&dump)));
             }
             // E.g. a pg_dump older than the server: the catalogs still answer.
             Err(e) => {
@@ -62,7 +88,7 @@ pub async fn take(url: &str) -> Result<SchemaSnapshot, SnapshotError> {
 /// A snapshot from catalog queries alone (what [`take`] does without
 /// pg_dump).
 pub async fn take_from_catalog(url: &str) -> Result<SchemaSnapshot, SnapshotError> {
-    Ok(finish("catalog", &catalog(url).await?))
+    Ok(finish(SnapshotSource::Catalog, &catalog(url).await?))
 }
 
 /// Whether two snapshots were taken the same way (only then is a
@@ -71,10 +97,18 @@ pub fn comparable(a: &str, b: &str) -> bool {
     a.lines().next() == b.lines().next()
 }
 
-fn finish(source: &str, body: &str) -> SchemaSnapshot {
-    let text = format!("-- bytegate schema snapshot ({source})\n{body}");
+fn finish(source: SnapshotSource, body: &str) -> SchemaSnapshot {
+    let name = match source {
+        SnapshotSource::PgDump => "pg_dump",
+        SnapshotSource::Catalog => "catalog",
+    };
+    let text = format!("-- bytegate schema snapshot ({name})\n{body}");
     let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
-    SchemaSnapshot { text, sha256 }
+    SchemaSnapshot {
+        source,
+        text,
+        sha256,
+    }
 }
 
 /// pg_dump's output without what changes between two dumps of one schema:
@@ -155,6 +189,7 @@ async fn catalog(url: &str) -> Result<String, SnapshotError> {
     let mut conn = PgConnectOptions::from_str(url)
         .map_err(fail)?
         .application_name("bytegate-snapshot")
+        .options([("lock_timeout", LOCK_WAIT), ("statement_timeout", "60s")])
         .connect()
         .await
         .map_err(fail)?;
@@ -182,9 +217,12 @@ mod tests {
 
     #[test]
     fn snapshots_taken_differently_are_not_comparable() {
-        let a = finish("pg_dump", "x\n");
-        let b = finish("catalog", "x\n");
+        let a = finish(SnapshotSource::PgDump, "x\n");
+        let b = finish(SnapshotSource::Catalog, "x\n");
         assert!(!comparable(&a.text, &b.text));
-        assert!(comparable(&a.text, &finish("pg_dump", "y\n").text));
+        assert!(comparable(
+            &a.text,
+            &finish(SnapshotSource::PgDump, "y\n").text
+        ));
     }
 }

@@ -13,7 +13,7 @@
 use super::*;
 use crate::config::{Database, Engine};
 use crate::deploy::line_diff;
-use crate::deploy::schema_snapshot::{self, SchemaSnapshot};
+use crate::deploy::schema_snapshot::{self, SchemaSnapshot, SnapshotSource};
 use crate::store::schema_snapshots::{self, NewSchemaSnapshot, SnapshotPhase};
 
 /// Unchanged lines shown around each change.
@@ -41,7 +41,7 @@ pub(super) async fn before_stage(
         Engine::Postgres => schema_snapshots::latest_after(&ctx.db, &env.name, &db.name).await?,
         Engine::Mysql => return Ok(Before::default()),
     };
-    let Some(snapshot) = take(ctx, rollout, env, db, SnapshotPhase::Before).await? else {
+    let Some(snapshot) = take(ctx, rollout, env, db, SnapshotPhase::Before, None).await? else {
         return Ok(Before::default());
     };
     let drift = previous
@@ -97,7 +97,9 @@ pub(super) async fn after_stage(
     let Some(old) = before.snapshot else {
         return Ok(Value::Null);
     };
-    let Some(new) = take(ctx, rollout, env, db, SnapshotPhase::After).await? else {
+    // Taken the same way as "before", so the diff is about the schema.
+    let like = Some(old.source);
+    let Some(new) = take(ctx, rollout, env, db, SnapshotPhase::After, like).await? else {
         return Ok(json!({"drift": before.drift, "diff": null, "after": false}));
     };
     let diff = diff_text(&old.text, &new.text);
@@ -115,8 +117,9 @@ async fn take(
     env: &Environment,
     db: &Database,
     phase: SnapshotPhase,
+    like: Option<SnapshotSource>,
 ) -> Result<Option<SchemaSnapshot>, FlowError> {
-    let snapshot = match schema_snapshot::take(db.url.expose()).await {
+    let snapshot = match schema_snapshot::take(db.url.expose(), like).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(rollout = rollout.id, environment = %env.name, database = %db.name,
