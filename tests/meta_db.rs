@@ -34,6 +34,7 @@ async fn migrations_apply_to_a_fresh_database_and_rerun_is_a_noop() {
             "reviewed_files",
             "rollout_stages",
             "rollouts",
+            "stage_schema_snapshots",
             "webhook_deliveries"
         ]
     );

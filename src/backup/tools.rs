@@ -78,12 +78,36 @@ fn percent_decode(s: &str) -> String {
 /// Runs `tool args… --dbname URL` with the password in the environment;
 /// a failure carries the tool's last lines of stderr.
 pub async fn run(tool: &Path, args: &[&std::ffi::OsStr], url: &str) -> Result<(), BackupError> {
+    execute(tool, args, url, false).await.map(drop)
+}
+
+/// Like [`run`], and returns what the tool wrote to stdout (`pg_dump
+/// --schema-only` without `--file`).
+pub async fn output(
+    tool: &Path,
+    args: &[&std::ffi::OsStr],
+    url: &str,
+) -> Result<Vec<u8>, BackupError> {
+    execute(tool, args, url, true).await
+}
+
+async fn execute(
+    tool: &Path,
+    args: &[&std::ffi::OsStr],
+    url: &str,
+    capture: bool,
+) -> Result<Vec<u8>, BackupError> {
     let (bare, password) = split_password(url);
     let mut cmd = tokio::process::Command::new(tool);
+    let stdout = if capture {
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    };
     cmd.args(args)
         .arg(format!("--dbname={bare}"))
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        .stdout(stdout)
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
     match password {
@@ -95,7 +119,7 @@ pub async fn run(tool: &Path, args: &[&std::ffi::OsStr], url: &str) -> Result<()
         source: e,
     })?;
     if out.status.success() {
-        return Ok(());
+        return Ok(out.stdout);
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
     let tail: Vec<&str> = stderr.lines().rev().take(5).collect();

@@ -18,9 +18,11 @@ pub mod backup;
 pub mod dryrun;
 mod error;
 mod history;
+pub mod line_diff;
 mod plan;
 pub mod postgres;
 pub mod revert;
+pub mod schema_snapshot;
 
 pub use error::*;
 pub use history::*;

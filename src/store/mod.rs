@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod nodelay;
 pub mod reviews;
 pub mod rollouts;
+pub mod schema_snapshots;
 pub mod snapshots;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testdb;

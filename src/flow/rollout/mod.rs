@@ -522,6 +522,7 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
+mod drift;
 mod drive;
 mod gates;
 mod report;

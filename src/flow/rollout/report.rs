@@ -161,6 +161,7 @@ pub(super) fn render_comment(
         previous_done = s.state.is_through();
     }
     backup_notes(&mut out, stages);
+    super::drift::schema_notes(&mut out, stages);
     for s in stages.iter().filter(|s| s.state == StageState::Failed) {
         let _ = write!(
             out,

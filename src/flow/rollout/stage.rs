@@ -50,7 +50,9 @@ pub(super) async fn run_stage(
     let now = ctx.clock.now();
     opts.backup = BackupPolicy::for_environment(&env.backup, now);
     for db in &env.databases {
+        let before = super::drift::before_stage(ctx, cr, rollout, env, db).await?;
         let outcome = deploy_one(db, files, &opts).await;
+        let schema = super::drift::after_stage(ctx, rollout, env, db, before).await?;
         // What this deploy applied, also when a later migration failed.
         let applied = match &outcome {
             Ok(report) => report.applied.as_slice(),
@@ -91,7 +93,7 @@ pub(super) async fn run_stage(
             )
             .await?;
         }
-        let (value, failure) = match outcome {
+        let (mut value, failure) = match outcome {
             Ok(report) => (database_result(&db.name, Some(&report), None), None),
             Err(e) => {
                 // The pull request gets the public message; DETAIL lines (row
@@ -133,6 +135,9 @@ pub(super) async fn run_stage(
                 )
             }
         };
+        if !schema.is_null() {
+            value["schema"] = schema;
+        }
         results.push(value);
         if let Some((waits, message)) = failure {
             let error = format!("{}: {message}", db.name);

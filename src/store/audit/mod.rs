@@ -109,6 +109,9 @@ audit_actions! {
     BackupCreated => "backup.created",
     /// A backup was restored into a database (`bytegate backup restore`).
     BackupRestored => "backup.restored",
+    /// A target's schema before a stage differed from what bytegate's previous
+    /// deploy to it left: a change made outside bytegate (reported, not blocking).
+    DriftDetected => "drift.detected",
 }
 
 impl fmt::Display for AuditAction {
