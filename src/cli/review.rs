@@ -258,11 +258,13 @@ fn execute(args: &ReviewArgs) -> Result<bool, ReviewCliError> {
         base_versions,
     };
     let report = review(&inputs, &opts);
-    let rendered = args.format.render(&report);
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(rendered.as_bytes())
-        .and_then(|()| stdout.flush())
+    // The report owns what it shows: the files' bytes can go before it is
+    // written (the peak of a large review is while writing).
+    drop(inputs);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    args.format
+        .write(&report, &mut out)
+        .and_then(|()| out.flush())
         .map_err(ReviewCliError::Output)?;
     Ok(report.has_errors())
 }

@@ -45,10 +45,10 @@ pub struct StatementRisk {
     /// The statement class (`create-table`, `drop-table`, `update`, ...), as
     /// `risk.rules[].statement` matches it.
     pub class: Cow<'static, str>,
-    /// Its level.
+    /// Its level. Why is kept only for the statements at their file's level,
+    /// in [`FileRisk::reasons`]: a large review would otherwise hold a reason
+    /// for nearly every statement.
     pub level: RiskLevel,
-    /// Why (empty for plain low-risk statements).
-    pub reasons: Vec<RiskReason>,
 }
 
 /// The risk of one file: the maximum of its statements'.
@@ -123,13 +123,27 @@ pub fn assess(files: &[RiskFile<'_>], ctx: &RiskContext<'_>) -> (Vec<FileRisk>, 
         } else {
             0
         });
+        let mut level = RiskLevel::Low;
+        let mut reasons = Vec::new();
         if file.in_change {
             for stmt in file.statements {
-                statements.push(assess_statement(file.path, stmt, &created, ctx));
+                let (risk, why) = assess_statement(file.path, stmt, &created, ctx);
+                // The file's reasons are those of its highest-level statements.
+                if risk.level > level {
+                    level = risk.level;
+                    reasons = why;
+                } else if risk.level == level {
+                    reasons.extend(why);
+                }
+                statements.push(risk);
                 note_created_tables(&stmt.kind, &mut created);
             }
         }
-        per_file.push(summarize_file(statements));
+        per_file.push(FileRisk {
+            level,
+            reasons,
+            statements,
+        });
     }
     let report = overall(&per_file);
     (per_file, report)
@@ -149,24 +163,6 @@ pub fn overall(per_file: &[FileRisk]) -> RiskReport {
         .flat_map(|f| f.reasons.iter().cloned())
         .collect();
     RiskReport { level, reasons }
-}
-
-fn summarize_file(statements: Vec<StatementRisk>) -> FileRisk {
-    let level = statements
-        .iter()
-        .map(|s| s.level)
-        .max()
-        .unwrap_or(RiskLevel::Low);
-    let reasons = statements
-        .iter()
-        .filter(|s| s.level == level)
-        .flat_map(|s| s.reasons.iter().cloned())
-        .collect();
-    FileRisk {
-        level,
-        reasons,
-        statements,
-    }
 }
 
 /// Remembers tables created (or renamed into) by this change.
@@ -204,7 +200,7 @@ fn assess_statement(
     stmt: &Statement,
     created: &HashSet<String>,
     ctx: &RiskContext<'_>,
-) -> StatementRisk {
+) -> (StatementRisk, Vec<RiskReason>) {
     let class = statement_class(&stmt.kind);
     let line = stmt.line();
     let mut facts = statement_facts(stmt, created);
@@ -264,13 +260,13 @@ fn assess_statement(
                 .reason
                 .clone()
                 .unwrap_or_else(|| format!("risk rule #{} in the config", n + 1));
-            return StatementRisk {
+            let risk = StatementRisk {
                 index: stmt.index,
                 line,
                 class,
                 level: rule.level,
-                reasons: vec![reason(&format!("risk-rule-{}", n + 1), message)],
             };
+            return (risk, vec![reason(&format!("risk-rule-{}", n + 1), message)]);
         }
     }
 
@@ -284,13 +280,13 @@ fn assess_statement(
         .filter(|(l, _, _)| *l == level && level > RiskLevel::Low)
         .map(|(_, id, msg)| reason(id, msg))
         .collect();
-    StatementRisk {
+    let risk = StatementRisk {
         index: stmt.index,
         line,
         class,
         level,
-        reasons,
-    }
+    };
+    (risk, reasons)
 }
 
 fn rule_matches(

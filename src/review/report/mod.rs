@@ -10,6 +10,7 @@ pub mod text;
 
 use super::ReviewReport;
 use std::fmt;
+use std::io;
 use std::str::FromStr;
 
 /// An output format of `bytegate review`.
@@ -50,6 +51,17 @@ impl Format {
             Format::Gitlab => gitlab::render(report),
         }
     }
+
+    /// Writes `report` in this format to `out`, the same bytes as
+    /// [`Format::render`]. JSON and SARIF are streamed from their value tree:
+    /// on a large review the rendered string would be as big again.
+    pub fn write(self, report: &ReviewReport, out: &mut impl io::Write) -> io::Result<()> {
+        match self {
+            Format::Json => write_json(&report.to_json(), out),
+            Format::Sarif => write_json(&sarif::to_value(report), out),
+            other => out.write_all(other.render(report).as_bytes()),
+        }
+    }
 }
 
 impl fmt::Display for Format {
@@ -80,6 +92,12 @@ pub(crate) fn pretty_json(value: &serde_json::Value, fallback: &str) -> String {
     let mut out = serde_json::to_string_pretty(value).unwrap_or_else(|_| fallback.to_string());
     out.push('\n');
     out
+}
+
+/// What [`pretty_json`] returns, written to `out`.
+fn write_json(value: &serde_json::Value, out: &mut impl io::Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    out.write_all(b"\n")
 }
 
 /// The "why it matters" and "do instead" texts of a rule, from the registry.

@@ -124,6 +124,26 @@ fn gitlab_format() {
 }
 
 #[test]
+fn write_gives_the_bytes_of_render_in_every_format() {
+    let report = sample_report();
+    for format in [
+        super::Format::Text,
+        super::Format::Json,
+        super::Format::Sarif,
+        super::Format::Github,
+        super::Format::Gitlab,
+    ] {
+        let mut written = Vec::new();
+        format.write(&report, &mut written).unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            format.render(&report),
+            "{format}"
+        );
+    }
+}
+
+#[test]
 fn gitlab_issues_have_the_code_quality_keys_and_distinct_stable_fingerprints() {
     let mut report = sample_report();
     let v = super::gitlab::to_value(&report);
