@@ -4,7 +4,7 @@
 //! by a manual clock, and restore points before a deploy.
 
 use bytegate::backup::{self, BackupSettings};
-use bytegate::clock::ManualClock;
+use bytegate::clock::{Clock, ManualClock};
 use bytegate::config::Config;
 use bytegate::deploy::postgres::PostgresTarget;
 use bytegate::deploy::{self, DeployOptions, Target};
@@ -288,6 +288,23 @@ async fn scheduled_backups_run_once_per_period_and_expired_ones_are_removed() {
         "its file is removed"
     );
     assert!(Path::new(&staging_before[0]).is_file());
+    // A dump whose process died left a `running` row: once expired, it goes too.
+    sqlx::query(
+        "INSERT INTO backups (environment, database_name, kind, state, created_by, created_at, expires_at)
+         VALUES ('staging', 'app', 'manual', 'running', 'alice', $1, $1)",
+    )
+    .bind(clock.now() - chrono::Duration::days(2))
+    .execute(&meta.pool)
+    .await
+    .unwrap();
+    assert_eq!(tick().await.unwrap().removed, 1);
+    let running: Vec<_> = backups::list(&meta.pool, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|b| b.state == BackupState::Running)
+        .collect();
+    assert!(running.is_empty(), "{running:#?}");
     // Weekly: one per week a tick ran in (days 0 and 1 share a week; day 30 not).
     assert_eq!(files("production").await.len(), 2);
 }

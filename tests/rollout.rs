@@ -34,12 +34,7 @@ async fn setup_with(staging_extra: &str) -> Setup {
         TestDb::empty().await.unwrap(),
         TestDb::empty().await.unwrap(),
     );
-    let db = |name: &str, t: &TestDb| {
-        format!(
-            "    databases:\n      - name: {name}\n        engine: postgres\n        url: \"{}\"\n",
-            t.url()
-        )
-    };
+    let db = support::database_yaml;
     let envs = format!(
         "roles:\n  dba:\n    users: [dana]\n  owner:\n    users: [olga]\nenvironments:\n  - name: development\n    lock_timeout: 5s\n{}  - name: staging\n    approvals: 1\n    roles: [dba]\n{staging_extra}{}  - name: production\n    approvals: 2\n    roles: [dba, owner]\n{}",
         db("dev-main", &dev),

@@ -36,12 +36,7 @@ async fn setup() -> Setup {
     for t in [&dev, &stg, &prod] {
         sqlx::raw_sql(USERS).execute(&t.pool).await.unwrap();
     }
-    let db = |name: &str, t: &TestDb| {
-        format!(
-            "    databases:\n      - name: {name}\n        engine: postgres\n        url: \"{}\"\n",
-            t.url()
-        )
-    };
+    let db = support::database_yaml;
     let envs = format!(
         "roles:\n  dba:\n    users: [dana]\n  owner:\n    users: [olga]\nenvironments:\n  - name: development\n{}  - name: staging\n    approvals: 1\n    roles: [dba]\n{}  - name: production\n    approvals: 2\n    roles: [dba, owner]\n    backup:\n      retention_days: 90\n{}",
         db("dev-main", &dev),

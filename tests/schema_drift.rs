@@ -24,12 +24,7 @@ async fn setup() -> (Harness, TestDb, TestDb) {
         TestDb::empty().await.unwrap(),
         TestDb::empty().await.unwrap(),
     );
-    let db = |name: &str, t: &TestDb| {
-        format!(
-            "    databases:\n      - name: {name}\n        engine: postgres\n        url: \"{}\"\n",
-            t.url()
-        )
-    };
+    let db = support::database_yaml;
     let envs = format!(
         "roles:\n  dba:\n    users: [dana]\nenvironments:\n  - name: staging\n{}  - name: production\n    approvals: 1\n    roles: [dba]\n{}",
         db("stg-main", &stg),

@@ -42,12 +42,7 @@ async fn setup() -> Setup {
             .await
             .unwrap();
     }
-    let db = |name: &str, t: &TestDb| {
-        format!(
-            "    databases:\n      - name: {name}\n        engine: postgres\n        url: \"{}\"\n",
-            t.url()
-        )
-    };
+    let db = support::database_yaml;
     let envs = format!(
         "roles:\n  dba:\n    users: [dana]\nenvironments:\n  - name: development\n{}  - name: staging\n    approvals: 1\n    roles: [dba]\n{}  - name: production\n    approvals: 2\n    roles: [dba]\n",
         db("dev-main", &dev),

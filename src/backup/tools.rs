@@ -6,31 +6,11 @@
 use super::BackupError;
 use std::path::{Path, PathBuf};
 
-/// Finds a PostgreSQL client tool: on `PATH`, else under
-/// `/usr/lib/postgresql/<version>/bin`, newest version first.
+/// Finds a PostgreSQL client tool where the embedded cluster's binaries are
+/// looked for ([`crate::store::embedded::postgres_bin_dir`]).
 pub fn find(name: &str) -> Result<PathBuf, BackupError> {
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-            let tool = e.path().join("bin").join(name);
-            tool.is_file().then_some((v, tool))
-        })
-        .collect();
-    versions.sort();
-    versions
-        .pop()
-        .map(|(_, p)| p)
+    crate::store::embedded::postgres_bin_dir(&[name])
+        .map(|dir| dir.join(name))
         .ok_or_else(|| BackupError::ToolMissing(name.to_string()))
 }
 

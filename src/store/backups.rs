@@ -182,7 +182,9 @@ pub async fn lock_expired<'e>(
     limit: i64,
 ) -> Result<Vec<BackupRow>, StoreError> {
     let rows = sqlx::query_as::<_, BackupRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM backups WHERE expires_at <= $1 AND state <> 'running'
+        "SELECT {COLUMNS} FROM backups WHERE expires_at <= $1
+           -- A dump still running a day after it started died with its process.
+           AND (state <> 'running' OR created_at < $1 - interval '1 day')
          ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED"
     )))
     .bind(now)

@@ -60,38 +60,38 @@ impl Binaries {
     /// Finds the server binaries on PATH, then under `/usr/lib/postgresql/*/bin`
     /// (newest version first).
     pub fn find() -> Result<Binaries, EmbeddedError> {
-        let complete = |dir: &Path| {
-            ["initdb", "pg_ctl", "postgres"]
-                .iter()
-                .all(|b| dir.join(b).is_file())
-        };
-        if let Some(path) = std::env::var_os("PATH") {
-            for dir in std::env::split_paths(&path) {
-                if complete(&dir) {
-                    return Ok(Binaries { dir });
-                }
-            }
-        }
-        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-                let bin = e.path().join("bin");
-                complete(&bin).then_some((v, bin))
-            })
-            .collect();
-        versions.sort();
-        versions
-            .pop()
-            .map(|(_, dir)| Binaries { dir })
+        postgres_bin_dir(&["initdb", "pg_ctl", "postgres"])
+            .map(|dir| Binaries { dir })
             .ok_or(EmbeddedError::NoBinaries)
     }
 
     fn tool(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+}
+
+/// The first folder holding every one of `tools`: on PATH, then under
+/// `/usr/lib/postgresql/*/bin` (newest version first). Shared by the
+/// embedded cluster and the client tools (pg_dump, pg_restore).
+pub fn postgres_bin_dir(tools: &[&str]) -> Option<PathBuf> {
+    let complete = |dir: &Path| tools.iter().all(|b| dir.join(b).is_file());
+    if let Some(path) = std::env::var_os("PATH")
+        && let Some(dir) = std::env::split_paths(&path).find(|d| complete(d))
+    {
+        return Some(dir);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            complete(&bin).then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, dir)| dir)
 }
 
 /// The unprivileged account the cluster runs as when bytegate runs as root.

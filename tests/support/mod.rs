@@ -104,6 +104,14 @@ pub fn app_auth() -> String {
     )
 }
 
+/// One environment's `databases:` block naming a test database.
+pub fn database_yaml(name: &str, target: &TestDb) -> String {
+    format!(
+        "    databases:\n      - name: {name}\n        engine: postgres\n        url: \"{}\"\n",
+        target.url()
+    )
+}
+
 /// Environments without databases.
 pub const TWO_ENVIRONMENTS: &str = "environments:\n  - name: staging\n  - name: production\n";
 

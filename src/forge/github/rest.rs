@@ -250,41 +250,21 @@ impl GithubForge {
             completion["details_url"] = json!(url);
         }
         let base = repo_path(repo)?;
-        let id = match handle {
-            Some(CheckHandle::CheckRun(id)) => {
-                let path = format!("{base}/check-runs/{id}");
-                let _: GhId = self
-                    .send_json(
-                        repo,
-                        "checks/update",
-                        Method::PATCH,
-                        &path,
-                        Some(&completion),
-                    )
-                    .await?;
-                *id
+        let existing = match handle {
+            Some(CheckHandle::CheckRun(id)) => Some(*id),
+            // Without a handle an open run of ours is completed, not doubled.
+            _ => self.adopt_open_check(repo, sha, name).await?,
+        };
+        let id = match existing {
+            Some(id) => {
+                self.patch_check_run(repo, &base, id, &completion).await?;
+                id
             }
-            _ => match self.adopt_open_check(repo, sha, name).await? {
-                // Without a handle an open run of ours is completed, not doubled.
-                Some(id) => {
-                    let path = format!("{base}/check-runs/{id}");
-                    let _: GhId = self
-                        .send_json(
-                            repo,
-                            "checks/update",
-                            Method::PATCH,
-                            &path,
-                            Some(&completion),
-                        )
-                        .await?;
-                    id
-                }
-                None => {
-                    completion["name"] = json!(name);
-                    completion["head_sha"] = json!(sha);
-                    self.create_check_once(repo, sha, name, &completion).await?
-                }
-            },
+            None => {
+                completion["name"] = json!(name);
+                completion["head_sha"] = json!(sha);
+                self.create_check_once(repo, sha, name, &completion).await?
+            }
         };
         if matches!(handle, Some(CheckHandle::CheckRun(_))) {
             // An open run of ours beside the completed one is a stray.
@@ -294,12 +274,24 @@ impl GithubForge {
         // Later PATCHes append annotations to the run.
         for batch in batches.iter().skip(1) {
             let body = json!({"output": output(Some(batch))});
-            let path = format!("{base}/check-runs/{id}");
-            let _: GhId = self
-                .send_json(repo, "checks/update", Method::PATCH, &path, Some(&body))
-                .await?;
+            self.patch_check_run(repo, &base, id, &body).await?;
         }
         Ok(CheckHandle::CheckRun(id))
+    }
+
+    /// `PATCH …/check-runs/{id}` (`base`: the repository's API path).
+    async fn patch_check_run(
+        &self,
+        repo: &RepoRef,
+        base: &str,
+        id: u64,
+        body: &serde_json::Value,
+    ) -> Result<(), ForgeError> {
+        let path = format!("{base}/check-runs/{id}");
+        let _: GhId = self
+            .send_json(repo, "checks/update", Method::PATCH, &path, Some(body))
+            .await?;
+        Ok(())
     }
 
     pub(super) async fn post_status(

@@ -22,22 +22,12 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
         && let Some(name) = &ci.name
         && let Some(columns) = index_columns(ci)
     {
-        let parts = NameParts {
-            table: &ci.table,
-            columns: &columns,
-            referenced_table: None,
-            referenced_columns: &[],
-        };
+        let parts = NameParts::own(&ci.table, &columns);
         check_name(cx, &RULE, TEMPLATE, "index", name, &parts, out);
     }
     for (table, name, kind) in super::naming_template::named_constraints(cx.stmt) {
         if let ConstraintKind::Index { columns } = kind {
-            let parts = NameParts {
-                table,
-                columns,
-                referenced_table: None,
-                referenced_columns: &[],
-            };
+            let parts = NameParts::own(table, columns);
             check_name(cx, &RULE, TEMPLATE, "index", name, &parts, out);
         }
     }

@@ -23,12 +23,7 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
             using_index: None,
         } = kind
         {
-            let parts = NameParts {
-                table,
-                columns,
-                referenced_table: None,
-                referenced_columns: &[],
-            };
+            let parts = NameParts::own(table, columns);
             check_name(cx, &RULE, TEMPLATE, "primary key", name, &parts, out);
         }
     }

@@ -16,6 +16,18 @@ pub(super) struct NameParts<'a> {
     pub referenced_columns: &'a [Ident],
 }
 
+impl<'a> NameParts<'a> {
+    /// The parts of an index or constraint on `table`'s own `columns`.
+    pub(super) fn own(table: &'a ObjectName, columns: &'a [Ident]) -> NameParts<'a> {
+        NameParts {
+            table,
+            columns,
+            referenced_table: None,
+            referenced_columns: &[],
+        }
+    }
+}
+
 fn joined(idents: &[Ident]) -> String {
     idents
         .iter()

@@ -22,12 +22,7 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
         && let Some(name) = &ci.name
         && let Some(columns) = index_columns(ci)
     {
-        let parts = NameParts {
-            table: &ci.table,
-            columns: &columns,
-            referenced_table: None,
-            referenced_columns: &[],
-        };
+        let parts = NameParts::own(&ci.table, &columns);
         check_name(cx, &RULE, TEMPLATE, "unique index", name, &parts, out);
     }
     for (table, name, kind) in named_constraints(cx.stmt) {
@@ -36,12 +31,7 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
             using_index: None,
         } = kind
         {
-            let parts = NameParts {
-                table,
-                columns,
-                referenced_table: None,
-                referenced_columns: &[],
-            };
+            let parts = NameParts::own(table, columns);
             check_name(cx, &RULE, TEMPLATE, "unique constraint", name, &parts, out);
         }
     }
