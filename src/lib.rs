@@ -17,6 +17,7 @@ pub mod forge;
 pub mod jobs;
 #[cfg(any(test, feature = "test-support"))]
 pub mod material;
+pub mod notify;
 pub mod policy;
 pub mod review;
 pub mod server;

@@ -297,6 +297,38 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     result
 }
 
+/// The workers of the notifications lane (`notifications.workers`), on
+/// replicas that run jobs and only when receivers are configured; their
+/// retries back off by `notifications.retry_base`/`retry_max`.
+fn spawn_notifiers(
+    pool: &sqlx::PgPool,
+    config: &Arc<Config>,
+    clock: &Arc<dyn crate::clock::Clock>,
+    settings: &crate::jobs::WorkerSettings,
+    state: &AppState,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let n = &config.notifications;
+    if config.server.workers == 0 || n.webhooks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let handler = crate::notify::NotifyJobHandler::new(pool.clone(), config.clone(), clock.clone())
+        .map_err(|e| e.to_string())?;
+    let settings = crate::jobs::WorkerSettings {
+        backoff_base: n.retry_base.0,
+        backoff_max: n.retry_max.0,
+        ..settings.clone()
+    };
+    Ok(crate::jobs::spawn_workers(
+        n.workers,
+        pool.clone(),
+        Arc::new(handler),
+        settings,
+        state.wake.clone(),
+        stopped.clone(),
+    ))
+}
+
 async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), String> {
     let pool = crate::store::connect(url)
         .await
@@ -352,11 +384,19 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
     let workers = crate::jobs::spawn_workers(
         config.server.workers,
         pool.clone(),
-        handler,
-        settings,
+        handler.clone(),
+        settings.clone(),
         state.wake.clone(),
         stopped.clone(),
     );
+    let notifiers = spawn_notifiers(
+        &pool,
+        &config,
+        &handler.ctx.clock,
+        &settings,
+        &state,
+        &stopped,
+    )?;
     let mut server_stopped = stopped.clone();
     let served = crate::server::serve(listener, state, async move {
         let _ = server_stopped.changed().await;
@@ -371,7 +411,7 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
     };
     let _ = stop.send(true);
     // Workers finish the job in hand; its lease covers a crash here.
-    for w in workers {
+    for w in workers.into_iter().chain(notifiers) {
         let _ = w.await;
     }
     for t in [ticker, backups].into_iter().flatten() {

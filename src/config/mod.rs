@@ -6,6 +6,7 @@
 
 mod duration;
 mod load;
+mod notifications;
 mod secret;
 mod suffixes;
 mod validate;
@@ -13,6 +14,7 @@ mod window;
 
 pub use duration::HumanDuration;
 pub use load::ConfigError;
+pub use notifications::{NotificationFormat, NotificationWebhook, Notifications};
 pub use secret::Secret;
 pub use suffixes::{FileKind, MigrationSuffixes, SuffixTarget};
 pub use window::{DeployWindow, Weekday};
@@ -422,23 +424,4 @@ pub struct Database {
     pub engine: Engine,
     /// Connection URL (a secret: never logged).
     pub url: Secret,
-}
-
-/// `notifications:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Notifications {
-    /// Outgoing webhooks.
-    pub webhooks: Vec<NotificationWebhook>,
-}
-
-/// One outgoing webhook.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NotificationWebhook {
-    /// Where to POST (a secret: may embed a token).
-    pub url: Secret,
-    /// Events to send (empty: all).
-    #[serde(default)]
-    pub events: Vec<String>,
 }

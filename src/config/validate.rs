@@ -35,6 +35,7 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
             "must be one word such as `/bytebase`".into(),
         ));
     }
+    super::notifications::validate(&c.notifications)?;
     if c.server.max_in_flight == 0 {
         return Err((
             "server.max_in_flight".into(),

@@ -20,7 +20,7 @@ use crate::event::{PrRef, ReviewEvent, ReviewState};
 use crate::forge::{CheckConclusion, CheckHandle, CheckResult, Forge};
 use crate::policy::{Decision, EnvDecision, Source};
 use crate::store::approvals::{self as records, State};
-use crate::store::audit::{self, AuditAction, AuditEntry};
+use crate::store::audit::{AuditAction, AuditEntry};
 use crate::store::change_requests::{self, ChangeRequest, PrSeen};
 use crate::store::snapshots;
 use chrono::{DateTime, Utc};
@@ -128,7 +128,8 @@ async fn sync_reviews(
             "source": "review", "review_id": r.id, "state": state.as_str(),
             "commit_sha": r.commit_sha, "at": at,
         });
-        audit::append(
+        super::notices::audit(
+            ctx,
             &ctx.db,
             &AuditEntry::for_pr_ref(&r.reviewer, action, pr).with_detail(detail),
         )
@@ -204,7 +205,8 @@ pub async fn publish(
             "missing_roles": e.missing_roles,
             "discarded": e.discarded.iter().map(|d| json!({"user": d.user, "reason": d.reason.to_string()})).collect::<Vec<_>>(),
         });
-        audit::append(
+        super::notices::audit(
+            ctx,
             &mut *tx,
             &AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::ApprovalDecided, pr)
                 .in_environment(Some(&e.environment))

@@ -202,7 +202,8 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
                 _ => AuditAction::ApprovalRevoked,
             };
             let detail = json!({"source": "comment", "comment_id": ev.comment_id, "state": r.state.as_str(), "at": ev.at});
-            audit::append(
+            super::notices::audit(
+                ctx,
                 &ctx.db,
                 &AuditEntry::for_pr_ref(&ev.author, action, &ev.pr)
                     .in_environment(r.environment.as_deref())

@@ -242,7 +242,8 @@ pub(super) async fn review_and_publish(
         "infos": combined.infos,
         "comment": published.as_str(),
     });
-    audit::append(
+    super::notices::audit(
+        ctx,
         &ctx.db,
         &AuditEntry::for_pr_ref(BOT_ACTOR, AuditAction::ReviewCompleted, &pr.pr)
             .with_detail(detail),

@@ -24,6 +24,7 @@ pub mod decision;
 pub mod dry_run;
 pub mod guard;
 mod head;
+pub mod notices;
 pub mod render;
 pub mod repo_config;
 pub mod rollout;

@@ -68,6 +68,11 @@ pub trait JobHandler: Send + Sync + 'static {
     /// Does the job's work.
     fn handle<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobError>>;
 
+    /// The jobs this handler runs (a worker claims only these).
+    fn lane(&self) -> jobs::Lane {
+        jobs::Lane::Work
+    }
+
     /// Called once when a job has failed for good (e.g. to close a check run
     /// left in progress). Best effort: its own failure is only logged.
     fn gave_up<'a>(&'a self, _job: &'a Job, _error: &'a JobError) -> BoxFuture<'a, ()> {
@@ -139,7 +144,8 @@ pub async fn run_one(
     worker: &str,
     settings: &WorkerSettings,
 ) -> Result<RunOutcome, crate::store::StoreError> {
-    let Some(job) = jobs::claim(pool, worker, settings.lease, settings.clock.now()).await? else {
+    let now = settings.clock.now();
+    let Some(job) = jobs::claim_in(pool, handler.lane(), worker, settings.lease, now).await? else {
         return Ok(RunOutcome::Idle);
     };
     if job.lease_exhausted {
@@ -293,9 +299,14 @@ pub fn spawn_workers(
     shutdown: watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let host = hostname();
+    // Workers of the two lanes get distinct names (leases are held by name).
+    let lane = match handler.lane() {
+        jobs::Lane::Work => "",
+        jobs::Lane::Notifications => "notify-",
+    };
     (0..n)
         .map(|i| {
-            let worker = format!("{host}:{}:{i}", std::process::id());
+            let worker = format!("{host}:{}:{lane}{i}", std::process::id());
             let (pool, handler, settings, wake, stop) = (
                 pool.clone(),
                 handler.clone(),

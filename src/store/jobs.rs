@@ -26,6 +26,21 @@ text_enum! {
     }
 }
 
+/// The kind of notification jobs (see [`crate::notify`]).
+pub const NOTIFY_JOB: &str = "notify";
+
+/// Which jobs a worker claims. Notifications have their own lane, so a slow
+/// or dead receiver only ever holds notification workers, never one that a
+/// review or a deploy is waiting for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Lane {
+    /// Every job but notifications (events: reviews, approvals, deploys).
+    #[default]
+    Work,
+    /// Only notifications ([`NOTIFY_JOB`]).
+    Notifications,
+}
+
 /// A job to insert.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -122,12 +137,24 @@ pub async fn claim(
     lease: Duration,
     now: DateTime<Utc>,
 ) -> Result<Option<Job>, StoreError> {
+    claim_in(pool, Lane::Work, worker, lease, now).await
+}
+
+/// [`claim`] in `lane`.
+pub async fn claim_in(
+    pool: &PgPool,
+    lane: Lane,
+    worker: &str,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<Job>, StoreError> {
     let job = sqlx::query_as::<_, Job>(
         "WITH next AS (
              SELECT id, state = 'running' AS expired, attempts >= max_attempts AS used_up
              FROM jobs
-             WHERE (state = 'queued' AND (attempts = 0 OR run_after <= $3))
-                OR (state = 'running' AND lease_expires_at < $3)
+             WHERE ((state = 'queued' AND (attempts = 0 OR run_after <= $3))
+                    OR (state = 'running' AND lease_expires_at < $3))
+               AND (kind = $4) = $5
              ORDER BY run_after, id
              FOR UPDATE SKIP LOCKED
              LIMIT 1)
@@ -145,6 +172,8 @@ pub async fn claim(
     .bind(worker)
     .bind(lease.as_secs_f64())
     .bind(now)
+    .bind(NOTIFY_JOB)
+    .bind(lane == Lane::Notifications)
     .fetch_optional(pool)
     .await?;
     Ok(job)

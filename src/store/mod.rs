@@ -10,6 +10,7 @@ pub mod dml_backups;
 pub mod embedded;
 pub mod jobs;
 pub mod nodelay;
+pub mod notifications;
 pub mod reviews;
 pub mod rollouts;
 pub mod schema_snapshots;

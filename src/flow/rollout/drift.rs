@@ -63,7 +63,8 @@ pub(super) async fn before_stage(
                 "expected_sha256": previous.sha256, "found_sha256": snapshot.sha256,
                 "diff": diff, "blocked": false,
             });
-            audit::append(
+            crate::flow::notices::audit(
+                ctx,
                 &ctx.db,
                 &entry(
                     cr,

@@ -159,7 +159,8 @@ pub(super) async fn drive_locked(
             break;
         };
         rollouts::set_state(&ctx.db, rollout.id, RolloutState::Running).await?;
-        audit::append(
+        crate::flow::notices::audit(
+            ctx,
             &ctx.db,
             &entry(
                 cr,
@@ -183,7 +184,8 @@ pub(super) async fn drive_locked(
                 progressed = true;
                 rollouts::finish_stage(&ctx.db, stage.id, true, None, &result, ctx.clock.now())
                     .await?;
-                audit::append(
+                crate::flow::notices::audit(
+                    ctx,
                     &ctx.db,
                     &entry(
                         cr,
@@ -249,7 +251,8 @@ async fn record_failure(
         ctx.clock.now(),
     )
     .await?;
-    audit::append(
+    crate::flow::notices::audit(
+        ctx,
         &ctx.db,
         &entry(
             cr,

@@ -145,7 +145,8 @@ async fn review_at_merge(
         super::review_snapshot(ctx, forge, cr, pr, &changes, &repo_config, &dir, merge_sha)
             .await?
             .snapshot;
-    audit::append(
+    crate::flow::notices::audit(
+        ctx,
         &ctx.db,
         &entry(
             cr,

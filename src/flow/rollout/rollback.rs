@@ -301,7 +301,8 @@ async fn rollback_locked(
         }
         if let Some(e) = error {
             let message = e.public_message();
-            audit::append(
+            crate::flow::notices::audit(
+                ctx,
                 &ctx.db,
                 &entry(
                     cr,
@@ -327,7 +328,8 @@ async fn rollback_locked(
         }
     }
     rollouts::set_rolled_back(&ctx.db, stage.id, ctx.clock.now()).await?;
-    audit::append(
+    crate::flow::notices::audit(
+        ctx,
         &ctx.db,
         &entry(
             cr,
