@@ -218,6 +218,25 @@ mod tests {
     }
 
     #[test]
+    fn secrets_come_from_the_environment_and_are_never_printed() {
+        let yaml = "project: {key: K, name: N}\nnotifications:\n  webhooks:\n    - url: ${HOOK_URL}\n      secret: ${HOOK_SECRET}\n      events: [deploy.*]\n";
+        let env = |k: &str| match k {
+            "HOOK_URL" => Some("https://hooks.example.com/T/B/tok3n".to_string()),
+            "HOOK_SECRET" => Some("s3cr3t-value".to_string()),
+            _ => None,
+        };
+        let c = crate::config::Config::from_yaml(yaml, "t", &env).unwrap();
+        let hook = &c.notifications.webhooks[0];
+        assert_eq!(hook.secret.as_ref().unwrap().expose(), "s3cr3t-value");
+        assert_eq!(hook.format, NotificationFormat::Json);
+        let shown = format!("{c:?} {}", serde_json::to_string(&c).unwrap());
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("tok3n"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn invalid_receivers_are_refused_without_echoing_the_url() {
         let mut n = Notifications {
             webhooks: vec![hook(&["deploy.finished"])],
