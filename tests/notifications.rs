@@ -622,3 +622,87 @@ async fn a_dead_receiver_never_delays_a_deploy() {
     let _ = stop.send(true);
     drop(workers);
 }
+
+/// PR `number` adds `added` and is merged as `merge_sha` (the merge commit
+/// holds every migration in `all`).
+async fn merge_pr(h: &Harness, number: u64, merge_sha: &str, added: &str, all: &[(&str, &str)]) {
+    h.github
+        .set_pr_files(REPO, number, &[(added, "added", None)]);
+    for (path, sql) in all {
+        h.github.put_file(REPO, merge_sha, path, sql);
+    }
+    let mut p = pr_payload("pull_request.opened", HEAD, AT);
+    p["number"] = number.into();
+    p["pull_request"]["number"] = number.into();
+    p["action"] = "closed".into();
+    p["pull_request"]["state"] = "closed".into();
+    p["pull_request"]["merged"] = true.into();
+    p["pull_request"]["merge_commit_sha"] = merge_sha.into();
+    h.handle(&pull_request_event(&p)).await.unwrap();
+}
+
+#[tokio::test]
+async fn drift_a_failed_deploy_and_a_rollback_are_notified() {
+    let incidents = Receiver::start(&[]).await;
+    let hooks = json_hook(
+        "incidents",
+        &incidents.url,
+        "[deploy.failed, rollback.*, drift.detected]",
+    );
+    let s = setup(&notifications("", &hooks)).await;
+    let h = &s.h;
+    merge_pr(h, 2, MERGE, M1, &[(M1, M1_SQL)]).await;
+    // Someone changes development by hand; the next PR's SQL is broken.
+    sqlx::raw_sql("CREATE TABLE hand_made (id int);")
+        .execute(&s.dev.pool)
+        .await
+        .unwrap();
+    let m2 = "schema/migrations/002_orders.sql";
+    let broken = "CREATE TABLE orders (id bigint PRIMARY KEY, total no_such_type);\n";
+    merge_pr(h, 3, &"4".repeat(40), m2, &[(M1, M1_SQL), (m2, broken)]).await;
+    let pr2 = PrRef {
+        number: 2,
+        ..pr_ref()
+    };
+    let reply = bytegate::flow::rollout::rollback_command(&h.ctx, &pr2, "development", "dana")
+        .await
+        .unwrap();
+    assert!(reply.starts_with("Rolled back `development`"), "{reply}");
+
+    jobs::drain(&h.db.pool, &notifier(h), &lane(h, Duration::ZERO))
+        .await
+        .unwrap();
+    let got: Vec<Value> = incidents.got().iter().map(Got::json).collect();
+    let events: Vec<(&str, i64)> = got
+        .iter()
+        .map(|v| {
+            (
+                v["event"].as_str().unwrap(),
+                v["change"]["number"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sorted(events),
+        sorted(vec![
+            ("drift.detected", 3),
+            ("deploy.failed", 3),
+            ("rollback.succeeded", 2),
+        ])
+    );
+    let of = |e: &str| got.iter().find(|v| v["event"] == e).unwrap();
+    let drift = of("drift.detected");
+    assert_eq!(drift["environment"], "development");
+    assert_eq!(drift["result"], "drift");
+    assert_eq!(drift["details"]["database"], "dev-main");
+    let diff = drift["details"]["diff"].as_str().unwrap();
+    assert!(diff.contains("hand_made"), "{diff}");
+    let failed = of("deploy.failed");
+    assert_eq!(failed["result"], "failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("no_such_type"), "{error}");
+    let rollback = of("rollback.succeeded");
+    assert_eq!(rollback["actor"], "dana");
+    assert_eq!(rollback["result"], "succeeded");
+    assert_eq!(rollback["environment"], "development");
+}
