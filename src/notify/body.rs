@@ -17,11 +17,11 @@ pub const ATTEMPT_HEADER: &str = "X-Bytegate-Attempt";
 
 /// The body of `notice` in `format`.
 pub fn render(notice: &Notice, format: NotificationFormat) -> Vec<u8> {
-    let value = match format {
-        NotificationFormat::Json => serde_json::to_value(notice).unwrap_or(Value::Null),
-        NotificationFormat::Slack => slack(notice),
-    };
-    value.to_string().into_bytes()
+    // Serializing these plain structs cannot fail (string keys only).
+    match format {
+        NotificationFormat::Json => serde_json::to_vec(notice).unwrap_or_default(),
+        NotificationFormat::Slack => slack(notice).to_string().into_bytes(),
+    }
 }
 
 /// `sha256=<hex>` of `body` under `secret`.

@@ -244,6 +244,8 @@ pub async fn enqueue(
         };
         let new = NewJob {
             kind: NOTIFY_JOB.to_string(),
+            // Cannot fail (string keys only); a null payload would be given
+            // up by the worker as undecodable, never sent.
             payload: serde_json::to_value(&job).unwrap_or(Value::Null),
             coalesce_key: None,
             max_attempts,
