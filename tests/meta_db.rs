@@ -29,6 +29,7 @@ async fn migrations_apply_to_a_fresh_database_and_rerun_is_a_noop() {
             "dml_backups",
             "jobs",
             "migration_decisions",
+            "notification_attempts",
             "review_results",
             "review_snapshots",
             "reviewed_files",

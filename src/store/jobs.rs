@@ -131,6 +131,8 @@ pub async fn enqueue<'e>(
 /// job whose lease expired with its attempts used up is claimed with
 /// [`Job::lease_exhausted`] set: the caller gives it up instead of running it
 /// again, so a job that kills its process cannot loop forever.
+///
+/// Only the work lane's jobs: notifications are claimed with [`claim_in`].
 pub async fn claim(
     pool: &PgPool,
     worker: &str,
