@@ -304,14 +304,17 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
     crate::store::migrate(&pool)
         .await
         .map_err(|e| e.to_string())?;
-    let forges = crate::forge::ForgeSet::from_config(&config).map_err(|e| e.to_string())?;
+    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
+    let forges =
+        crate::forge::ForgeSet::from_config(&config, &metrics).map_err(|e| e.to_string())?;
     let addr = format!("{}:{}", args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, external_url = ?args.external_url, "bytegate listening");
     let config = Arc::new(config);
-    let state = AppState::new(pool.clone(), config.clone());
+    let mut state = AppState::new(pool.clone(), config.clone());
+    state.metrics = metrics.clone();
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let handler = Arc::new(crate::jobs::EventJobHandler {
@@ -322,6 +325,7 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
             external_url: args.external_url.clone(),
             guard: crate::flow::guard::CommandGuard::default(),
             clock: Arc::new(crate::clock::SystemClock),
+            metrics,
         },
     });
     // Rollouts waiting for a deploy window are re-checked every minute
