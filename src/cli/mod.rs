@@ -1,5 +1,5 @@
 //! The command line: `serve`, `review`, `config check`, `migrate`, `audit`,
-//! `repair`, `health`.
+//! `repair`, `backup`, `health`, `targets check`.
 
 mod audit;
 mod backup;
@@ -9,6 +9,7 @@ mod migrations;
 mod repair;
 pub mod review;
 mod review_inputs;
+mod targets;
 
 use crate::config::Config;
 use crate::server::AppState;
@@ -73,6 +74,11 @@ enum Command {
     Backup {
         #[command(subcommand)]
         command: backup::BackupCommand,
+    },
+    /// Check the configured target databases ("Test Connection").
+    Targets {
+        #[command(subcommand)]
+        command: targets::TargetsCommand,
     },
     /// Probe a running `bytegate serve` (exit 0 when `/health` answers 200):
     /// the container HEALTHCHECK.
@@ -145,6 +151,7 @@ pub fn main() -> ExitCode {
         Command::Repair(args) => block_on(repair::run(args)),
         Command::Backup { command } => block_on(backup::run(command)),
         Command::Health(args) => health::run(&args),
+        Command::Targets { command } => targets::run(command),
     }
 }
 
@@ -348,6 +355,13 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
             stopped.clone(),
         ))
     });
+    // Per-target gauges for /metrics, on their own slow schedule (every replica).
+    let target_stats = crate::deploy::check::spawn_collector(
+        &config,
+        &state.metrics,
+        &handler.ctx.clock,
+        stopped.clone(),
+    );
     let settings = crate::jobs::WorkerSettings {
         clock: handler.ctx.clock.clone(),
         lease: config.server.job_lease.0,
@@ -378,7 +392,7 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
     for w in workers {
         let _ = w.await;
     }
-    for t in [ticker, backups].into_iter().flatten() {
+    for t in [ticker, backups, target_stats].into_iter().flatten() {
         let _ = t.await;
     }
     pool.close().await;
