@@ -59,9 +59,8 @@ fn code_label(code: StatusCode) -> &'static str {
 
 /// Counts a delivery's answer in `bytegate_webhooks_received_total`.
 fn observed(
-    state: &AppState,
+    metrics: &crate::telemetry::metrics::Metrics,
     forge: &str,
-    headers: &HeaderMap,
     event: &str,
     r: Response,
 ) -> Response {
@@ -69,9 +68,13 @@ fn observed(
         .extensions()
         .get::<Answered>()
         .map_or_else(|| code_label(r.status()), |a| a.0);
-    let event = header(headers, event).unwrap_or("unknown");
-    state.metrics.webhook(forge, event, result);
+    metrics.webhook(forge, event, result);
     r
+}
+
+/// The event header's value, for the `event` label.
+fn event_name(headers: &HeaderMap, name: &str) -> String {
+    header(headers, name).unwrap_or("unknown").to_string()
 }
 
 /// 503 with Retry-After: the delivery was not taken; the forge may send it
@@ -104,11 +107,15 @@ pub async fn github_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let r = github_delivery(&state, &headers, body).await;
-    observed(&state, "github", &headers, "x-github-event", r)
+    let (metrics, event) = (
+        state.metrics.clone(),
+        event_name(&headers, "x-github-event"),
+    );
+    let r = github_delivery(state, headers, body).await;
+    observed(&metrics, "github", &event, r)
 }
 
-async fn github_delivery(state: &AppState, headers: &HeaderMap, body: Body) -> Response {
+async fn github_delivery(state: AppState, headers: HeaderMap, body: Body) -> Response {
     let body = match body::read(&state, &headers, body).await {
         Ok(b) => b,
         Err(refused) => return refused.into_response(),
@@ -174,11 +181,15 @@ pub async fn gitlab_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let r = gitlab_delivery(&state, &headers, body).await;
-    observed(&state, "gitlab", &headers, "x-gitlab-event", r)
+    let (metrics, event) = (
+        state.metrics.clone(),
+        event_name(&headers, "x-gitlab-event"),
+    );
+    let r = gitlab_delivery(state, headers, body).await;
+    observed(&metrics, "gitlab", &event, r)
 }
 
-async fn gitlab_delivery(state: &AppState, headers: &HeaderMap, body: Body) -> Response {
+async fn gitlab_delivery(state: AppState, headers: HeaderMap, body: Body) -> Response {
     let body = match body::read(&state, &headers, body).await {
         Ok(b) => b,
         Err(refused) => return refused.into_response(),

@@ -202,7 +202,10 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
                 family.kind
             )));
         }
-        if family.kind == "counter" && suffix == "_total" && !(sample.value >= 0.0) {
+        if family.kind == "counter"
+            && suffix == "_total"
+            && (sample.value.is_nan() || sample.value < 0.0)
+        {
             return Err(err("negative counter"));
         }
         if family
@@ -320,9 +323,12 @@ fn parse_float(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A histogram's buckets (bound, count), `_count` and `_sum`.
+type HistogramSeries = (Vec<(f64, f64)>, Option<f64>, Option<f64>);
+
 fn check_histogram(name: &str, family: &Family) -> Result<(), String> {
     // Group by the labels other than `le`.
-    let mut series: BTreeMap<Labels, (Vec<(f64, f64)>, Option<f64>, Option<f64>)> = BTreeMap::new();
+    let mut series: BTreeMap<Labels, HistogramSeries> = BTreeMap::new();
     for s in &family.samples {
         let mut key = s.labels.clone();
         let le = key.remove("le");
