@@ -34,9 +34,13 @@ async fn serve(h: &Harness) -> (String, tokio::sync::oneshot::Sender<()>) {
 }
 
 async fn deliver(base: &str, id: &str, body: &[u8], secret: &str) -> u16 {
+    deliver_event(base, "pull_request", id, body, secret).await
+}
+
+async fn deliver_event(base: &str, event: &str, id: &str, body: &[u8], secret: &str) -> u16 {
     reqwest::Client::new()
         .post(format!("{base}/webhooks/github"))
-        .header("X-GitHub-Event", "pull_request")
+        .header("X-GitHub-Event", event)
         .header("X-GitHub-Delivery", id)
         .header("X-Hub-Signature-256", sign_github(secret.as_bytes(), body))
         .body(body.to_vec())
@@ -97,6 +101,12 @@ async fn a_processed_webhook_moves_the_counters() {
     assert_eq!(deliver(&base, "d-1", &opened, SECRET).await, 202);
     assert_eq!(deliver(&base, "d-1", &opened, SECRET).await, 200);
     assert_eq!(deliver(&base, "d-x", &opened, "wrong secret").await, 401);
+    // Unauthenticated senders cannot mint label values.
+    let made_up = "made-up-event-4f2a";
+    assert_eq!(
+        deliver_event(&base, made_up, "d-y", &opened, "wrong secret").await,
+        401
+    );
 
     let queued = scrape(&base).await;
     assert_eq!(queued.value("bytegate_jobs_queue_depth", &[]), Some(1.0));
@@ -125,10 +135,21 @@ async fn a_processed_webhook_moves_the_counters() {
     assert_eq!(webhook("bad_signature"), Some(1.0));
     assert_eq!(
         m.value(
+            "bytegate_webhooks_received_total",
+            &[("event", "other"), ("result", "bad_signature")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        m.samples()
+            .all(|s| !s.labels.values().any(|v| v == made_up))
+    );
+    assert_eq!(
+        m.value(
             "bytegate_webhook_signature_failures_total",
             &[("forge", "github")]
         ),
-        Some(1.0)
+        Some(2.0)
     );
     assert_eq!(m.value("bytegate_jobs_queue_depth", &[]), Some(0.0));
     assert_eq!(

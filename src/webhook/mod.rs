@@ -72,9 +72,40 @@ fn observed(
     r
 }
 
-/// The event header's value, for the `event` label.
-fn event_name(headers: &HeaderMap, name: &str) -> String {
-    header(headers, name).unwrap_or("unknown").to_string()
+/// The event header's value for the `event` label: one of the forges'
+/// event names, else `other`. The header is read before authentication, so
+/// its raw value would let anyone grow the label set without bound.
+fn event_name(headers: &HeaderMap, name: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        // GitHub
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "issue_comment",
+        "check_run",
+        "check_suite",
+        "push",
+        "ping",
+        "installation",
+        "installation_repositories",
+        "status",
+        "deployment",
+        "deployment_status",
+        // GitLab
+        "Merge Request Hook",
+        "Note Hook",
+        "Push Hook",
+        "Tag Push Hook",
+        "Pipeline Hook",
+        "Job Hook",
+        "Deployment Hook",
+        "Emoji Hook",
+        "System Hook",
+    ];
+    match header(headers, name) {
+        None => "unknown",
+        Some(v) => KNOWN.iter().find(|k| **k == v).copied().unwrap_or("other"),
+    }
 }
 
 /// 503 with Retry-After: the delivery was not taken; the forge may send it
@@ -112,7 +143,7 @@ pub async fn github_webhook(
         event_name(&headers, "x-github-event"),
     );
     let r = github_delivery(state, headers, body).await;
-    observed(&metrics, "github", &event, r)
+    observed(&metrics, "github", event, r)
 }
 
 async fn github_delivery(state: AppState, headers: HeaderMap, body: Body) -> Response {
@@ -186,7 +217,7 @@ pub async fn gitlab_webhook(
         event_name(&headers, "x-gitlab-event"),
     );
     let r = gitlab_delivery(state, headers, body).await;
-    observed(&metrics, "gitlab", &event, r)
+    observed(&metrics, "gitlab", event, r)
 }
 
 async fn gitlab_delivery(state: AppState, headers: HeaderMap, body: Body) -> Response {
