@@ -18,6 +18,8 @@ pub struct AppState {
     pub body_budget: Arc<tokio::sync::Semaphore>,
     /// Slots for deliveries being parsed and stored (`server.max_in_flight`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Prometheus series of this process (`GET /metrics`).
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             wake: Arc::new(tokio::sync::Notify::new()),
             body_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(slots)),
+            metrics: Arc::default(),
         }
     }
 

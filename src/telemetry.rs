@@ -1,5 +1,7 @@
 //! Logging: human-readable or JSON lines, `BB_DEBUG` turns on debug level.
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 /// Log output format.

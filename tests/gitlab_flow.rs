@@ -166,6 +166,7 @@ roles:
             external_url: Some("https://bytegate.example.com".to_string()),
             guard: Default::default(),
             clock: Arc::new(bytegate::clock::SystemClock),
+            metrics: Default::default(),
         };
         fake.add_member(PROJECT, "root", 40);
         Gl { fake, db, ctx }

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `review`, `config check`, `migrate`, `audit`,
-//! `repair`, `health`.
+//! `repair`, `backup`, `health`, `targets check`.
 
 mod audit;
 mod backup;
@@ -9,6 +9,7 @@ mod migrations;
 mod repair;
 pub mod review;
 mod review_inputs;
+mod targets;
 
 use crate::config::Config;
 use crate::server::AppState;
@@ -73,6 +74,11 @@ enum Command {
     Backup {
         #[command(subcommand)]
         command: backup::BackupCommand,
+    },
+    /// Check the configured target databases ("Test Connection").
+    Targets {
+        #[command(subcommand)]
+        command: targets::TargetsCommand,
     },
     /// Probe a running `bytegate serve` (exit 0 when `/health` answers 200):
     /// the container HEALTHCHECK.
@@ -145,6 +151,7 @@ pub fn main() -> ExitCode {
         Command::Repair(args) => block_on(repair::run(args)),
         Command::Backup { command } => block_on(backup::run(command)),
         Command::Health(args) => health::run(&args),
+        Command::Targets { command } => targets::run(command),
     }
 }
 
@@ -336,14 +343,17 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
     crate::store::migrate(&pool)
         .await
         .map_err(|e| e.to_string())?;
-    let forges = crate::forge::ForgeSet::from_config(&config).map_err(|e| e.to_string())?;
+    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
+    let forges =
+        crate::forge::ForgeSet::from_config(&config, &metrics).map_err(|e| e.to_string())?;
     let addr = format!("{}:{}", args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, external_url = ?args.external_url, "bytegate listening");
     let config = Arc::new(config);
-    let state = AppState::new(pool.clone(), config.clone());
+    let mut state = AppState::new(pool.clone(), config.clone());
+    state.metrics = metrics.clone();
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let handler = Arc::new(crate::jobs::EventJobHandler {
@@ -354,6 +364,7 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
             external_url: args.external_url.clone(),
             guard: crate::flow::guard::CommandGuard::default(),
             clock: Arc::new(crate::clock::SystemClock),
+            metrics,
         },
     });
     // Rollouts waiting for a deploy window are re-checked every minute
@@ -376,6 +387,13 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
             stopped.clone(),
         ))
     });
+    // Per-target gauges for /metrics, on their own slow schedule (every replica).
+    let target_stats = crate::deploy::check::spawn_collector(
+        &config,
+        &state.metrics,
+        &handler.ctx.clock,
+        stopped.clone(),
+    );
     let settings = crate::jobs::WorkerSettings {
         clock: handler.ctx.clock.clone(),
         lease: config.server.job_lease.0,
@@ -414,7 +432,7 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
     for w in workers.into_iter().chain(notifiers) {
         let _ = w.await;
     }
-    for t in [ticker, backups].into_iter().flatten() {
+    for t in [ticker, backups, target_stats].into_iter().flatten() {
         let _ = t.await;
     }
     pool.close().await;

@@ -161,6 +161,9 @@ pub struct ServerSettings {
     /// past it a delivery is answered 503 with Retry-After at once instead of
     /// queueing for the database (the forge redelivers it later).
     pub max_in_flight: usize,
+    /// How often `serve` checks every target database for the per-target
+    /// gauges of `/metrics` (up, tables, size); `0s` turns it off.
+    pub target_stats_interval: HumanDuration,
 }
 
 impl Default for ServerSettings {
@@ -175,6 +178,7 @@ impl Default for ServerSettings {
             max_connections: 1024,
             body_budget_bytes: 64 * 1024 * 1024,
             max_in_flight: 32,
+            target_stats_interval: HumanDuration::from_secs(300),
         }
     }
 }

@@ -15,6 +15,7 @@
 //! non-transactional PostgreSQL files already do.
 
 pub mod backup;
+pub mod check;
 pub mod dryrun;
 mod error;
 mod history;
@@ -263,6 +264,14 @@ pub trait Target: Send + Sync {
         by: &'a str,
         reason: Option<&'a str>,
     ) -> DeployFuture<'a, Repaired>;
+
+    /// "Test Connection": connects and reports version, TLS, the history
+    /// table and the deploy lock (taken and released at once), changing
+    /// nothing. Engines without a check answer `Unsupported`.
+    fn check(&self) -> DeployFuture<'_, check::Probe> {
+        let engine = self.engine();
+        Box::pin(async move { Err(DeployError::Unsupported(engine)) })
+    }
 }
 
 /// The target for a configured database.

@@ -160,6 +160,34 @@ pub fn with_section(body: String, evaluation: Option<&Evaluation>) -> String {
         .unwrap_or(body)
 }
 
+/// Approval cycle times of the environments this decision newly satisfies
+/// (recorded once: the decision that changed them is stored just before).
+async fn observe_satisfied(
+    ctx: &FlowContext,
+    cr_id: i64,
+    old: &BTreeMap<String, bool>,
+    decision: &Decision,
+) {
+    let newly: Vec<&str> = decision
+        .environments
+        .iter()
+        .filter(|e| e.satisfied && old.get(&e.environment) != Some(&true))
+        .map(|e| e.environment.as_str())
+        .collect();
+    if newly.is_empty() {
+        return;
+    }
+    match change_requests::opened_at(&ctx.db, cr_id).await {
+        Ok(opened) => {
+            let took = crate::clock::since(ctx.clock.now(), opened);
+            for env in newly {
+                ctx.metrics.approval_satisfied(env, took);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "approval cycle time not recorded"),
+    }
+}
+
 /// Publishes a decision: the approval check on the newest head and the
 /// sticky comment's approval section (when the comment shows that head),
 /// auditing environments whose decision changed. Nothing is published for a
@@ -216,6 +244,7 @@ pub async fn publish(
     }
     let seq = records::record_decision(&mut *tx, cr.id, &json!(new)).await?;
     tx.commit().await?;
+    observe_satisfied(ctx, cr.id, &old, decision).await;
 
     // 2. Tell the forge, in order, unless a newer decision exists.
     let mut tx = ctx.db.begin().await?;

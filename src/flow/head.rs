@@ -249,6 +249,13 @@ pub(super) async fn review_and_publish(
             .with_detail(detail),
     )
     .await?;
+    ctx.metrics.review(
+        combined.risk,
+        combined
+            .findings
+            .iter()
+            .map(|f| (f.finding.rule.as_str(), f.finding.severity.as_str())),
+    );
     // A push may have made approvals stale: the approval check follows the head.
     if let Some(e) = &evaluation {
         approvals::publish(ctx, forge, &pr.pr, e).await?;

@@ -72,6 +72,8 @@ pub struct FlowContext {
     pub guard: guard::CommandGuard,
     /// Where decisions read the time (deploy windows, leases, staleness).
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// Prometheus series (shared with the server's `AppState`).
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
 }
 
 impl FlowContext {
@@ -81,9 +83,11 @@ impl FlowContext {
         config: Arc<Config>,
         external_url: Option<String>,
     ) -> Result<FlowContext, ForgeError> {
-        let forges = ForgeSet::from_config(&config)?;
+        let metrics = Arc::default();
+        let forges = ForgeSet::from_config(&config, &metrics)?;
         let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock);
         Ok(FlowContext {
+            metrics,
             db,
             config,
             forges,

@@ -578,14 +578,20 @@ impl ForgeSet {
 
     /// Clients for every forge in the configuration: the one place a forge's
     /// client is registered (one line per forge).
-    pub fn from_config(config: &Config) -> Result<ForgeSet, ForgeError> {
+    /// API calls are counted in `metrics`.
+    pub fn from_config(
+        config: &Config,
+        metrics: &Arc<crate::telemetry::metrics::Metrics>,
+    ) -> Result<ForgeSet, ForgeError> {
         let retry = RetryPolicy::default;
         let mut set = ForgeSet::new();
         if let Some(gh) = &config.forges.github {
-            set = set.with(Arc::new(github::GithubForge::from_config(gh, retry())?));
+            let client = github::GithubForge::from_config(gh, retry())?;
+            set = set.with(Arc::new(client.observed_by(metrics.clone())));
         }
         if let Some(gl) = &config.forges.gitlab {
-            set = set.with(Arc::new(gitlab::GitlabForge::from_config(gl, retry())?));
+            let client = gitlab::GitlabForge::from_config(gl, retry())?;
+            set = set.with(Arc::new(client.observed_by(metrics.clone())));
         }
         Ok(set)
     }

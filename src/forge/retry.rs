@@ -159,6 +159,7 @@ pub enum Attempt<T> {
 /// not repeated after a server error: the caller looks before trying again.
 pub async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
+    metrics: &crate::telemetry::metrics::Metrics,
     forge: &str,
     op: &'static str,
     replay_safe: bool,
@@ -207,6 +208,7 @@ where
             });
         }
         tracing::warn!(forge, op, attempt = n, wait_ms = wait.as_millis() as u64, %detail, "forge request failed; retrying");
+        metrics.forge_retry(forge, op);
         tokio::time::sleep(wait).await;
     }
 }
@@ -334,7 +336,7 @@ mod tests {
     async fn the_driver_retries_then_gives_up_with_the_right_error() {
         let p = RetryPolicy::fast();
         let mut calls = 0;
-        let r = with_retries(&p, "test", "op", true, || {
+        let r = with_retries(&p, &Default::default(), "test", "op", true, || {
             calls += 1;
             let c = calls;
             async move {
@@ -351,17 +353,18 @@ mod tests {
         })
         .await;
         assert_eq!(r.unwrap(), 3);
-        let r: Result<(), _> = with_retries(&p, "test", "op", true, || async {
-            Attempt::Retry {
-                wait: Some(Duration::from_secs(3600)),
-                rate_limited: true,
-                detail: "429".into(),
-            }
-        })
-        .await;
+        let r: Result<(), _> =
+            with_retries(&p, &Default::default(), "test", "op", true, || async {
+                Attempt::Retry {
+                    wait: Some(Duration::from_secs(3600)),
+                    rate_limited: true,
+                    detail: "429".into(),
+                }
+            })
+            .await;
         assert!(matches!(r, Err(ForgeError::RateLimited { .. })));
         let mut calls = 0;
-        let r: Result<(), _> = with_retries(&p, "test", "op", false, || {
+        let r: Result<(), _> = with_retries(&p, &Default::default(), "test", "op", false, || {
             calls += 1;
             async {
                 Attempt::Retry {

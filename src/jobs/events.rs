@@ -39,6 +39,10 @@ impl JobHandler for EventJobHandler {
         })
     }
 
+    fn metrics(&self) -> Option<&crate::telemetry::metrics::Metrics> {
+        Some(&self.ctx.metrics)
+    }
+
     fn gave_up<'a>(&'a self, job: &'a Job, error: &'a JobError) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let Ok(event) = serde_json::from_value::<Event>(job.payload.clone()) else {

@@ -78,6 +78,11 @@ pub trait JobHandler: Send + Sync + 'static {
     fn gave_up<'a>(&'a self, _job: &'a Job, _error: &'a JobError) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
+
+    /// Where job durations are counted (`bytegate_job_duration_seconds`), if anywhere.
+    fn metrics(&self) -> Option<&crate::telemetry::metrics::Metrics> {
+        None
+    }
 }
 
 /// Worker timing.
@@ -153,6 +158,8 @@ pub async fn run_one(
     }
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts, delivery = ?job.delivery_id);
     let stop = StopSignal::new();
+    // Wall time of the run for the latency histogram (a measurement, not a decision).
+    let started = std::time::Instant::now();
     // The call itself sits inside the guarded future, so a panic while
     // building the handler's future is caught as well.
     let guarded = AssertUnwindSafe(async { handler.handle(&job).await }).catch_unwind();
@@ -184,6 +191,14 @@ pub async fn run_one(
             }
         }
     };
+    if let Some(m) = handler.metrics() {
+        let outcome = match (&outcome, lost) {
+            (_, true) => "lease_lost",
+            (Ok(()), false) => "done",
+            (Err(_), false) => "error",
+        };
+        m.job(&job.kind, outcome, started.elapsed());
+    }
     let result = if lost {
         if let Err(e) = &outcome {
             tracing::warn!(job = job.id, error = %e.message, "the handler of a job whose lease was lost failed");

@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::telemetry::metrics::serve))
         .merge(crate::webhook::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))

@@ -175,6 +175,20 @@ pub async fn lock(
         .await?)
 }
 
+/// When bytegate first saw the change request (its opening, for the
+/// approval cycle time).
+pub async fn opened_at(
+    db: impl sqlx::PgExecutor<'_>,
+    id: i64,
+) -> Result<DateTime<Utc>, StoreError> {
+    let (at,): (DateTime<Utc>,) =
+        sqlx::query_as("SELECT created_at FROM change_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(db)
+            .await?;
+    Ok(at)
+}
+
 /// Remembers the sticky comment and the commit whose review it shows.
 pub async fn set_comment(
     tx: &mut Transaction<'_, Postgres>,

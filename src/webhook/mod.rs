@@ -22,7 +22,90 @@ use sha2::{Digest, Sha256};
 pub const EVENT_JOB: &str = "event";
 
 fn reply(code: StatusCode, status: &str) -> Response {
-    (code, Json(json!({ "status": status }))).into_response()
+    let mut r = (code, Json(json!({ "status": status }))).into_response();
+    r.extensions_mut()
+        .insert(Answered(answer_label(code, status)));
+    r
+}
+
+/// The `result` label of an answer, kept on the response for [`observed`].
+#[derive(Debug, Clone, Copy)]
+struct Answered(&'static str);
+
+fn answer_label(code: StatusCode, status: &str) -> &'static str {
+    match status {
+        "queued" => "queued",
+        "coalesced" => "coalesced",
+        "ignored" => "ignored",
+        "duplicate" => "duplicate",
+        "pong" => "ping",
+        "stored; not understood" => "unparsable",
+        "could not store the delivery" => "error",
+        _ => code_label(code),
+    }
+}
+
+fn code_label(code: StatusCode) -> &'static str {
+    match code.as_u16() {
+        401 => "bad_signature",
+        404 => "not_configured",
+        408 => "timeout",
+        413 => "too_large",
+        503 => "busy",
+        400..=499 => "bad_request",
+        _ => "error",
+    }
+}
+
+/// Counts a delivery's answer in `bytegate_webhooks_received_total`.
+fn observed(
+    metrics: &crate::telemetry::metrics::Metrics,
+    forge: &str,
+    event: &str,
+    r: Response,
+) -> Response {
+    let result = r
+        .extensions()
+        .get::<Answered>()
+        .map_or_else(|| code_label(r.status()), |a| a.0);
+    metrics.webhook(forge, event, result);
+    r
+}
+
+/// The event header's value for the `event` label: one of the forges'
+/// event names, else `other`. The header is read before authentication, so
+/// its raw value would let anyone grow the label set without bound.
+fn event_name(headers: &HeaderMap, name: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        // GitHub
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "issue_comment",
+        "check_run",
+        "check_suite",
+        "push",
+        "ping",
+        "installation",
+        "installation_repositories",
+        "status",
+        "deployment",
+        "deployment_status",
+        // GitLab
+        "Merge Request Hook",
+        "Note Hook",
+        "Push Hook",
+        "Tag Push Hook",
+        "Pipeline Hook",
+        "Job Hook",
+        "Deployment Hook",
+        "Emoji Hook",
+        "System Hook",
+    ];
+    match header(headers, name) {
+        None => "unknown",
+        Some(v) => KNOWN.iter().find(|k| **k == v).copied().unwrap_or("other"),
+    }
 }
 
 /// 503 with Retry-After: the delivery was not taken; the forge may send it
@@ -55,6 +138,15 @@ pub async fn github_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let (metrics, event) = (
+        state.metrics.clone(),
+        event_name(&headers, "x-github-event"),
+    );
+    let r = github_delivery(state, headers, body).await;
+    observed(&metrics, "github", event, r)
+}
+
+async fn github_delivery(state: AppState, headers: HeaderMap, body: Body) -> Response {
     let body = match body::read(&state, &headers, body).await {
         Ok(b) => b,
         Err(refused) => return refused.into_response(),
@@ -68,6 +160,7 @@ pub async fn github_webhook(
             delivery = header(&headers, "x-github-delivery"),
             "github delivery refused: bad or missing signature"
         );
+        state.metrics.signature_failure("github");
         return reply(StatusCode::UNAUTHORIZED, "bad signature");
     }
     let (Some(event), Some(delivery_id)) = (
@@ -119,6 +212,15 @@ pub async fn gitlab_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let (metrics, event) = (
+        state.metrics.clone(),
+        event_name(&headers, "x-gitlab-event"),
+    );
+    let r = gitlab_delivery(state, headers, body).await;
+    observed(&metrics, "gitlab", event, r)
+}
+
+async fn gitlab_delivery(state: AppState, headers: HeaderMap, body: Body) -> Response {
     let body = match body::read(&state, &headers, body).await {
         Ok(b) => b,
         Err(refused) => return refused.into_response(),
@@ -135,6 +237,7 @@ pub async fn gitlab_webhook(
             delivery = uuid,
             "gitlab delivery refused: bad or missing token"
         );
+        state.metrics.signature_failure("gitlab");
         return reply(StatusCode::UNAUTHORIZED, "bad token");
     }
     // A resend keeps its Idempotency-Key; the event UUID names the event.

@@ -5,6 +5,7 @@
 
 pub mod contract;
 pub mod fake_github;
+pub mod prom_text;
 pub mod serve;
 
 use bytegate::clock::ManualClock;
@@ -150,7 +151,10 @@ impl Harness {
     async fn build(github: FakeGithub, yaml: &str) -> Harness {
         let config = Config::from_yaml(yaml, "test config", &|_| None).unwrap();
         let gh = config.forges.github.as_ref().unwrap();
-        let forge = GithubForge::from_config(gh, RetryPolicy::fast()).unwrap();
+        let metrics = Arc::new(bytegate::telemetry::metrics::Metrics::new());
+        let forge = GithubForge::from_config(gh, RetryPolicy::fast())
+            .unwrap()
+            .observed_by(metrics.clone());
         let db = TestDb::migrated().await.unwrap();
         let clock = Arc::new(ManualClock::default());
         let ctx = FlowContext {
@@ -160,6 +164,7 @@ impl Harness {
             external_url: Some("https://bytegate.example.com".to_string()),
             guard: bytegate::flow::guard::CommandGuard::new(clock.clone()),
             clock: clock.clone(),
+            metrics,
         };
         Harness {
             db,

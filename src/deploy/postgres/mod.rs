@@ -8,6 +8,7 @@
 //! connection's open transaction would deadlock it (flyway/flyway#1654).
 
 mod backup;
+mod check;
 mod failure;
 mod revert;
 
@@ -209,6 +210,10 @@ impl Target for PostgresTarget {
             result?;
             Ok(())
         })
+    }
+
+    fn check(&self) -> DeployFuture<'_, crate::deploy::check::Probe> {
+        Box::pin(check::probe(self))
     }
 
     fn history(&self) -> DeployFuture<'_, Vec<HistoryRow>> {

@@ -4,6 +4,7 @@
 use super::*;
 use crate::deploy::backup::{BackupPolicy, BackupSkipped, BackupTaken, consequence};
 use crate::store::dml_backups::{self, BackupSite};
+use crate::telemetry::metrics::DeployResult;
 
 pub(super) enum StageOutcome {
     Succeeded(Value),
@@ -51,7 +52,10 @@ pub(super) async fn run_stage(
     opts.backup = BackupPolicy::for_environment(&env.backup, now);
     for db in &env.databases {
         let before = super::drift::before_stage(ctx, cr, rollout, env, db).await?;
+        let started = std::time::Instant::now();
         let outcome = deploy_one(db, files, &opts).await;
+        ctx.metrics
+            .deployment(&env.name, metric_result(&outcome), started.elapsed());
         let schema = super::drift::after_stage(ctx, rollout, env, db, before).await?;
         // What this deploy applied, also when a later migration failed.
         let applied = match &outcome {
@@ -156,6 +160,15 @@ pub(super) async fn run_stage(
         }
     }
     Ok(StageOutcome::Succeeded(Value::Array(results)))
+}
+
+/// The `result` label of a deployment of one database.
+fn metric_result<T>(outcome: &Result<T, DeployFailure>) -> DeployResult {
+    match outcome {
+        Ok(_) => DeployResult::Succeeded,
+        Err(DeployFailure::Deploy(DeployError::Stopped { .. })) => DeployResult::Stopped,
+        Err(_) => DeployResult::Failed,
+    }
 }
 
 /// Why one database was not deployed.

@@ -111,8 +111,15 @@ impl GithubForge {
             auth,
             installations: Mutex::new(HashMap::new()),
             retry,
+            metrics: Arc::default(),
             teams: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Counts this client's API calls in `metrics` (the server's registry).
+    pub fn observed_by(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// True when authenticated as an App (check runs available).

@@ -37,6 +37,7 @@ use super::{
 };
 use crate::config::GithubForge as GithubSettings;
 use crate::event::{ForgeKind, PrRef, RepoRef, ReviewState};
+use crate::telemetry::metrics::Metrics;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
@@ -88,6 +89,8 @@ pub struct GithubForge {
     auth: Auth,
     installations: Mutex<HashMap<u64, Arc<Octocrab>>>,
     retry: RetryPolicy,
+    /// Where API calls, retries and the rate limit are counted.
+    metrics: Arc<Metrics>,
     /// Team membership answers, `(team, user)` lowercase → (member, when asked).
     teams: Mutex<HashMap<(String, String), (bool, Instant)>>,
 }

@@ -16,9 +16,24 @@ impl GithubForge {
         let client = self.client(repo)?;
         // After a 5xx or a dropped connection GitHub may have acted: requests
         // that are not replay-safe are not repeated (the caller looks first).
-        with_retries(&self.retry, "GitHub", op, replay_safe(op), || {
-            attempt(&client, op, method.clone(), path, body, accept)
-        })
+        with_retries(
+            &self.retry,
+            &self.metrics,
+            "GitHub",
+            op,
+            replay_safe(op),
+            || {
+                attempt(
+                    &client,
+                    &self.metrics,
+                    op,
+                    method.clone(),
+                    path,
+                    body,
+                    accept,
+                )
+            },
+        )
         .await
     }
 
@@ -62,13 +77,16 @@ pub(super) fn replay_safe(op: &str) -> bool {
 /// One exchange with GitHub, classified by [`classify`].
 pub(super) async fn attempt(
     client: &Octocrab,
+    metrics: &Metrics,
     op: &'static str,
     method: Method,
     path: &str,
     body: Option<&Value>,
     accept: &str,
 ) -> Attempt<Bytes> {
-    match send_once(client, method, path, body, accept).await {
+    let sent = send_once(client, method, path, body, accept).await;
+    observe(metrics, op, &sent);
+    match sent {
         Ok((status, headers, bytes)) => {
             let text = String::from_utf8_lossy(&bytes).into_owned();
             match classify(status.as_u16(), &headers, &text, now_epoch()) {
@@ -112,6 +130,20 @@ pub(super) async fn attempt(
             }
         }
         Err(SendError::Fatal(message)) => Attempt::Failed(ForgeError::Config(message)),
+    }
+}
+
+/// Counts one exchange (and the rate limit its answer reports).
+fn observe(metrics: &Metrics, op: &str, sent: &Result<(StatusCode, HeaderMap, Bytes), SendError>) {
+    match sent {
+        Ok((status, headers, _)) => {
+            metrics.forge_call("github", op, Some(status.as_u16()), Some(headers))
+        }
+        Err(SendError::Answered {
+            status, headers, ..
+        }) => metrics.forge_call("github", op, Some(*status), Some(headers)),
+        Err(SendError::Transport(_)) => metrics.forge_call("github", op, None, None),
+        Err(SendError::Fatal(_)) => {}
     }
 }
 

@@ -42,8 +42,15 @@ impl GitlabForge {
             web: base.to_string(),
             token: token.to_string(),
             retry,
+            metrics: Arc::default(),
             line_discussions: false,
             own_username: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// Counts this client's API calls in `metrics` (the server's registry).
+    pub fn observed_by(mut self, metrics: Arc<crate::telemetry::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 }

@@ -36,6 +36,7 @@ use http::{HeaderMap, Method};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// GitLab's limit on a note body.
@@ -54,6 +55,8 @@ pub struct GitlabForge {
     web: String,
     token: String,
     retry: RetryPolicy,
+    /// Where API calls, retries and the rate limit are counted.
+    metrics: Arc<crate::telemetry::metrics::Metrics>,
     /// `forges.gitlab.line_discussions`.
     line_discussions: bool,
     /// The token's own username (`GET /user`), asked once.

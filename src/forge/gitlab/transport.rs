@@ -15,9 +15,14 @@ impl GitlabForge {
         let url = format!("{}{path}", self.api);
         // A note POST that failed may still have been stored: the caller looks first.
         let replay_safe = op != OP_CREATE_NOTE;
-        with_retries(&self.retry, "GitLab", op, replay_safe, || {
-            self.attempt(op, method.clone(), &url, body)
-        })
+        with_retries(
+            &self.retry,
+            &self.metrics,
+            "GitLab",
+            op,
+            replay_safe,
+            || self.attempt(op, method.clone(), &url, body),
+        )
         .await
     }
 
@@ -39,6 +44,7 @@ impl GitlabForge {
         let response = match request.send().await {
             Ok(r) => r,
             Err(e) => {
+                self.metrics.forge_call("gitlab", op, None, None);
                 return Attempt::Retry {
                     wait: None,
                     rate_limited: false,
@@ -48,6 +54,8 @@ impl GitlabForge {
         };
         let status = response.status().as_u16();
         let headers: HeaderMap = response.headers().clone();
+        self.metrics
+            .forge_call("gitlab", op, Some(status), Some(&headers));
         let bytes = match response.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) => {
