@@ -68,6 +68,29 @@ impl LockHolder {
     }
 }
 
+/// A connection of the test's own holding a lock that blocks writes to a table.
+pub enum TableBlocker {
+    /// `LOCK TABLE … IN ACCESS EXCLUSIVE MODE` in an open transaction.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// `LOCK TABLES … WRITE`.
+    Mysql(PoolConnection<sqlx::MySql>),
+}
+
+impl TableBlocker {
+    /// Lets the blocked statements run.
+    pub async fn release(self) {
+        match self {
+            TableBlocker::Postgres(tx) => tx.rollback().await.unwrap(),
+            TableBlocker::Mysql(mut c) => {
+                sqlx::raw_sql("UNLOCK TABLES")
+                    .execute(&mut *c)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
 impl TargetDb {
     /// A new empty database; `None` when the engine's server is missing and
     /// not required (MariaDB: the test prints "skipped").
@@ -322,5 +345,68 @@ impl TargetDb {
             }
         };
         n
+    }
+
+    /// Blocks writes to `table` until the blocker is released.
+    pub async fn block_writes(&self, table: &str) -> TableBlocker {
+        match self {
+            TargetDb::Postgres(db) => {
+                let mut tx = db.pool.begin().await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+                )))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+                TableBlocker::Postgres(tx)
+            }
+            TargetDb::Mysql(db) => {
+                let mut c = db.pool.acquire().await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "LOCK TABLES {}.{table} WRITE",
+                    db.name()
+                )))
+                .execute(&mut *c)
+                .await
+                .unwrap();
+                TableBlocker::Mysql(c)
+            }
+        }
+    }
+
+    /// Polls until a deploy's statement starting with `prefix` waits for a
+    /// lock (no fixed sleep: the deploy may take any time to get there).
+    pub async fn wait_until_blocked(&self, prefix: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (n,): (i64,) = match self {
+                TargetDb::Postgres(db) => sqlx::query_as(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND application_name = 'bytegate-deploy'
+                       AND wait_event_type = 'Lock' AND query LIKE $1 || '%'",
+                )
+                .bind(prefix)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap(),
+                TargetDb::Mysql(db) => sqlx::query_as(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST
+                     WHERE DB = ? AND INFO LIKE CONCAT(?, '%') AND STATE LIKE 'Waiting%'",
+                )
+                .bind(db.name())
+                .bind(prefix)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap(),
+            };
+            if n > 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no deploy statement `{prefix}…` waited for a lock within 60 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
