@@ -965,3 +965,63 @@ async fn a_mysql_ddl_failing_half_way_is_dirty_until_bytegate_repair() {
     assert_eq!(s.dev.history_rows().await.len(), 2, "nothing ran twice");
     h.github.assert_clean();
 }
+
+/// The comment form: `/bytebase repair ENV not-applied` by someone with
+/// deploy standing records the decision on the dirty MySQL database (audited
+/// as the commenter), and the retried deploy runs the file again.
+#[tokio::test]
+async fn a_dirty_mysql_target_is_repaired_by_a_comment_command() {
+    let Some(s) = setup_on(Engine::Mysql, "").await else {
+        return;
+    };
+    let h = &s.h;
+    // Statement 2 fails on a table someone made by hand.
+    s.dev.execute("CREATE TABLE b (id int)").await;
+    let sql = "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE c (id int);\n";
+    merge_commit(h, MERGE, &[(M1, sql)], &[]);
+    h.handle(&merged(MERGE)).await.unwrap();
+    assert!(
+        deploy_comment(h)
+            .contains("statement 1 took effect, statement 2 failed, statement 3 did not run")
+    );
+
+    // Without standing: refused, nothing recorded.
+    command(h, "mallory", "/bytebase repair development not-applied").await;
+    assert_eq!(replies_with(h, "needs the standing").len(), 1);
+    assert_eq!(s.dev.history_rows().await.len(), 1);
+
+    // The DBA undoes statement 1 and the stray table, then says so.
+    s.dev.execute("DROP TABLE a; DROP TABLE b").await;
+    command(h, "dana", "/bytebase repair development not-applied").await;
+    let replies = replies_with(h, "is pending again");
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].contains("`development` / `dev-main`"),
+        "{}",
+        replies[0]
+    );
+    let rows = s.dev.history_rows().await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[1].1, rows[1].3), (false, 0));
+    assert_eq!(rows[1].4.as_deref(), Some("not-applied"));
+    let (audited,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM audit_log WHERE action = 'target.repaired' AND actor = 'dana'
+           AND environment = 'development' AND detail->>'decision' = 'not-applied'",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    command(h, "dana", "/bytebase repair development applied").await;
+    assert_eq!(
+        replies_with(h, "No database of `development` is dirty").len(),
+        1
+    );
+
+    command(h, "dana", "/bytebase deploy development").await;
+    assert_eq!(stage_states(h).await[0].1, "succeeded");
+    for t in ["a", "b", "c"] {
+        assert!(s.dev.table_exists(t).await, "{t}");
+    }
+    h.github.assert_clean();
+}

@@ -11,7 +11,7 @@ use std::time::Instant;
 /// How a transaction's statements ended.
 enum InTx {
     Done,
-    Failed(Failure),
+    Failed(Box<Failure>),
     Stopped,
 }
 
@@ -35,11 +35,11 @@ pub(super) async fn in_transaction<S: Session>(
         if let (Some(policy), Some(dml)) = (&opts.backup, &step.dml)
             && let Err(f) = backup_step::back_up(s, m, i, dml, policy, &mut taken).await
         {
-            ended = InTx::Failed(*f);
+            ended = InTx::Failed(f);
             break;
         }
         if let Err(e) = s.execute(&step.text).await {
-            ended = InTx::Failed(failure_of(s, m, i, &e, 0));
+            ended = InTx::Failed(Box::new(failure_of(s, m, i, &e, 0)));
             break;
         }
     }
@@ -72,7 +72,13 @@ pub(super) async fn in_transaction<S: Session>(
             // A deferred constraint fails at COMMIT: it belongs to the last statement.
             Err(e) => {
                 let _ = s.rollback().await;
-                ended = InTx::Failed(failure_of(s, m, m.steps.len().saturating_sub(1), &e, 0));
+                ended = InTx::Failed(Box::new(failure_of(
+                    s,
+                    m,
+                    m.steps.len().saturating_sub(1),
+                    &e,
+                    0,
+                )));
             }
         }
     } else {
@@ -99,7 +105,7 @@ pub(super) async fn in_transaction<S: Session>(
     }
     let failure = match ended {
         InTx::Failed(f) => f,
-        _ => unreachable_failure(m),
+        _ => Box::new(unreachable_failure(m)),
     };
     let attempt = Attempt {
         m,
@@ -111,7 +117,7 @@ pub(super) async fn in_transaction<S: Session>(
         interrupted: false,
     };
     s.record(&attempt, opts).await?;
-    Err(DeployError::Failed(Box::new(failure)))
+    Err(DeployError::Failed(failure))
 }
 
 /// How a non-transactional file's statements ended.
