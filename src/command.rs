@@ -78,7 +78,7 @@ impl CommandName {
                 "apply the recorded reverse change (the environment's policy must hold)"
             }
             CommandName::Repair => {
-                "record your decision about the environment's dirty database (a file that stopped half-way): `applied` (you finished it) or `not-applied` (you undid it)"
+                "record your DECISION about the environment's dirty database (a file that stopped half-way): `applied` (you finished it by hand) or `not-applied` (you undid it)"
             }
             CommandName::Plan => "re-run the review (and the dry run, where configured)",
             CommandName::Help => "list the commands",
@@ -90,7 +90,8 @@ impl CommandName {
         let args = match self.arguments() {
             Arity::AnyEnvironments => " [ENV…]",
             Arity::OneEnvironment => " ENV",
-            Arity::EnvironmentAndDecision => " ENV applied|not-applied",
+            // `|` would split a help table's cell: DECISION is in the description.
+            Arity::EnvironmentAndDecision => " ENV DECISION",
             Arity::None => "",
         };
         format!("{prefix} {}{args}", self.as_str())

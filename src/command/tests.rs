@@ -365,7 +365,8 @@ fn every_command_parses_from_its_usage() {
         let line = c
             .usage(P)
             .replace(" [ENV…]", "")
-            .replace(" ENV", " staging");
+            .replace(" ENV", " staging")
+            .replace(" DECISION", " applied");
         assert_eq!(one(&line).map(|cmd| cmd.name()), Ok(c));
     }
 }
