@@ -1,6 +1,8 @@
 //! Rollouts end to end below the job queue: a merged pull request → the flow
 //! → real PostgreSQL targets per environment, reported to the fake GitHub
-//! (deployments with statuses, one sticky deploy comment).
+//! (deployments with statuses, one sticky deploy comment). The core story
+//! (merge, approvals, drift, duplicate merges) runs on MariaDB too, from the
+//! same scenario code (`on_engines!`), and MySQL's dirty-then-repaired path.
 
 mod support;
 
