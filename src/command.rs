@@ -7,6 +7,7 @@
 //! starts a line (up to three spaces of indentation); the prefix and the
 //! command name are case-insensitive.
 
+use crate::deploy::RepairDecision;
 use std::fmt;
 
 /// A command's name: the vocabulary. Help text and suggestions come from [`CommandName::ALL`].
@@ -20,6 +21,8 @@ pub enum CommandName {
     Deploy,
     /// `rollback ENV`.
     Rollback,
+    /// `repair ENV applied|not-applied`.
+    Repair,
     /// `plan`.
     Plan,
     /// `help`.
@@ -28,11 +31,12 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in help order.
-    pub const ALL: [CommandName; 6] = [
+    pub const ALL: [CommandName; 7] = [
         CommandName::Approve,
         CommandName::Revoke,
         CommandName::Deploy,
         CommandName::Rollback,
+        CommandName::Repair,
         CommandName::Plan,
         CommandName::Help,
     ];
@@ -44,6 +48,7 @@ impl CommandName {
             CommandName::Revoke => "revoke",
             CommandName::Deploy => "deploy",
             CommandName::Rollback => "rollback",
+            CommandName::Repair => "repair",
             CommandName::Plan => "plan",
             CommandName::Help => "help",
         }
@@ -54,6 +59,7 @@ impl CommandName {
         match self {
             CommandName::Approve | CommandName::Revoke => Arity::AnyEnvironments,
             CommandName::Deploy | CommandName::Rollback => Arity::OneEnvironment,
+            CommandName::Repair => Arity::EnvironmentAndDecision,
             CommandName::Plan | CommandName::Help => Arity::None,
         }
     }
@@ -71,6 +77,9 @@ impl CommandName {
             CommandName::Rollback => {
                 "apply the recorded reverse change (the environment's policy must hold)"
             }
+            CommandName::Repair => {
+                "record your DECISION about the environment's dirty database (a file that stopped half-way): `applied` (you finished it by hand) or `not-applied` (you undid it)"
+            }
             CommandName::Plan => "re-run the review (and the dry run, where configured)",
             CommandName::Help => "list the commands",
         }
@@ -81,6 +90,8 @@ impl CommandName {
         let args = match self.arguments() {
             Arity::AnyEnvironments => " [ENV…]",
             Arity::OneEnvironment => " ENV",
+            // `|` would split a help table's cell: DECISION is in the description.
+            Arity::EnvironmentAndDecision => " ENV DECISION",
             Arity::None => "",
         };
         format!("{prefix} {}{args}", self.as_str())
@@ -106,6 +117,8 @@ pub enum Arity {
     AnyEnvironments,
     /// Exactly one environment name.
     OneEnvironment,
+    /// One environment name, then `applied` or `not-applied`.
+    EnvironmentAndDecision,
     /// No arguments.
     None,
 }
@@ -134,6 +147,13 @@ pub enum Command {
         /// The environment.
         environment: String,
     },
+    /// Record a decision about the environment's dirty database.
+    Repair {
+        /// The environment.
+        environment: String,
+        /// What the operator did.
+        decision: RepairDecision,
+    },
     /// Re-run the review.
     Plan,
     /// List the commands.
@@ -148,6 +168,7 @@ impl Command {
             Command::Revoke { .. } => CommandName::Revoke,
             Command::Deploy { .. } => CommandName::Deploy,
             Command::Rollback { .. } => CommandName::Rollback,
+            Command::Repair { .. } => CommandName::Repair,
             Command::Plan => CommandName::Plan,
             Command::Help => CommandName::Help,
         }
@@ -159,9 +180,9 @@ impl Command {
             Command::Approve { environments } | Command::Revoke { environments } => {
                 environments.iter().map(String::as_str).collect()
             }
-            Command::Deploy { environment } | Command::Rollback { environment } => {
-                vec![environment.as_str()]
-            }
+            Command::Deploy { environment }
+            | Command::Rollback { environment }
+            | Command::Repair { environment, .. } => vec![environment.as_str()],
             Command::Plan | Command::Help => Vec::new(),
         }
     }
@@ -203,6 +224,13 @@ impl Command {
             Command::Rollback { environment } => Command::Rollback {
                 environment: map(environment)?,
             },
+            Command::Repair {
+                environment,
+                decision,
+            } => Command::Repair {
+                environment: map(environment)?,
+                decision,
+            },
             c @ (Command::Plan | Command::Help) => c,
         })
     }
@@ -224,6 +252,11 @@ pub enum ParseError {
     MissingEnvironment {
         /// The command.
         command: CommandName,
+    },
+    /// `repair ENV` without `applied` / `not-applied` (or with another word).
+    MissingDecision {
+        /// What was typed instead, if anything.
+        given: Option<String>,
     },
     /// More arguments than the command takes.
     UnexpectedArguments {
@@ -260,9 +293,22 @@ impl fmt::Display for ParseError {
                 f,
                 "`{command}` needs an environment, e.g. `{command} production`"
             ),
+            ParseError::MissingDecision { given } => {
+                write!(
+                    f,
+                    "`repair` needs your decision after the environment: `applied` (you finished the file by hand) or `not-applied` (you undid it), e.g. `repair production applied`"
+                )?;
+                if let Some(g) = given {
+                    write!(f, "; `{g}` is neither")?;
+                }
+                Ok(())
+            }
             ParseError::UnexpectedArguments { command, extra } => {
                 let what = match command.arguments() {
                     Arity::OneEnvironment => "takes exactly one environment",
+                    Arity::EnvironmentAndDecision => {
+                        "takes an environment and `applied` or `not-applied`"
+                    }
                     Arity::None | Arity::AnyEnvironments => "takes no arguments",
                 };
                 write!(f, "`{command}` {what}; unexpected: `{}`", extra.join(" "))
@@ -357,6 +403,30 @@ fn parse_args(rest: &str) -> Result<Command, ParseError> {
             CommandName::Revoke => Command::Revoke { environments: args },
             _ => Command::Approve { environments: args },
         }),
+        Arity::EnvironmentAndDecision => {
+            let mut args = args.into_iter();
+            let Some(environment) = args.next() else {
+                return Err(ParseError::MissingEnvironment { command: name });
+            };
+            let decision = match args.next() {
+                None => return Err(ParseError::MissingDecision { given: None }),
+                Some(word) => word
+                    .to_ascii_lowercase()
+                    .parse::<RepairDecision>()
+                    .map_err(|_| ParseError::MissingDecision { given: Some(word) })?,
+            };
+            let extra: Vec<String> = args.collect();
+            if !extra.is_empty() {
+                return Err(ParseError::UnexpectedArguments {
+                    command: name,
+                    extra,
+                });
+            }
+            Ok(Command::Repair {
+                environment,
+                decision,
+            })
+        }
         Arity::OneEnvironment => {
             let mut args = args.into_iter();
             let Some(environment) = args.next() else {

@@ -500,7 +500,7 @@ async fn unknown_environment_and_command_get_helpful_replies() {
         s.reply(),
         "@dba1\n\n\
          - ❌ `/bytebase approve prodution`: unknown environment `prodution`; did you mean `production`? Configured environments: `development`, `staging`, `production`\n\
-         - ❌ `/bytebase aprove`: unknown command `aprove`; did you mean `approve`? Commands: `approve`, `revoke`, `deploy`, `rollback`, `plan`, `help`. `/bytebase help` explains them.\n"
+         - ❌ `/bytebase aprove`: unknown command `aprove`; did you mean `approve`? Commands: `approve`, `revoke`, `deploy`, `rollback`, `repair`, `plan`, `help`. `/bytebase help` explains them.\n"
     );
     assert_eq!(s.h.count("approvals").await, 0);
     s.finish();

@@ -1,5 +1,6 @@
 //! The PostgreSQL target on a real server: apply, re-apply, drift, order,
-//! failures, non-transactional files under the advisory lock, concurrency.
+//! failures, non-transactional files under the advisory lock. Concurrency
+//! and the busy lock are shared with MySQL: `tests/deploy_targets.rs`.
 
 use bytegate::deploy::postgres::PostgresTarget;
 use bytegate::deploy::{self, DeployError, DeployOptions, Migration, Mode, Target};
@@ -251,101 +252,6 @@ async fn a_failed_non_transactional_file_leaves_the_target_dirty() {
     assert!(table_exists(&db.pool, "users_name_idx").await);
     let again = t.deploy(&plan(&[M1, idx]), &opts()).await.unwrap_err();
     assert!(matches!(again, DeployError::Dirty { .. }), "{again}");
-}
-
-#[tokio::test]
-async fn two_concurrent_deploys_to_one_target_serialize() {
-    let (db, t) = target().await;
-    t.deploy(&plan(&[TWO_TABLES]), &patient()).await.unwrap();
-    let fill = ("002_fill.sql", "INSERT INTO accounts VALUES (1, 'once');\n");
-    let set = plan(&[TWO_TABLES, fill]);
-    // The first deploy holds the target's advisory lock while its statement
-    // waits for the test's table lock: the deploys are made to overlap.
-    let mut blocker = db.pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
-    let first = tokio::spawn({
-        let (set, t) = (set.clone(), PostgresTarget::new("dev", &db.url()));
-        async move { t.deploy(&set, &patient()).await }
-    });
-    wait_until_blocked(&db.pool, "INSERT INTO accounts").await;
-    let (holder,): (i32,) = sqlx::query_as(
-        "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
-         WHERE a.datname = current_database() AND a.application_name = 'bytegate-deploy'
-           AND l.locktype = 'advisory' AND l.granted",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
-
-    let second = tokio::spawn({
-        let (set, t) = (set.clone(), PostgresTarget::new("dev", &db.url()));
-        async move { t.deploy(&set, &patient()).await }
-    });
-    // The second deploy asked for the lock while the first holds it, and was refused.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'bytegate-deploy'
-               AND pid <> $1 AND query LIKE '%advisory_lock(%'",
-        )
-        .bind(holder)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-        if n > 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the second deploy never asked for the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        !second.is_finished(),
-        "the second deploy ran past the held lock"
-    );
-    assert!(!first.is_finished());
-    assert!(
-        attempts(&db.pool, "2").await.iter().all(|a| !a.0),
-        "nothing finished while both are running"
-    );
-    blocker.rollback().await.unwrap();
-
-    let (a, b) = (
-        first.await.unwrap().unwrap(),
-        second.await.unwrap().unwrap(),
-    );
-    assert_eq!(a.applied.len(), 1, "{a:?}");
-    assert!(b.applied.is_empty(), "the second found it done: {b:?}");
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM accounts")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
-    assert_eq!(history(&db.pool).await.len(), 2);
-}
-
-#[tokio::test]
-async fn a_busy_target_times_out_with_a_clear_error() {
-    let (db, t) = target().await;
-    let mut holder = db.pool.acquire().await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(bytegate::deploy::postgres::LOCK_KEY)
-        .execute(&mut *holder)
-        .await
-        .unwrap();
-    let o = DeployOptions {
-        lock_wait: Duration::from_millis(300),
-        ..opts()
-    };
-    let e = t.deploy(&plan(&[M1]), &o).await.unwrap_err();
-    assert!(matches!(e, DeployError::Busy { .. }), "{e}");
-    assert!(e.is_retryable());
 }
 
 #[tokio::test]

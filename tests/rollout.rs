@@ -1,14 +1,18 @@
 //! Rollouts end to end below the job queue: a merged pull request → the flow
 //! → real PostgreSQL targets per environment, reported to the fake GitHub
-//! (deployments with statuses, one sticky deploy comment).
+//! (deployments with statuses, one sticky deploy comment). The core story
+//! (merge, approvals, drift, duplicate merges) runs on MariaDB too, from the
+//! same scenario code (`on_engines!`), and MySQL's dirty-then-repaired path.
 
 mod support;
 
+use bytegate::config::Engine;
 use bytegate::event::{CommentAction, CommentEvent, Event, PrRef};
 use bytegate::flow::rollout::{self, DEPLOY_COMMENT_MARKER};
 use bytegate::store::testdb::TestDb;
 use sqlx::PgPool;
 use support::fake_github::Deployment;
+use support::targets::TargetDb;
 use support::{Harness, REPO, pr_payload, pull_request_event};
 
 const HEAD: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
@@ -20,29 +24,44 @@ const M1: &str = "schema/migrations/001_users.sql";
 const M1_SQL: &str = "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);\n";
 
 /// development (no approvals), staging (1, dba), production (2, dba + owner),
-/// each with its own real database.
+/// each with its own real database on one engine.
 struct Setup {
     h: Harness,
-    dev: TestDb,
-    stg: TestDb,
-    prod: TestDb,
+    dev: TargetDb,
+    stg: TargetDb,
+    prod: TargetDb,
+    /// The config's text (for the CLI).
+    yaml: String,
+}
+
+/// `None` when the engine's server is missing and not required (skipped).
+async fn setup_on(engine: Engine, staging_extra: &str) -> Option<Setup> {
+    let (dev, stg, prod) = (
+        TargetDb::create(engine).await?,
+        TargetDb::create(engine).await?,
+        TargetDb::create(engine).await?,
+    );
+    let envs = format!(
+        "roles:\n  dba:\n    users: [dana]\n  owner:\n    users: [olga]\nenvironments:\n  - name: development\n    lock_timeout: 5s\n{}  - name: staging\n    approvals: 1\n    roles: [dba]\n{staging_extra}{}  - name: production\n    approvals: 2\n    roles: [dba, owner]\n{}",
+        dev.yaml("dev-main"),
+        stg.yaml("stg-main"),
+        prod.yaml("prod-main")
+    );
+    let h = Harness::app_with(&envs).await;
+    let yaml = support::config_yaml(&h.github.url, &support::app_auth(), &envs);
+    Some(Setup {
+        h,
+        dev,
+        stg,
+        prod,
+        yaml,
+    })
 }
 
 async fn setup_with(staging_extra: &str) -> Setup {
-    let (dev, stg, prod) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
-    let db = support::database_yaml;
-    let envs = format!(
-        "roles:\n  dba:\n    users: [dana]\n  owner:\n    users: [olga]\nenvironments:\n  - name: development\n    lock_timeout: 5s\n{}  - name: staging\n    approvals: 1\n    roles: [dba]\n{staging_extra}{}  - name: production\n    approvals: 2\n    roles: [dba, owner]\n{}",
-        db("dev-main", &dev),
-        db("stg-main", &stg),
-        db("prod-main", &prod)
-    );
-    let h = Harness::app_with(&envs).await;
-    Setup { h, dev, stg, prod }
+    setup_on(Engine::Postgres, staging_extra)
+        .await
+        .expect("PostgreSQL is always there")
 }
 
 async fn setup() -> Setup {
@@ -82,23 +101,6 @@ async fn table_exists(pool: &PgPool, name: &str) -> bool {
         .await
         .unwrap();
     e
-}
-
-async fn history(pool: &PgPool) -> Vec<(String, bool, Option<String>)> {
-    let (exists,): (bool,) =
-        sqlx::query_as("SELECT to_regclass('bytegate.migration_history') IS NOT NULL")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-    if !exists {
-        return Vec::new();
-    }
-    sqlx::query_as(
-        "SELECT version, success, change_ref FROM bytegate.migration_history ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap()
 }
 
 async fn stage_states(h: &Harness) -> Vec<(String, String)> {
@@ -146,15 +148,16 @@ async fn approve(h: &Harness, user: &str, env: &str) {
     h.handle(&event).await.unwrap();
 }
 
-#[tokio::test]
-async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
-    let s = setup().await;
+async fn merge_deploys_development_and_later_stages_wait(engine: Engine) {
+    let Some(s) = setup_on(engine, "").await else {
+        return;
+    };
     let h = &s.h;
     merge_commit(h, MERGE, &[(M1, M1_SQL)], &[]);
     h.handle(&merged(MERGE)).await.unwrap();
 
-    assert!(table_exists(&s.dev.pool, "users").await);
-    let dev_history = history(&s.dev.pool).await;
+    assert!(s.dev.table_exists("users").await);
+    let dev_history = s.dev.history().await;
     assert_eq!(dev_history.len(), 1);
     assert!(dev_history[0].1);
     assert_eq!(
@@ -162,8 +165,8 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
         Some("https://github.com/Codertocat/Hello-World/pull/2"),
         "the change reference is the PR"
     );
-    assert!(!table_exists(&s.stg.pool, "users").await);
-    assert!(!table_exists(&s.prod.pool, "users").await);
+    assert!(!s.stg.table_exists("users").await);
+    assert!(!s.prod.table_exists("users").await);
     let states = stage_states(h).await;
     assert_eq!(
         states,
@@ -191,19 +194,16 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
         .await
         .unwrap();
     assert!(reply.contains("waiting"), "{reply}");
-    assert!(!table_exists(&s.stg.pool, "users").await);
+    assert!(!s.stg.table_exists("users").await);
 
     // The DBA's approval on the merged PR lets the staging stage run.
     approve(h, "dana", "staging").await;
-    assert!(table_exists(&s.stg.pool, "users").await);
+    assert!(s.stg.table_exists("users").await);
     let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "staging", "dana")
         .await
         .unwrap();
     assert_eq!(reply, "`staging` is already deployed.");
-    assert!(
-        !table_exists(&s.prod.pool, "users").await,
-        "production waits"
-    );
+    assert!(!s.prod.table_exists("users").await, "production waits");
     assert_eq!(
         deployment(h, "staging").unwrap().statuses,
         ["queued", "in_progress", "success"]
@@ -215,26 +215,19 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
 
     approve(h, "dana", "production").await;
     assert!(
-        !table_exists(&s.prod.pool, "users").await,
+        !s.prod.table_exists("users").await,
         "production needs an owner too"
     );
     approve(h, "olga", "production").await;
-    assert!(table_exists(&s.prod.pool, "users").await);
+    assert!(s.prod.table_exists("users").await);
     let (state,): (String,) = sqlx::query_as("SELECT state FROM rollouts")
         .fetch_one(&h.db.pool)
         .await
         .unwrap();
     assert_eq!(state, "succeeded");
     assert!(deploy_comment(h).contains("rollout **succeeded**"));
-    let history_of = |e: &str| {
-        history(match e {
-            "dev" => &s.dev.pool,
-            "stg" => &s.stg.pool,
-            _ => &s.prod.pool,
-        })
-    };
-    for e in ["dev", "stg", "prod"] {
-        assert_eq!(history_of(e).await.len(), 1, "{e}: applied exactly once");
+    for (e, db) in [("dev", &s.dev), ("stg", &s.stg), ("prod", &s.prod)] {
+        assert_eq!(db.history().await.len(), 1, "{e}: applied exactly once");
     }
     let actions = h.audit_actions().await;
     for a in [
@@ -262,14 +255,20 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
     h.github.assert_clean();
 }
 
-#[tokio::test]
-async fn duplicate_merge_deliveries_and_racing_workers_apply_once() {
-    let s = setup().await;
+on_engines!(merge_deploys_development_and_later_stages_wait: merge_deploys_development_and_later_stages_wait_for_their_policy, merge_deploys_development_and_later_stages_wait_for_their_policy_on_mysql);
+
+async fn duplicate_merges_apply_once(engine: Engine) {
+    let Some(s) = setup_on(engine, "").await else {
+        return;
+    };
     let h = &s.h;
     merge_commit(
         h,
         MERGE,
-        &[(M1, "SELECT pg_sleep(0.3);\nCREATE TABLE users (id int);\n")],
+        &[(
+            M1,
+            &format!("{};\nCREATE TABLE users (id int);\n", s.dev.sleep_sql(0.3)),
+        )],
         &[],
     );
     let event = merged(MERGE);
@@ -286,7 +285,7 @@ async fn duplicate_merge_deliveries_and_racing_workers_apply_once() {
 
     assert_eq!(h.count("rollouts").await, 1);
     assert_eq!(h.count("rollout_stages").await, 3);
-    assert_eq!(history(&s.dev.pool).await.len(), 1);
+    assert_eq!(s.dev.history().await.len(), 1);
     let started: Vec<_> = h
         .audit_actions()
         .await
@@ -302,6 +301,8 @@ async fn duplicate_merge_deliveries_and_racing_workers_apply_once() {
     h.github.assert_clean();
 }
 
+on_engines!(duplicate_merges_apply_once: duplicate_merge_deliveries_and_racing_workers_apply_once, duplicate_merge_deliveries_and_racing_workers_apply_once_on_mysql);
+
 #[tokio::test]
 async fn a_migration_failing_half_way_stops_the_rollout_and_is_reported() {
     let s = setup().await;
@@ -310,11 +311,8 @@ async fn a_migration_failing_half_way_stops_the_rollout_and_is_reported() {
     merge_commit(h, MERGE, &[(M1, bad)], &[]);
     h.handle(&merged(MERGE)).await.unwrap();
 
-    assert!(
-        !table_exists(&s.dev.pool, "users").await,
-        "none of its effects"
-    );
-    let hist = history(&s.dev.pool).await;
+    assert!(!s.dev.table_exists("users").await, "none of its effects");
+    let hist = s.dev.history().await;
     assert_eq!(hist.len(), 1);
     assert!(!hist[0].1, "a failed history row");
     assert_eq!(
@@ -325,10 +323,7 @@ async fn a_migration_failing_half_way_stops_the_rollout_and_is_reported() {
             ("production".into(), "pending".into())
         ]
     );
-    assert!(
-        !table_exists(&s.stg.pool, "users").await,
-        "the rollout stopped"
-    );
+    assert!(!s.stg.table_exists("users").await, "the rollout stopped");
     let body = deploy_comment(h);
     assert!(body.contains("rollout **failed**"), "{body}");
     assert!(body.contains("### `development` failed"), "{body}");
@@ -343,13 +338,14 @@ async fn a_migration_failing_half_way_stops_the_rollout_and_is_reported() {
     h.github.assert_clean();
 }
 
-#[tokio::test]
-async fn an_applied_migration_edited_later_is_refused_as_drift() {
-    let s = setup().await;
+async fn edited_migrations_are_drift(engine: Engine) {
+    let Some(s) = setup_on(engine, "").await else {
+        return;
+    };
     let h = &s.h;
     merge_commit(h, MERGE, &[(M1, M1_SQL)], &[]);
     h.handle(&merged(MERGE)).await.unwrap();
-    assert_eq!(history(&s.dev.pool).await.len(), 1);
+    assert_eq!(s.dev.history().await.len(), 1);
 
     // A second PR (same harness, new number) edits 001 and adds 002.
     let edited = "CREATE TABLE users (id bigint PRIMARY KEY);\n";
@@ -390,9 +386,11 @@ async fn an_applied_migration_edited_later_is_refused_as_drift() {
         error.contains("pull/2"),
         "names the change that applied it: {error}"
     );
-    assert!(!table_exists(&s.dev.pool, "orders").await);
+    assert!(!s.dev.table_exists("orders").await);
     h.github.assert_clean();
 }
+
+on_engines!(edited_migrations_are_drift: an_applied_migration_edited_later_is_refused_as_drift, an_applied_migration_edited_later_is_refused_as_drift_on_mysql);
 
 #[tokio::test]
 async fn a_closed_deploy_window_makes_the_stage_wait_and_say_so() {
@@ -407,25 +405,25 @@ async fn a_closed_deploy_window_makes_the_stage_wait_and_say_so() {
     h.handle(&merged(MERGE)).await.unwrap();
     approve(h, "dana", "staging").await;
     rollout::advance(&h.ctx, &pr_ref()).await.unwrap();
-    assert!(table_exists(&s.dev.pool, "users").await);
-    assert!(!table_exists(&s.stg.pool, "users").await);
+    assert!(s.dev.table_exists("users").await);
+    assert!(!s.stg.table_exists("users").await);
     let body = deploy_comment(h);
     assert!(body.contains("deploy window"), "{body}");
     assert_eq!(rollout::advance_open_windows(&h.ctx).await.unwrap(), 0);
-    assert!(!table_exists(&s.stg.pool, "users").await);
+    assert!(!s.stg.table_exists("users").await);
 
     // Still closed a minute before it opens.
     h.clock.set(at(9) - chrono::Duration::minutes(1));
     assert_eq!(rollout::advance_open_windows(&h.ctx).await.unwrap(), 0);
-    assert!(!table_exists(&s.stg.pool, "users").await);
+    assert!(!s.stg.table_exists("users").await);
 
     // 10:00: the window is open, and the re-check deploys staging (only).
     h.clock.set(at(10));
     assert_eq!(rollout::advance_open_windows(&h.ctx).await.unwrap(), 1);
-    assert!(table_exists(&s.stg.pool, "users").await);
-    assert!(!table_exists(&s.prod.pool, "users").await);
+    assert!(s.stg.table_exists("users").await);
+    assert!(!s.prod.table_exists("users").await);
     assert_eq!(
-        history(&s.stg.pool).await.len(),
+        s.stg.history().await.len(),
         1,
         "one migration applied to staging"
     );
@@ -461,8 +459,8 @@ async fn a_merged_fork_pr_deploys_the_merge_commit() {
     };
     e.is_fork = true;
     h.handle(&Event::PullRequest(e)).await.unwrap();
-    assert!(table_exists(&s.dev.pool, "users").await);
-    assert!(!table_exists(&s.dev.pool, "from_the_fork").await);
+    assert!(s.dev.table_exists("users").await);
+    assert!(!s.dev.table_exists("from_the_fork").await);
     h.github.assert_clean();
 }
 
@@ -471,11 +469,11 @@ async fn a_failed_stage_is_retried_with_a_deploy_comment() {
     let s = setup().await;
     let h = &s.h;
     sqlx::query("CREATE TABLE users (id int)")
-        .execute(&s.dev.pool)
+        .execute(s.dev.pg())
         .await
         .unwrap();
     // Someone holds a lock on users: the ALTER hits development's lock_timeout (5s).
-    let mut blocker = s.dev.pool.begin().await.unwrap();
+    let mut blocker = s.dev.pg().begin().await.unwrap();
     sqlx::query("LOCK TABLE users IN ACCESS SHARE MODE")
         .execute(&mut *blocker)
         .await
@@ -508,7 +506,7 @@ async fn a_failed_stage_is_retried_with_a_deploy_comment() {
     let (n,): (i64,) = sqlx::query_as(
         "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email'",
     )
-    .fetch_one(&s.dev.pool)
+    .fetch_one(s.dev.pg())
     .await
     .unwrap();
     assert_eq!(n, 1);
@@ -569,7 +567,7 @@ async fn deploy_by_a_user_without_standing_is_refused_and_deploys_nothing() {
     // standing approving staging needs may ask for that.
     let s = setup_with("    lock_timeout: 1s\n").await;
     let h = &s.h;
-    for db in [&s.dev.pool, &s.stg.pool] {
+    for db in [s.dev.pg(), s.stg.pg()] {
         sqlx::query("CREATE TABLE users (id int)")
             .execute(db)
             .await
@@ -583,8 +581,8 @@ async fn deploy_by_a_user_without_standing_is_refused_and_deploys_nothing() {
         &[],
     );
     h.handle(&merged(MERGE)).await.unwrap();
-    assert!(email_column_exists(&s.dev.pool).await);
-    let mut blocker = s.stg.pool.begin().await.unwrap();
+    assert!(email_column_exists(s.dev.pg()).await);
+    let mut blocker = s.stg.pg().begin().await.unwrap();
     sqlx::query("LOCK TABLE users IN ACCESS SHARE MODE")
         .execute(&mut *blocker)
         .await
@@ -606,7 +604,7 @@ async fn deploy_by_a_user_without_standing_is_refused_and_deploys_nothing() {
         ]
     );
     assert!(
-        !email_column_exists(&s.stg.pool).await,
+        !email_column_exists(s.stg.pg()).await,
         "staging not deployed"
     );
     assert_eq!(stage_states(h).await[1].1, "failed");
@@ -640,11 +638,11 @@ async fn deploy_by_a_user_without_standing_is_refused_and_deploys_nothing() {
         "{}",
         author[0]
     );
-    assert!(!email_column_exists(&s.stg.pool).await);
+    assert!(!email_column_exists(s.stg.pg()).await);
 
     // The DBA's deploy still works.
     command(h, "dana", "/bytebase deploy staging").await;
-    assert!(email_column_exists(&s.stg.pool).await);
+    assert!(email_column_exists(s.stg.pg()).await);
     assert_eq!(stage_states(h).await[1].1, "succeeded");
     assert_eq!(replies_with(h, "Deployed to `staging`").len(), 1);
     h.github.assert_clean();
@@ -660,7 +658,7 @@ async fn a_failed_statement_shows_sqlstate_and_position_on_the_pr_but_keeps_row_
         "CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL);
          INSERT INTO customers VALUES (1, 'secret@x.io'), (2, 'secret@x.io');",
     )
-    .execute(&s.dev.pool)
+    .execute(s.dev.pg())
     .await
     .unwrap();
     let path = "schema/migrations/001_unique_email.sql";
@@ -668,13 +666,13 @@ async fn a_failed_statement_shows_sqlstate_and_position_on_the_pr_but_keeps_row_
     merge_commit(h, MERGE, &[(path, sql)], &[]);
     h.handle(&merged(MERGE)).await.unwrap();
 
-    assert!(!table_exists(&s.dev.pool, "notes").await, "rolled back");
+    assert!(!s.dev.table_exists("notes").await, "rolled back");
     assert_eq!(stage_states(h).await[0].1, "failed");
 
     let body = deploy_comment(h);
     assert!(body.contains("23505"), "{body}");
     assert!(
-        body.contains(&format!("{path}:2:1: statement 2 failed")),
+        body.contains(&format!("{path}:2:1: statement 2 of ")),
         "file, line and statement number: {body}"
     );
     assert!(
@@ -849,7 +847,7 @@ async fn someone_elses_comment_with_the_deploy_marker_is_never_edited_or_adopted
     merge_commit(h, MERGE, &[(M1, M1_SQL)], &[]);
     h.handle(&merged(MERGE)).await.unwrap();
     approve(h, "dana", "staging").await;
-    assert!(table_exists(&s.stg.pool, "users").await);
+    assert!(s.stg.table_exists("users").await);
 
     let comments = h.github.comments(REPO, PR);
     let theirs = comments.iter().find(|c| c.id == mallory).unwrap();
@@ -878,4 +876,154 @@ async fn someone_elses_comment_with_the_deploy_marker_is_never_edited_or_adopted
         .await
         .unwrap();
     assert_eq!(stored, Some(ours[0].id.to_string()));
+}
+
+/// MySQL commits each DDL statement: statement 2 of 3 failing on merge leaves
+/// development dirty, the PR says which statements ran, the retried deploy
+/// is refused, and `bytegate repair` records the operator's decision
+/// (audited) and unblocks it.
+#[tokio::test]
+async fn a_mysql_ddl_failing_half_way_is_dirty_until_bytegate_repair() {
+    let Some(s) = setup_on(Engine::Mysql, "").await else {
+        return;
+    };
+    let h = &s.h;
+    let pr_url = Some("https://github.com/Codertocat/Hello-World/pull/2".to_string());
+    let sql = "CREATE TABLE a (id int);\nCREATE TABLE a (id int);\nCREATE TABLE c (id int);\n";
+    merge_commit(h, MERGE, &[(M1, sql)], &[]);
+    h.handle(&merged(MERGE)).await.unwrap();
+    assert_eq!(stage_states(h).await[0].1, "failed");
+    let body = deploy_comment(h);
+    assert!(
+        body.contains("001_users.sql:2:1: statement 2 of 3 failed"),
+        "{body}"
+    );
+    assert!(
+        body.contains("statement 1 took effect, statement 2 failed, statement 3 did not run"),
+        "exactly which statements ran: {body}"
+    );
+    assert!(body.contains("bytegate repair"), "{body}");
+    assert!(s.dev.table_exists("a").await && !s.dev.table_exists("c").await);
+    assert_eq!(
+        s.dev.history_rows().await,
+        [("1".to_string(), false, pr_url.clone(), 1, None)]
+    );
+
+    // Retried: refused, the target is dirty.
+    command(h, "dana", "/bytebase deploy development").await;
+    assert_eq!(stage_states(h).await[0].1, "failed");
+    let body = deploy_comment(h);
+    assert!(body.contains("the database is dirty"), "{body}");
+    assert!(body.contains("statement 2 of it was reached"), "{body}");
+    assert_eq!(s.dev.history_rows().await.len(), 1, "the retry ran nothing");
+
+    // The operator creates `c` by hand and records the file as applied.
+    s.dev.execute("CREATE TABLE c (id int)").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("bytegate.yaml");
+    std::fs::write(&config, &s.yaml).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bytegate"))
+        .args(["repair", "--config"])
+        .arg(&config)
+        .args([
+            "development",
+            "dev-main",
+            "--version",
+            "1",
+            "--decision",
+            "applied",
+        ])
+        .args(["--reason", "created c by hand", "--actor", "olga"])
+        .env("PG_URL", h.db.url())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "repair failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        s.dev.history_rows().await[1],
+        (
+            "1".to_string(),
+            true,
+            pr_url,
+            1,
+            Some("applied".to_string())
+        )
+    );
+    let (audited,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM audit_log WHERE action = 'target.repaired' AND actor = 'olga'
+           AND detail->>'decision' = 'applied' AND detail->>'database' = 'dev-main'",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1, "the decision is in the audit trail");
+
+    // Unblocked: the retried stage finds the file applied and succeeds.
+    command(h, "dana", "/bytebase deploy development").await;
+    assert_eq!(stage_states(h).await[0].1, "succeeded");
+    assert_eq!(s.dev.history_rows().await.len(), 2, "nothing ran twice");
+    h.github.assert_clean();
+}
+
+/// The comment form: `/bytebase repair ENV not-applied` by someone with
+/// deploy standing records the decision on the dirty MySQL database (audited
+/// as the commenter), and the retried deploy runs the file again.
+#[tokio::test]
+async fn a_dirty_mysql_target_is_repaired_by_a_comment_command() {
+    let Some(s) = setup_on(Engine::Mysql, "").await else {
+        return;
+    };
+    let h = &s.h;
+    // Statement 2 fails on a table someone made by hand.
+    s.dev.execute("CREATE TABLE b (id int)").await;
+    let sql = "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE c (id int);\n";
+    merge_commit(h, MERGE, &[(M1, sql)], &[]);
+    h.handle(&merged(MERGE)).await.unwrap();
+    assert!(
+        deploy_comment(h)
+            .contains("statement 1 took effect, statement 2 failed, statement 3 did not run")
+    );
+
+    // Without standing: refused, nothing recorded.
+    command(h, "mallory", "/bytebase repair development not-applied").await;
+    assert_eq!(replies_with(h, "needs the standing").len(), 1);
+    assert_eq!(s.dev.history_rows().await.len(), 1);
+
+    // The DBA undoes statement 1 and the stray table, then says so.
+    s.dev.execute("DROP TABLE a; DROP TABLE b").await;
+    command(h, "dana", "/bytebase repair development not-applied").await;
+    let replies = replies_with(h, "is pending again");
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].contains("`development` / `dev-main`"),
+        "{}",
+        replies[0]
+    );
+    let rows = s.dev.history_rows().await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[1].1, rows[1].3), (false, 0));
+    assert_eq!(rows[1].4.as_deref(), Some("not-applied"));
+    let (audited,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM audit_log WHERE action = 'target.repaired' AND actor = 'dana'
+           AND environment = 'development' AND detail->>'decision' = 'not-applied'",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    command(h, "dana", "/bytebase repair development applied").await;
+    assert_eq!(
+        replies_with(h, "No database of `development` is dirty").len(),
+        1
+    );
+
+    command(h, "dana", "/bytebase deploy development").await;
+    assert_eq!(stage_states(h).await[0].1, "succeeded");
+    for t in ["a", "b", "c"] {
+        assert!(s.dev.table_exists(t).await, "{t}");
+    }
+    h.github.assert_clean();
 }

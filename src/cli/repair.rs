@@ -7,7 +7,6 @@ use crate::deploy::{self, RepairDecision};
 use crate::store::audit::{self, AuditAction, AuditEntry};
 use crate::telemetry::{self, LogFormat};
 use clap::Args;
-use serde_json::json;
 use std::path::PathBuf;
 
 /// `bytegate repair ...`.
@@ -81,16 +80,7 @@ pub(super) async fn run(args: RepairArgs) -> Result<(), String> {
     })?;
     let entry = AuditEntry::new(&args.actor, AuditAction::TargetRepaired)
         .in_environment(Some(&env.name))
-        .with_detail(json!({
-            "database": db.name,
-            "version": repaired.version,
-            "path": repaired.path,
-            "sha256": repaired.checksum,
-            "decision": repaired.decision.as_str(),
-            "reason": args.reason,
-            "statements_applied": repaired.statements_applied,
-            "change_ref": repaired.change_ref,
-        }));
+        .with_detail(repaired.audit_detail(&db.name, args.reason.as_deref()));
     let appended = audit::append(&pool, &entry).await;
     pool.close().await;
     appended.map_err(|e| {

@@ -93,6 +93,27 @@ fn rollback() {
 }
 
 #[test]
+fn repair_takes_an_environment_and_a_decision() {
+    assert_eq!(
+        one("/bytebase repair staging Not-Applied"),
+        Ok(Command::Repair {
+            environment: "staging".into(),
+            decision: crate::deploy::RepairDecision::NotApplied,
+        })
+    );
+    assert_eq!(
+        one("/bytebase repair staging"),
+        Err(ParseError::MissingDecision { given: None })
+    );
+    let e = one("/bytebase repair staging maybe").unwrap_err();
+    assert!(e.to_string().contains("`maybe` is neither"), "{e}");
+    assert!(matches!(
+        one("/bytebase repair staging applied now"),
+        Err(ParseError::UnexpectedArguments { .. })
+    ));
+}
+
+#[test]
 fn plan_and_help() {
     assert_eq!(
         parse("/bytebase plan\n/bytebase help"),
@@ -298,7 +319,7 @@ fn error_texts() {
             suggestion: Some(CommandName::Approve)
         }
         .to_string(),
-        "unknown command `aprove`; did you mean `approve`? Commands: `approve`, `revoke`, `deploy`, `rollback`, `plan`, `help`"
+        "unknown command `aprove`; did you mean `approve`? Commands: `approve`, `revoke`, `deploy`, `rollback`, `repair`, `plan`, `help`"
     );
     assert_eq!(
         ParseError::MissingEnvironment {
@@ -344,7 +365,8 @@ fn every_command_parses_from_its_usage() {
         let line = c
             .usage(P)
             .replace(" [ENV…]", "")
-            .replace(" ENV", " staging");
+            .replace(" ENV", " staging")
+            .replace(" DECISION", " applied");
         assert_eq!(one(&line).map(|cmd| cmd.name()), Ok(c));
     }
 }

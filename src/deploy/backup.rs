@@ -133,6 +133,8 @@ pub enum NoBackup {
     NotSimple,
     /// Its file runs outside a transaction.
     NonTransactional,
+    /// The target's engine has no prior backups yet (MySQL).
+    NotOnEngine(crate::config::Engine),
     /// It touches more rows than the cap.
     OverCap {
         /// `backup.max_rows`.
@@ -150,6 +152,11 @@ impl fmt::Display for NoBackup {
             NoBackup::NonTransactional => {
                 f.write_str("its file runs outside a transaction (the copy could not be atomic with it)")
             }
+            NoBackup::NotOnEngine(engine) => write!(
+                f,
+                "prior backups are not available on {} targets yet",
+                super::engine_name(*engine)
+            ),
             NoBackup::OverCap { cap } => write!(
                 f,
                 "it touches more than {cap} rows (backup.max_rows)"

@@ -215,11 +215,9 @@ async fn check_one(env: &Environment, db: &Database, timeout: Duration) -> Targe
         Err(e @ DeployError::Connect { .. }) => {
             (CheckStatus::Unreachable, None, Some(e.to_string()))
         }
-        Err(DeployError::Unsupported(engine)) => (
-            CheckStatus::Unsupported,
-            None,
-            Some(format!("checking {engine:?} targets is not supported yet").to_lowercase()),
-        ),
+        Err(e @ DeployError::Unsupported { .. }) => {
+            (CheckStatus::Unsupported, None, Some(e.to_string()))
+        }
         Err(e) => (CheckStatus::Failed, None, Some(e.to_string())),
     };
     TargetStatus {

@@ -7,9 +7,14 @@ use std::time::Duration;
 /// Why a deploy did not (fully) happen.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    /// The engine is not supported yet.
-    #[error("deploying to {0:?} databases is not supported yet")]
-    Unsupported(Engine),
+    /// A feature the engine's target does not have yet.
+    #[error("{what} is not available on {} targets yet", engine_name(*engine))]
+    Unsupported {
+        /// The feature ("rollback").
+        what: &'static str,
+        /// The engine.
+        engine: Engine,
+    },
     /// Connecting failed (the URL is shown without credentials).
     #[error("cannot connect to {target}: {message}")]
     Connect {
@@ -131,6 +136,8 @@ pub struct Failure {
     pub version: String,
     /// 1-based statement number in the file.
     pub statement_number: usize,
+    /// Statements in the file (the ones after the failed one did not run).
+    pub statements_total: usize,
     /// Line in the file where the error points (statement start when the
     /// database gave no position).
     pub line: u32,
@@ -155,6 +162,14 @@ pub struct Failure {
     pub restore_point: Option<super::RestorePoint>,
 }
 
+/// The engine's name as people write it.
+pub fn engine_name(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Postgres => "PostgreSQL",
+        Engine::Mysql => "MySQL",
+    }
+}
+
 fn failed_message(e: &DeployError) -> String {
     let DeployError::Failed(f) = e else {
         return String::new();
@@ -162,18 +177,48 @@ fn failed_message(e: &DeployError) -> String {
     let after = if f.transactional {
         "rolled back: nothing of this migration was applied".to_string()
     } else if f.statements_applied == 0 {
-        "ran outside a transaction; no statement of it took effect".to_string()
+        format!(
+            "ran outside a transaction; {}: nothing of it took effect",
+            which_ran(f.statements_applied, f.statement_number, f.statements_total)
+        )
     } else {
         format!(
-            "ran outside a transaction: {} earlier statement(s) took effect and the database is marked dirty until repaired with {}",
-            f.statements_applied,
+            "ran outside a transaction: {}; the database is marked dirty until repaired with {}",
+            which_ran(f.statements_applied, f.statement_number, f.statements_total),
             repair_hint(&f.version)
         )
     };
     format!(
-        "{}:{}:{}: statement {} failed: {}\n    {}\n({after})",
-        f.path, f.line, f.column, f.statement_number, f.message, f.statement
+        "{}:{}:{}: statement {} of {} failed: {}\n    {}\n({after})",
+        f.path,
+        f.line,
+        f.column,
+        f.statement_number,
+        f.statements_total.max(f.statement_number),
+        f.message,
+        f.statement
     )
+}
+
+/// Exactly which statements of a non-transactional file ran: "statement 1
+/// took effect, statement 2 failed, statement 3 did not run".
+pub fn which_ran(applied: usize, failed: usize, total: usize) -> String {
+    let span = |from: usize, to: usize| {
+        if from == to {
+            format!("statement {from}")
+        } else {
+            format!("statements {from}–{to}")
+        }
+    };
+    let mut parts = Vec::new();
+    if applied > 0 {
+        parts.push(format!("{} took effect", span(1, applied)));
+    }
+    parts.push(format!("statement {failed} failed"));
+    if total > failed {
+        parts.push(format!("{} did not run", span(failed + 1, total)));
+    }
+    parts.join(", ")
 }
 
 fn stopped_message(e: &DeployError) -> String {

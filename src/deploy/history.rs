@@ -142,6 +142,35 @@ pub struct Repaired {
     pub change_ref: Option<String>,
 }
 
+impl Repaired {
+    /// The `target.repaired` audit entry's detail (CLI and comment command).
+    pub fn audit_detail(&self, database: &str, reason: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
+            "database": database,
+            "version": self.version,
+            "path": self.path,
+            "sha256": self.checksum,
+            "decision": self.decision.as_str(),
+            "reason": reason,
+            "statements_applied": self.statements_applied,
+            "change_ref": self.change_ref,
+        })
+    }
+}
+
+/// The newest attempt of each version decides; the oldest version whose
+/// newest attempt leaves the target dirty.
+pub fn dirty_version(history: &[HistoryRow]) -> Option<&HistoryRow> {
+    let mut seen = std::collections::HashSet::new();
+    let mut dirty: Vec<&HistoryRow> = history
+        .iter()
+        .rev()
+        .filter(|h| seen.insert(h.version.as_str()))
+        .filter(|h| h.dirty_cause().is_some())
+        .collect();
+    dirty.pop()
+}
+
 /// The command an operator runs to record a decision about a dirty file.
 pub fn repair_hint(version: &str) -> String {
     format!(
@@ -200,16 +229,7 @@ pub fn pending<'p>(
 /// The newest attempt of each version decides (a later success or repair
 /// clears an old failure); the first version whose newest attempt is dirty.
 fn first_dirty(history: &[HistoryRow]) -> Option<DeployError> {
-    let mut seen = std::collections::HashSet::new();
-    // Newest first: the first row met of each version is its newest attempt.
-    let mut dirty: Vec<&HistoryRow> = history
-        .iter()
-        .rev()
-        .filter(|h| seen.insert(h.version.as_str()))
-        .filter(|h| h.dirty_cause().is_some())
-        .collect();
-    // Report the oldest dirty file first (the one the others may depend on).
-    let h = dirty.pop()?;
+    let h = dirty_version(history)?;
     Some(DeployError::Dirty {
         path: h.name.clone(),
         version: h.version.clone(),

@@ -9,17 +9,22 @@
 //! advisory lock, so two rollouts or two bytegate replicas never apply to one
 //! database at once.
 //!
-//! PostgreSQL is implemented ([`postgres`]); the trait is shaped for MySQL
-//! too, whose DDL is not transactional: there a failed file leaves the target
-//! marked dirty (the history row of a partial, failed attempt), as
+//! The deploy flow itself is shared (`executor`): an engine only does SQL I/O
+//! on its locked connection. PostgreSQL ([`postgres`]) and MySQL / MariaDB
+//! ([`mysql`]) implement it. MySQL's DDL is not transactional: there a file
+//! with DDL runs statement by statement and a failure half-way leaves the
+//! target marked dirty (the history row of a partial, failed attempt), as
 //! non-transactional PostgreSQL files already do.
 
 pub mod backup;
 pub mod check;
 pub mod dryrun;
 mod error;
+mod executor;
+mod failure;
 mod history;
 pub mod line_diff;
+pub mod mysql;
 mod plan;
 pub mod postgres;
 pub mod revert;
@@ -248,6 +253,12 @@ pub trait Target: Send + Sync {
         opts: &'a DeployOptions,
     ) -> DeployFuture<'a, RollbackReport>;
 
+    /// Why this target cannot roll back at all, if it cannot (asked before
+    /// a rollback is planned, so the reply says it plainly).
+    fn rollback_unavailable(&self) -> Option<DeployError> {
+        None
+    }
+
     /// Drops the prior backup table `bytegate_backup.<name>`, if it is there.
     fn drop_backup<'a>(&'a self, name: &'a str) -> DeployFuture<'a, ()>;
 
@@ -270,7 +281,12 @@ pub trait Target: Send + Sync {
     /// nothing. Engines without a check answer `Unsupported`.
     fn check(&self) -> DeployFuture<'_, check::Probe> {
         let engine = self.engine();
-        Box::pin(async move { Err(DeployError::Unsupported(engine)) })
+        Box::pin(async move {
+            Err(DeployError::Unsupported {
+                what: "the targets check",
+                engine,
+            })
+        })
     }
 }
 
@@ -281,7 +297,7 @@ pub fn target_for(db: &Database) -> Result<Box<dyn Target>, DeployError> {
             &db.name,
             db.url.expose(),
         ))),
-        Engine::Mysql => Err(DeployError::Unsupported(Engine::Mysql)),
+        Engine::Mysql => Ok(Box::new(mysql::MysqlTarget::new(&db.name, db.url.expose()))),
     }
 }
 
@@ -518,6 +534,7 @@ mod tests {
             path: "m/2_x.sql".into(),
             version: "2".into(),
             statement_number: 2,
+            statements_total: 2,
             line: 3,
             column: 1,
             statement: "INSERT INTO users VALUES (2, 'secret@x.io')".into(),

@@ -3,7 +3,7 @@
 
 use super::backup::Dml;
 use super::revert::split_down_section;
-use crate::review::model::{Dialect, Statement, StatementKind};
+use crate::review::model::{Dialect, LexicalClass, Statement, StatementKind};
 use crate::review::{parse, rules, version_key};
 use sha2::{Digest, Sha256};
 use std::cmp::Ordering;
@@ -172,12 +172,36 @@ pub(crate) fn migration(
 pub(crate) fn statements(text: &str, dialect: Dialect) -> (Vec<Statement>, Option<&'static str>) {
     let (up, _) = split_down_section(text);
     let mut statements = parse::parse_file(up, dialect);
-    let reason = statements.iter().find_map(rules::non_transactional_reason);
+    let reason = match dialect {
+        // DDL commits the open transaction on MySQL: a file with any runs
+        // statement by statement, its progress recorded after each one.
+        Dialect::Mysql => statements
+            .iter()
+            .any(implicitly_commits)
+            .then_some(MYSQL_IMPLICIT_COMMIT),
+        _ => statements.iter().find_map(rules::non_transactional_reason),
+    };
     if reason.is_none() {
         strip_wrapping_transaction(&mut statements);
     }
     statements.retain(|s| !s.text.trim().is_empty());
     (statements, reason)
+}
+
+/// Why a MySQL file with DDL is non-transactional.
+pub const MYSQL_IMPLICIT_COMMIT: &str = "MySQL commits each DDL statement implicitly";
+
+/// True for a MySQL statement that commits the open transaction (DDL, and
+/// anything bytegate cannot read: it may be DDL).
+fn implicitly_commits(s: &Statement) -> bool {
+    !matches!(
+        s.kind.lexical_class(),
+        LexicalClass::Insert
+            | LexicalClass::Update { .. }
+            | LexicalClass::Delete { .. }
+            | LexicalClass::Session
+            | LexicalClass::Other
+    ) || matches!(s.kind, StatementKind::Unparsed { .. })
 }
 
 /// Drops a `BEGIN` first and `COMMIT` last statement: files written for

@@ -17,6 +17,7 @@ use super::decision::standing_refusal;
 use super::guard::{Admission, COMMAND_WINDOW, COMMANDS_PER_WINDOW, PLANS_PER_WINDOW};
 use super::{FlowContext, FlowError};
 use crate::command::{self, Command, ParseError};
+use crate::deploy::RepairDecision;
 use crate::event::{CommentAction, CommentEvent};
 use crate::forge::Forge;
 use crate::policy::{Act, Decision, EnvDecision, Source};
@@ -46,6 +47,8 @@ enum Outcome {
     Deploy(String),
     /// `rollback ENV` on a merged PR: run after this comment's approvals are stored.
     Rollback(String),
+    /// `repair ENV DECISION`: run after this comment's approvals are stored.
+    Repair(String, RepairDecision),
     /// Refused: what was wrong and what would work.
     Refused(String),
 }
@@ -230,6 +233,17 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
             let text =
                 super::rollout::rollback_command(ctx, &ev.pr, environment, &ev.author).await?;
             *outcome = Outcome::Info(text);
+        } else if let Outcome::Repair(environment, decision) = outcome {
+            let text = super::rollout::repair_command(
+                ctx,
+                &ev.pr,
+                environment,
+                *decision,
+                &ev.author,
+                ev.comment_id,
+            )
+            .await?;
+            *outcome = Outcome::Info(text);
         }
     }
     if limit_reached {
@@ -373,6 +387,26 @@ async fn run_command(
                 )),
             }
         }
+        // Recording a repair decision lets deploys run again: deploy's standing.
+        Command::Repair {
+            environment,
+            decision,
+        } => match standing_refusal(
+            ctx,
+            forge,
+            cr,
+            &ev.pr,
+            &ev.author,
+            Act::Deploy,
+            std::slice::from_ref(environment),
+        )
+        .await?
+        {
+            Some(why) => Outcome::Refused(format!(
+                "`repair` needs the standing that deploying needs: {why}"
+            )),
+            None => Outcome::Repair(environment.clone(), *decision),
+        },
         Command::Plan if !ctx.guard.admit_plan(&ev.pr, &ev.author) => Outcome::Refused(format!(
             "`plan` re-runs the whole review; you asked for it more than {PLANS_PER_WINDOW} times on this pull request within {} minutes. Try again later.",
             COMMAND_WINDOW.as_secs() / 60
@@ -440,9 +474,9 @@ async fn run_command(
         let envs = cmd.environments();
         let detail = json!({"command": cmd.name().as_str(), "environments": envs, "comment_id": ev.comment_id, "reason": why});
         let environment = match &cmd {
-            Command::Deploy { environment } | Command::Rollback { environment } => {
-                Some(environment.as_str())
-            }
+            Command::Deploy { environment }
+            | Command::Rollback { environment }
+            | Command::Repair { environment, .. } => Some(environment.as_str()),
             _ => None,
         };
         audit::append(
@@ -501,6 +535,9 @@ fn reply(author: &str, answered: &[(String, Outcome)], decision: Option<&Decisio
             }
             Outcome::Rollback(environment) => {
                 let _ = writeln!(out, "- ℹ️ `{line}`: rollback of `{environment}` requested.");
+            }
+            Outcome::Repair(environment, _) => {
+                let _ = writeln!(out, "- ℹ️ `{line}`: repair of `{environment}` requested.");
             }
             Outcome::Info(text) if text.contains('\n') => {
                 let _ = writeln!(out, "- ℹ️ `{line}`: see below.");

@@ -55,7 +55,7 @@ pub(crate) async fn section(
         });
     let Some(db) = db.filter(|d| d.engine == Engine::Postgres) else {
         return Some(format!(
-            "### Dry run\n\nNot run: environment {} has no PostgreSQL database to copy.\n",
+            "### Dry run\n\nNot run: environment {} has no PostgreSQL database to copy (the dry run is not available on MySQL targets yet).\n",
             code(&settings.environment)
         ));
     };

@@ -7,6 +7,7 @@ pub mod contract;
 pub mod fake_github;
 pub mod prom_text;
 pub mod serve;
+pub mod targets;
 
 use bytegate::clock::ManualClock;
 use bytegate::config::Config;

@@ -3,66 +3,14 @@
 //! migration's transaction just before the statement, so the copy and the
 //! change commit or roll back together.
 
+use super::super::Migration;
 use super::super::backup::{
-    BACKUP_SCHEMA, BackupPolicy, BackupSkipped, BackupTaken, Dml, NoBackup, backup_table_name,
-    consequence, qualified_backup,
+    BACKUP_SCHEMA, BackupPolicy, BackupTaken, Dml, NoBackup, backup_table_name, qualified_backup,
 };
-use super::super::{DeployOptions, Failure, Migration, Mode, excerpt};
-use super::failure::failure_of;
-use crate::config::WhenImpossible;
 use sqlx::{AssertSqlSafe, PgConnection};
 
-/// What the backups of one migration came to.
-#[derive(Debug, Default)]
-pub(super) struct Taken {
-    pub(super) backups: Vec<BackupTaken>,
-    pub(super) skipped: Vec<BackupSkipped>,
-}
-
-/// Backs up the rows statement `index` of `m` will touch, or records why
-/// not. `Err`: the migration must fail (the copy failed, or the environment
-/// refuses statements it cannot back up).
-pub(super) async fn back_up(
-    conn: &mut PgConnection,
-    m: &Migration,
-    index: usize,
-    dml: &Dml,
-    policy: &BackupPolicy,
-    taken: &mut Taken,
-) -> Result<(), Box<Failure>> {
-    let number = index + 1;
-    let obstacle = match (dml.static_obstacle(), &dml.filter) {
-        (Some(o), _) => Some(o),
-        (None, Some(filter)) => copy(conn, m, number, dml, filter, policy)
-            .await
-            .map_err(|e| {
-                let mut f = failure_of(m, index, &e, 0);
-                f.message = format!("the prior backup of this statement failed: {}", f.message);
-                Box::new(f)
-            })?
-            .map_or_else(Some, |b| {
-                taken.backups.push(b);
-                None
-            }),
-        (None, None) => Some(NoBackup::NotSimple),
-    };
-    let Some(reason) = obstacle else {
-        return Ok(());
-    };
-    if policy.when_impossible == WhenImpossible::Refuse {
-        return Err(Box::new(refusal(m, index, dml, &reason, policy)));
-    }
-    taken.skipped.push(BackupSkipped {
-        statement_number: number,
-        kind: dml.kind,
-        table: dml.table.clone(),
-        reason,
-    });
-    Ok(())
-}
-
 /// Copies the rows; `Ok(Err(reason))` when there were too many (nothing kept).
-async fn copy(
+pub(super) async fn copy(
     conn: &mut PgConnection,
     m: &Migration,
     number: usize,
@@ -154,68 +102,4 @@ async fn free_name(conn: &mut PgConnection, base: &str) -> Result<String, sqlx::
         }
         k += 1;
     }
-}
-
-fn refusal(
-    m: &Migration,
-    index: usize,
-    dml: &Dml,
-    reason: &NoBackup,
-    policy: &BackupPolicy,
-) -> Failure {
-    let step = &m.steps[index.min(m.steps.len().saturating_sub(1))];
-    Failure {
-        path: m.path.clone(),
-        version: m.version.clone(),
-        statement_number: index + 1,
-        line: step.line,
-        column: step.column,
-        statement: excerpt(&step.text),
-        message: format!(
-            "the {} on {} cannot be backed up before it runs: {reason}; {}",
-            dml.kind,
-            dml.table,
-            consequence(policy.when_impossible)
-        ),
-        sqlstate: None,
-        detail: None,
-        transactional: m.mode == Mode::Transactional,
-        statements_applied: 0,
-        applied_before: Vec::new(),
-        restore_point: None,
-    }
-}
-
-/// The data changes of a non-transactional file: never backed up.
-pub(super) fn outside_transaction(m: &Migration, opts: &DeployOptions) -> Vec<BackupSkipped> {
-    if opts.backup.is_none() {
-        return Vec::new();
-    }
-    m.steps
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| {
-            s.dml.as_ref().map(|d| BackupSkipped {
-                statement_number: i + 1,
-                kind: d.kind,
-                table: d.table.clone(),
-                reason: NoBackup::NonTransactional,
-            })
-        })
-        .collect()
-}
-
-/// A non-transactional file with data changes, where the environment refuses
-/// what it cannot back up: refused before its first statement.
-pub(super) fn refuse_outside_transaction(m: &Migration, opts: &DeployOptions) -> Option<Failure> {
-    let policy = opts.backup.as_ref()?;
-    if policy.when_impossible != WhenImpossible::Refuse {
-        return None;
-    }
-    let (i, dml) = m
-        .steps
-        .iter()
-        .enumerate()
-        .find_map(|(i, s)| s.dml.as_ref().map(|d| (i, d)))?;
-    Some(refusal(m, i, dml, &NoBackup::NonTransactional, policy))
 }

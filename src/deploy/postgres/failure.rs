@@ -1,86 +1,48 @@
-//! What a failed statement becomes: the file, line and column the database
+//! What a PostgreSQL error says about a failed statement: the position it
 //! pointed at, the public message, and the private detail.
 
-use super::super::{Failure, Migration, Mode, Step, excerpt};
+use super::super::Step;
+use super::super::failure::Described;
 use sqlx::postgres::{PgDatabaseError, PgErrorPosition};
 
-pub(super) fn unreachable_failure(m: &Migration) -> Failure {
-    Failure {
-        path: m.path.clone(),
-        version: m.version.clone(),
-        statement_number: 0,
-        line: 1,
-        column: 1,
-        statement: String::new(),
-        message: "the migration failed for an unknown reason".to_string(),
-        sqlstate: None,
-        detail: None,
-        transactional: m.mode == Mode::Transactional,
-        statements_applied: 0,
-        applied_before: Vec::new(),
-        restore_point: None,
-    }
-}
-
-/// Describes statement `index` failing with `e`, pointing at the character
-/// the database named when it named one. DETAIL, HINT and driver texts go to
-/// `detail`, which never reaches a pull request.
-pub(super) fn failure_of(
-    m: &Migration,
-    index: usize,
-    e: &sqlx::Error,
-    statements_applied: usize,
-) -> Failure {
-    let step = m.steps.get(index);
-    let (mut line, mut column) = step.map_or((1, 1), |s| (s.line, s.column));
-    let (message, sqlstate, detail) = match e {
-        sqlx::Error::Database(db) => {
-            let pg = db.try_downcast_ref::<PgDatabaseError>();
-            if let (Some(pg), Some(step)) = (pg, step)
-                && let Some(PgErrorPosition::Original(pos)) = pg.position()
-            {
-                (line, column) = position_in_file(step, pos);
-            }
-            let extra: Vec<String> = pg
-                .map(|p| {
-                    [
-                        p.detail().map(|d| format!("DETAIL: {d}")),
-                        p.hint().map(|h| format!("HINT: {h}")),
-                        p.r#where().map(|w| format!("WHERE: {w}")),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .collect()
-                })
-                .unwrap_or_default();
-            let detail = (!extra.is_empty()).then(|| extra.join("\n"));
-            let code = db.code().map(|c| c.to_string());
-            let message = match &code {
-                Some(code) => format!("{} (SQLSTATE {code})", db.message()),
-                None => db.message().to_string(),
-            };
-            (message, code, detail)
-        }
-        other => (
-            "the statement did not complete: the connection to the database failed".to_string(),
-            None,
-            Some(other.to_string()),
-        ),
+/// What PostgreSQL's error says, pointing at the character it named when it
+/// named one. DETAIL, HINT and WHERE go to `detail`, which never reaches a
+/// pull request.
+pub(super) fn describe(step: Option<&Step>, e: &sqlx::Error) -> Described {
+    let sqlx::Error::Database(db) = e else {
+        return Described::connection(e);
     };
-    Failure {
-        path: m.path.clone(),
-        version: m.version.clone(),
-        statement_number: index + 1,
-        line,
-        column,
-        statement: step.map(|s| excerpt(&s.text)).unwrap_or_default(),
+    let pg = db.try_downcast_ref::<PgDatabaseError>();
+    let position = match (pg, step) {
+        (Some(pg), Some(step)) => match pg.position() {
+            Some(PgErrorPosition::Original(pos)) => Some(position_in_file(step, pos)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let extra: Vec<String> = pg
+        .map(|p| {
+            [
+                p.detail().map(|d| format!("DETAIL: {d}")),
+                p.hint().map(|h| format!("HINT: {h}")),
+                p.r#where().map(|w| format!("WHERE: {w}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect()
+        })
+        .unwrap_or_default();
+    let detail = (!extra.is_empty()).then(|| extra.join("\n"));
+    let code = db.code().map(|c| c.to_string());
+    let message = match &code {
+        Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+        None => db.message().to_string(),
+    };
+    Described {
         message,
-        sqlstate,
+        sqlstate: code,
         detail,
-        transactional: m.mode == Mode::Transactional,
-        statements_applied,
-        applied_before: Vec::new(),
-        restore_point: None,
+        position,
     }
 }
 

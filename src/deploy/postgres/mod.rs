@@ -10,16 +10,18 @@
 mod backup;
 mod check;
 mod failure;
-mod revert;
 
+use super::backup::{BackupPolicy, BackupTaken, Dml, NoBackup};
+use super::executor::{self, Attempt, Session, count, millis};
+use super::failure::Described;
 use super::{
-    Applied, DeployError, DeployFuture, DeployOptions, DeployReport, Failure, HistoryRow,
-    Migration, Mode, RepairDecision, Repaired, Revert, RollbackReport, Target, dirty_row, pending,
+    DeployError, DeployFuture, DeployOptions, DeployReport, HistoryRow, Migration, Mode,
+    RepairDecision, Repaired, RestorePoint, Revert, RollbackReport, Step, Target,
 };
 use crate::config::Engine;
+use crate::review::model::RowFilter;
 use crate::store::redact_url;
 use chrono::{DateTime, Utc};
-use failure::{failure_of, unreachable_failure};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, Row};
 use std::str::FromStr;
@@ -115,15 +117,24 @@ impl PostgresTarget {
         opts.connect().await.map_err(fail)
     }
 
+    /// A connection that holds the target's deploy lock.
+    async fn locked(&self, wait: Duration) -> Result<PgSession, DeployError> {
+        let mut conn = self.connect().await?;
+        if let Err(e) = lock(&mut conn, wait).await {
+            let _ = conn.close().await;
+            return Err(e);
+        }
+        Ok(PgSession(conn))
+    }
+
     async fn deploy_impl(
         &self,
         plan: &[Migration],
         opts: &DeployOptions,
     ) -> Result<DeployReport, DeployError> {
-        let mut conn = self.connect().await?;
-        lock(&mut conn, opts.lock_wait).await?;
-        let result = deploy_locked(&mut conn, plan, opts).await;
-        release(conn).await;
+        let mut session = self.locked(opts.lock_wait).await?;
+        let result = executor::deploy_locked(&mut session, plan, opts).await;
+        release(session.0).await;
         result
     }
 
@@ -132,14 +143,9 @@ impl PostgresTarget {
         reverts: &[Revert],
         opts: &DeployOptions,
     ) -> Result<RollbackReport, DeployError> {
-        let mut conn = self.connect().await?;
-        lock(&mut conn, opts.lock_wait).await?;
-        let result = async {
-            sqlx::raw_sql(ENSURE_HISTORY).execute(&mut conn).await?;
-            revert::rollback_locked(&mut conn, reverts, opts).await
-        }
-        .await;
-        release(conn).await;
+        let mut session = self.locked(opts.lock_wait).await?;
+        let result = executor::rollback_locked(&mut session, reverts, opts).await;
+        release(session.0).await;
         result
     }
 
@@ -150,10 +156,9 @@ impl PostgresTarget {
         by: &str,
         reason: Option<&str>,
     ) -> Result<Repaired, DeployError> {
-        let mut conn = self.connect().await?;
-        lock(&mut conn, super::DEFAULT_LOCK_WAIT).await?;
-        let result = repair_locked(&mut conn, version, decision, by, reason).await;
-        release(conn).await;
+        let mut session = self.locked(super::DEFAULT_LOCK_WAIT).await?;
+        let result = executor::repair_locked(&mut session, version, decision, by, reason).await;
+        release(session.0).await;
         result
     }
 
@@ -231,50 +236,6 @@ impl Target for PostgresTarget {
     }
 }
 
-/// Records the operator's decision as a new history row: the newest row of
-/// the version decides, so the dirty row stays as the record of what happened.
-async fn repair_locked(
-    conn: &mut PgConnection,
-    version: &str,
-    decision: RepairDecision,
-    by: &str,
-    reason: Option<&str>,
-) -> Result<Repaired, DeployError> {
-    sqlx::raw_sql(ENSURE_HISTORY).execute(&mut *conn).await?;
-    let history = read_history(conn).await?;
-    let Some(dirty) = dirty_row(&history, version) else {
-        return Err(DeployError::NothingToRepair {
-            version: version.to_string(),
-        });
-    };
-    let applied = decision == RepairDecision::Applied;
-    sqlx::query(
-        "INSERT INTO bytegate.migration_history
-           (version, name, checksum, applied_by, change_ref, started_at, finished_at,
-            duration_ms, success, error, transactional, statements_applied, repair, repair_reason)
-         VALUES ($1, $2, $3, $4, $5, now(), now(), 0, $6, NULL, false, $7, $8, $9)",
-    )
-    .bind(&dirty.version)
-    .bind(&dirty.name)
-    .bind(&dirty.checksum)
-    .bind(by)
-    .bind(&dirty.change_ref)
-    .bind(applied)
-    .bind(if applied { dirty.statements_applied } else { 0 })
-    .bind(decision.as_str())
-    .bind(reason)
-    .execute(&mut *conn)
-    .await?;
-    Ok(Repaired {
-        path: dirty.name.clone(),
-        version: dirty.version.clone(),
-        checksum: dirty.checksum.clone(),
-        decision,
-        statements_applied: dirty.statements_applied,
-        change_ref: dirty.change_ref.clone(),
-    })
-}
-
 /// Unlocks and closes a deploy connection. Closing the session releases the
 /// lock too; unlocking first keeps a pooled or slow-closing connection from
 /// holding it.
@@ -284,21 +245,6 @@ async fn release(mut conn: PgConnection) {
         .execute(&mut conn)
         .await;
     let _ = conn.close().await;
-}
-
-/// A transaction with the configured timeouts set for it.
-pub(super) async fn begin_with_timeouts<'c>(
-    conn: &'c mut PgConnection,
-    opts: &DeployOptions,
-) -> Result<sqlx::Transaction<'c, sqlx::Postgres>, sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    let settings = timeout_settings(opts, true);
-    if !settings.is_empty() {
-        sqlx::raw_sql(AssertSqlSafe(settings))
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(tx)
 }
 
 /// Takes the session-level advisory lock, polling so a stuck deploy elsewhere
@@ -322,84 +268,16 @@ async fn lock(conn: &mut PgConnection, wait: Duration) -> Result<(), DeployError
     }
 }
 
-async fn deploy_locked(
-    conn: &mut PgConnection,
-    plan: &[Migration],
-    opts: &DeployOptions,
-) -> Result<DeployReport, DeployError> {
-    // Under the lock: creating the schema cannot race another deploy.
-    sqlx::raw_sql(ENSURE_HISTORY).execute(&mut *conn).await?;
-    let history = read_history(conn).await?;
-    let todo = pending(plan, &history, opts.allow_out_of_order)?;
-    let invalid: Vec<(String,)> = sqlx::query_as(INVALID_INDEXES)
-        .fetch_all(&mut *conn)
-        .await?;
-    if !invalid.is_empty() {
-        return Err(DeployError::InvalidIndex {
-            indexes: invalid.into_iter().map(|(n,)| n).collect(),
-        });
-    }
-    let restore_point = match &opts.restore_point {
-        Some(name) if !todo.is_empty() => Some(create_restore_point(conn, name).await),
-        _ => None,
-    };
-    let mut report = DeployReport {
-        applied: Vec::with_capacity(todo.len()),
-        already_applied: plan.len() - todo.len(),
-        restore_point,
-    };
-    for m in todo {
-        if opts.stop.is_stopped() {
-            return Err(DeployError::Stopped {
-                path: m.path.clone(),
-                version: m.version.clone(),
-                statements_applied: 0,
-                transactional: m.mode == Mode::Transactional,
-                applied_before: report.applied,
-            });
-        }
-        let result = match m.mode {
-            Mode::Transactional => apply_in_transaction(conn, m, opts).await,
-            Mode::NonTransactional(_) => apply_statement_by_statement(conn, m, opts).await,
-        };
-        match result {
-            Ok(applied) => report.applied.push(applied),
-            Err(DeployError::Failed(mut f)) => {
-                f.applied_before = std::mem::take(&mut report.applied);
-                f.restore_point = report.restore_point.take();
-                return Err(DeployError::Failed(f));
-            }
-            Err(DeployError::Stopped {
-                path,
-                version,
-                statements_applied,
-                transactional,
-                ..
-            }) => {
-                return Err(DeployError::Stopped {
-                    path,
-                    version,
-                    statements_applied,
-                    transactional,
-                    applied_before: report.applied,
-                });
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(report)
-}
-
 /// `pg_create_restore_point`, where the role and `wal_level` allow it; a
 /// refusal is recorded, never a reason to stop the deploy.
-async fn create_restore_point(conn: &mut PgConnection, name: &str) -> super::RestorePoint {
+async fn create_restore_point(conn: &mut PgConnection, name: &str) -> RestorePoint {
     let made: Result<(String,), sqlx::Error> =
         sqlx::query_as("SELECT pg_create_restore_point($1)::text")
             .bind(name)
             .fetch_one(&mut *conn)
             .await;
     match made {
-        Ok((lsn,)) => super::RestorePoint {
+        Ok((lsn,)) => RestorePoint {
             name: name.to_string(),
             lsn: Some(lsn),
             skipped: None,
@@ -410,7 +288,7 @@ async fn create_restore_point(conn: &mut PgConnection, name: &str) -> super::Res
                 None => e.to_string(),
             };
             tracing::info!(restore_point = name, reason = %skipped, "no restore point before the deploy");
-            super::RestorePoint {
+            RestorePoint {
                 name: name.to_string(),
                 lsn: None,
                 skipped: Some(skipped),
@@ -468,311 +346,209 @@ fn timeout_settings(opts: &DeployOptions, local: bool) -> String {
     sql
 }
 
-/// One history row to write.
-struct Attempt<'a> {
-    m: &'a Migration,
-    started_at: DateTime<Utc>,
-    elapsed: Duration,
-    success: bool,
-    error: Option<String>,
-    statements_applied: usize,
-    interrupted: bool,
-}
+/// The deploy connection, holding the advisory lock.
+struct PgSession(PgConnection);
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn count(n: usize) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-/// The history's error text: the message and, for operators, the detail.
-/// The history lives in the target database, not on the pull request.
-fn history_error(f: &Failure) -> String {
-    match &f.detail {
-        Some(d) => format!("{} ({d})", f.message),
-        None => f.message.clone(),
+impl Session for PgSession {
+    async fn ensure_history(&mut self) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(ENSURE_HISTORY).execute(&mut self.0).await?;
+        Ok(())
     }
-}
 
-async fn record(
-    conn: &mut PgConnection,
-    a: &Attempt<'_>,
-    opts: &DeployOptions,
-) -> Result<(), sqlx::Error> {
-    let finished_at = a.started_at
-        + chrono::Duration::from_std(a.elapsed).unwrap_or_else(|_| chrono::Duration::zero());
-    sqlx::query(
-        "INSERT INTO bytegate.migration_history
-           (version, name, checksum, applied_by, change_ref, started_at, finished_at,
-            duration_ms, success, error, transactional, statements_applied, interrupted)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(&a.m.version)
-    .bind(&a.m.path)
-    .bind(&a.m.checksum)
-    .bind(&opts.applied_by)
-    .bind(&opts.change_ref)
-    .bind(a.started_at)
-    .bind(finished_at)
-    .bind(millis(a.elapsed))
-    .bind(a.success)
-    .bind(&a.error)
-    .bind(a.m.mode == Mode::Transactional)
-    .bind(count(a.statements_applied))
-    .bind(a.interrupted)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
+    async fn read_history(&mut self) -> Result<Vec<HistoryRow>, DeployError> {
+        read_history(&mut self.0).await
+    }
 
-/// Writes and commits the row of a non-transactional file before its first
-/// statement: unfinished (no `finished_at`) until [`finish_row`].
-async fn start_row(
-    conn: &mut PgConnection,
-    m: &Migration,
-    opts: &DeployOptions,
-    started_at: DateTime<Utc>,
-) -> Result<i64, sqlx::Error> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO bytegate.migration_history
-           (version, name, checksum, applied_by, change_ref, started_at, finished_at,
-            duration_ms, success, error, transactional, statements_applied)
-         VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, false, NULL, false, 0)
-         RETURNING id",
-    )
-    .bind(&m.version)
-    .bind(&m.path)
-    .bind(&m.checksum)
-    .bind(&opts.applied_by)
-    .bind(&opts.change_ref)
-    .bind(started_at)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(id)
-}
-
-/// Completes a started row with the attempt's outcome.
-async fn finish_row(conn: &mut PgConnection, id: i64, a: &Attempt<'_>) -> Result<(), sqlx::Error> {
-    let finished_at = a.started_at
-        + chrono::Duration::from_std(a.elapsed).unwrap_or_else(|_| chrono::Duration::zero());
-    sqlx::query(
-        "UPDATE bytegate.migration_history
-         SET finished_at = $2, duration_ms = $3, success = $4, error = $5,
-             statements_applied = $6, interrupted = $7
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(finished_at)
-    .bind(millis(a.elapsed))
-    .bind(a.success)
-    .bind(&a.error)
-    .bind(count(a.statements_applied))
-    .bind(a.interrupted)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-async fn apply_in_transaction(
-    conn: &mut PgConnection,
-    m: &Migration,
-    opts: &DeployOptions,
-) -> Result<Applied, DeployError> {
-    let started_at = Utc::now();
-    let clock = Instant::now();
-    let mut failure = None;
-    let mut stopped = false;
-    let mut taken = backup::Taken::default();
-    {
-        let mut tx = begin_with_timeouts(conn, opts).await?;
-        for (i, step) in m.steps.iter().enumerate() {
-            if opts.stop.is_stopped() {
-                stopped = true;
-                break;
-            }
-            // The rows it will touch, copied first in the same transaction.
-            if let (Some(policy), Some(dml)) = (&opts.backup, &step.dml)
-                && let Err(f) = backup::back_up(&mut tx, m, i, dml, policy, &mut taken).await
-            {
-                failure = Some(*f);
-                break;
-            }
-            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(step.text.as_str()))
-                .execute(&mut *tx)
-                .await
-            {
-                failure = Some(failure_of(m, i, &e, 0));
-                break;
-            }
-        }
-        if failure.is_none() && !stopped {
-            let attempt = Attempt {
-                m,
-                started_at,
-                elapsed: clock.elapsed(),
-                success: true,
-                error: None,
-                statements_applied: m.steps.len(),
-                interrupted: false,
-            };
-            let committed = match record(&mut tx, &attempt, opts).await {
-                Ok(()) => tx.commit().await,
-                Err(e) => Err(e),
-            };
-            match committed {
-                Ok(()) => {
-                    return Ok(Applied {
-                        version: m.version.clone(),
-                        path: m.path.clone(),
-                        checksum: m.checksum.clone(),
-                        duration_ms: millis(attempt.elapsed),
-                        transactional: true,
-                        backups: taken.backups,
-                        not_backed_up: taken.skipped,
-                    });
-                }
-                // A deferred constraint fails at COMMIT: it belongs to the last statement.
-                Err(e) => failure = Some(failure_of(m, m.steps.len().saturating_sub(1), &e, 0)),
-            }
+    async fn preflight(&mut self) -> Result<(), DeployError> {
+        let invalid: Vec<(String,)> = sqlx::query_as(INVALID_INDEXES)
+            .fetch_all(&mut self.0)
+            .await?;
+        if invalid.is_empty() {
+            Ok(())
         } else {
-            tx.rollback().await?;
+            Err(DeployError::InvalidIndex {
+                indexes: invalid.into_iter().map(|(n,)| n).collect(),
+            })
         }
     }
-    if stopped {
-        let attempt = Attempt {
-            m,
-            started_at,
-            elapsed: clock.elapsed(),
-            success: false,
-            error: Some("stopped: the worker lost its job lease (rolled back)".to_string()),
-            statements_applied: 0,
-            interrupted: true,
-        };
-        record(conn, &attempt, opts).await?;
-        return Err(DeployError::Stopped {
-            path: m.path.clone(),
-            version: m.version.clone(),
-            statements_applied: 0,
-            transactional: true,
-            applied_before: Vec::new(),
-        });
-    }
-    let failure = failure.unwrap_or_else(|| unreachable_failure(m));
-    let attempt = Attempt {
-        m,
-        started_at,
-        elapsed: clock.elapsed(),
-        success: false,
-        error: Some(history_error(&failure)),
-        statements_applied: 0,
-        interrupted: false,
-    };
-    record(conn, &attempt, opts).await?;
-    Err(DeployError::Failed(Box::new(failure)))
-}
 
-/// How a non-transactional file's statements ended.
-enum Ended {
-    Done,
-    Failed(Box<Failure>),
-    Stopped,
-}
-
-async fn apply_statement_by_statement(
-    conn: &mut PgConnection,
-    m: &Migration,
-    opts: &DeployOptions,
-) -> Result<Applied, DeployError> {
-    if let Some(refusal) = backup::refuse_outside_transaction(m, opts) {
-        return Err(DeployError::Failed(Box::new(refusal)));
+    async fn restore_point(&mut self, name: &str) -> RestorePoint {
+        create_restore_point(&mut self.0, name).await
     }
-    let started_at = Utc::now();
-    let clock = Instant::now();
-    // Committed before the first statement: when the process dies or this
-    // future is dropped mid-file, the row stays unfinished and the target
-    // reads as dirty, naming the file and the statement reached.
-    let id = start_row(conn, m, opts, started_at).await?;
-    let mut done = 0usize;
-    let ended: Result<Ended, sqlx::Error> = async {
+
+    async fn begin(&mut self, opts: &DeployOptions) -> Result<(), sqlx::Error> {
+        let sql = format!("BEGIN;{}", timeout_settings(opts, true));
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql("COMMIT").execute(&mut self.0).await?;
+        Ok(())
+    }
+
+    async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql("ROLLBACK").execute(&mut self.0).await?;
+        Ok(())
+    }
+
+    async fn set_timeouts(&mut self, opts: &DeployOptions) -> Result<(), sqlx::Error> {
         let settings = timeout_settings(opts, false);
         if !settings.is_empty() {
             sqlx::raw_sql(AssertSqlSafe(settings))
-                .execute(&mut *conn)
+                .execute(&mut self.0)
                 .await?;
         }
-        for (i, step) in m.steps.iter().enumerate() {
-            if opts.stop.is_stopped() {
-                return Ok(Ended::Stopped);
-            }
-            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(step.text.as_str()))
-                .execute(&mut *conn)
-                .await
-            {
-                return Ok(Ended::Failed(Box::new(failure_of(m, i, &e, i))));
-            }
-            done = i + 1;
-            sqlx::query(
-                "UPDATE bytegate.migration_history SET statements_applied = $2 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(count(done))
-            .execute(&mut *conn)
+        Ok(())
+    }
+
+    async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql("RESET lock_timeout; RESET statement_timeout")
+            .execute(&mut self.0)
             .await?;
-        }
-        Ok(Ended::Done)
+        Ok(())
     }
-    .await;
-    let (ended, bookkeeping) = match ended {
-        Ok(e) => (e, None),
-        // Best effort below: if the connection is gone the row stays
-        // unfinished, and the target dirty, which is the truth.
-        Err(e) => (Ended::Stopped, Some(e)),
-    };
-    let attempt = Attempt {
-        m,
-        started_at,
-        elapsed: clock.elapsed(),
-        success: matches!(ended, Ended::Done),
-        error: match (&ended, &bookkeeping) {
-            (_, Some(e)) => Some(format!("deploy bookkeeping failed: {e}")),
-            (Ended::Failed(f), None) => Some(history_error(f)),
-            (Ended::Stopped, None) => Some("stopped: the worker lost its job lease".to_string()),
-            (Ended::Done, None) => None,
-        },
-        statements_applied: match &ended {
-            Ended::Failed(f) => f.statements_applied,
-            _ => done,
-        },
-        interrupted: bookkeeping.is_none() && matches!(ended, Ended::Stopped),
-    };
-    finish_row(conn, id, &attempt).await?;
-    if let Some(e) = bookkeeping {
-        return Err(DeployError::Query(e));
+
+    async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        // The reviewed migration text, run as written.
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut self.0)
+            .await?;
+        Ok(())
     }
-    // The session outlives this file: later files get their own settings.
-    sqlx::raw_sql("RESET lock_timeout; RESET statement_timeout")
-        .execute(&mut *conn)
+
+    fn describe(&self, step: Option<&Step>, e: &sqlx::Error) -> Described {
+        failure::describe(step, e)
+    }
+
+    async fn copy_rows(
+        &mut self,
+        m: &Migration,
+        number: usize,
+        dml: &Dml,
+        filter: &RowFilter,
+        policy: &BackupPolicy,
+    ) -> Result<Result<BackupTaken, NoBackup>, sqlx::Error> {
+        backup::copy(&mut self.0, m, number, dml, filter, policy).await
+    }
+
+    async fn record(&mut self, a: &Attempt<'_>, opts: &DeployOptions) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO bytegate.migration_history
+               (version, name, checksum, applied_by, change_ref, started_at, finished_at,
+                duration_ms, success, error, transactional, statements_applied, interrupted)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&a.m.version)
+        .bind(&a.m.path)
+        .bind(&a.m.checksum)
+        .bind(&opts.applied_by)
+        .bind(&opts.change_ref)
+        .bind(a.started_at)
+        .bind(a.finished_at())
+        .bind(millis(a.elapsed))
+        .bind(a.success)
+        .bind(&a.error)
+        .bind(a.m.mode == Mode::Transactional)
+        .bind(count(a.statements_applied))
+        .bind(a.interrupted)
+        .execute(&mut self.0)
         .await?;
-    match ended {
-        Ended::Failed(f) => Err(DeployError::Failed(f)),
-        Ended::Stopped => Err(DeployError::Stopped {
-            path: m.path.clone(),
-            version: m.version.clone(),
-            statements_applied: done,
-            transactional: false,
-            applied_before: Vec::new(),
-        }),
-        Ended::Done => Ok(Applied {
-            version: m.version.clone(),
-            path: m.path.clone(),
-            checksum: m.checksum.clone(),
-            duration_ms: millis(attempt.elapsed),
-            transactional: false,
-            backups: Vec::new(),
-            not_backed_up: backup::outside_transaction(m, opts),
-        }),
+        Ok(())
+    }
+
+    async fn start_row(
+        &mut self,
+        m: &Migration,
+        opts: &DeployOptions,
+        started_at: DateTime<Utc>,
+    ) -> Result<i64, sqlx::Error> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO bytegate.migration_history
+               (version, name, checksum, applied_by, change_ref, started_at, finished_at,
+                duration_ms, success, error, transactional, statements_applied)
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, false, NULL, false, 0)
+             RETURNING id",
+        )
+        .bind(&m.version)
+        .bind(&m.path)
+        .bind(&m.checksum)
+        .bind(&opts.applied_by)
+        .bind(&opts.change_ref)
+        .bind(started_at)
+        .fetch_one(&mut self.0)
+        .await?;
+        Ok(id)
+    }
+
+    async fn progress(&mut self, id: i64, done: i32) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE bytegate.migration_history SET statements_applied = $2 WHERE id = $1")
+            .bind(id)
+            .bind(done)
+            .execute(&mut self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_row(&mut self, id: i64, a: &Attempt<'_>) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE bytegate.migration_history
+             SET finished_at = $2, duration_ms = $3, success = $4, error = $5,
+                 statements_applied = $6, interrupted = $7
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(a.finished_at())
+        .bind(millis(a.elapsed))
+        .bind(a.success)
+        .bind(&a.error)
+        .bind(count(a.statements_applied))
+        .bind(a.interrupted)
+        .execute(&mut self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn record_repair(
+        &mut self,
+        dirty: &HistoryRow,
+        decision: RepairDecision,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        let applied = decision == RepairDecision::Applied;
+        sqlx::query(
+            "INSERT INTO bytegate.migration_history
+               (version, name, checksum, applied_by, change_ref, started_at, finished_at,
+                duration_ms, success, error, transactional, statements_applied, repair, repair_reason)
+             VALUES ($1, $2, $3, $4, $5, now(), now(), 0, $6, NULL, false, $7, $8, $9)",
+        )
+        .bind(&dirty.version)
+        .bind(&dirty.name)
+        .bind(&dirty.checksum)
+        .bind(by)
+        .bind(&dirty.change_ref)
+        .bind(applied)
+        .bind(if applied { dirty.statements_applied } else { 0 })
+        .bind(decision.as_str())
+        .bind(reason)
+        .execute(&mut self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_rolled_back(&mut self, version: &str, by: &str) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(
+            "UPDATE bytegate.migration_history SET rolled_back_at = now(), rolled_back_by = $2
+             WHERE version = $1 AND success AND rolled_back_at IS NULL",
+        )
+        .bind(version)
+        .bind(by)
+        .execute(&mut self.0)
+        .await?
+        .rows_affected())
     }
 }
 

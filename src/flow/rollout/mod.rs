@@ -526,9 +526,11 @@ fn short(sha: &str) -> &str {
 mod drift;
 mod drive;
 mod gates;
+mod repair;
 mod report;
 mod rollback;
 mod stage;
 
 use drive::drive;
+pub use repair::repair_command;
 pub use rollback::rollback_command;

@@ -169,6 +169,10 @@ async fn rollback_locked(
             Ok(t) => t,
             Err(e) => return refuse(ctx, cr, rollout, env, &e.public_message()).await,
         };
+        if let Some(e) = target.rollback_unavailable() {
+            let why = format!("`{}`: {}; undo it by hand", db.name, e.public_message());
+            return refuse(ctx, cr, rollout, env, &why).await;
+        }
         let history = match target.history().await {
             Ok(h) => h,
             Err(e) => return refuse(ctx, cr, rollout, env, &e.public_message()).await,
