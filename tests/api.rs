@@ -400,6 +400,21 @@ async fn a_change_its_deployments_audit_and_backups_are_read() {
     assert_eq!(status, StatusCode::OK, "{c}");
     let change = &c["change"];
     assert_eq!(change["repo"], REPO);
+    assert_eq!(change["review"]["head_sha"], HEAD, "{change}");
+    // Any DDL is high risk in production: the change's risk is the highest.
+    assert_eq!(change["review"]["risk"], "high", "{change}");
+    let risks: Vec<(&str, &str)> = c["reviews"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["environment"].as_str().unwrap(),
+                r["risk"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(risks.contains(&("production", "high")), "{risks:?}");
     assert_eq!(change["number"], PR);
     assert_eq!(change["state"], "merged");
     assert_eq!(change["merge_sha"], MERGE);
@@ -796,4 +811,90 @@ fn response_schema(doc: &Value, route: &str, method: &str, status: u16) -> Value
     );
     root.insert("components".into(), doc["components"].clone());
     Value::Object(root)
+}
+
+/// `bytegate token ...` as an operator runs it (the binary, PG_URL).
+fn token_cli(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bytegate"))
+        .arg("token")
+        .args(args)
+        .env("PG_URL", db.url())
+        .env("USER", "ops-alice")
+        .env_remove("BB_DEBUG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn tokens_are_created_listed_and_revoked_from_the_command_line() {
+    let db = TestDb::migrated().await.unwrap();
+    let (code, secret, err) = token_cli(&db, &["create", "--name", "ci", "--scope", "read"]);
+    assert_eq!(code, 0, "{err}");
+    let secret = secret.trim().to_string();
+    assert!(secret.starts_with(api_tokens::SECRET_PREFIX), "{secret}");
+    assert!(err.contains("shown only now"), "{err}");
+    let now = chrono::Utc::now();
+    let token = api_tokens::authenticate(&db.pool, &secret, now)
+        .await
+        .unwrap()
+        .expect("the printed secret authenticates");
+    assert_eq!((token.name.as_str(), token.scope), ("ci", TokenScope::Read));
+    assert_eq!(token.created_by, "ops-alice");
+
+    let (code, _, err) = token_cli(&db, &["create", "--name", "ci", "--scope", "admin"]);
+    assert_eq!(code, 2, "a live name is unique");
+    assert!(err.contains("exists already"), "{err}");
+    let (code, _, _) = token_cli(&db, &["create", "--name", "x", "--scope", "root"]);
+    assert_eq!(code, 2, "unknown scope");
+
+    let (code, list, _) = token_cli(&db, &["list"]);
+    assert_eq!(code, 0);
+    assert!(
+        list.contains("\tci\tread\t") && list.contains("live"),
+        "{list}"
+    );
+    assert!(!list.contains(&secret[4..]), "the secret is never listed");
+
+    let (code, out, err) = token_cli(&db, &["revoke", "ci"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("revoked token"), "{out}");
+    assert!(
+        api_tokens::authenticate(&db.pool, &secret, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (code, _, err) = token_cli(&db, &["revoke", "ci"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no live token"), "{err}");
+
+    let audit = audit_rows(&db.pool).await;
+    assert_eq!(
+        audit,
+        [
+            (
+                "ops-alice".to_string(),
+                "api_token.created".to_string(),
+                None
+            ),
+            (
+                "ops-alice".to_string(),
+                "api_token.revoked".to_string(),
+                None
+            ),
+        ]
+    );
+    let (detail,): (Value,) = sqlx::query_as("SELECT detail FROM audit_log ORDER BY id LIMIT 1")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        detail,
+        json!({"token_id": token.id, "name": "ci", "scope": "read"})
+    );
 }
