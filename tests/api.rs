@@ -502,6 +502,28 @@ async fn a_change_its_deployments_audit_and_backups_are_read() {
         .map(|s| s["environment"].as_str().unwrap())
         .collect();
     assert_eq!(envs, ["production"]);
+    // Pages of one, newest stage first.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/deployments?limit=1".to_string();
+    loop {
+        let (status, page) = api.get(&path, Some(&api.read)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page["items"].as_array().unwrap().len() <= 1);
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["environment"].as_str().unwrap().to_string()),
+        );
+        let Some(c) = page["next_cursor"].as_str() else {
+            break;
+        };
+        path = format!("/api/v1/deployments?limit=1&cursor={c}");
+    }
+    assert_eq!(seen, ["production", "staging", "development"]);
+    let (status, _) = api.get("/api/v1/changes/abc", Some(&api.read)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, d) = api
         .get(
             "/api/v1/deployments?since=2999-01-01T00:00:00Z",
