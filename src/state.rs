@@ -1,7 +1,9 @@
 //! What every HTTP handler can reach: its own module, so the router
 //! (`server`) and the handlers (`webhook`) both depend on it and not on each other.
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::flow::FlowContext;
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -20,6 +22,12 @@ pub struct AppState {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// Prometheus series of this process (`GET /metrics`).
     pub metrics: Arc<crate::telemetry::metrics::Metrics>,
+    /// Where handlers read the time (token use, durations); the flow's clock
+    /// once [`AppState::with_flow`] gave one.
+    pub clock: Arc<dyn Clock>,
+    /// The engine the API's actions (deploy, rollback) run through, the same
+    /// one the job workers use; `None`: the actions answer 503.
+    pub flow: Option<FlowContext>,
 }
 
 impl AppState {
@@ -37,7 +45,16 @@ impl AppState {
             body_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(slots)),
             metrics: Arc::default(),
+            clock: Arc::new(SystemClock),
+            flow: None,
         }
+    }
+
+    /// With the flow the API's actions run through (and its clock).
+    pub fn with_flow(mut self, flow: FlowContext) -> Self {
+        self.clock = flow.clock.clone();
+        self.flow = Some(flow);
+        self
     }
 
     /// Webhook body bytes held right now (0 when no delivery is being read).

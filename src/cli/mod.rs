@@ -1,5 +1,5 @@
 //! The command line: `serve`, `review`, `config check`, `migrate`, `audit`,
-//! `repair`, `backup`, `health`, `targets check`.
+//! `repair`, `backup`, `health`, `targets check`, `token`.
 
 mod audit;
 mod backup;
@@ -10,6 +10,7 @@ mod repair;
 pub mod review;
 mod review_inputs;
 mod targets;
+mod token;
 
 use crate::config::Config;
 use crate::server::AppState;
@@ -83,6 +84,11 @@ enum Command {
     /// Probe a running `bytegate serve` (exit 0 when `/health` answers 200):
     /// the container HEALTHCHECK.
     Health(health::HealthArgs),
+    /// API tokens for the REST API and the dashboard: create, list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -152,6 +158,7 @@ pub fn main() -> ExitCode {
         Command::Backup { command } => block_on(backup::run(command)),
         Command::Health(args) => health::run(&args),
         Command::Targets { command } => targets::run(command),
+        Command::Token { command } => block_on(token::run(command)),
     }
 }
 
@@ -352,10 +359,6 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, external_url = ?args.external_url, "bytegate listening");
     let config = Arc::new(config);
-    let mut state = AppState::new(pool.clone(), config.clone());
-    state.metrics = metrics.clone();
-
-    let (stop, stopped) = tokio::sync::watch::channel(false);
     let handler = Arc::new(crate::jobs::EventJobHandler {
         ctx: crate::flow::FlowContext {
             db: pool.clone(),
@@ -364,9 +367,14 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
             external_url: args.external_url.clone(),
             guard: crate::flow::guard::CommandGuard::default(),
             clock: Arc::new(crate::clock::SystemClock),
-            metrics,
+            metrics: metrics.clone(),
         },
     });
+    // The API's actions run through the same engine as the workers.
+    let mut state = AppState::new(pool.clone(), config.clone()).with_flow(handler.ctx.clone());
+    state.metrics = metrics;
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     // Rollouts waiting for a deploy window are re-checked every minute
     // (not on web-only replicas: they run no jobs).
     let ticker = (config.server.workers > 0).then(|| {

@@ -25,7 +25,7 @@ use crate::store::audit::AuditAction;
 use crate::store::jobs::{self, NOTIFY_JOB, NewJob};
 use crate::store::text_enum::text_enum;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
 
@@ -73,12 +73,6 @@ impl NoticeKind {
             AuditAction::DriftDetected => NoticeKind::DriftDetected,
             _ => return None,
         })
-    }
-}
-
-impl Serialize for NoticeKind {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }
 
