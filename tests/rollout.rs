@@ -435,6 +435,49 @@ async fn a_closed_deploy_window_makes_the_stage_wait_and_say_so() {
 }
 
 #[tokio::test]
+async fn a_rollout_driven_after_a_restart_looks_its_installation_up() {
+    // Staging waits for its window; bytegate restarts before it opens, so the
+    // re-check runs with no webhook (and no memory) naming the installation.
+    let window = "    deploy_window:\n      days: [mon, tue, wed, thu, fri, sat, sun]\n      start: \"09:00\"\n      end: \"17:00\"\n";
+    let mut s = setup_with(window).await;
+    let today = chrono::Utc::now().date_naive();
+    let at = |hh: u32| today.and_hms_opt(hh, 0, 0).unwrap().and_utc();
+    s.h.clock.set(at(8));
+    merge_commit(&s.h, MERGE, &[(M1, M1_SQL)], &[]);
+    s.h.handle(&merged(MERGE)).await.unwrap();
+    approve(&s.h, "dana", "staging").await;
+    assert!(!table_exists(&s.stg.pool, "users").await);
+
+    s.h.restart_forge();
+    let before = s.h.github.requests().len();
+    s.h.clock.set(at(10));
+    assert_eq!(rollout::advance_open_windows(&s.h.ctx).await.unwrap(), 1);
+    assert!(table_exists(&s.stg.pool, "users").await);
+
+    let after: Vec<_> = s.h.github.requests().split_off(before);
+    let first: Vec<(&str, &str, u16)> = after
+        .iter()
+        .take(2)
+        .map(|r| (r.method.as_str(), r.path.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        first,
+        [
+            ("GET", "/repos/Codertocat/Hello-World/installation", 200),
+            ("POST", "/app/installations/1/access_tokens", 201),
+        ],
+        "the installation is asked for (as the App), then its token: {after:#?}"
+    );
+    assert_eq!(
+        s.h.github.requests_of("apps/get-repo-installation").len(),
+        2,
+        "once per process: before and after the restart"
+    );
+    assert!(after[2..].iter().all(|r| r.path.starts_with("/repos/")));
+    s.h.github.assert_clean();
+}
+
+#[tokio::test]
 async fn a_merge_without_migration_changes_creates_no_rollout() {
     let s = setup().await;
     let h = &s.h;

@@ -74,8 +74,6 @@ pub struct Rollout {
     pub html_url: Option<String>,
     /// The forge's repository id.
     pub repo_id: Option<i64>,
-    /// The GitHub App installation of the repository.
-    pub installation_id: Option<i64>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// The review snapshot whose files (and only those) the rollout applies.
@@ -120,7 +118,7 @@ impl Stage {
 }
 
 const ROLLOUT_COLUMNS: &str = "id, change_request_id, merge_sha, state, comment_id, html_url, \
-    repo_id, installation_id, created_at, snapshot_id";
+    repo_id, created_at, snapshot_id";
 const STAGE_COLUMNS: &str = "id, rollout_id, position, environment, state, waiting_for, \
     started_at, finished_at, error, deployment_id, deployment_state, result";
 
@@ -135,8 +133,6 @@ pub struct NewRollout<'a> {
     pub html_url: &'a str,
     /// The forge's repository id.
     pub repo_id: Option<i64>,
-    /// The GitHub App installation that delivered the merge.
-    pub installation_id: Option<i64>,
     /// The review snapshot to apply.
     pub snapshot_id: Option<i64>,
 }
@@ -151,15 +147,14 @@ pub async fn create(
     let change_request_id = new.change_request_id;
     let mut tx = pool.begin().await?;
     let created: Option<Rollout> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO rollouts (change_request_id, merge_sha, html_url, repo_id, installation_id, snapshot_id)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO rollouts (change_request_id, merge_sha, html_url, repo_id, snapshot_id)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (change_request_id) DO NOTHING RETURNING {ROLLOUT_COLUMNS}"
     )))
     .bind(change_request_id)
     .bind(new.merge_sha)
     .bind(new.html_url)
     .bind(new.repo_id)
-    .bind(new.installation_id)
     .bind(new.snapshot_id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -465,7 +460,6 @@ mod tests {
             merge_sha: "m",
             html_url: "u",
             repo_id: Some(1),
-            installation_id: Some(2),
             snapshot_id: None,
         }
     }

@@ -95,11 +95,6 @@ pub async fn start_on_merge(
             merge_sha,
             html_url: &pr.html_url,
             repo_id: pr.pr.repo.id.and_then(|i| i64::try_from(i).ok()),
-            installation_id: pr
-                .pr
-                .repo
-                .installation_id
-                .and_then(|i| i64::try_from(i).ok()),
             snapshot_id: Some(snapshot.id),
         },
         &envs,
@@ -181,10 +176,8 @@ pub async fn advance_open_windows(ctx: &FlowContext) -> Result<usize, FlowError>
             .environment(&env)
             .and_then(|e| e.deploy_window.as_ref())
             .is_none_or(|w| w.is_open(now));
-        let kind = match forge.as_str() {
-            "github" => ForgeKind::Github,
-            "gitlab" => ForgeKind::Gitlab,
-            _ => continue,
+        let Some(kind) = ForgeKind::from_name(&forge) else {
+            continue;
         };
         if !open {
             continue;
@@ -194,7 +187,6 @@ pub async fn advance_open_windows(ctx: &FlowContext) -> Result<usize, FlowError>
                 forge: kind,
                 full_name: repo,
                 id: rollout.repo_id.and_then(|i| u64::try_from(i).ok()),
-                installation_id: rollout.installation_id.and_then(|i| u64::try_from(i).ok()),
             },
             number: u64::try_from(number).unwrap_or(0),
         };

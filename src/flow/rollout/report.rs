@@ -284,7 +284,6 @@ mod tests {
             comment_id: None,
             html_url: None,
             repo_id: None,
-            installation_id: None,
             created_at: Utc::now(),
             snapshot_id: None,
         }

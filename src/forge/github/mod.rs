@@ -4,14 +4,16 @@
 //! `https://HOST/api/v3` are kept) and authentication: as a GitHub App, a JWT
 //! is minted from the app id and private key and exchanged for an installation
 //! token per installation, which octocrab caches until 30 s before it expires
-//! (one client per installation is kept here for that cache). With a token,
+//! (one client per installation is kept here for that cache). Which
+//! installation reaches a repository is GitHub's knowledge, so this forge
+//! asks GitHub for it (and remembers it); neutral types never carry it. With a token,
 //! check runs are impossible (GitHub allows them to Apps only), so checks are
 //! published as commit statuses under the same name.
 //!
 //! Requests and responses are bytegate's own small serde shapes, so only the
 //! fields we use must be present; retries follow [`super::retry`].
 //!
-//! Files by job: `auth` (App or token clients, one per installation),
+//! Files by job: `auth` (App or token clients, one per installation, found per repository),
 //! `transport` (one exchange and its retries), `rest` (the REST operations),
 //! `checks` (check runs created at most once, strays completed),
 //! `trait_impl` (the [`Forge`] implementation) and `wire` (GitHub's JSON
@@ -70,6 +72,10 @@ const MAX_PAGES: usize = 30;
 
 /// How long a team-membership answer is reused.
 const TEAM_CACHE_TTL: Duration = Duration::from_secs(60);
+/// GitHub's operation naming the App installation of a repository.
+const INSTALLATION_OP: &str = "apps/get-repo-installation";
+/// GitHub's operation minting an installation token (octocrab sends it).
+const TOKEN_OP: &str = "apps/create-installation-access-token";
 const ACCEPT_JSON: &str = "application/vnd.github+json";
 const ACCEPT_RAW: &str = "application/vnd.github.raw+json";
 const TRUNCATION_NOTE: &str =
@@ -86,7 +92,10 @@ enum Auth {
 pub struct GithubForge {
     root: Octocrab,
     auth: Auth,
+    /// One client per installation id (each caches its installation token).
     installations: Mutex<HashMap<u64, Arc<Octocrab>>>,
+    /// Lowercase `owner/name` → the App installation that reaches it.
+    repo_installations: Mutex<HashMap<String, u64>>,
     retry: RetryPolicy,
     /// Team membership answers, `(team, user)` lowercase → (member, when asked).
     teams: Mutex<HashMap<(String, String), (bool, Instant)>>,
@@ -112,7 +121,6 @@ mod tests {
             forge: ForgeKind::Github,
             full_name: name.to_string(),
             id: None,
-            installation_id: None,
         }
     }
 

@@ -113,7 +113,6 @@ mod tests {
             forge: ForgeKind::Gitlab,
             full_name: name.to_string(),
             id,
-            installation_id: None,
         }
     }
 
