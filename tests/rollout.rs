@@ -5,7 +5,7 @@
 mod support;
 
 use bytegate::event::{CommentAction, CommentEvent, Event, PrRef};
-use bytegate::flow::rollout::{self, DEPLOY_COMMENT_MARKER};
+use bytegate::flow::rollout::{self, DEPLOY_COMMENT_MARKER, RolloutCommand};
 use bytegate::store::testdb::TestDb;
 use sqlx::PgPool;
 use support::fake_github::Deployment;
@@ -187,7 +187,7 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
     assert!(deployment(h, "production").is_none());
 
     // Not approved yet: the command says why.
-    let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "staging", "dana")
+    let reply = rollout::command(&h.ctx, &pr_ref(), "staging", "dana", RolloutCommand::Deploy)
         .await
         .unwrap();
     assert!(reply.contains("waiting"), "{reply}");
@@ -196,7 +196,7 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
     // The DBA's approval on the merged PR lets the staging stage run.
     approve(h, "dana", "staging").await;
     assert!(table_exists(&s.stg.pool, "users").await);
-    let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "staging", "dana")
+    let reply = rollout::command(&h.ctx, &pr_ref(), "staging", "dana", RolloutCommand::Deploy)
         .await
         .unwrap();
     assert_eq!(reply, "`staging` is already deployed.");
@@ -208,9 +208,15 @@ async fn merge_deploys_development_and_later_stages_wait_for_their_policy() {
         deployment(h, "staging").unwrap().statuses,
         ["queued", "in_progress", "success"]
     );
-    let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "production", "olga")
-        .await
-        .unwrap();
+    let reply = rollout::command(
+        &h.ctx,
+        &pr_ref(),
+        "production",
+        "olga",
+        RolloutCommand::Deploy,
+    )
+    .await
+    .unwrap();
     assert!(reply.contains("waiting"), "{reply}");
 
     approve(h, "dana", "production").await;

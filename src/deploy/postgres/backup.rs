@@ -7,8 +7,8 @@ use super::super::backup::{
     BACKUP_SCHEMA, BackupPolicy, BackupSkipped, BackupTaken, Dml, NoBackup, backup_table_name,
     consequence, qualified_backup,
 };
-use super::super::{DeployOptions, Failure, Migration, Mode, excerpt};
-use super::failure::failure_of;
+use super::super::{DeployOptions, Failure, Migration};
+use super::failure::{failure_at, failure_of};
 use crate::config::WhenImpossible;
 use sqlx::{AssertSqlSafe, PgConnection};
 
@@ -163,26 +163,15 @@ fn refusal(
     reason: &NoBackup,
     policy: &BackupPolicy,
 ) -> Failure {
-    let step = &m.steps[index.min(m.steps.len().saturating_sub(1))];
+    let message = format!(
+        "the {} on {} cannot be backed up before it runs: {reason}; {}",
+        dml.kind,
+        dml.table,
+        consequence(policy.when_impossible)
+    );
     Failure {
-        path: m.path.clone(),
-        version: m.version.clone(),
         statement_number: index + 1,
-        line: step.line,
-        column: step.column,
-        statement: excerpt(&step.text),
-        message: format!(
-            "the {} on {} cannot be backed up before it runs: {reason}; {}",
-            dml.kind,
-            dml.table,
-            consequence(policy.when_impossible)
-        ),
-        sqlstate: None,
-        detail: None,
-        transactional: m.mode == Mode::Transactional,
-        statements_applied: 0,
-        applied_before: Vec::new(),
-        restore_point: None,
+        ..failure_at(m, Some(index.min(m.steps.len().saturating_sub(1))), message)
     }
 }
 

@@ -5,14 +5,26 @@ use super::super::{Failure, Migration, Mode, Step, excerpt};
 use sqlx::postgres::{PgDatabaseError, PgErrorPosition};
 
 pub(super) fn unreachable_failure(m: &Migration) -> Failure {
+    failure_at(
+        m,
+        None,
+        "the migration failed for an unknown reason".to_string(),
+    )
+}
+
+/// A failure of `m` at statement `index` (its position and excerpt), or of
+/// the file as a whole (`None`: line 1, no statement), before any statement
+/// was applied; the caller sets what else it knows.
+pub(super) fn failure_at(m: &Migration, index: Option<usize>, message: String) -> Failure {
+    let step = index.and_then(|i| m.steps.get(i));
     Failure {
         path: m.path.clone(),
         version: m.version.clone(),
-        statement_number: 0,
-        line: 1,
-        column: 1,
-        statement: String::new(),
-        message: "the migration failed for an unknown reason".to_string(),
+        statement_number: index.map_or(0, |i| i + 1),
+        line: step.map_or(1, |s| s.line),
+        column: step.map_or(1, |s| s.column),
+        statement: step.map(|s| excerpt(&s.text)).unwrap_or_default(),
+        message,
         sqlstate: None,
         detail: None,
         transactional: m.mode == Mode::Transactional,
@@ -68,19 +80,12 @@ pub(super) fn failure_of(
         ),
     };
     Failure {
-        path: m.path.clone(),
-        version: m.version.clone(),
-        statement_number: index + 1,
         line,
         column,
-        statement: step.map(|s| excerpt(&s.text)).unwrap_or_default(),
-        message,
         sqlstate,
         detail,
-        transactional: m.mode == Mode::Transactional,
         statements_applied,
-        applied_before: Vec::new(),
-        restore_point: None,
+        ..failure_at(m, Some(index), message)
     }
 }
 

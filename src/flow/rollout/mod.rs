@@ -5,7 +5,7 @@
 //! A stage runs when the previous stage succeeded, its approval policy holds
 //! and its deploy window is open; otherwise it waits and the deploy comment
 //! says what for. A failed stage stops the rollout. Everything that moves a
-//! rollout ([`start_on_merge`], [`advance`], [`deploy_command`]) goes through
+//! rollout ([`start_on_merge`], [`advance`], [`command`]) goes through
 //! one driver that holds a per-rollout session lock in the meta database
 //! (polled, never waited for inside a transaction), so two workers never
 //! drive one rollout at once; stages are claimed atomically on top of that,
@@ -125,14 +125,12 @@ async fn review_at_merge(
     pr: &PullRequestEvent,
     merge_sha: &str,
 ) -> Result<Option<snapshots::Snapshot>, FlowError> {
-    let (repo_config, _) = super::read_repo_config(forge, &pr.pr.repo, &pr.base_sha).await?;
-    let dir = repo_config
-        .migrations_dir
-        .clone()
-        .unwrap_or_else(|| ctx.config.project.migrations_dir.clone());
-    let suffixes = repo_config.merged_suffixes(&ctx.config.project.migration_suffixes);
-    let files = forge.list_pr_files(&pr.pr).await?;
-    let changes = analysis::migration_changes(&files, &dir, &suffixes);
+    let super::PrMigrations {
+        repo_config,
+        dir,
+        changes,
+        ..
+    } = super::pr_migrations(ctx, forge, pr).await?;
     if changes.is_empty() {
         return Ok(None);
     }
@@ -242,56 +240,15 @@ async fn log_audit_head(ctx: &FlowContext, last: &mut Option<i64>) {
     }
 }
 
-/// `/bytebase deploy ENV` on a merged PR: starts the waiting stage of `environment`
-/// when its turn has come and its policy holds (a failed stage is tried again).
-/// Returns the reply for the thread. The caller has checked that `actor` has
-/// the standing approving `environment` needs (`policy::may_act`, asked by the
-/// comment flow before it gets here).
-pub async fn deploy_command(
+/// `/bytebase deploy ENV` on a merged PR ([`command`]): starts the waiting
+/// stage of the environment when its turn has come and its policy holds (a
+/// failed stage is tried again).
+async fn deploy_requested(
     ctx: &FlowContext,
     pr: &PrRef,
-    environment: &str,
     actor: &str,
+    Requested { env, cr, rollout }: Requested<'_>,
 ) -> Result<String, FlowError> {
-    let Some(env) = ctx.config.environment(environment) else {
-        let known: Vec<_> = ctx.config.environments.iter().map(|e| &e.name).collect();
-        return Ok(format!(
-            "There is no environment `{environment}` (known: {}).",
-            known
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    };
-    let Some(cr) = change_request(ctx, pr).await? else {
-        return Ok(UNSEEN.to_string());
-    };
-    if cr.state != CrState::Merged {
-        return Ok(
-            "`deploy` starts a stage of a merged pull request's rollout; this one is not merged. Deploys start on merge.".to_string(),
-        );
-    }
-    let rollout = match rollouts::for_change_request(&ctx.db, cr.id).await? {
-        Some(r) => Some(r),
-        // The merge job failed for good before it created the rollout (its
-        // give-up comment points here): start it now.
-        None => start_after_given_up_merge(ctx, pr, &cr).await?,
-    };
-    let Some(rollout) = rollout else {
-        return Ok("This pull request has no rollout (it changed no migrations).".to_string());
-    };
-    audit::append(
-        &ctx.db,
-        &entry(
-            &cr,
-            actor,
-            AuditAction::DeployRequested,
-            Some(&env.name),
-            json!({"rollout": rollout.id}),
-        ),
-    )
-    .await?;
     let stages = rollouts::stages(&ctx.db, rollout.id).await?;
     let Some(stage) = stages.iter().find(|s| s.environment == env.name) else {
         return Ok(format!(
@@ -518,8 +475,10 @@ mod drift;
 mod drive;
 mod gates;
 mod report;
+mod request;
 mod rollback;
 mod stage;
 
 use drive::drive;
-pub use rollback::rollback_command;
+use request::Requested;
+pub use request::{RolloutCommand, command};

@@ -27,39 +27,14 @@ struct DatabasePlan<'a> {
     restores: Vec<(String, Vec<i64>)>,
 }
 
-/// Runs `rollback ENV` and returns the reply for the thread. The caller has
-/// checked that `actor` has the standing deploying `environment` needs.
-pub async fn rollback_command(
+/// `/bytebase rollback ENV` on a merged PR ([`super::command`]): undoes the
+/// environment's stage unless a refusal says why not.
+pub(super) async fn rollback_requested(
     ctx: &FlowContext,
     pr: &PrRef,
-    environment: &str,
     actor: &str,
+    Requested { env, cr, rollout }: Requested<'_>,
 ) -> Result<String, FlowError> {
-    let Some(env) = ctx.config.environment(environment) else {
-        return Ok(format!("There is no environment `{environment}`."));
-    };
-    let Some(cr) = change_request(ctx, pr).await? else {
-        return Ok(UNSEEN.to_string());
-    };
-    if cr.state != CrState::Merged {
-        return Ok(
-            "`rollback` undoes a merged pull request's deploy; this one is not merged.".to_string(),
-        );
-    }
-    let Some(rollout) = rollouts::for_change_request(&ctx.db, cr.id).await? else {
-        return Ok("This pull request has no rollout (it changed no migrations).".to_string());
-    };
-    audit::append(
-        &ctx.db,
-        &entry(
-            &cr,
-            actor,
-            AuditAction::RollbackRequested,
-            Some(&env.name),
-            json!({"rollout": rollout.id}),
-        ),
-    )
-    .await?;
     let forge = ctx.forges.for_repo(&pr.repo)?;
     if let Some(reason) = policy_gate(ctx, forge.as_ref(), pr, env).await? {
         let why = format!("the policy of `{}` does not hold: {reason}", env.name);

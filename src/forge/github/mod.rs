@@ -33,9 +33,9 @@ use super::retry::{
     Attempt, RetryPolicy, Verdict, classify, now_epoch, post_comment_once, with_retries,
 };
 use super::{
-    Annotation, ChangedFile, CheckConclusion, CheckHandle, CheckResult, DeploymentState, DirEntry,
-    FileStatus, Forge, ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview,
-    PullRequestInfo, encode_component, truncate_with_note,
+    Annotation, ChangedFile, CheckHandle, CheckResult, DeploymentState, DirEntry, FileStatus,
+    Forge, ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview,
+    PullRequestInfo, encode_component, found, status_body, truncate_with_note,
 };
 use crate::config::GithubForge as GithubSettings;
 use crate::event::{ForgeKind, PrRef, RepoRef, ReviewState};
