@@ -771,7 +771,7 @@ impl bytegate::jobs::JobHandler for Watched {
     ) -> futures::future::BoxFuture<'a, Result<(), bytegate::jobs::JobError>> {
         Box::pin(async move {
             // Inside the future: run_one scopes the signal around its polls.
-            *self.signal.lock().unwrap() = bytegate::jobs::current_stop_signal();
+            *self.signal.lock().unwrap() = bytegate::deploy::current_stop_signal();
             self.inner.handle(job).await
         })
     }

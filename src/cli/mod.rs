@@ -8,6 +8,7 @@ mod health;
 mod migrations;
 mod repair;
 pub mod review;
+mod review_error;
 mod review_inputs;
 
 use crate::config::Config;

@@ -4,9 +4,67 @@
 //! `FOR UPDATE SKIP LOCKED`, so several replicas never drop one twice.
 
 use super::StoreError;
-use crate::deploy::backup::{BackupTaken, DmlKind};
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor, PgPool, Postgres, Transaction};
+use std::fmt;
+
+/// What kind of data change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmlKind {
+    /// `UPDATE`.
+    Update,
+    /// `DELETE`.
+    Delete,
+}
+
+impl DmlKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DmlKind::Update => "update",
+            DmlKind::Delete => "delete",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<DmlKind> {
+        match s {
+            "update" => Some(DmlKind::Update),
+            "delete" => Some(DmlKind::Delete),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DmlKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DmlKind::Update => "UPDATE",
+            DmlKind::Delete => "DELETE",
+        })
+    }
+}
+
+/// A backup a deploy took (the deploy reports it; this table keeps it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupTaken {
+    /// 1-based statement of the migration.
+    pub statement_number: usize,
+    /// UPDATE or DELETE.
+    pub kind: DmlKind,
+    /// The table changed, as SQL.
+    pub table: String,
+    /// The backup table's own name (in [`BACKUP_SCHEMA`]).
+    pub backup_table: String,
+    /// Rows copied.
+    pub rows: i64,
+    /// The changed table's primary key columns (empty: none).
+    pub primary_key: Vec<String>,
+    /// The changed table's writable columns, in order.
+    pub columns: Vec<String>,
+    /// Columns the `UPDATE` assigns.
+    pub assigned: Vec<String>,
+}
 
 /// Where a backup was taken.
 #[derive(Debug, Clone, Copy)]
