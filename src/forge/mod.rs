@@ -355,6 +355,18 @@ impl DeploymentState {
             DeploymentState::Failure => "failure",
         }
     }
+
+    /// Parses [`DeploymentState::as_str`]'s value (as stored with a stage).
+    pub fn parse(s: &str) -> Option<DeploymentState> {
+        [
+            DeploymentState::Queued,
+            DeploymentState::InProgress,
+            DeploymentState::Success,
+            DeploymentState::Failure,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
 }
 
 /// A deployment to create: one per rollout stage.

@@ -4,6 +4,7 @@
 //! `FOR UPDATE SKIP LOCKED`, so several replicas never drop one twice.
 
 use super::StoreError;
+use super::text_enum::text_enum_sqlx;
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor, PgPool, Postgres, Transaction};
 use std::fmt;
@@ -44,6 +45,8 @@ impl fmt::Display for DmlKind {
         })
     }
 }
+
+text_enum_sqlx!(DmlKind);
 
 /// A backup a deploy took (the deploy reports it; this table keeps it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +106,7 @@ pub async fn record<'e>(
     .bind(site.version)
     .bind(site.path)
     .bind(i32::try_from(b.statement_number).unwrap_or(i32::MAX))
-    .bind(b.kind.as_str())
+    .bind(b.kind)
     .bind(&b.table)
     .bind(&b.backup_table)
     .bind(b.rows)
@@ -130,8 +133,8 @@ pub struct StoredBackup {
     pub version: String,
     /// 1-based statement.
     pub statement_number: i32,
-    /// `update` or `delete`.
-    pub kind: String,
+    /// `update` or `delete` (an unknown stored name fails to decode).
+    pub kind: DmlKind,
     /// The table changed.
     pub source_table: String,
     /// The backup table (in `bytegate_backup`).
@@ -153,7 +156,7 @@ impl StoredBackup {
     pub fn taken(&self) -> Option<BackupTaken> {
         Some(BackupTaken {
             statement_number: usize::try_from(self.statement_number).ok()?,
-            kind: DmlKind::parse(&self.kind)?,
+            kind: self.kind,
             table: self.source_table.clone(),
             backup_table: self.backup_table.clone(),
             rows: self.row_count,

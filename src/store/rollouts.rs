@@ -5,7 +5,8 @@
 //! workers racing on one rollout never run a stage twice.
 
 use super::StoreError;
-use super::text_enum::text_enum;
+use super::text_enum::{text_enum, text_enum_sqlx};
+use crate::forge::DeploymentState;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{FromRow, PgExecutor, PgPool};
@@ -46,6 +47,9 @@ text_enum! {
         RolledBack = "rolled_back",
     }
 }
+
+// The last deployment status posted for a stage (`rollout_stages.deployment_state`).
+text_enum_sqlx!(DeploymentState);
 
 impl StageState {
     /// Done with, as far as later stages are concerned.
@@ -104,7 +108,7 @@ pub struct Stage {
     /// The forge deployment reporting this stage.
     pub deployment_id: Option<i64>,
     /// The last deployment status posted for it.
-    pub deployment_state: Option<String>,
+    pub deployment_state: Option<DeploymentState>,
     /// What each database applied (JSON array).
     pub result: Value,
 }
@@ -360,7 +364,7 @@ pub async fn set_deployment(
     pool: &PgPool,
     stage_id: i64,
     deployment_id: i64,
-    state: &str,
+    state: DeploymentState,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE rollout_stages SET deployment_id = $2, deployment_state = $3, updated_at = now()
