@@ -254,8 +254,12 @@ async fn act(
     let env = environment.clone();
     let run = tokio::spawn(async move {
         match action {
-            Action::Deploy => rollout::deploy_request(&ctx, &pr, &env, &actor).await,
-            Action::Rollback => rollout::rollback_request(&ctx, &pr, &env, &actor).await,
+            Action::Deploy => {
+                rollout::command(&ctx, &pr, &env, &actor, rollout::RolloutCommand::Deploy).await
+            }
+            Action::Rollback => {
+                rollout::command(&ctx, &pr, &env, &actor, rollout::RolloutCommand::Rollback).await
+            }
         }
     });
     let reply: ActionReply = run
@@ -306,10 +310,6 @@ async fn pr_of(state: &AppState, id: i64) -> Result<PrRef, ApiError> {
             id: rollout
                 .as_ref()
                 .and_then(|r| r.repo_id)
-                .and_then(|i| u64::try_from(i).ok()),
-            installation_id: rollout
-                .as_ref()
-                .and_then(|r| r.installation_id)
                 .and_then(|i| u64::try_from(i).ok()),
         },
         number: u64::try_from(row.number).unwrap_or(0),

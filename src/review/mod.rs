@@ -8,6 +8,7 @@
 
 pub mod custom;
 pub mod data_loss;
+pub mod down_section;
 pub mod finding;
 pub mod model;
 pub mod parse;
@@ -384,7 +385,7 @@ fn parse_all(
         let text = String::from_utf8_lossy(&input.text);
         // What a deploy runs: a `-- bytegate:down` section is the file's
         // rollback, not part of the migration.
-        let (up, _) = crate::deploy::revert::split_down_section(&text);
+        let (up, _) = down_section::split_down_section(&text);
         let mut parsed = guarded("parsing", &mut errors, || parse::parse_source(up, dialect))
             .unwrap_or_default();
         // The whole set stays in memory until linting ends: keep only what the

@@ -175,6 +175,14 @@ impl Harness {
         }
     }
 
+    /// A restarted process: a new GitHub client from the same config, so
+    /// no installation, token or team answer is remembered.
+    pub fn restart_forge(&mut self) {
+        let gh = self.ctx.config.forges.github.as_ref().unwrap();
+        let forge = GithubForge::from_config(gh, RetryPolicy::fast()).unwrap();
+        self.ctx.forges = ForgeSet::new().with(Arc::new(forge));
+    }
+
     /// Runs the flow for one event.
     pub async fn handle(&self, event: &Event) -> Result<(), FlowError> {
         flow::handle_event(&self.ctx, event).await
