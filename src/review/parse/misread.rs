@@ -105,7 +105,9 @@ pub(crate) fn other_dialect(tokens: &[TokenWithSpan]) -> Option<ParseError> {
             Some("TRIGGER") if creates && i <= 4 => trigger = true,
             // A trigger body `BEGIN … END` (SQLite, MySQL); PostgreSQL
             // triggers EXECUTE FUNCTION (`BEGIN ATOMIC` is a function body).
-            Some("BEGIN") if trigger && !toks.get(i + 1).is_some_and(|n| is_kw(&n.token, "ATOMIC")) => {
+            Some("BEGIN")
+                if trigger && !toks.get(i + 1).is_some_and(|n| is_kw(&n.token, "ATOMIC")) =>
+            {
                 return Some(not_pg(
                     t,
                     "a trigger body `BEGIN … END` is SQLite/MySQL syntax (PostgreSQL: CREATE TRIGGER … EXECUTE FUNCTION f())",
@@ -131,7 +133,10 @@ const WATCHED: &[&str] = &[
 /// every statement comes here: ASCII words are compared without allocating.
 fn upper_among(value: &str, words: &[&'static str]) -> Option<&'static str> {
     if value.is_ascii() {
-        words.iter().copied().find(|k| value.eq_ignore_ascii_case(k))
+        words
+            .iter()
+            .copied()
+            .find(|k| value.eq_ignore_ascii_case(k))
     } else {
         let upper = value.to_uppercase();
         words.iter().copied().find(|k| *k == upper)
