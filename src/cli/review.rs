@@ -14,7 +14,7 @@ use crate::flow::repo_config::{REPO_CONFIG_PATH, RepoConfig};
 use crate::review::model::Dialect;
 use crate::review::report::Format;
 use crate::review::settings::{ReviewSettings, RiskSettings};
-use crate::review::{FileChange, ReviewInput, ReviewOptions, review};
+use crate::review::{FileChange, ReviewInput, ReviewOptions, review_owned};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -218,10 +218,9 @@ fn execute(args: &ReviewArgs) -> Result<bool, ReviewCliError> {
         lock_timeout_configured: resolved.lock_timeout_configured,
         base_versions,
     };
-    let report = review(&inputs, &opts);
-    // The report owns what it shows: the files' bytes can go before it is
-    // written (the peak of a large review is while writing).
-    drop(inputs);
+    // By value: each file's bytes are freed once it is parsed (the report
+    // owns what it shows).
+    let report = review_owned(inputs, &opts);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     args.format
         .write(&report, &mut out)
