@@ -1,6 +1,7 @@
 //! What every HTTP handler can reach: its own module, so the router
 //! (`server`) and the handlers (`webhook`) both depend on it and not on each other.
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub body_budget: Arc<tokio::sync::Semaphore>,
     /// Slots for deliveries being parsed and stored (`server.max_in_flight`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// The time for request-side decisions (dashboard session expiry).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -34,7 +37,14 @@ impl AppState {
             wake: Arc::new(tokio::sync::Notify::new()),
             body_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(slots)),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same state reading time from `clock` (tests drive a `ManualClock`).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Webhook body bytes held right now (0 when no delivery is being read).
