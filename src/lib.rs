@@ -5,6 +5,7 @@
 //! `review` (parse, rules, risk, report) → `forge` (publish) → `policy`
 //! (approvals) → `deploy` (targets, history).
 
+pub mod api;
 pub mod backup;
 pub mod cli;
 pub mod clock;

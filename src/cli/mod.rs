@@ -1,5 +1,5 @@
 //! The command line: `serve`, `review`, `config check`, `migrate`, `audit`,
-//! `repair`, `health`.
+//! `repair`, `health`, `token`.
 
 mod audit;
 mod backup;
@@ -9,6 +9,7 @@ mod migrations;
 mod repair;
 pub mod review;
 mod review_inputs;
+mod token;
 
 use crate::config::Config;
 use crate::server::AppState;
@@ -77,6 +78,11 @@ enum Command {
     /// Probe a running `bytegate serve` (exit 0 when `/health` answers 200):
     /// the container HEALTHCHECK.
     Health(health::HealthArgs),
+    /// API tokens for the REST API and the dashboard: create, list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +151,7 @@ pub fn main() -> ExitCode {
         Command::Repair(args) => block_on(repair::run(args)),
         Command::Backup { command } => block_on(backup::run(command)),
         Command::Health(args) => health::run(&args),
+        Command::Token { command } => block_on(token::run(command)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The meta database: connection, schema migrations, and the queries of each
 //! concern (deliveries, jobs, audit) in their own modules. SQL lives here only.
 
+pub mod api_tokens;
 pub mod approvals;
 pub mod audit;
 pub mod backups;
@@ -10,6 +11,7 @@ pub mod deliveries;
 pub mod dml_backups;
 pub mod embedded;
 pub mod jobs;
+pub mod listings;
 pub mod nodelay;
 pub mod reviews;
 pub mod rollouts;

@@ -4,8 +4,10 @@
 //! never a default.
 
 /// Declares an enum stored as text: `as_str`, `parse`, `ALL` (derived from the
-/// declaration, so it cannot lose a variant), `Display`, and sqlx
-/// `Type`/`Encode`/`Decode` for PostgreSQL `text` columns.
+/// declaration, so it cannot lose a variant), `Display`, serde `Serialize`
+/// (its stored name), a utoipa schema (a string enum of the stored names, for
+/// the API's OpenAPI document), and sqlx `Type`/`Encode`/`Decode` for
+/// PostgreSQL `text` columns.
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
@@ -44,6 +46,23 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($name::ALL.iter().map(|v| v.as_str())))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl sqlx::Type<sqlx::Postgres> for $name {
             fn type_info() -> sqlx::postgres::PgTypeInfo {

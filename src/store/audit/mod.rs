@@ -112,6 +112,11 @@ audit_actions! {
     /// A target's schema before a stage differed from what bytegate's previous
     /// deploy to it left: a change made outside bytegate (reported, not blocking).
     DriftDetected => "drift.detected",
+    /// An operator created an API token (`bytegate token create`); the
+    /// detail names it and its scope, never its secret.
+    ApiTokenCreated => "api_token.created",
+    /// An operator revoked an API token (`bytegate token revoke`).
+    ApiTokenRevoked => "api_token.revoked",
 }
 
 impl fmt::Display for AuditAction {
