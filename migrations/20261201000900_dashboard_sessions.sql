@@ -3,7 +3,7 @@
 -- forms, and an expiry computed from bytegate's clock.
 CREATE TABLE dashboard_sessions (
     id_sha256  text PRIMARY KEY,
-    token_id   bigint NOT NULL,
+    token_id   bigint NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
     csrf       text NOT NULL,
     created_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL

@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/readyz", get(readyz))
         .merge(crate::webhook::routes())
+        .merge(crate::dashboard::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())
