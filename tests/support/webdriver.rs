@@ -13,7 +13,7 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// chromedriver (package chromium-driver).
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The key of an element reference in W3C answers.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A running chromedriver, killed when dropped.
 pub struct Driver {
@@ -154,7 +154,10 @@ impl Session<'_> {
         let v = self
             .post("/element", json!({"using": "css selector", "value": css}))
             .await;
-        v[ELEMENT].as_str().expect("an element reference").to_string()
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
     }
 
     /// An element's rendered text.

@@ -26,6 +26,7 @@ pre{background:#fff;border:1px solid #d8dce3;padding:.6em;overflow:auto;max-heig
 .flash{background:#e4ecfb;border:1px solid #9db5e6;padding:.5em .8em}\
 .error{background:#f9d0d0;border:1px solid #d88;padding:.5em .8em}\
 form.inline{display:inline}\
+table.audit td:last-child{word-break:break-all}\
 ";
 
 /// Who is signed in, for the header (and the CSRF token of its sign-out form).
