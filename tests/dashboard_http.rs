@@ -49,7 +49,12 @@ impl Ui {
         req.send().await.unwrap()
     }
 
-    async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
+    async fn post(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
@@ -125,7 +130,11 @@ async fn without_a_session_every_page_sends_to_the_sign_in_form() {
     let r = ui.get("/", None).await;
     assert_eq!(r.headers()[LOCATION], "/ui/changes");
     let r = ui
-        .post(&format!("/ui/changes/{id}/stages/production/deploy"), None, &[("csrf", "x")])
+        .post(
+            &format!("/ui/changes/{id}/stages/production/deploy"),
+            None,
+            &[("csrf", "x")],
+        )
         .await;
     assert_eq!(r.headers()[LOCATION], "/ui/login");
 }
@@ -135,23 +144,38 @@ async fn sign_in_takes_a_live_token_and_sets_a_strict_http_only_cookie() {
     let ui = Ui::start().await;
     let form = ui.get("/ui/login", None).await;
     assert_eq!(form.status(), StatusCode::OK);
-    let csp = form.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = form.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("default-src 'none'"), "{csp}");
     let login_cookie = cookie_pair(&form, "bytegate_login_csrf");
     let csrf = csrf_of(&form.text().await.unwrap());
 
     // Double submit: the form's token must match the cookie's.
     let r = ui
-        .post("/ui/login", None, &[("csrf", &csrf), ("token", &ui.seeded.admin)])
+        .post(
+            "/ui/login",
+            None,
+            &[("csrf", &csrf), ("token", &ui.seeded.admin)],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = ui
-        .post("/ui/login", Some(&login_cookie), &[("csrf", "0"), ("token", &ui.seeded.admin)])
+        .post(
+            "/ui/login",
+            Some(&login_cookie),
+            &[("csrf", "0"), ("token", &ui.seeded.admin)],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A wrong token: the form again, no session.
     let r = ui
-        .post("/ui/login", Some(&login_cookie), &[("csrf", &csrf), ("token", "bgt_nope")])
+        .post(
+            "/ui/login",
+            Some(&login_cookie),
+            &[("csrf", &csrf), ("token", "bgt_nope")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.text().await.unwrap().contains("unknown or revoked"));
@@ -162,11 +186,18 @@ async fn sign_in_takes_a_live_token_and_sets_a_strict_http_only_cookie() {
     assert_eq!(sessions, 0);
 
     let r = ui
-        .post("/ui/login", Some(&login_cookie), &[("csrf", &csrf), ("token", &ui.seeded.admin)])
+        .post(
+            "/ui/login",
+            Some(&login_cookie),
+            &[("csrf", &csrf), ("token", &ui.seeded.admin)],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let set = set_cookie(&r, "bytegate_session").to_string();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     assert!(!set.contains("Secure"), "plain http, not configured: {set}");
     let session = cookie_pair(&r, "bytegate_session");
     let id = session.trim_start_matches("bytegate_session=");
@@ -182,7 +213,11 @@ async fn sign_in_takes_a_live_token_and_sets_a_strict_http_only_cookie() {
         expires,
         bytegate::clock::Clock::now(&*ui.seeded.h.clock) + chrono::Duration::hours(8)
     );
-    assert!(ui.page("/ui/changes", &session).await.contains("signed in as ops-admin"));
+    assert!(
+        ui.page("/ui/changes", &session)
+            .await
+            .contains("signed in as ops-admin")
+    );
 
     // Behind a TLS proxy the cookie is Secure.
     let form = ui.get("/ui/login", None).await;
@@ -208,10 +243,14 @@ async fn a_session_ends_at_its_expiry_on_logout_and_when_its_token_is_revoked() 
     let page = ui.page("/ui/changes", &session).await;
 
     // Sign-out is a form like any other: without the session's token, 403.
-    let r = ui.post("/ui/logout", Some(&session), &[("csrf", "forged")]).await;
+    let r = ui
+        .post("/ui/logout", Some(&session), &[("csrf", "forged")])
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     ui.page("/ui/changes", &session).await;
-    let r = ui.post("/ui/logout", Some(&session), &[("csrf", &csrf_of(&page))]).await;
+    let r = ui
+        .post("/ui/logout", Some(&session), &[("csrf", &csrf_of(&page))])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(set_cookie(&r, "bytegate_session").contains("Max-Age=0"));
     let r = ui.get("/ui/changes", Some(&session)).await;
@@ -247,7 +286,10 @@ async fn what_a_pr_brought_is_escaped_on_every_page() {
             "{path}: the title as text"
         );
         assert!(!body.contains(TITLE), "{path}: no raw title");
-        assert!(!body.contains("<script"), "{path}: no script element at all");
+        assert!(
+            !body.contains("<script"),
+            "{path}: no script element at all"
+        );
         assert!(body.contains(r#"data-risk="high""#), "{path}: risk badge");
     }
     let detail = ui.page(&format!("/ui/changes/{id}"), &session).await;

@@ -81,7 +81,10 @@ pub async fn login_submit(
             secure,
         ),
     );
-    h.append(header::SET_COOKIE, cookies::clear(cookies::LOGIN_CSRF, secure));
+    h.append(
+        header::SET_COOKIE,
+        cookies::clear(cookies::LOGIN_CSRF, secure),
+    );
     Ok(response)
 }
 
@@ -94,7 +97,9 @@ pub async fn logout(
     let viewer = viewer(&state, &headers).await?.ok_or(UiError::SignIn)?;
     let form = Form::parse(&body);
     if !matches(&viewer.csrf, form.get("csrf")) {
-        return Err(UiError::Forbidden("The form's CSRF token is missing or wrong."));
+        return Err(UiError::Forbidden(
+            "The form's CSRF token is missing or wrong.",
+        ));
     }
     dashboard_sessions::delete(&state.db, &viewer.session).await?;
     let mut response = Redirect::to("/ui/login").into_response();

@@ -57,7 +57,10 @@ mod tests {
     #[test]
     fn reads_one_cookie_among_several() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; bytegate_session=abc"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; bytegate_session=abc"),
+        );
         h.append(header::COOKIE, HeaderValue::from_static("b=2"));
         assert_eq!(get(&h, SESSION), Some("abc"));
         assert_eq!(get(&h, "b"), Some("2"));

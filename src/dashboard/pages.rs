@@ -3,9 +3,9 @@
 //! renders it; nothing here queries the database itself.
 
 use super::error::UiError;
+use super::html;
 use super::session::require;
 use super::views::{self, change::Extras};
-use super::html;
 use crate::api::read_model::{self, AuditQuery, ChangeQuery, PageRequest, ReadError};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};

@@ -22,11 +22,7 @@ pub struct SessionRow {
 }
 
 /// Stores a new session.
-pub async fn create(
-    pool: &PgPool,
-    row: &SessionRow,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+pub async fn create(pool: &PgPool, row: &SessionRow, now: DateTime<Utc>) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO dashboard_sessions (id_sha256, token_id, csrf, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",

@@ -44,7 +44,11 @@ impl Driver {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let ready = driver.http.get(format!("{}/status", driver.base)).send().await;
+            let ready = driver
+                .http
+                .get(format!("{}/status", driver.base))
+                .send()
+                .await;
             if let Ok(r) = ready
                 && let Ok(v) = r.json::<Value>().await
                 && v["value"]["ready"] == true
@@ -66,9 +70,14 @@ impl Driver {
                          "--disable-dev-shm-usage", "--window-size=1280,1024"]
             }
         }}});
-        let v = call(&self.http, reqwest::Method::POST, &format!("{}/session", self.base), Some(caps))
-            .await
-            .expect("a browser session");
+        let v = call(
+            &self.http,
+            reqwest::Method::POST,
+            &format!("{}/session", self.base),
+            Some(caps),
+        )
+        .await
+        .expect("a browser session");
         Session {
             driver: self,
             id: v["sessionId"].as_str().expect("a session id").to_string(),
@@ -97,7 +106,11 @@ async fn call(
     let resp = req.send().await.expect("chromedriver answers");
     let ok = resp.status().is_success();
     let v: Value = resp.json().await.expect("a JSON answer");
-    if ok { Ok(v["value"].clone()) } else { Err(v["value"].clone()) }
+    if ok {
+        Ok(v["value"].clone())
+    } else {
+        Err(v["value"].clone())
+    }
 }
 
 /// A browser session, closed by [`Session::quit`].
@@ -107,7 +120,12 @@ pub struct Session<'d> {
 }
 
 impl Session<'_> {
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, Value> {
+    async fn cmd(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let url = format!("{}/session/{}{path}", self.driver.base, self.id);
         call(&self.driver.http, method, &url, body).await
     }
@@ -131,12 +149,20 @@ impl Session<'_> {
 
     /// The current URL.
     pub async fn url(&self) -> String {
-        self.get("/url").await.as_str().unwrap_or_default().to_string()
+        self.get("/url")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// The serialized DOM.
     pub async fn source(&self) -> String {
-        self.get("/source").await.as_str().unwrap_or_default().to_string()
+        self.get("/source")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Elements matching a CSS selector.
@@ -145,7 +171,11 @@ impl Session<'_> {
             .post("/elements", json!({"using": "css selector", "value": css}))
             .await;
         v.as_array()
-            .map(|a| a.iter().filter_map(|e| e[ELEMENT].as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT].as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -171,13 +201,17 @@ impl Session<'_> {
 
     /// Types `text` into an element.
     pub async fn type_into(&self, element: &str, text: &str) {
-        self.post(&format!("/element/{element}/value"), json!({ "text": text }))
-            .await;
+        self.post(
+            &format!("/element/{element}/value"),
+            json!({ "text": text }),
+        )
+        .await;
     }
 
     /// Clicks an element.
     pub async fn click(&self, element: &str) {
-        self.post(&format!("/element/{element}/click"), json!({})).await;
+        self.post(&format!("/element/{element}/click"), json!({}))
+            .await;
     }
 
     /// The text of an open alert, prompt or confirm dialog, if any.

@@ -4,8 +4,7 @@
 
 use super::changes::approval_badge;
 use super::layout::{
-    Nav, Tone, change_ref, csrf_field, maybe_time, page, risk_badge, stage_badge, state_badge,
-    time,
+    Nav, Tone, change_ref, csrf_field, maybe_time, page, risk_badge, stage_badge, state_badge, time,
 };
 use crate::api::read_model::{AuditEntryView, ChangeDetail, RolloutView, SchemaDiffView};
 use crate::store::approvals::State as VoteState;
