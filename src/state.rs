@@ -3,6 +3,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::flow::FlowContext;
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -19,8 +20,12 @@ pub struct AppState {
     pub body_budget: Arc<tokio::sync::Semaphore>,
     /// Slots for deliveries being parsed and stored (`server.max_in_flight`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
-    /// The time for request-side decisions (dashboard session expiry).
+    /// Where handlers read the time (token use, durations); the flow's clock
+    /// once [`AppState::with_flow`] gave one.
     pub clock: Arc<dyn Clock>,
+    /// The engine the API's actions (deploy, rollback) run through, the same
+    /// one the job workers use; `None`: the actions answer 503.
+    pub flow: Option<FlowContext>,
 }
 
 impl AppState {
@@ -38,12 +43,14 @@ impl AppState {
             body_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(slots)),
             clock: Arc::new(SystemClock),
+            flow: None,
         }
     }
 
-    /// The same state reading time from `clock` (tests drive a `ManualClock`).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+    /// With the flow the API's actions run through (and its clock).
+    pub fn with_flow(mut self, flow: FlowContext) -> Self {
+        self.clock = flow.clock.clone();
+        self.flow = Some(flow);
         self
     }
 

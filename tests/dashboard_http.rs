@@ -25,7 +25,7 @@ impl Ui {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let state = AppState::new(seeded.h.db.pool.clone(), seeded.h.ctx.config.clone())
-            .with_clock(seeded.h.clock.clone());
+            .with_flow(seeded.h.ctx.clone());
         tokio::spawn(bytegate::server::serve(listener, state, async {
             let _ = stopped.await;
         }));

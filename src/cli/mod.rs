@@ -318,9 +318,6 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, external_url = ?args.external_url, "bytegate listening");
     let config = Arc::new(config);
-    let state = AppState::new(pool.clone(), config.clone());
-
-    let (stop, stopped) = tokio::sync::watch::channel(false);
     let handler = Arc::new(crate::jobs::EventJobHandler {
         ctx: crate::flow::FlowContext {
             db: pool.clone(),
@@ -331,6 +328,10 @@ async fn run_server(args: &ServeArgs, config: Config, url: &str) -> Result<(), S
             clock: Arc::new(crate::clock::SystemClock),
         },
     });
+    // The API's actions run through the same engine as the workers.
+    let state = AppState::new(pool.clone(), config.clone()).with_flow(handler.ctx.clone());
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     // Rollouts waiting for a deploy window are re-checked every minute
     // (not on web-only replicas: they run no jobs).
     let ticker = (config.server.workers > 0).then(|| {

@@ -54,6 +54,9 @@ pub struct Config {
     /// Where logical backups go.
     #[serde(default)]
     pub backups: BackupStorage,
+    /// The REST API and its probes.
+    #[serde(default)]
+    pub api: ApiSettings,
     /// The dry run with a lock report (`/bytebase plan`, or every push).
     #[serde(default)]
     pub dry_run: Option<DryRunSettings>,
@@ -427,6 +430,21 @@ pub struct Database {
     pub engine: Engine,
     /// Connection URL (a secret: never logged).
     pub url: Secret,
+}
+
+/// `api:`: the REST API (`/api/v1`, bearer tokens from `bytegate token`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// `/health`, `/readyz` and `/metrics` answer without a token (probes and
+    /// scrapers usually carry none); `false` requires a read token there too.
+    pub open_probes: bool,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings { open_probes: true }
+    }
 }
 
 /// `notifications:`.

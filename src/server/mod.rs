@@ -1,4 +1,5 @@
-//! The HTTP server: router, health endpoint, graceful shutdown. The state
+//! The HTTP server: router (probes, webhooks, the REST API), health
+//! endpoints, graceful shutdown. The state
 //! handlers share is [`crate::state::AppState`].
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -20,14 +21,30 @@ pub use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     Router::new()
-        .route("/health", get(health))
-        .route("/readyz", get(readyz))
+        .merge(probes(&state))
         .merge(crate::webhook::routes())
+        .merge(crate::api::routes())
         .merge(crate::dashboard::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `/health` and `/readyz`: open unless `api.open_probes` is false, then
+/// they need an API token like `/api/v1`.
+fn probes(state: &AppState) -> Router<AppState> {
+    let probes = Router::new()
+        .route("/health", get(health))
+        .route("/readyz", get(readyz));
+    if state.config.api.open_probes {
+        probes
+    } else {
+        probes.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::api::auth::require_token,
+        ))
+    }
 }
 
 /// Served on connections past `server.max_connections` (a few at a time):

@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// Filters of the deployment list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeploymentQuery {
     /// Only this repository.
     pub repo: Option<String>,
@@ -78,7 +79,8 @@ pub struct DeploymentView {
 }
 
 /// Filters of the audit list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this repository.
     pub repo: Option<String>,
@@ -163,7 +165,8 @@ pub struct ChainStatus {
 }
 
 /// Filters of the backup list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BackupQuery {
     /// Only this environment.
     pub environment: Option<String>,

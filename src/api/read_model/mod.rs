@@ -48,8 +48,10 @@ pub enum ReadError {
     Store(#[from] StoreError),
 }
 
-/// Where a page starts and how long it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Where a page starts and how long it is (the `cursor` and `limit` query
+/// parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageRequest {
     /// The previous page's `next_cursor`; `None`: the first page.
     pub cursor: Option<String>,

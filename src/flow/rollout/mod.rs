@@ -252,33 +252,51 @@ async fn log_audit_head(ctx: &FlowContext, last: &mut Option<i64>) {
 
 /// `/bytebase deploy ENV` on a merged PR: starts the waiting stage of `environment`
 /// when its turn has come and its policy holds (a failed stage is tried again).
-/// Returns the reply for the thread. The caller has checked that `actor` has
-/// the standing approving `environment` needs (`policy::may_act`, asked by the
-/// comment flow before it gets here).
+/// Returns the reply for the thread ([`deploy_request`]'s text).
 pub async fn deploy_command(
     ctx: &FlowContext,
     pr: &PrRef,
     environment: &str,
     actor: &str,
 ) -> Result<String, FlowError> {
+    Ok(deploy_request(ctx, pr, environment, actor).await?.text)
+}
+
+/// A request to deploy `environment` of a merged PR (the `deploy` comment
+/// command, or the API's deploy action): starts the waiting stage when its
+/// turn has come and its policy holds (a failed stage is tried again).
+/// Returns what it came to and the reply. The caller has checked that
+/// `actor` has the standing approving `environment` needs (the comment flow
+/// asks `policy::may_act`; the API requires an admin token).
+pub async fn deploy_request(
+    ctx: &FlowContext,
+    pr: &PrRef,
+    environment: &str,
+    actor: &str,
+) -> Result<ActionReply, FlowError> {
+    use ActionOutcome as O;
     let Some(env) = ctx.config.environment(environment) else {
         let known: Vec<_> = ctx.config.environments.iter().map(|e| &e.name).collect();
-        return Ok(format!(
-            "There is no environment `{environment}` (known: {}).",
-            known
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        return Ok(ActionReply::new(
+            O::NotFound,
+            format!(
+                "There is no environment `{environment}` (known: {}).",
+                known
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
     };
     let Some(cr) = change_request(ctx, pr).await? else {
-        return Ok(UNSEEN.to_string());
+        return Ok(ActionReply::new(O::NotFound, UNSEEN));
     };
     if cr.state != CrState::Merged {
-        return Ok(
-            "`deploy` starts a stage of a merged pull request's rollout; this one is not merged. Deploys start on merge.".to_string(),
-        );
+        return Ok(ActionReply::new(
+            O::NotApplicable,
+            "`deploy` starts a stage of a merged pull request's rollout; this one is not merged. Deploys start on merge.",
+        ));
     }
     let rollout = match rollouts::for_change_request(&ctx.db, cr.id).await? {
         Some(r) => Some(r),
@@ -287,7 +305,10 @@ pub async fn deploy_command(
         None => start_after_given_up_merge(ctx, pr, &cr).await?,
     };
     let Some(rollout) = rollout else {
-        return Ok("This pull request has no rollout (it changed no migrations).".to_string());
+        return Ok(ActionReply::new(
+            O::NotApplicable,
+            "This pull request has no rollout (it changed no migrations).",
+        ));
     };
     audit::append(
         &ctx.db,
@@ -302,19 +323,33 @@ pub async fn deploy_command(
     .await?;
     let stages = rollouts::stages(&ctx.db, rollout.id).await?;
     let Some(stage) = stages.iter().find(|s| s.environment == env.name) else {
-        return Ok(format!(
-            "The rollout of this pull request has no `{}` stage (it was created before the environment was configured).",
-            env.name
+        return Ok(ActionReply::new(
+            O::NotFound,
+            format!(
+                "The rollout of this pull request has no `{}` stage (it was created before the environment was configured).",
+                env.name
+            ),
         ));
     };
+    let done = |outcome, text: String| Ok(ActionReply::new(outcome, text).at(stage.state));
     match stage.state {
-        StageState::Succeeded => return Ok(format!("`{}` is already deployed.", env.name)),
-        StageState::Running => return Ok(format!("`{}` is deploying now.", env.name)),
+        StageState::Succeeded => {
+            return done(
+                O::AlreadyDone,
+                format!("`{}` is already deployed.", env.name),
+            );
+        }
+        StageState::Running => {
+            return done(O::InProgress, format!("`{}` is deploying now.", env.name));
+        }
         StageState::RolledBack => {
-            return Ok(format!(
-                "`{}` was rolled back; the rollout does not deploy it again (apply the change again with a new pull request).",
-                env.name
-            ));
+            return done(
+                O::NotApplicable,
+                format!(
+                    "`{}` was rolled back; the rollout does not deploy it again (apply the change again with a new pull request).",
+                    env.name
+                ),
+            );
         }
         _ => {}
     }
@@ -323,10 +358,13 @@ pub async fn deploy_command(
         .take_while(|s| s.position < stage.position)
         .find(|s| !s.state.is_through())
     {
-        return Ok(format!(
-            "`{}` comes after `{}`, which is {}.",
-            env.name, prev.environment, prev.state
-        ));
+        return done(
+            O::Waiting,
+            format!(
+                "`{}` comes after `{}`, which is {}.",
+                env.name, prev.environment, prev.state
+            ),
+        );
     }
     if stage.state == StageState::Failed {
         // Asked for explicitly: a failed stage (a timeout, a busy target) gets another try.
@@ -342,22 +380,29 @@ pub async fn deploy_command(
     drive(ctx, forge.as_ref(), &cr, pr, rollout.id, actor).await?;
     let after = rollouts::stages(&ctx.db, rollout.id).await?;
     let Some(stage) = after.into_iter().find(|s| s.environment == env.name) else {
-        return Ok(String::new());
+        return Ok(ActionReply::new(O::NotFound, String::new()));
     };
-    Ok(match stage.state {
-        StageState::Succeeded => format!("Deployed to `{}`.", env.name),
-        StageState::Failed => format!(
-            "Deploying to `{}` failed:\n\n```text\n{}\n```",
-            env.name,
-            stage.error.as_deref().unwrap_or("unknown error")
+    let (outcome, text) = match stage.state {
+        StageState::Succeeded => (O::Done, format!("Deployed to `{}`.", env.name)),
+        StageState::Failed => (
+            O::Failed,
+            format!(
+                "Deploying to `{}` failed:\n\n```text\n{}\n```",
+                env.name,
+                stage.error.as_deref().unwrap_or("unknown error")
+            ),
         ),
-        StageState::Running => format!("`{}` is deploying now.", env.name),
-        _ => format!(
-            "`{}` is waiting: {}.",
-            env.name,
-            stage.waiting_for.as_deref().unwrap_or("its turn")
+        StageState::Running => (O::InProgress, format!("`{}` is deploying now.", env.name)),
+        _ => (
+            O::Waiting,
+            format!(
+                "`{}` is waiting: {}.",
+                env.name,
+                stage.waiting_for.as_deref().unwrap_or("its turn")
+            ),
         ),
-    })
+    };
+    Ok(ActionReply::new(outcome, text).at(stage.state))
 }
 
 /// An operator's decision about a migration that reached a branch without a
@@ -522,6 +567,7 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
+mod action;
 mod drift;
 mod drive;
 mod gates;
@@ -529,5 +575,6 @@ mod report;
 mod rollback;
 mod stage;
 
+pub use action::{ActionOutcome, ActionReply};
 use drive::drive;
-pub use rollback::rollback_command;
+pub use rollback::{rollback_command, rollback_request};

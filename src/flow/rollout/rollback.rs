@@ -27,27 +27,49 @@ struct DatabasePlan<'a> {
     restores: Vec<(String, Vec<i64>)>,
 }
 
-/// Runs `rollback ENV` and returns the reply for the thread. The caller has
-/// checked that `actor` has the standing deploying `environment` needs.
+/// Runs `rollback ENV` and returns the reply for the thread
+/// ([`rollback_request`]'s text).
 pub async fn rollback_command(
     ctx: &FlowContext,
     pr: &PrRef,
     environment: &str,
     actor: &str,
 ) -> Result<String, FlowError> {
+    Ok(rollback_request(ctx, pr, environment, actor).await?.text)
+}
+
+/// A request to roll back `environment` of a merged PR (the `rollback`
+/// comment command, or the API's rollback action): what it came to and the
+/// reply. The caller has checked that `actor` has the standing deploying
+/// `environment` needs (the comment flow asks `policy::may_act`; the API
+/// requires an admin token).
+pub async fn rollback_request(
+    ctx: &FlowContext,
+    pr: &PrRef,
+    environment: &str,
+    actor: &str,
+) -> Result<ActionReply, FlowError> {
+    use ActionOutcome as O;
     let Some(env) = ctx.config.environment(environment) else {
-        return Ok(format!("There is no environment `{environment}`."));
+        return Ok(ActionReply::new(
+            O::NotFound,
+            format!("There is no environment `{environment}`."),
+        ));
     };
     let Some(cr) = change_request(ctx, pr).await? else {
-        return Ok(UNSEEN.to_string());
+        return Ok(ActionReply::new(O::NotFound, UNSEEN));
     };
     if cr.state != CrState::Merged {
-        return Ok(
-            "`rollback` undoes a merged pull request's deploy; this one is not merged.".to_string(),
-        );
+        return Ok(ActionReply::new(
+            O::NotApplicable,
+            "`rollback` undoes a merged pull request's deploy; this one is not merged.",
+        ));
     }
     let Some(rollout) = rollouts::for_change_request(&ctx.db, cr.id).await? else {
-        return Ok("This pull request has no rollout (it changed no migrations).".to_string());
+        return Ok(ActionReply::new(
+            O::NotApplicable,
+            "This pull request has no rollout (it changed no migrations).",
+        ));
     };
     audit::append(
         &ctx.db,
@@ -66,7 +88,10 @@ pub async fn rollback_command(
         return refuse(ctx, &cr, &rollout, env, &why).await;
     }
     let Some(lock) = DriveLock::acquire(ctx, rollout.id).await? else {
-        return Ok("Another worker is moving this rollout; try again in a moment.".to_string());
+        return Ok(ActionReply::new(
+            O::Busy,
+            "Another worker is moving this rollout; try again in a moment.",
+        ));
     };
     let result = rollback_locked(ctx, forge.as_ref(), &cr, pr, &rollout, env, actor).await;
     lock.release().await;
@@ -82,7 +107,7 @@ async fn refuse(
     rollout: &Rollout,
     env: &Environment,
     why: &str,
-) -> Result<String, FlowError> {
+) -> Result<ActionReply, FlowError> {
     audit::append(
         &ctx.db,
         &entry(
@@ -94,7 +119,10 @@ async fn refuse(
         ),
     )
     .await?;
-    Ok(format!("Nothing was rolled back on `{}`: {why}", env.name))
+    Ok(ActionReply::new(
+        ActionOutcome::Refused,
+        format!("Nothing was rolled back on `{}`: {why}", env.name),
+    ))
 }
 
 async fn rollback_locked(
@@ -105,19 +133,33 @@ async fn rollback_locked(
     rollout: &Rollout,
     env: &Environment,
     actor: &str,
-) -> Result<String, FlowError> {
+) -> Result<ActionReply, FlowError> {
+    use ActionOutcome as O;
     let stages = rollouts::stages(&ctx.db, rollout.id).await?;
     let Some(stage) = stages.iter().find(|s| s.environment == env.name) else {
-        return Ok(format!("The rollout has no `{}` stage.", env.name));
+        return Ok(ActionReply::new(
+            O::NotFound,
+            format!("The rollout has no `{}` stage.", env.name),
+        ));
     };
     match stage.state {
         StageState::Succeeded => {}
-        StageState::RolledBack => return Ok(format!("`{}` is rolled back already.", env.name)),
+        StageState::RolledBack => {
+            return Ok(ActionReply::new(
+                O::AlreadyDone,
+                format!("`{}` is rolled back already.", env.name),
+            )
+            .at(stage.state));
+        }
         other => {
-            return Ok(format!(
-                "This change is not deployed to `{}` (the stage is {other}); nothing to roll back.",
-                env.name
-            ));
+            return Ok(ActionReply::new(
+                O::NotApplicable,
+                format!(
+                    "This change is not deployed to `{}` (the stage is {other}); nothing to roll back.",
+                    env.name
+                ),
+            )
+            .at(other));
         }
     }
     let files = match reviewed_files_at_merge(ctx, forge, pr, rollout).await? {
@@ -318,12 +360,16 @@ async fn rollback_locked(
             } else {
                 format!("\n\nUndone before the failure:\n{}", lines.join("\n"))
             };
-            return Ok(format!(
-                "Rolling back `{}` failed on `{}`:\n\n```text\n{}\n```{done}",
-                env.name,
-                plan.db.name,
-                message.replace("```", "'''")
-            ));
+            return Ok(ActionReply::new(
+                O::Failed,
+                format!(
+                    "Rolling back `{}` failed on `{}`:\n\n```text\n{}\n```{done}",
+                    env.name,
+                    plan.db.name,
+                    message.replace("```", "'''")
+                ),
+            )
+            .at(stage.state));
         }
     }
     rollouts::set_rolled_back(&ctx.db, stage.id, ctx.clock.now()).await?;
@@ -338,17 +384,19 @@ async fn rollback_locked(
         ),
     )
     .await?;
-    if lines.is_empty() {
-        return Ok(format!(
+    let text = if lines.is_empty() {
+        format!(
             "Rolled back `{}`: none of this change's migrations were applied there any more.",
             env.name
-        ));
-    }
-    Ok(format!(
-        "Rolled back `{}`, newest migration first:\n\n{}\n",
-        env.name,
-        lines.join("\n")
-    ))
+        )
+    } else {
+        format!(
+            "Rolled back `{}`, newest migration first:\n\n{}\n",
+            env.name,
+            lines.join("\n")
+        )
+    };
+    Ok(ActionReply::new(O::Done, text).at(StageState::RolledBack))
 }
 
 /// Which of `ours` a database has applied (and not rolled back).
