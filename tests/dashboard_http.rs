@@ -301,3 +301,87 @@ async fn what_a_pr_brought_is_escaped_on_every_page() {
     assert!(audit.contains("verified"), "the chain verifies");
     assert!(audit.contains("stage.succeeded"));
 }
+
+/// `deploy.requested` audit entries of `actor`.
+async fn deploy_requests(ui: &Ui, actor: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM audit_log WHERE action = 'deploy.requested' AND actor = $1",
+    )
+    .bind(actor)
+    .fetch_one(&ui.seeded.h.db.pool)
+    .await
+    .unwrap();
+    n
+}
+
+#[tokio::test]
+async fn deploy_needs_an_admin_session_and_the_csrf_token_and_runs_the_flow() {
+    let ui = Ui::start().await;
+    let id = ui.seeded.change_id;
+    let change = format!("/ui/changes/{id}");
+    let deploy = format!("/ui/changes/{id}/stages/production/deploy");
+
+    // A read session sees no action, and posting one anyway is refused.
+    let reader = ui.sign_in(&ui.seeded.reader).await;
+    let page = ui.page(&change, &reader).await;
+    assert!(!page.contains("class=\"inline deploy\""), "no deploy form");
+    let r = ui
+        .post(&deploy, Some(&reader), &[("csrf", &csrf_of(&page))])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("admin token"));
+    assert_eq!(deploy_requests(&ui, "viewer").await, 0);
+
+    // An admin session: the form is there; without its CSRF token, 403.
+    let admin = ui.sign_in(&ui.seeded.admin).await;
+    let page = ui.page(&change, &admin).await;
+    assert_eq!(
+        page.matches("class=\"inline deploy\"").count(),
+        1,
+        "production is the only stage left"
+    );
+    for bad in [
+        vec![],
+        vec![("csrf", "0".repeat(64))],
+        vec![("csrf", csrf_of(&ui.page(&change, &reader).await))],
+    ] {
+        let form: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = ui.post(&deploy, Some(&admin), &form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{bad:?}");
+    }
+    assert_eq!(deploy_requests(&ui, "ops-admin").await, 0, "nothing ran");
+
+    // With it: the flow's answer (production still needs an owner), audited
+    // with the token's name as the actor, like the API's deploy route.
+    let r = ui
+        .post(&deploy, Some(&admin), &[("csrf", &csrf_of(&page))])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(r#"<p class="flash" role="status">"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("waiting"),
+        "the policy holds the stage: {body}"
+    );
+    assert_eq!(deploy_requests(&ui, "ops-admin").await, 1);
+    let (state,): (String,) =
+        sqlx::query_as("SELECT state FROM rollout_stages WHERE environment = 'production'")
+            .fetch_one(&ui.seeded.h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "waiting", "not deployed");
+
+    // An already deployed stage says so.
+    let r = ui
+        .post(
+            &format!("/ui/changes/{id}/stages/staging/deploy"),
+            Some(&admin),
+            &[("csrf", &csrf_of(&page))],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("already deployed"));
+}

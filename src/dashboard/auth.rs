@@ -57,7 +57,7 @@ pub async fn login_submit(
     let expected = cookies::get(&headers, cookies::LOGIN_CSRF).unwrap_or("");
     if !matches(expected, form.get("csrf")) {
         return Err(UiError::Forbidden(
-            "The sign-in form expired or did not come from this site; load it again.",
+            "The sign-in form expired or did not come from this site; load it again.".into(),
         ));
     }
     let secret = form.get("token").unwrap_or("");
@@ -96,11 +96,7 @@ pub async fn logout(
 ) -> Result<Response, UiError> {
     let viewer = viewer(&state, &headers).await?.ok_or(UiError::SignIn)?;
     let form = Form::parse(&body);
-    if !matches(&viewer.csrf, form.get("csrf")) {
-        return Err(UiError::Forbidden(
-            "The form's CSRF token is missing or wrong.",
-        ));
-    }
+    viewer.check_csrf(&form)?;
     dashboard_sessions::delete(&state.db, &viewer.session).await?;
     let mut response = Redirect::to("/ui/login").into_response();
     response.headers_mut().append(

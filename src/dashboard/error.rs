@@ -13,13 +13,19 @@ pub enum UiError {
     /// A form without the right CSRF token, or an action the token's scope
     /// does not allow.
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(String),
     /// No such change (or page).
     #[error("{0}")]
     NotFound(String),
     /// A form that cannot be read.
     #[error("{0}")]
     BadRequest(String),
+    /// Cannot act now (busy, or this replica runs no flow).
+    #[error("{0}")]
+    Unavailable(String),
+    /// An action failed inside (logged where it failed).
+    #[error("internal error")]
+    Internal,
     /// The meta database failed (logged; the page says only that).
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -29,7 +35,12 @@ impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
             UiError::SignIn => return Redirect::to("/ui/login").into_response(),
-            UiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.to_string()),
+            UiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            UiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
+            UiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something failed inside bytegate; the logs say what.".to_string(),
+            ),
             UiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             UiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             UiError::Store(e) => {
@@ -46,5 +57,19 @@ impl IntoResponse for UiError {
             login::error(status, &message, None).into_string(),
         )
             .into_response()
+    }
+}
+
+impl From<crate::api::auth::ApiError> for UiError {
+    fn from(e: crate::api::auth::ApiError) -> UiError {
+        use crate::api::auth::ApiError as A;
+        match e {
+            A::Unauthorized(m) => UiError::Forbidden(m.to_string()),
+            A::Forbidden(m) => UiError::Forbidden(m),
+            A::NotFound(m) => UiError::NotFound(m),
+            A::BadRequest(m) => UiError::BadRequest(m),
+            A::Unavailable(m) => UiError::Unavailable(m),
+            A::Internal => UiError::Internal,
+        }
     }
 }

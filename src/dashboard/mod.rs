@@ -3,6 +3,7 @@
 //! token and sets an HttpOnly, SameSite=Strict session cookie; every
 //! state-changing form carries a CSRF token checked on POST.
 
+mod actions;
 mod auth;
 pub mod cookies;
 pub mod csrf;
@@ -30,6 +31,10 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/changes", get(pages::changes))
         .route("/ui/changes/{id}", get(pages::change))
         .route("/ui/audit", get(pages::audit))
+        .route(
+            "/ui/changes/{id}/stages/{environment}/deploy",
+            post(actions::deploy),
+        )
         .layer(axum::middleware::map_response(harden))
 }
 

@@ -36,6 +36,17 @@ impl Viewer {
     pub fn may_write(&self) -> bool {
         self.token.scope.may_write()
     }
+
+    /// 403 unless the submitted form carries this session's CSRF token.
+    pub(super) fn check_csrf(&self, form: &super::Form) -> Result<(), super::UiError> {
+        if super::csrf::matches(&self.csrf, form.get("csrf")) {
+            Ok(())
+        } else {
+            Err(super::UiError::Forbidden(
+                "The form's CSRF token is missing or wrong: reload the page and try again.".into(),
+            ))
+        }
+    }
 }
 
 /// The viewer of a request, or `None` without a live session.
