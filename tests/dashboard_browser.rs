@@ -150,6 +150,14 @@ async fn the_change_list_and_a_change_page_render_in_headless_chromium() {
     nothing_ran(&s).await;
     screenshot(&s, "dashboard-change.png").await;
 
+    // The deploy button posts the form (with its CSRF token) and the page
+    // says what the flow answered: production still needs an owner.
+    let button = s.find("form.deploy button[type=submit]").await;
+    s.click(&button).await;
+    let flash = s.find("p.flash").await;
+    let flash = s.text(&flash).await;
+    assert!(flash.contains("waiting"), "{flash}");
+
     s.goto(&format!("{base}/ui/audit")).await;
     let chain = s.find("#chain").await;
     assert!(s.text(&chain).await.contains("verified"));
