@@ -21,11 +21,13 @@ async fn migrations_apply_to_a_fresh_database_and_rerun_is_a_noop() {
     assert_eq!(
         names,
         [
+            "api_tokens",
             "approvals",
             "audit_chain_start",
             "audit_log",
             "backups",
             "change_requests",
+            "dashboard_sessions",
             "dml_backups",
             "jobs",
             "migration_decisions",
