@@ -297,6 +297,18 @@ async fn what_a_pr_brought_is_escaped_on_every_page() {
     assert!(detail.contains("no-drop-table"), "the finding");
     assert!(detail.contains("dana"), "the approver");
     assert!(detail.contains(r#"<table id="rollout">"#));
+    let diffs = &detail[detail
+        .find("<h2>Schema changes</h2>")
+        .expect("schema diffs")..];
+    assert!(
+        diffs.contains("+CREATE TABLE public.users ("),
+        "the deployed table in the diff: {diffs}"
+    );
+    // The migration's SQL, through pg_dump, as text inside the <pre>.
+    assert!(
+        diffs.contains("&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;"),
+        "{diffs}"
+    );
     let audit = ui.page("/ui/audit", &session).await;
     assert!(audit.contains("verified"), "the chain verifies");
     assert!(audit.contains("stage.succeeded"));

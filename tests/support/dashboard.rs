@@ -19,8 +19,10 @@ pub const HEAD: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 pub const MERGE: &str = "3333333333333333333333333333333333333333";
 /// The migration.
 pub const MIGRATION: &str = "schema/migrations/001_users.sql";
-/// Its SQL: a table, and a drop the custom rule `no-drop-table` flags.
-pub const SQL: &str = "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);\n\
+/// Its SQL: a table whose CHECK holds markup (it comes back in the schema
+/// diff), and a drop the custom rule `no-drop-table` flags.
+pub const SQL: &str = "CREATE TABLE users (id bigint PRIMARY KEY, \
+name text NOT NULL CHECK (name <> '</pre><script>alert(2)</script>'));\n\
 DROP TABLE IF EXISTS legacy_users;\n";
 /// The approving DBA.
 pub const DBA: &str = "dana";
