@@ -90,7 +90,7 @@ async fn the_change_list_and_a_change_page_render_in_headless_chromium() {
 
     // The list: the PR's title as text, its risk badge, per-environment state.
     let row = format!("tr.change[data-change-id='{}']", seeded.change_id);
-    let title = s.find(&format!("{row} .title")).await;
+    let title = s.wait_for(&format!("{row} .title")).await;
     assert_eq!(s.text(&title).await, TITLE);
     let badge = s.find(&format!("{row} .badge.risk")).await;
     assert_eq!(s.text(&badge).await, "high");
@@ -112,7 +112,7 @@ async fn the_change_list_and_a_change_page_render_in_headless_chromium() {
         .await;
     s.click(&link).await;
     wait_for_url(&s, &format!("/ui/changes/{}", seeded.change_id)).await;
-    let heading = s.find("main h1").await;
+    let heading = s.wait_for("main h1").await;
     assert_eq!(s.text(&heading).await, TITLE);
     assert!(
         s.source()
@@ -154,7 +154,7 @@ async fn the_change_list_and_a_change_page_render_in_headless_chromium() {
     // says what the flow answered: production still needs an owner.
     let button = s.find("form.deploy button[type=submit]").await;
     s.click(&button).await;
-    let flash = s.find("p.flash").await;
+    let flash = s.wait_for("p.flash").await;
     let flash = s.text(&flash).await;
     assert!(flash.contains("waiting"), "{flash}");
 

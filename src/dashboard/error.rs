@@ -1,7 +1,7 @@
 //! What a dashboard handler can fail with, and the page each failure shows.
 
 use super::views::login;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// A dashboard request that cannot be served.
@@ -51,12 +51,7 @@ impl IntoResponse for UiError {
                 )
             }
         };
-        (
-            status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            login::error(status, &message, None).into_string(),
-        )
-            .into_response()
+        super::html(status, login::error(status, &message, None))
     }
 }
 

@@ -190,6 +190,19 @@ impl Session<'_> {
             .to_string()
     }
 
+    /// The one element matching `css`, waiting up to 30 s for it to appear
+    /// (after a click that submits a form, the next page loads on its own time).
+    pub async fn wait_for(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(found) = self.find_all(css).await.into_iter().next() {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "no element {css} after 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// An element's rendered text.
     pub async fn text(&self, element: &str) -> String {
         self.get(&format!("/element/{element}/text"))
