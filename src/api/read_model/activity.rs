@@ -317,7 +317,7 @@ pub async fn backups(
         .filter(|b| before.is_none_or(|id| b.id < id))
         .collect();
     // Keyset by id: the store orders by creation time, ids follow it.
-    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.sort_by_key(|b| std::cmp::Reverse(b.id));
     rows.truncate(usize::try_from(page.fetch()).unwrap_or(usize::MAX));
     let next_cursor = page.finish(&mut rows, |b| b.id);
     let items = rows
