@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod dashboard;
 pub mod fake_github;
 pub mod prom_text;
 pub mod serve;
