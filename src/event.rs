@@ -282,3 +282,40 @@ impl Event {
         }
     }
 }
+
+/// The state of a deployment (GitHub deployment statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentState {
+    /// Waiting (for approvals, a window, a previous stage).
+    Queued,
+    /// Being applied.
+    InProgress,
+    /// Applied.
+    Success,
+    /// The deploy failed.
+    Failure,
+}
+
+impl DeploymentState {
+    /// GitHub's deployment-status `state` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentState::Queued => "queued",
+            DeploymentState::InProgress => "in_progress",
+            DeploymentState::Success => "success",
+            DeploymentState::Failure => "failure",
+        }
+    }
+
+    /// Parses [`DeploymentState::as_str`]'s value (as stored with a stage).
+    pub fn parse(s: &str) -> Option<DeploymentState> {
+        [
+            DeploymentState::Queued,
+            DeploymentState::InProgress,
+            DeploymentState::Success,
+            DeploymentState::Failure,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}

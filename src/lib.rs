@@ -26,4 +26,5 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub(crate) mod text_enum;
 pub mod webhook;

@@ -16,7 +16,7 @@ mod window;
 pub use dashboard::DashboardSettings;
 pub use duration::HumanDuration;
 pub use load::ConfigError;
-pub use notifications::{NotificationFormat, NotificationWebhook, Notifications};
+pub use notifications::{NoticeKind, NotificationFormat, NotificationWebhook, Notifications};
 pub use secret::Secret;
 pub use suffixes::{FileKind, MigrationSuffixes, SuffixTarget};
 pub use window::{DeployWindow, Weekday};

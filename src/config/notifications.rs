@@ -2,10 +2,43 @@
 //! and how deliveries are retried. Delivery itself is [`crate::notify`].
 
 use super::{HumanDuration, Secret};
-use crate::notify::NoticeKind;
-use serde::{Deserialize, Serialize};
+use crate::text_enum::text_enum;
+use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+
+text_enum! {
+    /// An event receivers can subscribe to (`notifications.webhooks[].events`).
+    pub enum NoticeKind {
+        /// A pull request's migrations were reviewed for the first time.
+        ChangeCreated = "change.created",
+        /// An environment needs approvals it does not have (first review, or
+        /// approvals went stale).
+        ApprovalRequired = "approval.required",
+        /// Someone approved (a review or a comment command).
+        ApprovalGranted = "approval.granted",
+        /// A rollout stage started deploying to an environment.
+        DeployStarted = "deploy.started",
+        /// A stage deployed every database of its environment.
+        DeploySucceeded = "deploy.succeeded",
+        /// A stage failed or was refused; the rollout stops.
+        DeployFailed = "deploy.failed",
+        /// An environment's deploy was rolled back.
+        RollbackSucceeded = "rollback.succeeded",
+        /// A rollback failed on a database.
+        RollbackFailed = "rollback.failed",
+        /// A target's schema changed outside bytegate since its last deploy.
+        DriftDetected = "drift.detected",
+    }
+}
+
+impl<'de> Deserialize<'de> for NoticeKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        NoticeKind::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown event `{s}`")))
+    }
+}
 
 /// `notifications:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

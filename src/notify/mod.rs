@@ -19,40 +19,15 @@ mod details;
 
 pub use deliver::NotifyJobHandler;
 
+pub use crate::config::NoticeKind;
 use crate::config::{Config, NotificationWebhook};
 use crate::store::StoreError;
 use crate::store::audit::AuditAction;
 use crate::store::jobs::{self, NOTIFY_JOB, NewJob};
-use crate::store::text_enum::text_enum;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
-
-text_enum! {
-    /// An event receivers can subscribe to (`notifications.webhooks[].events`).
-    pub enum NoticeKind {
-        /// A pull request's migrations were reviewed for the first time.
-        ChangeCreated = "change.created",
-        /// An environment needs approvals it does not have (first review, or
-        /// approvals went stale).
-        ApprovalRequired = "approval.required",
-        /// Someone approved (a review or a comment command).
-        ApprovalGranted = "approval.granted",
-        /// A rollout stage started deploying to an environment.
-        DeployStarted = "deploy.started",
-        /// A stage deployed every database of its environment.
-        DeploySucceeded = "deploy.succeeded",
-        /// A stage failed or was refused; the rollout stops.
-        DeployFailed = "deploy.failed",
-        /// An environment's deploy was rolled back.
-        RollbackSucceeded = "rollback.succeeded",
-        /// A rollback failed on a database.
-        RollbackFailed = "rollback.failed",
-        /// A target's schema changed outside bytegate since its last deploy.
-        DriftDetected = "drift.detected",
-    }
-}
 
 impl NoticeKind {
     /// The notification an audit entry makes, if any: the one table of which
@@ -73,14 +48,6 @@ impl NoticeKind {
             AuditAction::DriftDetected => NoticeKind::DriftDetected,
             _ => return None,
         })
-    }
-}
-
-impl<'de> Deserialize<'de> for NoticeKind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        NoticeKind::parse(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown event `{s}`")))
     }
 }
 

@@ -37,7 +37,7 @@ fn probes(state: &AppState) -> Router<AppState> {
     let probes = Router::new()
         .route("/health", get(health))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::telemetry::metrics::serve));
+        .route("/metrics", get(metrics));
     if state.config.api.open_probes {
         probes
     } else {
@@ -282,4 +282,17 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+/// `GET /metrics`: this process's series, queue depth read at scrape.
+async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    state.metrics.refresh(&state.db).await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::telemetry::metrics::CONTENT_TYPE,
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
 }

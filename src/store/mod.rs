@@ -20,7 +20,7 @@ pub mod schema_snapshots;
 pub mod snapshots;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testdb;
-pub(crate) mod text_enum;
+pub(crate) use crate::text_enum;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

@@ -6,7 +6,7 @@
 
 use super::StoreError;
 use super::text_enum::{text_enum, text_enum_sqlx};
-use crate::forge::DeploymentState;
+use crate::event::DeploymentState;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{FromRow, PgExecutor, PgPool};

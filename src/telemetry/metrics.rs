@@ -455,19 +455,6 @@ pub fn rate_limit_remaining(headers: &http::HeaderMap) -> Option<i64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// `GET /metrics`.
-pub async fn serve(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    state.metrics.refresh(&state.db).await;
-    (
-        [(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)],
-        state.metrics.encode(),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,7 +64,7 @@ macro_rules! text_enum {
 
         impl utoipa::ToSchema for $name {}
 
-        $crate::store::text_enum::text_enum_sqlx!($name);
+        $crate::text_enum::text_enum_sqlx!($name);
     };
 }
 
