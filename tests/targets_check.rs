@@ -331,3 +331,55 @@ async fn a_mariadb_target_reports_version_history_and_lock() {
         );
     }
 }
+
+/// A MariaDB user who may only read the target: the history table (made
+/// by a deploy as root) is present but read-only, so the target fails with
+/// that reason; the lock and the counts are still read.
+#[tokio::test]
+async fn a_read_only_mariadb_user_cannot_keep_history() {
+    let Some(db) = support::targets::TargetDb::create(Engine::Mysql).await else {
+        return;
+    };
+    let plan = db.plan(&[(
+        "001_accounts.sql",
+        "CREATE TABLE accounts (id BIGINT PRIMARY KEY);",
+    )]);
+    db.target("main")
+        .deploy(&plan, &DeployOptions::default())
+        .await
+        .unwrap();
+    let name = db.mysql().name();
+    // Unique per test database; the name is ours (digits and underscores).
+    let user = format!("ro_{}", &name[name.len() - 10..]);
+    db.execute(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON {name}.* TO '{user}'@'%'; GRANT SELECT ON bytegate.migration_history TO '{user}'@'%';"
+    ))
+    .await;
+    let url = db.url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let url = format!("{scheme}://{user}:pw@{}", rest.split_once('@').unwrap().1);
+    let yaml = format!(
+        "project:\n  key: T\n  name: T\n  migrations_dir: m\nenvironments:\n  - name: staging\n    databases:\n      - name: main\n        engine: mysql\n        url: \"{url}\"\n"
+    );
+    let config = Config::from_yaml(&yaml, "test", &|_| None).unwrap();
+    let report = check::check_targets(&config, None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    db.execute(&format!("DROP USER '{user}'@'%'")).await;
+
+    let t = &report.targets[0];
+    assert_eq!(t.status, CheckStatus::Failed, "{t:?}");
+    assert!(t.reachable && !t.ok && !report.ok, "{t:?}");
+    let probe = t.probe.clone().unwrap();
+    assert_eq!(
+        probe.history,
+        HistoryState::Present {
+            rows: 0,
+            writable: false
+        }
+    );
+    assert_eq!(probe.lock, LockState::Free);
+    assert_eq!(probe.tables, 1);
+    let error = t.error.as_deref().unwrap_or_default();
+    assert!(error.contains("read-only"), "{error}");
+}
