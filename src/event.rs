@@ -48,8 +48,6 @@ pub struct RepoRef {
     pub full_name: String,
     /// Numeric id (GitLab project id; GitHub repository id).
     pub id: Option<u64>,
-    /// GitHub App installation that delivered the event.
-    pub installation_id: Option<u64>,
 }
 
 /// A pull request (merge request) in a repository.

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod dashboard;
 pub mod deploy;
 pub mod event;
 pub mod flow;

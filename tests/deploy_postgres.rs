@@ -607,7 +607,7 @@ impl bytegate::jobs::JobHandler for DeployJob {
         _job: &'a bytegate::store::jobs::Job,
     ) -> futures::future::BoxFuture<'a, Result<(), bytegate::jobs::JobError>> {
         Box::pin(async move {
-            let stop = bytegate::jobs::current_stop_signal().expect("run_one sets a stop signal");
+            let stop = bytegate::deploy::current_stop_signal().expect("run_one sets a stop signal");
             *self.signal.lock().unwrap() = Some(stop.clone());
             let o = DeployOptions { stop, ..patient() };
             let r = PostgresTarget::new("dev", &self.url)

@@ -188,6 +188,17 @@ async fn a_replica_killed_while_deploying_is_taken_over_by_another_and_applies_o
     assert_eq!(rows, 1, "the INSERT ran once");
     assert_eq!(audit_count(&meta.pool, "deploy.applied").await, 1);
     assert_eq!(audit_count(&meta.pool, "stage.succeeded").await, 1);
+    // The job is marked done just after its handler published the comment.
+    poll("the taken-over merge job to be marked done", || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM jobs WHERE state = 'done' AND attempts > 1",
+        )
+        .fetch_one(&meta.pool)
+        .await
+        .unwrap()
+            > 0
+    })
+    .await;
     let holder: Option<String> = sqlx::query_scalar(
         "SELECT locked_by FROM jobs WHERE state = 'done' AND attempts > 1 ORDER BY id DESC LIMIT 1",
     )

@@ -690,9 +690,46 @@ async fn installation_tokens_are_reused_until_shortly_before_expiry() {
         .github
         .requests()
         .iter()
-        .filter(|r| r.path.starts_with("/repos/"))
+        .filter(|r| r.path.starts_with("/repos/") && r.op != "apps/get-repo-installation")
         .count();
     assert_eq!(h.github.tokens_minted(), api_calls);
+    h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_reinstalled_app_is_found_again_without_a_restart() {
+    let h = Harness::app().await;
+    h.github
+        .set_pr_files(REPO, PR, &[(MIGRATION, "added", None)]);
+    h.github.put_file(REPO, SHA_A, MIGRATION, DROP_AT_LINE_3);
+    h.github.put_file(REPO, SHA_B, MIGRATION, DROP_AT_LINE_3);
+    h.handle(&opened(SHA_A, T1)).await.unwrap();
+
+    // Uninstalled and installed again: the old token is revoked and the
+    // old installation mints none; the next job asks GitHub again.
+    h.github.reinstall(REPO, 77);
+    h.handle(&synchronize(SHA_B, T2)).await.unwrap();
+    assert_eq!(h.github.sql_review_runs_on(SHA_B).len(), 1);
+    assert_eq!(h.github.token_installations(), [1, 77]);
+    assert_eq!(h.github.requests_of("apps/get-repo-installation").len(), 2);
+
+    // Not installed at all: the job fails naming the lookup, and nothing is sent.
+    h.github.uninstall(REPO);
+    let sent = h.github.requests().len();
+    let err = h
+        .handle(&synchronize(SHA_A, "2019-05-15T15:30:00Z"))
+        .await
+        .expect_err("no installation reaches the repository");
+    assert!(
+        err.to_string()
+            .contains("apps/get-repo-installation: not found"),
+        "{err}"
+    );
+    let repo_calls = h.github.requests()[sent..]
+        .iter()
+        .filter(|r| r.status < 400 && r.op != "apps/get-repo-installation")
+        .count();
+    assert_eq!(repo_calls, 0, "{:#?}", h.github.requests());
     h.github.assert_clean();
 }
 

@@ -27,6 +27,7 @@ async fn migrations_apply_to_a_fresh_database_and_rerun_is_a_noop() {
             "audit_log",
             "backups",
             "change_requests",
+            "dashboard_sessions",
             "dml_backups",
             "jobs",
             "migration_decisions",

@@ -693,9 +693,16 @@ async fn drift_a_failed_deploy_and_a_rollback_are_notified() {
         number: 2,
         ..pr_ref()
     };
-    let reply = bytegate::flow::rollout::rollback_command(&h.ctx, &pr2, "development", "dana")
-        .await
-        .unwrap();
+    let reply = bytegate::flow::rollout::command(
+        &h.ctx,
+        &pr2,
+        "development",
+        "dana",
+        bytegate::flow::rollout::RolloutCommand::Rollback,
+    )
+    .await
+    .unwrap()
+    .text;
     assert!(reply.starts_with("Rolled back `development`"), "{reply}");
 
     jobs::drain(&h.db.pool, &notifier(h), &lane(h, Duration::ZERO))

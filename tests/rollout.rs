@@ -8,7 +8,7 @@ mod support;
 
 use bytegate::config::Engine;
 use bytegate::event::{CommentAction, CommentEvent, Event, PrRef};
-use bytegate::flow::rollout::{self, DEPLOY_COMMENT_MARKER};
+use bytegate::flow::rollout::{self, DEPLOY_COMMENT_MARKER, RolloutCommand};
 use bytegate::store::testdb::TestDb;
 use sqlx::PgPool;
 use support::fake_github::Deployment;
@@ -190,28 +190,34 @@ async fn merge_deploys_development_and_later_stages_wait(engine: Engine) {
     assert!(deployment(h, "production").is_none());
 
     // Not approved yet: the command says why.
-    let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "staging", "dana")
+    let reply = rollout::command(&h.ctx, &pr_ref(), "staging", "dana", RolloutCommand::Deploy)
         .await
         .unwrap();
-    assert!(reply.contains("waiting"), "{reply}");
+    assert!(reply.text.contains("waiting"), "{}", reply.text);
     assert!(!s.stg.table_exists("users").await);
 
     // The DBA's approval on the merged PR lets the staging stage run.
     approve(h, "dana", "staging").await;
     assert!(s.stg.table_exists("users").await);
-    let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "staging", "dana")
+    let reply = rollout::command(&h.ctx, &pr_ref(), "staging", "dana", RolloutCommand::Deploy)
         .await
         .unwrap();
-    assert_eq!(reply, "`staging` is already deployed.");
+    assert_eq!(reply.text, "`staging` is already deployed.");
     assert!(!s.prod.table_exists("users").await, "production waits");
     assert_eq!(
         deployment(h, "staging").unwrap().statuses,
         ["queued", "in_progress", "success"]
     );
-    let reply = rollout::deploy_command(&h.ctx, &pr_ref(), "production", "olga")
-        .await
-        .unwrap();
-    assert!(reply.contains("waiting"), "{reply}");
+    let reply = rollout::command(
+        &h.ctx,
+        &pr_ref(),
+        "production",
+        "olga",
+        RolloutCommand::Deploy,
+    )
+    .await
+    .unwrap();
+    assert!(reply.text.contains("waiting"), "{}", reply.text);
 
     approve(h, "dana", "production").await;
     assert!(
@@ -430,6 +436,49 @@ async fn a_closed_deploy_window_makes_the_stage_wait_and_say_so() {
     let states = stage_states(h).await;
     assert_eq!(states[1], ("staging".to_string(), "succeeded".to_string()));
     h.github.assert_clean();
+}
+
+#[tokio::test]
+async fn a_rollout_driven_after_a_restart_looks_its_installation_up() {
+    // Staging waits for its window; bytegate restarts before it opens, so the
+    // re-check runs with no webhook (and no memory) naming the installation.
+    let window = "    deploy_window:\n      days: [mon, tue, wed, thu, fri, sat, sun]\n      start: \"09:00\"\n      end: \"17:00\"\n";
+    let mut s = setup_with(window).await;
+    let today = chrono::Utc::now().date_naive();
+    let at = |hh: u32| today.and_hms_opt(hh, 0, 0).unwrap().and_utc();
+    s.h.clock.set(at(8));
+    merge_commit(&s.h, MERGE, &[(M1, M1_SQL)], &[]);
+    s.h.handle(&merged(MERGE)).await.unwrap();
+    approve(&s.h, "dana", "staging").await;
+    assert!(!s.stg.table_exists("users").await);
+
+    s.h.restart_forge();
+    let before = s.h.github.requests().len();
+    s.h.clock.set(at(10));
+    assert_eq!(rollout::advance_open_windows(&s.h.ctx).await.unwrap(), 1);
+    assert!(s.stg.table_exists("users").await);
+
+    let after: Vec<_> = s.h.github.requests().split_off(before);
+    let first: Vec<(&str, &str, u16)> = after
+        .iter()
+        .take(2)
+        .map(|r| (r.method.as_str(), r.path.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        first,
+        [
+            ("GET", "/repos/Codertocat/Hello-World/installation", 200),
+            ("POST", "/app/installations/1/access_tokens", 201),
+        ],
+        "the installation is asked for (as the App), then its token: {after:#?}"
+    );
+    assert_eq!(
+        s.h.github.requests_of("apps/get-repo-installation").len(),
+        2,
+        "once per process: before and after the restart"
+    );
+    assert!(after[2..].iter().all(|r| r.path.starts_with("/repos/")));
+    s.h.github.assert_clean();
 }
 
 #[tokio::test]
@@ -720,7 +769,7 @@ impl bytegate::jobs::JobHandler for Watched {
     ) -> futures::future::BoxFuture<'a, Result<(), bytegate::jobs::JobError>> {
         Box::pin(async move {
             // Inside the future: run_one scopes the signal around its polls.
-            *self.signal.lock().unwrap() = bytegate::jobs::current_stop_signal();
+            *self.signal.lock().unwrap() = bytegate::deploy::current_stop_signal();
             self.inner.handle(job).await
         })
     }

@@ -12,7 +12,7 @@ pub mod auth;
 pub mod read_model;
 mod routes;
 
-pub use routes::ActionResult;
+pub use routes::{Action, ActionResult, outcome_status, run_action};
 
 use crate::state::AppState;
 use axum::Router;

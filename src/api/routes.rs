@@ -270,10 +270,59 @@ pub(super) async fn rollback(
     act(state, token.name, target, Action::Rollback).await
 }
 
+/// Which action a request asks for.
 #[derive(Debug, Clone, Copy)]
-enum Action {
+pub enum Action {
+    /// `deploy ENV`.
     Deploy,
+    /// `rollback ENV`.
     Rollback,
+}
+
+/// Runs a deploy or rollback request of change `id` through the flow as
+/// `actor`, exactly as the comment command would: the one path for the API's
+/// action routes and the dashboard's forms (the caller checked the scope).
+pub async fn run_action(
+    state: &AppState,
+    id: i64,
+    environment: &str,
+    actor: &str,
+    action: Action,
+) -> Result<ActionReply, ApiError> {
+    let Some(ctx) = state.flow.clone() else {
+        return Err(ApiError::Unavailable(
+            "this replica runs no flow: actions are not available here".to_string(),
+        ));
+    };
+    let pr = pr_of(state, id).await?;
+    // Spawned: a client that hangs up must not cancel a deploy half way.
+    let (env, actor) = (environment.to_string(), actor.to_string());
+    let run = tokio::spawn(async move {
+        match action {
+            Action::Deploy => {
+                rollout::command(&ctx, &pr, &env, &actor, rollout::RolloutCommand::Deploy).await
+            }
+            Action::Rollback => {
+                rollout::command(&ctx, &pr, &env, &actor, rollout::RolloutCommand::Rollback).await
+            }
+        }
+    });
+    run.await
+        .map_err(|e| ApiError::internal("an API action panicked", &e))?
+        .map_err(|e| ApiError::internal("an API action failed", &e))
+}
+
+/// The HTTP status of an action's outcome (the API's and the dashboard's).
+pub fn outcome_status(outcome: ActionOutcome) -> StatusCode {
+    match outcome {
+        ActionOutcome::Done | ActionOutcome::AlreadyDone | ActionOutcome::Failed => StatusCode::OK,
+        ActionOutcome::InProgress => StatusCode::ACCEPTED,
+        ActionOutcome::Waiting | ActionOutcome::Refused | ActionOutcome::NotApplicable => {
+            StatusCode::CONFLICT
+        }
+        ActionOutcome::NotFound => StatusCode::NOT_FOUND,
+        ActionOutcome::Busy => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
 /// Runs a deploy or rollback request through the flow, as the comment
@@ -285,33 +334,13 @@ async fn act(
     action: Action,
 ) -> Result<(StatusCode, Json<ActionResult>), ApiError> {
     let Path((id, environment)) = target.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let Some(ctx) = state.flow.clone() else {
-        return Err(ApiError::Unavailable(
-            "this replica runs no flow: actions are not available here".to_string(),
-        ));
-    };
-    let pr = pr_of(&state, id).await?;
-    // Spawned: a client that hangs up must not cancel a deploy half way.
-    let env = environment.clone();
-    let run = tokio::spawn(async move {
-        match action {
-            Action::Deploy => rollout::deploy_request(&ctx, &pr, &env, &actor).await,
-            Action::Rollback => rollout::rollback_request(&ctx, &pr, &env, &actor).await,
-        }
-    });
-    let reply: ActionReply = run
-        .await
-        .map_err(|e| ApiError::internal("an API action panicked", &e))?
-        .map_err(|e| ApiError::internal("an API action failed", &e))?;
-    let status = match reply.outcome {
-        ActionOutcome::Done | ActionOutcome::AlreadyDone | ActionOutcome::Failed => StatusCode::OK,
-        ActionOutcome::InProgress => StatusCode::ACCEPTED,
-        ActionOutcome::Waiting | ActionOutcome::Refused | ActionOutcome::NotApplicable => {
-            StatusCode::CONFLICT
-        }
-        ActionOutcome::NotFound => return Err(ApiError::NotFound(reply.text)),
-        ActionOutcome::Busy => return Err(ApiError::Unavailable(reply.text)),
-    };
+    let reply = run_action(&state, id, &environment, &actor, action).await?;
+    let status = outcome_status(reply.outcome);
+    match status {
+        StatusCode::NOT_FOUND => return Err(ApiError::NotFound(reply.text)),
+        StatusCode::SERVICE_UNAVAILABLE => return Err(ApiError::Unavailable(reply.text)),
+        _ => {}
+    }
     Ok((
         status,
         Json(ActionResult {
@@ -347,10 +376,6 @@ async fn pr_of(state: &AppState, id: i64) -> Result<PrRef, ApiError> {
             id: rollout
                 .as_ref()
                 .and_then(|r| r.repo_id)
-                .and_then(|i| u64::try_from(i).ok()),
-            installation_id: rollout
-                .as_ref()
-                .and_then(|r| r.installation_id)
                 .and_then(|i| u64::try_from(i).ok()),
         },
         number: u64::try_from(row.number).unwrap_or(0),

@@ -1,7 +1,7 @@
 //! `bytegate audit verify` and `bytegate audit export`: the audit trail from
 //! the command line.
 
-use super::{EXIT_USAGE, MetaDbArgs, with_meta_db};
+use super::{MetaDbArgs, with_meta_db};
 use crate::store::audit::{self, ExportFilter};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
@@ -53,23 +53,7 @@ fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
 
 /// Runs an audit command.
 pub(super) fn run(command: AuditCommand) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bytegate: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    match rt.block_on(run_async(command)) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("bytegate: {message}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
+    super::block_on_code(run_async(command))
 }
 
 async fn run_async(command: AuditCommand) -> Result<ExitCode, String> {

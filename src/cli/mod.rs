@@ -8,6 +8,7 @@ mod health;
 mod migrations;
 mod repair;
 pub mod review;
+mod review_error;
 mod review_inputs;
 mod targets;
 mod token;
@@ -164,6 +165,13 @@ pub fn main() -> ExitCode {
 
 /// Runs a command's future on a fresh runtime: exit 0, or 2 with its message.
 pub(super) fn block_on(f: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    block_on_code(async { f.await.map(|()| ExitCode::SUCCESS) })
+}
+
+/// Runs a command's future on a fresh runtime: its exit code, or 2 with its message.
+pub(super) fn block_on_code(
+    f: impl std::future::Future<Output = Result<ExitCode, String>>,
+) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -175,7 +183,7 @@ pub(super) fn block_on(f: impl std::future::Future<Output = Result<(), String>>)
         }
     };
     match rt.block_on(f) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(message) => {
             eprintln!("bytegate: {message}");
             ExitCode::from(EXIT_USAGE)

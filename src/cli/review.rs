@@ -7,13 +7,14 @@
 //! render in `--format`. Exit status 0 (no error finding in the change), 1
 //! (at least one), 2 (could not do its job).
 
+pub use super::review_error::ReviewCliError;
 use super::review_inputs;
 use crate::config::{Config, Engine, FileKind, MigrationSuffixes};
 use crate::flow::repo_config::{REPO_CONFIG_PATH, RepoConfig};
 use crate::review::model::Dialect;
 use crate::review::report::Format;
 use crate::review::settings::{ReviewSettings, RiskSettings};
-use crate::review::{FileChange, ReviewInput, ReviewOptions, review};
+use crate::review::{FileChange, ReviewInput, ReviewOptions, review_owned};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,46 +83,6 @@ fn rules_help() -> String {
 
 fn parse_dialect(s: &str) -> Result<Dialect, String> {
     s.parse()
-}
-
-/// Why `bytegate review` could not do its job (exit status 2).
-#[derive(Debug, thiserror::Error)]
-pub enum ReviewCliError {
-    /// A path does not exist or cannot be listed.
-    #[error("{path}: {source}")]
-    Path {
-        /// The path.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The config file is invalid.
-    #[error("{0}")]
-    Config(#[from] crate::config::ConfigError),
-    /// `--env` names an environment the config does not have.
-    #[error("--env {name}: no such environment in {config} (have: {known})")]
-    UnknownEnvironment {
-        /// The name given.
-        name: String,
-        /// The config file.
-        config: String,
-        /// The environments it defines.
-        known: String,
-    },
-    /// `--base`: git could not say what changed.
-    #[error("--base: {0}")]
-    Git(#[from] super::git_change::GitError),
-    /// The repository's `.bytegate.yaml` is invalid.
-    #[error("{path}: {message}")]
-    RepoConfig {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Writing the report failed (closed pipe, full disk).
-    #[error("cannot write the report: {0}")]
-    Output(std::io::Error),
 }
 
 /// Runs `bytegate review` and returns its exit status.
@@ -257,10 +218,9 @@ fn execute(args: &ReviewArgs) -> Result<bool, ReviewCliError> {
         lock_timeout_configured: resolved.lock_timeout_configured,
         base_versions,
     };
-    let report = review(&inputs, &opts);
-    // The report owns what it shows: the files' bytes can go before it is
-    // written (the peak of a large review is while writing).
-    drop(inputs);
+    // By value: each file's bytes are freed once it is parsed (the report
+    // owns what it shows).
+    let report = review_owned(inputs, &opts);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     args.format
         .write(&report, &mut out)

@@ -8,7 +8,7 @@
 //! history. History builds the schema model and gets no findings.
 
 use super::git_change::{self, GitChange};
-use super::review::ReviewCliError;
+use super::review_error::ReviewCliError;
 use crate::config::MigrationSuffixes;
 use crate::review::{FileChange, version_key};
 use std::path::{Path, PathBuf};

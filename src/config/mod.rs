@@ -4,6 +4,7 @@
 //! with every string's `${VAR}` expanded → typed structs (unknown keys are
 //! rejected) → cross-field validation. Every error names the key path.
 
+mod dashboard;
 mod duration;
 mod load;
 mod notifications;
@@ -12,6 +13,7 @@ mod suffixes;
 mod validate;
 mod window;
 
+pub use dashboard::DashboardSettings;
 pub use duration::HumanDuration;
 pub use load::ConfigError;
 pub use notifications::{NotificationFormat, NotificationWebhook, Notifications};
@@ -60,6 +62,9 @@ pub struct Config {
     /// The dry run with a lock report (`/bytebase plan`, or every push).
     #[serde(default)]
     pub dry_run: Option<DryRunSettings>,
+    /// The web dashboard's sign-in (session lifetime, Secure cookies).
+    #[serde(default)]
+    pub dashboard: DashboardSettings,
 }
 
 /// `dry_run:`: where the PR's migrations are tried before merge.

@@ -7,6 +7,7 @@
 
 use crate::config::{Backup as BackupConfig, WhenImpossible};
 use crate::review::model::{Ident, ObjectName, RowFilter, Statement, StatementKind};
+pub use crate::store::dml_backups::{BackupTaken, DmlKind};
 use chrono::{DateTime, Utc};
 use std::fmt;
 
@@ -15,43 +16,6 @@ pub const BACKUP_SCHEMA: &str = "bytegate_backup";
 
 /// PostgreSQL's identifier limit (bytes).
 const MAX_IDENT_BYTES: usize = 63;
-
-/// What kind of data change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DmlKind {
-    /// `UPDATE`.
-    Update,
-    /// `DELETE`.
-    Delete,
-}
-
-impl DmlKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DmlKind::Update => "update",
-            DmlKind::Delete => "delete",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<DmlKind> {
-        match s {
-            "update" => Some(DmlKind::Update),
-            "delete" => Some(DmlKind::Delete),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for DmlKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DmlKind::Update => "UPDATE",
-            DmlKind::Delete => "DELETE",
-        })
-    }
-}
 
 /// The data change of one migration statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,27 +139,6 @@ pub fn consequence(w: WhenImpossible) -> &'static str {
             "it runs without a backup (backup.when_impossible: proceed) and cannot be rolled back"
         }
     }
-}
-
-/// A backup a deploy took.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupTaken {
-    /// 1-based statement of the migration.
-    pub statement_number: usize,
-    /// UPDATE or DELETE.
-    pub kind: DmlKind,
-    /// The table changed, as SQL.
-    pub table: String,
-    /// The backup table's own name (in [`BACKUP_SCHEMA`]).
-    pub backup_table: String,
-    /// Rows copied.
-    pub rows: i64,
-    /// The changed table's primary key columns (empty: none).
-    pub primary_key: Vec<String>,
-    /// The changed table's writable columns, in order.
-    pub columns: Vec<String>,
-    /// Columns the `UPDATE` assigns.
-    pub assigned: Vec<String>,
 }
 
 /// A statement a deploy ran without a backup.

@@ -75,6 +75,29 @@ impl PartialEq for StopSignal {
 
 impl Eq for StopSignal {}
 
+tokio::task_local! {
+    /// Set by the job worker around a handler: turns true when the job's lease is lost.
+    static STOP: StopSignal;
+}
+
+/// Runs `f` with `stop` as the stop signal of the job running in this task
+/// (the job worker wraps each handler in it).
+pub fn scope_stop_signal<F: std::future::Future>(
+    stop: StopSignal,
+    f: F,
+) -> impl std::future::Future<Output = F::Output> {
+    STOP.scope(stop, f)
+}
+
+/// The stop signal of the job running in this task, if any: deploys check it
+/// between statements, so a lost lease stops them at a statement boundary.
+/// Call it from inside the handler's future (it is scoped around its polls),
+/// not while building the future. It lives here, beside [`StopSignal`], so
+/// the flow reaches it without importing the job worker that runs the flow.
+pub fn current_stop_signal() -> Option<StopSignal> {
+    STOP.try_with(StopSignal::clone).ok()
+}
+
 /// Settings of one deploy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployOptions {

@@ -2,7 +2,7 @@
 //! the review parser, transactional or not.
 
 use super::backup::Dml;
-use super::revert::split_down_section;
+use crate::review::down_section::split_down_section;
 use crate::review::model::{Dialect, LexicalClass, Statement, StatementKind};
 use crate::review::{parse, rules, version_key};
 use sha2::{Digest, Sha256};

@@ -10,6 +10,7 @@ use super::backup::{
     BackupTaken, Dml, DmlKind, ident_sql, object_sql, qualified_backup, quote_ident,
 };
 use super::plan::{Step, statements};
+use crate::review::down_section::split_down_section;
 use crate::review::model::{
     AlterAction, ConstraintKind, Dialect, ObjectKind, ObjectName, Statement, StatementKind,
 };
@@ -17,22 +18,6 @@ use std::fmt;
 
 /// Reasons a migration is irreversible listed on its one line (the rest counted).
 const MAX_REASONS_SHOWN: usize = 3;
-
-/// The marker line that starts a migration's own down section.
-pub const DOWN_MARKER: &str = "-- bytegate:down";
-
-/// Splits a file at its `-- bytegate:down` line: the part a deploy runs and
-/// the down section (without the marker line), if there is one.
-pub fn split_down_section(text: &str) -> (&str, Option<&str>) {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if line.trim().eq_ignore_ascii_case(DOWN_MARKER) {
-            return (&text[..offset], Some(&text[offset + line.len()..]));
-        }
-        offset += line.len();
-    }
-    (text, None)
-}
 
 /// The path of the down script that belongs to migration `path`, among the
 /// files of the change (`NNN_x.sql` → `NNN_x.down.sql`; `dir/up.sql` → `dir/down.sql`).

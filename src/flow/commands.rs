@@ -15,6 +15,7 @@
 use super::approvals::{ensure_change_request, refresh};
 use super::decision::standing_refusal;
 use super::guard::{Admission, COMMAND_WINDOW, COMMANDS_PER_WINDOW, PLANS_PER_WINDOW};
+use super::rollout::RolloutCommand;
 use super::{FlowContext, FlowError};
 use crate::command::{self, Command, ParseError};
 use crate::deploy::RepairDecision;
@@ -43,10 +44,9 @@ enum Outcome {
     },
     /// A reply text only (help, plan, deploy before merge).
     Info(String),
-    /// `deploy ENV` on a merged PR: run after this comment's approvals are stored.
-    Deploy(String),
-    /// `rollback ENV` on a merged PR: run after this comment's approvals are stored.
-    Rollback(String),
+    /// `deploy ENV` or `rollback ENV` on a merged PR: run after this
+    /// comment's approvals are stored.
+    Rollout(RolloutCommand, String),
     /// `repair ENV DECISION`: run after this comment's approvals are stored.
     Repair(String, RepairDecision),
     /// Refused: what was wrong and what would work.
@@ -226,12 +226,10 @@ pub async fn on_comment(ctx: &FlowContext, ev: &CommentEvent) -> Result<(), Flow
         super::rollout::advance(ctx, &ev.pr).await?;
     }
     for (_, outcome) in &mut answered {
-        if let Outcome::Deploy(environment) = outcome {
-            let text = super::rollout::deploy_command(ctx, &ev.pr, environment, &ev.author).await?;
-            *outcome = Outcome::Info(text);
-        } else if let Outcome::Rollback(environment) = outcome {
-            let text =
-                super::rollout::rollback_command(ctx, &ev.pr, environment, &ev.author).await?;
+        if let Outcome::Rollout(command, environment) = outcome {
+            let text = super::rollout::command(ctx, &ev.pr, environment, &ev.author, *command)
+                .await?
+                .text;
             *outcome = Outcome::Info(text);
         } else if let Outcome::Repair(environment, decision) = outcome {
             let text = super::rollout::repair_command(
@@ -377,10 +375,13 @@ async fn run_command(
                     "`{}` needs the standing that approving needs: {why}",
                     cmd.name()
                 )),
-                None if cr.state == CrState::Merged && matches!(cmd, Command::Deploy { .. }) => {
-                    Outcome::Deploy(environment.clone())
+                None if cr.state == CrState::Merged => {
+                    let command = match cmd {
+                        Command::Deploy { .. } => RolloutCommand::Deploy,
+                        _ => RolloutCommand::Rollback,
+                    };
+                    Outcome::Rollout(command, environment.clone())
                 }
-                None if cr.state == CrState::Merged => Outcome::Rollback(environment.clone()),
                 None => Outcome::Info(format!(
                     "`{}` for `{environment}` is available after merge: the rollout then waits for it where the policy or deploy window requires.",
                     cmd.name()
@@ -530,11 +531,12 @@ fn reply(author: &str, answered: &[(String, Outcome)], decision: Option<&Decisio
             Outcome::Refused(why) => {
                 let _ = writeln!(out, "- ❌ `{line}`: {why}");
             }
-            Outcome::Deploy(environment) => {
-                let _ = writeln!(out, "- ℹ️ `{line}`: deploy of `{environment}` requested.");
-            }
-            Outcome::Rollback(environment) => {
-                let _ = writeln!(out, "- ℹ️ `{line}`: rollback of `{environment}` requested.");
+            Outcome::Rollout(command, environment) => {
+                let _ = writeln!(
+                    out,
+                    "- ℹ️ `{line}`: {} of `{environment}` requested.",
+                    command.name()
+                );
             }
             Outcome::Repair(environment, _) => {
                 let _ = writeln!(out, "- ℹ️ `{line}`: repair of `{environment}` requested.");

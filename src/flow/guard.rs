@@ -202,7 +202,6 @@ mod tests {
                 forge: ForgeKind::Github,
                 full_name: "acme/app".into(),
                 id: None,
-                installation_id: None,
             },
             number,
         }

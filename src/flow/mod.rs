@@ -38,7 +38,8 @@ pub use sticky::CommentOutcome;
 use crate::config::Config;
 use crate::event::{Event, PrAction, PrRef, PullRequestEvent, RerunEvent};
 use crate::forge::{
-    CheckConclusion, CheckHandle, CheckResult, Forge, ForgeError, ForgeSet, PullRequestInfo,
+    ChangedFile, CheckConclusion, CheckHandle, CheckResult, Forge, ForgeError, ForgeSet,
+    PullRequestInfo,
 };
 use crate::review::{self, ReviewInput, ReviewOptions, ReviewReport};
 use crate::store::audit::{self, AuditAction, AuditEntry};
@@ -298,6 +299,44 @@ pub(crate) async fn read_repo_config(
     )
 }
 
+/// A pull request's migration changes, by the base commit's repository config.
+pub(crate) struct PrMigrations {
+    /// `.bytegate.yaml` at the base commit (default when absent or broken).
+    pub(crate) repo_config: RepoConfig,
+    /// Why the base commit's `.bytegate.yaml` could not be used, if so.
+    pub(crate) repo_config_error: Option<String>,
+    /// The migrations directory in effect.
+    pub(crate) dir: String,
+    /// Every file the pull request changes.
+    pub(crate) files: Vec<ChangedFile>,
+    /// The changed files that are migrations.
+    pub(crate) changes: Vec<MigrationChange>,
+}
+
+/// Reads the base commit's config and the PR's files, and picks out its migrations.
+pub(crate) async fn pr_migrations(
+    ctx: &FlowContext,
+    forge: &dyn Forge,
+    pr: &PullRequestEvent,
+) -> Result<PrMigrations, FlowError> {
+    let (repo_config, repo_config_error) =
+        read_repo_config(forge, &pr.pr.repo, &pr.base_sha).await?;
+    let dir = repo_config
+        .migrations_dir
+        .clone()
+        .unwrap_or_else(|| ctx.config.project.migrations_dir.clone());
+    let suffixes = repo_config.merged_suffixes(&ctx.config.project.migration_suffixes);
+    let files = forge.list_pr_files(&pr.pr).await?;
+    let changes = analysis::migration_changes(&files, &dir, &suffixes);
+    Ok(PrMigrations {
+        repo_config,
+        repo_config_error,
+        dir,
+        files,
+        changes,
+    })
+}
+
 /// Reviews a pull request's head commit and publishes the result.
 pub async fn review_pull_request(
     ctx: &FlowContext,
@@ -325,16 +364,13 @@ pub async fn review_pull_request_for(
         .await?;
     }
 
-    let (repo_config, repo_config_error) =
-        read_repo_config(forge.as_ref(), &pr.pr.repo, &pr.base_sha).await?;
-    let dir = repo_config
-        .migrations_dir
-        .clone()
-        .unwrap_or_else(|| ctx.config.project.migrations_dir.clone());
-
-    let suffixes = repo_config.merged_suffixes(&ctx.config.project.migration_suffixes);
-    let files = forge.list_pr_files(&pr.pr).await?;
-    let changes = analysis::migration_changes(&files, &dir, &suffixes);
+    let PrMigrations {
+        repo_config,
+        repo_config_error,
+        dir,
+        files,
+        changes,
+    } = pr_migrations(ctx, forge.as_ref(), pr).await?;
     // A PR that edits the repository config is told it governs only later
     // PRs (a PR that moves `migrations_dir` must not escape review that way).
     let config_changed = files.iter().any(|f| f.path == REPO_CONFIG_PATH);

@@ -212,6 +212,16 @@ pub enum CheckConclusion {
 }
 
 impl CheckConclusion {
+    /// The commit-status state for this conclusion, on a forge whose failing
+    /// state is called `failed_state`. A status has no "neutral": warnings
+    /// do not block.
+    pub fn status_state(self, failed_state: &'static str) -> &'static str {
+        match self {
+            CheckConclusion::Failure => failed_state,
+            CheckConclusion::Success | CheckConclusion::Neutral => "success",
+        }
+    }
+
     /// GitHub's check-run conclusion value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -344,6 +354,18 @@ impl DeploymentState {
             DeploymentState::Success => "success",
             DeploymentState::Failure => "failure",
         }
+    }
+
+    /// Parses [`DeploymentState::as_str`]'s value (as stored with a stage).
+    pub fn parse(s: &str) -> Option<DeploymentState> {
+        [
+            DeploymentState::Queued,
+            DeploymentState::InProgress,
+            DeploymentState::Success,
+            DeploymentState::Failure,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
     }
 }
 
@@ -640,6 +662,38 @@ fn fill_event(
         filled.author = info.author;
     }
     filled
+}
+
+/// A commit-status request body. `name_field` is what the forge calls the
+/// status's name (`context` on GitHub, `name` on GitLab); the description is
+/// cut to the forge's limit.
+pub(crate) fn status_body(
+    name_field: &str,
+    name: &str,
+    state: &str,
+    description: &str,
+    max_description: usize,
+    target_url: Option<&str>,
+) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "state": state,
+        name_field: name,
+        "description": truncate_with_note(description, max_description, "…"),
+    });
+    if let Some(url) = target_url {
+        body["target_url"] = serde_json::json!(url);
+    }
+    body
+}
+
+/// `None` when the forge says the object does not exist (404); other
+/// errors stay errors. What "absent" means is the caller's.
+pub(crate) fn found<T>(result: Result<T, ForgeError>) -> Result<Option<T>, ForgeError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(ForgeError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Percent-encodes one URL component (everything but unreserved characters).

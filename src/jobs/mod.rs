@@ -16,20 +16,7 @@ use tracing::Instrument;
 mod events;
 pub use events::EventJobHandler;
 
-use crate::deploy::StopSignal;
-
-tokio::task_local! {
-    /// Set by [`run_one`] around a handler: turns true when the job's lease is lost.
-    static STOP: StopSignal;
-}
-
-/// The stop signal of the job running in this task, if any: deploys check it
-/// between statements, so a lost lease stops them at a statement boundary.
-/// Call it from inside the handler's future (it is scoped around its polls),
-/// not while building the future.
-pub fn current_stop_signal() -> Option<StopSignal> {
-    STOP.try_with(StopSignal::clone).ok()
-}
+use crate::deploy::{StopSignal, scope_stop_signal};
 
 /// A handler failed; `retryable` says whether another attempt may succeed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -163,7 +150,7 @@ pub async fn run_one(
     // The call itself sits inside the guarded future, so a panic while
     // building the handler's future is caught as well.
     let guarded = AssertUnwindSafe(async { handler.handle(&job).await }).catch_unwind();
-    let handle = STOP.scope(stop.clone(), guarded.instrument(span));
+    let handle = scope_stop_signal(stop.clone(), guarded.instrument(span));
     tokio::pin!(handle);
     let mut tick = tokio::time::interval(settings.lease / 3);
     tick.tick().await;

@@ -8,6 +8,7 @@
 
 pub mod custom;
 pub mod data_loss;
+pub mod down_section;
 pub mod finding;
 pub mod model;
 pub mod parse;
@@ -25,8 +26,10 @@ use risk::{FileRisk, RiskContext, RiskFile, RiskReport};
 use serde::Serialize;
 use serde_json::{Value, json};
 use settings::{ReviewSettings, RiskSettings};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Mutex, PoisonError};
 
 pub use version::{VersionKey, version_key};
 
@@ -217,8 +220,52 @@ pub fn file_too_large(len: u64, settings: &ReviewSettings) -> bool {
 /// above `review.max_file_bytes` is not parsed: it gets a `file-too-large`
 /// error and high risk.
 pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport {
-    let mut ordered: Vec<&ReviewInput> = inputs.iter().collect();
-    ordered.sort_by_cached_key(|i| version_key(&i.path));
+    let sources = inputs
+        .iter()
+        .map(|i| Source {
+            path: &i.path,
+            text: Mutex::new(Cow::Borrowed(&i.text[..])),
+            len: i.text.len() as u64,
+            change: &i.change,
+        })
+        .collect();
+    review_sources(sources, opts)
+}
+
+/// [`review`] that takes the files by value: each file's bytes are freed as
+/// soon as it is parsed, so a large set never holds its bytes and its
+/// statements at once (`bytegate review`).
+pub fn review_owned(inputs: Vec<ReviewInput>, opts: &ReviewOptions<'_>) -> ReviewReport {
+    let (meta, texts): (Vec<(String, FileChange)>, Vec<Vec<u8>>) = inputs
+        .into_iter()
+        .map(|i| ((i.path, i.change), i.text))
+        .unzip();
+    let sources = meta
+        .iter()
+        .zip(texts)
+        .map(|((path, change), text)| Source {
+            path,
+            len: text.len() as u64,
+            text: Mutex::new(Cow::Owned(text)),
+            change,
+        })
+        .collect();
+    review_sources(sources, opts)
+}
+
+/// One file as [`review_sources`] sees it: its bytes are taken (and, when
+/// owned, freed) by the parse.
+struct Source<'a> {
+    path: &'a str,
+    /// The bytes until parsed; empty after.
+    text: Mutex<Cow<'a, [u8]>>,
+    /// The file's size in bytes.
+    len: u64,
+    change: &'a FileChange,
+}
+
+fn review_sources(mut ordered: Vec<Source<'_>>, opts: &ReviewOptions<'_>) -> ReviewReport {
+    ordered.sort_by_cached_key(|i| version_key(i.path));
     let max_file_bytes = opts.settings.max_file_bytes();
 
     let (parsed, mut internal): (Vec<model::ParsedFile>, Vec<Vec<Finding>>) =
@@ -230,8 +277,8 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
         .iter()
         .zip(&parsed)
         .map(|(input, file)| rules::LintFile {
-            path: &input.path,
-            size_bytes: input.text.len() as u64,
+            path: input.path,
+            size_bytes: input.len,
             statements: &file.statements,
             change: input.change.clone(),
             header_comments: &file.header_comments,
@@ -258,7 +305,7 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
         .iter()
         .zip(&parsed)
         .map(|(input, file)| RiskFile {
-            path: &input.path,
+            path: input.path,
             statements: &file.statements,
             in_change: input.change.is_applied(),
         })
@@ -273,16 +320,16 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
         // What was not read cannot be judged safe.
         let mut raised = false;
         for (input, file_risk) in ordered.iter().zip(per_file.iter_mut()) {
-            if input.change.is_applied() && file_too_large(input.text.len() as u64, opts.settings) {
+            if input.change.is_applied() && file_too_large(input.len, opts.settings) {
                 *file_risk = FileRisk {
                     level: RiskLevel::High,
                     reasons: vec![risk::RiskReason {
                         rule: FILE_TOO_LARGE_RULE.to_string(),
-                        path: input.path.clone(),
+                        path: input.path.to_string(),
                         line: 1,
                         message: format!(
                             "{} bytes, above review.max_file_bytes ({max_file_bytes}): not reviewed",
-                            input.text.len()
+                            input.len
                         ),
                     }],
                     statements: Vec::new(),
@@ -329,11 +376,11 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
     let mut files = Vec::with_capacity(ordered.len());
     for (i, input) in ordered.iter().enumerate() {
         let file_risk = file_risks.next().unwrap_or_default();
-        if input.change == FileChange::Unchanged {
+        if *input.change == FileChange::Unchanged {
             // History: it built the schema model; it is not part of the report.
             continue;
         }
-        let (mut findings, suppressed) = by_path.remove(&input.path).unwrap_or_default();
+        let (mut findings, suppressed) = by_path.remove(input.path).unwrap_or_default();
         findings.append(&mut internal[i]);
         findings.extend(risk_errors.iter().cloned());
         findings.retain(|f| f.severity != Severity::Off);
@@ -350,7 +397,7 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
         }
         summary.suppressed += suppressed;
         files.push(FileReport {
-            path: input.path.clone(),
+            path: input.path.to_string(),
             statements: statement_counts.get(i).copied().unwrap_or(0),
             findings,
             suppressed,
@@ -365,38 +412,49 @@ pub fn review(inputs: &[ReviewInput], opts: &ReviewOptions<'_>) -> ReviewReport 
 }
 
 /// Below this much SQL, starting threads costs more than it saves.
-const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
+const PARALLEL_PARSE_BYTES: u64 = 256 * 1024;
 
 /// Parses every file (files are independent, so large sets are parsed on all
 /// cores); returns each file's statements and any internal-error finding.
+/// Each file's bytes are taken from its [`Source`] once parsed.
 fn parse_all(
-    inputs: &[&ReviewInput],
+    inputs: &[Source<'_>],
     dialect: Dialect,
     max_file_bytes: u64,
 ) -> Vec<(model::ParsedFile, Vec<Finding>)> {
-    let parse_one = |input: &ReviewInput| {
-        let mut errors = Vec::new();
-        if input.text.len() as u64 > max_file_bytes {
-            // Not reviewed: `file-too-large` reports it (untrusted size must
-            // not cost parse time or memory).
-            return (model::ParsedFile::default(), errors);
-        }
-        let text = String::from_utf8_lossy(&input.text);
+    let parse_bytes = |bytes: &[u8], errors: &mut Vec<Finding>| {
+        let text = String::from_utf8_lossy(bytes);
         // What a deploy runs: a `-- bytegate:down` section is the file's
         // rollback, not part of the migration.
-        let (up, _) = crate::deploy::revert::split_down_section(&text);
-        let mut parsed = guarded("parsing", &mut errors, || parse::parse_source(up, dialect))
-            .unwrap_or_default();
+        let (up, _) = down_section::split_down_section(&text);
+        let mut parsed =
+            guarded("parsing", errors, || parse::parse_source(up, dialect)).unwrap_or_default();
         // The whole set stays in memory until linting ends: keep only what the
         // rules read (statements, header comments), without growth slack.
         parsed.comments = Vec::new();
         parsed.statements.shrink_to_fit();
+        parsed
+    };
+    let parse_one = |input: &Source<'_>| {
+        let mut errors = Vec::new();
+        // Only the thread that took this file's index locks it. The bytes go
+        // once parsed; after a panic (poisoned lock) they are still there for
+        // the retry below.
+        let mut slot = input.text.lock().unwrap_or_else(PoisonError::into_inner);
+        // Not reviewed when too large: `file-too-large` reports it (untrusted
+        // size must not cost parse time or memory).
+        let parsed = if input.len > max_file_bytes {
+            model::ParsedFile::default()
+        } else {
+            parse_bytes(&slot, &mut errors)
+        };
+        *slot = Cow::Borrowed(&[]);
         (parsed, errors)
     };
-    let total: usize = inputs
+    let total: u64 = inputs
         .iter()
-        .map(|i| i.text.len())
-        .filter(|&n| n as u64 <= max_file_bytes)
+        .map(|i| i.len)
+        .filter(|&n| n <= max_file_bytes)
         .sum();
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
@@ -406,12 +464,12 @@ fn parse_all(
     // it happens while little else is held (lower peak memory), and the queue
     // ends with small files (threads finish together).
     let mut order: Vec<usize> = (0..inputs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(inputs[i].text.len()));
+    order.sort_by_key(|&i| std::cmp::Reverse(inputs[i].len));
     let mut results: Vec<Option<(model::ParsedFile, Vec<Finding>)>> =
         (0..inputs.len()).map(|_| None).collect();
     if threads <= 1 || total < PARALLEL_PARSE_BYTES {
         for &i in &order {
-            results[i] = Some(parse_one(inputs[i]));
+            results[i] = Some(parse_one(&inputs[i]));
         }
     } else {
         // Workers take the next file from the queue until none is left; the
@@ -422,7 +480,7 @@ fn parse_all(
             loop {
                 let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(&i) = order.get(k) else { break };
-                done.push((i, parse_one(inputs[i])));
+                done.push((i, parse_one(&inputs[i])));
             }
             done
         };
@@ -444,11 +502,13 @@ fn parse_all(
             }
         });
     }
-    results
+    let parsed = results
         .into_iter()
         .zip(inputs)
         .map(|(r, input)| r.unwrap_or_else(|| parse_one(input)))
-        .collect()
+        .collect();
+    parse::release_buffers();
+    parsed
 }
 
 /// Runs one stage; a panic (a bug, never expected) becomes an `internal-error`

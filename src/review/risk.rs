@@ -698,14 +698,7 @@ fn lexical_facts(lexical: &LexicalClass, facts: &mut Vec<Fact>) {
 /// True for statements that change the schema (the "any DDL in production" trigger).
 fn is_schema_change(kind: &StatementKind) -> bool {
     match kind {
-        StatementKind::CreateTable(_)
-        | StatementKind::AlterTable(_)
-        | StatementKind::CreateIndex(_)
-        | StatementKind::Drop(_)
-        | StatementKind::Truncate(_)
-        | StatementKind::RenameTable { .. }
-        | StatementKind::CreateOther(_)
-        | StatementKind::AlterOther(_) => true,
+        k if k.is_parsed_ddl() => true,
         // Unknown statements count when their keywords look like DDL.
         StatementKind::Unparsed { lexical } => !matches!(
             lexical,

@@ -104,15 +104,48 @@ fn large_sets_parse_in_parallel_with_the_same_result_in_order() {
     let inputs: Vec<ReviewInput> = (0..40)
         .map(|i| input(&format!("m/{i:03}_x.sql"), body.as_bytes()))
         .collect();
-    assert!(inputs.iter().map(|i| i.text.len()).sum::<usize>() > PARALLEL_PARSE_BYTES);
-    let ordered: Vec<&ReviewInput> = inputs.iter().collect();
-    let parsed = parse_all(&ordered, Dialect::Postgres, u64::MAX);
+    assert!(inputs.iter().map(|i| i.text.len() as u64).sum::<u64>() > PARALLEL_PARSE_BYTES);
+    let sources: Vec<Source<'_>> = inputs
+        .iter()
+        .map(|i| Source {
+            path: &i.path,
+            text: Mutex::new(Cow::Owned(i.text.clone())),
+            len: i.text.len() as u64,
+            change: &i.change,
+        })
+        .collect();
+    let parsed = parse_all(&sources, Dialect::Postgres, u64::MAX);
     assert_eq!(parsed.len(), 40);
     for (file, errors) in &parsed {
         assert!(errors.is_empty());
         assert_eq!(file.statements, parse::parse_file(&body, Dialect::Postgres));
     }
     assert_eq!(parsed[0].0.statements.len(), 400);
+    // Each file's bytes went once it was parsed.
+    for s in &sources {
+        assert!(s.text.lock().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn review_by_value_gives_the_same_report() {
+    let inputs = vec![
+        input("m/002_b.sql", b"ALTER TABLE t ADD COLUMN c int NOT NULL;"),
+        input("m/001_a.sql", b"CREATE TABLE t (id serial PRIMARY KEY);"),
+    ];
+    let settings = ReviewSettings::default();
+    let risk = RiskSettings::default();
+    let opts = ReviewOptions {
+        dialect: Dialect::Postgres,
+        environment: None,
+        settings: &settings,
+        risk: &risk,
+        lock_timeout_configured: false,
+        base_versions: Vec::new(),
+    };
+    let borrowed = review(&inputs, &opts);
+    assert!(!borrowed.files.iter().all(|f| f.findings.is_empty()));
+    assert_eq!(review_owned(inputs, &opts), borrowed);
 }
 
 fn capped(max: u64) -> ReviewSettings {

@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(probes(&state))
         .merge(crate::webhook::routes())
         .merge(crate::api::routes())
+        .merge(crate::dashboard::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())

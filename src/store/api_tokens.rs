@@ -186,6 +186,17 @@ pub async fn authenticate(
     }))
 }
 
+/// The live (not revoked) token with this id: a dashboard session re-reads
+/// its token on every request, so revoking a token ends its sessions.
+pub async fn live(pool: &PgPool, id: i64) -> Result<Option<ApiToken>, StoreError> {
+    Ok(sqlx::query_as::<_, ApiToken>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM api_tokens WHERE id = $1 AND revoked_at IS NULL"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
 #[derive(FromRow)]
 struct StoredToken {
     secret_sha256: String,

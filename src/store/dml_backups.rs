@@ -4,9 +4,70 @@
 //! `FOR UPDATE SKIP LOCKED`, so several replicas never drop one twice.
 
 use super::StoreError;
-use crate::deploy::backup::{BackupTaken, DmlKind};
+use super::text_enum::text_enum_sqlx;
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor, PgPool, Postgres, Transaction};
+use std::fmt;
+
+/// What kind of data change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmlKind {
+    /// `UPDATE`.
+    Update,
+    /// `DELETE`.
+    Delete,
+}
+
+impl DmlKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DmlKind::Update => "update",
+            DmlKind::Delete => "delete",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<DmlKind> {
+        match s {
+            "update" => Some(DmlKind::Update),
+            "delete" => Some(DmlKind::Delete),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DmlKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DmlKind::Update => "UPDATE",
+            DmlKind::Delete => "DELETE",
+        })
+    }
+}
+
+text_enum_sqlx!(DmlKind);
+
+/// A backup a deploy took (the deploy reports it; this table keeps it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupTaken {
+    /// 1-based statement of the migration.
+    pub statement_number: usize,
+    /// UPDATE or DELETE.
+    pub kind: DmlKind,
+    /// The table changed, as SQL.
+    pub table: String,
+    /// The backup table's own name (in [`BACKUP_SCHEMA`]).
+    pub backup_table: String,
+    /// Rows copied.
+    pub rows: i64,
+    /// The changed table's primary key columns (empty: none).
+    pub primary_key: Vec<String>,
+    /// The changed table's writable columns, in order.
+    pub columns: Vec<String>,
+    /// Columns the `UPDATE` assigns.
+    pub assigned: Vec<String>,
+}
 
 /// Where a backup was taken.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +106,7 @@ pub async fn record<'e>(
     .bind(site.version)
     .bind(site.path)
     .bind(i32::try_from(b.statement_number).unwrap_or(i32::MAX))
-    .bind(b.kind.as_str())
+    .bind(b.kind)
     .bind(&b.table)
     .bind(&b.backup_table)
     .bind(b.rows)
@@ -72,8 +133,8 @@ pub struct StoredBackup {
     pub version: String,
     /// 1-based statement.
     pub statement_number: i32,
-    /// `update` or `delete`.
-    pub kind: String,
+    /// `update` or `delete` (an unknown stored name fails to decode).
+    pub kind: DmlKind,
     /// The table changed.
     pub source_table: String,
     /// The backup table (in `bytegate_backup`).
@@ -95,7 +156,7 @@ impl StoredBackup {
     pub fn taken(&self) -> Option<BackupTaken> {
         Some(BackupTaken {
             statement_number: usize::try_from(self.statement_number).ok()?,
-            kind: DmlKind::parse(&self.kind)?,
+            kind: self.kind,
             table: self.source_table.clone(),
             backup_table: self.backup_table.clone(),
             rows: self.row_count,

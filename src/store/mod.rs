@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod audit;
 pub mod backups;
 pub mod change_requests;
+pub mod dashboard_sessions;
 pub mod deliveries;
 pub mod dml_backups;
 pub mod embedded;

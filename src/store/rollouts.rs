@@ -5,7 +5,8 @@
 //! workers racing on one rollout never run a stage twice.
 
 use super::StoreError;
-use super::text_enum::text_enum;
+use super::text_enum::{text_enum, text_enum_sqlx};
+use crate::forge::DeploymentState;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{FromRow, PgExecutor, PgPool};
@@ -47,6 +48,9 @@ text_enum! {
     }
 }
 
+// The last deployment status posted for a stage (`rollout_stages.deployment_state`).
+text_enum_sqlx!(DeploymentState);
+
 impl StageState {
     /// Done with, as far as later stages are concerned.
     pub fn is_through(self) -> bool {
@@ -74,8 +78,6 @@ pub struct Rollout {
     pub html_url: Option<String>,
     /// The forge's repository id.
     pub repo_id: Option<i64>,
-    /// The GitHub App installation of the repository.
-    pub installation_id: Option<i64>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// The review snapshot whose files (and only those) the rollout applies.
@@ -106,7 +108,7 @@ pub struct Stage {
     /// The forge deployment reporting this stage.
     pub deployment_id: Option<i64>,
     /// The last deployment status posted for it.
-    pub deployment_state: Option<String>,
+    pub deployment_state: Option<DeploymentState>,
     /// What each database applied (JSON array).
     pub result: Value,
 }
@@ -120,7 +122,7 @@ impl Stage {
 }
 
 const ROLLOUT_COLUMNS: &str = "id, change_request_id, merge_sha, state, comment_id, html_url, \
-    repo_id, installation_id, created_at, snapshot_id";
+    repo_id, created_at, snapshot_id";
 const STAGE_COLUMNS: &str = "id, rollout_id, position, environment, state, waiting_for, \
     started_at, finished_at, error, deployment_id, deployment_state, result";
 
@@ -135,8 +137,6 @@ pub struct NewRollout<'a> {
     pub html_url: &'a str,
     /// The forge's repository id.
     pub repo_id: Option<i64>,
-    /// The GitHub App installation that delivered the merge.
-    pub installation_id: Option<i64>,
     /// The review snapshot to apply.
     pub snapshot_id: Option<i64>,
 }
@@ -151,15 +151,14 @@ pub async fn create(
     let change_request_id = new.change_request_id;
     let mut tx = pool.begin().await?;
     let created: Option<Rollout> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO rollouts (change_request_id, merge_sha, html_url, repo_id, installation_id, snapshot_id)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO rollouts (change_request_id, merge_sha, html_url, repo_id, snapshot_id)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (change_request_id) DO NOTHING RETURNING {ROLLOUT_COLUMNS}"
     )))
     .bind(change_request_id)
     .bind(new.merge_sha)
     .bind(new.html_url)
     .bind(new.repo_id)
-    .bind(new.installation_id)
     .bind(new.snapshot_id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -365,7 +364,7 @@ pub async fn set_deployment(
     pool: &PgPool,
     stage_id: i64,
     deployment_id: i64,
-    state: &str,
+    state: DeploymentState,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE rollout_stages SET deployment_id = $2, deployment_state = $3, updated_at = now()
@@ -465,7 +464,6 @@ mod tests {
             merge_sha: "m",
             html_url: "u",
             repo_id: Some(1),
-            installation_id: Some(2),
             snapshot_id: None,
         }
     }

@@ -64,6 +64,15 @@ macro_rules! text_enum {
 
         impl utoipa::ToSchema for $name {}
 
+        $crate::store::text_enum::text_enum_sqlx!($name);
+    };
+}
+
+/// The sqlx mapping of an enum stored as text, for an enum declared
+/// elsewhere (it needs `as_str(self) -> &'static str` and
+/// `parse(&str) -> Option<Self>`): an unknown stored name is a decode error.
+macro_rules! text_enum_sqlx {
+    ($name:ty) => {
         impl sqlx::Type<sqlx::Postgres> for $name {
             fn type_info() -> sqlx::postgres::PgTypeInfo {
                 <&str as sqlx::Type<sqlx::Postgres>>::type_info()
@@ -88,7 +97,7 @@ macro_rules! text_enum {
                 value: sqlx::postgres::PgValueRef<'r>,
             ) -> Result<Self, sqlx::error::BoxDynError> {
                 let s = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
-                $name::parse(s).ok_or_else(|| {
+                <$name>::parse(s).ok_or_else(|| {
                     format!(concat!("unknown ", stringify!($name), " {:?}"), s).into()
                 })
             }
@@ -97,6 +106,7 @@ macro_rules! text_enum {
 }
 
 pub(crate) use text_enum;
+pub(crate) use text_enum_sqlx;
 
 #[cfg(test)]
 mod tests {

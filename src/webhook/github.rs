@@ -61,16 +61,9 @@ struct Repository {
 }
 
 #[derive(Deserialize)]
-struct Installation {
-    id: u64,
-}
-
-#[derive(Deserialize)]
 struct Envelope<T> {
     action: String,
     repository: Repository,
-    #[serde(default)]
-    installation: Option<Installation>,
     #[serde(flatten)]
     body: T,
 }
@@ -81,7 +74,6 @@ impl<T> Envelope<T> {
             forge: ForgeKind::Github,
             full_name: self.repository.full_name.clone(),
             id: Some(self.repository.id),
-            installation_id: self.installation.as_ref().map(|i| i.id),
         }
     }
 }
@@ -318,7 +310,7 @@ mod tests {
         assert_eq!(e.pr.number, 2);
         assert_eq!(e.action, PrAction::Opened);
         assert_eq!(e.head_sha, "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
-        assert_eq!(e.pr.repo.installation_id, Some(1));
+        assert_eq!(e.pr.repo.full_name, "Codertocat/Hello-World");
         assert!(!e.is_fork);
         assert_eq!(e.author, "Codertocat");
     }

@@ -79,7 +79,6 @@ impl Project {
             forge: ForgeKind::Gitlab,
             full_name: self.path_with_namespace.clone(),
             id: Some(self.id),
-            installation_id: None,
         }
     }
 }

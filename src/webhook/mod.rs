@@ -132,6 +132,28 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/webhooks/gitlab", post(gitlab_webhook))
 }
 
+/// A delivery's body (read within the byte budget and deadline) and its
+/// forge's settings; the refusal when the body cannot be read or the forge
+/// is not configured (404, as if the endpoint did not exist).
+async fn read_for<'s, S: 's>(
+    state: &'s AppState,
+    headers: &HeaderMap,
+    body: Body,
+    forge: &str,
+    settings: impl FnOnce(&'s crate::config::Forges) -> Option<&'s S>,
+) -> Result<(body::Read, &'s S), Response> {
+    let body = body::read(state, headers, body)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    match settings(&state.config.forges) {
+        Some(s) => Ok((body, s)),
+        None => Err(reply(
+            StatusCode::NOT_FOUND,
+            &format!("{forge} is not configured"),
+        )),
+    }
+}
+
 /// `POST /webhooks/github`.
 pub async fn github_webhook(
     State(state): State<AppState>,
@@ -147,12 +169,9 @@ pub async fn github_webhook(
 }
 
 async fn github_delivery(state: AppState, headers: HeaderMap, body: Body) -> Response {
-    let body = match body::read(&state, &headers, body).await {
-        Ok(b) => b,
-        Err(refused) => return refused.into_response(),
-    };
-    let Some(gh) = state.config.forges.github.as_ref() else {
-        return reply(StatusCode::NOT_FOUND, "github is not configured");
+    let (body, gh) = match read_for(&state, &headers, body, "github", |f| f.github.as_ref()).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let signature = header(&headers, "x-hub-signature-256");
     if !signature::verify_github(gh.webhook_secret.expose().as_bytes(), &body, signature) {
@@ -221,12 +240,9 @@ pub async fn gitlab_webhook(
 }
 
 async fn gitlab_delivery(state: AppState, headers: HeaderMap, body: Body) -> Response {
-    let body = match body::read(&state, &headers, body).await {
-        Ok(b) => b,
-        Err(refused) => return refused.into_response(),
-    };
-    let Some(gl) = state.config.forges.gitlab.as_ref() else {
-        return reply(StatusCode::NOT_FOUND, "gitlab is not configured");
+    let (body, gl) = match read_for(&state, &headers, body, "gitlab", |f| f.gitlab.as_ref()).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let uuid = header(&headers, "x-gitlab-event-uuid");
     if !signature::verify_gitlab(

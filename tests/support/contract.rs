@@ -141,3 +141,31 @@ pub fn status_schema() -> Value {
         }
     })
 }
+
+/// GitHub's answer to `GET /repos/{owner}/{repo}/installation`
+/// (`apps/get-repo-installation`), which the extract does not hold: the
+/// project's own copy of the documented shape (an `installation` object;
+/// bytegate reads only `id`). The fake answers with it; the App's JWT is
+/// required (checked by the fake, as GitHub refuses installation tokens here).
+pub fn repo_installation_example(id: u64, repo: &str) -> Value {
+    let owner = repo.split('/').next().unwrap_or(repo);
+    serde_json::json!({
+        "id": id,
+        "account": {"login": owner, "id": 1, "type": "Organization"},
+        "repository_selection": "selected",
+        "access_tokens_url": format!("https://api.github.com/app/installations/{id}/access_tokens"),
+        "repositories_url": "https://api.github.com/installation/repositories",
+        "html_url": format!("https://github.com/organizations/{owner}/settings/installations/{id}"),
+        "app_id": 1,
+        "app_slug": "bytegate",
+        "target_id": 1,
+        "target_type": "Organization",
+        "permissions": {"checks": "write", "contents": "read", "issues": "write", "pull_requests": "read"},
+        "events": ["pull_request", "pull_request_review", "issue_comment", "check_run", "check_suite"],
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "single_file_name": null,
+        "suspended_at": null,
+        "suspended_by": null
+    })
+}

@@ -106,7 +106,17 @@ pub struct Pull {
 struct State_ {
     prefix: String,
     personal_token: Option<String>,
-    minted: Vec<String>,
+    /// Installation tokens minted: (token, installation id).
+    minted: Vec<(String, u64)>,
+    /// The installation of every token ever minted, in order.
+    minted_for: Vec<u64>,
+    /// Tokens GitHub revoked (their installation was removed): 401, not a violation.
+    revoked: Vec<String>,
+    /// Repositories whose App installation is not [`DEFAULT_INSTALLATION`]
+    /// (`None`: the App is not installed there).
+    installations: HashMap<String, Option<u64>>,
+    /// Installations removed: no token can be minted for them.
+    uninstalled: Vec<u64>,
     pulls: HashMap<(String, u64), Pull>,
     files: HashMap<(String, u64), Vec<Value>>,
     contents: BTreeMap<(String, String, String), Vec<u8>>,
@@ -160,6 +170,10 @@ impl Stall {
 
 /// The login comments created through the API get.
 pub const BOT_LOGIN: &str = "bytegate[bot]";
+
+/// The App installation of every repository unless a test says otherwise
+/// (the id GitHub's example payloads carry).
+pub const DEFAULT_INSTALLATION: u64 = 1;
 
 type Shared = Arc<Mutex<State_>>;
 
@@ -522,7 +536,36 @@ impl FakeGithub {
 
     /// Installation tokens minted.
     pub fn tokens_minted(&self) -> usize {
-        self.with(|s| s.minted.len())
+        self.with(|s| s.minted_for.len())
+    }
+
+    /// The installations tokens were minted for, in order.
+    pub fn token_installations(&self) -> Vec<u64> {
+        self.with(|s| s.minted_for.clone())
+    }
+
+    /// Removes the App from `repo` (`GET /repos/{repo}/installation` answers
+    /// 404), as GitHub does: its installation's tokens are revoked and no new
+    /// ones can be minted for it.
+    pub fn uninstall(&self, repo: &str) {
+        self.with(|s| {
+            if let Some(old) = s.installation_of(repo) {
+                s.uninstalled.push(old);
+                let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut s.minted)
+                    .into_iter()
+                    .partition(|(_, id)| *id == old);
+                s.minted = kept;
+                s.revoked.extend(gone.into_iter().map(|(t, _)| t));
+            }
+            s.installations.insert(repo.to_string(), None);
+        });
+    }
+
+    /// Reinstalls the App on `repo` under a new installation id (after
+    /// [`FakeGithub::uninstall`]).
+    pub fn reinstall(&self, repo: &str, new_id: u64) {
+        self.uninstall(repo);
+        self.with(|s| s.installations.insert(repo.to_string(), Some(new_id)));
     }
 
     /// Panics with every contract violation, unknown route or auth failure seen.
@@ -536,6 +579,23 @@ impl FakeGithub {
         let left = self.with(|s| s.failures.len());
         assert_eq!(left, 0, "injected failures were not all consumed");
     }
+}
+
+impl State_ {
+    /// The App installation reaching `repo`, if the App is installed there.
+    fn installation_of(&self, repo: &str) -> Option<u64> {
+        self.installations
+            .get(repo)
+            .copied()
+            .unwrap_or(Some(DEFAULT_INSTALLATION))
+    }
+}
+
+/// Whether an `Authorization` header carries a JWT (three base64url parts),
+/// as the App's own requests must.
+fn is_app_jwt(auth: &str) -> bool {
+    auth.strip_prefix("Bearer ")
+        .is_some_and(|jwt| jwt.split('.').count() == 3)
 }
 
 fn rand_suffix() -> u32 {
@@ -593,6 +653,7 @@ fn route(method: &Method, segs: &[&str]) -> &'static str {
         ("POST", ["app", "installations", _, "access_tokens"]) => {
             "apps/create-installation-access-token"
         }
+        ("GET", ["repos", _, _, "installation"]) => "apps/get-repo-installation",
         ("GET", ["repos", _, _, "pulls", _]) => "pulls/get",
         ("GET", ["repos", _, _, "pulls", _, "files"]) => "pulls/list-files",
         ("GET", ["repos", _, _, "pulls", _, "reviews"]) => "pulls/list-reviews",
@@ -720,19 +781,31 @@ fn answer(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    // The App's own operations take its JWT, never an installation token.
+    if op.starts_with("apps/") && !is_app_jwt(&auth) {
+        s.violations
+            .push(format!("{op} without an app JWT: `{auth}`"));
+        return json_reply((
+            401,
+            json!({"message": "A JSON web token could not be decoded"}),
+        ));
+    }
+    if op == "apps/get-repo-installation" {
+        let repo = format!("{}/{}", segs[1], segs[2]);
+        let Some(id) = s.installation_of(&repo) else {
+            return json_reply(not_found());
+        };
+        return json_reply((200, contract::repo_installation_example(id, &repo)));
+    }
     if op == "apps/create-installation-access-token" {
-        // A JWT: three base64url parts.
-        let jwt = auth.strip_prefix("Bearer ").unwrap_or("");
-        if jwt.split('.').count() != 3 {
-            s.violations
-                .push(format!("token exchange without an app JWT: `{auth}`"));
-            return json_reply((
-                401,
-                json!({"message": "A JSON web token could not be decoded"}),
-            ));
+        let id: u64 = segs[2].parse().unwrap_or(0);
+        let known = id == DEFAULT_INSTALLATION || s.installations.values().any(|i| *i == Some(id));
+        if !known || s.uninstalled.contains(&id) {
+            return json_reply(not_found());
         }
-        let token = format!("ghs_fake_{}", s.minted.len() + 1);
-        s.minted.push(token.clone());
+        let token = format!("ghs_fake_{}", s.minted_for.len() + 1);
+        s.minted.push((token.clone(), id));
+        s.minted_for.push(id);
         let lifetime = s
             .token_lifetime
             .unwrap_or_else(|| chrono::Duration::hours(1));
@@ -744,11 +817,25 @@ fn answer(
         ));
     }
     let token = auth.strip_prefix("Bearer ").unwrap_or("");
-    let authorized =
-        s.minted.iter().any(|t| t == token) || s.personal_token.as_deref() == Some(token);
+    if s.revoked.iter().any(|t| t == token) {
+        return json_reply((401, json!({"message": "Bad credentials"})));
+    }
+    let installation = s.minted.iter().find(|(t, _)| t == token).map(|(_, id)| *id);
+    let authorized = installation.is_some() || s.personal_token.as_deref() == Some(token);
     if !authorized {
         s.violations.push(format!("{op}: bad credentials `{auth}`"));
         return json_reply((401, json!({"message": "Bad credentials"})));
+    }
+    // An installation token reaches only its installation's repositories.
+    if let (Some(id), ["repos", owner, name, ..]) = (installation, segs) {
+        let repo = format!("{owner}/{name}");
+        let reaches = s.installation_of(&repo);
+        if reaches != Some(id) {
+            s.violations.push(format!(
+                "{op}: a token of installation {id} used on {repo} (installation {reaches:?})"
+            ));
+            return json_reply(not_found());
+        }
     }
     // Request-body contract.
     let parsed: Option<Value> = if body.is_empty() {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod dashboard;
 pub mod fake_github;
 pub mod prom_text;
 pub mod serve;
@@ -173,6 +174,14 @@ impl Harness {
             ctx,
             clock,
         }
+    }
+
+    /// A restarted process: a new GitHub client from the same config, so
+    /// no installation, token or team answer is remembered.
+    pub fn restart_forge(&mut self) {
+        let gh = self.ctx.config.forges.github.as_ref().unwrap();
+        let forge = GithubForge::from_config(gh, RetryPolicy::fast()).unwrap();
+        self.ctx.forges = ForgeSet::new().with(Arc::new(forge));
     }
 
     /// Runs the flow for one event.

@@ -5,7 +5,7 @@
 //! A stage runs when the previous stage succeeded, its approval policy holds
 //! and its deploy window is open; otherwise it waits and the deploy comment
 //! says what for. A failed stage stops the rollout. Everything that moves a
-//! rollout ([`start_on_merge`], [`advance`], [`deploy_command`]) goes through
+//! rollout ([`start_on_merge`], [`advance`], [`command`]) goes through
 //! one driver that holds a per-rollout session lock in the meta database
 //! (polled, never waited for inside a transaction), so two workers never
 //! drive one rollout at once; stages are claimed atomically on top of that,
@@ -95,11 +95,6 @@ pub async fn start_on_merge(
             merge_sha,
             html_url: &pr.html_url,
             repo_id: pr.pr.repo.id.and_then(|i| i64::try_from(i).ok()),
-            installation_id: pr
-                .pr
-                .repo
-                .installation_id
-                .and_then(|i| i64::try_from(i).ok()),
             snapshot_id: Some(snapshot.id),
         },
         &envs,
@@ -130,14 +125,12 @@ async fn review_at_merge(
     pr: &PullRequestEvent,
     merge_sha: &str,
 ) -> Result<Option<snapshots::Snapshot>, FlowError> {
-    let (repo_config, _) = super::read_repo_config(forge, &pr.pr.repo, &pr.base_sha).await?;
-    let dir = repo_config
-        .migrations_dir
-        .clone()
-        .unwrap_or_else(|| ctx.config.project.migrations_dir.clone());
-    let suffixes = repo_config.merged_suffixes(&ctx.config.project.migration_suffixes);
-    let files = forge.list_pr_files(&pr.pr).await?;
-    let changes = analysis::migration_changes(&files, &dir, &suffixes);
+    let super::PrMigrations {
+        repo_config,
+        dir,
+        changes,
+        ..
+    } = super::pr_migrations(ctx, forge, pr).await?;
     if changes.is_empty() {
         return Ok(None);
     }
@@ -182,10 +175,8 @@ pub async fn advance_open_windows(ctx: &FlowContext) -> Result<usize, FlowError>
             .environment(&env)
             .and_then(|e| e.deploy_window.as_ref())
             .is_none_or(|w| w.is_open(now));
-        let kind = match forge.as_str() {
-            "github" => ForgeKind::Github,
-            "gitlab" => ForgeKind::Gitlab,
-            _ => continue,
+        let Some(kind) = ForgeKind::from_name(&forge) else {
+            continue;
         };
         if !open {
             continue;
@@ -195,7 +186,6 @@ pub async fn advance_open_windows(ctx: &FlowContext) -> Result<usize, FlowError>
                 forge: kind,
                 full_name: repo,
                 id: rollout.repo_id.and_then(|i| u64::try_from(i).ok()),
-                installation_id: rollout.installation_id.and_then(|i| u64::try_from(i).ok()),
             },
             number: u64::try_from(number).unwrap_or(0),
         };
@@ -251,77 +241,16 @@ async fn log_audit_head(ctx: &FlowContext, last: &mut Option<i64>) {
     }
 }
 
-/// `/bytebase deploy ENV` on a merged PR: starts the waiting stage of `environment`
-/// when its turn has come and its policy holds (a failed stage is tried again).
-/// Returns the reply for the thread ([`deploy_request`]'s text).
-pub async fn deploy_command(
+/// `/bytebase deploy ENV` on a merged PR, or the API's deploy action
+/// ([`command`]): starts the waiting stage of the environment when its turn
+/// has come and its policy holds (a failed stage is tried again).
+async fn deploy_requested(
     ctx: &FlowContext,
     pr: &PrRef,
-    environment: &str,
     actor: &str,
-) -> Result<String, FlowError> {
-    Ok(deploy_request(ctx, pr, environment, actor).await?.text)
-}
-
-/// A request to deploy `environment` of a merged PR (the `deploy` comment
-/// command, or the API's deploy action): starts the waiting stage when its
-/// turn has come and its policy holds (a failed stage is tried again).
-/// Returns what it came to and the reply. The caller has checked that
-/// `actor` has the standing approving `environment` needs (the comment flow
-/// asks `policy::may_act`; the API requires an admin token).
-pub async fn deploy_request(
-    ctx: &FlowContext,
-    pr: &PrRef,
-    environment: &str,
-    actor: &str,
+    Requested { env, cr, rollout }: Requested<'_>,
 ) -> Result<ActionReply, FlowError> {
     use ActionOutcome as O;
-    let Some(env) = ctx.config.environment(environment) else {
-        let known: Vec<_> = ctx.config.environments.iter().map(|e| &e.name).collect();
-        return Ok(ActionReply::new(
-            O::NotFound,
-            format!(
-                "There is no environment `{environment}` (known: {}).",
-                known
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    };
-    let Some(cr) = change_request(ctx, pr).await? else {
-        return Ok(ActionReply::new(O::NotFound, UNSEEN));
-    };
-    if cr.state != CrState::Merged {
-        return Ok(ActionReply::new(
-            O::NotApplicable,
-            "`deploy` starts a stage of a merged pull request's rollout; this one is not merged. Deploys start on merge.",
-        ));
-    }
-    let rollout = match rollouts::for_change_request(&ctx.db, cr.id).await? {
-        Some(r) => Some(r),
-        // The merge job failed for good before it created the rollout (its
-        // give-up comment points here): start it now.
-        None => start_after_given_up_merge(ctx, pr, &cr).await?,
-    };
-    let Some(rollout) = rollout else {
-        return Ok(ActionReply::new(
-            O::NotApplicable,
-            "This pull request has no rollout (it changed no migrations).",
-        ));
-    };
-    audit::append(
-        &ctx.db,
-        &entry(
-            &cr,
-            actor,
-            AuditAction::DeployRequested,
-            Some(&env.name),
-            json!({"rollout": rollout.id}),
-        ),
-    )
-    .await?;
     let stages = rollouts::stages(&ctx.db, rollout.id).await?;
     let Some(stage) = stages.iter().find(|s| s.environment == env.name) else {
         return Ok(ActionReply::new(
@@ -574,10 +503,12 @@ mod drive;
 mod gates;
 mod repair;
 mod report;
+mod request;
 mod rollback;
 mod stage;
 
 pub use action::{ActionOutcome, ActionReply};
 use drive::drive;
 pub use repair::repair_command;
-pub use rollback::{rollback_command, rollback_request};
+use request::Requested;
+pub use request::{RolloutCommand, command};

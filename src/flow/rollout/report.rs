@@ -30,7 +30,7 @@ pub(super) async fn report(
         let Some(state) = deployment_state(s.state) else {
             continue;
         };
-        if s.deployment_state.as_deref() == Some(state.as_str()) {
+        if s.deployment_state == Some(state) {
             continue;
         }
         let id = match s.deployment_id {
@@ -60,13 +60,8 @@ pub(super) async fn report(
                 ctx.external_url.as_deref(),
             )
             .await?;
-        rollouts::set_deployment(
-            &ctx.db,
-            s.id,
-            i64::try_from(id).unwrap_or(i64::MAX),
-            state.as_str(),
-        )
-        .await?;
+        rollouts::set_deployment(&ctx.db, s.id, i64::try_from(id).unwrap_or(i64::MAX), state)
+            .await?;
     }
     let body = render_comment(
         rollout,
@@ -284,7 +279,6 @@ mod tests {
             comment_id: None,
             html_url: None,
             repo_id: None,
-            installation_id: None,
             created_at: Utc::now(),
             snapshot_id: None,
         }

@@ -27,61 +27,16 @@ struct DatabasePlan<'a> {
     restores: Vec<(String, Vec<i64>)>,
 }
 
-/// Runs `rollback ENV` and returns the reply for the thread
-/// ([`rollback_request`]'s text).
-pub async fn rollback_command(
+/// `/bytebase rollback ENV` on a merged PR, or the API's rollback action
+/// ([`super::command`]): undoes the environment's stage unless a refusal
+/// says why not.
+pub(super) async fn rollback_requested(
     ctx: &FlowContext,
     pr: &PrRef,
-    environment: &str,
     actor: &str,
-) -> Result<String, FlowError> {
-    Ok(rollback_request(ctx, pr, environment, actor).await?.text)
-}
-
-/// A request to roll back `environment` of a merged PR (the `rollback`
-/// comment command, or the API's rollback action): what it came to and the
-/// reply. The caller has checked that `actor` has the standing deploying
-/// `environment` needs (the comment flow asks `policy::may_act`; the API
-/// requires an admin token).
-pub async fn rollback_request(
-    ctx: &FlowContext,
-    pr: &PrRef,
-    environment: &str,
-    actor: &str,
+    Requested { env, cr, rollout }: Requested<'_>,
 ) -> Result<ActionReply, FlowError> {
     use ActionOutcome as O;
-    let Some(env) = ctx.config.environment(environment) else {
-        return Ok(ActionReply::new(
-            O::NotFound,
-            format!("There is no environment `{environment}`."),
-        ));
-    };
-    let Some(cr) = change_request(ctx, pr).await? else {
-        return Ok(ActionReply::new(O::NotFound, UNSEEN));
-    };
-    if cr.state != CrState::Merged {
-        return Ok(ActionReply::new(
-            O::NotApplicable,
-            "`rollback` undoes a merged pull request's deploy; this one is not merged.",
-        ));
-    }
-    let Some(rollout) = rollouts::for_change_request(&ctx.db, cr.id).await? else {
-        return Ok(ActionReply::new(
-            O::NotApplicable,
-            "This pull request has no rollout (it changed no migrations).",
-        ));
-    };
-    audit::append(
-        &ctx.db,
-        &entry(
-            &cr,
-            actor,
-            AuditAction::RollbackRequested,
-            Some(&env.name),
-            json!({"rollout": rollout.id}),
-        ),
-    )
-    .await?;
     let forge = ctx.forges.for_repo(&pr.repo)?;
     if let Some(reason) = policy_gate(ctx, forge.as_ref(), pr, env).await? {
         let why = format!("the policy of `{}` does not hold: {reason}", env.name);

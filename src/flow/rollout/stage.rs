@@ -40,7 +40,7 @@ pub(super) async fn run_stage(
     // A deploy that waits longer than the stage lease would be taken over.
     opts.lock_wait = opts.lock_wait.min(STAGE_LEASE / 2);
     // The job's lease: when lost, the deploy stops at a statement boundary.
-    if let Some(stop) = crate::jobs::current_stop_signal() {
+    if let Some(stop) = deploy::current_stop_signal() {
         opts.stop = stop;
     }
     // Point-in-time recovery to just before this stage (recorded in its result).

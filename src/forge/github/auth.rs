@@ -1,5 +1,7 @@
-//! Authentication: a GitHub App (a client per installation) or a token.
+//! Authentication: a GitHub App (a client per installation, the
+//! installation of each repository looked up and cached) or a token.
 
+use super::transport::attempt;
 use super::*;
 
 /// octocrab's client spawns its worker on the current tokio runtime (and
@@ -110,6 +112,7 @@ impl GithubForge {
             root,
             auth,
             installations: Mutex::new(HashMap::new()),
+            repo_installations: Mutex::new(HashMap::new()),
             retry,
             metrics: Arc::default(),
             teams: Mutex::new(HashMap::new()),
@@ -127,21 +130,13 @@ impl GithubForge {
         matches!(self.auth, Auth::App)
     }
 
-    /// The client for a repository: the installation's (cached) or the token's.
-    pub(super) fn client(&self, repo: &RepoRef) -> Result<Arc<Octocrab>, ForgeError> {
+    /// The client for a repository: its installation's (cached) or the token's.
+    pub(super) async fn client(&self, repo: &RepoRef) -> Result<Arc<Octocrab>, ForgeError> {
         match self.auth {
             Auth::Token => Ok(Arc::new(self.root.clone())),
             Auth::App => {
-                let id = repo.installation_id.ok_or_else(|| {
-                    ForgeError::Config(format!(
-                        "{}: the event carries no GitHub App installation id",
-                        repo.full_name
-                    ))
-                })?;
-                let mut map = self
-                    .installations
-                    .lock()
-                    .map_err(|_| ForgeError::Config("installation cache poisoned".to_string()))?;
+                let id = self.installation_of(repo).await?;
+                let mut map = lock(&self.installations)?;
                 if let Some(c) = map.get(&id) {
                     return Ok(c.clone());
                 }
@@ -155,4 +150,68 @@ impl GithubForge {
             }
         }
     }
+
+    /// The App installation that reaches `repo`: asked of GitHub once (as
+    /// the App, `GET /repos/{owner}/{repo}/installation`), then remembered.
+    /// No event or stored row carries it, so a rollout driven after a
+    /// restart authenticates the same way as a webhook's job.
+    async fn installation_of(&self, repo: &RepoRef) -> Result<u64, ForgeError> {
+        let key = repo.full_name.to_ascii_lowercase();
+        if let Some(id) = lock(&self.repo_installations)?.get(&key) {
+            return Ok(*id);
+        }
+        let path = format!("{}/installation", repo_path(repo)?);
+        let bytes = with_retries(
+            &self.retry,
+            &self.metrics,
+            "GitHub",
+            INSTALLATION_OP,
+            true,
+            || {
+                attempt(
+                    &self.root,
+                    &self.metrics,
+                    INSTALLATION_OP,
+                    Method::GET,
+                    &path,
+                    None,
+                    ACCEPT_JSON,
+                )
+            },
+        )
+        .await?;
+        let found: RepoInstallation =
+            serde_json::from_slice(&bytes).map_err(|e| ForgeError::Decode {
+                op: INSTALLATION_OP,
+                message: e.to_string(),
+            })?;
+        lock(&self.repo_installations)?.insert(key, found.id);
+        Ok(found.id)
+    }
+
+    /// Forgets `repo`'s installation when GitHub refused its credentials:
+    /// no token could be minted for it, or its token was revoked (the App
+    /// was uninstalled or reinstalled under a new id). True when forgotten,
+    /// so the request may be sent again after a fresh lookup instead of
+    /// failing until a restart.
+    pub(super) fn forget_refused_installation(&self, repo: &RepoRef, error: &ForgeError) -> bool {
+        let refused = match error {
+            ForgeError::NotFound { op } => *op == TOKEN_OP,
+            ForgeError::Rejected { op, status, .. } => *op == TOKEN_OP || *status == 401,
+            _ => false,
+        };
+        if !refused || !self.is_app() {
+            return false;
+        }
+        match lock(&self.repo_installations) {
+            Ok(mut map) => map.remove(&repo.full_name.to_ascii_lowercase()).is_some(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// A cache's lock; a poisoned one is a configuration-class error, not a panic.
+fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, ForgeError> {
+    m.lock()
+        .map_err(|_| ForgeError::Config("a GitHub client cache is poisoned".to_string()))
 }

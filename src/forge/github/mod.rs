@@ -4,14 +4,16 @@
 //! `https://HOST/api/v3` are kept) and authentication: as a GitHub App, a JWT
 //! is minted from the app id and private key and exchanged for an installation
 //! token per installation, which octocrab caches until 30 s before it expires
-//! (one client per installation is kept here for that cache). With a token,
+//! (one client per installation is kept here for that cache). Which
+//! installation reaches a repository is GitHub's knowledge, so this forge
+//! asks GitHub for it (and remembers it); neutral types never carry it. With a token,
 //! check runs are impossible (GitHub allows them to Apps only), so checks are
 //! published as commit statuses under the same name.
 //!
 //! Requests and responses are bytegate's own small serde shapes, so only the
 //! fields we use must be present; retries follow [`super::retry`].
 //!
-//! Files by job: `auth` (App or token clients, one per installation),
+//! Files by job: `auth` (App or token clients, one per installation, found per repository),
 //! `transport` (one exchange and its retries), `rest` (the REST operations),
 //! `checks` (check runs created at most once, strays completed),
 //! `trait_impl` (the [`Forge`] implementation) and `wire` (GitHub's JSON
@@ -31,9 +33,9 @@ use super::retry::{
     Attempt, RetryPolicy, Verdict, classify, now_epoch, post_comment_once, with_retries,
 };
 use super::{
-    Annotation, ChangedFile, CheckConclusion, CheckHandle, CheckResult, DeploymentState, DirEntry,
-    FileStatus, Forge, ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview,
-    PullRequestInfo, encode_component, truncate_with_note,
+    Annotation, ChangedFile, CheckHandle, CheckResult, DeploymentState, DirEntry, FileStatus,
+    Forge, ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview,
+    PullRequestInfo, encode_component, found, status_body, truncate_with_note,
 };
 use crate::config::GithubForge as GithubSettings;
 use crate::event::{ForgeKind, PrRef, RepoRef, ReviewState};
@@ -71,6 +73,10 @@ const MAX_PAGES: usize = 30;
 
 /// How long a team-membership answer is reused.
 const TEAM_CACHE_TTL: Duration = Duration::from_secs(60);
+/// GitHub's operation naming the App installation of a repository.
+const INSTALLATION_OP: &str = "apps/get-repo-installation";
+/// GitHub's operation minting an installation token (octocrab sends it).
+const TOKEN_OP: &str = "apps/create-installation-access-token";
 const ACCEPT_JSON: &str = "application/vnd.github+json";
 const ACCEPT_RAW: &str = "application/vnd.github.raw+json";
 const TRUNCATION_NOTE: &str =
@@ -87,7 +93,10 @@ enum Auth {
 pub struct GithubForge {
     root: Octocrab,
     auth: Auth,
+    /// One client per installation id (each caches its installation token).
     installations: Mutex<HashMap<u64, Arc<Octocrab>>>,
+    /// Lowercase `owner/name` → the App installation that reaches it.
+    repo_installations: Mutex<HashMap<String, u64>>,
     retry: RetryPolicy,
     /// Where API calls, retries and the rate limit are counted.
     metrics: Arc<Metrics>,
@@ -115,7 +124,6 @@ mod tests {
             forge: ForgeKind::Github,
             full_name: name.to_string(),
             id: None,
-            installation_id: None,
         }
     }
 

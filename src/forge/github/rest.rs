@@ -75,8 +75,8 @@ impl GithubForge {
             encode_path(path),
             encode_component(git_ref)
         );
-        match self
-            .send(
+        found(
+            self.send(
                 repo,
                 "repos/get-content",
                 Method::GET,
@@ -84,12 +84,8 @@ impl GithubForge {
                 None,
                 ACCEPT_RAW,
             )
-            .await
-        {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(ForgeError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+            .await,
+        )
     }
 
     pub(super) async fn list_directory_impl(
@@ -104,13 +100,12 @@ impl GithubForge {
             encode_path(path),
             encode_component(git_ref)
         );
-        let value: Value = match self
-            .send_json(repo, "repos/get-content", Method::GET, &url, None)
-            .await
-        {
-            Ok(v) => v,
-            Err(ForgeError::NotFound { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+        let value: Value = match found(
+            self.send_json(repo, "repos/get-content", Method::GET, &url, None)
+                .await,
+        )? {
+            Some(v) => v,
+            None => return Ok(Vec::new()),
         };
         // A file (an object) instead of a directory (an array) lists nothing.
         let Value::Array(items) = value else {
@@ -210,11 +205,7 @@ impl GithubForge {
         result: &CheckResult,
     ) -> Result<CheckHandle, ForgeError> {
         if !self.is_app() {
-            let state = match result.conclusion {
-                CheckConclusion::Failure => "failure",
-                // A status has no "neutral": warnings do not block.
-                CheckConclusion::Success | CheckConclusion::Neutral => "success",
-            };
+            let state = result.conclusion.status_state("failure");
             self.post_status(
                 repo,
                 sha,
@@ -303,14 +294,14 @@ impl GithubForge {
         description: &str,
         target_url: Option<&str>,
     ) -> Result<(), ForgeError> {
-        let mut body = json!({
-            "state": state,
-            "context": context,
-            "description": truncate_with_note(description, MAX_STATUS_DESCRIPTION, "…"),
-        });
-        if let Some(url) = target_url {
-            body["target_url"] = json!(url);
-        }
+        let body = status_body(
+            "context",
+            context,
+            state,
+            description,
+            MAX_STATUS_DESCRIPTION,
+            target_url,
+        );
         let path = format!("{}/statuses/{}", repo_path(repo)?, encode_component(sha));
         let _: Value = self
             .send_json(
@@ -489,20 +480,19 @@ impl GithubForge {
             encode_component(slug),
             encode_component(user)
         );
-        let member = match self
-            .send_json::<GhMembership>(
+        let member = match found(
+            self.send_json::<GhMembership>(
                 repo,
                 "teams/get-membership-for-user-in-org",
                 Method::GET,
                 &path,
                 None,
             )
-            .await
-        {
+            .await,
+        )? {
             // A pending invitation is not membership yet.
-            Ok(m) => m.state == "active",
-            Err(ForgeError::NotFound { .. }) => false,
-            Err(e) => return Err(e),
+            Some(m) => m.state == "active",
+            None => false,
         };
         if let Ok(mut cache) = self.teams.lock() {
             cache.retain(|_, (_, at)| at.elapsed() < TEAM_CACHE_TTL);
@@ -521,19 +511,18 @@ impl GithubForge {
             repo_path(repo)?,
             encode_component(user)
         );
-        match self
-            .send_json::<GhPermission>(
+        match found(
+            self.send_json::<GhPermission>(
                 repo,
                 "repos/get-collaborator-permission-level",
                 Method::GET,
                 &path,
                 None,
             )
-            .await
-        {
-            Ok(p) => Ok(permission_from_github(&p.permission)),
-            Err(ForgeError::NotFound { .. }) => Ok(Permission::None),
-            Err(e) => Err(e),
+            .await,
+        )? {
+            Some(p) => Ok(permission_from_github(&p.permission)),
+            None => Ok(Permission::None),
         }
     }
 }

@@ -13,28 +13,39 @@ impl GithubForge {
         body: Option<&Value>,
         accept: &str,
     ) -> Result<Bytes, ForgeError> {
-        let client = self.client(repo)?;
-        // After a 5xx or a dropped connection GitHub may have acted: requests
-        // that are not replay-safe are not repeated (the caller looks first).
-        with_retries(
-            &self.retry,
-            &self.metrics,
-            "GitHub",
-            op,
-            replay_safe(op),
-            || {
-                attempt(
-                    &client,
-                    &self.metrics,
-                    op,
-                    method.clone(),
-                    path,
-                    body,
-                    accept,
-                )
-            },
-        )
-        .await
+        let mut asked_again = false;
+        loop {
+            let client = self.client(repo).await?;
+            // After a 5xx or a dropped connection GitHub may have acted: requests
+            // that are not replay-safe are not repeated (the caller looks first).
+            let sent = with_retries(
+                &self.retry,
+                &self.metrics,
+                "GitHub",
+                op,
+                replay_safe(op),
+                || {
+                    attempt(
+                        &client,
+                        &self.metrics,
+                        op,
+                        method.clone(),
+                        path,
+                        body,
+                        accept,
+                    )
+                },
+            )
+            .await;
+            // Refused credentials mean GitHub did nothing: once, ask which
+            // installation reaches the repository now and send again.
+            match &sent {
+                Err(e) if !asked_again && self.forget_refused_installation(repo, e) => {
+                    asked_again = true;
+                }
+                _ => return sent,
+            }
+        }
     }
 
     pub(super) async fn send_json<T: for<'de> Deserialize<'de>>(
@@ -114,16 +125,18 @@ pub(super) async fn attempt(
             headers,
             message,
         }) => {
-            // octocrab itself failed on a GitHub answer (installation token exchange).
+            // octocrab itself failed on a GitHub answer: only the
+            // installation token exchange answers this way, so a refusal
+            // names that operation (the caller forgets the installation).
             match classify(status, &headers, &message, now_epoch()) {
                 Verdict::Retry { wait, rate_limited } => Attempt::Retry {
                     wait,
                     rate_limited,
                     detail: format!("HTTP {status}: {message}"),
                 },
-                Verdict::NotFound => Attempt::Failed(ForgeError::NotFound { op }),
+                Verdict::NotFound => Attempt::Failed(ForgeError::NotFound { op: TOKEN_OP }),
                 _ => Attempt::Failed(ForgeError::Rejected {
-                    op,
+                    op: TOKEN_OP,
                     status,
                     message,
                 }),

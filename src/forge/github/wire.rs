@@ -29,6 +29,13 @@ pub(super) fn annotation_json(a: &Annotation) -> Value {
     v
 }
 
+/// `GET /repos/{owner}/{repo}/installation`: the App installation reaching
+/// the repository (only its id is read).
+#[derive(Deserialize)]
+pub(super) struct RepoInstallation {
+    pub(super) id: u64,
+}
+
 /// `/repos/OWNER/NAME`, refusing names that could change the URL's meaning.
 pub(super) fn repo_path(repo: &RepoRef) -> Result<String, ForgeError> {
     let valid = |s: &str| {

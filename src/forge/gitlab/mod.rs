@@ -26,9 +26,9 @@ use super::retry::{
     Attempt, RetryPolicy, Verdict, classify, now_epoch, post_comment_once, with_retries,
 };
 use super::{
-    Annotation, AnnotationLevel, ChangedFile, CheckConclusion, CheckHandle, CheckResult, DirEntry,
-    FileStatus, Forge, ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview,
-    PullRequestInfo, encode_component, truncate_with_note,
+    Annotation, AnnotationLevel, ChangedFile, CheckHandle, CheckResult, DirEntry, FileStatus,
+    Forge, ForgeError, ForgeFuture, NewDeployment, Permission, PrComment, PrReview,
+    PullRequestInfo, encode_component, found, status_body, truncate_with_note,
 };
 use crate::config::GitlabForge as GitlabSettings;
 use crate::event::{ForgeKind, PrRef, RepoRef, ReviewState};
@@ -116,7 +116,6 @@ mod tests {
             forge: ForgeKind::Gitlab,
             full_name: name.to_string(),
             id,
-            installation_id: None,
         }
     }
 

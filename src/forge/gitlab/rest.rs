@@ -71,14 +71,10 @@ impl GitlabForge {
             encode_component(path.trim_matches('/')),
             encode_component(git_ref)
         );
-        match self
-            .send("repository/files/raw", Method::GET, &url, None)
-            .await
-        {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(ForgeError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        found(
+            self.send("repository/files/raw", Method::GET, &url, None)
+                .await,
+        )
     }
 
     pub(super) async fn list_directory_impl(
@@ -93,17 +89,15 @@ impl GitlabForge {
             encode_component(path.trim_matches('/')),
             encode_component(git_ref)
         );
-        match self.list_all::<GlTreeEntry>("repository/tree", &url).await {
-            Ok(entries) => Ok(entries
-                .into_iter()
-                .map(|e| DirEntry {
-                    is_file: e.r#type == "blob",
-                    path: e.path,
-                })
-                .collect()),
-            Err(ForgeError::NotFound { .. }) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        let entries = found(self.list_all::<GlTreeEntry>("repository/tree", &url).await)?;
+        Ok(entries
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| DirEntry {
+                is_file: e.r#type == "blob",
+                path: e.path,
+            })
+            .collect())
     }
 
     /// Posts a commit status. Re-posting the state a status already has is
@@ -117,14 +111,14 @@ impl GitlabForge {
         description: &str,
         target_url: Option<&str>,
     ) -> Result<(), ForgeError> {
-        let mut body = json!({
-            "state": state,
-            "name": name,
-            "description": truncate_with_note(description, MAX_STATUS_DESCRIPTION, "…"),
-        });
-        if let Some(url) = target_url {
-            body["target_url"] = json!(url);
-        }
+        let body = status_body(
+            "name",
+            name,
+            state,
+            description,
+            MAX_STATUS_DESCRIPTION,
+            target_url,
+        );
         let path = format!("{}/statuses/{}", project_path(repo)?, encode_component(sha));
         match self
             .send(OP_CREATE_STATUS, Method::POST, &path, Some(&body))
@@ -430,13 +424,12 @@ impl GitlabForge {
         };
         // `members/all` includes members inherited from groups.
         let path = format!("{}/members/all/{id}", project_path(repo)?);
-        match self
-            .send_json::<GlMember>("projects/members/get", Method::GET, &path, None)
-            .await
-        {
-            Ok(m) => Ok(permission_from_access_level(m.access_level)),
-            Err(ForgeError::NotFound { .. }) => Ok(Permission::None),
-            Err(e) => Err(e),
+        match found(
+            self.send_json::<GlMember>("projects/members/get", Method::GET, &path, None)
+                .await,
+        )? {
+            Some(m) => Ok(permission_from_access_level(m.access_level)),
+            None => Ok(Permission::None),
         }
     }
 
@@ -453,14 +446,13 @@ impl GitlabForge {
             "/groups/{}/members/all/{id}",
             encode_component(team.trim_matches('/'))
         );
-        match self
-            .send_json::<GlMember>("groups/members/get", Method::GET, &path, None)
-            .await
-        {
+        match found(
+            self.send_json::<GlMember>("groups/members/get", Method::GET, &path, None)
+                .await,
+        )? {
             // Guests and minimal access do not hold a role.
-            Ok(m) => Ok(m.access_level >= ACCESS_REPORTER),
-            Err(ForgeError::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
+            Some(m) => Ok(m.access_level >= ACCESS_REPORTER),
+            None => Ok(false),
         }
     }
 }

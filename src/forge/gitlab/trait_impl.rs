@@ -63,11 +63,7 @@ impl Forge for GitlabForge {
         result: &'a CheckResult,
     ) -> ForgeFuture<'a, CheckHandle> {
         Box::pin(async move {
-            let state = match result.conclusion {
-                CheckConclusion::Failure => "failed",
-                // A status has no "neutral": warnings do not block.
-                CheckConclusion::Success | CheckConclusion::Neutral => "success",
-            };
+            let state = result.conclusion.status_state("failed");
             self.post_status(
                 repo,
                 sha,

@@ -474,6 +474,22 @@ pub enum LexicalClass {
 }
 
 impl StatementKind {
+    /// True for a parsed statement that changes the schema (DDL). Unparsed
+    /// statements are left to the caller: their keywords are all there is.
+    pub fn is_parsed_ddl(&self) -> bool {
+        matches!(
+            self,
+            StatementKind::CreateTable(_)
+                | StatementKind::AlterTable(_)
+                | StatementKind::CreateIndex(_)
+                | StatementKind::Drop(_)
+                | StatementKind::Truncate(_)
+                | StatementKind::RenameTable { .. }
+                | StatementKind::CreateOther(_)
+                | StatementKind::AlterOther(_)
+        )
+    }
+
     /// The lexical class matching this statement's facts (for parsed statements).
     pub fn lexical_class(&self) -> LexicalClass {
         match self {

@@ -39,7 +39,9 @@ fn at(t: &TokenWithSpan, cause: ParseCause, message: String) -> ParseError {
 /// first such construct, as an error at its token. PostgreSQL rejects every
 /// one of them, so the migration would fail (or was meant for another database).
 pub(crate) fn other_dialect(tokens: &[TokenWithSpan]) -> Option<ParseError> {
-    let toks: Vec<&TokenWithSpan> = tokens.iter().filter(|t| significant(t)).collect();
+    // Every statement comes here: one allocation, not one per doubling.
+    let mut toks: Vec<&TokenWithSpan> = Vec::with_capacity(tokens.len());
+    toks.extend(tokens.iter().filter(|t| significant(t)));
     let word = |i: usize| toks.get(i).and_then(|t| word_upper(&t.token));
     let first = word(0).unwrap_or_default();
     let not_pg = |t: &TokenWithSpan, what: &str| {
@@ -80,33 +82,34 @@ pub(crate) fn other_dialect(tokens: &[TokenWithSpan]) -> Option<ParseError> {
         if w.quote_style.is_some() {
             continue;
         }
-        let upper = w.value.to_uppercase();
-        match upper.as_str() {
-            "AUTOINCREMENT" => {
+        match upper_among(&w.value, WATCHED) {
+            Some("AUTOINCREMENT") => {
                 return Some(not_pg(
                     t,
                     "`AUTOINCREMENT` is SQLite syntax (PostgreSQL: GENERATED ALWAYS AS IDENTITY)",
                 ));
             }
-            "AUTO_INCREMENT" => {
+            Some("AUTO_INCREMENT") => {
                 return Some(not_pg(
                     t,
                     "`AUTO_INCREMENT` is MySQL syntax (PostgreSQL: GENERATED ALWAYS AS IDENTITY)",
                 ));
             }
-            "UNSIGNED" if unsigned_follows_type(&toks, i) => {
+            Some("UNSIGNED") if unsigned_follows_type(&toks, i) => {
                 return Some(not_pg(
                     t,
                     "`UNSIGNED` numeric types are MySQL syntax (PostgreSQL has none: use a wider type or a CHECK)",
                 ));
             }
-            "ROWID" if i > 0 && is_kw(&toks[i - 1].token, "WITHOUT") => {
+            Some("ROWID") if i > 0 && is_kw(&toks[i - 1].token, "WITHOUT") => {
                 return Some(not_pg(t, "`WITHOUT ROWID` is SQLite syntax"));
             }
-            "TRIGGER" if creates && i <= 4 => trigger = true,
+            Some("TRIGGER") if creates && i <= 4 => trigger = true,
             // A trigger body `BEGIN … END` (SQLite, MySQL); PostgreSQL
             // triggers EXECUTE FUNCTION (`BEGIN ATOMIC` is a function body).
-            "BEGIN" if trigger && !toks.get(i + 1).is_some_and(|n| is_kw(&n.token, "ATOMIC")) => {
+            Some("BEGIN")
+                if trigger && !toks.get(i + 1).is_some_and(|n| is_kw(&n.token, "ATOMIC")) =>
+            {
                 return Some(not_pg(
                     t,
                     "a trigger body `BEGIN … END` is SQLite/MySQL syntax (PostgreSQL: CREATE TRIGGER … EXECUTE FUNCTION f())",
@@ -116,6 +119,30 @@ pub(crate) fn other_dialect(tokens: &[TokenWithSpan]) -> Option<ParseError> {
         }
     }
     None
+}
+
+/// The words [`other_dialect`] looks at, in any case.
+const WATCHED: &[&str] = &[
+    "AUTOINCREMENT",
+    "AUTO_INCREMENT",
+    "UNSIGNED",
+    "ROWID",
+    "TRIGGER",
+    "BEGIN",
+];
+
+/// The word of `words` that `value` uppercases to, if any. Every word of
+/// every statement comes here: ASCII words are compared without allocating.
+fn upper_among(value: &str, words: &[&'static str]) -> Option<&'static str> {
+    if value.is_ascii() {
+        words
+            .iter()
+            .copied()
+            .find(|k| value.eq_ignore_ascii_case(k))
+    } else {
+        let upper = value.to_uppercase();
+        words.iter().copied().find(|k| *k == upper)
+    }
 }
 
 /// `UNSIGNED` right after a numeric type name, or after its `(n)` / `(p, s)`.

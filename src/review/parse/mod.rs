@@ -41,6 +41,12 @@ pub(crate) fn statement_tokens(stmt: &Statement, dialect: Dialect) -> Vec<TokenW
     tokens
 }
 
+/// Frees the tokenizer buffer this thread keeps between files (call after
+/// parsing a batch: a long-lived thread would otherwise hold it).
+pub fn release_buffers() {
+    split::release_token_buffer();
+}
+
 /// Parses a file into statements. Never panics, never fails: statements that
 /// cannot be understood come back as `Unparsed`.
 pub fn parse_file(text: &str, dialect: Dialect) -> Vec<Statement> {

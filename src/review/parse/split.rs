@@ -89,12 +89,20 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Moves one character forward; false at the end of the text.
     fn step(&mut self) -> bool {
-        let Some(c) = self.text[self.byte..].chars().next() else {
+        // `byte` is always at a character boundary: its byte is a leading one.
+        let Some(&b) = self.text.as_bytes().get(self.byte) else {
             return false;
         };
-        self.byte += c.len_utf8();
-        if c == '\n' {
+        let width = match b {
+            0x00..=0x7f => 1,
+            0xf0.. => 4,
+            0xe0.. => 3,
+            _ => 2,
+        };
+        self.byte = (self.byte + width).min(self.text.len());
+        if b == b'\n' {
             self.line += 1;
             self.col = 1;
         } else {
@@ -107,6 +115,16 @@ impl<'a> Cursor<'a> {
     pub fn byte_of(&mut self, loc: Location) -> usize {
         let target = (loc.line, loc.column);
         self.rewind_if_past(target < (self.line, self.col));
+        // Whole lines first (only their newlines count), then characters.
+        while self.line < target.0 {
+            let rest = &self.text.as_bytes()[self.byte..];
+            let Some(n) = rest.iter().position(|&b| b == b'\n') else {
+                break;
+            };
+            self.byte += n + 1;
+            self.line += 1;
+            self.col = 1;
+        }
         while (self.line, self.col) < target {
             if !self.step() {
                 break;
@@ -494,7 +512,10 @@ pub(crate) fn split_each(
         current_start: 0,
         dialect,
     };
-    let mut buf = Vec::new();
+    // The tokenizer's output buffer is reused across files on this thread:
+    // growing a fresh one per file (tens of thousands of tokens, past the
+    // mmap threshold) cost more than tokenizing small files.
+    let mut buf = TOKEN_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
     let regions = match dialect {
         Dialect::Mysql => delimiter_regions(text),
         Dialect::Postgres => vec![(0..text.len(), None)],
@@ -505,8 +526,26 @@ pub(crate) fn split_each(
             Some(d) => split_custom(&mut sp, text, range, &d, &mut buf, sink),
         }
     }
+    buf.clear();
+    if buf.capacity() <= KEPT_TOKEN_CAPACITY {
+        TOKEN_BUF.with(|b| *b.borrow_mut() = buf);
+    }
     sp.out.statements.drain(..).for_each(&mut *sink);
     sp.out.comments
+}
+
+/// Largest token buffer kept for the next file (about 2 MB): a window's worth
+/// of tokens in ordinary SQL; a bigger one (one huge statement) is freed.
+const KEPT_TOKEN_CAPACITY: usize = 32 << 10;
+
+/// Frees this thread's reused token buffer (after a batch of files).
+pub(crate) fn release_token_buffer() {
+    TOKEN_BUF.with(|b| drop(std::mem::take(&mut *b.borrow_mut())));
+}
+
+thread_local! {
+    /// [`split_each`]'s tokenizer buffer, empty between files.
+    static TOKEN_BUF: std::cell::RefCell<Vec<TokenWithSpan>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// MySQL client `DELIMITER x` lines cut the file into regions, each with its

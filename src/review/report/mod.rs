@@ -53,11 +53,11 @@ impl Format {
     }
 
     /// Writes `report` in this format to `out`, the same bytes as
-    /// [`Format::render`]. JSON and SARIF are streamed from their value tree:
-    /// on a large review the rendered string would be as big again.
+    /// [`Format::render`]. JSON is streamed from the report, SARIF from its
+    /// value tree: on a large review the rendered string would be as big again.
     pub fn write(self, report: &ReviewReport, out: &mut impl io::Write) -> io::Result<()> {
         match self {
-            Format::Json => write_json(&report.to_json(), out),
+            Format::Json => json::write(report, out),
             Format::Sarif => write_json(&sarif::to_value(report), out),
             other => out.write_all(other.render(report).as_bytes()),
         }

@@ -1,6 +1,7 @@
 //! Snapshot tests of the five formats over one hand-built report, so the
 //! renderers are pinned independently of the rules' wording.
 
+use super::Format;
 use crate::review::finding::{Finding, Position, RiskLevel, Severity, Span};
 use crate::review::risk::{FileRisk, RiskReason, RiskReport};
 use crate::review::{FileReport, ReviewReport, Summary};
@@ -106,6 +107,18 @@ fn text_format() {
 #[test]
 fn json_format() {
     insta::assert_snapshot!(super::json::render(&sample_report()));
+}
+
+#[test]
+fn json_streamed_is_the_value_tree_printed() {
+    // `json::write` serializes the report directly; `to_json` (the PR flow's
+    // value) must print the same bytes.
+    let report = sample_report();
+    let mut streamed = Vec::new();
+    Format::Json.write(&report, &mut streamed).unwrap();
+    let expected = super::pretty_json(&report.to_json(), "{}");
+    assert_eq!(String::from_utf8(streamed).unwrap(), expected);
+    assert_eq!(super::json::render(&report), expected);
 }
 
 #[test]

@@ -337,6 +337,9 @@ pub(crate) struct StmtCtx<'a> {
     stmts: &'a [Statement],
     file: usize,
     index: usize,
+    /// [`StmtCtx::existing`] for the statement's own table, asked once:
+    /// some twenty rules ask it of every `ALTER TABLE`.
+    own_table_existing: std::cell::OnceCell<bool>,
 }
 
 impl StmtCtx<'_> {
@@ -360,7 +363,18 @@ impl StmtCtx<'_> {
     /// True when the table existed before the change under review (or is
     /// unknown, which is assumed to exist).
     pub fn existing(&self, table: &ObjectName) -> bool {
-        !self.schema.is_new_table(table)
+        let own = self
+            .stmt
+            .kind
+            .table()
+            .is_some_and(|t| std::ptr::eq(t, table));
+        if own {
+            *self
+                .own_table_existing
+                .get_or_init(|| !self.schema.is_new_table(table))
+        } else {
+            !self.schema.is_new_table(table)
+        }
     }
 }
 
@@ -480,6 +494,7 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
                         stmts: file.statements,
                         file: fi,
                         index: si,
+                        own_table_existing: std::cell::OnceCell::new(),
                     };
                     for &(ri, rule) in &rules {
                         if let Check::Statement(check) | Check::StatementAndSet(check, _) =

@@ -14,17 +14,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 };
 
 fn is_ddl(kind: &StatementKind) -> bool {
-    matches!(
-        kind,
-        StatementKind::CreateTable(_)
-            | StatementKind::AlterTable(_)
-            | StatementKind::CreateIndex(_)
-            | StatementKind::Drop(_)
-            | StatementKind::Truncate(_)
-            | StatementKind::RenameTable { .. }
-            | StatementKind::CreateOther(_)
-            | StatementKind::AlterOther(_)
-    )
+    kind.is_parsed_ddl()
 }
 
 fn is_dml(kind: &StatementKind) -> bool {

@@ -13,6 +13,7 @@ use super::model::{
     AlterAction, AlterTable, ColumnDef, ConstraintKind, CreateIndex, CreateTable, DataType, Ident,
     ObjectKind, ObjectName, Statement, StatementKind, TableConstraint,
 };
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 mod table;
@@ -47,6 +48,23 @@ fn truncate_identifier(mut s: String) -> String {
 
 fn key(name: &ObjectName) -> String {
     truncate_identifier(name.normalized())
+}
+
+/// [`key`] for a lookup: borrowed when normalizing would not change the name
+/// (every rule asks about the statement's table: most names are already
+/// lowercase ASCII of legal length, and allocating each time added up).
+fn lookup_key(name: &ObjectName) -> Cow<'_, str> {
+    match name.parts.last() {
+        Some(last)
+            if last.value.len() <= IDENTIFIER_BYTES
+                && last.value.is_ascii()
+                && (last.quoted || !last.value.bytes().any(|b| b.is_ascii_uppercase())) =>
+        {
+            Cow::Borrowed(&last.value)
+        }
+        Some(_) => Cow::Owned(key(name)),
+        None => Cow::Borrowed(""),
+    }
 }
 
 fn ident_key(name: &Ident) -> String {
@@ -91,7 +109,7 @@ impl Schema {
 
     /// A table the model knows about.
     pub fn table(&self, name: &ObjectName) -> Option<&Table> {
-        self.table_by_key(&key(name))
+        self.table_by_key(&lookup_key(name))
     }
 
     /// Every table the model knows about (in the order they became known).
@@ -107,7 +125,7 @@ impl Schema {
     /// The table an index (by name) belongs to, when known.
     pub fn index_table(&self, index: &ObjectName) -> Option<&Table> {
         self.index_tables
-            .get(&key(index))
+            .get(lookup_key(index).as_ref())
             .and_then(|&id| self.get(id))
     }
 
