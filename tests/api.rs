@@ -188,6 +188,7 @@ const READ_ROUTES: &[&str] = &[
     "/api/v1/audit",
     "/api/v1/audit/chain",
     "/api/v1/backups",
+    "/api/v1/targets",
 ];
 
 #[tokio::test]
@@ -778,6 +779,7 @@ async fn live_responses_match_the_openapi_document() {
         let key = match *route {
             "/api/v1/changes/{id}" => "change",
             "/api/v1/audit/chain" => "ok",
+            "/api/v1/targets" => "targets",
             _ => "items",
         };
         let mut broken = body.clone();
@@ -814,6 +816,107 @@ async fn live_responses_match_the_openapi_document() {
     let (status, body) = api.post(&at("staging"), Some(&api.read)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     check("post", deploy, status, &body);
+}
+
+/// `GET /api/v1/targets`: the targets check of every environment's
+/// databases, a reachable PostgreSQL one and an unreachable one (a closed
+/// port) side by side, filtered by environment, validated against the
+/// document; 401 without a token, 404 for an unknown environment.
+#[tokio::test]
+async fn targets_are_checked_over_the_api() {
+    let closed = format!(
+        "postgres://postgres@127.0.0.1:{}/nowhere",
+        bytegate::store::embedded::free_port().unwrap()
+    );
+    let api = start(&format!(
+        "  - name: offline\n    databases:\n      - name: gone\n        engine: postgres\n        url: \"{closed}\"\napi:\n  targets_timeout: 3s\n"
+    ))
+    .await;
+    let (_, doc) = api.get("/api/openapi.json", None).await;
+    let check = |status: StatusCode, body: &Value| {
+        let schema = response_schema(&doc, "/api/v1/targets", "get", status.as_u16());
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{status}: {errors:?}\n{body}");
+    };
+
+    let (status, body) = api.get("/api/v1/targets", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    check(status, &body);
+
+    let (status, report) = api.get("/api/v1/targets", Some(&api.read)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    check(status, &report);
+    assert_eq!(report["ok"], false, "{report:#}");
+    let targets = report["targets"].as_array().unwrap();
+    let names: Vec<(&str, &str)> = targets
+        .iter()
+        .map(|t| {
+            (
+                t["environment"].as_str().unwrap(),
+                t["database"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("development", "dev-main"),
+            ("staging", "stg-main"),
+            ("production", "prod-main"),
+            ("offline", "gone")
+        ]
+    );
+    let staging = &targets[1];
+    assert_eq!(staging["status"], "ok", "{staging:#}");
+    assert_eq!(staging["reachable"], true);
+    assert_eq!(staging["engine"], "postgres");
+    assert!(
+        staging["server_version"]
+            .as_str()
+            .unwrap()
+            .starts_with(|c: char| c.is_ascii_digit()),
+        "{staging:#}"
+    );
+    assert_eq!(staging["lock"], "free");
+    // The merge deployed development: its history has the row.
+    assert_eq!(
+        targets[0]["history"],
+        json!({"state": "present", "rows": 1, "writable": true}),
+        "{:#}",
+        targets[0]
+    );
+    let offline = &targets[3];
+    assert_eq!(offline["status"], "unreachable", "{offline:#}");
+    assert_eq!(offline["ok"], false);
+    assert!(offline.get("server_version").is_none(), "{offline:#}");
+    let error = offline["error"].as_str().unwrap();
+    assert!(error.contains("cannot connect"), "{error}");
+    assert!(!error.contains("postgres@"), "no user in it: {error}");
+
+    let (status, report) = api
+        .get("/api/v1/targets?environment=staging", Some(&api.read))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    check(status, &report);
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["targets"].as_array().unwrap().len(), 1);
+
+    let (status, body) = api
+        .get("/api/v1/targets?environment=qa", Some(&api.read))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    check(status, &body);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("no environment `qa`"),
+        "{body}"
+    );
+    let (status, body) = api.get("/api/v1/targets?env=qa", Some(&api.read)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    check(status, &body);
 }
 
 /// The schema the document gives for a response, as a standalone JSON

@@ -336,6 +336,7 @@ fn every_series() -> bytegate::telemetry::metrics::Metrics {
     m.forge_call("github", "pulls/get", Some(200), Some(&headers));
     m.forge_retry("github", "pulls/get");
     m.target("staging", "main", Some((3, 8192)));
+    m.notification("chat", "slack", "delivered");
     m
 }
 

@@ -233,7 +233,27 @@ fn lane(h: &Harness, backoff: Duration) -> WorkerSettings {
 }
 
 fn notifier(h: &Harness) -> NotifyJobHandler {
-    NotifyJobHandler::new(h.db.pool.clone(), h.ctx.config.clone(), h.clock.clone()).unwrap()
+    NotifyJobHandler::new(
+        h.db.pool.clone(),
+        h.ctx.config.clone(),
+        h.clock.clone(),
+        h.ctx.metrics.clone(),
+    )
+    .unwrap()
+}
+
+/// `bytegate_notification_delivery_attempts_total` of a receiver (JSON
+/// format) and result, as `/metrics` exposes it.
+fn attempts_counted(h: &Harness, receiver: &str, result: &str) -> Option<f64> {
+    let m = support::prom_text::parse(&h.ctx.metrics.encode()).unwrap();
+    m.value(
+        "bytegate_notification_delivery_attempts_total",
+        &[
+            ("receiver", receiver),
+            ("format", "json"),
+            ("result", result),
+        ],
+    )
 }
 
 fn hmac_hex(body: &[u8]) -> String {
@@ -462,6 +482,11 @@ async fn a_receiver_failing_twice_gets_the_notification_exactly_once() {
     let job = queue::list(&h.db.pool).await.unwrap();
     let job = job.iter().find(|j| j.kind == "notify").unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Done, 3));
+
+    // The same attempts in /metrics.
+    assert_eq!(attempts_counted(h, "flaky", "retrying"), Some(2.0));
+    assert_eq!(attempts_counted(h, "flaky", "delivered"), Some(1.0));
+    assert_eq!(attempts_counted(h, "flaky", "gave_up"), None);
 }
 
 #[tokio::test]
@@ -500,6 +525,10 @@ async fn a_receiver_is_given_up_after_its_attempts_or_at_a_refusal() {
         ]
     );
     assert_eq!(of("gone"), [AttemptStatus::GaveUp]);
+    assert_eq!(attempts_counted(h, "down", "retrying"), Some(2.0));
+    assert_eq!(attempts_counted(h, "down", "gave_up"), Some(1.0));
+    assert_eq!(attempts_counted(h, "gone", "gave_up"), Some(1.0));
+    assert_eq!(attempts_counted(h, "gone", "delivered"), None);
     let failed = queue::list(&h.db.pool)
         .await
         .unwrap()

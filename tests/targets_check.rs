@@ -1,13 +1,16 @@
 //! `bytegate targets check` ("Test Connection") on real PostgreSQL: a
 //! reachable target (over TLS through rustls when the server offers it) and
 //! an unreachable one (a closed port) in the same run; JSON and table output,
-//! exit codes, a held deploy lock, and the per-target gauges of `/metrics`.
+//! exit codes, a held deploy lock, and the per-target gauges of `/metrics`;
+//! and the same check on real MariaDB (skipped without a server unless
+//! `BYTEGATE_REQUIRE_MYSQL=1`).
 
 mod support;
 
-use bytegate::config::Config;
+use bytegate::config::{Config, Engine};
 use bytegate::deploy::check::{self, HistoryState, LockState};
 use bytegate::deploy::postgres::LOCK_KEY;
+use bytegate::deploy::{DeployOptions, check::CheckStatus};
 use bytegate::store::embedded::free_port;
 use bytegate::store::testdb::TestDb;
 use serde_json::Value;
@@ -257,4 +260,126 @@ async fn collected_gauges_reach_the_exposition() {
     );
     assert_eq!(m.value("bytegate_target_up", &production), Some(0.0));
     assert_eq!(m.value("bytegate_target_tables", &production), None);
+}
+
+/// A MariaDB target: ok with its version, its tables and size; after a
+/// deploy its own history rows are counted; a held `GET_LOCK` shows as held,
+/// and the check leaves the lock free.
+#[tokio::test]
+async fn a_mariadb_target_reports_version_history_and_lock() {
+    let Some(db) = support::targets::TargetDb::create(Engine::Mysql).await else {
+        return;
+    };
+    let yaml = format!(
+        "project:\n  key: T\n  name: T\n  migrations_dir: m\nenvironments:\n  - name: staging\n{}",
+        db.yaml("main")
+    );
+    let config = Config::from_yaml(&yaml, "test", &|_| None).unwrap();
+    let check = || async {
+        check::check_targets(&config, None, Duration::from_secs(5))
+            .await
+            .unwrap()
+    };
+
+    let report = check().await;
+    let t = &report.targets[0];
+    assert_eq!(t.engine, Engine::Mysql);
+    assert_eq!(t.status, CheckStatus::Ok, "{t:?}");
+    assert!(report.ok && t.reachable, "{t:?}");
+    let probe = t.probe.clone().unwrap();
+    assert!(probe.server_version.contains("MariaDB"), "{probe:?}");
+    assert!(!probe.tls, "the test server has TLS disabled");
+    assert_eq!(probe.tables, 0);
+    assert_eq!(probe.lock, LockState::Free);
+    // The history table is the server's: other tests may have created it.
+    match probe.history {
+        HistoryState::Present { rows, writable } => assert_eq!((rows, writable), (0, true)),
+        HistoryState::Absent { creatable } => assert!(creatable, "root may create it"),
+    }
+
+    // One deploy: a table and a history row of this target.
+    let plan = db.plan(&[(
+        "001_accounts.sql",
+        "CREATE TABLE accounts (id BIGINT PRIMARY KEY);",
+    )]);
+    db.target("main")
+        .deploy(&plan, &DeployOptions::default())
+        .await
+        .unwrap();
+    let holder = db.hold_deploy_lock().await;
+    let report = check().await;
+    let probe = report.targets[0].probe.clone().unwrap();
+    assert_eq!(probe.lock, LockState::Held);
+    assert_eq!(
+        probe.history,
+        HistoryState::Present {
+            rows: 1,
+            writable: true
+        }
+    );
+    assert_eq!(probe.tables, 1, "bytegate's own database is not counted");
+    assert!(probe.size_bytes > 0, "{probe:?}");
+    assert!(report.ok, "a busy lock is usable");
+
+    // Released: free again, and the check itself left it free.
+    holder.release().await;
+    for _ in 0..2 {
+        let report = check().await;
+        assert_eq!(
+            report.targets[0].probe.as_ref().unwrap().lock,
+            LockState::Free
+        );
+    }
+}
+
+/// A MariaDB user who may only read the target: the history table (made
+/// by a deploy as root) is present but read-only, so the target fails with
+/// that reason; the lock and the counts are still read.
+#[tokio::test]
+async fn a_read_only_mariadb_user_cannot_keep_history() {
+    let Some(db) = support::targets::TargetDb::create(Engine::Mysql).await else {
+        return;
+    };
+    let plan = db.plan(&[(
+        "001_accounts.sql",
+        "CREATE TABLE accounts (id BIGINT PRIMARY KEY);",
+    )]);
+    db.target("main")
+        .deploy(&plan, &DeployOptions::default())
+        .await
+        .unwrap();
+    let name = db.mysql().name();
+    // Unique per test database; the name is ours (digits and underscores).
+    let user = format!("ro_{}", &name[name.len() - 10..]);
+    db.execute(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON {name}.* TO '{user}'@'%'; GRANT SELECT ON bytegate.migration_history TO '{user}'@'%';"
+    ))
+    .await;
+    let url = db.url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let url = format!("{scheme}://{user}:pw@{}", rest.split_once('@').unwrap().1);
+    let yaml = format!(
+        "project:\n  key: T\n  name: T\n  migrations_dir: m\nenvironments:\n  - name: staging\n    databases:\n      - name: main\n        engine: mysql\n        url: \"{url}\"\n"
+    );
+    let config = Config::from_yaml(&yaml, "test", &|_| None).unwrap();
+    let report = check::check_targets(&config, None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    db.execute(&format!("DROP USER '{user}'@'%'")).await;
+
+    let t = &report.targets[0];
+    assert_eq!(t.status, CheckStatus::Failed, "{t:?}");
+    assert!(t.reachable && !t.ok && !report.ok, "{t:?}");
+    let probe = t.probe.clone().unwrap();
+    assert_eq!(
+        probe.history,
+        HistoryState::Present {
+            rows: 0,
+            writable: false
+        }
+    );
+    assert_eq!(probe.lock, LockState::Free);
+    assert_eq!(probe.tables, 1);
+    let error = t.error.as_deref().unwrap_or_default();
+    assert!(error.contains("read-only"), "{error}");
 }

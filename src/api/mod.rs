@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit", get(routes::list_audit))
         .route("/api/v1/audit/chain", get(routes::audit_chain))
         .route("/api/v1/backups", get(routes::list_backups))
+        .route("/api/v1/targets", get(routes::list_targets))
 }
 
 /// The OpenAPI description of `/api/v1`.
@@ -48,7 +49,7 @@ pub fn routes() -> Router<AppState> {
 #[openapi(
     info(
         title = "bytegate API",
-        description = "Changes (pull / merge requests), their reviews, approvals and rollouts; deployments, audit entries and backups; deploy and rollback actions under the comment commands' policy. Authenticate with `Authorization: Bearer <token>` (`bytegate token create`)."
+        description = "Changes (pull / merge requests), their reviews, approvals and rollouts; deployments, audit entries and backups; the target databases' check; deploy and rollback actions under the comment commands' policy. Authenticate with `Authorization: Bearer <token>` (`bytegate token create`)."
     ),
     paths(
         routes::list_changes,
@@ -59,14 +60,23 @@ pub fn routes() -> Router<AppState> {
         routes::list_audit,
         routes::audit_chain,
         routes::list_backups,
+        routes::list_targets,
     ),
-    components(schemas(auth::ApiErrorBody, ActionResult)),
+    // The probe's own types: `TargetStatus` flattens them through a
+    // hand-made schema, which does not register them.
+    components(schemas(
+        auth::ApiErrorBody,
+        ActionResult,
+        crate::deploy::check::HistoryState,
+        crate::deploy::check::LockState,
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "changes", description = "Pull / merge requests as bytegate knows them"),
         (name = "deployments", description = "Rollout stages"),
         (name = "audit", description = "The hash-chained audit trail"),
         (name = "backups", description = "Logical backups of target databases"),
+        (name = "targets", description = "The target databases' connection check"),
         (name = "actions", description = "Deploy and rollback (admin tokens)"),
     )
 )]

@@ -7,6 +7,7 @@ use super::read_model::{
     self, AuditPage, AuditQuery, BackupPage, BackupQuery, ChainStatus, ChangeDetail, ChangePage,
     ChangeQuery, DeploymentPage, DeploymentQuery, PageRequest,
 };
+use crate::deploy::check::{self, CheckError, TargetsReport};
 use crate::event::{ForgeKind, PrRef, RepoRef};
 use crate::flow::rollout::{self, ActionOutcome, ActionReply};
 use crate::state::AppState;
@@ -16,8 +17,8 @@ use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// A query string, or 400 naming what is wrong with it.
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -155,6 +156,46 @@ pub(super) async fn list_backups(
 ) -> Result<Json<BackupPage>, ApiError> {
     let (filter, page) = (query(filter)?, query(page)?);
     Ok(Json(read_model::backups(&state.db, &filter, &page).await?))
+}
+
+/// `GET /api/v1/targets` filter.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TargetsQuery {
+    /// Only this environment's databases (default: every environment's).
+    environment: Option<String>,
+}
+
+/// Check the target databases ("Test Connection", as `bytegate targets
+/// check`): reachable, server version, TLS, history table, deploy lock,
+/// tables and size. Read-only; the checks run concurrently, each within
+/// `api.targets_timeout` (default 5 s). A target that fails is reported in
+/// the body (`ok: false`), not as an error status.
+#[utoipa::path(
+    get, path = "/api/v1/targets", tag = "targets",
+    params(TargetsQuery),
+    responses(
+        (status = 200, description = "Every checked target", body = TargetsReport),
+        (status = 400, description = "A malformed filter", body = ApiErrorBody),
+        (status = 401, description = "No live token", body = ApiErrorBody),
+        (status = 404, description = "No such environment", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn list_targets(
+    State(state): State<AppState>,
+    _: ReadAccess,
+    filter: Result<Query<TargetsQuery>, QueryRejection>,
+) -> Result<Json<TargetsReport>, ApiError> {
+    let filter = query(filter)?;
+    let timeout = state.config.api.targets_timeout.0;
+    check::check_targets(&state.config, filter.environment.as_deref(), timeout)
+        .await
+        .map(Json)
+        .map_err(|e| match e {
+            CheckError::UnknownEnvironment(_) => ApiError::NotFound(e.to_string()),
+        })
 }
 
 /// What a deploy or rollback action came to.

@@ -334,8 +334,13 @@ fn spawn_notifiers(
     if config.server.workers == 0 || n.webhooks.is_empty() {
         return Ok(Vec::new());
     }
-    let handler = crate::notify::NotifyJobHandler::new(pool.clone(), config.clone(), clock.clone())
-        .map_err(|e| e.to_string())?;
+    let handler = crate::notify::NotifyJobHandler::new(
+        pool.clone(),
+        config.clone(),
+        clock.clone(),
+        state.metrics.clone(),
+    )
+    .map_err(|e| e.to_string())?;
     let settings = crate::jobs::WorkerSettings {
         backoff_base: n.retry_base.0,
         backoff_max: n.retry_max.0,

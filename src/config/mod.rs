@@ -417,7 +417,7 @@ pub enum WhenImpossible {
 }
 
 /// A database engine bytegate can deploy to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// PostgreSQL.
@@ -445,10 +445,16 @@ pub struct ApiSettings {
     /// `/health`, `/readyz` and `/metrics` answer without a token (probes and
     /// scrapers usually carry none); `false` requires a read token there too.
     pub open_probes: bool,
+    /// How long `GET /api/v1/targets` waits for each target's check (they
+    /// run concurrently, so this bounds the whole request).
+    pub targets_timeout: HumanDuration,
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
-        ApiSettings { open_probes: true }
+        ApiSettings {
+            open_probes: true,
+            targets_timeout: HumanDuration::from_secs(5),
+        }
     }
 }

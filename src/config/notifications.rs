@@ -147,6 +147,16 @@ pub enum NotificationFormat {
     Slack,
 }
 
+impl NotificationFormat {
+    /// Its name in config (and in metric labels).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationFormat::Json => "json",
+            NotificationFormat::Slack => "slack",
+        }
+    }
+}
+
 /// Cross-field checks of `notifications:` (key path, message).
 pub(super) fn validate(n: &Notifications) -> Result<(), (String, String)> {
     let key = |k: &str| format!("notifications.{k}");

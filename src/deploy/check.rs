@@ -17,12 +17,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 
 /// How long one target's check may take by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What an engine's check found on a reachable database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Probe {
     /// The server's version string (`15.20 (Debian …)`).
     pub server_version: String,
@@ -39,7 +40,7 @@ pub struct Probe {
 }
 
 /// Whether deploys can record their history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum HistoryState {
     /// The table exists; `writable` says whether this user may record in it.
@@ -82,7 +83,7 @@ impl HistoryState {
 }
 
 /// The deploy lock, as found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LockState {
     /// Taken and released at once: deploys can take it.
@@ -101,7 +102,7 @@ impl LockState {
 }
 
 /// A target's verdict, in one word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     /// Reachable, history table and lock usable.
@@ -126,7 +127,7 @@ impl CheckStatus {
 }
 
 /// One target's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TargetStatus {
     /// Environment name.
     pub environment: String,
@@ -142,6 +143,7 @@ pub struct TargetStatus {
     pub reachable: bool,
     /// What the check found (absent when it did not get that far).
     #[serde(flatten)]
+    #[schema(schema_with = probe_fields)]
     pub probe: Option<Probe>,
     /// How long the check took, in milliseconds.
     pub elapsed_ms: u64,
@@ -149,8 +151,23 @@ pub struct TargetStatus {
     pub error: Option<String>,
 }
 
+/// The flattened [`Probe`] of a [`TargetStatus`]: its properties, none
+/// required (they are all there when the target was reached, none otherwise).
+fn probe_fields() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::{RefOr, schema::Schema};
+    let mut schema = Probe::schema();
+    if let RefOr::T(Schema::Object(object)) = &mut schema {
+        object.required.clear();
+        object.description = Some(
+            "What the check found: all there when the target was reached, none otherwise.".into(),
+        );
+    }
+    schema
+}
+
 /// Every checked target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TargetsReport {
     /// Every target is ok.
     pub ok: bool,

@@ -14,6 +14,7 @@ use crate::config::{Config, NotificationWebhook};
 use crate::jobs::{JobError, JobHandler};
 use crate::store::jobs::{Job, Lane, NOTIFY_JOB};
 use crate::store::notifications::{self, AttemptStatus, NewAttempt};
+use crate::telemetry::metrics::Metrics;
 use futures::future::BoxFuture;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -32,16 +33,18 @@ pub struct NotifyJobHandler {
     db: PgPool,
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
     client: reqwest::Client,
 }
 
 impl NotifyJobHandler {
     /// A handler delivering to the receivers of `config`, recording attempts
-    /// in `db` at `clock`'s time.
+    /// in `db` at `clock`'s time and counting them in `metrics`.
     pub fn new(
         db: PgPool,
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
     ) -> Result<NotifyJobHandler, ClientError> {
         let timeout = config.notifications.timeout.0;
         let client = reqwest::Client::builder()
@@ -55,6 +58,7 @@ impl NotifyJobHandler {
             db,
             config,
             clock,
+            metrics,
             client,
         })
     }
@@ -177,6 +181,14 @@ impl NotifyJobHandler {
             duration_ms,
             at: self.clock.now(),
         };
+        // Every attempt is recorded here, so it is counted here too.
+        let format = self
+            .config
+            .notifications
+            .receiver(&n.receiver)
+            .map_or("unknown", |r| r.format.as_str());
+        self.metrics
+            .notification(&n.receiver, format, status.as_str());
         notifications::record_attempt(&self.db, &attempt)
             .await
             .map(|_| ())

@@ -114,6 +114,17 @@ pub struct TargetLabels {
     pub database: String,
 }
 
+/// An attempt to deliver a notification.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    /// The receiver's name from config.
+    pub receiver: String,
+    /// Its body format (`json`, `slack`; `unknown` once it is no longer configured).
+    pub format: String,
+    /// `delivered`, `retrying` or `gave_up`.
+    pub result: String,
+}
+
 /// How a deployment of one database ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeployResult {
@@ -158,6 +169,7 @@ pub struct Metrics {
     target_up: Family<TargetLabels, Gauge>,
     target_tables: Family<TargetLabels, Gauge>,
     target_size: Family<TargetLabels, Gauge>,
+    notifications: Family<NotificationLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -205,6 +217,7 @@ impl Metrics {
             target_up: Family::default(),
             target_tables: Family::default(),
             target_size: Family::default(),
+            notifications: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -286,6 +299,11 @@ impl Metrics {
             "target_database_size_bytes",
             "Size of the target database in bytes (last collection)",
             m.target_size.clone(),
+        );
+        registry.register(
+            "notification_delivery_attempts",
+            "Notification delivery attempts by receiver, format and result (delivered, retrying, gave_up)",
+            m.notifications.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -405,6 +423,17 @@ impl Metrics {
             .get_or_create(&ForgeOpLabels {
                 forge: forge.to_ascii_lowercase(),
                 operation: operation.to_string(),
+            })
+            .inc();
+    }
+
+    /// One attempt to deliver a notification to `receiver` ended as `result`.
+    pub fn notification(&self, receiver: &str, format: &str, result: &str) {
+        self.notifications
+            .get_or_create(&NotificationLabels {
+                receiver: receiver.to_string(),
+                format: format.to_string(),
+                result: result.to_string(),
             })
             .inc();
     }

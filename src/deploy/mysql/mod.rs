@@ -14,6 +14,7 @@
 //! have yet: prior row backups, rollback, restore points and schema
 //! snapshots; each says so where it would have been used.
 
+mod check;
 mod session;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testdb;
@@ -190,6 +191,10 @@ impl Target for MysqlTarget {
         reason: Option<&'a str>,
     ) -> DeployFuture<'a, Repaired> {
         Box::pin(self.repair_impl(version, decision, by, reason))
+    }
+
+    fn check(&self) -> DeployFuture<'_, super::check::Probe> {
+        Box::pin(check::probe(self))
     }
 }
 
