@@ -20,11 +20,19 @@ struct Ui {
 
 impl Ui {
     async fn start() -> Ui {
+        Ui::start_with(|_| {}).await
+    }
+
+    /// Like `start`, with the server's config changed by `tweak` (the flow
+    /// keeps the seeded one).
+    async fn start_with(tweak: impl FnOnce(&mut bytegate::config::Config)) -> Ui {
         let seeded = seed().await;
+        let mut config = (*seeded.h.ctx.config).clone();
+        tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(seeded.h.db.pool.clone(), seeded.h.ctx.config.clone())
+        let state = AppState::new(seeded.h.db.pool.clone(), std::sync::Arc::new(config))
             .with_flow(seeded.h.ctx.clone());
         tokio::spawn(bytegate::server::serve(listener, state, async {
             let _ = stopped.await;
@@ -119,7 +127,12 @@ fn csrf_of(page: &str) -> String {
 async fn without_a_session_every_page_sends_to_the_sign_in_form() {
     let ui = Ui::start().await;
     let id = ui.seeded.change_id.to_string();
-    for path in ["/ui/changes", &format!("/ui/changes/{id}"), "/ui/audit"] {
+    for path in [
+        "/ui/changes",
+        &format!("/ui/changes/{id}"),
+        "/ui/audit",
+        "/ui/targets",
+    ] {
         let r = ui.get(path, None).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
         assert_eq!(r.headers()[LOCATION], "/ui/login", "{path}");
@@ -396,4 +409,69 @@ async fn deploy_needs_an_admin_session_and_the_csrf_token_and_runs_the_flow() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("already deployed"));
+}
+
+/// The `<tr>` of target `environment`/`database` on the targets page.
+fn target_row<'p>(page: &'p str, environment: &str, database: &str) -> &'p str {
+    let marker = format!(r#"data-environment="{environment}" data-database="{database}""#);
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{marker}: {page}"));
+    let row = &page[start..];
+    &row[..row.find("</tr>").unwrap()]
+}
+
+#[tokio::test]
+async fn the_targets_page_checks_every_database_now() {
+    // A second production database nobody listens for (bound and dropped).
+    let closed = format!(
+        "postgres://postgres@127.0.0.1:{}/nowhere",
+        bytegate::store::embedded::free_port().unwrap()
+    );
+    let ui = Ui::start_with(|config| {
+        let production = config
+            .environments
+            .iter_mut()
+            .find(|e| e.name == "production")
+            .unwrap();
+        production.databases.push(bytegate::config::Database {
+            name: "prod-replica".to_string(),
+            engine: bytegate::config::Engine::Postgres,
+            url: bytegate::config::Secret::new(closed),
+        });
+    })
+    .await;
+    let session = ui.sign_in(&ui.seeded.reader).await;
+    let changes = ui.page("/ui/changes", &session).await;
+    assert!(
+        changes.contains(r#"<a href="/ui/targets">Targets</a>"#),
+        "nav link"
+    );
+
+    let page = ui.page("/ui/targets", &session).await;
+    let (version,): (String,) = sqlx::query_as("SELECT current_setting('server_version')")
+        .fetch_one(&ui.seeded.targets[0].pool)
+        .await
+        .unwrap();
+    for (env, db) in [
+        ("development", "dev-main"),
+        ("staging", "stg-main"),
+        ("production", "prod-main"),
+    ] {
+        let row = target_row(&page, env, db);
+        assert!(row.contains(r#"data-status="ok""#), "{row}");
+        assert!(row.contains(r#"<span class="badge ok">ok</span>"#), "{row}");
+        assert!(row.contains(&version), "the server's version: {row}");
+        assert!(row.contains("free"), "the lock: {row}");
+    }
+    // Development and staging were deployed: their history table has rows.
+    assert!(target_row(&page, "staging", "stg-main").contains("present, "));
+    let row = target_row(&page, "production", "prod-replica");
+    assert!(row.contains(r#"data-status="unreachable""#), "{row}");
+    assert!(
+        row.contains(r#"<span class="badge bad">unreachable</span>"#),
+        "{row}"
+    );
+    assert!(row.contains(r#"<span class="error">"#), "why: {row}");
+    assert!(page.contains("not all ok"));
 }

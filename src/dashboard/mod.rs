@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/changes", get(pages::changes))
         .route("/ui/changes/{id}", get(pages::change))
         .route("/ui/audit", get(pages::audit))
+        .route("/ui/targets", get(pages::targets))
         .route(
             "/ui/changes/{id}/stages/{environment}/deploy",
             post(actions::deploy),
