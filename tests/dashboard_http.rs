@@ -475,3 +475,66 @@ async fn the_targets_page_checks_every_database_now() {
     assert!(row.contains(r#"<span class="error">"#), "why: {row}");
     assert!(page.contains("not all ok"));
 }
+
+#[tokio::test]
+async fn the_change_list_filter_form_narrows_the_list() {
+    let ui = Ui::start().await;
+    // A second change, still open (no migration: nothing to review).
+    let h = &ui.seeded.h;
+    h.github.set_pr_files(support::REPO, 7, &[]);
+    let mut opened = support::pr_payload(
+        "pull_request.opened",
+        "7777777777777777777777777777777777777777",
+        "2026-01-01T11:00:00Z",
+    );
+    opened["number"] = 7.into();
+    opened["pull_request"]["number"] = 7.into();
+    opened["pull_request"]["title"] = "Open and unmerged".into();
+    h.handle(&support::pull_request_event(&opened))
+        .await
+        .unwrap();
+    let (open_id,): (i64,) = sqlx::query_as("SELECT id FROM change_requests WHERE number = 7")
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    let merged = format!(r#"data-change-id="{}""#, ui.seeded.change_id);
+    let open = format!(r#"data-change-id="{open_id}""#);
+
+    let session = ui.sign_in(&ui.seeded.reader).await;
+    let all = ui.page("/ui/changes", &session).await;
+    assert!(all.contains(r#"<form id="filters" method="get" action="/ui/changes">"#));
+    assert!(all.contains(&merged) && all.contains(&open), "{all}");
+
+    let by_state = ui
+        .page("/ui/changes?repo=&environment=&state=open", &session)
+        .await;
+    assert!(by_state.contains(&open) && !by_state.contains(&merged));
+    assert!(
+        by_state.contains(r#"<option value="open" selected>open</option>"#),
+        "the form keeps the filter: {by_state}"
+    );
+    // Only the merged change has a rollout with a production stage.
+    let by_env = ui
+        .page("/ui/changes?repo=&environment=production&state=", &session)
+        .await;
+    assert!(by_env.contains(&merged) && !by_env.contains(&open));
+    let by_repo = ui
+        .page(
+            &format!("/ui/changes?repo={}&environment=&state=", support::REPO),
+            &session,
+        )
+        .await;
+    assert!(by_repo.contains(&merged) && by_repo.contains(&open));
+    let none = ui
+        .page(
+            "/ui/changes?repo=someone%2Felse&environment=&state=",
+            &session,
+        )
+        .await;
+    assert!(!none.contains(&merged) && !none.contains(&open));
+    assert!(none.contains("No change matches these filters."));
+    assert!(none.contains(r#"value="someone/else""#));
+
+    let r = ui.get("/ui/changes?state=sideways", Some(&session)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}

@@ -58,6 +58,15 @@ impl ListParams {
         format!("{path}?{}", q.finish())
     }
 
+    /// The filters, to fill the change list's form in.
+    fn filters(&self) -> views::changes::Filters<'_> {
+        views::changes::Filters {
+            repo: self.repo.as_deref().unwrap_or(""),
+            environment: self.environment.as_deref().unwrap_or(""),
+            state: self.state.as_deref().unwrap_or(""),
+        }
+    }
+
     fn page(&self) -> PageRequest {
         PageRequest {
             cursor: self.cursor.clone(),
@@ -99,7 +108,13 @@ pub async fn changes(
         .map(|c| params.next("/ui/changes", c));
     Ok(html(
         StatusCode::OK,
-        views::changes::list(&page, &environments, next.as_deref(), viewer.nav()),
+        views::changes::list(
+            &page,
+            &environments,
+            params.filters(),
+            next.as_deref(),
+            viewer.nav(),
+        ),
     ))
 }
 
