@@ -538,3 +538,105 @@ async fn the_change_list_filter_form_narrows_the_list() {
     let r = ui.get("/ui/changes?state=sideways", Some(&session)).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+/// `rollback.*` audit entries (`action`).
+async fn rollback_entries(ui: &Ui, action: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_one(&ui.seeded.h.db.pool)
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test]
+async fn rollback_needs_an_admin_session_and_the_csrf_token_and_the_flow_decides() {
+    let ui = Ui::start().await;
+    let id = ui.seeded.change_id;
+    let change = format!("/ui/changes/{id}");
+    let rollback = format!("/ui/changes/{id}/stages/staging/rollback");
+
+    // A read session sees no rollback form, and posting one is refused.
+    let reader = ui.sign_in(&ui.seeded.reader).await;
+    let page = ui.page(&change, &reader).await;
+    assert!(!page.contains("class=\"inline rollback\""));
+    let r = ui
+        .post(&rollback, Some(&reader), &[("csrf", &csrf_of(&page))])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Rolling back needs an admin token")
+    );
+
+    // An admin session: a rollback form on each deployed stage only.
+    let admin = ui.sign_in(&ui.seeded.admin).await;
+    let page = ui.page(&change, &admin).await;
+    assert_eq!(
+        page.matches("class=\"inline rollback\"").count(),
+        2,
+        "development and staging are deployed, production is not"
+    );
+    assert!(page.contains(&format!(r#"action="{rollback}""#)));
+    for bad in ["", &"0".repeat(64)] {
+        let r = ui.post(&rollback, Some(&admin), &[("csrf", bad)]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{bad:?}");
+    }
+    assert_eq!(
+        rollback_entries(&ui, "rollback.requested").await,
+        0,
+        "nothing ran"
+    );
+
+    // The DBA's approval is dismissed: staging's policy no longer holds, and
+    // the flow refuses with its reason; nothing is undone.
+    let h = &ui.seeded.h;
+    h.github.set_review_state(
+        support::REPO,
+        support::dashboard::PR,
+        ui.seeded.review_id,
+        "DISMISSED",
+    );
+    let payload = support::pr_payload(
+        "pull_request.opened",
+        support::dashboard::HEAD,
+        "2026-01-01T10:05:00Z",
+    );
+    let bytegate::event::Event::PullRequest(e) = support::pull_request_event(&payload) else {
+        unreachable!()
+    };
+    h.handle(&bytegate::event::Event::Review(
+        bytegate::event::ReviewEvent {
+            pr: e.pr.clone(),
+            reviewer: support::dashboard::DBA.to_string(),
+            state: bytegate::event::ReviewState::Dismissed,
+            review_id: ui.seeded.review_id,
+            commit_sha: Some(support::dashboard::HEAD.to_string()),
+            at: "2026-01-01T10:05:00Z".parse().unwrap(),
+        },
+    ))
+    .await
+    .unwrap();
+    let r = ui
+        .post(&rollback, Some(&admin), &[("csrf", &csrf_of(&page))])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(
+            "Nothing was rolled back on `staging`: the policy of `staging` does not hold"
+        ),
+        "{body}"
+    );
+    assert!(body.contains(r#"<p class="flash" role="status">"#));
+    assert_eq!(rollback_entries(&ui, "rollback.requested").await, 1);
+    assert_eq!(rollback_entries(&ui, "rollback.refused").await, 1);
+    let (state,): (String,) =
+        sqlx::query_as("SELECT state FROM rollout_stages WHERE environment = 'staging'")
+            .fetch_one(&ui.seeded.h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "succeeded", "still deployed");
+}

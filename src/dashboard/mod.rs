@@ -36,6 +36,10 @@ pub fn routes() -> Router<AppState> {
             "/ui/changes/{id}/stages/{environment}/deploy",
             post(actions::deploy),
         )
+        .route(
+            "/ui/changes/{id}/stages/{environment}/rollback",
+            post(actions::rollback),
+        )
         .layer(axum::middleware::map_response(harden))
 }
 
