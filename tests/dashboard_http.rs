@@ -20,11 +20,19 @@ struct Ui {
 
 impl Ui {
     async fn start() -> Ui {
+        Ui::start_with(|_| {}).await
+    }
+
+    /// Like `start`, with the server's config changed by `tweak` (the flow
+    /// keeps the seeded one).
+    async fn start_with(tweak: impl FnOnce(&mut bytegate::config::Config)) -> Ui {
         let seeded = seed().await;
+        let mut config = (*seeded.h.ctx.config).clone();
+        tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(seeded.h.db.pool.clone(), seeded.h.ctx.config.clone())
+        let state = AppState::new(seeded.h.db.pool.clone(), std::sync::Arc::new(config))
             .with_flow(seeded.h.ctx.clone());
         tokio::spawn(bytegate::server::serve(listener, state, async {
             let _ = stopped.await;
@@ -119,7 +127,12 @@ fn csrf_of(page: &str) -> String {
 async fn without_a_session_every_page_sends_to_the_sign_in_form() {
     let ui = Ui::start().await;
     let id = ui.seeded.change_id.to_string();
-    for path in ["/ui/changes", &format!("/ui/changes/{id}"), "/ui/audit"] {
+    for path in [
+        "/ui/changes",
+        &format!("/ui/changes/{id}"),
+        "/ui/audit",
+        "/ui/targets",
+    ] {
         let r = ui.get(path, None).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
         assert_eq!(r.headers()[LOCATION], "/ui/login", "{path}");
@@ -396,4 +409,234 @@ async fn deploy_needs_an_admin_session_and_the_csrf_token_and_runs_the_flow() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("already deployed"));
+}
+
+/// The `<tr>` of target `environment`/`database` on the targets page.
+fn target_row<'p>(page: &'p str, environment: &str, database: &str) -> &'p str {
+    let marker = format!(r#"data-environment="{environment}" data-database="{database}""#);
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{marker}: {page}"));
+    let row = &page[start..];
+    &row[..row.find("</tr>").unwrap()]
+}
+
+#[tokio::test]
+async fn the_targets_page_checks_every_database_now() {
+    // A second production database nobody listens for (bound and dropped).
+    let closed = format!(
+        "postgres://postgres@127.0.0.1:{}/nowhere",
+        bytegate::store::embedded::free_port().unwrap()
+    );
+    let ui = Ui::start_with(|config| {
+        let production = config
+            .environments
+            .iter_mut()
+            .find(|e| e.name == "production")
+            .unwrap();
+        production.databases.push(bytegate::config::Database {
+            name: "prod-replica".to_string(),
+            engine: bytegate::config::Engine::Postgres,
+            url: bytegate::config::Secret::new(closed),
+        });
+    })
+    .await;
+    let session = ui.sign_in(&ui.seeded.reader).await;
+    let changes = ui.page("/ui/changes", &session).await;
+    assert!(
+        changes.contains(r#"<a href="/ui/targets">Targets</a>"#),
+        "nav link"
+    );
+
+    let page = ui.page("/ui/targets", &session).await;
+    let (version,): (String,) = sqlx::query_as("SELECT current_setting('server_version')")
+        .fetch_one(&ui.seeded.targets[0].pool)
+        .await
+        .unwrap();
+    for (env, db) in [
+        ("development", "dev-main"),
+        ("staging", "stg-main"),
+        ("production", "prod-main"),
+    ] {
+        let row = target_row(&page, env, db);
+        assert!(row.contains(r#"data-status="ok""#), "{row}");
+        assert!(row.contains(r#"<span class="badge ok">ok</span>"#), "{row}");
+        assert!(row.contains(&version), "the server's version: {row}");
+        assert!(row.contains("free"), "the lock: {row}");
+    }
+    // Development and staging were deployed: their history table has rows.
+    assert!(target_row(&page, "staging", "stg-main").contains("present, "));
+    let row = target_row(&page, "production", "prod-replica");
+    assert!(row.contains(r#"data-status="unreachable""#), "{row}");
+    assert!(
+        row.contains(r#"<span class="badge bad">unreachable</span>"#),
+        "{row}"
+    );
+    assert!(row.contains(r#"<span class="error">"#), "why: {row}");
+    assert!(page.contains("not all ok"));
+}
+
+#[tokio::test]
+async fn the_change_list_filter_form_narrows_the_list() {
+    let ui = Ui::start().await;
+    // A second change, still open (no migration: nothing to review).
+    let h = &ui.seeded.h;
+    h.github.set_pr_files(support::REPO, 7, &[]);
+    let mut opened = support::pr_payload(
+        "pull_request.opened",
+        "7777777777777777777777777777777777777777",
+        "2026-01-01T11:00:00Z",
+    );
+    opened["number"] = 7.into();
+    opened["pull_request"]["number"] = 7.into();
+    opened["pull_request"]["title"] = "Open and unmerged".into();
+    h.handle(&support::pull_request_event(&opened))
+        .await
+        .unwrap();
+    let (open_id,): (i64,) = sqlx::query_as("SELECT id FROM change_requests WHERE number = 7")
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    let merged = format!(r#"data-change-id="{}""#, ui.seeded.change_id);
+    let open = format!(r#"data-change-id="{open_id}""#);
+
+    let session = ui.sign_in(&ui.seeded.reader).await;
+    let all = ui.page("/ui/changes", &session).await;
+    assert!(all.contains(r#"<form id="filters" method="get" action="/ui/changes">"#));
+    assert!(all.contains(&merged) && all.contains(&open), "{all}");
+
+    let by_state = ui
+        .page("/ui/changes?repo=&environment=&state=open", &session)
+        .await;
+    assert!(by_state.contains(&open) && !by_state.contains(&merged));
+    assert!(
+        by_state.contains(r#"<option value="open" selected>open</option>"#),
+        "the form keeps the filter: {by_state}"
+    );
+    // Only the merged change has a rollout with a production stage.
+    let by_env = ui
+        .page("/ui/changes?repo=&environment=production&state=", &session)
+        .await;
+    assert!(by_env.contains(&merged) && !by_env.contains(&open));
+    let by_repo = ui
+        .page(
+            &format!("/ui/changes?repo={}&environment=&state=", support::REPO),
+            &session,
+        )
+        .await;
+    assert!(by_repo.contains(&merged) && by_repo.contains(&open));
+    let none = ui
+        .page(
+            "/ui/changes?repo=someone%2Felse&environment=&state=",
+            &session,
+        )
+        .await;
+    assert!(!none.contains(&merged) && !none.contains(&open));
+    assert!(none.contains("No change matches these filters."));
+    assert!(none.contains(r#"value="someone/else""#));
+
+    let r = ui.get("/ui/changes?state=sideways", Some(&session)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+/// `rollback.*` audit entries (`action`).
+async fn rollback_entries(ui: &Ui, action: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_one(&ui.seeded.h.db.pool)
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test]
+async fn rollback_needs_an_admin_session_and_the_csrf_token_and_the_flow_decides() {
+    let ui = Ui::start().await;
+    let id = ui.seeded.change_id;
+    let change = format!("/ui/changes/{id}");
+    let rollback = format!("/ui/changes/{id}/stages/staging/rollback");
+
+    // A read session sees no rollback form, and posting one is refused.
+    let reader = ui.sign_in(&ui.seeded.reader).await;
+    let page = ui.page(&change, &reader).await;
+    assert!(!page.contains("class=\"inline rollback\""));
+    let r = ui
+        .post(&rollback, Some(&reader), &[("csrf", &csrf_of(&page))])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Rolling back needs an admin token")
+    );
+
+    // An admin session: a rollback form on each deployed stage only.
+    let admin = ui.sign_in(&ui.seeded.admin).await;
+    let page = ui.page(&change, &admin).await;
+    assert_eq!(
+        page.matches("class=\"inline rollback\"").count(),
+        2,
+        "development and staging are deployed, production is not"
+    );
+    assert!(page.contains(&format!(r#"action="{rollback}""#)));
+    for bad in ["", &"0".repeat(64)] {
+        let r = ui.post(&rollback, Some(&admin), &[("csrf", bad)]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{bad:?}");
+    }
+    assert_eq!(
+        rollback_entries(&ui, "rollback.requested").await,
+        0,
+        "nothing ran"
+    );
+
+    // The DBA's approval is dismissed: staging's policy no longer holds, and
+    // the flow refuses with its reason; nothing is undone.
+    let h = &ui.seeded.h;
+    h.github.set_review_state(
+        support::REPO,
+        support::dashboard::PR,
+        ui.seeded.review_id,
+        "DISMISSED",
+    );
+    let payload = support::pr_payload(
+        "pull_request.opened",
+        support::dashboard::HEAD,
+        "2026-01-01T10:05:00Z",
+    );
+    let bytegate::event::Event::PullRequest(e) = support::pull_request_event(&payload) else {
+        unreachable!()
+    };
+    h.handle(&bytegate::event::Event::Review(
+        bytegate::event::ReviewEvent {
+            pr: e.pr.clone(),
+            reviewer: support::dashboard::DBA.to_string(),
+            state: bytegate::event::ReviewState::Dismissed,
+            review_id: ui.seeded.review_id,
+            commit_sha: Some(support::dashboard::HEAD.to_string()),
+            at: "2026-01-01T10:05:00Z".parse().unwrap(),
+        },
+    ))
+    .await
+    .unwrap();
+    let r = ui
+        .post(&rollback, Some(&admin), &[("csrf", &csrf_of(&page))])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(
+            "Nothing was rolled back on `staging`: the policy of `staging` does not hold"
+        ),
+        "{body}"
+    );
+    assert!(body.contains(r#"<p class="flash" role="status">"#));
+    assert_eq!(rollback_entries(&ui, "rollback.requested").await, 1);
+    assert_eq!(rollback_entries(&ui, "rollback.refused").await, 1);
+    let (state,): (String,) =
+        sqlx::query_as("SELECT state FROM rollout_stages WHERE environment = 'staging'")
+            .fetch_one(&ui.seeded.h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "succeeded", "still deployed");
 }

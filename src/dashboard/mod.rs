@@ -31,9 +31,14 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/changes", get(pages::changes))
         .route("/ui/changes/{id}", get(pages::change))
         .route("/ui/audit", get(pages::audit))
+        .route("/ui/targets", get(pages::targets))
         .route(
             "/ui/changes/{id}/stages/{environment}/deploy",
             post(actions::deploy),
+        )
+        .route(
+            "/ui/changes/{id}/stages/{environment}/rollback",
+            post(actions::rollback),
         )
         .layer(axum::middleware::map_response(harden))
 }

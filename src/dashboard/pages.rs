@@ -1,6 +1,7 @@
-//! The read-only pages: the change list, one change, the audit log. Each one
-//! asks the read model (`crate::api::read_model`, the REST API's too) and
-//! renders it; nothing here queries the database itself.
+//! The read-only pages: the change list, one change, the audit log (each
+//! asks the read model, `crate::api::read_model`, the REST API's too) and the
+//! targets' connection check (`deploy::check`, the CLI's too); nothing here
+//! queries a database itself.
 
 use super::error::UiError;
 use super::html;
@@ -12,6 +13,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
+use std::time::Duration;
+
+/// How long each target's check may take on `/ui/targets`: short, a person
+/// waits for the page (the checks run concurrently).
+const TARGETS_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl From<ReadError> for UiError {
     fn from(e: ReadError) -> UiError {
@@ -50,6 +56,15 @@ impl ListParams {
             }
         }
         format!("{path}?{}", q.finish())
+    }
+
+    /// The filters, to fill the change list's form in.
+    fn filters(&self) -> views::changes::Filters<'_> {
+        views::changes::Filters {
+            repo: self.repo.as_deref().unwrap_or(""),
+            environment: self.environment.as_deref().unwrap_or(""),
+            state: self.state.as_deref().unwrap_or(""),
+        }
     }
 
     fn page(&self) -> PageRequest {
@@ -93,7 +108,13 @@ pub async fn changes(
         .map(|c| params.next("/ui/changes", c));
     Ok(html(
         StatusCode::OK,
-        views::changes::list(&page, &environments, next.as_deref(), viewer.nav()),
+        views::changes::list(
+            &page,
+            &environments,
+            params.filters(),
+            next.as_deref(),
+            viewer.nav(),
+        ),
     ))
 }
 
@@ -154,5 +175,20 @@ pub async fn audit(
     Ok(html(
         StatusCode::OK,
         views::audit::audit(&chain, &entries, next.as_deref(), viewer.nav()),
+    ))
+}
+
+/// `GET /ui/targets`: checks every environment's databases now.
+pub async fn targets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, UiError> {
+    let viewer = require(&state, &headers).await?;
+    let report = crate::deploy::check::check_targets(&state.config, None, TARGETS_TIMEOUT)
+        .await
+        .map_err(|e| UiError::BadRequest(e.to_string()))?;
+    Ok(html(
+        StatusCode::OK,
+        views::targets::targets(&report, TARGETS_TIMEOUT.as_secs(), viewer.nav()),
     ))
 }

@@ -41,6 +41,8 @@ pub struct Seeded {
     pub admin: String,
     /// Secret of a read-scope token.
     pub reader: String,
+    /// The fake GitHub's id of the DBA's approving review.
+    pub review_id: u64,
 }
 
 fn at(minute: u32) -> String {
@@ -119,5 +121,6 @@ pub async fn seed() -> Seeded {
         change_id,
         admin,
         reader,
+        review_id,
     }
 }

@@ -1,5 +1,6 @@
 //! `/ui/changes/{id}`: one change with its findings, the approval table, the
-//! rollout timeline (and, for admin sessions, a deploy button per stage),
+//! rollout timeline (and, for admin sessions, a deploy button per stage not
+//! deployed yet and a rollback button per deployed one),
 //! schema diffs where snapshots were taken, and its audit entries.
 
 use super::changes::approval_badge;
@@ -8,12 +9,14 @@ use super::layout::{
 };
 use crate::api::read_model::{AuditEntryView, ChangeDetail, RolloutView, SchemaDiffView};
 use crate::store::approvals::State as VoteState;
+use crate::store::rollouts::StageState;
 use maud::{Markup, html};
 
 /// What the page shows beyond the change.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Extras<'a> {
-    /// The CSRF token of the deploy forms; `None`: no actions (read scope).
+    /// The CSRF token of the deploy and rollback forms; `None`: no actions
+    /// (read scope).
     pub deploy_csrf: Option<&'a str>,
     /// The outcome of the action just taken.
     pub flash: Option<&'a str>,
@@ -181,7 +184,8 @@ fn vote(state: VoteState) -> Markup {
 }
 
 /// The stages in order; with `csrf` (an admin session), a deploy button on
-/// each stage not deployed yet. The flow decides whether it may run.
+/// each stage not deployed yet and a rollback button on each deployed one.
+/// The flow decides whether either may run (policy, later stages, reverts).
 fn timeline(change_id: i64, r: &RolloutView, csrf: Option<&str>) -> Markup {
     html! {
         p { "Rollout of " code { (short(&r.merge_sha)) } ": " (r.state.as_str()) }
@@ -210,6 +214,13 @@ fn timeline(change_id: i64, r: &RolloutView, csrf: Option<&str>) -> Markup {
                                     action={ "/ui/changes/" (change_id) "/stages/" (s.environment) "/deploy" } {
                                     (csrf_field(csrf))
                                     button type="submit" { "Deploy " (s.environment) }
+                                }
+                            }
+                            @if s.state == StageState::Succeeded {
+                                form.inline.rollback method="post"
+                                    action={ "/ui/changes/" (change_id) "/stages/" (s.environment) "/rollback" } {
+                                    (csrf_field(csrf))
+                                    button type="submit" { "Roll back " (s.environment) }
                                 }
                             } }
                         }

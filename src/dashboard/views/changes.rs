@@ -1,15 +1,36 @@
 //! `/ui/changes`: every change with its risk badge and, per environment,
-//! its approvals against the policy and its deploy state.
+//! its approvals against the policy and its deploy state, above a GET form
+//! filtering by repository, environment and state (the read model's filters).
 
 use super::layout::{Nav, Tone, change_ref, page, risk_badge, stage_badge, state_badge, time};
 use crate::api::read_model::{ChangePage, ChangeSummary, EnvironmentApprovals};
+use crate::store::change_requests::CrState;
 use maud::{Markup, html};
 
+/// The filters the list was asked for (empty: any), to fill the form in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filters<'a> {
+    /// `owner/name`.
+    pub repo: &'a str,
+    /// An environment's name.
+    pub environment: &'a str,
+    /// `open`, `closed` or `merged`.
+    pub state: &'a str,
+}
+
+impl Filters<'_> {
+    /// No filter asked for.
+    pub fn is_empty(&self) -> bool {
+        self.repo.is_empty() && self.environment.is_empty() && self.state.is_empty()
+    }
+}
+
 /// The list page; `environments` in rollout order (the table's columns),
-/// `next` the link to the following page.
+/// `filters` as asked, `next` the link to the following page.
 pub fn list(
     page_data: &ChangePage,
     environments: &[String],
+    filters: Filters<'_>,
     next: Option<&str>,
     nav: Nav<'_>,
 ) -> Markup {
@@ -17,8 +38,13 @@ pub fn list(
         "Changes",
         Some(nav),
         html! {
+            (filter_form(environments, filters))
             @if page_data.items.is_empty() {
-                p { "No changes yet: bytegate lists a pull request once its webhook arrived." }
+                @if !filters.is_empty() {
+                    p { "No change matches these filters." }
+                } @else {
+                    p { "No changes yet: bytegate lists a pull request once its webhook arrived." }
+                }
             } @else {
                 table #changes {
                     thead { tr {
@@ -36,6 +62,39 @@ pub fn list(
             }
         },
     )
+}
+
+/// A GET form: filtering changes nothing, so it needs no CSRF token, and
+/// the filtered list is a link one can share.
+fn filter_form(environments: &[String], f: Filters<'_>) -> Markup {
+    html! {
+        form #filters method="get" action="/ui/changes" {
+            label { "Repository " input type="text" name="repo" value=(f.repo) placeholder="owner/name"; }
+            " "
+            label { "Environment "
+                select name="environment" {
+                    option value="" selected[f.environment.is_empty()] { "any" }
+                    @for env in environments {
+                        option value=(env) selected[f.environment == env.as_str()] { (env) }
+                    }
+                }
+            }
+            " "
+            label { "State "
+                select name="state" {
+                    option value="" selected[f.state.is_empty()] { "any" }
+                    @for s in CrState::ALL {
+                        option value=(s.as_str()) selected[f.state == s.as_str()] { (s.as_str()) }
+                    }
+                }
+            }
+            " "
+            button type="submit" { "Filter" }
+            @if !f.is_empty() {
+                " " a href="/ui/changes" { "Clear" }
+            }
+        }
+    }
 }
 
 fn row(c: &ChangeSummary, environments: &[String]) -> Markup {

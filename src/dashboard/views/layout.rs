@@ -57,6 +57,7 @@ pub fn page(title: &str, nav: Option<Nav<'_>>, body: Markup) -> Markup {
                     @if let Some(nav) = nav {
                         a href="/ui/changes" { "Changes" }
                         a href="/ui/audit" { "Audit" }
+                        a href="/ui/targets" { "Targets" }
                         span.who { "signed in as " (nav.who) " (" (nav.scope) ")" }
                         form method="post" action="/ui/logout" {
                             (csrf_field(nav.csrf))

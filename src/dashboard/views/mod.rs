@@ -7,3 +7,4 @@ pub mod change;
 pub mod changes;
 pub mod layout;
 pub mod login;
+pub mod targets;
