@@ -67,7 +67,8 @@ impl HistoryState {
         )
     }
 
-    fn describe(self) -> String {
+    /// The state in a few words (the CLI's table, the dashboard).
+    pub fn describe(self) -> String {
         match self {
             HistoryState::Present {
                 rows,
@@ -93,7 +94,8 @@ pub enum LockState {
 }
 
 impl LockState {
-    fn as_str(self) -> &'static str {
+    /// `free` or `held`.
+    pub fn as_str(self) -> &'static str {
         match self {
             LockState::Free => "free",
             LockState::Held => "held",

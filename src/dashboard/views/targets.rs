@@ -86,27 +86,18 @@ fn status_badge(s: CheckStatus) -> Markup {
 }
 
 fn history(h: HistoryState) -> Markup {
-    match h {
-        HistoryState::Present {
-            rows,
-            writable: true,
-        } => state_badge(&format!("present, {rows} rows"), Tone::Good),
-        HistoryState::Present {
-            rows,
-            writable: false,
-        } => state_badge(&format!("present, {rows} rows, read-only"), Tone::Bad),
-        HistoryState::Absent { creatable: true } => {
-            state_badge("absent (the first deploy creates it)", Tone::Neutral)
-        }
-        HistoryState::Absent { creatable: false } => {
-            state_badge("absent, cannot be created", Tone::Bad)
-        }
-    }
+    let tone = match h {
+        HistoryState::Present { writable: true, .. } => Tone::Good,
+        HistoryState::Absent { creatable: true } => Tone::Neutral,
+        _ => Tone::Bad,
+    };
+    state_badge(&h.describe(), tone)
 }
 
 fn lock(l: LockState) -> Markup {
-    match l {
-        LockState::Free => state_badge("free", Tone::Good),
-        LockState::Held => state_badge("held by a running deploy", Tone::Waiting),
-    }
+    let tone = match l {
+        LockState::Free => Tone::Good,
+        LockState::Held => Tone::Waiting,
+    };
+    state_badge(l.as_str(), tone)
 }
