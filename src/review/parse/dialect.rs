@@ -1,21 +1,21 @@
-//! The parser's PostgreSQL dialect: sqlparser's `PostgreSqlDialect` with a
-//! shortcut for plain column references in expressions.
+//! The parser's PostgreSQL dialect: sqlparser's `PostgreSqlDialect` minus
+//! one wasted attempt per expression.
 //!
-//! sqlparser's `parse_prefix` first tries every expression that starts with a
-//! word as a typed string (`DATE '2020-01-01'`, `myschema.mytype 'x'`): it
-//! parses the word as a data type and, for a plain name not followed by a
-//! string, gives up with a formatted error that `maybe_parse` throws away.
-//! On view definitions that is about a tenth of a review's instructions. The
-//! shortcut here answers only where that attempt is bound to fail: a word
-//! that is no keyword (so neither a type keyword nor a special expression
-//! like `CASE`), optionally followed by `.word` parts, then a token with
-//! which no data type continues and no value starts (`,`, `)`, `=`, a
-//! keyword other than `ARRAY`/`ZEROFILL`, ...). sqlparser then returns
-//! `Expr::Identifier` for the first word and leaves the `.word` parts to
-//! `parse_compound_expr`; so does the shortcut. Everything else falls through
-//! to sqlparser's own path, and every other `Dialect` method (and the `TypeId`
-//! behind `dialect_of!(.. is PostgreSqlDialect)`) is PostgreSqlDialect's.
-//! tests/parse_dialect.rs checks the ASTs are identical on every corpus.
+//! sqlparser's `Parser::parse_prefix` first tries every expression as a
+//! typed string (`DATE '2020-01-01'`, `myschema.mytype 'x'`): it parses a
+//! data type and, for a column name, a literal or `(`, gives up with a
+//! formatted error (message and location) that `maybe_parse` throws away.
+//! On view definitions that is about a tenth of a review's instructions.
+//! Here `parse_prefix` looks ahead first; where that attempt is bound to fail
+//! (any token but a word; a word that is no type keyword, optionally
+//! followed by `.word` parts, then a token with which no data type continues
+//! and no string starts) it runs sqlparser's own `parse_prefix` with a mark
+//! that makes the attempt's `parse_data_type` fail at once with an empty
+//! error. Everything after the attempt is sqlparser's code, so the result is
+//! the same; the mark lives only for that one call. Every other `Dialect`
+//! method (and the `TypeId` behind `dialect_of!(.. is PostgreSqlDialect)`)
+//! is PostgreSqlDialect's. dialect_tests.rs checks the ASTs are identical on
+//! every corpus statement and on the edge cases.
 
 use super::split;
 use crate::review::model;
@@ -46,9 +46,12 @@ pub(crate) fn parser_dialect(dialect: model::Dialect) -> &'static dyn Dialect {
 pub struct FastPostgres(PostgreSqlDialect);
 
 thread_local! {
-    /// Set while `parse_prefix` asks `parse_data_type` only for its
-    /// recursion check (see `recursion_allows_type`).
-    static PROBE: Cell<bool> = const { Cell::new(false) };
+    /// Set by `parse_prefix` just before it calls sqlparser's own
+    /// `parse_prefix`: that call's hook invocation is ours, not a new one.
+    static INNER_CALL: Cell<bool> = const { Cell::new(false) };
+    /// The token index at which the typed-string attempt is known to fail:
+    /// the first `parse_data_type` hook call there returns an empty error.
+    static DOOMED_AT: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 /// Forwards each listed `Dialect` method to the wrapped PostgreSqlDialect.
@@ -67,18 +70,27 @@ impl Dialect for FastPostgres {
     }
 
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
-        if plain_column(parser) && recursion_allows_type(parser) {
-            let token = parser.next_token();
-            if let Token::Word(word) = token.token {
-                return Some(Ok(Expr::Identifier(word.into_ident(token.span))));
+        if INNER_CALL.with(|c| c.replace(false)) || !typed_string_fails(parser) {
+            return self.0.parse_prefix(parser);
+        }
+        /// Clears the marks however the call ends (the parser runs under `catch_unwind`).
+        struct Marked;
+        impl Drop for Marked {
+            fn drop(&mut self) {
+                INNER_CALL.with(|c| c.set(false));
+                DOOMED_AT.with(|d| d.set(None));
             }
         }
-        self.0.parse_prefix(parser)
+        DOOMED_AT.with(|d| d.set(Some(parser.index())));
+        INNER_CALL.with(|c| c.set(true));
+        let _marked = Marked;
+        Some(parser.parse_prefix())
     }
 
     fn parse_data_type(&self, parser: &mut Parser) -> Option<Result<DataType, ParserError>> {
-        if PROBE.with(Cell::get) {
-            return Some(Ok(DataType::Unspecified));
+        if DOOMED_AT.with(Cell::take) == Some(parser.index()) {
+            // Discarded by sqlparser's `maybe_parse`; no message to format.
+            return Some(Err(ParserError::ParserError(String::new())));
         }
         self.0.parse_data_type(parser)
     }
@@ -304,17 +316,22 @@ impl Dialect for FastPostgres {
     }
 }
 
-/// True when the next tokens are `word(.word)*` followed by a token that
-/// ends a data type and starts no value, and the first word is no keyword:
-/// sqlparser's typed-string attempt fails there and it returns the first
-/// word as `Expr::Identifier` (see the module doc).
-fn plain_column(parser: &Parser) -> bool {
+/// True when sqlparser's typed-string attempt at the next token must fail:
+/// the token is no word (`parse_data_type` wants a word), or it is
+/// `word(.word)*` whose first word is no type keyword (so the data type is
+/// `Custom`, never an interval or `BINARY` cast) and not `xml`, followed by
+/// a token that continues no data type (`(`, `[`, `ARRAY`, `ZEROFILL`) and
+/// is no string: then the `Custom` type is rejected.
+fn typed_string_fails(parser: &Parser) -> bool {
     match &parser.peek_token_ref().token {
-        // `xml` is the one custom type name sqlparser reads a typed string
-        // after with any value (`parse_value`); leave it to sqlparser.
-        Token::Word(w)
-            if w.keyword == Keyword::NoKeyword && !w.value.eq_ignore_ascii_case("xml") => {}
-        _ => return false,
+        Token::Word(w) => {
+            // `xml` is the one custom type name sqlparser reads a typed
+            // string after with any value (`parse_value`).
+            if is_type_keyword(w.keyword) || w.value.eq_ignore_ascii_case("xml") {
+                return false;
+            }
+        }
+        _ => return true,
     }
     let mut n = 1;
     loop {
@@ -354,20 +371,115 @@ fn plain_column(parser: &Parser) -> bool {
     }
 }
 
-/// sqlparser's typed-string attempt takes one recursion level (in
-/// `parse_data_type`) and fails the whole parse at the limit; ask the same
-/// question through `parse_data_type`, which `PROBE` makes return at once
-/// without consuming a token. At the limit the caller falls back to
-/// sqlparser's own path, which then fails the same way.
-fn recursion_allows_type(parser: &mut Parser) -> bool {
-    /// Clears `PROBE` however the probe ends (the parser runs under `catch_unwind`).
-    struct Probing;
-    impl Drop for Probing {
-        fn drop(&mut self) {
-            PROBE.with(|p| p.set(false));
-        }
-    }
-    PROBE.with(|p| p.set(true));
-    let _probing = Probing;
-    parser.parse_data_type().is_ok()
+/// Every keyword sqlparser 0.64's `parse_data_type_helper` mentions (the
+/// keywords it may read as something other than a `Custom` type name).
+fn is_type_keyword(keyword: Keyword) -> bool {
+    matches!(
+        keyword,
+        Keyword::ANY
+            | Keyword::ARRAY
+            | Keyword::BIGDECIMAL
+            | Keyword::BIGINT
+            | Keyword::BIGNUMERIC
+            | Keyword::BINARY
+            | Keyword::BIT
+            | Keyword::BLOB
+            | Keyword::BOOL
+            | Keyword::BOOLEAN
+            | Keyword::BYTEA
+            | Keyword::BYTES
+            | Keyword::CHAR
+            | Keyword::CHARACTER
+            | Keyword::CLOB
+            | Keyword::DATE
+            | Keyword::DATE32
+            | Keyword::DATETIME
+            | Keyword::DATETIME64
+            | Keyword::DEC
+            | Keyword::DECIMAL
+            | Keyword::DOUBLE
+            | Keyword::ENUM
+            | Keyword::ENUM16
+            | Keyword::ENUM8
+            | Keyword::FIXEDSTRING
+            | Keyword::FLOAT
+            | Keyword::FLOAT32
+            | Keyword::FLOAT4
+            | Keyword::FLOAT64
+            | Keyword::FLOAT8
+            | Keyword::HUGEINT
+            | Keyword::INT
+            | Keyword::INT128
+            | Keyword::INT16
+            | Keyword::INT2
+            | Keyword::INT256
+            | Keyword::INT32
+            | Keyword::INT4
+            | Keyword::INT64
+            | Keyword::INT8
+            | Keyword::INTEGER
+            | Keyword::INTERVAL
+            | Keyword::JSON
+            | Keyword::JSONB
+            | Keyword::LARGE
+            | Keyword::LONG
+            | Keyword::LONGBLOB
+            | Keyword::LONGTEXT
+            | Keyword::LOWCARDINALITY
+            | Keyword::MAP
+            | Keyword::MEDIUMBLOB
+            | Keyword::MEDIUMINT
+            | Keyword::MEDIUMTEXT
+            | Keyword::NESTED
+            | Keyword::NOT
+            | Keyword::NULL
+            | Keyword::NULLABLE
+            | Keyword::NUMERIC
+            | Keyword::NVARCHAR
+            | Keyword::OBJECT
+            | Keyword::PRECISION
+            | Keyword::REAL
+            | Keyword::REGCLASS
+            | Keyword::SET
+            | Keyword::SIGNED
+            | Keyword::SMALLINT
+            | Keyword::STRING
+            | Keyword::STRUCT
+            | Keyword::TABLE
+            | Keyword::TEXT
+            | Keyword::TIME
+            | Keyword::TIMESTAMP
+            | Keyword::TIMESTAMPTZ
+            | Keyword::TIMESTAMP_NTZ
+            | Keyword::TIMETZ
+            | Keyword::TINYBLOB
+            | Keyword::TINYINT
+            | Keyword::TINYTEXT
+            | Keyword::TRIGGER
+            | Keyword::TSQUERY
+            | Keyword::TSVECTOR
+            | Keyword::TUPLE
+            | Keyword::TYPE
+            | Keyword::UBIGINT
+            | Keyword::UHUGEINT
+            | Keyword::UINT128
+            | Keyword::UINT16
+            | Keyword::UINT256
+            | Keyword::UINT32
+            | Keyword::UINT64
+            | Keyword::UINT8
+            | Keyword::UNION
+            | Keyword::UNSIGNED
+            | Keyword::USMALLINT
+            | Keyword::UTINYINT
+            | Keyword::UUID
+            | Keyword::VARBINARY
+            | Keyword::VARBIT
+            | Keyword::VARCHAR
+            | Keyword::VARYING
+            | Keyword::WITH
+            | Keyword::WITHOUT
+            | Keyword::ZEROFILL
+            | Keyword::ZONE
+    )
 }

@@ -3,9 +3,9 @@
 //! position afterwards, on every statement of the corpora and fixtures and
 //! on the edge cases of its shortcut.
 
+use super::RECURSION_LIMIT;
 use super::dialect::parser_dialect;
 use super::split;
-use super::RECURSION_LIMIT;
 use crate::review::model::Dialect;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -59,7 +59,10 @@ fn compare_files(files: &[PathBuf]) -> usize {
         .iter()
         .map(|file| {
             let bytes = std::fs::read(file).expect("readable .sql file");
-            compare(&String::from_utf8_lossy(&bytes), &file.display().to_string())
+            compare(
+                &String::from_utf8_lossy(&bytes),
+                &file.display().to_string(),
+            )
         })
         .sum()
 }
@@ -72,7 +75,11 @@ fn same_ast_on_the_upstream_corpora() {
     let mut files = Vec::new();
     sql_files(&root, &mut files);
     let count = compare_files(&files);
-    assert!(count > 1000, "only {count} statements under {}", root.display());
+    assert!(
+        count > 1000,
+        "only {count} statements under {}",
+        root.display()
+    );
 }
 
 #[test]

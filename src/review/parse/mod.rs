@@ -328,6 +328,6 @@ fn parse_line_col(s: &str) -> Option<Position> {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod dialect_tests;
+#[cfg(test)]
+mod tests;
