@@ -117,8 +117,8 @@ impl<'a> Cursor<'a> {
         self.rewind_if_past(target < (self.line, self.col));
         // Whole lines first (only their newlines count), then characters.
         while self.line < target.0 {
-            // `str::find` of one ASCII char is a memchr, not a byte loop.
-            let Some(n) = self.text.get(self.byte..).and_then(|rest| rest.find('\n')) else {
+            let rest = &self.text.as_bytes()[self.byte..];
+            let Some(n) = rest.iter().position(|&b| b == b'\n') else {
                 break;
             };
             self.byte += n + 1;
