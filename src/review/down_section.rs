@@ -9,11 +9,15 @@ pub const DOWN_MARKER: &str = "-- bytegate:down";
 /// Splits a file at its `-- bytegate:down` line: the part a deploy runs and
 /// the down section (without the marker line), if there is one.
 pub fn split_down_section(text: &str) -> (&str, Option<&str>) {
-    // Only lines holding `--` can be the marker line: jump from one to the
-    // next (a substring search) instead of trimming every line of the file.
+    // Only lines holding `--` can be the marker line: jump from one `-` to
+    // the next (a memchr) instead of trimming every line of the file.
     let mut from = 0;
-    while let Some(found) = text[from..].find("--") {
+    while let Some(found) = text[from..].find('-') {
         let at = from + found;
+        if text.as_bytes().get(at + 1) != Some(&b'-') {
+            from = at + 1;
+            continue;
+        }
         let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
         let end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
         if text[start..end].trim().eq_ignore_ascii_case(DOWN_MARKER) {
