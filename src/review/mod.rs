@@ -423,7 +423,12 @@ fn parse_all(
     max_file_bytes: u64,
 ) -> Vec<(model::ParsedFile, Vec<Finding>)> {
     let parse_bytes = |bytes: &[u8], errors: &mut Vec<Finding>| {
-        let text = String::from_utf8_lossy(bytes);
+        // `from_utf8` checks valid text several times faster than
+        // `from_utf8_lossy`'s chunk walk, with the same result.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
         // What a deploy runs: a `-- bytegate:down` section is the file's
         // rollback, not part of the migration.
         let (up, _) = down_section::split_down_section(&text);

@@ -8,6 +8,7 @@
 //! Nothing here panics or fails on any input.
 
 mod adapter;
+mod dialect;
 mod lexical;
 mod misread;
 mod recognize;
@@ -268,7 +269,7 @@ pub(crate) fn parse_tokens(
     // sqlparser is third-party code run on untrusted input: a bug in it must
     // cost one statement, not the review.
     let run = std::panic::AssertUnwindSafe(|| {
-        let mut parser = Parser::new(split::sql_dialect(dialect))
+        let mut parser = Parser::new(dialect::parser_dialect(dialect))
             .with_recursion_limit(RECURSION_LIMIT)
             .with_tokens_with_locations(tokens);
         let stmt = parser.parse_statement().map_err(parser_error)?;
@@ -326,5 +327,7 @@ fn parse_line_col(s: &str) -> Option<Position> {
     })
 }
 
+#[cfg(test)]
+mod dialect_tests;
 #[cfg(test)]
 mod tests;
