@@ -5,7 +5,8 @@
 //! typed string (`DATE '2020-01-01'`, `myschema.mytype 'x'`): it parses a
 //! data type and, for a column name, a literal or `(`, gives up with a
 //! formatted error (message and location) that `maybe_parse` throws away.
-//! On view definitions that is about a tenth of a review's instructions.
+//! On the Lemmy corpus (view definitions mostly) that was 5 % of a review's
+//! instructions (BENCHMARKS.md).
 //! Here `parse_prefix` looks ahead first; where that attempt is bound to fail
 //! (any token but a word; a word that is no type keyword, optionally
 //! followed by `.word` parts, then a token with which no data type continues
@@ -15,7 +16,10 @@
 //! the same; the mark lives only for that one call. Every other `Dialect`
 //! method (and the `TypeId` behind `dialect_of!(.. is PostgreSqlDialect)`)
 //! is PostgreSqlDialect's. dialect_tests.rs checks the ASTs are identical on
-//! every corpus statement and on the edge cases.
+//! every corpus statement and on the edge cases. Written against sqlparser
+//! 0.64's parser: on an upgrade, regenerate the `forward!` list from the
+//! `Dialect` trait and `is_type_keyword` from `parse_data_type_helper`, and
+//! re-read `parse_prefix_inner`.
 
 use super::split;
 use crate::review::model;
@@ -41,7 +45,7 @@ pub(crate) fn parser_dialect(dialect: model::Dialect) -> &'static dyn Dialect {
     }
 }
 
-/// PostgreSqlDialect with the plain-column shortcut in `parse_prefix`.
+/// PostgreSqlDialect whose `parse_prefix` skips the doomed typed-string attempt.
 #[derive(Debug, Default)]
 pub struct FastPostgres(PostgreSqlDialect);
 
