@@ -5,17 +5,21 @@
 //! typed string (`DATE '2020-01-01'`, `myschema.mytype 'x'`): it parses a
 //! data type and, for a column name, a literal or `(`, gives up with a
 //! formatted error (message and location) that `maybe_parse` throws away.
-//! On view definitions that is about a tenth of a review's instructions.
+//! On the Lemmy corpus (view definitions mostly) that was 5 % of a review's
+//! instructions (BENCHMARKS.md).
 //! Here `parse_prefix` looks ahead first; where that attempt is bound to fail
 //! (any token but a word; a word that is no type keyword, optionally
-//! followed by `.word` parts, then a token with which no data type continues
-//! and no string starts) it runs sqlparser's own `parse_prefix` with a mark
+//! followed by `.word` parts and `(…)`, then a token with which no data type
+//! continues and no string starts) it runs sqlparser's own `parse_prefix` with a mark
 //! that makes the attempt's `parse_data_type` fail at once with an empty
 //! error. Everything after the attempt is sqlparser's code, so the result is
 //! the same; the mark lives only for that one call. Every other `Dialect`
 //! method (and the `TypeId` behind `dialect_of!(.. is PostgreSqlDialect)`)
 //! is PostgreSqlDialect's. dialect_tests.rs checks the ASTs are identical on
-//! every corpus statement and on the edge cases.
+//! every corpus statement and on the edge cases. Written against sqlparser
+//! 0.64's parser: on an upgrade, regenerate the `forward!` list from the
+//! `Dialect` trait and `is_type_keyword` from `parse_data_type_helper`, and
+//! re-read `parse_prefix_inner`.
 
 use super::split;
 use crate::review::model;
@@ -41,7 +45,7 @@ pub(crate) fn parser_dialect(dialect: model::Dialect) -> &'static dyn Dialect {
     }
 }
 
-/// PostgreSqlDialect with the plain-column shortcut in `parse_prefix`.
+/// PostgreSqlDialect whose `parse_prefix` skips the doomed typed-string attempt.
 #[derive(Debug, Default)]
 pub struct FastPostgres(PostgreSqlDialect);
 
@@ -320,8 +324,8 @@ impl Dialect for FastPostgres {
 /// the token is no word (`parse_data_type` wants a word), or it is
 /// `word(.word)*` whose first word is no type keyword (so the data type is
 /// `Custom`, never an interval or `BINARY` cast) and not `xml`, followed by
-/// a token that continues no data type (`(`, `[`, `ARRAY`, `ZEROFILL`) and
-/// is no string: then the `Custom` type is rejected.
+/// a token that ends the type (or by type modifiers `(…)` that fail or end
+/// it): then the `Custom` type is rejected.
 fn typed_string_fails(parser: &Parser) -> bool {
     match &parser.peek_token_ref().token {
         Token::Word(w) => {
@@ -340,34 +344,62 @@ fn typed_string_fails(parser: &Parser) -> bool {
                 Token::Word(_) => n += 2,
                 _ => return false,
             },
-            Token::Word(w) => return !matches!(w.keyword, Keyword::ARRAY | Keyword::ZEROFILL),
-            Token::Comma
-            | Token::RParen
-            | Token::SemiColon
-            | Token::EOF
-            | Token::Eq
-            | Token::DoubleEq
-            | Token::Neq
-            | Token::Lt
-            | Token::Gt
-            | Token::LtEq
-            | Token::GtEq
-            | Token::Plus
-            | Token::Minus
-            | Token::Mul
-            | Token::Div
-            | Token::Mod
-            | Token::StringConcat
-            | Token::DoubleColon
-            | Token::RBracket
-            | Token::Arrow
-            | Token::LongArrow
-            | Token::HashArrow
-            | Token::HashLongArrow
-            | Token::AtArrow
-            | Token::ArrowAt => return true,
-            _ => return false,
+            Token::LParen => return modifiers_fail(parser, n + 1),
+            token => return ends_type(token),
         }
+    }
+}
+
+/// After `name(`: sqlparser reads type modifiers (words, numbers, strings,
+/// commas) up to the first `)`, and rejects anything else: then the attempt
+/// fails. After the `)` the type must end as in [`ends_type`] (`f(a) 'x'`,
+/// `f(a)[1] 2` stay sqlparser's). Long lists are left to sqlparser (each
+/// look-ahead walks from the current token).
+fn modifiers_fail(parser: &Parser, mut n: usize) -> bool {
+    let limit = n + 64;
+    while n < limit {
+        match &parser.peek_nth_token_ref(n).token {
+            Token::Word(_) | Token::Number(..) | Token::SingleQuotedString(_) | Token::Comma => {
+                n += 1;
+            }
+            Token::RParen => return ends_type(&parser.peek_nth_token_ref(n + 1).token),
+            _ => return true,
+        }
+    }
+    false
+}
+
+/// A token with which no data type continues (no `(`, `[`, `.`, `ARRAY`,
+/// `ZEROFILL`) and no typed string's value starts.
+fn ends_type(token: &Token) -> bool {
+    match token {
+        Token::Word(w) => !matches!(w.keyword, Keyword::ARRAY | Keyword::ZEROFILL),
+        Token::Comma
+        | Token::RParen
+        | Token::SemiColon
+        | Token::EOF
+        | Token::Eq
+        | Token::DoubleEq
+        | Token::Neq
+        | Token::Lt
+        | Token::Gt
+        | Token::LtEq
+        | Token::GtEq
+        | Token::Plus
+        | Token::Minus
+        | Token::Mul
+        | Token::Div
+        | Token::Mod
+        | Token::StringConcat
+        | Token::DoubleColon
+        | Token::RBracket
+        | Token::Arrow
+        | Token::LongArrow
+        | Token::HashArrow
+        | Token::HashLongArrow
+        | Token::AtArrow
+        | Token::ArrowAt => true,
+        _ => false,
     }
 }
 

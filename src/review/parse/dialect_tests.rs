@@ -107,9 +107,20 @@ fn same_ast_on_the_shortcut_edges() {
         "CREATE TABLE t (a int DEFAULT b, c int CHECK (c > d), e int GENERATED ALWAYS AS (f + g) STORED)",
         "SELECT a ZEROFILL, a b, a AS b, a\nFROM t",
         "SELECT * FROM t WHERE a = ANY(b) AND c.d LIKE e AND f ~ g",
+        "SELECT f(), f() 'x', f(a) 'x', f(1, 'a', b), f(a)[1], f(a)[1] 2, f(a) ARRAY, f(a).b",
+        "SELECT s.f(a, b), s.t(1) 'x', count(*), coalesce(a, b), f(g(a)), f(a + 1), xml(a)",
+        "SELECT f(a b c, d), f(a,), f(,), f(a) FROM t WHERE f(a) = g(b) AND (h(c))",
     ];
     for sql in cases {
         compare(sql, "edge case");
+    }
+    // Type modifiers past the look-ahead limit.
+    for args in [30, 31, 32, 33, 100] {
+        let list = vec!["a"; args].join(", ");
+        compare(
+            &format!("SELECT f({list}), f({list}) 'x' FROM t"),
+            "long list",
+        );
     }
     // The shortcut's recursion probe: identical at and around the limit.
     for depth in RECURSION_LIMIT - 10..RECURSION_LIMIT + 5 {
