@@ -247,3 +247,37 @@ pub fn dirty_row<'h>(history: &'h [HistoryRow], version: &str) -> Option<&'h His
         .find(|h| h.version == version)
         .filter(|h| h.dirty_cause().is_some())
 }
+
+/// A history row as both engines' queries return it: every column by name,
+/// except `finished` and `rolled_back`, which each engine derives from its
+/// own timestamp columns (`flag`: a bool on PostgreSQL, an integer on MySQL).
+pub(super) fn history_row_from<'r, R>(
+    r: &'r R,
+    flag: impl Fn(&'r R, &str) -> Result<bool, sqlx::Error>,
+) -> Result<HistoryRow, sqlx::Error>
+where
+    R: sqlx::Row,
+    &'static str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(HistoryRow {
+        version: r.try_get("version")?,
+        name: r.try_get("name")?,
+        checksum: r.try_get("checksum")?,
+        applied_by: r.try_get("applied_by")?,
+        change_ref: r.try_get("change_ref")?,
+        success: r.try_get("success")?,
+        error: r.try_get("error")?,
+        transactional: r.try_get("transactional")?,
+        statements_applied: r.try_get("statements_applied")?,
+        finished: flag(r, "finished")?,
+        interrupted: r.try_get("interrupted")?,
+        repair: r
+            .try_get::<Option<String>, _>("repair")?
+            .and_then(|d| d.parse().ok()),
+        rolled_back: flag(r, "rolled_back")?,
+    })
+}

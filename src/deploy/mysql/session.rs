@@ -163,25 +163,10 @@ impl Session for MySqlSession {
             .bind(&self.database)
             .fetch_all(&mut self.conn)
             .await?;
+        // `x IS NOT NULL` is an integer in MySQL.
         rows.iter()
             .map(|r| {
-                Ok(HistoryRow {
-                    version: r.try_get("version")?,
-                    name: r.try_get("name")?,
-                    checksum: r.try_get("checksum")?,
-                    applied_by: r.try_get("applied_by")?,
-                    change_ref: r.try_get("change_ref")?,
-                    success: r.try_get("success")?,
-                    error: r.try_get("error")?,
-                    transactional: r.try_get("transactional")?,
-                    statements_applied: r.try_get("statements_applied")?,
-                    finished: r.try_get::<i64, _>("finished")? != 0,
-                    interrupted: r.try_get("interrupted")?,
-                    repair: r
-                        .try_get::<Option<String>, _>("repair")?
-                        .and_then(|d| d.parse().ok()),
-                    rolled_back: r.try_get::<i64, _>("rolled_back")? != 0,
-                })
+                crate::deploy::history::history_row_from(r, |r, c| Ok(r.try_get::<i64, _>(c)? != 0))
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(DeployError::Query)

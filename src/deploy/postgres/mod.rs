@@ -307,25 +307,7 @@ async fn read_history(conn: &mut PgConnection) -> Result<Vec<HistoryRow>, Deploy
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|r| {
-            Ok(HistoryRow {
-                version: r.try_get("version")?,
-                name: r.try_get("name")?,
-                checksum: r.try_get("checksum")?,
-                applied_by: r.try_get("applied_by")?,
-                change_ref: r.try_get("change_ref")?,
-                success: r.try_get("success")?,
-                error: r.try_get("error")?,
-                transactional: r.try_get("transactional")?,
-                statements_applied: r.try_get("statements_applied")?,
-                finished: r.try_get("finished")?,
-                interrupted: r.try_get("interrupted")?,
-                repair: r
-                    .try_get::<Option<String>, _>("repair")?
-                    .and_then(|d| d.parse().ok()),
-                rolled_back: r.try_get("rolled_back")?,
-            })
-        })
+        .map(|r| super::history::history_row_from(r, |r, c| r.try_get(c)))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(DeployError::Query)
 }
