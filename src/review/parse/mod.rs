@@ -11,6 +11,7 @@ mod adapter;
 mod dialect;
 mod lexical;
 mod misread;
+mod pg_lexer;
 mod recognize;
 mod scan;
 mod span;

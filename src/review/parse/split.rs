@@ -12,6 +12,7 @@
 //! runs to the next `;` the scanner finds (or the end of the file) and is kept
 //! as an error; splitting resumes after it.
 
+use super::pg_lexer;
 use super::scan;
 use crate::review::finding::Span;
 use crate::review::model::{Comment, Dialect, ParseCause, ParseError};
@@ -166,8 +167,31 @@ pub(crate) fn tokenize_at(
     dialect: Dialect,
 ) -> (Vec<TokenWithSpan>, Option<ParseError>) {
     let mut buf = Vec::new();
-    let err = tokenize_into(text, base, dialect, &mut buf);
+    let err = tokenize_into(text, base, dialect, &mut buf, Blanks::Keep);
     (buf, err)
+}
+
+/// Whether spaces and tabs come out as tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blanks {
+    /// Every token, as sqlparser gives them.
+    Keep,
+    /// Spaces and tabs may be left out (the splitter ignores them).
+    MayDrop,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests compare the splitter's output with and without the fast path.
+    pub(crate) static STOCK_TOKENIZER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn fast_path(dialect: Dialect) -> bool {
+    #[cfg(test)]
+    if STOCK_TOKENIZER.get() {
+        return false;
+    }
+    dialect == Dialect::Postgres
 }
 
 /// [`tokenize_at`] into a reusable buffer (cleared first).
@@ -176,11 +200,34 @@ fn tokenize_into(
     base: Location,
     dialect: Dialect,
     buf: &mut Vec<TokenWithSpan>,
+    blanks: Blanks,
 ) -> Option<ParseError> {
     buf.clear();
     // Third-party code on untrusted input: a panic in it becomes a tokenizer error.
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        Tokenizer::new(sql_dialect(dialect), text).tokenize_with_location_into_buf(buf)
+        let (from, at) = if fast_path(dialect) {
+            match pg_lexer::lex_into(text, buf, blanks == Blanks::Keep) {
+                pg_lexer::Lexed::Done => return Ok(()),
+                pg_lexer::Lexed::HandOver { byte, loc } => (byte, loc),
+            }
+        } else {
+            (0, Location::new(1, 1))
+        };
+        // sqlparser from a statement start (where its state is fresh),
+        // located relative to that start.
+        let first = buf.len();
+        let rest = text.get(from..).unwrap_or_default();
+        let res = Tokenizer::new(sql_dialect(dialect), rest).tokenize_with_location_into_buf(buf);
+        if from > 0 {
+            for t in &mut buf[first..] {
+                t.span.start = shift(t.span.start, at);
+                t.span.end = shift(t.span.end, at);
+            }
+        }
+        res.map_err(|mut e| {
+            e.location = shift(e.location, at);
+            e
+        })
     }))
     .unwrap_or_else(|_| {
         Err(sqlparser::tokenizer::TokenizerError {
@@ -596,7 +643,7 @@ fn split_region(
             region.len()
         };
         let base = sp.cursor.loc_of(pos);
-        let error = tokenize_into(&region[pos..end], base, dialect, buf);
+        let error = tokenize_into(&region[pos..end], base, dialect, buf, Blanks::MayDrop);
         // Where the failing token starts: right after the last token produced.
         let resume_from = match buf.last() {
             Some(t) => t.span.end,
@@ -649,7 +696,7 @@ fn split_custom(
         let stop = scan::next_delimiter(region, pos, dialect, delim.as_bytes());
         let piece_end = stop.unwrap_or(region.len());
         let base = sp.cursor.loc_of(pos);
-        let error = tokenize_into(&region[pos..piece_end], base, dialect, buf);
+        let error = tokenize_into(&region[pos..piece_end], base, dialect, buf, Blanks::MayDrop);
         let resume_from = match buf.last() {
             Some(t) => t.span.end,
             None => base,
