@@ -196,6 +196,9 @@ impl Ident {
     pub fn normalized(&self) -> String {
         if self.quoted {
             self.value.clone()
+        } else if self.value.is_ascii() {
+            // Same result as `to_lowercase` for ASCII, without its per-char walk.
+            self.value.to_ascii_lowercase()
         } else {
             self.value.to_lowercase()
         }

@@ -19,29 +19,15 @@ fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     if !cx.existing(&at.name) {
         return;
     }
-    // Names this statement or a later one of the file adds back to the
-    // table: a replacement, not a loss.
     let table = at.name.normalized();
-    let later = cx.rest_of_file().iter().filter_map(|s| match &s.kind {
-        StatementKind::AlterTable(a) if a.name.normalized() == table => Some(a),
-        _ => None,
-    });
-    let re_added: Vec<String> = std::iter::once(at)
-        .chain(later)
-        .flat_map(|a| &a.actions)
-        .filter_map(|a| match a {
-            AlterAction::AddConstraint { constraint } => {
-                constraint.name.as_ref().map(Ident::normalized)
-            }
-            _ => None,
-        })
-        .collect();
     for a in &at.actions {
         let name = match a {
             AlterAction::DropConstraint { name, .. } | AlterAction::DropForeignKey { name } => name,
             _ => continue,
         };
-        if re_added.contains(&name.normalized()) {
+        // Added back by this statement or a later one of the file: a
+        // replacement, not a loss.
+        if cx.constraint_added_from_here(&table, &name.normalized()) {
             continue;
         }
         out.push(cx.hit(

@@ -15,11 +15,12 @@
 use super::FileChange;
 use super::custom::{self, CompiledCustomRule};
 use super::finding::{Finding, Position, Severity, Span};
-use super::model::{Comment, Dialect, ObjectName, Statement};
+use super::model::{AlterAction, Comment, Dialect, ObjectName, Statement, StatementKind};
 use super::schema::{Origin, Schema};
 use super::settings::ReviewSettings;
 use super::suppress::{self, Directive};
 use super::version::version_key;
+use std::collections::HashMap;
 
 mod add_column_forces_rewrite;
 mod add_column_volatile_default;
@@ -340,13 +341,44 @@ pub(crate) struct StmtCtx<'a> {
     /// [`StmtCtx::existing`] for the statement's own table, asked once:
     /// some twenty rules ask it of every `ALTER TABLE`.
     own_table_existing: std::cell::OnceCell<bool>,
+    /// The file's [`ConstraintAdds`], built the first time a statement asks.
+    constraint_adds: &'a std::cell::OnceCell<ConstraintAdds>,
+}
+
+/// For each table (normalized name) and constraint name: the last statement
+/// of the file whose `ALTER TABLE` adds that constraint. One pass per file,
+/// so asking for every statement stays linear.
+type ConstraintAdds = HashMap<String, HashMap<String, usize>>;
+
+fn constraint_adds(stmts: &[Statement]) -> ConstraintAdds {
+    let mut adds = ConstraintAdds::new();
+    for (i, s) in stmts.iter().enumerate() {
+        let StatementKind::AlterTable(at) = &s.kind else {
+            continue;
+        };
+        for a in &at.actions {
+            if let AlterAction::AddConstraint { constraint } = a
+                && let Some(name) = &constraint.name
+            {
+                adds.entry(at.name.normalized())
+                    .or_default()
+                    .insert(name.normalized(), i);
+            }
+        }
+    }
+    adds
 }
 
 impl StmtCtx<'_> {
-    /// The statements after this one in its file (a later statement may
-    /// settle what this one leaves open, e.g. a constraint added back).
-    pub fn rest_of_file(&self) -> &[Statement] {
-        self.stmts.get(self.index + 1..).unwrap_or_default()
+    /// Whether this statement or a later one of its file adds constraint
+    /// `name` to `table` (both normalized): a drop it settles is a
+    /// replacement, not a loss.
+    pub fn constraint_added_from_here(&self, table: &str, name: &str) -> bool {
+        self.constraint_adds
+            .get_or_init(|| constraint_adds(self.stmts))
+            .get(table)
+            .and_then(|names| names.get(name))
+            .is_some_and(|&at| at >= self.index)
     }
 
     /// A hit at `span` (the statement's span when `None`).
@@ -485,6 +517,7 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
             FileChange::Removed => {}
             FileChange::Added | FileChange::Modified | FileChange::Renamed { .. } => {
                 let mut blocking = vec![false; file.statements.len()];
+                let constraint_adds = std::cell::OnceCell::new();
                 for (si, stmt) in file.statements.iter().enumerate() {
                     let cx = StmtCtx {
                         stmt,
@@ -495,6 +528,7 @@ pub fn lint(input: &LintInput<'_>) -> Vec<FileFindings> {
                         file: fi,
                         index: si,
                         own_table_existing: std::cell::OnceCell::new(),
+                        constraint_adds: &constraint_adds,
                     };
                     for &(ri, rule) in &rules {
                         if let Check::Statement(check) | Check::StatementAndSet(check, _) =
