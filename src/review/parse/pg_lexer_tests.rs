@@ -182,6 +182,8 @@ fn same_tokens_on_the_edges() {
         "COPY t (a, b) FROM stdin;\n1\t2\n\\.\nSELECT 1;",
         "SELECT 1; COPY t FROM stdin;\nx\n\\.\n",
         "select 1;\tCopy t TO stdout; SELECT 'after';",
+        "COPY",
+        "SELECT 1; COPY",
         "SELECT\x0b1,\x0c2;",
         "SELECT 1;\rSELECT 2;\r\n\r\nSELECT 3",
         "SELECT 1; SELECT E'tail';",
