@@ -33,18 +33,19 @@ use std::sync::OnceLock;
 /// How far the fast path got.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Lexed {
-    /// Every token of the text is in the buffer.
+    /// Every token of the text was emitted.
     Done,
-    /// The buffer holds the tokens before byte `byte` (a statement start, at
-    /// `loc` in the text's coordinates); sqlparser must tokenize the rest.
+    /// The tokens before byte `byte` (a statement start, at `loc` in the
+    /// text's coordinates) were emitted; sqlparser must tokenize the rest.
     HandOver { byte: usize, loc: Location },
 }
 
-/// Appends the tokens of `text` to `buf` (locations relative to the text,
-/// starting at 1:1), or as many as it can before a statement it hands over.
-/// With `blanks` false, spaces and tabs are skipped, not tokens: the
-/// splitter drops them anyway, and they are most of a file's tokens.
-pub(crate) fn lex_into(text: &str, buf: &mut Vec<TokenWithSpan>, blanks: bool) -> Lexed {
+/// Emits the tokens of `text` (locations relative to the text, starting at
+/// 1:1) a statement at a time, up to the statement it hands over, if any:
+/// only the current statement's tokens are held, never the file's. With
+/// `blanks` false, spaces and tabs are skipped, not tokens: the splitter
+/// drops them anyway, and they are most of a file's tokens.
+pub(crate) fn lex_each(text: &str, blanks: bool, emit: &mut dyn FnMut(TokenWithSpan)) -> Lexed {
     let mut lx = Lexer {
         text,
         s: text.as_bytes(),
@@ -52,7 +53,8 @@ pub(crate) fn lex_into(text: &str, buf: &mut Vec<TokenWithSpan>, blanks: bool) -
         line: 1,
         col: 1,
     };
-    let mut stmt = (0, lx.loc(), buf.len());
+    let mut pending: Vec<TokenWithSpan> = Vec::new();
+    let mut stmt = (0, lx.loc());
     loop {
         if !blanks {
             let run = lx.s[lx.i..]
@@ -62,20 +64,21 @@ pub(crate) fn lex_into(text: &str, buf: &mut Vec<TokenWithSpan>, blanks: bool) -
             lx.ascii(run);
         }
         if lx.i >= lx.s.len() {
+            pending.drain(..).for_each(&mut *emit);
             return Lexed::Done;
         }
         let start = lx.loc();
         let Some(token) = lx.next_token() else {
-            buf.truncate(stmt.2);
             return Lexed::HandOver {
                 byte: stmt.0,
                 loc: stmt.1,
             };
         };
         let semicolon = matches!(token, Token::SemiColon);
-        buf.push(TokenWithSpan::new(token, Span::new(start, lx.loc())));
+        pending.push(TokenWithSpan::new(token, Span::new(start, lx.loc())));
         if semicolon {
-            stmt = (lx.i, lx.loc(), buf.len());
+            pending.drain(..).for_each(&mut *emit);
+            stmt = (lx.i, lx.loc());
         }
     }
 }

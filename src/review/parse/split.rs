@@ -166,9 +166,16 @@ pub(crate) fn tokenize_at(
     base: Location,
     dialect: Dialect,
 ) -> (Vec<TokenWithSpan>, Option<ParseError>) {
-    let mut buf = Vec::new();
-    let err = tokenize_into(text, base, dialect, &mut buf, Blanks::Keep);
-    (buf, err)
+    let mut tokens = Vec::new();
+    let (err, _) = tokenize_each(
+        text,
+        base,
+        dialect,
+        Blanks::Keep,
+        &mut Vec::new(),
+        &mut |t| tokens.push(t),
+    );
+    (tokens, err)
 }
 
 /// Whether spaces and tabs come out as tokens.
@@ -194,35 +201,48 @@ fn fast_path(dialect: Dialect) -> bool {
     dialect == Dialect::Postgres
 }
 
-/// [`tokenize_at`] into a reusable buffer (cleared first).
-fn tokenize_into(
+/// Tokenizes `text` (which starts at `base` in its file), handing each token
+/// to `emit` in file coordinates. PostgreSQL goes through `pg_lexer` a
+/// statement at a time; sqlparser's tokenizer (MySQL, and what `pg_lexer`
+/// hands over) fills `buf` first. On error, the tokens before the failing
+/// one were emitted; returns the error and the end of the last token emitted.
+fn tokenize_each(
     text: &str,
     base: Location,
     dialect: Dialect,
-    buf: &mut Vec<TokenWithSpan>,
     blanks: Blanks,
-) -> Option<ParseError> {
-    buf.clear();
+    buf: &mut Vec<TokenWithSpan>,
+    emit: &mut dyn FnMut(TokenWithSpan),
+) -> (Option<ParseError>, Option<Location>) {
+    let mut last_end = None;
+    let mut out = |mut t: TokenWithSpan, at: Location| {
+        t.span.start = shift(shift(t.span.start, at), base);
+        t.span.end = shift(shift(t.span.end, at), base);
+        last_end = Some(t.span.end);
+        emit(t);
+    };
+    let start = Location::new(1, 1);
     // Third-party code on untrusted input: a panic in it becomes a tokenizer error.
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let (from, at) = if fast_path(dialect) {
-            match pg_lexer::lex_into(text, buf, blanks == Blanks::Keep) {
+            match pg_lexer::lex_each(text, blanks == Blanks::Keep, &mut |t| out(t, start)) {
                 pg_lexer::Lexed::Done => return Ok(()),
                 pg_lexer::Lexed::HandOver { byte, loc } => (byte, loc),
             }
         } else {
-            (0, Location::new(1, 1))
+            (0, start)
         };
-        // sqlparser from a statement start (where its state is fresh),
-        // located relative to that start.
-        let first = buf.len();
+        // sqlparser from a statement start, located relative to it, after
+        // the `;` it would have seen there (its only context).
+        buf.clear();
+        if from > 0 {
+            buf.push(TokenWithSpan::wrap(Token::SemiColon));
+        }
+        let skip = buf.len();
         let rest = text.get(from..).unwrap_or_default();
         let res = Tokenizer::new(sql_dialect(dialect), rest).tokenize_with_location_into_buf(buf);
-        if from > 0 {
-            for t in &mut buf[first..] {
-                t.span.start = shift(t.span.start, at);
-                t.span.end = shift(t.span.end, at);
-            }
+        for t in buf.drain(..).skip(skip) {
+            out(t, at);
         }
         res.map_err(|mut e| {
             e.location = shift(e.location, at);
@@ -235,15 +255,12 @@ fn tokenize_into(
             location: Location::new(1, 1),
         })
     });
-    for t in buf.iter_mut() {
-        t.span.start = shift(t.span.start, base);
-        t.span.end = shift(t.span.end, base);
-    }
-    res.err().map(|e| ParseError {
+    let err = res.err().map(|e| ParseError {
         message: e.message,
         position: Some(position(shift(e.location, base))),
         cause: ParseCause::Syntax,
-    })
+    });
+    (err, last_end)
 }
 
 fn comment_of(t: &TokenWithSpan) -> Option<Comment> {
@@ -643,15 +660,16 @@ fn split_region(
             region.len()
         };
         let base = sp.cursor.loc_of(pos);
-        let error = tokenize_into(&region[pos..end], base, dialect, buf, Blanks::MayDrop);
+        let (error, last_end) = tokenize_each(
+            &region[pos..end],
+            base,
+            dialect,
+            Blanks::MayDrop,
+            buf,
+            &mut |t| sp.push(t),
+        );
         // Where the failing token starts: right after the last token produced.
-        let resume_from = match buf.last() {
-            Some(t) => t.span.end,
-            None => base,
-        };
-        for t in buf.drain(..) {
-            sp.push(t);
-        }
+        let resume_from = last_end.unwrap_or(base);
         match error {
             None => {
                 // A statement without a final `;` ends with the region; one
@@ -696,16 +714,17 @@ fn split_custom(
         let stop = scan::next_delimiter(region, pos, dialect, delim.as_bytes());
         let piece_end = stop.unwrap_or(region.len());
         let base = sp.cursor.loc_of(pos);
-        let error = tokenize_into(&region[pos..piece_end], base, dialect, buf, Blanks::MayDrop);
-        let resume_from = match buf.last() {
-            Some(t) => t.span.end,
-            None => base,
-        };
         sp.custom_delimiter = true;
-        for t in buf.drain(..) {
-            sp.push(t);
-        }
+        let (error, last_end) = tokenize_each(
+            &region[pos..piece_end],
+            base,
+            dialect,
+            Blanks::MayDrop,
+            buf,
+            &mut |t| sp.push(t),
+        );
         sp.custom_delimiter = false;
+        let resume_from = last_end.unwrap_or(base);
         match error {
             None => sp.finish(),
             Some(err) => {
