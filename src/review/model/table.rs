@@ -291,7 +291,7 @@ pub enum AlterAction {
     /// `ADD [COLUMN] [IF NOT EXISTS] col type ...`.
     AddColumn {
         /// The new column.
-        column: ColumnDef,
+        column: Box<ColumnDef>,
         /// `IF NOT EXISTS`.
         if_not_exists: bool,
     },
@@ -395,12 +395,12 @@ pub enum AlterAction {
         /// The column's current name.
         old_name: Ident,
         /// The new definition (its `name` is the new name).
-        column: ColumnDef,
+        column: Box<ColumnDef>,
     },
     /// MySQL `MODIFY [COLUMN] def`: retype/redefine in place.
     ModifyColumn {
         /// The new definition.
-        column: ColumnDef,
+        column: Box<ColumnDef>,
     },
     /// `ATTACH PARTITION name ...`.
     AttachPartition {

@@ -34,7 +34,7 @@ fn check(cx: &FileCtx<'_>, out: &mut Vec<Hit>) {
                 at.actions
                     .iter()
                     .filter_map(|a| match a {
-                        AlterAction::AddColumn { column, .. } => Some(column),
+                        AlterAction::AddColumn { column, .. } => Some(&**column),
                         _ => None,
                     })
                     .collect(),

@@ -84,7 +84,7 @@ pub(crate) fn added_columns(stmt: &Statement) -> Option<(&ObjectName, Vec<&Colum
             at.actions
                 .iter()
                 .filter_map(|a| match a {
-                    AlterAction::AddColumn { column, .. } => Some(column),
+                    AlterAction::AddColumn { column, .. } => Some(&**column),
                     _ => None,
                 })
                 .collect(),

@@ -41,9 +41,9 @@ pub fn validate_settings(settings: &ReviewSettings) -> Vec<String> {
 /// Rule options resolved from the settings.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
-    /// `naming-snake-case` pattern (the default one compiles, so `None` never
-    /// happens in practice).
-    pub naming_pattern: Option<Regex>,
+    /// `naming-snake-case` pattern (`None` only for a configured pattern
+    /// that does not compile, which config validation refuses).
+    pub naming_pattern: Option<NamePattern>,
     /// `naming-snake-case` maximum length in bytes.
     pub naming_max_length: usize,
     /// `text-type-limit` maximum (var)char length.
@@ -60,14 +60,57 @@ pub(crate) struct Options {
 /// The default naming pattern: lower snake_case.
 pub const DEFAULT_NAMING_PATTERN: &str = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$";
 
+/// A `naming-snake-case` pattern: the default, matched by hand (a review
+/// without a configured pattern compiles no regex, and so never runs, nor
+/// maps into memory, the regex compiler), or a configured one.
+#[derive(Debug, Clone)]
+pub(crate) enum NamePattern {
+    /// [`DEFAULT_NAMING_PATTERN`].
+    SnakeCase,
+    /// A configured pattern.
+    Configured(Regex),
+}
+
+impl NamePattern {
+    /// Whether `name` matches.
+    pub fn is_match(&self, name: &str) -> bool {
+        match self {
+            NamePattern::SnakeCase => is_snake_case(name),
+            NamePattern::Configured(re) => re.is_match(name),
+        }
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            NamePattern::SnakeCase => DEFAULT_NAMING_PATTERN,
+            NamePattern::Configured(re) => re.as_str(),
+        }
+    }
+}
+
+/// [`DEFAULT_NAMING_PATTERN`] by hand: a lowercase letter, then lowercase
+/// letters, digits and single underscores, not ending with one.
+fn is_snake_case(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.first().is_some_and(u8::is_ascii_lowercase)
+        && b.last() != Some(&b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+        && !b.windows(2).any(|w| w == b"__")
+}
+
 impl Options {
     pub(super) fn from_settings(settings: &ReviewSettings) -> Options {
         let rule = |id: &str| settings.rules.get(id);
         let naming = rule(naming_snake_case::RULE.id);
-        let naming_pattern = naming
-            .and_then(|s| s.pattern.as_deref())
-            .and_then(|p| Regex::new(p).ok())
-            .or_else(|| Regex::new(DEFAULT_NAMING_PATTERN).ok());
+        let naming_pattern = match naming.and_then(|s| s.pattern.as_deref()) {
+            None => Some(NamePattern::SnakeCase),
+            Some(p) => Regex::new(p)
+                .ok()
+                .map(NamePattern::Configured)
+                .or(Some(NamePattern::SnakeCase)),
+        };
         Options {
             naming_pattern,
             naming_max_length: naming.and_then(|s| s.max_length).map_or(63, |n| n as usize),
@@ -119,5 +162,46 @@ impl Options {
             .and_then(|s| s.pattern.as_deref())
             .and_then(|p| Regex::new(p).ok())
             .or_else(|| Regex::new(default).ok())
+    }
+}
+
+#[cfg(test)]
+mod name_pattern_tests {
+    use super::{DEFAULT_NAMING_PATTERN, is_snake_case};
+
+    #[test]
+    fn snake_case_by_hand_matches_the_default_regex() {
+        let re = regex::Regex::new(DEFAULT_NAMING_PATTERN).expect("default pattern compiles");
+        let names = [
+            "",
+            "a",
+            "ab",
+            "a1",
+            "a_b",
+            "a_1",
+            "a__b",
+            "_a",
+            "a_",
+            "1a",
+            "A",
+            "aB",
+            "a_b_c",
+            "a1_b2_c3",
+            "users",
+            "user_id",
+            "é",
+            "aé",
+            "a-b",
+            "a b",
+            "a\n",
+            "z9_9z",
+            "a_b_",
+            "__",
+            "_",
+            "snake_Case",
+        ];
+        for name in names {
+            assert_eq!(is_snake_case(name), re.is_match(name), "{name:?}");
+        }
     }
 }

@@ -272,12 +272,12 @@ pub(super) fn alter_action(op: &sa::AlterTableOperation, out: &mut Vec<AlterActi
             column_def: c,
             ..
         } => AlterAction::AddColumn {
-            column: column_def(
+            column: Box::new(column_def(
                 &c.name,
                 &c.data_type,
                 c.options.iter().map(|o| &o.option),
                 span_of(c.span()),
-            ),
+            )),
             if_not_exists: *if_not_exists,
         },
         O::DropConstraint {
@@ -331,7 +331,12 @@ pub(super) fn alter_action(op: &sa::AlterTableOperation, out: &mut Vec<AlterActi
             ..
         } => AlterAction::ChangeColumn {
             old_name: ident(old_name),
-            column: column_def(new_name, data_type, options.iter(), span_of(op.span())),
+            column: Box::new(column_def(
+                new_name,
+                data_type,
+                options.iter(),
+                span_of(op.span()),
+            )),
         },
         O::ModifyColumn {
             col_name,
@@ -339,7 +344,12 @@ pub(super) fn alter_action(op: &sa::AlterTableOperation, out: &mut Vec<AlterActi
             options,
             ..
         } => AlterAction::ModifyColumn {
-            column: column_def(col_name, data_type, options.iter(), span_of(op.span())),
+            column: Box::new(column_def(
+                col_name,
+                data_type,
+                options.iter(),
+                span_of(op.span()),
+            )),
         },
         O::AlterColumn {
             column_name,
