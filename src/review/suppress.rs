@@ -135,7 +135,7 @@ pub fn statement_directives(stmts: &[Statement], i: usize) -> (Vec<Directive>, V
         if c.line <= prev_end
             && i.checked_sub(1)
                 .and_then(|p| stmts.get(p))
-                .is_some_and(|p| p.trailing_comment.as_ref() == Some(c))
+                .is_some_and(|p| p.trailing_comment.as_deref() == Some(c))
         {
             continue;
         }

@@ -86,7 +86,7 @@ pub struct Statement {
     pub leading_comments: Vec<Comment>,
     /// A comment on the statement's last line after its last token (after the `;`,
     /// or before it / at the end of the file when the `;` is elsewhere or missing).
-    pub trailing_comment: Option<Comment>,
+    pub trailing_comment: Option<Box<Comment>>,
 }
 
 impl Statement {
@@ -120,7 +120,7 @@ pub enum StatementSource {
     /// Neither understood it: `kind` is [`StatementKind::Unparsed`].
     Unparsed {
         /// Why (sqlparser's or the tokenizer's message).
-        error: ParseError,
+        error: Box<ParseError>,
     },
 }
 

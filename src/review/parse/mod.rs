@@ -74,7 +74,7 @@ pub fn parse_source(text: &str, dialect: Dialect) -> ParsedFile {
             index: statements.len(),
             source,
             leading_comments: raw.leading_comments,
-            trailing_comment: raw.trailing_comment,
+            trailing_comment: raw.trailing_comment.map(Box::new),
         });
     });
     let header_comments = header(&comments, statements.first().map(|s| s.span.start));
@@ -155,11 +155,11 @@ fn understand_guarded(
                 lexical: lexical::classify(&tokens),
             },
             StatementSource::Unparsed {
-                error: ParseError {
+                error: Box::new(ParseError {
                     message: why.to_string(),
                     position: Some(span.start),
                     cause: ParseCause::Syntax,
-                },
+                }),
             },
         )
     };
@@ -201,7 +201,9 @@ fn understand(
             StatementKind::Unparsed {
                 lexical: lexical::classify(&partial),
             },
-            StatementSource::Unparsed { error },
+            StatementSource::Unparsed {
+                error: Box::new(error),
+            },
         );
     }
     let keyword = tokens
@@ -216,7 +218,9 @@ fn understand(
             StatementKind::Unparsed {
                 lexical: lexical::classify(&tokens),
             },
-            StatementSource::Unparsed { error },
+            StatementSource::Unparsed {
+                error: Box::new(error),
+            },
         );
     }
     match parse_tokens(tokens, dialect) {
@@ -240,7 +244,9 @@ fn understand(
                     StatementKind::Unparsed {
                         lexical: lexical::classify(&tokens),
                     },
-                    StatementSource::Unparsed { error: joined },
+                    StatementSource::Unparsed {
+                        error: Box::new(joined),
+                    },
                 );
             }
             let parse = |t: Vec<TokenWithSpan>| parse_tokens(t, dialect).ok();
@@ -254,7 +260,9 @@ fn understand(
                 StatementKind::Unparsed {
                     lexical: lexical::classify(&tokens),
                 },
-                StatementSource::Unparsed { error },
+                StatementSource::Unparsed {
+                    error: Box::new(error),
+                },
             )
         }
     }

@@ -626,11 +626,14 @@ fn comment_words<'a>(input: &'a LintInput<'a>) -> std::collections::HashSet<&'a 
         .iter()
         .filter(|f| f.change != FileChange::Unchanged);
     for f in reviewed {
-        let comments = f.header_comments.iter().chain(
-            f.statements
-                .iter()
-                .flat_map(|s| s.leading_comments.iter().chain(&s.trailing_comment)),
-        );
+        let comments = f
+            .header_comments
+            .iter()
+            .chain(f.statements.iter().flat_map(|s| {
+                s.leading_comments
+                    .iter()
+                    .chain(s.trailing_comment.as_deref())
+            }));
         for c in comments {
             words.extend(
                 c.text
