@@ -70,6 +70,33 @@ pub fn shared(relative: &str) -> Option<PathBuf> {
     }
 }
 
+/// Every file below `dir` (recursively) that `keep` accepts, sorted: how
+/// the tests walk a corpus. An unreadable folder adds nothing.
+pub fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+    fn walk(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, keep, out);
+            } else if keep(&path) {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, keep, &mut out);
+    out.sort();
+    out
+}
+
+/// Every `.sql` file below `dir`, sorted.
+pub fn sql_files_under(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir, &|p| p.extension().is_some_and(|e| e == "sql"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

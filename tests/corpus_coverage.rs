@@ -6,21 +6,6 @@
 
 use bytegate::review::model::{Dialect, StatementSource};
 use bytegate::review::parse::parse_file;
-use std::path::{Path, PathBuf};
-
-fn sql_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            sql_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "sql") {
-            out.push(path);
-        }
-    }
-}
 
 #[test]
 fn lemmy_corpus_coverage() {
@@ -28,9 +13,7 @@ fn lemmy_corpus_coverage() {
     let Some(root) = bytegate::material::shared("upstream/corpus/lemmy") else {
         return;
     };
-    let mut files = Vec::new();
-    sql_files(&root, &mut files);
-    files.sort();
+    let files = bytegate::material::sql_files_under(&root);
     let (mut total, mut parsed, mut recognized) = (0usize, 0usize, 0usize);
     let mut failures = Vec::new();
     for file in &files {

@@ -40,20 +40,6 @@ fn compare(text: &str, origin: &str) -> usize {
     count
 }
 
-fn sql_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            sql_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "sql") {
-            out.push(path);
-        }
-    }
-}
-
 fn compare_files(files: &[PathBuf]) -> usize {
     files
         .iter()
@@ -72,8 +58,7 @@ fn same_ast_on_the_upstream_corpora() {
     let Some(root) = crate::material::shared("upstream") else {
         return;
     };
-    let mut files = Vec::new();
-    sql_files(&root, &mut files);
+    let files = crate::material::sql_files_under(&root);
     let count = compare_files(&files);
     assert!(
         count > 1000,
@@ -85,9 +70,8 @@ fn same_ast_on_the_upstream_corpora() {
 #[test]
 fn same_ast_on_the_fixtures() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    sql_files(&manifest.join("fixtures"), &mut files);
-    sql_files(&manifest.join("tests"), &mut files);
+    let mut files = crate::material::sql_files_under(&manifest.join("fixtures"));
+    files.extend(crate::material::sql_files_under(&manifest.join("tests")));
     assert!(compare_files(&files) > 100);
 }
 

@@ -72,20 +72,6 @@ fn same(text: &str) {
     }
 }
 
-fn sql_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            sql_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "sql") {
-            out.push(path);
-        }
-    }
-}
-
 /// Compares every file; returns (files, files the fast path did alone).
 fn compare_files(files: &[PathBuf]) -> (usize, usize) {
     let mut fast = 0;
@@ -110,8 +96,7 @@ fn same_tokens_on_the_upstream_corpora() {
     let Some(root) = crate::material::shared("upstream") else {
         return;
     };
-    let mut files = Vec::new();
-    sql_files(&root, &mut files);
+    let files = crate::material::sql_files_under(&root);
     let (count, fast) = compare_files(&files);
     println!("fast path alone on {fast} of {count} files");
     assert!(count > 600, "only {count} files under {}", root.display());
@@ -125,9 +110,8 @@ fn same_tokens_on_the_upstream_corpora() {
 #[test]
 fn same_tokens_on_the_fixtures() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    sql_files(&manifest.join("fixtures"), &mut files);
-    sql_files(&manifest.join("tests"), &mut files);
+    let mut files = crate::material::sql_files_under(&manifest.join("fixtures"));
+    files.extend(crate::material::sql_files_under(&manifest.join("tests")));
     let (count, _) = compare_files(&files);
     assert!(count > 50, "only {count} files");
 }

@@ -5,21 +5,6 @@
 use super::*;
 use crate::review::parse::parse_source;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-fn up_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            up_files(&p, out);
-        } else if p.file_name().is_some_and(|n| n == "up.sql") {
-            out.push(p);
-        }
-    }
-}
 
 #[test]
 #[ignore]
@@ -27,8 +12,8 @@ fn lemmy_rule_counts() {
     let Some(root) = crate::material::shared("upstream/corpus/lemmy") else {
         return;
     };
-    let mut paths = Vec::new();
-    up_files(&root, &mut paths);
+    let paths =
+        crate::material::files_under(&root, &|p| p.file_name().is_some_and(|n| n == "up.sql"));
     let texts: Vec<(String, String)> = paths
         .iter()
         .map(|p| {
