@@ -1,4 +1,6 @@
-//! Splitting a file into statements with sqlparser's tokenizer.
+//! Splitting a file into statements with sqlparser's tokens (made by
+//! `pg_lexer` for PostgreSQL, which hands what it does not cover to
+//! sqlparser's own tokenizer; by sqlparser's tokenizer for MySQL).
 //!
 //! The tokenizer already knows strings, quoted identifiers, comments, dollar
 //! quotes (so function bodies and `DO` blocks with their inner `;`s stay
