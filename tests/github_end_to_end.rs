@@ -4,10 +4,9 @@
 
 mod support;
 
-use bytegate::jobs::{self, EventJobHandler, RunOutcome, WorkerSettings};
+use bytegate::jobs::{self, EventJobHandler, RunOutcome};
 use bytegate::server::AppState;
 use bytegate::webhook::signature::sign_github;
-use std::time::Duration;
 use support::{Harness, REPO, pr_payload};
 
 const SECRET: &str = "It's a Secret to Everybody";
@@ -48,16 +47,6 @@ fn review_checks(h: &Harness) -> Vec<support::fake_github::CheckRun> {
         .collect()
 }
 
-fn fast() -> WorkerSettings {
-    WorkerSettings {
-        clock: std::sync::Arc::new(bytegate::clock::SystemClock),
-        lease: Duration::from_secs(30),
-        poll: Duration::from_millis(20),
-        backoff_base: Duration::ZERO,
-        backoff_max: Duration::ZERO,
-    }
-}
-
 #[tokio::test]
 async fn signed_delivery_becomes_a_check_run_and_one_comment() {
     let h = Harness::app().await;
@@ -87,7 +76,9 @@ async fn signed_delivery_becomes_a_check_run_and_one_comment() {
     assert_eq!(deliver(&url, "pull_request", "d-2", &reopened).await, 202);
 
     let handler = EventJobHandler { ctx: h.ctx.clone() };
-    let outcomes = jobs::drain(&h.db.pool, &handler, &fast()).await.unwrap();
+    let outcomes = jobs::drain(&h.db.pool, &handler, &support::fast_workers())
+        .await
+        .unwrap();
     assert!(
         matches!(outcomes.as_slice(), [RunOutcome::Done(_)]),
         "{outcomes:?}"
@@ -150,7 +141,9 @@ async fn a_forge_outage_is_retried_by_the_queue_and_posted_once() {
     let (_url, _stop) = opened_during_outage(&h, 502, 10).await;
 
     let handler = EventJobHandler { ctx: h.ctx.clone() };
-    let outcomes = jobs::drain(&h.db.pool, &handler, &fast()).await.unwrap();
+    let outcomes = jobs::drain(&h.db.pool, &handler, &support::fast_workers())
+        .await
+        .unwrap();
     assert!(
         matches!(outcomes.last(), Some(RunOutcome::Done(_))),
         "{outcomes:?}"
@@ -183,7 +176,9 @@ async fn a_forge_outage_past_the_retry_budget_fails_visibly_and_a_rerun_posts_on
     let (url, _stop) = opened_during_outage(&h, 500, 1000).await;
 
     let handler = EventJobHandler { ctx: h.ctx.clone() };
-    let outcomes = jobs::drain(&h.db.pool, &handler, &fast()).await.unwrap();
+    let outcomes = jobs::drain(&h.db.pool, &handler, &support::fast_workers())
+        .await
+        .unwrap();
     let [RunOutcome::Retrying(a), RunOutcome::Failed(b)] = outcomes.as_slice() else {
         panic!("expected one queue retry, then a failure: {outcomes:?}")
     };
@@ -237,7 +232,9 @@ async fn a_forge_outage_past_the_retry_budget_fails_visibly_and_a_rerun_posts_on
     rerun["installation"] = pr["installation"].clone();
     let rerun = serde_json::to_vec(&rerun).unwrap();
     assert_eq!(deliver(&url, "check_run", "d-11", &rerun).await, 202);
-    let outcomes = jobs::drain(&h.db.pool, &handler, &fast()).await.unwrap();
+    let outcomes = jobs::drain(&h.db.pool, &handler, &support::fast_workers())
+        .await
+        .unwrap();
     assert!(
         matches!(outcomes.as_slice(), [RunOutcome::Done(_)]),
         "{outcomes:?}"

@@ -5,7 +5,7 @@
 
 mod support;
 
-use bytegate::clock::{Clock, ManualClock, SystemClock};
+use bytegate::clock::{Clock, ManualClock};
 use bytegate::event::{CommentAction, CommentEvent, Event};
 use bytegate::jobs::{
     self, EventJobHandler, JobError, JobHandler, RunOutcome, WorkerError, WorkerSettings,
@@ -20,16 +20,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{Harness, REPO, pr_payload, pull_request_event};
-
-fn fast() -> WorkerSettings {
-    WorkerSettings {
-        clock: Arc::new(SystemClock),
-        lease: Duration::from_secs(30),
-        poll: Duration::from_millis(20),
-        backoff_base: Duration::ZERO,
-        backoff_max: Duration::ZERO,
-    }
-}
 
 fn job(key: Option<&str>, max_attempts: i32) -> NewJob {
     NewJob {
@@ -74,7 +64,9 @@ async fn transient_failures_are_retried_until_success() {
         retryable: true,
         ..Default::default()
     };
-    let outcomes = jobs::drain(&db.pool, &h, &fast()).await.unwrap();
+    let outcomes = jobs::drain(&db.pool, &h, &support::fast_workers())
+        .await
+        .unwrap();
     assert!(matches!(
         outcomes.as_slice(),
         [
@@ -97,7 +89,9 @@ async fn exhausted_attempts_fail_with_the_last_error() {
         retryable: true,
         ..Default::default()
     };
-    jobs::drain(&db.pool, &h, &fast()).await.unwrap();
+    jobs::drain(&db.pool, &h, &support::fast_workers())
+        .await
+        .unwrap();
     let row = &queue::list(&db.pool).await.unwrap()[0];
     assert_eq!((row.state, row.attempts), (JobState::Failed, 3));
     assert_eq!(
@@ -115,7 +109,9 @@ async fn permanent_failures_are_not_retried() {
         retryable: false,
         ..Default::default()
     };
-    let outcomes = jobs::drain(&db.pool, &h, &fast()).await.unwrap();
+    let outcomes = jobs::drain(&db.pool, &h, &support::fast_workers())
+        .await
+        .unwrap();
     assert!(matches!(outcomes.as_slice(), [RunOutcome::Failed(_)]));
     let row = &queue::list(&db.pool).await.unwrap()[0];
     assert_eq!((row.state, row.attempts), (JobState::Failed, 1));
@@ -135,7 +131,7 @@ async fn retries_wait_for_their_backoff() {
         clock: clock.clone(),
         backoff_base: Duration::from_secs(60),
         backoff_max: Duration::from_secs(60),
-        ..fast()
+        ..support::fast_workers()
     };
     let outcomes = jobs::drain(&db.pool, &h, &slow).await.unwrap();
     // One failed attempt; the retry is due after a minute (plus up to 20% jitter).
@@ -156,7 +152,7 @@ async fn a_dead_workers_job_is_completed_by_another_after_its_lease() {
     let clock = Arc::new(ManualClock::default());
     let settings = WorkerSettings {
         clock: clock.clone(),
-        ..fast()
+        ..support::fast_workers()
     };
     let lease = Duration::from_secs(300);
     // A worker claims and dies without finishing.
@@ -212,7 +208,7 @@ async fn concurrent_workers_run_each_job_exactly_once() {
         4,
         db.pool.clone(),
         h.clone(),
-        fast(),
+        support::fast_workers(),
         Arc::new(tokio::sync::Notify::new()),
         shutdown,
     );
@@ -273,7 +269,9 @@ async fn the_handler_hears_once_when_a_job_is_given_up() {
         panic!("not queued")
     };
     let h = GivesUp::default();
-    jobs::drain(&db.pool, &h, &fast()).await.unwrap();
+    jobs::drain(&db.pool, &h, &support::fast_workers())
+        .await
+        .unwrap();
     assert_eq!(
         *h.given_up.lock().unwrap(),
         vec![(id, "bad input".to_string())]
@@ -321,7 +319,7 @@ async fn a_key_whose_job_is_done_or_failed_queues_new_work_and_pending_work_stil
         panic!("a failed job swallowed new work")
     };
     // Done: the key queues new work too.
-    jobs::drain(&db.pool, &Scripted::default(), &fast())
+    jobs::drain(&db.pool, &Scripted::default(), &support::fast_workers())
         .await
         .unwrap();
     assert!(matches!(
@@ -383,7 +381,9 @@ async fn a_reopen_at_the_same_head_after_the_review_is_done_is_reviewed_again() 
 
     let opened = pr_payload("pull_request.opened", HEAD, "2019-05-15T15:20:33Z");
     assert_eq!(deliver(&url, "d-open", &opened).await, 202);
-    let outcomes = jobs::drain(&h.db.pool, &handler, &fast()).await.unwrap();
+    let outcomes = jobs::drain(&h.db.pool, &handler, &support::fast_workers())
+        .await
+        .unwrap();
     assert!(
         matches!(outcomes.as_slice(), [RunOutcome::Done(_)]),
         "{outcomes:?}"
@@ -399,7 +399,9 @@ async fn a_reopen_at_the_same_head_after_the_review_is_done_is_reviewed_again() 
     let mut reopened = pr_payload("pull_request.opened", HEAD, "2019-05-15T15:40:00Z");
     reopened["action"] = "reopened".into();
     assert_eq!(deliver(&url, "d-reopen", &reopened).await, 202);
-    let outcomes = jobs::drain(&h.db.pool, &handler, &fast()).await.unwrap();
+    let outcomes = jobs::drain(&h.db.pool, &handler, &support::fast_workers())
+        .await
+        .unwrap();
     assert_eq!(outcomes.len(), 2, "close and reopen both ran: {outcomes:?}");
     assert!(
         outcomes.iter().all(|o| matches!(o, RunOutcome::Done(_))),
@@ -482,7 +484,7 @@ async fn a_job_whose_lease_keeps_expiring_fails_for_good_after_max_attempts() {
     let clock = Arc::new(ManualClock::default());
     let settings = WorkerSettings {
         clock: clock.clone(),
-        ..fast()
+        ..support::fast_workers()
     };
     for attempt in 1..=3 {
         let (pool, h2, s2) = (db.pool.clone(), h.clone(), settings.clone());
@@ -521,7 +523,7 @@ async fn a_job_whose_lease_keeps_expiring_fails_for_good_after_max_attempts() {
     assert!(given_up[0].1.contains("lease expired 3 times"));
     // Nothing is left to run.
     assert_eq!(
-        jobs::run_one(&db.pool, h.as_ref(), "w5", &fast())
+        jobs::run_one(&db.pool, h.as_ref(), "w5", &support::fast_workers())
             .await
             .unwrap(),
         RunOutcome::Idle
@@ -569,7 +571,7 @@ async fn a_panicking_handler_is_a_failed_attempt_and_later_jobs_still_run() {
         1,
         db.pool.clone(),
         h.clone(),
-        fast(),
+        support::fast_workers(),
         Arc::new(tokio::sync::Notify::new()),
         shutdown,
     );
@@ -689,7 +691,9 @@ async fn a_merge_job_that_fails_for_good_says_so_once_on_the_pr_and_in_the_audit
         panic!("not queued")
     };
     let handler = EventJobHandler { ctx: h.ctx.clone() };
-    let outcomes = jobs::drain(&h.db.pool, &handler, &fast()).await.unwrap();
+    let outcomes = jobs::drain(&h.db.pool, &handler, &support::fast_workers())
+        .await
+        .unwrap();
     assert_eq!(
         outcomes.last(),
         Some(&RunOutcome::Failed(id)),

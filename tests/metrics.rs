@@ -6,7 +6,7 @@
 mod support;
 
 use bytegate::event::{CommentAction, CommentEvent, Event};
-use bytegate::jobs::{self, EventJobHandler, RunOutcome, WorkerSettings};
+use bytegate::jobs::{self, EventJobHandler, RunOutcome};
 use bytegate::server::AppState;
 use bytegate::store::testdb::TestDb;
 use bytegate::webhook::signature::sign_github;
@@ -61,16 +61,6 @@ async fn scrape(base: &str) -> Exposition {
     prom_text::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
-fn fast() -> WorkerSettings {
-    WorkerSettings {
-        clock: std::sync::Arc::new(bytegate::clock::SystemClock),
-        lease: Duration::from_secs(30),
-        poll: Duration::from_millis(20),
-        backoff_base: Duration::ZERO,
-        backoff_max: Duration::ZERO,
-    }
-}
-
 #[tokio::test]
 async fn a_processed_webhook_moves_the_counters() {
     let h = Harness::app().await;
@@ -113,7 +103,9 @@ async fn a_processed_webhook_moves_the_counters() {
     assert_eq!(queued.value("bytegate_meta_database_up", &[]), Some(1.0));
 
     let handler = EventJobHandler { ctx: h.ctx.clone() };
-    let outcomes = jobs::drain(&h.db.pool, &handler, &fast()).await.unwrap();
+    let outcomes = jobs::drain(&h.db.pool, &handler, &support::fast_workers())
+        .await
+        .unwrap();
     assert!(
         matches!(outcomes.as_slice(), [RunOutcome::Done(_)]),
         "{outcomes:?}"

@@ -27,6 +27,18 @@ pub const REPO: &str = "Codertocat/Hello-World";
 pub const APP_ID: u64 = 4242;
 
 /// Path of the test-only GitHub App key.
+/// Workers that poll every 20 ms and retry at once (tests drive the queue;
+/// nothing waits on backoff).
+pub fn fast_workers() -> bytegate::jobs::WorkerSettings {
+    bytegate::jobs::WorkerSettings {
+        clock: Arc::new(bytegate::clock::SystemClock),
+        lease: std::time::Duration::from_secs(30),
+        poll: std::time::Duration::from_millis(20),
+        backoff_base: std::time::Duration::ZERO,
+        backoff_max: std::time::Duration::ZERO,
+    }
+}
+
 pub fn app_key_path() -> String {
     concat!(
         env!("CARGO_MANIFEST_DIR"),

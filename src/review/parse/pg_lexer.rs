@@ -40,12 +40,21 @@ pub(crate) enum Lexed {
     HandOver { byte: usize, loc: Location },
 }
 
+/// Whether spaces and tabs come out as tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Blanks {
+    /// Every token, as sqlparser gives them.
+    Keep,
+    /// Spaces and tabs are skipped (the splitter drops them anyway, and they
+    /// are most of a file's tokens); where sqlparser takes over, it still
+    /// gives them.
+    Skip,
+}
+
 /// Emits the tokens of `text` (locations relative to the text, starting at
 /// 1:1) a statement at a time, up to the statement it hands over, if any:
-/// only the current statement's tokens are held, never the file's. With
-/// `blanks` false, spaces and tabs are skipped, not tokens: the splitter
-/// drops them anyway, and they are most of a file's tokens.
-pub(crate) fn lex_each(text: &str, blanks: bool, emit: &mut dyn FnMut(TokenWithSpan)) -> Lexed {
+/// only the current statement's tokens are held, never the file's.
+pub(crate) fn lex_each(text: &str, blanks: Blanks, emit: &mut dyn FnMut(TokenWithSpan)) -> Lexed {
     let mut lx = Lexer {
         text,
         s: text.as_bytes(),
@@ -56,7 +65,7 @@ pub(crate) fn lex_each(text: &str, blanks: bool, emit: &mut dyn FnMut(TokenWithS
     let mut pending: Vec<TokenWithSpan> = Vec::new();
     let mut stmt = (0, lx.loc());
     loop {
-        if !blanks {
+        if blanks == Blanks::Skip {
             let run = lx.s[lx.i..]
                 .iter()
                 .take_while(|&&b| b == b' ' || b == b'\t')

@@ -2,7 +2,7 @@
 //! included) for PostgreSQL: on every `.sql` of the corpora and fixtures, on
 //! the edge cases of each hand-over, and on generated input.
 
-use super::{Lexed, keyword, lex_each};
+use super::{Blanks, Lexed, keyword, lex_each};
 use crate::review::model::Dialect;
 use crate::review::parse::split::{STOCK_TOKENIZER, split_with_window, tokenize_at};
 use sqlparser::dialect::PostgreSqlDialect;
@@ -48,7 +48,7 @@ fn render(
 
 /// Whether the fast path alone tokenized all of `text`.
 fn fully_fast(text: &str) -> bool {
-    lex_each(text, true, &mut |_| {}) == Lexed::Done
+    lex_each(text, Blanks::Keep, &mut |_| {}) == Lexed::Done
 }
 
 /// The splitter's whole output (statements, their tokens and spans,
@@ -195,7 +195,7 @@ fn the_fast_path_covers_ordinary_migrations() {
     let text = "SELECT 1; SELECT E'x'; SELECT 3;";
     let mut buf = Vec::new();
     assert_eq!(
-        lex_each(text, true, &mut |t| buf.push(t)),
+        lex_each(text, Blanks::Keep, &mut |t| buf.push(t)),
         Lexed::HandOver {
             byte: 9,
             loc: Location::new(1, 10)

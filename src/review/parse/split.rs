@@ -14,7 +14,7 @@
 //! runs to the next `;` the scanner finds (or the end of the file) and is kept
 //! as an error; splitting resumes after it.
 
-use super::pg_lexer;
+use super::pg_lexer::{self, Blanks};
 use super::scan;
 use crate::review::finding::Span;
 use crate::review::model::{Comment, Dialect, ParseCause, ParseError};
@@ -180,15 +180,6 @@ pub(crate) fn tokenize_at(
     (tokens, err)
 }
 
-/// Whether spaces and tabs come out as tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Blanks {
-    /// Every token, as sqlparser gives them.
-    Keep,
-    /// Spaces and tabs may be left out (the splitter ignores them).
-    MayDrop,
-}
-
 #[cfg(test)]
 thread_local! {
     /// Tests compare the splitter's output with and without the fast path.
@@ -227,7 +218,7 @@ fn tokenize_each(
     // Third-party code on untrusted input: a panic in it becomes a tokenizer error.
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let (from, at) = if fast_path(dialect) {
-            match pg_lexer::lex_each(text, blanks == Blanks::Keep, &mut |t| out(t, start)) {
+            match pg_lexer::lex_each(text, blanks, &mut |t| out(t, start)) {
                 pg_lexer::Lexed::Done => return Ok(()),
                 pg_lexer::Lexed::HandOver { byte, loc } => (byte, loc),
             }
@@ -666,7 +657,7 @@ fn split_region(
             &region[pos..end],
             base,
             dialect,
-            Blanks::MayDrop,
+            Blanks::Skip,
             buf,
             &mut |t| sp.push(t),
         );
@@ -721,7 +712,7 @@ fn split_custom(
             &region[pos..piece_end],
             base,
             dialect,
-            Blanks::MayDrop,
+            Blanks::Skip,
             buf,
             &mut |t| sp.push(t),
         );

@@ -102,9 +102,8 @@ fn stored_name<'a>(what: &str, name: &'a Ident, dialect: Dialect) -> std::borrow
 fn check(cx: &StmtCtx<'_>, out: &mut Vec<Hit>) {
     for (what, name) in introduced_names(cx.stmt) {
         let len = name.value.len();
-        if let Some(p) = &cx.opts.naming_pattern
-            && !p.is_match(&stored_name(what, name, cx.dialect))
-        {
+        let p = &cx.opts.naming_pattern;
+        if !p.is_match(&stored_name(what, name, cx.dialect)) {
             out.push(cx.hit(
                 name.span,
                 format!(

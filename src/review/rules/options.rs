@@ -41,9 +41,9 @@ pub fn validate_settings(settings: &ReviewSettings) -> Vec<String> {
 /// Rule options resolved from the settings.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
-    /// `naming-snake-case` pattern (`None` only for a configured pattern
-    /// that does not compile, which config validation refuses).
-    pub naming_pattern: Option<NamePattern>,
+    /// `naming-snake-case` pattern (a configured pattern that does not
+    /// compile, which config validation refuses, falls back to the default).
+    pub naming_pattern: NamePattern,
     /// `naming-snake-case` maximum length in bytes.
     pub naming_max_length: usize,
     /// `text-type-limit` maximum (var)char length.
@@ -104,13 +104,10 @@ impl Options {
     pub(super) fn from_settings(settings: &ReviewSettings) -> Options {
         let rule = |id: &str| settings.rules.get(id);
         let naming = rule(naming_snake_case::RULE.id);
-        let naming_pattern = match naming.and_then(|s| s.pattern.as_deref()) {
-            None => Some(NamePattern::SnakeCase),
-            Some(p) => Regex::new(p)
-                .ok()
-                .map(NamePattern::Configured)
-                .or(Some(NamePattern::SnakeCase)),
-        };
+        let naming_pattern = naming
+            .and_then(|s| s.pattern.as_deref())
+            .and_then(|p| Regex::new(p).ok())
+            .map_or(NamePattern::SnakeCase, NamePattern::Configured);
         Options {
             naming_pattern,
             naming_max_length: naming.and_then(|s| s.max_length).map_or(63, |n| n as usize),
