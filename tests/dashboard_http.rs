@@ -327,11 +327,12 @@ async fn what_a_pr_brought_is_escaped_on_every_page() {
     assert!(audit.contains("stage.succeeded"));
 }
 
-/// `deploy.requested` audit entries of `actor`.
-async fn deploy_requests(ui: &Ui, actor: &str) -> i64 {
+/// Audit entries with `action` (and, when given, by `actor`).
+async fn audit_entries(ui: &Ui, action: &str, actor: Option<&str>) -> i64 {
     let (n,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM audit_log WHERE action = 'deploy.requested' AND actor = $1",
+        "SELECT count(*) FROM audit_log WHERE action = $1 AND ($2::text IS NULL OR actor = $2)",
     )
+    .bind(action)
     .bind(actor)
     .fetch_one(&ui.seeded.h.db.pool)
     .await
@@ -355,7 +356,10 @@ async fn deploy_needs_an_admin_session_and_the_csrf_token_and_runs_the_flow() {
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("admin token"));
-    assert_eq!(deploy_requests(&ui, "viewer").await, 0);
+    assert_eq!(
+        audit_entries(&ui, "deploy.requested", Some("viewer")).await,
+        0
+    );
 
     // An admin session: the form is there; without its CSRF token, 403.
     let admin = ui.sign_in(&ui.seeded.admin).await;
@@ -374,7 +378,11 @@ async fn deploy_needs_an_admin_session_and_the_csrf_token_and_runs_the_flow() {
         let r = ui.post(&deploy, Some(&admin), &form).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{bad:?}");
     }
-    assert_eq!(deploy_requests(&ui, "ops-admin").await, 0, "nothing ran");
+    assert_eq!(
+        audit_entries(&ui, "deploy.requested", Some("ops-admin")).await,
+        0,
+        "nothing ran"
+    );
 
     // With it: the flow's answer (production still needs an owner), audited
     // with the token's name as the actor, like the API's deploy route.
@@ -391,7 +399,10 @@ async fn deploy_needs_an_admin_session_and_the_csrf_token_and_runs_the_flow() {
         body.contains("waiting"),
         "the policy holds the stage: {body}"
     );
-    assert_eq!(deploy_requests(&ui, "ops-admin").await, 1);
+    assert_eq!(
+        audit_entries(&ui, "deploy.requested", Some("ops-admin")).await,
+        1
+    );
     let (state,): (String,) =
         sqlx::query_as("SELECT state FROM rollout_stages WHERE environment = 'production'")
             .fetch_one(&ui.seeded.h.db.pool)
@@ -539,16 +550,6 @@ async fn the_change_list_filter_form_narrows_the_list() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
-/// `rollback.*` audit entries (`action`).
-async fn rollback_entries(ui: &Ui, action: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_log WHERE action = $1")
-        .bind(action)
-        .fetch_one(&ui.seeded.h.db.pool)
-        .await
-        .unwrap();
-    n
-}
-
 #[tokio::test]
 async fn rollback_needs_an_admin_session_and_the_csrf_token_and_the_flow_decides() {
     let ui = Ui::start().await;
@@ -585,7 +586,7 @@ async fn rollback_needs_an_admin_session_and_the_csrf_token_and_the_flow_decides
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{bad:?}");
     }
     assert_eq!(
-        rollback_entries(&ui, "rollback.requested").await,
+        audit_entries(&ui, "rollback.requested", None).await,
         0,
         "nothing ran"
     );
@@ -631,8 +632,8 @@ async fn rollback_needs_an_admin_session_and_the_csrf_token_and_the_flow_decides
         "{body}"
     );
     assert!(body.contains(r#"<p class="flash" role="status">"#));
-    assert_eq!(rollback_entries(&ui, "rollback.requested").await, 1);
-    assert_eq!(rollback_entries(&ui, "rollback.refused").await, 1);
+    assert_eq!(audit_entries(&ui, "rollback.requested", None).await, 1);
+    assert_eq!(audit_entries(&ui, "rollback.refused", None).await, 1);
     let (state,): (String,) =
         sqlx::query_as("SELECT state FROM rollout_stages WHERE environment = 'staging'")
             .fetch_one(&ui.seeded.h.db.pool)
